@@ -1,0 +1,103 @@
+# muxshim: `make` builds build/libmuxshim.so, build/muxssh, build/muxbroker.
+# `make check` runs every test; `make demo` shows the main job on a local sshd.
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+B        := build
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# Files of muxssh (libc only); everything else in broker/ belongs to muxbroker.
+COMMON_SRCS := broker/proto.c broker/runtime.c
+MUXSSH_SRCS := $(wildcard broker/argv.c broker/client.c broker/fallback.c)
+BROKER_SRCS := $(filter-out broker/muxssh.c broker/muxbroker.c $(COMMON_SRCS) $(MUXSSH_SRCS),$(wildcard broker/*.c))
+SHIM_SRCS   := $(wildcard shim/*.c)
+
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
+BROKER_OBJS := $(BROKER_SRCS:%.c=$(B)/obj/%.o)
+SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/shimobj/%.o)
+BROKER_LIBS := -lssh2 -lcrypto -lpthread
+
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+SHIM_TESTS  := $(patsubst tests/shim/%.c,$(B)/tests/shim/%,$(wildcard tests/shim/*.c))
+
+all: $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker
+
+$(B)/obj/%.o: %.c $(wildcard broker/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -c -o $@ $<
+
+# The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
+$(B)/shimobj/%.o: %.c $(wildcard shim/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -c -o $@ $<
+
+$(B)/libmuxshim.so: $(SHIM_OBJS) shim/shim.map
+	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/shim.map -Wl,-z,now -ldl
+
+$(B)/libclient.a: $(COMMON_OBJS) $(MUXSSH_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/muxssh: $(B)/obj/broker/muxssh.o $(B)/libclient.a
+	$(CC) $(SANFLAGS) -o $@ $^
+
+$(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
+
+# Each unit test links the common objects plus the broker/ modules it names here.
+UNIT_DEPS_test_proto     :=
+UNIT_DEPS_test_argv      := argv
+UNIT_DEPS_test_sshconfig := sshconfig token
+UNIT_DEPS_test_hostkey   := hostkey sshconfig token
+unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
+
+.SECONDEXPANSION:
+$(B)/tests/%: tests/unit/%.c $$(call unit_objs,$$*)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
+
+$(B)/tests/shim/%: tests/shim/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lpthread
+
+tests: all $(UNIT_TESTS) $(SHIM_TESTS)
+
+deps:
+	@scripts/install-deps.sh
+
+check: deps
+	$(MAKE) tests
+	@tests/run.sh
+
+demo: deps
+	$(MAKE) all
+	@scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	@scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
+	install -m 0755 $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker $(DESTDIR)$(PREFIX)/lib/muxshim/
+	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
+
+format:
+	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.c tests/shim/*.c
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Ibroker -Ishim broker shim
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all tests deps check demo bench install format lint clean
+.SECONDARY:

@@ -1,0 +1,377 @@
+/* Wire protocol: one encoder, one decoder, framed send/receive with fds. */
+#include "proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Field layout of each message type: u = u32, s = str, l = strlist. */
+static const char *const schema[MSG_TYPE_MAX + 1] = {
+    [MSG_HELLO] = "uuu",         [MSG_OPEN] = "sslsslu",     [MSG_PROMPT] = "uus",
+    [MSG_PROMPT_REPLY] = "uus",  [MSG_MESSAGE] = "s",        [MSG_WINDOW_CHANGE] = "uuuu",
+    [MSG_SIGNAL] = "s",          [MSG_EXIT] = "uus",         [MSG_CONTROL] = "usslsl",
+    [MSG_CONTROL_REPLY] = "us",  [MSG_ERROR] = "us",
+};
+
+static const char *const names[MSG_TYPE_MAX + 1] = {
+    [MSG_HELLO] = "HELLO",
+    [MSG_OPEN] = "OPEN",
+    [MSG_PROMPT] = "PROMPT",
+    [MSG_PROMPT_REPLY] = "PROMPT_REPLY",
+    [MSG_MESSAGE] = "MESSAGE",
+    [MSG_WINDOW_CHANGE] = "WINDOW_CHANGE",
+    [MSG_SIGNAL] = "SIGNAL",
+    [MSG_EXIT] = "EXIT",
+    [MSG_CONTROL] = "CONTROL",
+    [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
+    [MSG_ERROR] = "ERROR",
+};
+
+const char *proto_type_name(unsigned type)
+{
+    if (type == 0 || type > MSG_TYPE_MAX)
+        return "?";
+    return names[type];
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void set_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put_bytes(struct proto_buf *b, const void *src, size_t n)
+{
+    if (b->err)
+        return;
+    if (b->len + n > PROTO_HDR + PROTO_MAX_FRAME) {
+        b->err = 1;
+        return;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d) {
+            b->err = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+}
+
+void proto_begin(struct proto_buf *b, uint8_t type)
+{
+    static const uint8_t zero[PROTO_HDR];
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->err = 0;
+    put_bytes(b, zero, sizeof zero);
+    put_bytes(b, &type, 1);
+}
+
+void proto_put_u32(struct proto_buf *b, uint32_t v)
+{
+    uint8_t w[4];
+    set_be32(w, v);
+    put_bytes(b, w, 4);
+}
+
+void proto_put_str(struct proto_buf *b, const char *s, size_t n)
+{
+    if (!s)
+        s = "";
+    if (n == (size_t)-1)
+        n = strlen(s);
+    if (n > PROTO_MAX_FRAME || memchr(s, '\0', n)) {
+        b->err = 1;
+        return;
+    }
+    proto_put_u32(b, (uint32_t)n);
+    put_bytes(b, s, n);
+}
+
+void proto_put_strlist(struct proto_buf *b, char *const *v, int count)
+{
+    uint32_t n = 0;
+    if (v)
+        while ((count < 0 || (int)n < count) && v[n])
+            n++;
+    if (n > PROTO_MAX_LIST) {
+        b->err = 1;
+        return;
+    }
+    proto_put_u32(b, n);
+    for (uint32_t i = 0; i < n; i++)
+        proto_put_str(b, v[i], (size_t)-1);
+}
+
+int proto_end(struct proto_buf *b)
+{
+    if (b->err || b->len < PROTO_HDR + 1)
+        return -1;
+    set_be32(b->data, (uint32_t)(b->len - PROTO_HDR));
+    return 0;
+}
+
+void proto_buf_free(struct proto_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+long proto_frame_len(const uint8_t *buf, size_t len)
+{
+    if (len < PROTO_HDR)
+        return 0;
+    uint32_t n = get_be32(buf);
+    if (n < 1 || n > PROTO_MAX_FRAME)
+        return -1;
+    if (len < PROTO_HDR + n)
+        return 0;
+    return (long)(PROTO_HDR + n);
+}
+
+/* Reads a str at *off; checks bounds and rejects embedded NUL. */
+static int take_str(const uint8_t *p, size_t len, size_t *off, struct pstr *out)
+{
+    if (len - *off < 4)
+        return -1;
+    uint32_t n = get_be32(p + *off);
+    *off += 4;
+    if (n > len - *off)
+        return -1;
+    if (memchr(p + *off, '\0', n))
+        return -1;
+    out->p = (const char *)(p + *off);
+    out->n = n;
+    *off += n;
+    return 0;
+}
+
+int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (len < 1 || len > PROTO_MAX_FRAME) {
+        snprintf(err, errlen, "bad frame size %zu", len);
+        return -1;
+    }
+    m->type = body[0];
+    if (m->type == 0 || m->type > MSG_TYPE_MAX) {
+        snprintf(err, errlen, "unknown message type %u", (unsigned)m->type);
+        return -1;
+    }
+    size_t off = 1;
+    int nu = 0, ns = 0, nl = 0;
+    for (const char *f = schema[m->type]; *f; f++) {
+        if (*f == 'u') {
+            if (len - off < 4)
+                goto truncated;
+            m->u[nu++] = get_be32(body + off);
+            off += 4;
+        } else if (*f == 's') {
+            if (take_str(body, len, &off, &m->s[ns++]) < 0)
+                goto truncated;
+        } else {
+            if (len - off < 4)
+                goto truncated;
+            uint32_t count = get_be32(body + off);
+            off += 4;
+            if (count > PROTO_MAX_LIST) {
+                snprintf(err, errlen, "%s: list of %u items is over the limit",
+                         names[m->type], count);
+                return -1;
+            }
+            size_t start = off;
+            for (uint32_t i = 0; i < count; i++) {
+                struct pstr s;
+                if (take_str(body, len, &off, &s) < 0)
+                    goto truncated;
+            }
+            m->l[nl].p = body + start;
+            m->l[nl].count = count;
+            m->l[nl].bytes = (uint32_t)(off - start);
+            nl++;
+        }
+    }
+    if (off != len) {
+        snprintf(err, errlen, "%s: %zu trailing bytes", names[m->type], len - off);
+        return -1;
+    }
+    return 0;
+truncated:
+    snprintf(err, errlen, "%s: truncated or malformed field", names[m->type]);
+    return -1;
+}
+
+int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr *out)
+{
+    const uint8_t *end = l->p + l->bytes;
+    const uint8_t *p = *it ? *it : l->p;
+    if (!l->p || p >= end)
+        return -1;
+    /* Items were validated by proto_decode: lengths are in bounds. */
+    uint32_t n = get_be32(p);
+    out->p = (const char *)(p + 4);
+    out->n = n;
+    *it = p + 4 + n;
+    return 0;
+}
+
+char **proto_strlist_dup(const struct pstrlist *l)
+{
+    char **v = calloc((size_t)l->count + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    const uint8_t *it = NULL;
+    struct pstr s;
+    for (uint32_t i = 0; i < l->count && proto_strlist_next(l, &it, &s) == 0; i++) {
+        v[i] = strndup(s.p, s.n);
+        if (!v[i]) {
+            proto_strv_free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+void proto_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+int proto_str_copy(const struct pstr *s, char *out, size_t outlen)
+{
+    if (s->n >= outlen)
+        return -1;
+    memcpy(out, s->p, s->n);
+    out[s->n] = '\0';
+    return 0;
+}
+
+int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        struct iovec iov = {.iov_base = b->data + off, .iov_len = b->len - off};
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } cm;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (off == 0 && nfds > 0) {
+            if (nfds > 4) {
+                errno = EINVAL;
+                return -1;
+            }
+            memset(&cm, 0, sizeof cm);
+            mh.msg_control = cm.buf;
+            mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+        }
+        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads exactly n bytes, collecting any fds that arrive; returns n, 0 on EOF, -1. */
+static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds)
+{
+    size_t off = 0;
+    while (off < n) {
+        struct iovec iov = {.iov_base = buf + off, .iov_len = n - off};
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } cm;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+                            .msg_controllen = sizeof cm.buf};
+        ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int got[8];
+            memcpy(got, CMSG_DATA(c), k * sizeof(int));
+            for (size_t i = 0; i < k; i++) {
+                if (*nfds < maxfds)
+                    fds[(*nfds)++] = got[i];
+                else
+                    close(got[i]);
+            }
+        }
+        if (r == 0)
+            return off == 0 ? 0 : -1;
+        off += (size_t)r;
+    }
+    return (long)n;
+}
+
+long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err,
+                size_t errlen)
+{
+    uint8_t hdr[PROTO_HDR];
+    int dummy = 0;
+    if (!nfds)
+        nfds = &dummy;
+    *nfds = 0;
+    *body = NULL;
+    long r = recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
+    if (r <= 0) {
+        if (r < 0)
+            snprintf(err, errlen, "read from peer: %s", strerror(errno));
+        return r;
+    }
+    uint32_t n = get_be32(hdr);
+    if (n < 1 || n > PROTO_MAX_FRAME) {
+        snprintf(err, errlen, "peer sent a frame of %u bytes", n);
+        return -1;
+    }
+    uint8_t *b = malloc(n);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r = recv_exact(sock, b, n, fds, maxfds, nfds);
+    if (r <= 0) {
+        snprintf(err, errlen, "peer closed in the middle of a frame");
+        free(b);
+        return -1;
+    }
+    *body = b;
+    return (long)n;
+}

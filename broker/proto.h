@@ -1,0 +1,123 @@
+/* Wire protocol between muxssh and muxbroker (see docs/protocol.md).
+ *
+ * A frame is a 4-byte big-endian length N, then N bytes: one type byte and
+ * the payload. Payload fields are u32 (big-endian), str (u32 length + bytes,
+ * no NUL inside) and strlist (u32 count + that many str). File descriptors
+ * travel only with OPEN, as SCM_RIGHTS on the frame's first byte. */
+#ifndef MUXSHIM_PROTO_H
+#define MUXSHIM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
+#define PROTO_MAX_LIST 8192u           /* items in one strlist */
+#define PROTO_HDR 4u
+
+enum proto_type {
+    MSG_HELLO = 1,         /* u32 version, u32 pid, u32 flags */
+    MSG_OPEN = 2,          /* str real_ssh, str cwd, strlist opts, str dest, str command,
+                              strlist env, u32 flags (OPEN_*); + 3 fds */
+    MSG_PROMPT = 3,        /* u32 id, u32 echo, str text */
+    MSG_PROMPT_REPLY = 4,  /* u32 id, u32 ok, str answer */
+    MSG_MESSAGE = 5,       /* str text: a line for the client's stderr */
+    MSG_WINDOW_CHANGE = 6, /* u32 cols, u32 rows, u32 xpixel, u32 ypixel */
+    MSG_SIGNAL = 7,        /* str name (without "SIG") */
+    MSG_EXIT = 8,          /* u32 kind (EXIT_*), u32 code, str message */
+    MSG_CONTROL = 9,       /* u32 op (CTL_*), str real_ssh, str cwd, strlist opts, str dest,
+                              strlist env */
+    MSG_CONTROL_REPLY = 10, /* u32 status (CTLR_*), str text */
+    MSG_ERROR = 11,        /* u32 code (ERR_*), str message */
+    MSG_TYPE_MAX = 11
+};
+
+enum proto_open_flags {
+    OPEN_STDIN_TTY = 1u << 0,
+    OPEN_STDOUT_TTY = 1u << 1,
+    OPEN_STDERR_TTY = 1u << 2,
+    OPEN_STDIN_NULL = 1u << 3, /* muxssh replaced stdin by /dev/null (-n) */
+};
+
+enum proto_exit_kind {
+    EXIT_STATUS = 0, /* remote exit-status in code */
+    EXIT_SIGNAL = 1, /* remote killed by a signal: client exits 255 */
+    EXIT_LOST = 2,   /* connection lost: client exits 255 */
+};
+
+enum proto_ctl_op { CTL_CHECK = 1, CTL_STOP = 2, CTL_EXIT = 3, CTL_LIST = 4 };
+enum proto_ctl_status { CTLR_OK = 0, CTLR_NOT_FOUND = 1, CTLR_ERROR = 2 };
+
+enum proto_err {
+    ERR_FALLBACK = 1, /* the broker cannot serve this: run the real ssh */
+    ERR_FATAL = 2,    /* print the message, exit 255 (as ssh would) */
+    ERR_PROTO = 3,    /* malformed or unexpected message */
+};
+
+/* A string inside a received frame: not NUL-terminated, never contains NUL. */
+struct pstr {
+    const char *p;
+    uint32_t n;
+};
+
+/* A list of strings inside a received frame, already validated. */
+struct pstrlist {
+    const uint8_t *p; /* first item's length prefix */
+    uint32_t count;
+    uint32_t bytes; /* size of the items region */
+};
+
+/* One decoded message; which members are set depends on type. */
+struct proto_msg {
+    uint8_t type;
+    uint32_t u[4]; /* the message's u32 fields, in order */
+    struct pstr s[4]; /* the message's str fields, in order */
+    struct pstrlist l[2]; /* the message's strlist fields, in order */
+};
+
+/* Growable encoder; all put_* calls are no-ops once an error occurred. */
+struct proto_buf {
+    uint8_t *data;
+    size_t len, cap;
+    int err; /* nonzero: out of memory or over PROTO_MAX_FRAME */
+};
+
+/* Start a frame of the given type in b (allocates; free with proto_buf_free). */
+void proto_begin(struct proto_buf *b, uint8_t type);
+/* Append a big-endian u32. */
+void proto_put_u32(struct proto_buf *b, uint32_t v);
+/* Append a string of n bytes (n == (size_t)-1: use strlen). */
+void proto_put_str(struct proto_buf *b, const char *s, size_t n);
+/* Append a NULL-terminated (or count-limited, count >= 0) string array. */
+void proto_put_strlist(struct proto_buf *b, char *const *v, int count);
+/* Finish the frame (writes the length); returns 0 or -1 if the frame is invalid. */
+int proto_end(struct proto_buf *b);
+/* Release the encoder's memory. */
+void proto_buf_free(struct proto_buf *b);
+
+/* Length of the first frame in buf if complete (header included), 0 if more bytes are
+ * needed, -1 if the header announces an invalid size. */
+long proto_frame_len(const uint8_t *buf, size_t len);
+/* Decode one frame body (type byte + payload, header excluded) with full bounds checks.
+ * Returns 0, or -1 with a one-line reason in err. */
+int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err, size_t errlen);
+/* Iterate a strlist: set *it = NULL first; returns 0 and the next item, -1 at the end. */
+int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr *out);
+/* Copy a strlist into a heap NULL-terminated array of C strings (free with proto_strv_free). */
+char **proto_strlist_dup(const struct pstrlist *l);
+/* Free an array from proto_strlist_dup. */
+void proto_strv_free(char **v);
+/* Copy a pstr into a NUL-terminated buffer; returns -1 if it does not fit. */
+int proto_str_copy(const struct pstr *s, char *out, size_t outlen);
+/* Name of a message type for diagnostics ("?" if unknown). */
+const char *proto_type_name(unsigned type);
+
+/* Blocking send of a finished frame with optional fds (SCM_RIGHTS). Returns 0 or -1/errno. */
+int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds);
+/* Blocking receive of one frame into *body (heap, caller frees), with up to maxfds fds
+ * (received count in *nfds; extra fds closed). Returns frame body length, 0 on EOF,
+ * -1 on error with err set. */
+long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err,
+                size_t errlen);
+
+#endif

@@ -1,0 +1,79 @@
+/* Host configuration as `ssh -G` reports it, cached, and the host token set. */
+#ifndef MUXSHIM_SSHCONFIG_H
+#define MUXSHIM_SSHCONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HC_STR 1024
+#define HC_MAX_FILES 16
+#define HC_MAX_ENV 64
+
+enum hc_strict { HC_STRICT_ASK = 0, HC_STRICT_YES, HC_STRICT_ACCEPT_NEW, HC_STRICT_NO };
+enum hc_tty { HC_TTY_AUTO = 0, HC_TTY_NO, HC_TTY_YES, HC_TTY_FORCE };
+enum hc_session { HC_SESSION_DEFAULT = 0, HC_SESSION_NONE, HC_SESSION_SUBSYSTEM };
+
+/* One host's effective configuration (the lower-case keys of `ssh -G`). Paths have `~`
+ * expanded from the passwd entry, as OpenSSH does. */
+struct hostcfg {
+    char host[HC_STR];         /* "host": the name given on the command line */
+    char hostname[HC_STR];     /* "hostname" */
+    char user[HC_STR];         /* "user" */
+    int port;                  /* "port" */
+    char hostkeyalias[HC_STR]; /* "hostkeyalias", "" if none */
+    char proxyjump[HC_STR];    /* "proxyjump", "" if none */
+    char proxycommand[HC_STR]; /* "proxycommand", "" if none */
+    char bindaddress[HC_STR];  /* "bindaddress", "" if none */
+    int addressfamily;         /* AF_UNSPEC, AF_INET or AF_INET6 */
+    int connecttimeout;        /* seconds, -1 when "none" */
+    int serveraliveinterval;   /* seconds, 0 = off */
+    int serveralivecountmax;
+    int controlpersist;        /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
+    char identityfile[HC_MAX_FILES][HC_STR];
+    int n_identityfile;
+    int identitiesonly;
+    char identityagent[HC_STR]; /* "SSH_AUTH_SOCK" (use the client's), "none", or a path */
+    char userknownhostsfile[HC_MAX_FILES][HC_STR];
+    int n_userknownhostsfile;
+    char globalknownhostsfile[HC_MAX_FILES][HC_STR];
+    int n_globalknownhostsfile;
+    enum hc_strict stricthostkeychecking;
+    int hashknownhosts;
+    int checkhostip;
+    int batchmode;
+    int pubkeyauthentication, passwordauthentication, kbdinteractiveauthentication;
+    char preferredauthentications[HC_STR];
+    char hostkeyalgorithms[HC_STR], kexalgorithms[HC_STR], ciphers[HC_STR], macs[HC_STR];
+    int compression;
+    char remotecommand[HC_STR]; /* "" when none */
+    enum hc_tty requesttty;
+    enum hc_session sessiontype;
+    int stdinnull;
+    int forkafterauthentication;
+    int escapechar;             /* byte, or -1 for "none" */
+    int loglevel;               /* 0 QUIET, 1 FATAL, 2 ERROR, 3 INFO, 4 VERBOSE, 5.. DEBUG1.. */
+    char sendenv[HC_MAX_ENV][256]; /* patterns; a leading '-' removes, as in OpenSSH */
+    int n_sendenv;
+    char setenv[HC_MAX_ENV][HC_STR]; /* NAME=VALUE */
+    int n_setenv;
+    int has_own_controlpath;    /* controlpath is set (not "none") */
+    char unsupported[128];      /* "" or the first setting muxshim cannot serve, e.g.
+                                   "ForwardAgent yes", "LocalForward", "ProxyCommand" */
+    char token[65];             /* hex SHA-256 of the host token set (see token_compute) */
+};
+
+/* Parse the text `ssh -G` printed into cfg (token included). Returns 0 or -1 with err. */
+int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err,
+                    size_t errlen);
+/* Run `<real_ssh> -G <opts…> -- <dest>` in cwd with env (LD_PRELOAD removed,
+ * MUXSHIM_DISABLE=1 added) and parse it, through a cache keyed by real_ssh, cwd, opts and
+ * dest that is dropped when a config file the answer depends on changes. Thread-safe.
+ * Returns 0; -1 with ssh's own first stderr line (or a reason) in err. */
+int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
+                      char *const *env, struct hostcfg *cfg, char *err, size_t errlen);
+/* Hex SHA-256 of everything that makes two connections interchangeable: local uid, user,
+ * hostname, port, jump/proxy settings, identities, agent, known-hosts files and policy,
+ * algorithms, address family, bind address. */
+void token_compute(const struct hostcfg *cfg, uid_t uid, char out[65]);
+
+#endif
