@@ -10,23 +10,18 @@
 
 /* Field layout of each message type: u = u32, s = str, l = strlist. */
 static const char *const schema[MSG_TYPE_MAX + 1] = {
-    [MSG_HELLO] = "uuu",         [MSG_OPEN] = "sslsslu",     [MSG_PROMPT] = "uus",
-    [MSG_PROMPT_REPLY] = "uus",  [MSG_MESSAGE] = "s",        [MSG_WINDOW_CHANGE] = "uuuu",
-    [MSG_SIGNAL] = "s",          [MSG_EXIT] = "uus",         [MSG_CONTROL] = "usslsl",
-    [MSG_CONTROL_REPLY] = "us",  [MSG_ERROR] = "us",
+    [MSG_HELLO] = "uuu",        [MSG_OPEN] = "sslsslu", [MSG_PROMPT] = "uus",
+    [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",    [MSG_WINDOW_CHANGE] = "uuuu",
+    [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",     [MSG_CONTROL] = "usslsl",
+    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
-    [MSG_HELLO] = "HELLO",
-    [MSG_OPEN] = "OPEN",
-    [MSG_PROMPT] = "PROMPT",
-    [MSG_PROMPT_REPLY] = "PROMPT_REPLY",
-    [MSG_MESSAGE] = "MESSAGE",
-    [MSG_WINDOW_CHANGE] = "WINDOW_CHANGE",
-    [MSG_SIGNAL] = "SIGNAL",
-    [MSG_EXIT] = "EXIT",
-    [MSG_CONTROL] = "CONTROL",
-    [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
+    [MSG_HELLO] = "HELLO",     [MSG_OPEN] = "OPEN",
+    [MSG_PROMPT] = "PROMPT",   [MSG_PROMPT_REPLY] = "PROMPT_REPLY",
+    [MSG_MESSAGE] = "MESSAGE", [MSG_WINDOW_CHANGE] = "WINDOW_CHANGE",
+    [MSG_SIGNAL] = "SIGNAL",   [MSG_EXIT] = "EXIT",
+    [MSG_CONTROL] = "CONTROL", [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
     [MSG_ERROR] = "ERROR",
 };
 
@@ -193,8 +188,8 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
             uint32_t count = get_be32(body + off);
             off += 4;
             if (count > PROTO_MAX_LIST) {
-                snprintf(err, errlen, "%s: list of %u items is over the limit",
-                         names[m->type], count);
+                snprintf(err, errlen, "%s: list of %u items is over the limit", names[m->type],
+                         count);
                 return -1;
             }
             size_t start = off;
@@ -313,7 +308,9 @@ static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, i
             struct cmsghdr h;
             char buf[CMSG_SPACE(sizeof(int) * 8)];
         } cm;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cm.buf,
                             .msg_controllen = sizeof cm.buf};
         ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
         if (r < 0) {
@@ -341,8 +338,7 @@ static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, i
     return (long)n;
 }
 
-long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err,
-                size_t errlen)
+long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err, size_t errlen)
 {
     uint8_t hdr[PROTO_HDR];
     int dummy = 0;

@@ -16,19 +16,19 @@
 #define PROTO_HDR 4u
 
 enum proto_type {
-    MSG_HELLO = 1,         /* u32 version, u32 pid, u32 flags */
-    MSG_OPEN = 2,          /* str real_ssh, str cwd, strlist opts, str dest, str command,
-                              strlist env, u32 flags (OPEN_*); + 3 fds */
-    MSG_PROMPT = 3,        /* u32 id, u32 echo, str text */
-    MSG_PROMPT_REPLY = 4,  /* u32 id, u32 ok, str answer */
-    MSG_MESSAGE = 5,       /* str text: a line for the client's stderr */
-    MSG_WINDOW_CHANGE = 6, /* u32 cols, u32 rows, u32 xpixel, u32 ypixel */
-    MSG_SIGNAL = 7,        /* str name (without "SIG") */
-    MSG_EXIT = 8,          /* u32 kind (EXIT_*), u32 code, str message */
-    MSG_CONTROL = 9,       /* u32 op (CTL_*), str real_ssh, str cwd, strlist opts, str dest,
-                              strlist env */
+    MSG_HELLO = 1,          /* u32 version, u32 pid, u32 flags */
+    MSG_OPEN = 2,           /* str real_ssh, str cwd, strlist opts, str dest, str command,
+                               strlist env, u32 flags (OPEN_*); + 3 fds */
+    MSG_PROMPT = 3,         /* u32 id, u32 echo, str text */
+    MSG_PROMPT_REPLY = 4,   /* u32 id, u32 ok, str answer */
+    MSG_MESSAGE = 5,        /* str text: a line for the client's stderr */
+    MSG_WINDOW_CHANGE = 6,  /* u32 cols, u32 rows, u32 xpixel, u32 ypixel */
+    MSG_SIGNAL = 7,         /* str name (without "SIG") */
+    MSG_EXIT = 8,           /* u32 kind (EXIT_*), u32 code, str message */
+    MSG_CONTROL = 9,        /* u32 op (CTL_*), str real_ssh, str cwd, strlist opts, str dest,
+                               strlist env */
     MSG_CONTROL_REPLY = 10, /* u32 status (CTLR_*), str text */
-    MSG_ERROR = 11,        /* u32 code (ERR_*), str message */
+    MSG_ERROR = 11,         /* u32 code (ERR_*), str message */
     MSG_TYPE_MAX = 11
 };
 
@@ -70,8 +70,8 @@ struct pstrlist {
 /* One decoded message; which members are set depends on type. */
 struct proto_msg {
     uint8_t type;
-    uint32_t u[4]; /* the message's u32 fields, in order */
-    struct pstr s[4]; /* the message's str fields, in order */
+    uint32_t u[4];        /* the message's u32 fields, in order */
+    struct pstr s[4];     /* the message's str fields, in order */
     struct pstrlist l[2]; /* the message's strlist fields, in order */
 };
 

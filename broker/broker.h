@@ -1,0 +1,121 @@
+/* muxbroker's shared state: peers (muxssh clients), sessions (channels), connections. */
+#ifndef MUXSHIM_BROKER_H
+#define MUXSHIM_BROKER_H
+
+#include <libssh2.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+#include "sshconfig.h"
+
+struct session;
+struct sshconn;
+
+/* One connected muxssh. */
+struct peer {
+    int fd;
+    pid_t pid;
+    struct buf in;  /* bytes received, not yet a whole frame */
+    struct buf out; /* frames queued for sending */
+    int fds[8];     /* fds received, not yet claimed by an OPEN */
+    int nfds;
+    int hello;   /* HELLO exchanged */
+    int closing; /* close once out is flushed */
+    int dead;    /* remove from the list */
+    int jobs;    /* worker jobs that still point at this peer */
+    struct session *sess;
+    struct peer *next;
+};
+
+enum session_state {
+    S_RESOLVING, /* ssh -G in a worker */
+    S_WAITCONN,  /* waiting for a connection or for the channel-open slot */
+    S_OPENING,   /* channel open in progress (one per connection at a time) */
+    S_SETENV,    /* sending env requests */
+    S_START,     /* exec / subsystem / shell request */
+    S_RUNNING,   /* pumping data */
+    S_CLOSING,   /* remote finished or client gone: closing the channel */
+    S_DONE,
+};
+
+enum session_mode { MODE_EXEC, MODE_SHELL, MODE_SUBSYSTEM, MODE_NONE };
+
+/* One side of the pump: a client fd and its saved flags. */
+struct endpoint {
+    int fd;
+    int saved_flags; /* -1: flags were not changed */
+    int tty;
+    int ready; /* poll said readable/writable since the last attempt */
+};
+
+/* One muxssh session: a channel on a connection, pumped to the client's fds. */
+struct session {
+    struct peer *peer; /* NULL once the client went away */
+    struct sshconn *conn;
+    struct hostcfg *cfg; /* owned */
+    enum session_state state;
+    enum session_mode mode;
+    char *command; /* command line or subsystem name */
+    char **env;    /* client environment */
+    char **envreq; /* NAME=VALUE pairs to send (SendEnv matches, SetEnv) */
+    int envreq_next;
+    uint32_t flags; /* OPEN_* */
+    char *real_ssh, *cwd, **opts, *dest;
+    LIBSSH2_CHANNEL *ch;
+    struct endpoint in, out, err;
+    struct buf to_ch;  /* stdin bytes not yet written to the channel */
+    struct buf to_out; /* channel stdout not yet written to the client */
+    struct buf to_err; /* channel stderr not yet written to the client */
+    int in_eof, eof_sent, out_eof, err_eof, out_dead;
+    int blocked_op; /* the op that left a partial packet (OP_*), 0 if none */
+    int exit_kind;  /* EXIT_* */
+    int exit_code;
+    char exit_msg[256];
+    int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
+    int job;              /* a worker job points at this session */
+    struct session *next; /* in conn->sessions or the pending list */
+};
+
+enum conn_state { C_CONNECTING, C_READY, C_DEAD };
+
+/* One authenticated SSH connection shared by sessions with the same token. */
+struct sshconn {
+    char token[65];
+    struct hostcfg cfg;
+    char agent_sock[256];
+    enum conn_state state;
+    int draining; /* -O stop: no new sessions */
+    LIBSSH2_SESSION *ssh;
+    int sock;
+    int want_write;           /* the last EAGAIN was on sending */
+    struct session *blocked;  /* session whose op must be retried before any other */
+    struct session *opener;   /* session holding the channel-open slot */
+    struct session *sessions; /* attached sessions (all states from S_WAITCONN) */
+    int nsessions;
+    int max_sessions;  /* learned from a refused channel open; 0 = unknown */
+    time_t idle_since; /* when the last session left (0 while busy) */
+    int persist;       /* seconds; 0 = forever */
+    time_t last_io;
+    unsigned long long bytes_in, bytes_out;
+    unsigned long total_sessions;
+    int dirty; /* pump again without waiting */
+    struct sshconn *next;
+};
+
+/* Broker-wide state. */
+struct broker {
+    int listen_fd;
+    int job_rd, job_wr; /* worker completion pipe */
+    char dir[108];
+    struct peer *peers;
+    struct sshconn *conns;
+    int njobs;
+    time_t empty_since;
+    int quit;
+};
+
+extern struct broker B;
+
+#endif

@@ -1,0 +1,77 @@
+/* -O check|stop|exit and the status table. */
+#include "control.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "peer.h"
+#include "pool.h"
+#include "proto.h"
+#include "session.h"
+
+void control_resolved(struct session *s)
+{
+    struct peer *p = s->peer;
+    struct sshconn *found[64];
+    int n = pool_find(s->cfg->token, found, 64);
+    char text[128];
+    if (n == 0) {
+        /* Maybe an OpenSSH master from a fallback holds it: muxssh asks the real ssh. */
+        peer_send_ctl_reply(p, CTLR_NOT_FOUND, "");
+    } else if (s->ctl_op == CTL_CHECK) {
+        /* OpenSSH's wording, with the broker as the master. */
+        snprintf(text, sizeof text, "Master running (pid=%d)\r\n", (int)getpid());
+        peer_send_ctl_reply(p, CTLR_OK, text);
+    } else if (s->ctl_op == CTL_STOP) {
+        for (int i = 0; i < n; i++)
+            found[i]->draining = 1;
+        peer_send_ctl_reply(p, CTLR_OK, "Stop listening request sent.\r\n");
+    } else {
+        for (int i = 0; i < n; i++) {
+            found[i]->draining = 1;
+            pool_lost(found[i]);
+        }
+        peer_send_ctl_reply(p, CTLR_OK, "Exit request sent.\r\n");
+    }
+    p->sess = NULL;
+    peer_finish(p);
+    session_free(s);
+}
+
+static const char *state_name(const struct sshconn *c)
+{
+    if (c->state == C_CONNECTING)
+        return "connecting";
+    if (c->state == C_DEAD)
+        return "dead";
+    return c->draining ? "stopped" : "ready";
+}
+
+void control_list(struct peer *p)
+{
+    char text[16384];
+    size_t off = 0;
+    time_t now = time(NULL);
+    int n = snprintf(text, sizeof text, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s\n", "HOST",
+                     "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE");
+    off = (size_t)n;
+    int conns = 0;
+    for (struct sshconn *c = B.conns; c; c = c->next) {
+        char idle[16] = "-";
+        if (c->idle_since)
+            snprintf(idle, sizeof idle, "%lds", (long)(now - c->idle_since));
+        n = snprintf(text + off, sizeof text - off,
+                     "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s\n", c->cfg.hostname,
+                     c->cfg.user, c->cfg.port, state_name(c), c->nsessions, c->total_sessions,
+                     c->bytes_in, c->bytes_out, idle);
+        if (n < 0 || (size_t)n >= sizeof text - off)
+            break;
+        off += (size_t)n;
+        conns++;
+    }
+    snprintf(text + off, sizeof text - off, "broker pid %d, %d connection%s\n", (int)getpid(),
+             conns, conns == 1 ? "" : "s");
+    peer_send_ctl_reply(p, CTLR_OK, text);
+    peer_finish(p);
+}

@@ -1,0 +1,28 @@
+/* Blocking work (ssh -G, connection set-up) in worker threads, completed on the loop. */
+#ifndef MUXSHIM_JOBS_H
+#define MUXSHIM_JOBS_H
+
+#include "broker.h"
+#include "conn.h"
+
+enum job_kind { JOB_RESOLVE, JOB_CONNECT };
+
+struct job {
+    enum job_kind kind;
+    struct session *sess;    /* JOB_RESOLVE: inputs read from it, untouched by the loop meanwhile */
+    struct sshconn *conn;    /* JOB_CONNECT */
+    int rc;                  /* JOB_RESOLVE: 0 or -1 */
+    struct hostcfg *cfg;     /* JOB_RESOLVE result (heap) */
+    enum conn_status status; /* JOB_CONNECT result */
+    struct conn_result res;
+    char err[512];
+};
+
+/* Create the completion pipe (B.job_rd/B.job_wr). Returns 0 or -1. */
+int jobs_init(void);
+/* Run j in a new detached thread; returns 0 or -1 (then j is untouched). */
+int jobs_start(struct job *j);
+/* Take one finished job from the pipe, or NULL if none is ready. */
+struct job *jobs_take(void);
+
+#endif

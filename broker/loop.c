@@ -1,0 +1,171 @@
+/* muxbroker's event loop: one poll over clients, connections and the clients' fds. */
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "jobs.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "session.h"
+
+#define EMPTY_GRACE 2 /* seconds the broker lingers holding nothing */
+
+static volatile sig_atomic_t stop_requested;
+
+void loop_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+enum kind { K_LISTEN, K_JOBS, K_PEER, K_CONN, K_EP };
+
+struct slot {
+    enum kind kind;
+    void *obj;
+    struct endpoint *ep;
+};
+
+struct pollset {
+    struct pollfd *pfd;
+    struct slot *slot;
+    size_t n, cap;
+};
+
+static int add(struct pollset *ps, int fd, short ev, enum kind k, void *obj, struct endpoint *ep)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        struct pollfd *p = realloc(ps->pfd, cap * sizeof *p);
+        if (!p)
+            return -1;
+        ps->pfd = p;
+        struct slot *s = realloc(ps->slot, cap * sizeof *s);
+        if (!s)
+            return -1;
+        ps->slot = s;
+        ps->cap = cap;
+    }
+    ps->pfd[ps->n] = (struct pollfd){.fd = fd, .events = ev};
+    ps->slot[ps->n] = (struct slot){.kind = k, .obj = obj, .ep = ep};
+    ps->n++;
+    return 0;
+}
+
+static void build(struct pollset *ps)
+{
+    ps->n = 0;
+    add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
+    add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
+    for (struct peer *p = B.peers; p; p = p->next)
+        if (!p->dead)
+            add(ps, p->fd, (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
+                K_PEER, p, NULL);
+    for (struct sshconn *c = B.conns; c; c = c->next) {
+        if (c->state != C_READY)
+            continue;
+        add(ps, c->sock, (short)(POLLIN | (c->want_write ? POLLOUT : 0)), K_CONN, c, NULL);
+        for (struct session *s = c->sessions; s; s = s->next) {
+            short ev[3];
+            session_poll_events(s, ev);
+            struct endpoint *eps[3] = {&s->in, &s->out, &s->err};
+            for (int i = 0; i < 3; i++)
+                if (ev[i] && eps[i]->fd >= 0)
+                    add(ps, eps[i]->fd, ev[i], K_EP, c, eps[i]);
+        }
+    }
+}
+
+static int any_dirty(void)
+{
+    for (struct sshconn *c = B.conns; c; c = c->next)
+        if (c->dirty)
+            return 1;
+    return 0;
+}
+
+static void finish_jobs(void)
+{
+    struct job *j;
+    while ((j = jobs_take()) != NULL) {
+        if (j->kind == JOB_RESOLVE)
+            session_resolved(j);
+        else
+            pool_connected(j);
+        free(j->cfg);
+        explicit_bzero(j, sizeof *j);
+        free(j);
+    }
+}
+
+int loop_run(void)
+{
+    struct pollset ps = {0};
+    time_t last_tick = 0;
+    while (!stop_requested) {
+        build(&ps);
+        int timeout = any_dirty() ? 0 : 1000;
+        int n = poll(ps.pfd, ps.n, timeout);
+        if (n < 0 && errno != EINTR) {
+            blog("poll: %s", strerror(errno));
+            break;
+        }
+        /* Mark readiness first: objects may go away while we act on them. */
+        for (size_t i = 0; n > 0 && i < ps.n; i++) {
+            short re = ps.pfd[i].revents;
+            if (!re)
+                continue;
+            struct slot *sl = &ps.slot[i];
+            if (sl->kind == K_CONN || sl->kind == K_EP) {
+                ((struct sshconn *)sl->obj)->dirty = 1;
+                if (sl->ep)
+                    sl->ep->ready = 1;
+            }
+        }
+        for (size_t i = 0; n > 0 && i < ps.n; i++) {
+            short re = ps.pfd[i].revents;
+            if (!re)
+                continue;
+            struct slot *sl = &ps.slot[i];
+            if (sl->kind == K_LISTEN)
+                peer_accept();
+            else if (sl->kind == K_JOBS)
+                finish_jobs();
+            else if (sl->kind == K_PEER) {
+                struct peer *p = sl->obj;
+                if (re & POLLOUT)
+                    peer_on_writable(p);
+                if (re & (POLLIN | POLLHUP | POLLERR))
+                    peer_on_readable(p);
+            }
+        }
+        for (struct sshconn *c = B.conns; c; c = c->next)
+            if (c->dirty)
+                pool_pump(c);
+        peer_sweep();
+        time_t now = time(NULL);
+        if (now != last_tick) {
+            last_tick = now;
+            pool_tick(now);
+            if (!B.conns && !B.peers && B.njobs == 0) {
+                if (!B.empty_since)
+                    B.empty_since = now;
+                else if (now - B.empty_since >= EMPTY_GRACE)
+                    break;
+            } else {
+                B.empty_since = 0;
+            }
+        }
+    }
+    B.quit = 1;
+    free(ps.pfd);
+    free(ps.slot);
+    return 0;
+}

@@ -1,0 +1,10 @@
+/* muxbroker's event loop: one poll over clients, connections and the clients' fds. */
+#ifndef MUXSHIM_LOOP_H
+#define MUXSHIM_LOOP_H
+
+/* Run until the broker holds nothing (or is told to stop); returns the exit code. */
+int loop_run(void);
+/* Ask the loop to stop (signal-safe). */
+void loop_stop(int sig);
+
+#endif

@@ -1,0 +1,147 @@
+/* muxbroker: the per-user daemon that holds shared SSH connections (see DESIGN.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+
+#include "broker.h"
+#include "jobs.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "runtime.h"
+
+#define LOG_ROTATE_BYTES (1024 * 1024)
+
+struct broker B = {.listen_fd = -1, .job_rd = -1, .job_wr = -1};
+
+/* Tell the starting muxssh how it went ("ok", "busy" or "error: …"), then let go of it. */
+static void ready(int fd, const char *word)
+{
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, word, strlen(word));
+    w = write(fd, "\n", 1);
+    (void)w;
+    close(fd);
+}
+
+static int open_log(const char *dir)
+{
+    char path[RUNTIME_PATH_MAX + 16], old[RUNTIME_PATH_MAX + 16];
+    struct stat st;
+    if (runtime_path(dir, "broker.log", path, sizeof path) < 0)
+        return -1;
+    if (stat(path, &st) == 0 && st.st_size > LOG_ROTATE_BYTES &&
+        runtime_path(dir, "broker.log.old", old, sizeof old) == 0)
+        rename(path, old);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return 0;
+}
+
+static int listen_on(const char *dir, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (runtime_path(dir, "broker.sock", sa.sun_path, sizeof sa.sun_path) < 0) {
+        snprintf(err, errlen, "socket path too long");
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    unlink(sa.sun_path); /* stale: we hold the lock, so no broker owns it */
+    mode_t old = umask(077);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc < 0 || listen(fd, 128) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", sa.sun_path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    int ready_fd = -1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc)
+            ready_fd = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "muxbroker: usage: muxbroker [--ready-fd N]\n");
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    struct sigaction sa = {.sa_handler = loop_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    /* Our own children (ssh -G) must run the real ssh, never the shim. */
+    unsetenv("LD_PRELOAD");
+    setenv("MUXSHIM_DISABLE", "1", 1);
+
+    char err[256];
+    if (runtime_dir(B.dir, sizeof B.dir, 1, err, sizeof err) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "error: %s", err);
+        ready(ready_fd, msg);
+        return 1;
+    }
+    if (chdir(B.dir) < 0) {
+        ready(ready_fd, "error: cannot enter the runtime directory");
+        return 1;
+    }
+    char lockpath[RUNTIME_PATH_MAX + 16];
+    runtime_path(B.dir, "broker.lock", lockpath, sizeof lockpath);
+    int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock < 0) {
+        ready(ready_fd, "error: cannot open the lock file");
+        return 1;
+    }
+    if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+        ready(ready_fd, "busy"); /* another broker runs or is starting */
+        return 0;
+    }
+    open_log(B.dir);
+    B.listen_fd = listen_on(B.dir, err, sizeof err);
+    if (B.listen_fd < 0 || jobs_init() < 0 || libssh2_init(0) != 0) {
+        blog("cannot start: %s", B.listen_fd < 0 ? err : "init failed");
+        char msg[300];
+        snprintf(msg, sizeof msg, "error: %s", B.listen_fd < 0 ? err : "init failed");
+        ready(ready_fd, msg);
+        return 1;
+    }
+    blog("started in %s", B.dir);
+    ready(ready_fd, "ok");
+
+    int rc = loop_run();
+
+    /* Unlink first so that new clients start a new broker instead of talking to us. */
+    char sock[RUNTIME_PATH_MAX + 16];
+    runtime_path(B.dir, "broker.sock", sock, sizeof sock);
+    unlink(sock);
+    close(B.listen_fd);
+    pool_shutdown();
+    blog("stopped");
+    libssh2_exit();
+    close(lock);
+    return rc;
+}

@@ -1,0 +1,303 @@
+/* Connected muxssh clients: accept, SO_PEERCRED, framing, dispatch, replies. */
+#include "peer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "proto.h"
+#include "session.h"
+
+void peer_accept(void)
+{
+    for (;;) {
+        int fd = accept4(B.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                blog("accept: %s", strerror(errno));
+            return;
+        }
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
+            blog("refused a connection from uid %d (pid %d): not this broker's user",
+                 len == sizeof cred ? (int)cred.uid : -1, len == sizeof cred ? (int)cred.pid : -1);
+            close(fd);
+            continue;
+        }
+        struct peer *p = calloc(1, sizeof *p);
+        if (!p) {
+            close(fd);
+            return;
+        }
+        p->fd = fd;
+        p->pid = cred.pid;
+        p->next = B.peers;
+        B.peers = p;
+    }
+}
+
+static void queue(struct peer *p, struct proto_buf *b)
+{
+    if (proto_end(b) == 0 && !p->dead)
+        buf_append(&p->out, b->data, b->len);
+    proto_buf_free(b);
+    peer_on_writable(p);
+}
+
+void peer_send_exit(struct peer *p, int kind, int code, const char *msg)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_EXIT);
+    proto_put_u32(&b, (uint32_t)kind);
+    proto_put_u32(&b, (uint32_t)code);
+    proto_put_str(&b, msg, (size_t)-1);
+    queue(p, &b);
+}
+
+void peer_send_error(struct peer *p, int code, const char *msg)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_ERROR);
+    proto_put_u32(&b, (uint32_t)code);
+    proto_put_str(&b, msg, (size_t)-1);
+    queue(p, &b);
+}
+
+void peer_send_ctl_reply(struct peer *p, int status, const char *text)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_CONTROL_REPLY);
+    proto_put_u32(&b, (uint32_t)status);
+    proto_put_str(&b, text, (size_t)-1);
+    queue(p, &b);
+}
+
+void peer_send_message(struct peer *p, const char *text)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_MESSAGE);
+    proto_put_str(&b, text, (size_t)-1);
+    queue(p, &b);
+}
+
+void peer_finish(struct peer *p)
+{
+    p->closing = 1;
+    if (!buf_used(&p->out))
+        p->dead = 1;
+}
+
+/* Protocol violation: tell the client why, in one line, and drop it. */
+static void violation(struct peer *p, const char *why)
+{
+    blog("client pid %d: %s", (int)p->pid, why);
+    peer_send_error(p, ERR_PROTO, why);
+    p->closing = 1;
+    if (p->sess)
+        session_client_gone(p->sess);
+    p->sess = NULL;
+    peer_finish(p);
+}
+
+static void close_pending_fds(struct peer *p)
+{
+    for (int i = 0; i < p->nfds; i++)
+        close(p->fds[i]);
+    p->nfds = 0;
+}
+
+static void dispatch(struct peer *p, const uint8_t *body, size_t len)
+{
+    struct proto_msg m;
+    char err[256];
+    if (proto_decode(body, len, &m, err, sizeof err) < 0) {
+        close_pending_fds(p);
+        violation(p, err);
+        return;
+    }
+    if (m.type != MSG_OPEN && p->nfds) {
+        close_pending_fds(p);
+        violation(p, "file descriptors sent with a message other than OPEN");
+        return;
+    }
+    if (!p->hello && m.type != MSG_HELLO) {
+        close_pending_fds(p);
+        violation(p, "first message is not HELLO");
+        return;
+    }
+    switch (m.type) {
+    case MSG_HELLO: {
+        if (p->hello || m.u[0] != PROTO_VERSION) {
+            char why[64];
+            snprintf(why, sizeof why, p->hello ? "second HELLO" : "protocol version %u, want %u",
+                     m.u[0], PROTO_VERSION);
+            violation(p, why);
+            return;
+        }
+        p->hello = 1;
+        struct proto_buf b;
+        proto_begin(&b, MSG_HELLO);
+        proto_put_u32(&b, PROTO_VERSION);
+        proto_put_u32(&b, (uint32_t)getpid());
+        proto_put_u32(&b, 0);
+        queue(p, &b);
+        return;
+    }
+    case MSG_OPEN: {
+        if (p->sess || p->closing || p->nfds != 3) {
+            close_pending_fds(p);
+            violation(p, p->sess ? "second OPEN on one connection" : "OPEN needs exactly 3 fds");
+            return;
+        }
+        int fds[3] = {p->fds[0], p->fds[1], p->fds[2]};
+        p->nfds = 0;
+        p->sess = session_new(p, &m, fds, 0, err, sizeof err);
+        if (!p->sess) {
+            peer_send_error(p, ERR_FALLBACK, err);
+            peer_finish(p);
+        }
+        return;
+    }
+    case MSG_CONTROL:
+        if (p->sess || p->closing) {
+            violation(p, "CONTROL while a request is running");
+            return;
+        }
+        if (m.u[0] == CTL_LIST) {
+            control_list(p);
+            return;
+        }
+        if (m.u[0] < CTL_CHECK || m.u[0] > CTL_EXIT) {
+            violation(p, "unknown CONTROL operation");
+            return;
+        }
+        p->sess = session_new(p, &m, NULL, (int)m.u[0], err, sizeof err);
+        if (!p->sess) {
+            peer_send_ctl_reply(p, CTLR_ERROR, err);
+            peer_finish(p);
+        }
+        return;
+    case MSG_PROMPT_REPLY:
+    case MSG_WINDOW_CHANGE:
+    case MSG_SIGNAL:
+        /* Valid, but nothing in a non-terminal session uses them yet. */
+        return;
+    default: {
+        char why[64];
+        snprintf(why, sizeof why, "unexpected %s from a client", proto_type_name(m.type));
+        violation(p, why);
+        return;
+    }
+    }
+}
+
+void peer_on_readable(struct peer *p)
+{
+    for (;;) {
+        if (p->dead || p->closing)
+            return;
+        if (buf_reserve(&p->in, 65536) < 0)
+            return;
+        struct iovec iov = {.iov_base = p->in.p + p->in.len, .iov_len = p->in.cap - p->in.len};
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } cm;
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cm.buf,
+                            .msg_controllen = sizeof cm.buf};
+        ssize_t n = recvmsg(p->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int got[8];
+            memcpy(got, CMSG_DATA(c), k * sizeof(int));
+            for (size_t i = 0; i < k; i++) {
+                if (p->nfds < (int)(sizeof p->fds / sizeof p->fds[0]))
+                    p->fds[p->nfds++] = got[i];
+                else
+                    close(got[i]);
+            }
+        }
+        if (n <= 0) {
+            /* The client went away (it exited or was killed). */
+            close_pending_fds(p);
+            if (p->sess)
+                session_client_gone(p->sess);
+            p->sess = NULL;
+            p->dead = 1;
+            return;
+        }
+        p->in.len += (size_t)n;
+        for (;;) {
+            long fl = proto_frame_len(p->in.p + p->in.off, buf_used(&p->in));
+            if (fl < 0) {
+                close_pending_fds(p);
+                violation(p, "frame size out of range");
+                return;
+            }
+            if (fl == 0)
+                break;
+            const uint8_t *body = p->in.p + p->in.off + PROTO_HDR;
+            size_t blen = (size_t)fl - PROTO_HDR;
+            dispatch(p, body, blen);
+            buf_consume(&p->in, (size_t)fl);
+            if (p->dead || p->closing)
+                return;
+        }
+    }
+}
+
+void peer_on_writable(struct peer *p)
+{
+    while (buf_used(&p->out) && !p->dead) {
+        ssize_t n =
+            send(p->fd, p->out.p + p->out.off, buf_used(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            buf_consume(&p->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        /* The client is gone. */
+        if (p->sess)
+            session_client_gone(p->sess);
+        p->sess = NULL;
+        p->dead = 1;
+        return;
+    }
+    if (p->closing && !buf_used(&p->out))
+        p->dead = 1;
+}
+
+void peer_sweep(void)
+{
+    struct peer **pp = &B.peers;
+    while (*pp) {
+        struct peer *p = *pp;
+        if (!p->dead) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        if (p->sess)
+            session_client_gone(p->sess);
+        close_pending_fds(p);
+        close(p->fd);
+        buf_free(&p->in, 1);
+        buf_free(&p->out, 1);
+        free(p);
+    }
+}

@@ -1,0 +1,26 @@
+/* Connected muxssh clients: accept, SO_PEERCRED, framing, dispatch, replies. */
+#ifndef MUXSHIM_PEER_H
+#define MUXSHIM_PEER_H
+
+#include "broker.h"
+
+/* Accept every pending connection on the listening socket. */
+void peer_accept(void);
+/* Read what the client sent and act on each whole frame. */
+void peer_on_readable(struct peer *p);
+/* Flush queued frames. */
+void peer_on_writable(struct peer *p);
+/* Queue EXIT {kind, code, message}. */
+void peer_send_exit(struct peer *p, int kind, int code, const char *msg);
+/* Queue ERROR {code, message}. */
+void peer_send_error(struct peer *p, int code, const char *msg);
+/* Queue CONTROL_REPLY {status, text}. */
+void peer_send_ctl_reply(struct peer *p, int status, const char *text);
+/* Queue MESSAGE {text}. */
+void peer_send_message(struct peer *p, const char *text);
+/* Mark the peer finished: close once its replies are flushed. */
+void peer_finish(struct peer *p);
+/* Free peers marked dead (after the loop's dispatch). */
+void peer_sweep(void);
+
+#endif

@@ -1,0 +1,367 @@
+/* The pool: shared connections by host token, their life cycle, and pumping their sessions. */
+#include "pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "peer.h"
+#include "proto.h"
+#include "runtime.h"
+#include "session.h"
+
+/* Sessions holding or about to hold a channel on c. */
+static int channels_in_use(const struct sshconn *c)
+{
+    int n = 0;
+    for (const struct session *s = c->sessions; s; s = s->next)
+        if (s->state >= S_SETENV && s->state <= S_CLOSING && s->mode != MODE_NONE)
+            n++;
+    return n;
+}
+
+static int has_room(const struct sshconn *c)
+{
+    return !c->draining && c->state != C_DEAD &&
+           (c->max_sessions == 0 || c->nsessions < c->max_sessions);
+}
+
+static void link_session(struct sshconn *c, struct session *s)
+{
+    s->conn = c;
+    s->next = c->sessions;
+    c->sessions = s;
+    c->nsessions++;
+    c->idle_since = 0;
+    c->dirty = 1;
+}
+
+static const char *env_get(char **env, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = env; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+static struct sshconn *conn_new(struct session *s)
+{
+    struct sshconn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    memcpy(&c->cfg, s->cfg, sizeof c->cfg);
+    memcpy(c->token, s->cfg->token, sizeof c->token);
+    const char *agent = env_get(s->env, "SSH_AUTH_SOCK");
+    snprintf(c->agent_sock, sizeof c->agent_sock, "%s", agent ? agent : "");
+    c->sock = -1;
+    c->state = C_CONNECTING;
+    c->persist = s->cfg->controlpersist >= 0 ? s->cfg->controlpersist : runtime_persist_default();
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        free(c);
+        return NULL;
+    }
+    j->kind = JOB_CONNECT;
+    j->conn = c;
+    if (jobs_start(j) < 0) {
+        free(j);
+        free(c);
+        return NULL;
+    }
+    c->next = B.conns;
+    B.conns = c;
+    blog("connecting to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
+    return c;
+}
+
+void pool_attach(struct session *s)
+{
+    struct sshconn *wait = NULL;
+    if (B.quit) {
+        peer_send_error(s->peer, ERR_FALLBACK, "the broker is stopping");
+        s->peer->sess = NULL;
+        session_free(s);
+        return;
+    }
+    for (struct sshconn *c = B.conns; c; c = c->next) {
+        if (strcmp(c->token, s->cfg->token) || !has_room(c))
+            continue;
+        if (c->state == C_READY) {
+            link_session(c, s);
+            return;
+        }
+        if (!wait)
+            wait = c;
+    }
+    if (!wait)
+        wait = conn_new(s);
+    if (!wait) {
+        peer_send_error(s->peer, ERR_FALLBACK, "cannot start a connection");
+        s->peer->sess = NULL;
+        session_free(s);
+        return;
+    }
+    link_session(wait, s);
+}
+
+static void unlink_session(struct sshconn *c, struct session *s)
+{
+    for (struct session **pp = &c->sessions; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            c->nsessions--;
+            break;
+        }
+    }
+    if (c->opener == s)
+        c->opener = NULL;
+    if (c->blocked == s)
+        c->blocked = NULL;
+    s->next = NULL;
+    s->conn = NULL;
+    if (c->nsessions == 0)
+        c->idle_since = time(NULL);
+}
+
+void pool_detach(struct session *s)
+{
+    if (s->conn)
+        unlink_session(s->conn, s);
+}
+
+void pool_release_opener(struct session *s)
+{
+    if (s->conn && s->conn->opener == s)
+        s->conn->opener = NULL;
+}
+
+void pool_refused(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    int open = channels_in_use(c);
+    unlink_session(c, s);
+    if (open == 0) {
+        /* The server takes no session at all on a fresh connection: let ssh try. */
+        s->state = S_DONE;
+        if (s->peer) {
+            peer_send_error(s->peer, ERR_FALLBACK, "the server refused the session channel");
+            s->peer->sess = NULL;
+        }
+        session_free(s);
+        return;
+    }
+    c->max_sessions = open;
+    blog("%s refused channel %d: limit %d sessions per connection", c->cfg.hostname, open + 1,
+         open);
+    s->state = S_WAITCONN;
+    if (!s->peer) {
+        session_free(s);
+        return;
+    }
+    pool_attach(s);
+}
+
+static void free_conn(struct sshconn *c)
+{
+    for (struct sshconn **pp = &B.conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    if (c->ssh)
+        conn_close(c->ssh, c->sock, "disconnected by muxshim");
+    else if (c->sock >= 0)
+        close(c->sock);
+    free(c);
+}
+
+void pool_kill(struct sshconn *c, const char *msg)
+{
+    if (c->state == C_DEAD)
+        return;
+    blog("connection to %s ends: %s", c->cfg.hostname, msg);
+    c->state = C_DEAD;
+    c->dirty = 1;
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        if (session_unstarted(s) && s->peer) {
+            /* Nothing of the client's was consumed: try again on another connection. */
+            if (s->ch)
+                s->ch = NULL; /* freed with the libssh2 session */
+            unlink_session(c, s);
+            s->state = S_WAITCONN;
+            s->blocked_op = OP_NONE;
+            pool_attach(s);
+        } else {
+            session_conn_lost(s, msg);
+        }
+        s = next;
+    }
+}
+
+void pool_lost(struct sshconn *c)
+{
+    char msg[HC_STR + 64];
+    snprintf(msg, sizeof msg, "Connection to %s closed by remote host.", c->cfg.hostname);
+    pool_kill(c, msg);
+}
+
+void pool_connected(struct job *j)
+{
+    struct sshconn *c = j->conn;
+    if (j->status == CONN_OK) {
+        c->ssh = j->res.session;
+        c->sock = j->res.sock;
+        libssh2_session_set_blocking(c->ssh, 0);
+        if (c->cfg.serveraliveinterval > 0)
+            libssh2_keepalive_config(c->ssh, 1, (unsigned)c->cfg.serveraliveinterval);
+        c->state = C_READY;
+        c->last_io = time(NULL);
+        c->dirty = 1;
+        blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
+        return;
+    }
+    blog("connection to %s@%s port %d failed: %s", c->cfg.user, c->cfg.hostname, c->cfg.port,
+         j->res.err);
+    /* Every waiting session gets the same answer: ssh's own error, or the real ssh. */
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        unlink_session(c, s);
+        if (s->peer) {
+            if (j->status == CONN_FATAL)
+                peer_send_error(s->peer, ERR_FATAL, j->res.err);
+            else {
+                char msg[600];
+                snprintf(msg, sizeof msg, "%s%s",
+                         c->cfg.has_own_controlpath ? "own-controlpath: " : "", j->res.err);
+                peer_send_error(s->peer, ERR_FALLBACK, msg);
+            }
+            s->peer->sess = NULL;
+            peer_finish(s->peer);
+        }
+        session_free(s);
+        s = next;
+    }
+    c->state = C_DEAD;
+    free_conn(c);
+}
+
+/* Ends finished sessions and gives the channel-open slot to the next waiting one. */
+static void sweep(struct sshconn *c)
+{
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        if (s->state == S_DONE) {
+            unlink_session(c, s);
+            session_finish(s);
+        }
+        s = next;
+    }
+    if (c->state == C_READY && !c->opener) {
+        /* Oldest first: sessions are pushed at the head, so take the last waiting one. */
+        struct session *pick = NULL;
+        for (s = c->sessions; s; s = s->next)
+            if (s->state == S_WAITCONN)
+                pick = s;
+        if (pick) {
+            if (pick->mode == MODE_NONE) {
+                pick->state = S_RUNNING; /* -N: nothing to open */
+            } else {
+                c->opener = pick;
+                pick->state = S_OPENING;
+            }
+            c->dirty = 1;
+        }
+    }
+}
+
+void pool_pump(struct sshconn *c)
+{
+    c->dirty = 0;
+    if (c->state == C_READY)
+        c->want_write = 0;
+    for (int round = 0; round < 64; round++) {
+        int progress = 0;
+        if (c->state == C_READY) {
+            if (c->blocked) {
+                progress |= session_step(c->blocked);
+            }
+            for (struct session *s = c->sessions; s && !c->blocked && c->state == C_READY;
+                 s = s->next)
+                progress |= session_step(s);
+        }
+        sweep(c);
+        if (!progress && !c->dirty)
+            break;
+        c->dirty = 0;
+        if (round == 63)
+            c->dirty = 1; /* more to do: come back without sleeping */
+    }
+    if (c->state == C_READY)
+        c->last_io = time(NULL);
+}
+
+/* Sends a keepalive only when the socket's send queue is empty, so the small packet cannot be
+ * left half sent (libssh2 1.10 would then refuse every later send). */
+static void keepalive(struct sshconn *c)
+{
+    int queued = 0;
+    if (c->blocked || c->want_write || ioctl(c->sock, SIOCOUTQ, &queued) < 0 || queued > 0)
+        return;
+    int next = 0;
+    int rc = libssh2_keepalive_send(c->ssh, &next);
+    if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN)
+        pool_lost(c);
+}
+
+void pool_tick(time_t now)
+{
+    struct sshconn *c = B.conns;
+    while (c) {
+        struct sshconn *next = c->next;
+        if (c->state == C_DEAD) {
+            sweep(c);
+            if (!c->sessions) {
+                free_conn(c);
+            }
+        } else if (c->state == C_READY) {
+            if (c->cfg.serveraliveinterval > 0)
+                keepalive(c);
+            if (c->state == C_READY && c->nsessions == 0 && c->idle_since &&
+                ((c->persist > 0 && now - c->idle_since >= c->persist) || c->draining)) {
+                blog("closing idle connection to %s", c->cfg.hostname);
+                c->state = C_DEAD;
+                free_conn(c);
+            }
+        }
+        c = next;
+    }
+}
+
+int pool_find(const char *token, struct sshconn **out, int max)
+{
+    int n = 0;
+    for (struct sshconn *c = B.conns; c && n < max; c = c->next)
+        if (c->state == C_READY && !strcmp(c->token, token))
+            out[n++] = c;
+    return n;
+}
+
+void pool_shutdown(void)
+{
+    while (B.conns) {
+        struct sshconn *c = B.conns;
+        pool_kill(c, "muxshim broker stopped");
+        sweep(c);
+        free_conn(c);
+    }
+}

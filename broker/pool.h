@@ -1,0 +1,34 @@
+/* The pool: shared connections by host token, their life cycle, and pumping their sessions. */
+#ifndef MUXSHIM_POOL_H
+#define MUXSHIM_POOL_H
+
+#include "broker.h"
+#include "jobs.h"
+
+/* Give a resolved session a connection: a ready one with room, one being made, or a new one. */
+void pool_attach(struct session *s);
+/* A connection job finished: start its waiting sessions, or fail them. */
+void pool_connected(struct job *j);
+/* Advance every session on the connection until nothing moves (respects libssh2's
+ * one-pending-send rule). */
+void pool_pump(struct sshconn *c);
+/* Once a second: persistence expiry, keepalives, broker exit when empty. */
+void pool_tick(time_t now);
+/* The channel open was refused: remember the server's limit and find the session another
+ * connection. */
+void pool_refused(struct session *s);
+/* Release the channel-open slot held by s. */
+void pool_release_opener(struct session *s);
+/* End a connection: sessions that have not started are re-attached, the others get msg. */
+void pool_kill(struct sshconn *c, const char *msg);
+/* End a connection the way a lost one ends in ssh ("Connection to HOST closed by remote
+ * host."). */
+void pool_lost(struct sshconn *c);
+/* Detach a session from its connection (the connection notes when it became idle). */
+void pool_detach(struct session *s);
+/* Count of ready connections for a token; fills up to max of them into out. */
+int pool_find(const char *token, struct sshconn **out, int max);
+/* Close every connection (broker shutdown). */
+void pool_shutdown(void);
+
+#endif

@@ -1,0 +1,661 @@
+/* One muxssh session: from OPEN to EXIT, and the channel pump in between. */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+
+#define READ_CHUNK (128 * 1024)
+#define CHANNEL_WINDOW (2 * 1024 * 1024)
+#define CHANNEL_PACKET 32768
+
+static char *pstrdup(const struct pstr *s)
+{
+    return strndup(s->p, s->n);
+}
+
+/* Save an fd's flags and make it non-blocking; terminals stay as they are. */
+static void endpoint_open(struct endpoint *e, int fd)
+{
+    e->fd = fd;
+    e->saved_flags = -1;
+    e->ready = 0;
+    e->tty = fd >= 0 && isatty(fd);
+}
+
+static void endpoint_nonblock(struct endpoint *e)
+{
+    if (e->fd < 0 || e->tty || e->saved_flags != -1)
+        return;
+    int fl = fcntl(e->fd, F_GETFL);
+    if (fl < 0)
+        return;
+    e->saved_flags = fl;
+    if (!(fl & O_NONBLOCK))
+        fcntl(e->fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Restore the caller's flags and close our copy. */
+static void endpoint_close(struct endpoint *e)
+{
+    if (e->fd < 0)
+        return;
+    if (e->saved_flags != -1)
+        fcntl(e->fd, F_SETFL, e->saved_flags);
+    close(e->fd);
+    e->fd = -1;
+}
+
+struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
+                            char *err, size_t errlen)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        for (int i = 0; fds && i < 3; i++)
+            close(fds[i]);
+        return NULL;
+    }
+    s->peer = p;
+    s->ctl_op = ctl_op;
+    endpoint_open(&s->in, fds ? fds[0] : -1);
+    endpoint_open(&s->out, fds ? fds[1] : -1);
+    endpoint_open(&s->err, fds ? fds[2] : -1);
+    s->exit_kind = -1;
+    if (ctl_op) {
+        /* CONTROL: u32 op, str real_ssh, str cwd, strlist opts, str dest, strlist env */
+        s->real_ssh = pstrdup(&m->s[0]);
+        s->cwd = pstrdup(&m->s[1]);
+        s->dest = pstrdup(&m->s[2]);
+        s->opts = proto_strlist_dup(&m->l[0]);
+        s->env = proto_strlist_dup(&m->l[1]);
+        s->command = strdup("");
+    } else {
+        /* OPEN: str real_ssh, str cwd, strlist opts, str dest, str command, strlist env,
+         * u32 flags */
+        s->real_ssh = pstrdup(&m->s[0]);
+        s->cwd = pstrdup(&m->s[1]);
+        s->dest = pstrdup(&m->s[2]);
+        s->command = pstrdup(&m->s[3]);
+        s->opts = proto_strlist_dup(&m->l[0]);
+        s->env = proto_strlist_dup(&m->l[1]);
+        s->flags = m->u[0];
+    }
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->opts || !s->env) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    if (s->real_ssh[0] != '/' || s->cwd[0] != '/' || !s->dest[0]) {
+        snprintf(err, errlen, "%s needs an absolute ssh path, an absolute cwd and a destination",
+                 ctl_op ? "CONTROL" : "OPEN");
+        session_free(s);
+        return NULL;
+    }
+    s->state = S_RESOLVING;
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || (j->kind = JOB_RESOLVE, j->sess = s, jobs_start(j) < 0)) {
+        free(j);
+        snprintf(err, errlen, "cannot start resolving the host");
+        session_free(s);
+        return NULL;
+    }
+    s->job = 1;
+    return s;
+}
+
+/* Whether env entry "NAME=VALUE" is selected by the SendEnv patterns. */
+static int sendenv_match(const struct hostcfg *cfg, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq || eq == entry)
+        return 0;
+    char name[256];
+    size_t n = (size_t)(eq - entry);
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, entry, n);
+    name[n] = '\0';
+    int hit = 0;
+    for (int i = 0; i < cfg->n_sendenv; i++) {
+        const char *pat = cfg->sendenv[i];
+        if (pat[0] == '-') {
+            if (fnmatch(pat + 1, name, 0) == 0)
+                hit = 0;
+        } else if (fnmatch(pat, name, 0) == 0) {
+            hit = 1;
+        }
+    }
+    return hit;
+}
+
+/* The env requests to send: SetEnv first, then the client's variables SendEnv selects. */
+static int build_envreq(struct session *s)
+{
+    int n = 0, cap = s->cfg->n_setenv + 1;
+    for (char **e = s->env; *e; e++)
+        cap++;
+    s->envreq = calloc((size_t)cap, sizeof *s->envreq);
+    if (!s->envreq)
+        return -1;
+    for (int i = 0; i < s->cfg->n_setenv; i++)
+        if (strchr(s->cfg->setenv[i], '='))
+            s->envreq[n++] = s->cfg->setenv[i];
+    for (char **e = s->env; *e; e++)
+        if (sendenv_match(s->cfg, *e))
+            s->envreq[n++] = *e;
+    s->envreq[n] = NULL;
+    return 0;
+}
+
+/* Decide what the session asks of the server, as ssh would; NULL or a reason to fall back. */
+static const char *choose_mode(struct session *s)
+{
+    const struct hostcfg *c = s->cfg;
+    int stdin_tty = (s->flags & OPEN_STDIN_TTY) != 0;
+    if (c->unsupported[0])
+        return c->unsupported;
+    if (c->sessiontype == HC_SESSION_NONE) {
+        s->mode = MODE_NONE;
+        return NULL;
+    }
+    if (c->sessiontype == HC_SESSION_SUBSYSTEM) {
+        if (!s->command[0])
+            return "subsystem without a name";
+        s->mode = MODE_SUBSYSTEM;
+    } else if (s->command[0]) {
+        s->mode = MODE_EXEC;
+    } else if (c->remotecommand[0]) {
+        free(s->command);
+        s->command = strdup(c->remotecommand);
+        if (!s->command)
+            return "out of memory";
+        s->mode = MODE_EXEC;
+    } else {
+        s->mode = MODE_SHELL;
+    }
+    int pty = 0;
+    switch (c->requesttty) {
+    case HC_TTY_FORCE:
+    case HC_TTY_YES:
+        pty = 1;
+        break;
+    case HC_TTY_AUTO:
+        pty = s->mode == MODE_SHELL && stdin_tty;
+        break;
+    case HC_TTY_NO:
+        break;
+    }
+    if (pty)
+        return "terminal sessions are handed to ssh";
+    if (c->stdinnull && !(s->flags & OPEN_STDIN_NULL)) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return "cannot open /dev/null";
+        endpoint_close(&s->in);
+        endpoint_open(&s->in, fd);
+    }
+    return NULL;
+}
+
+void session_resolved(struct job *j)
+{
+    struct session *s = j->sess;
+    s->job = 0;
+    if (j->rc == 0) {
+        s->cfg = j->cfg;
+        j->cfg = NULL;
+    }
+    if (!s->peer) { /* the client left while ssh -G ran */
+        session_free(s);
+        return;
+    }
+    if (j->rc != 0) {
+        /* The real ssh reports its own config errors, word for word. */
+        blog("ssh -G for %s failed: %s", s->dest, j->err);
+        peer_send_error(s->peer, ERR_FALLBACK, j->err);
+        s->peer->sess = NULL;
+        session_free(s);
+        return;
+    }
+    if (s->ctl_op) {
+        control_resolved(s);
+        return;
+    }
+    const char *why = choose_mode(s);
+    if (why) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s%s", s->cfg->has_own_controlpath ? "own-controlpath: " : "",
+                 why);
+        peer_send_error(s->peer, ERR_FALLBACK, msg);
+        s->peer->sess = NULL;
+        session_free(s);
+        return;
+    }
+    if (build_envreq(s) < 0) {
+        peer_send_error(s->peer, ERR_FALLBACK, "out of memory");
+        s->peer->sess = NULL;
+        session_free(s);
+        return;
+    }
+    s->state = S_WAITCONN;
+    pool_attach(s);
+}
+
+int session_unstarted(const struct session *s)
+{
+    return s->state < S_RUNNING;
+}
+
+/* Records an EAGAIN: when it left a packet half sent, this op must be retried first. */
+static int again(struct session *s, int rc, int op)
+{
+    struct sshconn *c = s->conn;
+    if (rc != LIBSSH2_ERROR_EAGAIN) {
+        if (c->blocked == s && s->blocked_op == op) {
+            c->blocked = NULL;
+            s->blocked_op = OP_NONE;
+        }
+        return 0;
+    }
+    if (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
+        c->want_write = 1;
+        c->blocked = s;
+        s->blocked_op = op;
+    }
+    return 1;
+}
+
+static void set_exit(struct session *s, int kind, int code, const char *msg)
+{
+    if (s->exit_kind != -1)
+        return;
+    s->exit_kind = kind;
+    s->exit_code = code;
+    snprintf(s->exit_msg, sizeof s->exit_msg, "%s", msg ? msg : "");
+}
+
+/* A libssh2 error that is not EAGAIN: the connection is unusable. */
+static void conn_error(struct session *s, int rc, const char *what)
+{
+    char *m = NULL;
+    libssh2_session_last_error(s->conn->ssh, &m, NULL, 0);
+    blog("%s on %s: %s (%d)", what, s->conn->cfg.hostname, m ? m : "?", rc);
+    pool_lost(s->conn);
+}
+
+static int step_open(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    if (c->opener != s)
+        return 0;
+    s->ch = libssh2_channel_open_ex(c->ssh, "session", sizeof "session" - 1, CHANNEL_WINDOW,
+                                    CHANNEL_PACKET, NULL, 0);
+    if (!s->ch) {
+        int rc = libssh2_session_last_errno(c->ssh);
+        if (again(s, rc, OP_OPEN))
+            return 0;
+        pool_release_opener(s);
+        if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
+            pool_refused(s);
+            return 1;
+        }
+        conn_error(s, rc, "channel open");
+        return 1;
+    }
+    again(s, 0, OP_OPEN);
+    pool_release_opener(s);
+    s->state = s->peer ? S_SETENV : S_CLOSING;
+    return 1;
+}
+
+static int step_setenv(struct session *s)
+{
+    while (s->envreq && s->envreq[s->envreq_next]) {
+        const char *e = s->envreq[s->envreq_next];
+        const char *eq = strchr(e, '=');
+        int rc = libssh2_channel_setenv_ex(s->ch, e, (unsigned)(eq - e), eq + 1,
+                                           (unsigned)strlen(eq + 1));
+        if (again(s, rc, OP_SETENV))
+            return 0;
+        if (rc < 0 && rc != LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
+            conn_error(s, rc, "env request");
+            return 1;
+        }
+        s->envreq_next++; /* a refused variable is ignored, as ssh does */
+    }
+    s->state = S_START;
+    return 1;
+}
+
+static int step_start(struct session *s)
+{
+    static const char *const req[] = {
+        [MODE_EXEC] = "exec", [MODE_SHELL] = "shell", [MODE_SUBSYSTEM] = "subsystem"};
+    const char *r = req[s->mode];
+    unsigned mlen = s->mode == MODE_SHELL ? 0 : (unsigned)strlen(s->command);
+    int rc = libssh2_channel_process_startup(s->ch, r, (unsigned)strlen(r),
+                                             s->mode == MODE_SHELL ? NULL : s->command, mlen);
+    if (again(s, rc, OP_START))
+        return 0;
+    if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s request failed on channel 0", r);
+        set_exit(s, EXIT_LOST, 255, msg);
+        s->state = S_CLOSING;
+        return 1;
+    }
+    if (rc < 0) {
+        conn_error(s, rc, "session start");
+        return 1;
+    }
+    endpoint_nonblock(&s->in);
+    endpoint_nonblock(&s->out);
+    endpoint_nonblock(&s->err);
+    s->state = S_RUNNING;
+    s->conn->total_sessions++;
+    return 1;
+}
+
+/* Client stdin → channel. */
+static int pump_in(struct session *s)
+{
+    int progress = 0;
+    if (!s->in_eof && !buf_used(&s->to_ch) && (!s->in.tty || s->in.ready)) {
+        if (buf_reserve(&s->to_ch, READ_CHUNK) < 0)
+            return 0;
+        ssize_t n = read(s->in.fd, s->to_ch.p + s->to_ch.len, READ_CHUNK);
+        s->in.ready = 0;
+        if (n > 0) {
+            s->to_ch.len += (size_t)n;
+            progress = 1;
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            s->in_eof = 1; /* a read error ends input, as for ssh */
+            progress = 1;
+        }
+    }
+    while (buf_used(&s->to_ch)) {
+        ssize_t n =
+            libssh2_channel_write(s->ch, (char *)s->to_ch.p + s->to_ch.off, buf_used(&s->to_ch));
+        if (again(s, (int)n, OP_WRITE))
+            return progress;
+        if (n < 0) {
+            conn_error(s, (int)n, "channel write");
+            return 1;
+        }
+        buf_consume(&s->to_ch, (size_t)n);
+        s->conn->bytes_out += (unsigned long long)n;
+        progress = 1;
+    }
+    if (s->in_eof && !s->eof_sent) {
+        int rc = libssh2_channel_send_eof(s->ch);
+        if (again(s, rc, OP_EOF))
+            return progress;
+        if (rc < 0) {
+            conn_error(s, rc, "channel eof");
+            return 1;
+        }
+        s->eof_sent = 1;
+        progress = 1;
+    }
+    return progress;
+}
+
+/* Channel stream (0 stdout, 1 stderr) → client fd. */
+static int pump_out(struct session *s, int stream)
+{
+    struct buf *b = stream ? &s->to_err : &s->to_out;
+    struct endpoint *e = stream ? &s->err : &s->out;
+    int *eof = stream ? &s->err_eof : &s->out_eof;
+    int progress = 0;
+    for (int round = 0; round < 16; round++) {
+        while (buf_used(b)) {
+            ssize_t n = write(e->fd, b->p + b->off, buf_used(b));
+            if (n > 0) {
+                buf_consume(b, (size_t)n);
+                progress = 1;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                return progress;
+            /* The reader went away (EPIPE) or the fd broke: drop output like a closed pipe. */
+            b->off = b->len = 0;
+            s->out_dead = 1;
+            break;
+        }
+        if (*eof)
+            return progress;
+        if (buf_reserve(b, READ_CHUNK) < 0)
+            return progress;
+        ssize_t n = libssh2_channel_read_ex(s->ch, stream, (char *)b->p + b->len, READ_CHUNK);
+        if (again(s, (int)n, stream ? OP_READ_ERR : OP_READ_OUT))
+            return progress;
+        if (n < 0) {
+            conn_error(s, (int)n, "channel read");
+            return 1;
+        }
+        if (n == 0) {
+            *eof = 1;
+            return 1;
+        }
+        b->len += (size_t)n;
+        s->conn->bytes_in += (unsigned long long)n;
+        progress = 1;
+    }
+    return progress;
+}
+
+static int step_running(struct session *s)
+{
+    if (s->mode == MODE_NONE)
+        return 0; /* -N: holds the connection until the client leaves */
+    int progress = 0;
+    struct sshconn *c = s->conn;
+    /* A half-sent packet must be finished by the same call before anything else. */
+    switch (s->blocked_op) {
+    case OP_WRITE:
+    case OP_EOF:
+        progress |= pump_in(s);
+        break;
+    case OP_READ_OUT:
+        progress |= pump_out(s, 0);
+        break;
+    case OP_READ_ERR:
+        progress |= pump_out(s, 1);
+        break;
+    default:
+        break;
+    }
+    if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
+        return progress;
+    progress |= pump_out(s, 0);
+    if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
+        return progress;
+    progress |= pump_out(s, 1);
+    if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
+        return progress;
+    if (s->out_dead) {
+        s->state = S_CLOSING; /* nobody reads the output any more: end the channel */
+        return 1;
+    }
+    progress |= pump_in(s);
+    if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
+        return progress;
+    if (s->out_eof && s->err_eof && !buf_used(&s->to_out) && !buf_used(&s->to_err)) {
+        /* The remote side is done writing; wait for its close (it may still read stdin). */
+        int rc = libssh2_channel_wait_closed(s->ch);
+        if (again(s, rc, OP_WAIT))
+            return progress;
+        if (rc < 0 && rc != LIBSSH2_ERROR_INVAL) {
+            conn_error(s, rc, "channel close wait");
+            return 1;
+        }
+        s->state = S_CLOSING;
+        return 1;
+    }
+    return progress;
+}
+
+static void collect_exit(struct session *s)
+{
+    char *sig = NULL;
+    size_t siglen = 0;
+    if (libssh2_channel_get_exit_signal(s->ch, &sig, &siglen, NULL, NULL, NULL, NULL) == 0 && sig) {
+        /* OpenSSH 9.2 exits 255 without a word when the remote was killed by a signal. */
+        blog("remote command on %s killed by signal %.*s", s->conn->cfg.hostname, (int)siglen, sig);
+        libssh2_free(s->conn->ssh, sig);
+        set_exit(s, EXIT_SIGNAL, 255, "");
+        return;
+    }
+    set_exit(s, EXIT_STATUS, libssh2_channel_get_exit_status(s->ch), "");
+}
+
+static int step_closing(struct session *s)
+{
+    if (s->ch) {
+        int rc = libssh2_channel_close(s->ch);
+        if (again(s, rc, OP_CLOSE))
+            return 0;
+        if (rc < 0) {
+            conn_error(s, rc, "channel close");
+            return 1;
+        }
+        collect_exit(s);
+        libssh2_channel_free(s->ch);
+        s->ch = NULL;
+    }
+    s->state = S_DONE;
+    return 1;
+}
+
+int session_step(struct session *s)
+{
+    switch (s->state) {
+    case S_OPENING:
+        return step_open(s);
+    case S_SETENV:
+        if (!s->peer) {
+            s->state = S_CLOSING;
+            return 1;
+        }
+        return step_setenv(s);
+    case S_START:
+        if (!s->peer) {
+            s->state = S_CLOSING;
+            return 1;
+        }
+        return step_start(s);
+    case S_RUNNING:
+        if (!s->peer && s->mode == MODE_NONE) {
+            s->state = S_DONE;
+            return 1;
+        }
+        if (!s->peer) {
+            s->state = S_CLOSING;
+            return 1;
+        }
+        return step_running(s);
+    case S_CLOSING:
+        return step_closing(s);
+    default:
+        return 0;
+    }
+}
+
+void session_client_gone(struct session *s)
+{
+    s->peer = NULL;
+    switch (s->state) {
+    case S_RESOLVING:
+        break; /* freed when its job returns */
+    case S_WAITCONN:
+        if (s->conn && s->conn->state == C_READY) {
+            s->state = S_DONE;
+            s->conn->dirty = 1;
+        } else if (s->conn) {
+            pool_detach(s);
+            session_free(s);
+        } else {
+            session_free(s);
+        }
+        break;
+    default:
+        if (s->conn)
+            s->conn->dirty = 1; /* the pump moves it to closing */
+        break;
+    }
+}
+
+void session_conn_lost(struct session *s, const char *msg)
+{
+    s->ch = NULL; /* freed with the connection */
+    s->blocked_op = OP_NONE;
+    set_exit(s, EXIT_LOST, 255, msg);
+    s->state = S_DONE;
+}
+
+void session_poll_events(const struct session *s, short ev[3])
+{
+    ev[0] = ev[1] = ev[2] = 0;
+    if (s->state != S_RUNNING || s->mode == MODE_NONE)
+        return;
+    if (!s->in_eof && !buf_used(&s->to_ch))
+        ev[0] = POLLIN;
+    if (buf_used(&s->to_out))
+        ev[1] = POLLOUT;
+    if (buf_used(&s->to_err))
+        ev[2] = POLLOUT;
+}
+
+void session_finish(struct session *s)
+{
+    struct peer *p = s->peer;
+    /* Output is flushed (or its reader is gone): give the caller its fds back first. */
+    endpoint_close(&s->err);
+    endpoint_close(&s->out);
+    endpoint_close(&s->in);
+    if (p) {
+        if (s->exit_kind == -1)
+            set_exit(s, EXIT_STATUS, 0, "");
+        peer_send_exit(p, s->exit_kind, s->exit_code, s->exit_msg);
+        p->sess = NULL;
+        peer_finish(p);
+    }
+    session_free(s);
+}
+
+void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    if (s->peer && s->peer->sess == s)
+        s->peer->sess = NULL;
+    /* Reverse order: a description shared by several fds ends with the flags it had. */
+    endpoint_close(&s->err);
+    endpoint_close(&s->out);
+    endpoint_close(&s->in);
+    buf_free(&s->to_ch, 1);
+    buf_free(&s->to_out, 1);
+    buf_free(&s->to_err, 1);
+    free(s->envreq); /* its strings belong to env and cfg */
+    proto_strv_free(s->env);
+    proto_strv_free(s->opts);
+    free(s->real_ssh);
+    free(s->cwd);
+    free(s->dest);
+    free(s->command);
+    free(s->cfg);
+    free(s);
+}

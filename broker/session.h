@@ -1,0 +1,46 @@
+/* One muxssh session: from OPEN to EXIT, and the channel pump in between. */
+#ifndef MUXSHIM_SESSION_H
+#define MUXSHIM_SESSION_H
+
+#include "broker.h"
+#include "jobs.h"
+#include "proto.h"
+
+/* Operations that may leave a partially sent packet and must be retried first. */
+enum session_op {
+    OP_NONE = 0,
+    OP_OPEN,
+    OP_SETENV,
+    OP_START,
+    OP_WRITE,
+    OP_EOF,
+    OP_READ_OUT,
+    OP_READ_ERR,
+    OP_WAIT,
+    OP_CLOSE
+};
+
+/* Build a session from a decoded OPEN (or CONTROL when ctl_op) and start its ssh -G job.
+ * fds (3 for OPEN) are owned by the session from here on, even on failure. Returns it,
+ * or NULL with err set. */
+struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
+                            char *err, size_t errlen);
+/* The ssh -G job finished: choose the mode and hand the session to the pool (or answer). */
+void session_resolved(struct job *j);
+/* Advance the session as far as it can go without blocking; returns nonzero on progress. */
+int session_step(struct session *s);
+/* The muxssh behind the session went away. */
+void session_client_gone(struct session *s);
+/* The connection died: sessions that have not started go back to the pool; the others end
+ * with EXIT_LOST and msg. */
+void session_conn_lost(struct session *s, const char *msg);
+/* Whether the session has consumed nothing from the client yet (it may still fall back). */
+int session_unstarted(const struct session *s);
+/* Poll interest: fills events for the session's endpoints (in, out, err). */
+void session_poll_events(const struct session *s, short ev[3]);
+/* Tell the client the outcome (EXIT / ERROR) and free the session. */
+void session_finish(struct session *s);
+/* Free without telling anybody; fds restored and closed. */
+void session_free(struct session *s);
+
+#endif
