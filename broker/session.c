@@ -285,12 +285,33 @@ static void set_exit(struct session *s, int kind, int code, const char *msg)
     snprintf(s->exit_msg, sizeof s->exit_msg, "%s", msg ? msg : "");
 }
 
-/* A libssh2 error that is not EAGAIN: the connection is unusable. */
-static void conn_error(struct session *s, int rc, const char *what)
+/* Errors that concern one channel only; anything else means the connection is unusable. */
+static int channel_level(int rc)
+{
+    switch (rc) {
+    case LIBSSH2_ERROR_CHANNEL_FAILURE:
+    case LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED:
+    case LIBSSH2_ERROR_CHANNEL_UNKNOWN:
+    case LIBSSH2_ERROR_CHANNEL_WINDOW_EXCEEDED:
+    case LIBSSH2_ERROR_CHANNEL_PACKET_EXCEEDED:
+    case LIBSSH2_ERROR_CHANNEL_CLOSED:
+    case LIBSSH2_ERROR_CHANNEL_EOF_SENT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A libssh2 error that is not EAGAIN: end the channel, or the whole connection. */
+static void fail(struct session *s, int rc, const char *what)
 {
     char *m = NULL;
     libssh2_session_last_error(s->conn->ssh, &m, NULL, 0);
     blog("%s on %s: %s (%d)", what, s->conn->cfg.hostname, m ? m : "?", rc);
+    if (channel_level(rc) && s->ch) {
+        s->state = S_CLOSING;
+        return;
+    }
     pool_lost(s->conn);
 }
 
@@ -310,7 +331,7 @@ static int step_open(struct session *s)
             pool_refused(s);
             return 1;
         }
-        conn_error(s, rc, "channel open");
+        fail(s, rc, "channel open");
         return 1;
     }
     again(s, 0, OP_OPEN);
@@ -329,7 +350,7 @@ static int step_setenv(struct session *s)
         if (again(s, rc, OP_SETENV))
             return 0;
         if (rc < 0 && rc != LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
-            conn_error(s, rc, "env request");
+            fail(s, rc, "env request");
             return 1;
         }
         s->envreq_next++; /* a refused variable is ignored, as ssh does */
@@ -356,7 +377,7 @@ static int step_start(struct session *s)
         return 1;
     }
     if (rc < 0) {
-        conn_error(s, rc, "session start");
+        fail(s, rc, "session start");
         return 1;
     }
     endpoint_nonblock(&s->in);
@@ -389,8 +410,14 @@ static int pump_in(struct session *s)
             libssh2_channel_write(s->ch, (char *)s->to_ch.p + s->to_ch.off, buf_used(&s->to_ch));
         if (again(s, (int)n, OP_WRITE))
             return progress;
+        if (n < 0 && channel_level((int)n)) {
+            /* The remote end stopped reading (closed): the rest of stdin goes nowhere. */
+            s->to_ch.off = s->to_ch.len = 0;
+            s->in_eof = s->eof_sent = 1;
+            return 1;
+        }
         if (n < 0) {
-            conn_error(s, (int)n, "channel write");
+            fail(s, (int)n, "channel write");
             return 1;
         }
         buf_consume(&s->to_ch, (size_t)n);
@@ -401,8 +428,8 @@ static int pump_in(struct session *s)
         int rc = libssh2_channel_send_eof(s->ch);
         if (again(s, rc, OP_EOF))
             return progress;
-        if (rc < 0) {
-            conn_error(s, rc, "channel eof");
+        if (rc < 0 && !channel_level(rc)) {
+            fail(s, rc, "channel eof");
             return 1;
         }
         s->eof_sent = 1;
@@ -443,7 +470,7 @@ static int pump_out(struct session *s, int stream)
         if (again(s, (int)n, stream ? OP_READ_ERR : OP_READ_OUT))
             return progress;
         if (n < 0) {
-            conn_error(s, (int)n, "channel read");
+            fail(s, (int)n, "channel read");
             return 1;
         }
         if (n == 0) {
@@ -499,7 +526,7 @@ static int step_running(struct session *s)
         if (again(s, rc, OP_WAIT))
             return progress;
         if (rc < 0 && rc != LIBSSH2_ERROR_INVAL) {
-            conn_error(s, rc, "channel close wait");
+            fail(s, rc, "channel close wait");
             return 1;
         }
         s->state = S_CLOSING;
@@ -528,8 +555,8 @@ static int step_closing(struct session *s)
         int rc = libssh2_channel_close(s->ch);
         if (again(s, rc, OP_CLOSE))
             return 0;
-        if (rc < 0) {
-            conn_error(s, rc, "channel close");
+        if (rc < 0 && !channel_level(rc)) {
+            fail(s, rc, "channel close");
             return 1;
         }
         collect_exit(s);
