@@ -120,6 +120,11 @@ int main(int argc, char **argv)
         ready(ready_fd, "busy"); /* another broker runs or is starting */
         return 0;
     }
+    /* The lock file names the broker's pid, for tests and `muxrun status`. */
+    char pidtxt[32];
+    int pn = snprintf(pidtxt, sizeof pidtxt, "%ld\n", (long)getpid());
+    if (ftruncate(lock, 0) < 0 || write(lock, pidtxt, (size_t)pn) != pn)
+        blog("cannot record the pid in broker.lock");
     open_log(B.dir);
     B.listen_fd = listen_on(B.dir, err, sizeof err);
     if (B.listen_fd < 0 || jobs_init() < 0 || libssh2_init(0) != 0) {
