@@ -1,0 +1,734 @@
+/* ssh's command line, parsed the way OpenSSH 9.2's ssh.c main() does it.
+ *
+ * ssh is built against OpenBSD's getopt (glibc has no optreset), so parsing stops at the first
+ * non-option word and never permutes. The first such word is the destination; when more words
+ * follow it (and the options were not ended by "--"), ssh restarts getopt on the words after
+ * the destination, so options may follow it too. What getopt leaves over is the command.
+ *
+ * ssh applies the user and port of the destination at the point where the destination
+ * stands, and both "first value wins". So that `ssh -G <opts> -- <dest>` sees the same as the
+ * original command line even when options follow the destination (`ssh u@h -l other`), opts
+ * then carries "-l USER" / "-p PORT" from the destination at the destination's place. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "argv.h"
+
+/* OpenSSH 9.2 ssh.c: the option string handed to getopt. */
+static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
+                                    "AB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy";
+
+/* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
+static const char served_opts[] = "46aCceiklmnNopqsTtvxyFO";
+
+enum { SESSION_UNSET = -1, SESSION_NONE, SESSION_SUBSYSTEM, SESSION_DEFAULT };
+
+/* A tiny re-implementation of OpenBSD getopt's state (no permutation, no long options). */
+struct getopt_state {
+    int argc;
+    char **argv;
+    int optind;        /* next word to look at */
+    const char *place; /* position inside the current option cluster, "" when none */
+    const char *optarg;
+    int optopt;
+    int trailing_dash; /* the pass ended on a cluster ending in '-' (e.g. "-v-") */
+};
+
+/* Everything ssh remembers while parsing that decides a usage error. */
+struct parse_state {
+    struct ssh_args *out;
+    int cap_opts;
+    const char *user; /* first of -l, -o User, the destination's user */
+    char *user_copy;  /* heap copy when it came from -o User */
+    int port_set;     /* -p, -o Port or the URI's port was seen */
+    int session_type; /* from -N, -s, -o SessionType */
+    const char *remote_command;
+    size_t remote_command_len;
+    int proxy_command_set;
+    int jump_set;
+    int stdio_forward;
+    int syslog;
+    int logfile;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct parse_state *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Stores a one-line reason and returns -1. */
+static int fail(struct parse_state *ps, const char *fmt, ...)
+{
+    va_list ap;
+    if (ps->err != NULL && ps->errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(ps->err, ps->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Appends a copy of n bytes of s to out->opts. */
+static int push_opt(struct parse_state *ps, const char *s, size_t n)
+{
+    struct ssh_args *a = ps->out;
+    if (a->nopts + 2 > ps->cap_opts) {
+        int cap = ps->cap_opts ? ps->cap_opts * 2 : 16;
+        char **v = realloc(a->opts, (size_t)cap * sizeof(*v));
+        if (v == NULL)
+            return fail(ps, "out of memory");
+        a->opts = v;
+        ps->cap_opts = cap;
+    }
+    char *copy = strndup(s, n);
+    if (copy == NULL)
+        return fail(ps, "out of memory");
+    a->opts[a->nopts++] = copy;
+    a->opts[a->nopts] = NULL;
+    return 0;
+}
+
+/* One step of OpenBSD getopt: the option character, -1 at the end of options, '?' on error
+ * (then optopt is the culprit and optarg is NULL for a missing argument). */
+static int next_opt(struct getopt_state *g)
+{
+    g->optarg = NULL;
+    if (*g->place == '\0') {
+        if (g->optind >= g->argc)
+            return -1;
+        const char *w = g->argv[g->optind];
+        if (w[0] != '-' || w[1] == '\0')
+            return -1; /* a non-option word (a lone "-" included) */
+        if (w[1] == '-' && w[2] == '\0') {
+            g->optind++; /* "--" ends the options and is consumed */
+            return -1;
+        }
+        g->place = w + 1;
+    }
+    int c = (unsigned char)*g->place++;
+    const char *oli = (c == ':') ? NULL : strchr(ssh_optstring, c);
+    if (c == '-' && *g->place == '\0') {
+        g->trailing_dash = 1; /* POSIX: a '-' ending a cluster ends the options */
+        return -1;
+    }
+    if (c == '-' || oli == NULL) {
+        if (*g->place == '\0')
+            g->optind++;
+        g->optopt = c;
+        return '?';
+    }
+    if (oli[1] != ':') {
+        if (*g->place == '\0')
+            g->optind++;
+        return c;
+    }
+    if (*g->place != '\0') {
+        g->optarg = g->place;
+    } else if (++g->optind >= g->argc) {
+        g->place = "";
+        g->optopt = c;
+        return '?';
+    } else {
+        g->optarg = g->argv[g->optind];
+    }
+    g->place = "";
+    g->optind++;
+    return c;
+}
+
+/* OpenSSH's a2port(): a number 0..65535 (strtonum) or a tcp service name; -1 if neither. */
+static int a2port(const char *s)
+{
+    char *ep;
+    errno = 0;
+    long long v = strtoll(s, &ep, 10);
+    if (ep != s && *ep == '\0' && errno == 0 && v >= 0 && v <= 65535)
+        return (int)v;
+    struct servent *se = getservbyname(s, "tcp");
+    if (se != NULL)
+        return ntohs((unsigned short)se->s_port);
+    return -1;
+}
+
+/* ssh's check of -e: "^X", one character, or "none". */
+static int valid_escape(const char *s)
+{
+    if (s[0] == '^' && s[1] != '\0' && s[2] == '\0' && (unsigned char)s[1] >= 64 &&
+        (unsigned char)s[1] < 128)
+        return 1;
+    return strlen(s) == 1 || strcmp(s, "none") == 0;
+}
+
+/* The queries ssh -Q answers (anything else is a fatal error). */
+static int valid_query(const char *q)
+{
+    static const char *const exact[] = {"cipher", "cipher-auth", "mac", "kex", "key",
+                                        "key-cert", "key-plain", "key-sig", "sig",
+                                        "protocol-version", "compression", "help", NULL};
+    static const char *const anycase[] = {"Ciphers",
+                                          "MACs",
+                                          "KexAlgorithms",
+                                          "PubkeyAcceptedKeyTypes",
+                                          "PubkeyAcceptedAlgorithms",
+                                          "HostKeyAlgorithms",
+                                          "HostbasedKeyTypes",
+                                          "HostbasedAcceptedKeyTypes",
+                                          "HostbasedAcceptedAlgorithms",
+                                          NULL};
+    for (int i = 0; exact[i] != NULL; i++)
+        if (strcmp(q, exact[i]) == 0)
+            return 1;
+    for (int i = 0; anycase[i] != NULL; i++)
+        if (strcasecmp(q, anycase[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The Debian 9.2p1 build (with the upstream 9.6 fix) refuses these host names. */
+static int valid_hostname(const char *s)
+{
+    if (*s == '-')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (strchr("'`\"$\\;&<>|(){},", *s) != NULL || isspace((unsigned char)*s) ||
+            iscntrl((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* ... and these remote user names. */
+static int valid_ruser(const char *s)
+{
+    if (*s == '-')
+        return 0;
+    for (; *s != '\0'; s++) {
+        if (strchr("'`\";&<>|(){}", *s) != NULL)
+            return 0;
+        if (isspace((unsigned char)*s) && s[1] == '-')
+            return 0;
+        if (*s == '\\' && s[1] == '\0')
+            return 0;
+    }
+    return 1;
+}
+
+/* Splits a -o line into keyword and value as readconf does ("Key=v", "Key v", "Key = v"). */
+static void split_config_line(const char *line, const char **kw, size_t *kwlen, const char **val)
+{
+    const char *s = line + strspn(line, " \t\r\n");
+    *kw = s;
+    *kwlen = strcspn(s, " \t\r\n=");
+    s += *kwlen;
+    s += strspn(s, " \t\r\n");
+    if (*s == '=')
+        s++;
+    *val = s + strspn(s, " \t\r\n");
+}
+
+static int keyword_is(const char *kw, size_t n, const char *want)
+{
+    return n == strlen(want) && strncasecmp(kw, want, n) == 0;
+}
+
+/* The first word of a config value, without surrounding double quotes. */
+static size_t first_token(const char *val, const char **start)
+{
+    if (*val == '"') {
+        const char *end = strchr(val + 1, '"');
+        *start = val + 1;
+        return end ? (size_t)(end - val - 1) : strlen(val + 1);
+    }
+    *start = val;
+    return strcspn(val, " \t\r\n");
+}
+
+/* Records what a -o line means for muxssh and for ssh's own command-line checks. */
+static int note_config_line(struct parse_state *ps, const char *line)
+{
+    const char *kw, *val, *tok;
+    size_t kwlen, toklen;
+    split_config_line(line, &kw, &kwlen, &val);
+    toklen = first_token(val, &tok);
+
+    if (keyword_is(kw, kwlen, "ControlMaster") || keyword_is(kw, kwlen, "ControlPath") ||
+        keyword_is(kw, kwlen, "ControlPersist"))
+        ps->out->user_ctl = 1;
+    else if (keyword_is(kw, kwlen, "User") && ps->user == NULL && toklen > 0) {
+        ps->user_copy = strndup(tok, toklen);
+        if (ps->user_copy == NULL)
+            return fail(ps, "out of memory");
+        ps->user = ps->user_copy;
+    } else if (keyword_is(kw, kwlen, "Port") && toklen > 0)
+        ps->port_set = 1;
+    else if (keyword_is(kw, kwlen, "SessionType") && ps->session_type == SESSION_UNSET) {
+        if (toklen == 4 && strncasecmp(tok, "none", 4) == 0)
+            ps->session_type = SESSION_NONE;
+        else if (toklen == 9 && strncasecmp(tok, "subsystem", 9) == 0)
+            ps->session_type = SESSION_SUBSYSTEM;
+        else if (toklen == 7 && strncasecmp(tok, "default", 7) == 0)
+            ps->session_type = SESSION_DEFAULT;
+    } else if (keyword_is(kw, kwlen, "RemoteCommand") && ps->remote_command == NULL) {
+        size_t n = strlen(val);
+        while (n > 0 && isspace((unsigned char)val[n - 1]))
+            n--;
+        ps->remote_command = val;
+        ps->remote_command_len = n;
+    } else if (keyword_is(kw, kwlen, "ProxyCommand"))
+        ps->proxy_command_set = 1;
+    else if (keyword_is(kw, kwlen, "ProxyJump"))
+        ps->jump_set = 1;
+    return 0;
+}
+
+/* Names of options for the unsupported field. */
+static const char *opt_name(int c)
+{
+    static const char names[] = "-1\0-2\0-4\0-6\0-a\0-b\0-c\0-e\0-f\0-g\0-i\0-k\0-l\0-m\0-n\0-o\0"
+                                "-p\0-q\0-s\0-t\0-v\0-x\0-A\0-B\0-C\0-D\0-E\0-F\0-G\0-I\0-J\0-K\0"
+                                "-L\0-M\0-N\0-O\0-P\0-Q\0-R\0-S\0-T\0-V\0-w\0-W\0-X\0-Y\0-y\0";
+    for (const char *p = names; *p != '\0'; p += 3)
+        if (p[1] == c)
+            return p;
+    return "-?";
+}
+
+/* Applies one option as ssh's switch statement does. Returns 0, 1 when ssh would exit
+ * successfully right here (-V, -Q), or -1 on an error ssh reports as fatal/usage. */
+static int apply_opt(struct parse_state *ps, int c, const char *optarg)
+{
+    struct ssh_args *a = ps->out;
+
+    if (a->unsupported == NULL && strchr(served_opts, c) == NULL)
+        a->unsupported = opt_name(c);
+
+    switch (c) {
+    case '1':
+        return fail(ps, "SSH protocol v.1 is no longer supported");
+    case 'n':
+        a->stdin_null = 1;
+        break;
+    case 'f':
+        a->fork_bg = 1;
+        a->stdin_null = 1;
+        break;
+    case 'y':
+        ps->syslog = 1;
+        break;
+    case 'E':
+        ps->logfile = 1;
+        break;
+    case 'O':
+        if (ps->stdio_forward)
+            return fail(ps, "Cannot specify multiplexing command with -W");
+        if (a->ctl_cmd != NULL)
+            return fail(ps, "Multiplexing command already specified");
+        if (strcmp(optarg, "check") != 0 && strcmp(optarg, "exit") != 0 &&
+            strcmp(optarg, "stop") != 0) {
+            if (strcmp(optarg, "forward") == 0)
+                a->unsupported = a->unsupported ? a->unsupported : "-O forward";
+            else if (strcmp(optarg, "cancel") == 0)
+                a->unsupported = a->unsupported ? a->unsupported : "-O cancel";
+            else if (strcmp(optarg, "proxy") == 0)
+                a->unsupported = a->unsupported ? a->unsupported : "-O proxy";
+            else
+                return fail(ps, "Invalid multiplex command.");
+        }
+        a->ctl_cmd = optarg;
+        break;
+    case 'Q':
+        if (!valid_query(optarg))
+            return fail(ps, "Unsupported query \"%s\"", optarg);
+        return 1;
+    case 'V':
+        return 1;
+    case 'J':
+        if (ps->jump_set)
+            return fail(ps, "Only a single -J option is permitted");
+        if (ps->proxy_command_set)
+            return fail(ps, "Cannot specify -J with ProxyCommand");
+        ps->jump_set = 1;
+        ps->proxy_command_set = 1;
+        break;
+    case 't':
+        a->tty = a->tty < 0 ? 1 : a->tty + 1;
+        break;
+    case 'T':
+        a->tty = -1;
+        break;
+    case 'v':
+        a->verbose++;
+        break;
+    case 'W':
+        if (ps->stdio_forward)
+            return fail(ps, "stdio forward already specified");
+        if (a->ctl_cmd != NULL)
+            return fail(ps, "Cannot specify stdio forward with -O");
+        ps->stdio_forward = 1;
+        ps->session_type = SESSION_NONE;
+        break;
+    case 'q':
+        a->quiet++;
+        break;
+    case 'e':
+        if (!valid_escape(optarg))
+            return fail(ps, "Bad escape character '%s'.", optarg);
+        break;
+    case 'M':
+    case 'S':
+        a->user_ctl = 1;
+        break;
+    case 'p':
+        if (!ps->port_set) {
+            if (a2port(optarg) <= 0)
+                return fail(ps, "Bad port '%s'", optarg);
+            ps->port_set = 1;
+        }
+        break;
+    case 'l':
+        if (ps->user == NULL)
+            ps->user = optarg;
+        break;
+    case 'N':
+        if (ps->session_type != SESSION_UNSET && ps->session_type != SESSION_NONE)
+            return fail(ps, "Cannot specify -N with -s/SessionType");
+        ps->session_type = SESSION_NONE;
+        a->no_session = 1;
+        break;
+    case 's':
+        if (ps->session_type != SESSION_UNSET && ps->session_type != SESSION_SUBSYSTEM)
+            return fail(ps, "Cannot specify -s with -N/SessionType");
+        ps->session_type = SESSION_SUBSYSTEM;
+        a->subsystem = 1;
+        break;
+    case 'o':
+        return note_config_line(ps, optarg);
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Runs getopt over g's words, copying the option words into opts. Returns 0 at the end of
+ * the options, 1 when ssh would exit successfully (-V, -Q), -1 on a usage error. */
+static int parse_pass(struct parse_state *ps, struct getopt_state *g)
+{
+    for (;;) {
+        int word = g->optind;
+        const char *cluster_start = g->argv[word < g->argc ? word : 0];
+        int c = next_opt(g);
+        if (c == -1) {
+            if (g->trailing_dash && g->place - 1 > cluster_start + 1) {
+                /* "-v-": the options before the '-' count, the word itself does not */
+                if (push_opt(ps, cluster_start, (size_t)(g->place - 1 - cluster_start)) < 0)
+                    return -1;
+            }
+            return 0;
+        }
+        if (c == '?') {
+            if (g->optarg == NULL && strchr(ssh_optstring, g->optopt) != NULL &&
+                g->optopt != ':')
+                return fail(ps, "option requires an argument -- %c", g->optopt);
+            return fail(ps, "unknown option -- %c", g->optopt);
+        }
+        /* Copy whole words once they are finished: a word is done when optind moved on. */
+        for (int i = word; i < g->optind; i++) {
+            if (push_opt(ps, g->argv[i], strlen(g->argv[i])) < 0)
+                return -1;
+        }
+        int r = apply_opt(ps, c, g->optarg);
+        if (r != 0)
+            return r;
+    }
+}
+
+/* Takes user, host and port from the destination word as ssh does. Returns 0 or -1. */
+static int parse_destination(struct parse_state *ps, const char *word, char **user, int *port,
+                             char **host)
+{
+    *user = NULL;
+    *port = -1;
+    *host = NULL;
+    if (strncmp(word, "ssh://", 6) != 0) {
+        const char *at = strrchr(word, '@');
+        if (at == word)
+            return fail(ps, "destination \"%s\" has an empty user name", word);
+        if (at != NULL) {
+            *user = strndup(word, (size_t)(at - word));
+            *host = strdup(at + 1);
+        } else {
+            *host = strdup(word);
+        }
+        if (*host == NULL || (at != NULL && *user == NULL))
+            return fail(ps, "out of memory");
+        return 0;
+    }
+    /* ssh://[user[;params]@]host[:port][/] (no path allowed) */
+    const char *s = word + 6;
+    const char *at = strchr(s, '@');
+    if (at != NULL) {
+        const char *semi = memchr(s, ';', (size_t)(at - s));
+        const char *uend = semi ? semi : at;
+        if (uend == s)
+            return fail(ps, "bad ssh:// URI \"%s\": empty user", word);
+        char *u = malloc((size_t)(uend - s) + 1), *d = u;
+        if (u == NULL)
+            return fail(ps, "out of memory");
+        for (const char *p = s; p < uend; p++) {
+            if (*p == '+') {
+                *d++ = ' ';
+            } else if (*p == '%') {
+                if (p + 2 >= uend || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2])) {
+                    free(u);
+                    return fail(ps, "bad ssh:// URI \"%s\": bad escape", word);
+                }
+                char hex[3] = {p[1], p[2], 0};
+                *d++ = (char)strtol(hex, NULL, 16);
+                p += 2;
+            } else {
+                *d++ = *p;
+            }
+        }
+        *d = '\0';
+        *user = u;
+        s = at + 1;
+    }
+    /* host: "[...]" or up to ':' or '/' */
+    const char *hend;
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL)
+            return fail(ps, "bad ssh:// URI \"%s\"", word);
+        hend = rb + 1;
+        if (*hend != '\0' && *hend != ':' && *hend != '/')
+            return fail(ps, "bad ssh:// URI \"%s\"", word);
+    } else {
+        hend = s + strcspn(s, ":/");
+    }
+    if (hend == s)
+        return fail(ps, "bad ssh:// URI \"%s\": no host", word);
+    const char *hs = s;
+    size_t hl = (size_t)(hend - s);
+    if (hl >= 2 && hs[0] == '[' && hs[hl - 1] == ']') {
+        hs++;
+        hl -= 2;
+    }
+    /* valid_domain(): letters, digits, '.', '-', '_', starting alnum, no "..". */
+    if (hl == 0 || !isalnum((unsigned char)hs[0]))
+        return fail(ps, "bad ssh:// URI \"%s\": bad host name", word);
+    for (size_t i = 0; i < hl; i++) {
+        unsigned char ch = (unsigned char)hs[i];
+        if ((ch == '.' && i > 0 && hs[i - 1] == '.') ||
+            (ch != '.' && ch != '-' && ch != '_' && !isalnum(ch)))
+            return fail(ps, "bad ssh:// URI \"%s\": bad host name", word);
+    }
+    if (hs[hl - 1] == '.')
+        hl--; /* a trailing dot is dropped */
+    *host = strndup(hs, hl);
+    if (*host == NULL)
+        return fail(ps, "out of memory");
+    const char *rest = *hend ? hend + 1 : NULL;
+    if (rest != NULL && *rest != '\0') {
+        if (*hend == ':') {
+            size_t pl = strcspn(rest, "/");
+            char *ps_ = strndup(rest, pl);
+            if (ps_ == NULL)
+                return fail(ps, "out of memory");
+            *port = a2port(ps_);
+            free(ps_);
+            if (*port <= 0)
+                return fail(ps, "bad ssh:// URI \"%s\": bad port", word);
+            rest = rest[pl] == '/' ? rest + pl + 1 : NULL;
+        }
+        if (rest != NULL && *rest != '\0')
+            return fail(ps, "bad ssh:// URI \"%s\": a path is not allowed", word);
+    }
+    return 0;
+}
+
+/* Joins the command words with single spaces. */
+static int join_command(struct parse_state *ps, int n, char **words)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(words[i]) + 1;
+    char *cmd = malloc(len), *p = cmd;
+    if (cmd == NULL)
+        return fail(ps, "out of memory");
+    *p = '\0';
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            *p++ = ' ';
+        size_t l = strlen(words[i]);
+        memcpy(p, words[i], l);
+        p += l;
+        *p = '\0';
+    }
+    ps->out->command = cmd;
+    ps->out->ncommand_words = n;
+    return 0;
+}
+
+/* After the destination, ssh's first-wins user/port from it are made explicit in opts. */
+static int insert_dest_opts(struct parse_state *ps, int at, const char *user, int port)
+{
+    struct ssh_args *a = ps->out;
+    int before = a->nopts;
+    char pbuf[16];
+    if (user != NULL && (push_opt(ps, "-l", 2) < 0 || push_opt(ps, user, strlen(user)) < 0))
+        return -1;
+    if (port > 0) {
+        snprintf(pbuf, sizeof(pbuf), "%d", port);
+        if (push_opt(ps, "-p", 2) < 0 || push_opt(ps, pbuf, strlen(pbuf)) < 0)
+            return -1;
+    }
+    int added = a->nopts - before;
+    if (added == 0 || at == before)
+        return 0;
+    /* rotate the new words to position `at` */
+    char *tmp[4];
+    memcpy(tmp, a->opts + before, (size_t)added * sizeof(char *));
+    memmove(a->opts + at + added, a->opts + at, (size_t)(before - at) * sizeof(char *));
+    memcpy(a->opts + at, tmp, (size_t)added * sizeof(char *));
+    return 0;
+}
+
+int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_t errlen)
+{
+    struct parse_state ps;
+    struct getopt_state g;
+    char *duser = NULL, *dhost = NULL;
+    int dport = -1, rc = -1, r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&ps, 0, sizeof(ps));
+    ps.out = out;
+    ps.session_type = SESSION_UNSET;
+    ps.err = err;
+    ps.errlen = errlen;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+
+    if (push_opt(&ps, "", 0) < 0) /* allocate the array; dropped below */
+        goto out;
+    free(out->opts[0]);
+    out->opts[0] = NULL;
+    out->nopts = 0;
+
+    memset(&g, 0, sizeof(g));
+    g.argc = argc;
+    g.argv = argv;
+    g.optind = 1;
+    g.place = "";
+    r = parse_pass(&ps, &g);
+    if (r < 0)
+        goto out;
+    if (r == 1) {
+        rc = 0; /* ssh -V / -Q: ssh answers and exits before looking at anything else */
+        goto done_early;
+    }
+    int opt_terminated = g.optind > 1 && g.optind <= argc && strcmp(argv[g.optind - 1], "--") == 0;
+    int rest = argc - g.optind;
+    char **words = argv + g.optind;
+    if (rest <= 0) {
+        fail(&ps, "no destination given");
+        goto out;
+    }
+
+    out->dest = words[0];
+    if (parse_destination(&ps, words[0], &duser, &dport, &dhost) < 0)
+        goto out;
+    int dest_at = out->nopts;
+    if (ps.user == NULL && duser != NULL)
+        ps.user = duser;
+    if (!ps.port_set && dport > 0)
+        ps.port_set = 1;
+
+    int ncmd = rest - 1;
+    char **cmd = words + 1;
+    if (rest > 1 && !opt_terminated) {
+        memset(&g, 0, sizeof(g));
+        g.argc = rest;
+        g.argv = words;
+        g.optind = 1;
+        g.place = "";
+        r = parse_pass(&ps, &g);
+        if (r < 0)
+            goto out;
+        if (r == 1) {
+            rc = 0;
+            goto done_early;
+        }
+        ncmd = rest - g.optind;
+        cmd = words + g.optind;
+        if (out->nopts > dest_at && insert_dest_opts(&ps, dest_at, duser, dport) < 0)
+            goto out;
+    }
+
+    if (!valid_hostname(dhost)) {
+        fail(&ps, "hostname contains invalid characters");
+        goto out;
+    }
+    if (ps.user != NULL && !valid_ruser(ps.user)) {
+        fail(&ps, "remote username contains invalid characters");
+        goto out;
+    }
+    if (join_command(&ps, ncmd, cmd) < 0)
+        goto out;
+    if (ncmd == 0 && ps.session_type == SESSION_SUBSYSTEM && out->subsystem) {
+        fail(&ps, "You must specify a subsystem to invoke.");
+        goto out;
+    }
+    if (ps.syslog && ps.logfile) {
+        fail(&ps, "Can't specify both -y and -E");
+        goto out;
+    }
+    int remote_cmd =
+        ps.remote_command != NULL &&
+        !(ps.remote_command_len == 4 && strncmp(ps.remote_command, "none", 4) == 0);
+    if (out->command[0] != '\0' && remote_cmd) {
+        fail(&ps, "Cannot execute command-line and remote command.");
+        goto out;
+    }
+    if (out->fork_bg && out->command[0] == '\0' && !remote_cmd &&
+        ps.session_type != SESSION_NONE) {
+        fail(&ps, "Cannot fork into background without a command to execute.");
+        goto out;
+    }
+    rc = 0;
+    goto out;
+
+done_early:
+    if (out->command == NULL && join_command(&ps, 0, NULL) < 0)
+        rc = -1;
+out:
+    if (rc != 0) {
+        ssh_args_free(out);
+    } else if (out->command == NULL && join_command(&ps, 0, NULL) < 0) {
+        ssh_args_free(out);
+        rc = -1;
+    }
+    free(ps.user_copy);
+    free(duser);
+    free(dhost);
+    return rc;
+}
+
+void ssh_args_free(struct ssh_args *a)
+{
+    if (a == NULL)
+        return;
+    if (a->opts != NULL)
+        for (int i = 0; i < a->nopts; i++)
+            free(a->opts[i]);
+    free(a->opts);
+    free(a->command);
+    memset(a, 0, sizeof(*a));
+}
