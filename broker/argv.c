@@ -61,8 +61,7 @@ struct parse_state {
     size_t errlen;
 };
 
-static int fail(struct parse_state *ps, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int fail(struct parse_state *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Stores a one-line reason and returns -1. */
 static int fail(struct parse_state *ps, const char *fmt, ...)
@@ -170,9 +169,10 @@ static int valid_escape(const char *s)
 /* The queries ssh -Q answers (anything else is a fatal error). */
 static int valid_query(const char *q)
 {
-    static const char *const exact[] = {"cipher", "cipher-auth", "mac", "kex", "key",
-                                        "key-cert", "key-plain", "key-sig", "sig",
-                                        "protocol-version", "compression", "help", NULL};
+    static const char *const exact[] = {"cipher", "cipher-auth",      "mac",         "kex",
+                                        "key",    "key-cert",         "key-plain",   "key-sig",
+                                        "sig",    "protocol-version", "compression", "help",
+                                        NULL};
     static const char *const anycase[] = {"Ciphers",
                                           "MACs",
                                           "KexAlgorithms",
@@ -400,13 +400,11 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         if (ps->session_type != SESSION_UNSET && ps->session_type != SESSION_NONE)
             return fail(ps, "Cannot specify -N with -s/SessionType");
         ps->session_type = SESSION_NONE;
-        a->no_session = 1;
         break;
     case 's':
         if (ps->session_type != SESSION_UNSET && ps->session_type != SESSION_SUBSYSTEM)
             return fail(ps, "Cannot specify -s with -N/SessionType");
         ps->session_type = SESSION_SUBSYSTEM;
-        a->subsystem = 1;
         break;
     case 'o':
         return note_config_line(ps, optarg);
@@ -433,8 +431,7 @@ static int parse_pass(struct parse_state *ps, struct getopt_state *g)
             return 0;
         }
         if (c == '?') {
-            if (g->optarg == NULL && strchr(ssh_optstring, g->optopt) != NULL &&
-                g->optopt != ':')
+            if (g->optarg == NULL && strchr(ssh_optstring, g->optopt) != NULL && g->optopt != ':')
                 return fail(ps, "option requires an argument -- %c", g->optopt);
             return fail(ps, "unknown option -- %c", g->optopt);
         }
@@ -485,7 +482,8 @@ static int parse_destination(struct parse_state *ps, const char *word, char **us
             if (*p == '+') {
                 *d++ = ' ';
             } else if (*p == '%') {
-                if (p + 2 >= uend || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2])) {
+                if (p + 2 >= uend || !isxdigit((unsigned char)p[1]) ||
+                    !isxdigit((unsigned char)p[2])) {
                     free(u);
                     return fail(ps, "bad ssh:// URI \"%s\": bad escape", word);
                 }
@@ -682,7 +680,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     }
     if (join_command(&ps, ncmd, cmd) < 0)
         goto out;
-    if (ncmd == 0 && ps.session_type == SESSION_SUBSYSTEM && out->subsystem) {
+    if (ncmd == 0 && ps.session_type == SESSION_SUBSYSTEM) {
         fail(&ps, "You must specify a subsystem to invoke.");
         goto out;
     }
@@ -690,18 +688,19 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
         fail(&ps, "Can't specify both -y and -E");
         goto out;
     }
-    int remote_cmd =
-        ps.remote_command != NULL &&
-        !(ps.remote_command_len == 4 && strncmp(ps.remote_command, "none", 4) == 0);
+    int remote_cmd = ps.remote_command != NULL &&
+                     !(ps.remote_command_len == 4 && strncmp(ps.remote_command, "none", 4) == 0);
     if (out->command[0] != '\0' && remote_cmd) {
         fail(&ps, "Cannot execute command-line and remote command.");
         goto out;
     }
-    if (out->fork_bg && out->command[0] == '\0' && !remote_cmd &&
-        ps.session_type != SESSION_NONE) {
+    if (out->fork_bg && out->command[0] == '\0' && !remote_cmd && ps.session_type != SESSION_NONE) {
         fail(&ps, "Cannot fork into background without a command to execute.");
         goto out;
     }
+    /* -N, -s, -W and -o SessionType all end in ssh's one session type. */
+    out->no_session = ps.session_type == SESSION_NONE;
+    out->subsystem = ps.session_type == SESSION_SUBSYSTEM;
     rc = 0;
     goto out;
 
