@@ -261,8 +261,8 @@ static const struct expect expects[] = {
      "-x|-oPermitLocalCommand=no|-oClearAllForwardings=yes|-oRemoteCommand=none|"
      "-oRequestTTY=no|-oForwardAgent=no|-l|user|-s",
      0, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
-    {"-oForwardX11 no -oPermitLocalCommand no -oClearAllForwardings yes -oForwardAgent no -l u -s "
-     "-- host sftp",
+    {"'-oForwardX11 no' '-oPermitLocalCommand no' '-oClearAllForwardings yes' "
+     "'-oForwardAgent no' -l u -s -- host sftp",
      0, "host", "sftp", 1,
      "-oForwardX11 no|-oPermitLocalCommand no|-oClearAllForwardings yes|-oForwardAgent no|-l|u|-s",
      0, 0, 0, 1, 0, 0, 0, 0, NULL, NULL},
@@ -335,9 +335,12 @@ static const struct expect expects[] = {
     {"h -- -v x", 0, "h", "-v x", 2, "", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-- h -v x", 0, "h", "-v x", 2, "", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"h x -v", 0, "h", "x -v", 2, "", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
-    {"-l -- h -v x", 0, "h", "-v x", 2, "-l|--", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
+    {"-i -- h -v x", 0, "h", "-v x", 2, "-i|--", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
+    {.line = "-l -- h -v x", .rc = -1},
+    {"h -v- x", 0, "h", "-v- x", 2, "-v", 0, 0, 0, 0, 0, 1, 0, 0, NULL, NULL},
+    {"h -qv- x", 0, "h", "-qv- x", 2, "-qv", 0, 0, 0, 0, 1, 1, 0, 0, NULL, NULL},
     {"h 'a b' '' c", 0, "h", "a b  c", 3, "", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
-    {"-v- h", 0, "-v-", "h", 1, "-v", 0, 0, 0, 0, 0, 1, 0, 0, NULL, NULL},
+    {.line = "-v- h", .rc = -1},
     /* usage errors */
     {.line = "", .rc = -1},
     {.line = "-v", .rc = -1},
@@ -434,6 +437,7 @@ struct tcase {
     int rc;
     char err[256];
     int exec_oracle; /* run through ssh+sshd */
+    int noexec;      /* the line says "#noexec": not for the sshd oracle */
     struct proc p;
     char log[128];
 };
@@ -514,11 +518,14 @@ static void check_with_ssh_g(struct tcase *t)
         free(err);
         return;
     }
-    int n2 = t->a.nopts + 2;
+    /* the command goes along as one word: -s, -f and RemoteCommand depend on it */
+    int n2 = t->a.nopts + 2 + (t->a.ncommand_words > 0);
     char **w2 = calloc((size_t)n2 + 1, sizeof(char *));
     memcpy(w2, t->a.opts, (size_t)t->a.nopts * sizeof(char *));
     w2[t->a.nopts] = "--";
     w2[t->a.nopts + 1] = (char *)t->a.dest;
+    if (t->a.ncommand_words > 0)
+        w2[t->a.nopts + 2] = t->a.command;
     v = g_argv(n2, w2);
     char *out2, *err2;
     int again = run(v, &out2, &err2);
@@ -617,7 +624,7 @@ static int setup_server(void)
 static int exec_eligible(const struct tcase *t)
 {
     static const char *const harmless[] = {"-X", "-Y", "-A", "-g", "-K", "-2", "-P", NULL};
-    if (t->rc != 0 || t->a.dest == NULL || t->a.no_session || t->a.fork_bg ||
+    if (t->noexec || t->rc != 0 || t->a.dest == NULL || t->a.no_session || t->a.fork_bg ||
         t->a.ctl_cmd != NULL || t->a.user_ctl)
         return 0;
     if (t->a.unsupported == NULL)
@@ -776,6 +783,7 @@ static int load_cases(const char *path, struct tcase **out)
             continue;
         }
         t->words[t->n + 1] = NULL;
+        t->noexec = strstr(line, "#noexec") != NULL;
         n++;
     }
     free(line);
