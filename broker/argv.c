@@ -11,7 +11,6 @@
  * then carries "-l USER" / "-p PORT" from the destination at the destination's place. */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -441,6 +440,8 @@ static int parse_pass(struct parse_state *ps, struct getopt_state *g)
                 return -1;
         }
         int r = apply_opt(ps, c, g->optarg);
+        if (r == 1 && g->optind == word && push_opt(ps, g->argv[word], strlen(g->argv[word])) < 0)
+            return -1; /* "-Vx": ssh stops inside the word; keep the word */
         if (r != 0)
             return r;
     }
@@ -614,11 +615,12 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     if (err != NULL && errlen > 0)
         err[0] = '\0';
 
-    if (push_opt(&ps, "", 0) < 0) /* allocate the array; dropped below */
+    ps.cap_opts = 16; /* opts is never NULL, even when there are no options */
+    out->opts = calloc((size_t)ps.cap_opts, sizeof(*out->opts));
+    if (out->opts == NULL) {
+        fail(&ps, "out of memory");
         goto out;
-    free(out->opts[0]);
-    out->opts[0] = NULL;
-    out->nopts = 0;
+    }
 
     memset(&g, 0, sizeof(g));
     g.argc = argc;

@@ -308,6 +308,7 @@ static const struct expect expects[] = {
     {"-f h cmd", 0, "h", "cmd", 1, "-f", 0, 1, 0, 0, 0, 0, 1, 0, NULL, "-f"},
     {"-G h", 0, "h", "", 0, "-G", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-G"},
     {"-V", 0, NULL, "", 0, "-V", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-V"},
+    {"-Vx h", 0, NULL, "", 0, "-Vx", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-V"},
     {"-x -V -Z", 0, NULL, "", 0, "-x|-V", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-V"},
     {"-Q cipher", 0, NULL, "", 0, "-Q|cipher", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-Q"},
     {.line = "-Q nonsense", .rc = -1},
