@@ -45,12 +45,12 @@ struct getopt_state {
 struct parse_state {
     struct ssh_args *out;
     int cap_opts;
-    const char *user; /* first of -l, -o User, the destination's user */
-    char *user_copy;  /* heap copy when it came from -o User */
-    int port_set;     /* -p, -o Port or the URI's port was seen */
-    int session_type; /* from -N, -s, -o SessionType */
-    const char *remote_command;
-    size_t remote_command_len;
+    const char *user;       /* first of -l, -o User, the destination's user */
+    char *user_copy;        /* heap copy when it came from -o User */
+    int port_set;           /* -p, -o Port or the URI's port was seen */
+    int session_type;       /* from -N, -s, -o SessionType */
+    int remote_command_set; /* -o RemoteCommand seen (first wins) */
+    int remote_command;     /* ... and it is not "none" */
     int proxy_command_set;
     int jump_set;
     int stdio_forward;
@@ -219,71 +219,113 @@ static int valid_ruser(const char *s)
     return 1;
 }
 
-/* Splits a -o line into keyword and value as readconf does ("Key=v", "Key v", "Key = v"). */
-static void split_config_line(const char *line, const char **kw, size_t *kwlen, const char **val)
-{
-    const char *s = line + strspn(line, " \t\r\n");
-    *kw = s;
-    *kwlen = strcspn(s, " \t\r\n=");
-    s += *kwlen;
-    s += strspn(s, " \t\r\n");
-    if (*s == '=')
-        s++;
-    *val = s + strspn(s, " \t\r\n");
-}
+#define CONF_WS " \t\r\n"
 
-static int keyword_is(const char *kw, size_t n, const char *want)
+/* readconf's strdelim(): the next token of *s, split at whitespace, a double-quoted run or
+ * one '='. Modifies the string; NULL on an unmatched quote. */
+static char *conf_strdelim(char **s)
 {
-    return n == strlen(want) && strncasecmp(kw, want, n) == 0;
-}
-
-/* The first word of a config value, without surrounding double quotes. */
-static size_t first_token(const char *val, const char **start)
-{
-    if (*val == '"') {
-        const char *end = strchr(val + 1, '"');
-        *start = val + 1;
-        return end ? (size_t)(end - val - 1) : strlen(val + 1);
+    char *old = *s;
+    int wspace = 0;
+    if (old == NULL)
+        return NULL;
+    *s = strpbrk(old, CONF_WS "\"=");
+    if (*s == NULL)
+        return old;
+    if (**s == '"') {
+        memmove(*s, *s + 1, strlen(*s));
+        if ((*s = strpbrk(*s, "\"")) == NULL)
+            return NULL;
+        **s = '\0';
+        *s += strspn(*s + 1, CONF_WS) + 1;
+        return old;
     }
-    *start = val;
-    return strcspn(val, " \t\r\n");
+    if (**s == '=')
+        wspace = 1;
+    **s = '\0';
+    *s += strspn(*s + 1, CONF_WS) + 1;
+    if (**s == '=' && !wspace)
+        *s += strspn(*s + 1, CONF_WS) + 1;
+    return old;
 }
 
-/* Records what a -o line means for muxssh and for ssh's own command-line checks. */
+/* readconf's argv_split(), first token only: quotes and backslash escapes removed. */
+static void conf_first_arg(const char *s, char *out)
+{
+    int quote = 0;
+    s += strspn(s, " \t");
+    if (*s == '#') {
+        *out = '\0';
+        return;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' &&
+            (s[1] == '\'' || s[1] == '"' || s[1] == '\\' || (quote == 0 && s[1] == ' ')))
+            *out++ = *++s;
+        else if (quote == 0 && (*s == ' ' || *s == '\t'))
+            break;
+        else if (quote == 0 && (*s == '"' || *s == '\''))
+            quote = *s;
+        else if (quote != 0 && *s == quote)
+            quote = 0;
+        else
+            *out++ = *s;
+    }
+    *out = '\0';
+}
+
+/* Records what a -o line means for muxssh and for ssh's own command-line checks; the line is
+ * split as readconf's process_config_line() does. */
 static int note_config_line(struct parse_state *ps, const char *line)
 {
-    const char *kw, *val, *tok;
-    size_t kwlen, toklen;
-    split_config_line(line, &kw, &kwlen, &val);
-    toklen = first_token(val, &tok);
+    size_t len = strlen(line);
+    char *buf = malloc(2 * len + 2), *arg, *str, *kw;
+    if (buf == NULL)
+        return fail(ps, "out of memory");
+    arg = buf + len + 1;
+    str = buf;
+    memcpy(buf, line, len + 1);
+    while (len > 0 && strchr(CONF_WS "\f", buf[len - 1]) != NULL)
+        buf[--len] = '\0';
+    kw = conf_strdelim(&str);
+    if (kw != NULL && *kw == '\0')
+        kw = conf_strdelim(&str);
+    if (kw == NULL || *kw == '\0' || *kw == '#' || str == NULL) {
+        free(buf);
+        return 0; /* empty, a comment, or an error ssh reports itself */
+    }
+    str += strspn(str, CONF_WS);
+    conf_first_arg(str, arg);
 
-    if (keyword_is(kw, kwlen, "ControlMaster") || keyword_is(kw, kwlen, "ControlPath") ||
-        keyword_is(kw, kwlen, "ControlPersist"))
+    if (strcasecmp(kw, "ControlMaster") == 0 || strcasecmp(kw, "ControlPath") == 0 ||
+        strcasecmp(kw, "ControlPersist") == 0) {
         ps->out->user_ctl = 1;
-    else if (keyword_is(kw, kwlen, "User") && ps->user == NULL && toklen > 0) {
-        ps->user_copy = strndup(tok, toklen);
-        if (ps->user_copy == NULL)
+    } else if (strcasecmp(kw, "User") == 0 && ps->user == NULL && *arg != '\0') {
+        ps->user_copy = strdup(arg);
+        if (ps->user_copy == NULL) {
+            free(buf);
             return fail(ps, "out of memory");
+        }
         ps->user = ps->user_copy;
-    } else if (keyword_is(kw, kwlen, "Port") && toklen > 0)
+    } else if (strcasecmp(kw, "Port") == 0 && *arg != '\0') {
         ps->port_set = 1;
-    else if (keyword_is(kw, kwlen, "SessionType") && ps->session_type == SESSION_UNSET) {
-        if (toklen == 4 && strncasecmp(tok, "none", 4) == 0)
+    } else if (strcasecmp(kw, "SessionType") == 0 && ps->session_type == SESSION_UNSET) {
+        if (strcasecmp(arg, "none") == 0)
             ps->session_type = SESSION_NONE;
-        else if (toklen == 9 && strncasecmp(tok, "subsystem", 9) == 0)
+        else if (strcasecmp(arg, "subsystem") == 0)
             ps->session_type = SESSION_SUBSYSTEM;
-        else if (toklen == 7 && strncasecmp(tok, "default", 7) == 0)
+        else if (strcasecmp(arg, "default") == 0)
             ps->session_type = SESSION_DEFAULT;
-    } else if (keyword_is(kw, kwlen, "RemoteCommand") && ps->remote_command == NULL) {
-        size_t n = strlen(val);
-        while (n > 0 && isspace((unsigned char)val[n - 1]))
-            n--;
-        ps->remote_command = val;
-        ps->remote_command_len = n;
-    } else if (keyword_is(kw, kwlen, "ProxyCommand"))
+    } else if (strcasecmp(kw, "RemoteCommand") == 0 && !ps->remote_command_set) {
+        /* the rest of the line; "none" means unset */
+        ps->remote_command_set = 1;
+        ps->remote_command = strcmp(str + strspn(str, CONF_WS "="), "none") != 0;
+    } else if (strcasecmp(kw, "ProxyCommand") == 0) {
         ps->proxy_command_set = 1;
-    else if (keyword_is(kw, kwlen, "ProxyJump"))
+    } else if (strcasecmp(kw, "ProxyJump") == 0) {
         ps->jump_set = 1;
+    }
+    free(buf);
     return 0;
 }
 
@@ -690,8 +732,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
         fail(&ps, "Can't specify both -y and -E");
         goto out;
     }
-    int remote_cmd = ps.remote_command != NULL &&
-                     !(ps.remote_command_len == 4 && strncmp(ps.remote_command, "none", 4) == 0);
+    int remote_cmd = ps.remote_command;
     if (out->command[0] != '\0' && remote_cmd) {
         fail(&ps, "Cannot execute command-line and remote command.");
         goto out;
