@@ -461,10 +461,10 @@ static int parse_pass(struct parse_state *ps, struct getopt_state *g)
 {
     for (;;) {
         int word = g->optind;
-        const char *cluster_start = g->argv[word < g->argc ? word : 0];
+        const char *cluster_start = word < g->argc ? g->argv[word] : NULL;
         int c = next_opt(g);
         if (c == -1) {
-            if (g->trailing_dash && g->place - 1 > cluster_start + 1) {
+            if (g->trailing_dash && cluster_start != NULL && g->place - 1 > cluster_start + 1) {
                 /* "-v-": the options before the '-' count, the word itself does not */
                 if (push_opt(ps, cluster_start, (size_t)(g->place - 1 - cluster_start)) < 0)
                     return -1;

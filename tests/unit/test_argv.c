@@ -624,20 +624,35 @@ static int setup_server(void)
     return 0;
 }
 
+/* Whether the option words (as checked by the ssh -G oracle) use one of the letters. */
+static int opts_use(const struct ssh_args *a, const char *letters)
+{
+    static const char with_arg[] = "bceilmopBDEFIJLOQRSwW";
+    for (int i = 0; i < a->nopts; i++) {
+        const char *w = a->opts[i];
+        if (w[0] != '-')
+            continue;
+        for (const char *c = w + 1; *c; c++) {
+            if (strchr(letters, *c) != NULL)
+                return 1;
+            if (strchr(with_arg, *c) != NULL) {
+                if (c[1] == '\0')
+                    i++; /* the argument is the next word */
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Cases the sshd oracle can run: a plain session with nothing that forks, forwards,
- * multiplexes or exits early. */
+ * multiplexes, proxies or exits early. */
 static int exec_eligible(const struct tcase *t)
 {
-    static const char *const harmless[] = {"-X", "-Y", "-A", "-g", "-K", "-2", "-P", NULL};
     if (t->noexec || t->rc != 0 || t->a.dest == NULL || t->a.no_session || t->a.fork_bg ||
         t->a.ctl_cmd != NULL || t->a.user_ctl)
         return 0;
-    if (t->a.unsupported == NULL)
-        return 1;
-    for (int i = 0; harmless[i]; i++)
-        if (strcmp(t->a.unsupported, harmless[i]) == 0)
-            return 1;
-    return 0;
+    return !opts_use(&t->a, "fGIJLMNOQRSVWwD");
 }
 
 static void exec_start(struct tcase *t)
