@@ -493,6 +493,8 @@ static void show_diff(const char *a, const char *b)
     free(cb);
 }
 
+static int opts_use(const struct ssh_args *a, const char *letters);
+
 static void check_with_ssh_g(struct tcase *t)
 {
     char **v = g_argv(t->n, t->words + 1);
@@ -534,7 +536,8 @@ static void check_with_ssh_g(struct tcase *t)
     v = g_argv(n2, w2);
     char *out2, *err2;
     int again = run(v, &out2, &err2);
-    if (again == 0 && strcmp(out, out2) == 0 && strlen(out) > 0) {
+    /* an empty config is only right when ssh stopped at -V or -Q (after the destination) */
+    if (again == 0 && strcmp(out, out2) == 0 && (strlen(out) > 0 || opts_use(&t->a, "VQ"))) {
         passed++;
     } else {
         char o[400];
