@@ -695,6 +695,24 @@ static void exec_start(struct tcase *t)
         t->p.pid = -1;
 }
 
+/* Undoes the strnvis(VIS_SAFE|VIS_OCTAL) sshd applies to log lines: "\\\\" and "\\ooo". */
+static void unvis(const char *s, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && s[i + 1] == '\\') {
+            *out++ = '\\';
+            i++;
+        } else if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+                   s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+            *out++ = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            *out++ = s[i];
+        }
+    }
+    *out = '\0';
+}
+
 /* What the server saw: "EXEC<cmd>", "SHELL<>" or "SUBSYSTEM<name>". */
 static char *server_view(struct tcase *t)
 {
@@ -705,8 +723,11 @@ static char *server_view(struct tcase *t)
         const char *e = strstr(s, " by user ");
         if (e == NULL)
             e = s + strcspn(s, "\n");
-        if (asprintf(&res, "SUBSYSTEM<%.*s>", (int)(e - s), s) < 0)
+        char *name = malloc((size_t)(e - s) + 1);
+        unvis(s, (size_t)(e - s), name);
+        if (asprintf(&res, "SUBSYSTEM<%s>", name) < 0)
             res = NULL;
+        free(name);
     } else if ((s = strstr(out, "EXEC<")) != NULL || (s = strstr(out, "SHELL<")) != NULL) {
         const char *e = strstr(s, ">END");
         if (e != NULL && asprintf(&res, "%.*s>", (int)(e - s), s) < 0)
