@@ -674,7 +674,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
         goto out;
     if (r == 1) {
         rc = 0; /* ssh -V / -Q: ssh answers and exits before looking at anything else */
-        goto done_early;
+        goto out;
     }
     int opt_terminated = g.optind > 1 && g.optind <= argc && strcmp(argv[g.optind - 1], "--") == 0;
     int rest = argc - g.optind;
@@ -706,7 +706,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
             goto out;
         if (r == 1) {
             rc = 0;
-            goto done_early;
+            goto out;
         }
         ncmd = rest - g.optind;
         cmd = words + g.optind;
@@ -732,12 +732,12 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
         fail(&ps, "Can't specify both -y and -E");
         goto out;
     }
-    int remote_cmd = ps.remote_command;
-    if (out->command[0] != '\0' && remote_cmd) {
+    if (out->command[0] != '\0' && ps.remote_command) {
         fail(&ps, "Cannot execute command-line and remote command.");
         goto out;
     }
-    if (out->fork_bg && out->command[0] == '\0' && !remote_cmd && ps.session_type != SESSION_NONE) {
+    if (out->fork_bg && out->command[0] == '\0' && !ps.remote_command &&
+        ps.session_type != SESSION_NONE) {
         fail(&ps, "Cannot fork into background without a command to execute.");
         goto out;
     }
@@ -747,9 +747,6 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     rc = 0;
     goto out;
 
-done_early:
-    if (out->command == NULL && join_command(&ps, 0, NULL) < 0)
-        rc = -1;
 out:
     if (rc != 0) {
         ssh_args_free(out);
