@@ -1,0 +1,383 @@
+/* One authenticated SSH connection: TCP as ssh makes it, handshake, known_hosts, auth. */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "hostkey.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void lib_init(void)
+{
+    libssh2_init(0);
+}
+
+/* connect() bounded by timeout_ms (-1 = none); returns 0 or -1 with errno. */
+static int timed_connect(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    int rc = connect(fd, sa, len);
+    if (rc < 0 && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        do
+            rc = poll(&p, 1, timeout_ms);
+        while (rc < 0 && errno == EINTR);
+        if (rc == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+            return -1;
+        if (soerr) {
+            errno = soerr;
+            return -1;
+        }
+        rc = 0;
+    }
+    if (rc < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, fl);
+}
+
+/* Bind fd to BindAddress as ssh_create_socket does; -1 (errno 0, reason logged in err). */
+static int bind_local(int fd, const struct hostcfg *cfg, int family)
+{
+    struct addrinfo hints = {.ai_family = family,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST},
+                    *res = NULL;
+    if (getaddrinfo(cfg->bindaddress, NULL, &hints, &res) != 0)
+        return -1;
+    int rc = bind(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* TCP connection like ssh_connect_direct; returns the socket or -1 with ssh's wording. */
+static int tcp_connect(const struct hostcfg *cfg, char *err, size_t errlen)
+{
+    char port[16], ebuf[128];
+    snprintf(port, sizeof port, "%d", cfg->port > 0 ? cfg->port : 22);
+    struct addrinfo hints = {.ai_family = cfg->addressfamily, .ai_socktype = SOCK_STREAM}, *res;
+    int gai = getaddrinfo(cfg->hostname, port, &hints, &res);
+    if (gai != 0) {
+        const char *why =
+            gai == EAI_SYSTEM ? strerror_r(errno, ebuf, sizeof ebuf) : gai_strerror(gai);
+        snprintf(err, errlen, "ssh: Could not resolve hostname %.100s: %s", cfg->hostname, why);
+        return -1;
+    }
+    int fd = -1, saved = 0;
+    int timeout_ms = cfg->connecttimeout > 0 ? cfg->connecttimeout * 1000 : -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) {
+            saved = EAFNOSUPPORT;
+            continue;
+        }
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || (cfg->bindaddress[0] && bind_local(fd, cfg, ai->ai_family) < 0)) {
+            saved = 0;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+            continue;
+        }
+        if (timed_connect(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "ssh: connect to host %.300s port %s: %s", cfg->hostname, port,
+                 saved ? strerror_r(saved, ebuf, sizeof ebuf) : "failure");
+        return -1;
+    }
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on); /* TCPKeepAlive yes */
+    return fd;
+}
+
+/* 1 if word is in the comma list. */
+static int in_list(const char *list, const char *word, size_t wl)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == wl && strncmp(p, word, n) == 0)
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Append the entries of want that libssh2 supports for method type to out, in order;
+ * only those (when only_known) or only those not (when !only_known) whose key type is in
+ * known (hostkey ordering; known NULL = no filter). */
+static void filter_algs(const char *want, const char **sup, int nsup, char known[][64], int nknown,
+                        int only_known, char *out, size_t outlen)
+{
+    for (const char *p = want; *p;) {
+        size_t n = strcspn(p, ",");
+        char a[128];
+        snprintf(a, sizeof a, "%.*s", (int)(n < sizeof a ? n : sizeof a - 1), p);
+        p += n;
+        if (*p == ',')
+            p++;
+        int ok = 0;
+        for (int i = 0; i < nsup && !ok; i++)
+            ok = strcmp(sup[i], a) == 0;
+        if (!ok || in_list(out, a, strlen(a)))
+            continue;
+        if (known) {
+            const char *kt = strncmp(a, "rsa-sha2-", 9) == 0 ? "ssh-rsa" : a;
+            int isk = 0;
+            for (int i = 0; i < nknown && !isk; i++)
+                isk = strcmp(known[i], kt) == 0;
+            if (isk != only_known)
+                continue;
+        }
+        size_t l = strlen(out);
+        snprintf(out + l, outlen - l, "%s%s", l ? "," : "", a);
+    }
+}
+
+/* Set one method preference from the config list; -1 if none of it is supported. */
+static int set_pref(LIBSSH2_SESSION *s, int type, const char *want, char known[][64], int nknown,
+                    char *err, size_t errlen)
+{
+    if (!want[0])
+        return 0;
+    const char **sup = NULL;
+    int nsup = libssh2_session_supported_algs(s, type, &sup);
+    if (nsup <= 0)
+        return 0;
+    char out[4096] = "";
+    if (known) {
+        filter_algs(want, sup, nsup, known, nknown, 1, out, sizeof out);
+        filter_algs(want, sup, nsup, known, nknown, 0, out, sizeof out);
+    } else {
+        filter_algs(want, sup, nsup, NULL, 0, 0, out, sizeof out);
+    }
+    libssh2_free(s, sup);
+    if (!out[0] || libssh2_session_method_pref(s, type, out) != 0) {
+        snprintf(err, errlen, "no algorithm supported by libssh2 in \"%.200s\"", want);
+        return -1;
+    }
+    return 0;
+}
+
+/* Known-hosts files of cfg, user files first, in one array (malloc'd). */
+static char (*all_files(const struct hostcfg *cfg, int *n))[HC_STR]
+{
+    char(*f)[HC_STR] = calloc(2 * HC_MAX_FILES, HC_STR);
+    *n = 0;
+    if (!f)
+        return NULL;
+    for (int i = 0; i < cfg->n_userknownhostsfile && i < HC_MAX_FILES; i++)
+        memcpy(f[(*n)++], cfg->userknownhostsfile[i], HC_STR);
+    for (int i = 0; i < cfg->n_globalknownhostsfile && i < HC_MAX_FILES; i++)
+        memcpy(f[(*n)++], cfg->globalknownhostsfile[i], HC_STR);
+    return f;
+}
+
+/* "ED25519", "RSA", ... as ssh names key types in fingerprints. */
+static const char *type_label(const char *t)
+{
+    if (strcmp(t, "ssh-ed25519") == 0)
+        return "ED25519";
+    if (strcmp(t, "ssh-rsa") == 0)
+        return "RSA";
+    if (strcmp(t, "ssh-dss") == 0)
+        return "DSA";
+    if (strncmp(t, "ecdsa-", 6) == 0)
+        return "ECDSA";
+    return t;
+}
+
+/* Ask "The authenticity of host ..." as ssh does; 1 yes, 0 no, -1 cannot ask. */
+static int ask_unknown(LIBSSH2_SESSION *s, const struct conn_prompter *pr, const char *name,
+                       const char *type)
+{
+    const unsigned char *h =
+        (const unsigned char *)libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
+    if (!h)
+        return -1;
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char fp[64];
+    size_t o = 0;
+    for (int i = 0; i < 32; i += 3) {
+        unsigned v =
+            (unsigned)h[i] << 16 | (i + 1 < 32 ? h[i + 1] : 0) << 8 | (i + 2 < 32 ? h[i + 2] : 0);
+        int chars = i + 2 < 32 ? 4 : i + 1 < 32 ? 3 : 2;
+        for (int c = 0; c < chars; c++)
+            fp[o++] = b64[(v >> (18 - 6 * c)) & 63];
+    }
+    fp[o] = '\0';
+    char q[2048], a[256];
+    snprintf(q, sizeof q,
+             "The authenticity of host '%s' can't be established.\n"
+             "%s key fingerprint is SHA256:%s.\n"
+             "This key is not known by any other names\n"
+             "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+             name, type_label(type), fp);
+    for (;;) {
+        if (pr->ask(pr->ctx, q, 1, a, sizeof a) != 0)
+            return -1;
+        char want[80];
+        snprintf(want, sizeof want, "SHA256:%s", fp);
+        if (strcasecmp(a, "yes") == 0 || strcmp(a, want) == 0)
+            return 1;
+        if (strcasecmp(a, "no") == 0)
+            return 0;
+        snprintf(q, sizeof q, "Please type 'yes', 'no' or the fingerprint: ");
+    }
+}
+
+/* known_hosts policy; returns CONN_OK or a failure with err set. */
+static enum conn_status check_hostkey(LIBSSH2_SESSION *s, const struct hostcfg *cfg,
+                                      char (*files)[HC_STR], int nfiles, const char *name,
+                                      const struct conn_prompter *pr, char *err, size_t errlen)
+{
+    size_t len = 0;
+    int ktype = 0;
+    const unsigned char *blob = (const unsigned char *)libssh2_session_hostkey(s, &len, &ktype);
+    char type[64];
+    if (!blob || hostkey_blob_type(blob, len, type, sizeof type) < 0) {
+        snprintf(err, errlen, "no host key from server");
+        return CONN_FALLBACK;
+    }
+    switch (hostkey_check(files, nfiles, name, blob, len)) {
+    case HK_MATCH:
+        return CONN_OK;
+    case HK_REVOKED:
+        snprintf(err, errlen, "host key for %.200s is revoked", name);
+        return CONN_FALLBACK;
+    case HK_CHANGED:
+        snprintf(err, errlen, "host key for %.200s has changed", name);
+        return CONN_FALLBACK;
+    case HK_CA_ONLY:
+        snprintf(err, errlen, "host %.200s is known by a certificate authority only", name);
+        return CONN_FALLBACK;
+    case HK_UNKNOWN:
+        break;
+    }
+    enum hc_strict st = cfg->stricthostkeychecking;
+    if (st == HC_STRICT_ASK) {
+        int yes = pr && !cfg->batchmode ? ask_unknown(s, pr, name, type) : -1;
+        if (yes < 0) {
+            snprintf(err, errlen, "host key for %.200s is unknown", name);
+            return CONN_FALLBACK;
+        }
+        if (yes == 0) {
+            snprintf(err, errlen, "Host key verification failed.");
+            return CONN_FATAL;
+        }
+    } else if (st == HC_STRICT_YES || cfg->n_userknownhostsfile == 0) {
+        snprintf(err, errlen, "host key for %.200s is unknown", name);
+        return CONN_FALLBACK;
+    }
+    /* accept-new, no (new keys only; a changed key was refused above), or a yes answer. */
+    if (cfg->n_userknownhostsfile == 0 ||
+        hostkey_append(cfg->userknownhostsfile[0], name, blob, len, cfg->hashknownhosts, err,
+                       errlen) < 0) {
+        if (cfg->n_userknownhostsfile == 0)
+            snprintf(err, errlen, "no known_hosts file to add %.200s to", name);
+        return CONN_FALLBACK;
+    }
+    return CONN_OK;
+}
+
+enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_sock,
+                                const struct conn_prompter *prompter, struct conn_result *out)
+{
+    enum conn_status st = CONN_FALLBACK;
+    LIBSSH2_SESSION *s = NULL;
+    char(*files)[HC_STR] = NULL;
+    int nfiles = 0;
+    char name[HC_STR + 16], known[HK_MAX_TYPES][64];
+
+    out->session = NULL;
+    out->sock = -1;
+    out->err[0] = '\0';
+    pthread_once(&init_once, lib_init);
+
+    int fd = tcp_connect(cfg, out->err, sizeof out->err);
+    if (fd < 0)
+        return CONN_FATAL;
+    files = all_files(cfg, &nfiles);
+    s = libssh2_session_init();
+    if (!files || !s) {
+        snprintf(out->err, sizeof out->err, "out of memory");
+        goto fail;
+    }
+    libssh2_session_set_blocking(s, 1);
+    if (cfg->compression)
+        libssh2_session_flag(s, LIBSSH2_FLAG_COMPRESS, 1);
+    hostkey_lookup_name(cfg, name, sizeof name);
+    int nknown = hostkey_known_types(files, nfiles, name, known, HK_MAX_TYPES);
+    if (set_pref(s, LIBSSH2_METHOD_KEX, cfg->kexalgorithms, NULL, 0, out->err, sizeof out->err) ||
+        set_pref(s, LIBSSH2_METHOD_CRYPT_CS, cfg->ciphers, NULL, 0, out->err, sizeof out->err) ||
+        set_pref(s, LIBSSH2_METHOD_CRYPT_SC, cfg->ciphers, NULL, 0, out->err, sizeof out->err) ||
+        set_pref(s, LIBSSH2_METHOD_MAC_CS, cfg->macs, NULL, 0, out->err, sizeof out->err) ||
+        set_pref(s, LIBSSH2_METHOD_MAC_SC, cfg->macs, NULL, 0, out->err, sizeof out->err) ||
+        set_pref(s, LIBSSH2_METHOD_HOSTKEY, cfg->hostkeyalgorithms, known, nknown, out->err,
+                 sizeof out->err))
+        goto fail;
+    if (cfg->connecttimeout > 0)
+        libssh2_session_set_timeout(s, (long)cfg->connecttimeout * 1000);
+    if (libssh2_session_handshake(s, fd) != 0) {
+        char *msg = NULL;
+        libssh2_session_last_error(s, &msg, NULL, 0);
+        snprintf(out->err, sizeof out->err, "handshake failed: %s", msg ? msg : "unknown");
+        goto fail;
+    }
+    libssh2_session_set_timeout(s, 0);
+    st = check_hostkey(s, cfg, files, nfiles, name, prompter, out->err, sizeof out->err);
+    if (st != CONN_OK)
+        goto fail;
+    st = CONN_FALLBACK;
+    if (auth_run(s, cfg, agent_sock, prompter, out->err, sizeof out->err) < 0)
+        goto fail;
+    free(files);
+    out->session = s;
+    out->sock = fd;
+    out->err[0] = '\0';
+    return CONN_OK;
+fail:
+    free(files);
+    conn_close(s, fd, "connection not usable");
+    return st;
+}
+
+void conn_close(LIBSSH2_SESSION *session, int sock, const char *reason)
+{
+    if (session) {
+        libssh2_session_set_blocking(session, 1);
+        libssh2_session_set_timeout(session, 2000);
+        libssh2_session_disconnect(session, reason ? reason : "closed");
+        libssh2_session_free(session);
+    }
+    if (sock >= 0)
+        close(sock);
+}
