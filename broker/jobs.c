@@ -31,8 +31,8 @@ static void run_resolve(struct job *j)
         strcpy(j->err, "out of memory");
         return;
     }
-    j->rc = sshconfig_resolve(s->real_ssh, s->cwd, s->opts, s->dest, s->env, j->cfg, j->err,
-                              sizeof j->err);
+    j->rc = sshconfig_resolve(s->real_ssh, s->cwd, s->opts, s->dest, s->command, s->env, j->cfg,
+                              j->err, sizeof j->err);
 }
 
 static void run_connect(struct job *j)

@@ -60,17 +60,23 @@ struct hostcfg {
     char unsupported[128];      /* "" or the first setting muxshim cannot serve, e.g.
                                    "ForwardAgent yes", "LocalForward", "ProxyCommand" */
     char token[65];             /* hex SHA-256 of the host token set (see token_compute) */
+    char warnings[1024];        /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
+                                   file … not accessible"): the real ssh would print it too */
 };
 
 /* Parse the text `ssh -G` printed into cfg (token included). Returns 0 or -1 with err. */
 int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err,
                     size_t errlen);
-/* Run `<real_ssh> -G <opts…> -- <dest>` in cwd with env (LD_PRELOAD removed,
- * MUXSHIM_DISABLE=1 added) and parse it, through a cache keyed by real_ssh, cwd, opts and
- * dest that is dropped when a config file the answer depends on changes. Thread-safe.
- * Returns 0; -1 with ssh's own first stderr line (or a reason) in err. */
+/* Run `<real_ssh> -G <opts…> -- <dest> [command]` in cwd with env (LD_PRELOAD removed,
+ * MUXSHIM_DISABLE=1 added) and parse it, through a cache keyed by real_ssh, cwd, opts,
+ * dest, command and HOME/USER/LOGNAME/SSH_AUTH_SOCK that is dropped when a config file the
+ * answer depends on changes. Thread-safe. Returns 0; -1 with ssh's own first stderr line
+ * (or a reason) in err. */
 int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
-                      char *const *env, struct hostcfg *cfg, char *err, size_t errlen);
+                      const char *command, char *const *env, struct hostcfg *cfg, char *err,
+                      size_t errlen);
+/* How many times sshconfig_resolve had to run ssh -G (a test hook for the cache). */
+unsigned long sshconfig_cache_misses(void);
 /* Hex SHA-256 of everything that makes two connections interchangeable: local uid, user,
  * hostname, port, jump/proxy settings, identities, agent, known-hosts files and policy,
  * algorithms, address family, bind address. */
