@@ -248,6 +248,8 @@ void session_resolved(struct job *j)
         session_free(s);
         return;
     }
+    if (s->cfg->warnings[0]) /* what the real ssh would have printed while reading config */
+        peer_send_message(s->peer, s->cfg->warnings);
     s->state = S_WAITCONN;
     pool_attach(s);
 }
