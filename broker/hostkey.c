@@ -186,8 +186,12 @@ struct scan {
     int ntypes, maxtypes;
 };
 
-static void scan_file(const char *file, const char *name, struct scan *sc)
+static void scan_file(const char *file, const char *host, struct scan *sc)
 {
+    char name[HC_STR + 16];
+    snprintf(name, sizeof name, "%s", host);
+    for (char *p = name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     FILE *f = fopen(file, "re");
     if (!f)
         return;
