@@ -1,0 +1,265 @@
+/* muxssh's side of the broker socket: finding or starting the broker, and requests. */
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define READY_TIMEOUT_MS 5000
+#define BUSY_RETRY_MS 2000
+
+static int count(char *const *v)
+{
+    int n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+static int connect_sock(const char *dir)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (runtime_path(dir, "broker.sock", sa.sun_path, sizeof sa.sun_path) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The broker binary: $MUXSHIM_BROKER, else muxbroker beside this program. */
+static int broker_path(char *out, size_t outlen)
+{
+    const char *env = getenv("MUXSHIM_BROKER");
+    if (env && *env) {
+        snprintf(out, outlen, "%s", env);
+        return 0;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    if ((size_t)snprintf(out, outlen, "%s/muxbroker", self) >= outlen)
+        return -1;
+    return 0;
+}
+
+/* Start a broker detached from us (double fork, setsid) and read its readiness word. */
+static int start_broker(char *word, size_t wordlen, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (broker_path(path, sizeof path) < 0 || access(path, X_OK) < 0) {
+        snprintf(err, errlen, "cannot find muxbroker");
+        return -1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        /* Only the pipe's write end survives into the broker. */
+        int wfd = fcntl(p[1], F_DUPFD, 3);
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != wfd)
+                close(fd);
+        char num[16];
+        snprintf(num, sizeof num, "%d", wfd);
+        unsetenv("LD_PRELOAD");
+        setenv("MUXSHIM_DISABLE", "1", 1);
+        execl(path, "muxbroker", "--ready-fd", num, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    size_t got = 0;
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    while (got + 1 < wordlen) {
+        int r = poll(&pf, 1, READY_TIMEOUT_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        ssize_t n = read(p[0], word + got, wordlen - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    word[got] = 0;
+    close(p[0]);
+    if (!got) {
+        snprintf(err, errlen, "the broker did not start");
+        return -1;
+    }
+    return 0;
+}
+
+static int hello(int fd, char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_HELLO);
+    proto_put_u32(&b, PROTO_VERSION);
+    proto_put_u32(&b, (uint32_t)getpid());
+    proto_put_u32(&b, 0);
+    if (proto_end(&b) < 0 || proto_send(fd, &b, NULL, 0) < 0) {
+        proto_buf_free(&b);
+        snprintf(err, errlen, "cannot talk to the broker: %s", strerror(errno));
+        return -1;
+    }
+    proto_buf_free(&b);
+    struct proto_msg m;
+    uint8_t *body = NULL;
+    int r = client_recv(fd, &m, &body, err, errlen);
+    if (r > 0 && m.type == MSG_ERROR) {
+        char text[256];
+        proto_str_copy(&m.s[0], text, sizeof text);
+        snprintf(err, errlen, "broker: %s", text);
+        r = -1;
+    } else if (r > 0 && (m.type != MSG_HELLO || m.u[0] != PROTO_VERSION)) {
+        snprintf(err, errlen, "the broker speaks another protocol");
+        r = -1;
+    } else if (r == 0) {
+        snprintf(err, errlen, "the broker closed the connection");
+        r = -1;
+    }
+    free(body);
+    return r > 0 ? 0 : -1;
+}
+
+int client_connect(const char *dir, int start, char *err, size_t errlen)
+{
+    int fd = connect_sock(dir);
+    if (fd < 0 && start) {
+        char word[256];
+        if (start_broker(word, sizeof word, err, errlen) < 0)
+            return -1;
+        if (!strncmp(word, "error: ", 7)) {
+            snprintf(err, errlen, "broker: %s", word + 7);
+            return -1;
+        }
+        /* "ok", or "busy" when another client started it first: it will listen soon. */
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            fd = connect_sock(dir);
+            if (fd >= 0)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+            if (ms > BUSY_RETRY_MS)
+                break;
+            usleep(10000);
+        }
+    }
+    if (fd < 0) {
+        snprintf(err, errlen, "no broker is listening in %s", dir);
+        return -1;
+    }
+    if (hello(fd, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_buf(int sock, struct proto_buf *b, const int *fds, int nfds, char *err,
+                    size_t errlen)
+{
+    int rc = 0;
+    if (proto_end(b) < 0) {
+        snprintf(err, errlen, "request too large for the protocol");
+        rc = -1;
+    } else if (proto_send(sock, b, fds, nfds) < 0) {
+        snprintf(err, errlen, "cannot talk to the broker: %s", strerror(errno));
+        rc = -1;
+    }
+    proto_buf_free(b);
+    return rc;
+}
+
+int client_open(int sock, const char *real_ssh, const char *cwd, char *const *opts,
+                const char *dest, const char *command, char *const *env, uint32_t flags,
+                const int fds[3], char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_OPEN);
+    proto_put_str(&b, real_ssh, (size_t)-1);
+    proto_put_str(&b, cwd, (size_t)-1);
+    proto_put_strlist(&b, opts, count(opts));
+    proto_put_str(&b, dest, (size_t)-1);
+    proto_put_str(&b, command, (size_t)-1);
+    proto_put_strlist(&b, env, count(env));
+    proto_put_u32(&b, flags);
+    return send_buf(sock, &b, fds, 3, err, errlen);
+}
+
+int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
+                   char *const *opts, const char *dest, char *const *env, char *err,
+                   size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_CONTROL);
+    proto_put_u32(&b, op);
+    proto_put_str(&b, real_ssh, (size_t)-1);
+    proto_put_str(&b, cwd, (size_t)-1);
+    proto_put_strlist(&b, opts, count(opts));
+    proto_put_str(&b, dest, (size_t)-1);
+    proto_put_strlist(&b, env, count(env));
+    return send_buf(sock, &b, NULL, 0, err, errlen);
+}
+
+int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen)
+{
+    int fds[4], nfds = 0;
+    *body = NULL;
+    long n = proto_recv(sock, body, fds, 4, &nfds, err, errlen);
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]); /* the broker never sends fds */
+    if (n <= 0)
+        return n == 0 ? 0 : -1;
+    if (proto_decode(*body, (size_t)n, m, err, errlen) < 0) {
+        free(*body);
+        *body = NULL;
+        return -1;
+    }
+    return 1;
+}

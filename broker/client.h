@@ -1,0 +1,25 @@
+/* muxssh's side of the broker socket: finding or starting the broker, and requests. */
+#ifndef MUXSHIM_CLIENT_H
+#define MUXSHIM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* Connect to the broker in dir; when start is set and nobody answers, start one and wait
+ * for it. Returns the socket (HELLO exchanged) or -1 with a one-line reason in err. */
+int client_connect(const char *dir, int start, char *err, size_t errlen);
+/* Send OPEN with the three fds. Returns 0 or -1 with err. */
+int client_open(int sock, const char *real_ssh, const char *cwd, char *const *opts,
+                const char *dest, const char *command, char *const *env, uint32_t flags,
+                const int fds[3], char *err, size_t errlen);
+/* Send CONTROL. Returns 0 or -1 with err. */
+int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
+                   char *const *opts, const char *dest, char *const *env, char *err,
+                   size_t errlen);
+/* Receive and decode one frame into m (body kept in *body, caller frees). Returns 1, 0 on
+ * EOF, -1 on error with err. */
+int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,241 @@
+/* muxssh: the ssh-compatible front door. Serves a session through the broker or runs the
+ * real ssh. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "argv.h"
+#include "client.h"
+#include "fallback.h"
+#include "proto.h"
+#include "runtime.h"
+
+extern char **environ;
+
+struct front {
+    int argc;
+    char **argv;
+    struct ssh_args args;
+    int parsed;
+    char real_ssh[PATH_MAX];
+    char dir[RUNTIME_PATH_MAX];
+    int have_dir;
+    char cwd[PATH_MAX];
+};
+
+static void debug(const struct front *f, const char *why)
+{
+    if (f->parsed && f->args.verbose)
+        fprintf(stderr, "debug1: muxshim: %s\r\n", why);
+}
+
+/* Run the real ssh; add OpenSSH's own multiplexing unless the caller, the config, or a
+ * query option (-G, -V, -Q, whose output must not change) says otherwise. */
+static int run_real(struct front *f, int add_ctl)
+{
+    const char *u = f->parsed ? f->args.unsupported : NULL;
+    if (!f->parsed || f->args.user_ctl || !f->have_dir ||
+        (u && (!strcmp(u, "-G") || !strcmp(u, "-V") || !strcmp(u, "-Q"))))
+        add_ctl = 0;
+    return fallback_exec(f->real_ssh, f->argc, f->argv, add_ctl ? f->dir : NULL);
+}
+
+static void print_text(const struct pstr *s, int crlf)
+{
+    if (!s->n)
+        return;
+    fwrite(s->p, 1, s->n, stderr);
+    if (crlf && s->p[s->n - 1] != '\n')
+        fputs("\r\n", stderr);
+    fflush(stderr);
+}
+
+/* `muxssh --mux-status`: the broker's table of connections. */
+static int mux_status(void)
+{
+    char dir[RUNTIME_PATH_MAX], err[512];
+    if (runtime_dir(dir, sizeof dir, 0, err, sizeof err) < 0) {
+        fprintf(stderr, "muxssh: %s\n", err);
+        return 1;
+    }
+    int sock = client_connect(dir, 0, err, sizeof err);
+    if (sock < 0) {
+        printf("muxshim: no broker running\n");
+        return 0;
+    }
+    char *none[] = {NULL};
+    struct proto_msg m;
+    uint8_t *body = NULL;
+    if (client_control(sock, CTL_LIST, "", "", none, "", none, err, sizeof err) < 0 ||
+        client_recv(sock, &m, &body, err, sizeof err) <= 0 || m.type != MSG_CONTROL_REPLY) {
+        fprintf(stderr, "muxssh: %s\n", err[0] ? err : "no answer from the broker");
+        free(body);
+        return 1;
+    }
+    fwrite(m.s[0].p, 1, m.s[0].n, stdout);
+    free(body);
+    return 0;
+}
+
+/* -O check|stop|exit: the broker answers for its connections, else OpenSSH's master. */
+static int control(struct front *f, int sock)
+{
+    uint32_t op = !strcmp(f->args.ctl_cmd, "check") ? CTL_CHECK
+                  : !strcmp(f->args.ctl_cmd, "stop") ? CTL_STOP
+                                                     : CTL_EXIT;
+    char err[512] = "";
+    struct proto_msg m;
+    uint8_t *body = NULL;
+    if (client_control(sock, op, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ, err,
+                       sizeof err) < 0 ||
+        client_recv(sock, &m, &body, err, sizeof err) <= 0 || m.type != MSG_CONTROL_REPLY) {
+        free(body);
+        close(sock);
+        debug(f, "no answer to -O from the broker");
+        return run_real(f, 1);
+    }
+    close(sock);
+    if (m.u[0] == CTLR_NOT_FOUND) {
+        free(body);
+        return run_real(f, 1);
+    }
+    print_text(&m.s[0], 1);
+    free(body);
+    return m.u[0] == CTLR_OK ? 0 : 255;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    _exit(255); /* as ssh does when killed by SIGINT/SIGTERM/SIGHUP */
+}
+
+/* Serve one session through the broker; returns the exit code, or -1 to fall back. */
+static int serve(struct front *f, int sock, int *no_ctl)
+{
+    char err[512] = "";
+    int fds[3] = {0, 1, 2}, null = -1;
+    uint32_t flags = 0;
+    if (f->args.stdin_null) {
+        null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0)
+            return -1;
+        fds[0] = null;
+        flags |= OPEN_STDIN_NULL;
+    } else if (isatty(0)) {
+        flags |= OPEN_STDIN_TTY;
+    }
+    if (isatty(1))
+        flags |= OPEN_STDOUT_TTY;
+    if (isatty(2))
+        flags |= OPEN_STDERR_TTY;
+    int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest,
+                         f->args.command, environ, flags, fds, err, sizeof err);
+    if (null >= 0)
+        close(null);
+    if (rc < 0) {
+        debug(f, err);
+        return -1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int answered = 0;
+    for (;;) {
+        struct proto_msg m;
+        uint8_t *body = NULL;
+        int r = client_recv(sock, &m, &body, err, sizeof err);
+        if (r <= 0) {
+            if (!answered) {
+                /* Nothing ran: the broker left before looking at the request. */
+                debug(f, "the broker closed the connection");
+                return -1;
+            }
+            fprintf(stderr, "muxssh: lost the broker: %s\n", r < 0 ? err : "connection closed");
+            return 255;
+        }
+        answered = 1;
+        switch (m.type) {
+        case MSG_MESSAGE:
+            print_text(&m.s[0], 0);
+            break;
+        case MSG_ERROR: {
+            int code = (int)m.u[0];
+            if (code == ERR_FATAL) {
+                print_text(&m.s[0], 1);
+                free(body);
+                return 255;
+            }
+            char text[600];
+            proto_str_copy(&m.s[0], text, sizeof text);
+            free(body);
+            if (!strncmp(text, "own-controlpath: ", 17))
+                *no_ctl = 1;
+            if (code == ERR_PROTO)
+                fprintf(stderr, "muxssh: broker: %s\n", text);
+            else
+                debug(f, text);
+            return -1;
+        }
+        case MSG_EXIT: {
+            int code = m.u[0] == EXIT_STATUS ? (int)(m.u[1] & 255) : 255;
+            print_text(&m.s[0], 1);
+            free(body);
+            return code;
+        }
+        default:
+            break; /* PROMPT and others: not used by sessions served here yet */
+        }
+        free(body);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct front f;
+    char err[512];
+    f.argc = argc;
+    f.argv = argv;
+    if (argc == 2 && !strcmp(argv[1], "--mux-status"))
+        return mux_status();
+    if (fallback_real_ssh(f.real_ssh, sizeof f.real_ssh) < 0) {
+        fprintf(stderr, "muxssh: cannot find the real ssh\n");
+        return 255;
+    }
+    f.parsed = ssh_args_parse(argc, argv, &f.args, err, sizeof err) == 0;
+    if (runtime_dir(f.dir, sizeof f.dir, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "muxssh: %s\n", err);
+        return run_real(&f, 0);
+    }
+    f.have_dir = 1;
+    if (!f.parsed || f.args.unsupported || !f.args.dest || f.args.fork_bg) {
+        if (f.parsed && f.args.unsupported) {
+            snprintf(err, sizeof err, "%s is handed to ssh", f.args.unsupported);
+            debug(&f, err);
+        }
+        return run_real(&f, 1);
+    }
+    if (!getcwd(f.cwd, sizeof f.cwd))
+        snprintf(f.cwd, sizeof f.cwd, "/");
+    int is_ctl = f.args.ctl_cmd != NULL;
+    int sock = client_connect(f.dir, !is_ctl, err, sizeof err);
+    if (sock < 0) {
+        debug(&f, err);
+        return run_real(&f, 1);
+    }
+    if (is_ctl)
+        return control(&f, sock);
+    int no_ctl = 0;
+    int code = serve(&f, sock, &no_ctl);
+    if (code >= 0)
+        return code;
+    close(sock);
+    return run_real(&f, !no_ctl);
+}
