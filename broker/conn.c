@@ -147,7 +147,8 @@ static void filter_algs(const char *want, const char **sup, int nsup, char known
         int ok = 0;
         for (int i = 0; i < nsup && !ok; i++)
             ok = strcmp(sup[i], a) == 0;
-        if (!ok || in_list(out, a, strlen(a)))
+        /* libssh2 cannot verify host certificates: never ask for one. */
+        if (!ok || in_list(out, a, strlen(a)) || strstr(a, "-cert-v01@openssh.com"))
             continue;
         if (known) {
             const char *kt = strncmp(a, "rsa-sha2-", 9) == 0 ? "ssh-rsa" : a;
@@ -175,6 +176,12 @@ static int set_pref(LIBSSH2_SESSION *s, int type, const char *want, char known[]
     char out[4096] = "";
     if (known) {
         filter_algs(want, sup, nsup, known, nknown, 1, out, sizeof out);
+        if (nknown > 0 && !out[0]) {
+            libssh2_free(s, sup);
+            snprintf(err, errlen, "libssh2 cannot use the host key type known for this host (%s)",
+                     known[0]);
+            return -1;
+        }
         filter_algs(want, sup, nsup, known, nknown, 0, out, sizeof out);
     } else {
         filter_algs(want, sup, nsup, NULL, 0, 0, out, sizeof out);
