@@ -380,7 +380,7 @@ fail:
 void conn_close(LIBSSH2_SESSION *session, int sock, const char *reason)
 {
     if (session) {
-        libssh2_session_set_blocking(session, 1);
+        /* A non-blocking session (the broker's) just drops the message on EAGAIN. */
         libssh2_session_set_timeout(session, 2000);
         libssh2_session_disconnect(session, reason ? reason : "closed");
         libssh2_session_free(session);

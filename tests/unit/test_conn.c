@@ -126,7 +126,7 @@ static void start_sshd(void)
         "Port %d\nListenAddress 127.0.0.1\nHostKey %s/hk_ed\nHostKey %s/hk_rsa\n"
         "HostKey %s/hk_ecdsa\n"
         "UsePAM no\nStrictModes no\nPermitRootLogin yes\nAuthorizedKeysFile %s/authorized_keys\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPidFile none\n",
+        "PasswordAuthentication yes\nKbdInteractiveAuthentication yes\nPidFile none\n",
         port, dir, dir, dir, dir);
     fclose(f);
     char *argv[] = {"/usr/sbin/sshd", "-D", "-e", "-f", cfg, NULL};
@@ -217,10 +217,29 @@ static int session_works(LIBSSH2_SESSION *s)
     return strcmp(buf, "hi\n") == 0;
 }
 
-static enum conn_status try(const struct hostcfg *c, const char *agent, char *err, int *works)
+/* A scripted user: answers[i] for the i-th question (NULL = cannot ask), records prompts. */
+struct script {
+    const char *answers[8];
+    int asked;
+    char prompts[8][1024];
+};
+
+static int script_ask(void *ctx, const char *prompt, int echo, char *answer, size_t len)
+{
+    struct script *sc = ctx;
+    (void)echo;
+    if (sc->asked >= 8 || !sc->answers[sc->asked])
+        return -1;
+    snprintf(sc->prompts[sc->asked], sizeof sc->prompts[0], "%s", prompt);
+    snprintf(answer, len, "%s", sc->answers[sc->asked++]);
+    return 0;
+}
+
+static enum conn_status try_p(const struct hostcfg *c, const char *agent,
+                              const struct conn_prompter *pr, char *err, int *works)
 {
     struct conn_result r;
-    enum conn_status st = conn_establish(c, agent, NULL, &r);
+    enum conn_status st = conn_establish(c, agent, pr, &r);
     snprintf(err, sizeof r.err, "%s", r.err);
     if (works)
         *works = 0;
@@ -233,6 +252,11 @@ static enum conn_status try(const struct hostcfg *c, const char *agent, char *er
         failed++;
     }
     return st;
+}
+
+static enum conn_status try(const struct hostcfg *c, const char *agent, char *err, int *works)
+{
+    return try_p(c, agent, NULL, err, works);
 }
 
 /* Host key line for the server's key from a .pub file. */
@@ -327,6 +351,63 @@ static void test_key_and_hostkeys(void)
     CHECK(try(&c, NULL, err, NULL) == CONN_OK, "hostkeyalias: %s", err);
     c.hostkeyalias[0] = '\0';
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK, "without the alias it is unknown: %s", err);
+
+    /* StrictHostKeyChecking no: a new key is added as with accept-new. */
+    unlink(kh);
+    c.stricthostkeychecking = HC_STRICT_NO;
+    CHECK(try(&c, NULL, err, NULL) == CONN_OK, "strict no, unknown: %s", err);
+    snprintf(cmd, sizeof cmd, "ssh-keygen -F '[127.0.0.1]:%d' -f %s >/dev/null", port, kh);
+    CHECK(run(cmd) == 0, "strict no added the key");
+
+    /* ask: no prompter → the real ssh asks; a prompter answering no → ssh's refusal. */
+    unlink(kh);
+    c.stricthostkeychecking = HC_STRICT_ASK;
+    CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK, "ask without prompter: %s", err);
+    struct script sc = {.answers = {"no"}};
+    struct conn_prompter pr = {script_ask, &sc};
+    CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FATAL &&
+              strcmp(err, "Host key verification failed.") == 0,
+          "ask answered no: %s", err);
+    CHECK(sc.asked == 1 && strstr(sc.prompts[0], "The authenticity of host '[127.0.0.1]:") &&
+              strstr(sc.prompts[0], "key fingerprint is SHA256:") &&
+              strstr(sc.prompts[0], "(yes/no/[fingerprint])? "),
+          "host key question: %s", sc.prompts[0]);
+    CHECK(access(kh, F_OK) != 0, "nothing written after no");
+    /* The fingerprint in the question is the one ssh-keygen shows for the host key. */
+    char fp[256];
+    snprintf(cmd, sizeof cmd, "ssh-keygen -l -E sha256 -f %s/hk_ed.pub | cut -d' ' -f2", dir);
+    first_line(cmd, fp, sizeof fp);
+    CHECK(fp[0] && strstr(sc.prompts[0], fp), "fingerprint %s in question", fp);
+    struct script sc2 = {.answers = {"maybe", "yes"}};
+    pr.ctx = &sc2;
+    CHECK(try_p(&c, NULL, &pr, err, &works) == CONN_OK && works, "ask answered yes: %s", err);
+    CHECK(sc2.asked == 2 && strstr(sc2.prompts[1], "Please type 'yes', 'no' or the fingerprint"),
+          "re-asked after a bad answer: %s", sc2.prompts[1]);
+    snprintf(cmd, sizeof cmd, "ssh-keygen -F '[127.0.0.1]:%d' -f %s >/dev/null", port, kh);
+    CHECK(run(cmd) == 0, "yes added the key");
+    c.batchmode = 1;
+    unlink(kh);
+    struct script sc3 = {.answers = {"yes"}};
+    pr.ctx = &sc3;
+    CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FALLBACK && sc3.asked == 0,
+          "BatchMode never asks: %s", err);
+    c.batchmode = 0;
+
+    /* Password through the prompter, with ssh's question, at most 3 times. */
+    c = base;
+    snprintf(c.identityfile[0], HC_STR, "%s/id_enc", dir);
+    snprintf(c.preferredauthentications, HC_STR, "publickey,password");
+    struct script sc4 = {.answers = {"wrong1", "wrong2", "wrong3", "wrong4"}};
+    pr.ctx = &sc4;
+    CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FALLBACK, "wrong passwords: %s", err);
+    snprintf(cmd, sizeof cmd, "%s@127.0.0.1's password: ", c.user);
+    CHECK(sc4.asked == 3 && strcmp(sc4.prompts[0], cmd) == 0, "password asked %d times: %s",
+          sc4.asked, sc4.prompts[0]);
+    snprintf(c.preferredauthentications, HC_STR, "publickey");
+    struct script sc5 = {.answers = {"x"}};
+    pr.ctx = &sc5;
+    CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FALLBACK && sc5.asked == 0,
+          "PreferredAuthentications publickey never asks: %s", err);
 
     /* Encrypted identity only: skipped, nothing else to try. */
     c = base;
