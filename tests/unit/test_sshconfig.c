@@ -1,0 +1,259 @@
+/* sshconfig: resolving through the real `ssh -G`, the cache, the host token set. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "sshconfig.h"
+
+extern char **environ;
+
+static int passed, failed;
+static char dir[] = "/tmp/muxshim-test-sshconfig-XXXXXX";
+static char cfgpath[512];
+
+#define CHECK(cond, ...)                                                                       \
+    do {                                                                                       \
+        if (cond) {                                                                            \
+            passed++;                                                                          \
+        } else {                                                                               \
+            failed++;                                                                          \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                             \
+            fprintf(stderr, __VA_ARGS__);                                                      \
+            fputc('\n', stderr);                                                               \
+        }                                                                                      \
+    } while (0)
+
+static void write_config(const char *text)
+{
+    FILE *f = fopen(cfgpath, "w");
+    if (!f) {
+        perror(cfgpath);
+        exit(1);
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Resolve dest with -F cfgpath and extra options. */
+static int resolve(const char *dest, const char *const *extra, struct hostcfg *c, char *err)
+{
+    char *opts[16];
+    int n = 0;
+    opts[n++] = "-F";
+    opts[n++] = cfgpath;
+    for (int i = 0; extra && extra[i]; i++)
+        opts[n++] = (char *)extra[i];
+    opts[n] = NULL;
+    return sshconfig_resolve("/usr/bin/ssh", dir, opts, dest, "", environ, c, err, 512);
+}
+
+/* The first stderr line of the real `ssh -G -F cfg dest`. */
+static void ssh_g_stderr(const char *dest, char *out, size_t outlen)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/ssh -G -F %s %s 2>&1 >/dev/null | head -1", cfgpath,
+             dest);
+    FILE *p = popen(cmd, "r");
+    out[0] = 0;
+    if (p) {
+        if (!fgets(out, (int)outlen, p))
+            out[0] = 0;
+        pclose(p);
+    }
+    out[strcspn(out, "\r\n")] = 0;
+}
+
+static void test_fields(void)
+{
+    char err[512];
+    struct hostcfg c;
+    write_config("Host alpha\n"
+                 "  HostName 127.0.0.9\n"
+                 "  Port 2222\n"
+                 "  User someone\n"
+                 "  IdentityFile /nonexistent/id_a\n"
+                 "  IdentityFile ~/id_b\n"
+                 "  IdentitiesOnly yes\n"
+                 "  UserKnownHostsFile /tmp/kh1 /tmp/kh2\n"
+                 "  StrictHostKeyChecking accept-new\n"
+                 "  SendEnv LANG LC_*\n"
+                 "  SetEnv FOO=bar\n"
+                 "  ControlPersist 45\n"
+                 "  EscapeChar none\n"
+                 "  RequestTTY no\n"
+                 "  ServerAliveInterval 7\n"
+                 "  ConnectTimeout 3\n"
+                 "Host beta\n"
+                 "  HostName 127.0.0.9\n"
+                 "  Port 2222\n"
+                 "  User someone\n"
+                 "Host gamma\n"
+                 "  HostName 127.0.0.9\n"
+                 "  Port 2222\n"
+                 "  User someone\n"
+                 "Host jump\n  ProxyJump alpha\n"
+                 "Host agent\n  ForwardAgent yes\n"
+                 "Host fwd\n  LocalForward 1234 localhost:22\n"
+                 "Host own\n  ControlPath /tmp/cp-%C\n");
+    const char *missing_id[] = {"-i", "/nonexistent/id_a", NULL};
+    int rc = resolve("alpha", missing_id, &c, err);
+    CHECK(rc == 0, "resolve alpha: %s", err);
+    CHECK(!strcmp(c.host, "alpha"), "host %s", c.host);
+    CHECK(!strcmp(c.hostname, "127.0.0.9"), "hostname %s", c.hostname);
+    CHECK(c.port == 2222, "port %d", c.port);
+    CHECK(!strcmp(c.user, "someone"), "user %s", c.user);
+    CHECK(c.n_userknownhostsfile == 2 && !strcmp(c.userknownhostsfile[0], "/tmp/kh1") &&
+              !strcmp(c.userknownhostsfile[1], "/tmp/kh2"),
+          "userknownhostsfile");
+    CHECK(c.stricthostkeychecking == HC_STRICT_ACCEPT_NEW, "strict %d", c.stricthostkeychecking);
+    CHECK(c.identitiesonly == 1, "identitiesonly");
+    CHECK(c.n_sendenv == 2 && !strcmp(c.sendenv[0], "LANG") && !strcmp(c.sendenv[1], "LC_*"),
+          "sendenv n=%d", c.n_sendenv);
+    CHECK(c.n_setenv == 1 && !strcmp(c.setenv[0], "FOO=bar"), "setenv");
+    CHECK(c.controlpersist == 45, "controlpersist %d", c.controlpersist);
+    CHECK(c.escapechar == -1, "escapechar %d", c.escapechar);
+    CHECK(c.requesttty == HC_TTY_NO, "requesttty %d", c.requesttty);
+    CHECK(c.serveraliveinterval == 7, "serveraliveinterval %d", c.serveraliveinterval);
+    CHECK(c.connecttimeout == 3, "connecttimeout %d", c.connecttimeout);
+    CHECK(c.unsupported[0] == 0, "unsupported '%s'", c.unsupported);
+    CHECK(!c.has_own_controlpath, "controlpath");
+    /* ssh -G warns about a missing -i file; the real ssh prints that too. */
+    CHECK(strstr(c.warnings, "Identity file /nonexistent/id_a not accessible") != NULL,
+          "warnings '%s'", c.warnings);
+
+    struct hostcfg b, g;
+    CHECK(resolve("beta", NULL, &b, err) == 0, "resolve beta: %s", err);
+    CHECK(resolve("gamma", NULL, &g, err) == 0, "resolve gamma: %s", err);
+    CHECK(!strcmp(b.token, g.token), "same settings, same token");
+    CHECK(strcmp(b.token, c.token) != 0, "different identities, different token");
+    struct hostcfg a2;
+    CHECK(resolve("alpha", NULL, &a2, err) == 0 && !a2.warnings[0], "no -i, no warning: '%s'",
+          a2.warnings);
+    const char *port[] = {"-p", "2223", NULL};
+    struct hostcfg bp;
+    CHECK(resolve("beta", port, &bp, err) == 0 && strcmp(bp.token, b.token) != 0,
+          "another port, another token");
+    const char *user[] = {"-l", "other", NULL};
+    struct hostcfg bu;
+    CHECK(resolve("beta", user, &bu, err) == 0 && strcmp(bu.token, b.token) != 0 &&
+              !strcmp(bu.user, "other"),
+          "another user, another token");
+
+    struct hostcfg u;
+    CHECK(resolve("jump", NULL, &u, err) == 0 && !strcmp(u.unsupported, "ProxyJump"),
+          "ProxyJump unsupported: '%s'", u.unsupported);
+    CHECK(resolve("agent", NULL, &u, err) == 0 && !strcmp(u.unsupported, "ForwardAgent"),
+          "ForwardAgent unsupported: '%s'", u.unsupported);
+    CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
+          "LocalForward unsupported: '%s'", u.unsupported);
+    CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath, "own ControlPath");
+    char *opts[] = {"-F", cfgpath, "-s", NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", dir, opts, "beta", "sftp", environ, &u, err, 512) ==
+                  0 &&
+              u.sessiontype == HC_SESSION_SUBSYSTEM,
+          "-s with a command word is a subsystem: %s", err);
+}
+
+static void test_cache(void)
+{
+    char err[512];
+    struct hostcfg c;
+    write_config("Host cached\n  HostName 127.0.0.7\n  Port 2200\n");
+    CHECK(resolve("cached", NULL, &c, err) == 0, "first: %s", err);
+    unsigned long m0 = sshconfig_cache_misses();
+    CHECK(resolve("cached", NULL, &c, err) == 0 && c.port == 2200, "second: %s", err);
+    CHECK(sshconfig_cache_misses() == m0, "the second answer came from the cache");
+    /* A changed file is read again, even within the same second. */
+    write_config("Host cached\n  HostName 127.0.0.7\n  Port 2201\n");
+    struct timeval tv[2] = {{1, 0}, {1, 0}}; /* a distinct mtime whatever the clock says */
+    utimes(cfgpath, tv);
+    CHECK(resolve("cached", NULL, &c, err) == 0 && c.port == 2201, "edited: port %d", c.port);
+    CHECK(sshconfig_cache_misses() == m0 + 1, "the edit invalidated the cache");
+}
+
+static void test_errors(void)
+{
+    char err[512], want[512];
+    struct hostcfg c;
+    write_config("Host bad\n  NoSuchKeyword yes\n");
+    ssh_g_stderr("bad", want, sizeof want);
+    CHECK(resolve("bad", NULL, &c, err) == -1, "a bad config fails");
+    CHECK(want[0] && !strcmp(err, want), "ssh's own words: got '%s' want '%s'", err, want);
+    chmod(cfgpath, 0);
+    if (access(cfgpath, R_OK) != 0) { /* root reads anything; the check needs a normal user */
+        ssh_g_stderr("x", want, sizeof want);
+        CHECK(resolve("x", NULL, &c, err) == -1 && !strcmp(err, want),
+              "unreadable: got '%s' want '%s'", err, want);
+    }
+    chmod(cfgpath, 0600);
+    char *opts[] = {"-F", "/nonexistent/config", NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", dir, opts, "x", "", environ, &c, err, 512) == -1 &&
+              strstr(err, "/nonexistent/config"),
+          "missing -F file: '%s'", err);
+    CHECK(sshconfig_resolve("/nonexistent/ssh", dir, opts, "x", "", environ, &c, err, 512) == -1,
+          "missing ssh binary");
+}
+
+struct tharg {
+    struct hostcfg c;
+    int rc;
+};
+
+static void *thread_resolve(void *p)
+{
+    struct tharg *a = p;
+    char err[512];
+    a->rc = resolve("par", NULL, &a->c, err);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    write_config("Host par\n  HostName 127.0.0.5\n  Port 2345\n  User parallel\n");
+    pthread_t t[8];
+    static struct tharg a[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, thread_resolve, &a[i]);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++)
+        CHECK(a[i].rc == 0 && a[i].c.port == 2345 && !strcmp(a[i].c.user, "parallel") &&
+                  !strcmp(a[i].c.token, a[0].c.token),
+              "thread %d", i);
+}
+
+static void test_parse_direct(void)
+{
+    struct hostcfg c;
+    char err[256];
+    const char *text = "host h\nhostname example.org\nuser u\nport 22\nescapechar ~\n"
+                       "controlpersist yes\nproxycommand none\nidentityfile %d/k_%r\n";
+    CHECK(sshconfig_parse(text, strlen(text), &c, err, sizeof err) == 0, "parse: %s", err);
+    CHECK(c.escapechar == '~' && c.controlpersist == 0 && !c.unsupported[0], "parse values");
+    CHECK(c.n_identityfile == 1 && strstr(c.identityfile[0], "/k_u") &&
+              c.identityfile[0][0] == '/',
+          "%%d and %%r expanded: %s", c.identityfile[0]);
+    CHECK(sshconfig_parse("garbage", 7, &c, err, sizeof err) == -1, "no hostname: refused");
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(cfgpath, sizeof cfgpath, "%s/config", dir);
+    test_parse_direct();
+    test_fields();
+    test_cache();
+    test_errors();
+    test_threads();
+    unlink(cfgpath);
+    rmdir(dir);
+    printf("sshconfig: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
