@@ -503,6 +503,28 @@ static void test_connect_errors(void)
     first_line("ssh -F /dev/null -o BatchMode=yes nosuch.invalid true 2>&1", want, sizeof want);
     CHECK(strcmp(err, want) == 0, "resolve wording: got '%s', ssh says '%s'", err, want);
 
+    /* AddressFamily and BindAddress, worded as ssh words them (its last line). */
+    c = base;
+    c.port = free_port();
+    c.addressfamily = AF_INET6;
+    CHECK(try(&c, NULL, err, NULL) == CONN_FATAL, "inet6 for an IPv4 literal: %s", err);
+    snprintf(cmd, sizeof cmd, "ssh -F /dev/null -6 -o BatchMode=yes -p %d 127.0.0.1 true 2>&1",
+             c.port);
+    first_line(cmd, want, sizeof want);
+    CHECK(strcmp(err, want) == 0, "family wording: got '%s', ssh says '%s'", err, want);
+    c.addressfamily = AF_UNSPEC;
+    snprintf(c.bindaddress, HC_STR, "192.0.2.1");
+    CHECK(try(&c, NULL, err, NULL) == CONN_FATAL, "unusable BindAddress: %s", err);
+    snprintf(cmd, sizeof cmd,
+             "ssh -F /dev/null -o BindAddress=192.0.2.1 -o BatchMode=yes -p %d 127.0.0.1 true "
+             "2>&1 | tail -n 1",
+             c.port);
+    first_line(cmd, want, sizeof want);
+    CHECK(strcmp(err, want) == 0, "bind wording: got '%s', ssh says '%s'", err, want);
+    c = base;
+    snprintf(c.bindaddress, HC_STR, "127.0.0.1");
+    CHECK(try(&c, NULL, err, NULL) == CONN_OK, "BindAddress 127.0.0.1: %s", err);
+
     /* ConnectTimeout during the banner: a listener that never speaks. */
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
