@@ -223,9 +223,18 @@ static const char *type_label(const char *t)
 }
 
 /* Ask "The authenticity of host ..." as ssh does; 1 yes, 0 no, -1 cannot ask. */
-static int ask_unknown(LIBSSH2_SESSION *s, const struct conn_prompter *pr, const char *name,
-                       const char *type)
+static int ask_unknown(LIBSSH2_SESSION *s, int fd, int port, const struct conn_prompter *pr,
+                       const char *name, const char *type)
 {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ntop[NI_MAXHOST] = "?", ip[NI_MAXHOST + 16];
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        getnameinfo((struct sockaddr *)&ss, sl, ntop, sizeof ntop, NULL, 0, NI_NUMERICHOST);
+    if (port != 22 && port != 0)
+        snprintf(ip, sizeof ip, "[%s]:%d", ntop, port);
+    else
+        snprintf(ip, sizeof ip, "%s", ntop);
     const unsigned char *h =
         (const unsigned char *)libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
     if (!h)
@@ -243,26 +252,27 @@ static int ask_unknown(LIBSSH2_SESSION *s, const struct conn_prompter *pr, const
     fp[o] = '\0';
     char q[2048], a[256];
     snprintf(q, sizeof q,
-             "The authenticity of host '%s' can't be established.\n"
+             "The authenticity of host '%.200s (%s)' can't be established.\n"
              "%s key fingerprint is SHA256:%s.\n"
-             "This key is not known by any other names\n"
+             "This key is not known by any other names.\n"
              "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
-             name, type_label(type), fp);
+             name, ip, type_label(type), fp);
     for (;;) {
         if (pr->ask(pr->ctx, q, 1, a, sizeof a) != 0)
             return -1;
-        char want[80];
+        char want[80], *p = a + strspn(a, " \t");
+        p[strcspn(p, " \t\r\n")] = '\0';
         snprintf(want, sizeof want, "SHA256:%s", fp);
-        if (strcasecmp(a, "yes") == 0 || strcmp(a, want) == 0)
+        if (strcasecmp(p, "yes") == 0 || strcmp(p, want) == 0)
             return 1;
-        if (strcasecmp(a, "no") == 0)
+        if (!*p || strcasecmp(p, "no") == 0)
             return 0;
         snprintf(q, sizeof q, "Please type 'yes', 'no' or the fingerprint: ");
     }
 }
 
 /* known_hosts policy; returns CONN_OK or a failure with err set. */
-static enum conn_status check_hostkey(LIBSSH2_SESSION *s, const struct hostcfg *cfg,
+static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct hostcfg *cfg,
                                       char (*files)[HC_STR], int nfiles, const char *name,
                                       const struct conn_prompter *pr, char *err, size_t errlen)
 {
@@ -291,7 +301,7 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, const struct hostcfg *
     }
     enum hc_strict st = cfg->stricthostkeychecking;
     if (st == HC_STRICT_ASK) {
-        int yes = pr && !cfg->batchmode ? ask_unknown(s, pr, name, type) : -1;
+        int yes = pr && !cfg->batchmode ? ask_unknown(s, fd, cfg->port, pr, name, type) : -1;
         if (yes < 0) {
             snprintf(err, errlen, "host key for %.200s is unknown", name);
             return CONN_FALLBACK;
@@ -360,7 +370,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_soc
         goto fail;
     }
     libssh2_session_set_timeout(s, 0);
-    st = check_hostkey(s, cfg, files, nfiles, name, prompter, out->err, sizeof out->err);
+    st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, out->err, sizeof out->err);
     if (st != CONN_OK)
         goto fail;
     st = CONN_FALLBACK;

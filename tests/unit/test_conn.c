@@ -369,6 +369,8 @@ static void test_key_and_hostkeys(void)
               strcmp(err, "Host key verification failed.") == 0,
           "ask answered no: %s", err);
     CHECK(sc.asked == 1 && strstr(sc.prompts[0], "The authenticity of host '[127.0.0.1]:") &&
+              strstr(sc.prompts[0], " ([127.0.0.1]:") &&
+              strstr(sc.prompts[0], "This key is not known by any other names.\n") &&
               strstr(sc.prompts[0], "key fingerprint is SHA256:") &&
               strstr(sc.prompts[0], "(yes/no/[fingerprint])? "),
           "host key question: %s", sc.prompts[0]);
@@ -378,7 +380,7 @@ static void test_key_and_hostkeys(void)
     snprintf(cmd, sizeof cmd, "ssh-keygen -l -E sha256 -f %s/hk_ed.pub | cut -d' ' -f2", dir);
     first_line(cmd, fp, sizeof fp);
     CHECK(fp[0] && strstr(sc.prompts[0], fp), "fingerprint %s in question", fp);
-    struct script sc2 = {.answers = {"maybe", "yes"}};
+    struct script sc2 = {.answers = {"maybe", " yes "}};
     pr.ctx = &sc2;
     CHECK(try_p(&c, NULL, &pr, err, &works) == CONN_OK && works, "ask answered yes: %s", err);
     CHECK(sc2.asked == 2 && strstr(sc2.prompts[1], "Please type 'yes', 'no' or the fingerprint"),
