@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -488,6 +489,50 @@ static void test_agent(void)
     agent_pid = -1;
 }
 
+#define NTHREADS 8
+
+struct worker {
+    const struct hostcfg *cfg;
+    enum conn_status st;
+    int works;
+    char err[512];
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    w->st = try(w->cfg, NULL, w->err, &w->works);
+    return NULL;
+}
+
+/* Connections made at once from worker threads, all adding the same new key. */
+static void test_threads(void)
+{
+    static struct hostcfg c;
+    c = base;
+    c.stricthostkeychecking = HC_STRICT_ACCEPT_NEW;
+    c.hashknownhosts = 1;
+    unlink(c.userknownhostsfile[0]);
+    pthread_t t[NTHREADS];
+    static struct worker w[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].cfg = &c;
+        pthread_create(&t[i], NULL, worker_main, &w[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+        ok += w[i].st == CONN_OK && w[i].works;
+        if (w[i].st != CONN_OK)
+            printf("thread %d: %s\n", i, w[i].err);
+    }
+    CHECK(ok == NTHREADS, "%d of %d threads connected", ok, NTHREADS);
+    char cmd[HC_STR + 64], n[64];
+    snprintf(cmd, sizeof cmd, "wc -l < %s", c.userknownhostsfile[0]);
+    first_line(cmd, n, sizeof n);
+    CHECK(atoi(n) == 1, "the new key was added once, not %s times", n);
+}
+
 static void test_connect_errors(void)
 {
     static struct hostcfg c;
@@ -557,6 +602,7 @@ int main(void)
     test_encrypted_detection();
     test_key_and_hostkeys();
     test_agent();
+    test_threads();
     test_connect_errors();
     kill(sshd_pid, SIGTERM);
     waitpid(sshd_pid, NULL, 0);
