@@ -167,13 +167,20 @@ static void filter_algs(const char *want, const char **sup, int nsup, char known
 static int set_pref(LIBSSH2_SESSION *s, int type, const char *want, char known[][64], int nknown,
                     char *err, size_t errlen)
 {
-    if (!want[0])
+    if (!want[0] && !known)
         return 0;
     const char **sup = NULL;
     int nsup = libssh2_session_supported_algs(s, type, &sup);
     if (nsup <= 0)
         return 0;
-    char out[4096] = "";
+    char out[4096] = "", all[4096] = "";
+    if (!want[0]) { /* no list configured: libssh2's own, still known types first */
+        for (int i = 0; i < nsup; i++) {
+            size_t l = strlen(all);
+            snprintf(all + l, sizeof all - l, "%s%s", l ? "," : "", sup[i]);
+        }
+        want = all;
+    }
     if (known) {
         filter_algs(want, sup, nsup, known, nknown, 1, out, sizeof out);
         if (nknown > 0 && !out[0]) {

@@ -325,6 +325,10 @@ static void test_key_and_hostkeys(void)
     kh_line(kh, "hk_ecdsa.pub", "");
     c.stricthostkeychecking = HC_STRICT_YES;
     CHECK(try(&c, NULL, err, &works) == CONN_OK && works, "ecdsa known, ordered first: %s", err);
+    c.hostkeyalgorithms[0] = '\0';
+    CHECK(try(&c, NULL, err, NULL) == CONN_OK, "ecdsa first with libssh2's own list: %s", err);
+    c = base;
+    c.stricthostkeychecking = HC_STRICT_YES;
     /* Only the RSA key is known: libssh2 1.10 has no rsa-sha2-* host key method, and sshd
      * 9.2 refuses ssh-rsa, so this is left to the real ssh. */
     kh_line(kh, "hk_rsa.pub", "");
