@@ -7,23 +7,23 @@
 /* What muxssh learned from argv. Pointers point into the caller's argv or into
  * heap memory owned by the struct (free with ssh_args_free). */
 struct ssh_args {
-    char **opts;        /* NULL-terminated: every option word (with its argument words) in
-                           order, as `ssh -G` must see them, i.e. argv minus argv[0], minus the
-                           destination word, minus the command words and any "--" */
+    char **opts; /* NULL-terminated: every option word (with its argument words) in
+                    order, as `ssh -G` must see them, i.e. argv minus argv[0], minus the
+                    destination word, minus the command words and any "--" */
     int nopts;
-    const char *dest;   /* destination word as given (user@host, host, ssh://…); NULL if none */
-    char *command;      /* command words joined by single spaces, "" when there are none */
-    int ncommand_words; /* how many command words there were */
-    int tty;            /* number of -t given; -1 if -T was given last */
-    int stdin_null;     /* -n */
-    int no_session;     /* -N */
-    int subsystem;      /* -s */
-    int quiet;          /* -q count */
-    int verbose;        /* -v count */
-    int fork_bg;        /* -f */
-    const char *ctl_cmd;  /* -O argument, or NULL */
-    int user_ctl;       /* the caller chose its own multiplexing: -M, -S, or -o ControlMaster /
-                           ControlPath / ControlPersist (any spelling/case, "=" or space) */
+    const char *dest;    /* destination word as given (user@host, host, ssh://…); NULL if none */
+    char *command;       /* command words joined by single spaces, "" when there are none */
+    int ncommand_words;  /* how many command words there were */
+    int tty;             /* number of -t given; -1 if -T was given last */
+    int stdin_null;      /* -n */
+    int no_session;      /* -N */
+    int subsystem;       /* -s */
+    int quiet;           /* -q count */
+    int verbose;         /* -v count */
+    int fork_bg;         /* -f */
+    const char *ctl_cmd; /* -O argument, or NULL */
+    int user_ctl;        /* the caller chose its own multiplexing: -M, -S, or -o ControlMaster /
+                            ControlPath / ControlPersist (any spelling/case, "=" or space) */
     const char *unsupported; /* NULL, or the first option muxssh does not serve (e.g. "-L",
                                 "-G", "-o ProxyCommand"), as a short text for -v output */
 };

@@ -232,9 +232,8 @@ int client_open(int sock, const char *real_ssh, const char *cwd, char *const *op
     return send_buf(sock, &b, fds, 3, err, errlen);
 }
 
-int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
-                   char *const *opts, const char *dest, char *const *env, char *err,
-                   size_t errlen)
+int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd, char *const *opts,
+                   const char *dest, char *const *env, char *err, size_t errlen)
 {
     struct proto_buf b;
     proto_begin(&b, MSG_CONTROL);

@@ -15,9 +15,8 @@ int client_open(int sock, const char *real_ssh, const char *cwd, char *const *op
                 const char *dest, const char *command, char *const *env, uint32_t flags,
                 const int fds[3], char *err, size_t errlen);
 /* Send CONTROL. Returns 0 or -1 with err. */
-int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
-                   char *const *opts, const char *dest, char *const *env, char *err,
-                   size_t errlen);
+int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd, char *const *opts,
+                   const char *dest, char *const *env, char *err, size_t errlen);
 /* Receive and decode one frame into m (body kept in *body, caller frees). Returns 1, 0 on
  * EOF, -1 on error with err. */
 int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen);

@@ -85,7 +85,7 @@ static int mux_status(void)
 /* -O check|stop|exit: the broker answers for its connections, else OpenSSH's master. */
 static int control(struct front *f, int sock)
 {
-    uint32_t op = !strcmp(f->args.ctl_cmd, "check") ? CTL_CHECK
+    uint32_t op = !strcmp(f->args.ctl_cmd, "check")  ? CTL_CHECK
                   : !strcmp(f->args.ctl_cmd, "stop") ? CTL_STOP
                                                      : CTL_EXIT;
     char err[512] = "";
@@ -134,8 +134,8 @@ static int serve(struct front *f, int sock, int *no_ctl)
         flags |= OPEN_STDOUT_TTY;
     if (isatty(2))
         flags |= OPEN_STDERR_TTY;
-    int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest,
-                         f->args.command, environ, flags, fds, err, sizeof err);
+    int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest, f->args.command,
+                         environ, flags, fds, err, sizeof err);
     if (null >= 0)
         close(null);
     if (rc < 0) {

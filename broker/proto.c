@@ -216,9 +216,11 @@ truncated:
 
 int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr *out)
 {
+    if (!l->p)
+        return -1;
     const uint8_t *end = l->p + l->bytes;
     const uint8_t *p = *it ? *it : l->p;
-    if (!l->p || p >= end)
+    if (p >= end)
         return -1;
     /* Items were validated by proto_decode: lengths are in bounds. */
     uint32_t n = get_be32(p);

@@ -65,14 +65,32 @@ static void expand_path(const struct hostcfg *c, const char *in, char *out, size
         char num[32];
         if (*p == '%' && p[1]) {
             switch (p[1]) {
-            case '%': rep = "%"; break;
-            case 'd': rep = home; break;
-            case 'u': rep = name; break;
-            case 'h': rep = c->hostname; break;
-            case 'r': rep = c->user; break;
-            case 'n': rep = c->host; break;
-            case 'i': snprintf(num, sizeof num, "%u", (unsigned)getuid()); rep = num; break;
-            case 'p': snprintf(num, sizeof num, "%d", c->port); rep = num; break;
+            case '%':
+                rep = "%";
+                break;
+            case 'd':
+                rep = home;
+                break;
+            case 'u':
+                rep = name;
+                break;
+            case 'h':
+                rep = c->hostname;
+                break;
+            case 'r':
+                rep = c->user;
+                break;
+            case 'n':
+                rep = c->host;
+                break;
+            case 'i':
+                snprintf(num, sizeof num, "%u", (unsigned)getuid());
+                rep = num;
+                break;
+            case 'p':
+                snprintf(num, sizeof num, "%d", c->port);
+                rep = num;
+                break;
             }
         }
         if (rep) {
@@ -100,8 +118,8 @@ static void add_words(char (*arr)[HC_STR], int *n, int max, const char *v)
 
 static int loglevel(const char *v)
 {
-    static const char *names[] = {"QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG1",
-                                  "DEBUG2", "DEBUG3"};
+    static const char *names[] = {"QUIET",   "FATAL",  "ERROR",  "INFO",
+                                  "VERBOSE", "DEBUG1", "DEBUG2", "DEBUG3"};
     if (!strcasecmp(v, "DEBUG"))
         return 5;
     for (int i = 0; i < 8; i++)
@@ -237,7 +255,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             add_words(c->globalknownhostsfile, &c->n_globalknownhostsfile, HC_MAX_FILES, v);
         else if (!strcmp(k, "stricthostkeychecking"))
             c->stricthostkeychecking = !strcmp(v, "true") || !strcmp(v, "yes") ? HC_STRICT_YES
-                                       : !strcmp(v, "accept-new")               ? HC_STRICT_ACCEPT_NEW
+                                       : !strcmp(v, "accept-new") ? HC_STRICT_ACCEPT_NEW
                                        : !strcmp(v, "false") || !strcmp(v, "no") ? HC_STRICT_NO
                                                                                  : HC_STRICT_ASK;
         else if (!strcmp(k, "hashknownhosts"))
@@ -267,7 +285,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "remotecommand"))
             copy(c->remotecommand, HC_STR, v);
         else if (!strcmp(k, "requesttty"))
-            c->requesttty = !strcmp(v, "no") || !strcmp(v, "false") ? HC_TTY_NO
+            c->requesttty = !strcmp(v, "no") || !strcmp(v, "false")   ? HC_TTY_NO
                             : !strcmp(v, "yes") || !strcmp(v, "true") ? HC_TTY_YES
                             : !strcmp(v, "force")                     ? HC_TTY_FORCE
                                                                       : HC_TTY_AUTO;
@@ -341,8 +359,8 @@ static int drain(int out_fd, int err_fd, char **out, size_t *outlen, char *errbu
     while (pf[0].fd >= 0 || pf[1].fd >= 0) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = SSH_G_TIMEOUT_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
-                                        (now.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = SSH_G_TIMEOUT_MS -
+                    ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
         if (left <= 0)
             return -2;
         int n = poll(pf, 2, (int)left);
@@ -491,8 +509,8 @@ out:
 /* ---- the cache ---- */
 
 struct centry {
-    char key[65];     /* hex SHA-256 of the question */
-    char files[65];   /* hex SHA-256 of the config files' stat results when answered */
+    char key[65];   /* hex SHA-256 of the question */
+    char files[65]; /* hex SHA-256 of the config files' stat results when answered */
     struct hostcfg cfg;
     UT_hash_handle hh;
 };
@@ -581,8 +599,8 @@ static void files_state(const char *cwd, char *const *opts, char out[65])
     hex(md, out);
 }
 
-static void question_key(const char *real_ssh, const char *cwd, char *const *opts,
-                         const char *dest, const char *command, char *const *env, char out[65])
+static void question_key(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
+                         const char *command, char *const *env, char out[65])
 {
     static const char *vars[] = {"HOME", "USER", "LOGNAME", "SSH_AUTH_SOCK"};
     EVP_MD_CTX *m = EVP_MD_CTX_new();

@@ -28,7 +28,7 @@ struct hostcfg {
     int connecttimeout;        /* seconds, -1 when "none" */
     int serveraliveinterval;   /* seconds, 0 = off */
     int serveralivecountmax;
-    int controlpersist;        /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
+    int controlpersist; /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
     char identityfile[HC_MAX_FILES][HC_STR];
     int n_identityfile;
     int identitiesonly;
@@ -50,23 +50,22 @@ struct hostcfg {
     enum hc_session sessiontype;
     int stdinnull;
     int forkafterauthentication;
-    int escapechar;             /* byte, or -1 for "none" */
-    int loglevel;               /* 0 QUIET, 1 FATAL, 2 ERROR, 3 INFO, 4 VERBOSE, 5.. DEBUG1.. */
+    int escapechar;                /* byte, or -1 for "none" */
+    int loglevel;                  /* 0 QUIET, 1 FATAL, 2 ERROR, 3 INFO, 4 VERBOSE, 5.. DEBUG1.. */
     char sendenv[HC_MAX_ENV][256]; /* patterns; a leading '-' removes, as in OpenSSH */
     int n_sendenv;
     char setenv[HC_MAX_ENV][HC_STR]; /* NAME=VALUE */
     int n_setenv;
-    int has_own_controlpath;    /* controlpath is set (not "none") */
-    char unsupported[128];      /* "" or the first setting muxshim cannot serve, e.g.
-                                   "ForwardAgent yes", "LocalForward", "ProxyCommand" */
-    char token[65];             /* hex SHA-256 of the host token set (see token_compute) */
-    char warnings[1024];        /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
-                                   file … not accessible"): the real ssh would print it too */
+    int has_own_controlpath; /* controlpath is set (not "none") */
+    char unsupported[128];   /* "" or the first setting muxshim cannot serve, e.g.
+                                "ForwardAgent yes", "LocalForward", "ProxyCommand" */
+    char token[65];          /* hex SHA-256 of the host token set (see token_compute) */
+    char warnings[1024];     /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
+                                file … not accessible"): the real ssh would print it too */
 };
 
 /* Parse the text `ssh -G` printed into cfg (token included). Returns 0 or -1 with err. */
-int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err,
-                    size_t errlen);
+int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err, size_t errlen);
 /* Run `<real_ssh> -G <opts…> -- <dest> [command]` in cwd with env (LD_PRELOAD removed,
  * MUXSHIM_DISABLE=1 added) and parse it, through a cache keyed by real_ssh, cwd, opts,
  * dest, command and HOME/USER/LOGNAME/SSH_AUTH_SOCK that is dropped when a config file the

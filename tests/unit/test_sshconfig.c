@@ -15,16 +15,16 @@ static int passed, failed;
 static char dir[] = "/tmp/muxshim-test-sshconfig-XXXXXX";
 static char cfgpath[512];
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                             \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static void write_config(const char *text)
@@ -55,8 +55,7 @@ static int resolve(const char *dest, const char *const *extra, struct hostcfg *c
 static void ssh_g_stderr(const char *dest, char *out, size_t outlen)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/ssh -G -F %s %s 2>&1 >/dev/null | head -1", cfgpath,
-             dest);
+    snprintf(cmd, sizeof cmd, "/usr/bin/ssh -G -F %s %s 2>&1 >/dev/null | head -1", cfgpath, dest);
     FILE *p = popen(cmd, "r");
     out[0] = 0;
     if (p) {
@@ -234,8 +233,7 @@ static void test_parse_direct(void)
                        "controlpersist yes\nproxycommand none\nidentityfile %d/k_%r\n";
     CHECK(sshconfig_parse(text, strlen(text), &c, err, sizeof err) == 0, "parse: %s", err);
     CHECK(c.escapechar == '~' && c.controlpersist == 0 && !c.unsupported[0], "parse values");
-    CHECK(c.n_identityfile == 1 && strstr(c.identityfile[0], "/k_u") &&
-              c.identityfile[0][0] == '/',
+    CHECK(c.n_identityfile == 1 && strstr(c.identityfile[0], "/k_u") && c.identityfile[0][0] == '/',
           "%%d and %%r expanded: %s", c.identityfile[0]);
     CHECK(sshconfig_parse("garbage", 7, &c, err, sizeof err) == -1, "no hostname: refused");
 }
