@@ -9,7 +9,10 @@
 struct ssh_args {
     char **opts; /* NULL-terminated: every option word (with its argument words) in
                     order, as `ssh -G` must see them, i.e. argv minus argv[0], minus the
-                    destination word, minus the command words and any "--" */
+                    destination word, minus the command words and any "--"; where options
+                    follow the destination, the destination's user and ssh:// port are
+                    inserted as -l/-p at its place, since ssh's first value wins. Pass the
+                    command as one word after the destination to `ssh -G` (-s needs it). */
     int nopts;
     const char *dest;    /* destination word as given (user@host, host, ssh://…); NULL if none */
     char *command;       /* command words joined by single spaces, "" when there are none */
