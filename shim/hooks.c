@@ -1,0 +1,227 @@
+/* The exported hooks: every exec-family entry point and posix_spawn, plus the hand-over
+ * from inside a real ssh that a static parent started. No heap, no stdio, no locks. */
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+extern char **environ;
+
+/* The absolute path of the real ssh into out (relative paths joined to the cwd). */
+static int absolute(const char *path, char *out, size_t outlen)
+{
+    size_t n = strlen(path);
+    if (path[0] == '/') {
+        if (n + 1 > outlen)
+            return -1;
+        memcpy(out, path, n + 1);
+        return 0;
+    }
+    if (!getcwd(out, outlen))
+        return -1;
+    size_t c = strlen(out);
+    if (c + 1 + n + 1 > outlen)
+        return -1;
+    out[c] = '/';
+    memcpy(out + c + 1, path, n + 1);
+    return 0;
+}
+
+/* Decide whether file is an ssh to redirect; on yes, real holds its absolute path. */
+static int wants(const char *file, int search, char *const envp[], char *real, size_t len)
+{
+    if (!file || !shim_is_ssh_name(file, envp) || shim_inert(envp) || !shim_muxssh(envp))
+        return 0;
+    char found[PATH_MAX];
+    if (search) {
+        if (shim_path_search(file, envp, found, sizeof found) != 0)
+            return 0;
+    } else {
+        if (strlen(file) >= sizeof found || access(file, X_OK) != 0)
+            return 0;
+        memcpy(found, file, strlen(file) + 1);
+    }
+    return absolute(found, real, len) == 0;
+}
+
+/* exec muxssh in place of the real ssh; if that fails, the real ssh as asked. */
+static int redirect_exec(const char *real, char *const argv[], char *const envp[])
+{
+    const struct shim_real *r = shim_real();
+    char var[PATH_MAX + 32];
+    if (shim_real_var(real, var, sizeof var) == 0) {
+        char *env[shim_env_count(envp) + 2];
+        shim_env_with(envp, env, var);
+        r->execve(shim_muxssh(envp), argv, env);
+    }
+    return r->execve(real, argv, envp);
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    int saved = errno;
+    char real[PATH_MAX];
+    if (wants(path, 0, envp, real, sizeof real)) {
+        errno = saved;
+        return redirect_exec(real, argv, envp);
+    }
+    errno = saved;
+    return shim_real()->execve(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+    return execve(path, argv, environ);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    int saved = errno;
+    char real[PATH_MAX];
+    if (*file && wants(file, 1, envp, real, sizeof real)) {
+        errno = saved;
+        return redirect_exec(real, argv, envp);
+    }
+    errno = saved;
+    return shim_real()->execvpe(file, argv, envp);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    return execvpe(file, argv, environ);
+}
+
+/* The execl family: collect the variadic words into an array on the stack. */
+#define COLLECT_ARGS(first, ap, out)                                                               \
+    size_t n_ = 1;                                                                                 \
+    va_list probe_;                                                                                \
+    va_copy(probe_, ap);                                                                           \
+    while (va_arg(probe_, char *))                                                                 \
+        n_++;                                                                                      \
+    va_end(probe_);                                                                                \
+    char *out[n_ + 1];                                                                             \
+    out[0] = (char *)(first);                                                                      \
+    for (size_t i_ = 1; i_ <= n_; i_++)                                                            \
+    out[i_] = va_arg(ap, char *)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    int saved = errno;
+    char link[64], target[PATH_MAX], real[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0) {
+        target[n] = 0;
+        if (wants(target, 0, envp, real, sizeof real)) {
+            errno = saved;
+            const struct shim_real *r = shim_real();
+            char var[PATH_MAX + 32];
+            if (shim_real_var(real, var, sizeof var) == 0) {
+                char *env[shim_env_count(envp) + 2];
+                shim_env_with(envp, env, var);
+                r->execve(shim_muxssh(envp), argv, env);
+            }
+            return r->fexecve(fd, argv, envp);
+        }
+    }
+    errno = saved;
+    return shim_real()->fexecve(fd, argv, envp);
+}
+
+/* posix_spawn of an ssh spawns muxssh with the same file actions and attributes. */
+static int redirect_spawn(pid_t *pid, const char *real, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    const struct shim_real *r = shim_real();
+    char var[PATH_MAX + 32];
+    if (shim_real_var(real, var, sizeof var) == 0) {
+        char *env[shim_env_count(envp) + 2];
+        shim_env_with(envp, env, var);
+        int rc = r->posix_spawn(pid, shim_muxssh(envp), fa, at, argv, env);
+        if (rc == 0)
+            return 0;
+    }
+    return r->posix_spawn(pid, real, fa, at, argv, envp);
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    int saved = errno;
+    char real[PATH_MAX];
+    if (wants(path, 0, envp, real, sizeof real)) {
+        errno = saved;
+        return redirect_spawn(pid, real, fa, at, argv, envp);
+    }
+    errno = saved;
+    return shim_real()->posix_spawn(pid, path, fa, at, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    int saved = errno;
+    char real[PATH_MAX];
+    if (*file && wants(file, 1, envp, real, sizeof real)) {
+        errno = saved;
+        return redirect_spawn(pid, real, fa, at, argv, envp);
+    }
+    errno = saved;
+    return shim_real()->posix_spawnp(pid, file, fa, at, argv, envp);
+}
+
+/* Loaded into the real ssh itself (a static or Go parent could not be hooked): hand over
+ * to muxssh with the same argv, unless muxssh itself started this ssh (MUXSHIM_GUARD). */
+__attribute__((constructor(102))) static void handover(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !argv || !envp)
+        return;
+    self[n] = 0;
+    int saved = errno;
+    char var[PATH_MAX + 32];
+    if (shim_is_ssh_name(self, envp) && !shim_inert(envp) && shim_muxssh(envp) &&
+        shim_real_var(self, var, sizeof var) == 0) {
+        char *env[shim_env_count(envp) + 2];
+        shim_env_with(envp, env, var);
+        shim_real()->execve(shim_muxssh(envp), argv, env); /* on failure, ssh just runs */
+    }
+    errno = saved;
+}
