@@ -1,0 +1,87 @@
+# A throwaway OpenSSH sshd on loopback for tests, the demo and the benchmark. Source it.
+#
+#   sshd_start DIR      host key, client key, sshd_config, known_hosts and ssh_config (Host
+#                       mux-test) in DIR; sshd listens on a free 127.0.0.1 port, logging to
+#                       DIR/sshd.log at LogLevel VERBOSE. Sets SSHD_PORT and SSHD_DIR.
+#                       SSHD_MAXSESSIONS (default 10) and SSHD_EXTRA (more config lines).
+#   sshd_stop DIR       stops it
+#   sshd_connections DIR   how many TCP connections it has logged
+
+sshd_start() {
+    local dir=$1 port tries=0
+    mkdir -p "$dir" /run/sshd 2>/dev/null || mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    rm -f "$dir"/host_ed25519* "$dir"/id_ed25519*
+    ssh-keygen -q -t ed25519 -N '' -C muxshim-test-host -f "$dir/host_ed25519"
+    ssh-keygen -q -t ed25519 -N '' -C muxshim-test-client -f "$dir/id_ed25519"
+    cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
+    : >"$dir/sshd.log"
+    while :; do
+        tries=$((tries + 1))
+        port=$((20000 + RANDOM % 40000))
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            continue # somebody listens there
+        fi
+        cat >"$dir/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host_ed25519
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/sshd.pid
+UsePAM no
+StrictModes no
+PermitRootLogin yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+LogLevel VERBOSE
+MaxSessions ${SSHD_MAXSESSIONS:-10}
+AcceptEnv LANG LC_* GIT_PROTOCOL
+Subsystem sftp internal-sftp
+${SSHD_EXTRA:-}
+EOF
+        /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+        echo $! >"$dir/sshd.bgpid"
+        local i
+        for i in $(seq 1 200); do
+            grep -q "Server listening on" "$dir/sshd.log" && break
+            kill -0 "$(cat "$dir/sshd.bgpid")" 2>/dev/null || break
+            sleep 0.025
+        done
+        if grep -q "Server listening on" "$dir/sshd.log"; then
+            break
+        fi
+        kill "$(cat "$dir/sshd.bgpid")" 2>/dev/null || true
+        if [ "$tries" -ge 20 ]; then
+            echo "sshd_start: sshd would not start; see $dir/sshd.log" >&2
+            return 1
+        fi
+    done
+    echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
+    cat >"$dir/ssh_config" <<EOF
+Host mux-test
+    HostName 127.0.0.1
+    Port $port
+    User $(id -un)
+    IdentityFile $dir/id_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile $dir/known_hosts
+    StrictHostKeyChecking yes
+    BatchMode yes
+    LogLevel ERROR
+EOF
+    SSHD_PORT=$port
+    SSHD_DIR=$dir
+    export SSHD_PORT SSHD_DIR
+}
+
+sshd_stop() {
+    local dir=$1 pid
+    pid=$(cat "$dir/sshd.bgpid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$dir/sshd.bgpid"
+}
+
+sshd_connections() {
+    grep -c "Connection from" "$1/sshd.log" || true
+}
