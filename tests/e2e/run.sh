@@ -1,0 +1,194 @@
+#!/bin/bash
+# End-to-end differential tests against OpenSSH's real sshd on loopback.
+#
+# Every case is a bash snippet run twice in the same fresh work directory: once with
+# plain ssh (against sshd "plain"), once with libmuxshim.so preloaded (against sshd
+# "mux"); stdout, stderr and the exit code must be byte-for-byte equal. At the end the
+# mux sshd must have logged exactly one TCP connection for all served cases.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+LIB=$B/libmuxshim.so
+# shellcheck source=../../scripts/lib-sshd.sh
+. "$ROOT/scripts/lib-sshd.sh"
+
+T=$(mktemp -d /tmp/muxshim-e2e-XXXXXX)
+W=$T/w # the work directory every case runs in (same path on both sides)
+export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
+mkdir -m 700 "$MUXSHIM_DIR"
+unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
+
+cleanup() {
+    local pid
+    pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
+    for s in "$MUXSHIM_DIR"/cm-*; do
+        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+    done
+    sshd_stop "$T/plain"
+    sshd_stop "$T/mux"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+sshd_start "$T/plain" >/dev/null || exit 1
+sshd_start "$T/mux" >/dev/null || exit 1
+CFG_PLAIN=$T/plain/ssh_config
+CFG_MUX=$T/mux/ssh_config
+
+failures=0
+ok() { echo "ok - e2e/$1"; }
+notok() {
+    echo "not ok - e2e/$1${2:+: $2}"
+    failures=$((failures + 1))
+}
+
+# Big test data, made once.
+head -c 100000000 /dev/urandom >"$T/big.bin"
+BIG_SHA=$(sha256sum <"$T/big.bin" | cut -d' ' -f1)
+export BIG=$T/big.bin BIG_SHA
+
+# run_side SIDE SNIPPET: fresh $W, run the snippet, keep stdout/stderr/rc in $T/SIDE.*
+run_side() {
+    local side=$1 snippet=$2 cfg pre=()
+    rm -rf "$W"
+    mkdir -p "$W"
+    if [ "$side" = mux ]; then
+        cfg=$CFG_MUX
+        pre=(env "LD_PRELOAD=$LIB")
+    else
+        cfg=$CFG_PLAIN
+        pre=(env)
+    fi
+    (cd "$W" && CFG=$cfg W=$W "${pre[@]}" bash -c "$snippet" \
+        >"$T/$side.out" 2>"$T/$side.err" </dev/null)
+    echo $? >"$T/$side.rc"
+}
+
+# dcase NAME SNIPPET: the differential case.
+dcase() {
+    local name=$1 snippet=$2 what=
+    run_side plain "$snippet"
+    run_side mux "$snippet"
+    cmp -s "$T/plain.rc" "$T/mux.rc" || what="exit code $(cat "$T/plain.rc") vs $(cat "$T/mux.rc")"
+    cmp -s "$T/plain.out" "$T/mux.out" || what="${what:+$what; }stdout differs"
+    cmp -s "$T/plain.err" "$T/mux.err" || what="${what:+$what; }stderr differs"
+    if [ -z "$what" ]; then
+        ok "$name"
+    else
+        notok "$name" "$what"
+        for f in rc out err; do
+            diff <(head -c 2000 "$T/plain.$f") <(head -c 2000 "$T/mux.$f") | head -20 |
+                sed "s/^/#   $f: /"
+        done
+    fi
+}
+
+# expect NAME WANT_RC SNIPPET: a mux-only case with an expected exit code and stdout
+# pattern (for what plain ssh cannot do, like -O check with no master).
+expect() {
+    local name=$1 want_rc=$2 pattern=$3 snippet=$4
+    run_side mux "$snippet"
+    local rc
+    rc=$(cat "$T/mux.rc")
+    if [ "$rc" = "$want_rc" ] && grep -Eq "$pattern" "$T/mux.out"; then
+        ok "$name"
+    else
+        notok "$name" "exit $rc (want $want_rc), stdout: $(head -c 300 "$T/mux.out" | tr '\n\r' '  '), stderr: $(head -c 300 "$T/mux.err" | tr '\n\r' '  ')"
+    fi
+}
+
+S='ssh -F "$CFG" mux-test'
+
+# --- sessions: exit codes, streams, stdin, argv -------------------------------------
+for n in 0 1 2 7 100 254 255; do
+    dcase "exit-$n" "$S 'exit $n'"
+done
+dcase "exit-0-to-255" 'for i in $(seq 0 255); do ssh -F "$CFG" mux-test "exit $i"; echo "$i:$?"; done'
+dcase "stdout-stderr" "$S 'echo out; echo err >&2; echo out2; exit 3'"
+dcase "stderr-only" "$S 'for i in 1 2 3; do echo e\$i >&2; done'"
+dcase "stdin-pipe" "printf 'abc\ndef' | $S 'cat; echo; echo done'"
+dcase "stdin-eof" "$S 'cat; echo eof-seen' </dev/null"
+dcase "stdin-n" "printf data | ssh -n -F \"\$CFG\" mux-test 'cat; echo n-done'"
+dcase "stdin-wc" "seq 1 200000 | $S 'wc -l'"
+dcase "command-words" "$S echo '\"a  b\"' 'c;d' e\\\$HOME_NOT_SET f"
+dcase "command-after-dashdash" "ssh -F \"\$CFG\" -- mux-test printf '%s-' x y z"
+dcase "options-after-dest" "ssh -F \"\$CFG\" mux-test -q -T echo late-options"
+dcase "ssh-url" "ssh -F \"\$CFG\" -o HostName=127.0.0.1 ssh://mux-test echo url"
+dcase "sendenv" "LANG=C.UTF-8 LC_FOO=bar ssh -F \"\$CFG\" -o SendEnv='LANG LC_*' mux-test 'echo \$LANG \$LC_FOO'"
+dcase "setenv-refused" "ssh -F \"\$CFG\" -o SetEnv=NOT_ACCEPTED=1 mux-test 'echo [\$NOT_ACCEPTED]'"
+dcase "remote-signal" "$S 'kill -TERM \$\$'"
+dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
+# ssh -G answers from the config alone: both sides read the same file here.
+dcase "ssh-G-unchanged" "ssh -G -F $CFG_PLAIN mux-test; ssh -G -F $CFG_PLAIN -l other -p 2 mux-test echo x"
+dcase "missing-identity-warning" "ssh -F \"\$CFG\" -i /nonexistent/key mux-test echo warned"
+dcase "config-error" "ssh -F /nonexistent/config mux-test true"
+dcase "connection-refused" "ssh -F \"\$CFG\" -p 1 mux-test true"
+dcase "unknown-hostname" "ssh -F \"\$CFG\" -o HostName=no-such-host.invalid mux-test true"
+
+# --- 100 MB binary both ways ----------------------------------------------------------
+dcase "100MB-up-down" "$S \"cat > \$W/up.bin\" <\"\$BIG\" && $S \"cat \$W/up.bin\" | sha256sum && sha256sum <\"\$W/up.bin\" && echo \$BIG_SHA"
+
+# --- git ------------------------------------------------------------------------------
+GIT='export GIT_SSH_COMMAND="ssh -F $CFG" GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z;
+git init -q --bare -b main srv.git && git init -q -b main seed && (cd seed && echo one >f && git add f && git commit -qm one && git push -q "mux-test:$W/srv.git" main)'
+dcase "git-clone-fetch-push" "$GIT"'
+git clone -q "mux-test:$W/srv.git" clone && cd clone && git log --format=%s &&
+echo two >>f && git commit -qam two && git push -q origin main &&
+cd ../seed && git pull -q "mux-test:$W/srv.git" main && git fetch -q "mux-test:$W/srv.git" && git log --format=%s && git ls-remote "mux-test:$W/srv.git"'
+
+# --- rsync, scp, sftp -----------------------------------------------------------------
+TREE='mkdir -p src/sub && head -c 300000 "$BIG" >src/a.bin && echo hello >src/sub/b.txt && ln -s a.bin src/link'
+dcase "rsync-up-down" "$TREE"'
+rsync -a -e "ssh -F $CFG" src/ "mux-test:$W/up/" && rsync -a -e "ssh -F $CFG" "mux-test:$W/up/" down/ && diff -r src down && find down | sort'
+dcase "rsync-update" "$TREE"'
+rsync -a -e "ssh -F $CFG" src/ "mux-test:$W/up/" && echo changed >>src/sub/b.txt && rsync -ai -e "ssh -F $CFG" src/ "mux-test:$W/up/" && diff -r src up'
+dcase "scp-sftp-mode" "$TREE"'
+scp -q -F "$CFG" src/a.bin "mux-test:$W/scp1.bin" && scp -q -F "$CFG" "mux-test:$W/scp1.bin" back.bin && cmp src/a.bin back.bin && scp -q -r -F "$CFG" src "mux-test:$W/tree" && diff -r src tree && echo scp-ok'
+dcase "scp-legacy-mode" "$TREE"'
+scp -O -q -F "$CFG" src/a.bin "mux-test:$W/scp2.bin" && scp -O -q -F "$CFG" "mux-test:$W/scp2.bin" back.bin && cmp src/a.bin back.bin && echo scp-O-ok'
+dcase "scp-missing-file" 'scp -q -F "$CFG" "mux-test:$W/does-not-exist" x'
+dcase "sftp-batch" "$TREE"'
+printf "%s\n" "put src/a.bin $W/sftp.bin" "get $W/sftp.bin got.bin" "ls -1 $W" "mkdir $W/made" "rename $W/sftp.bin $W/moved.bin" "ls -1 $W" >batch &&
+sftp -q -F "$CFG" -b batch mux-test && cmp src/a.bin got.bin && echo sftp-ok'
+
+# --- activation and control -----------------------------------------------------------
+dcase "init-bash" "eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init bash)\"; ssh -F \"\$CFG\" mux-test echo activated"
+dcase "python-subprocess" "python3 -c 'import subprocess,sys; r=subprocess.run([\"ssh\",\"-F\",sys.argv[1],\"mux-test\",\"echo py; exit 5\"]); print(r.returncode)' \"\$CFG\""
+dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl}; system(\"ssh\", \"-F\", \$ARGV[0], \"mux-test\", \"exit 9\"); print \$? >> 8, \"\\n\"' \"\$CFG\""
+expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -F \"\$CFG\" -O check mux-test 2>&1"
+expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
+expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
+
+# --- the whole served run used one TCP connection ---------------------------------------
+n=$(sshd_connections "$T/mux")
+p=$(sshd_connections "$T/plain")
+if [ "$n" = 1 ] && [ "$p" -gt 100 ]; then
+    ok "one-connection (mux sshd: $n, plain sshd: $p)"
+else
+    notok "one-connection" "mux sshd logged $n connections, plain sshd $p"
+fi
+
+# --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
+dcase "fallback-local-forward" "ssh -F \"\$CFG\" -o ExitOnForwardFailure=yes -L 127.0.0.1:0:127.0.0.1:9 mux-test echo forwarded"
+dcase "fallback-own-controlpath" "ssh -F \"\$CFG\" -o ControlPath=none mux-test echo own"
+dcase "fallback-version" "ssh -V"
+c0=$(sshd_connections "$T/mux")
+run_side mux "ssh -F \"\$CFG\" -W 127.0.0.1:9 mux-test </dev/null; ssh -F \"\$CFG\" -L 127.0.0.1:0:127.0.0.1:9 mux-test true"
+c1=$(sshd_connections "$T/mux")
+if ls "$MUXSHIM_DIR"/cm-* >/dev/null 2>&1 && [ $((c1 - c0)) -le 1 ]; then
+    ok "fallback-shares-openssh-master (new connections: $((c1 - c0)))"
+else
+    notok "fallback-shares-openssh-master" "new connections: $((c1 - c0)), masters: $(ls "$MUXSHIM_DIR" | tr '\n' ' ')"
+fi
+
+# --- a runtime directory that is not private is refused, and ssh still runs -------------
+mkdir -m 755 "$T/open"
+run_side mux "MUXSHIM_DIR=$T/open ssh -F \"\$CFG\" mux-test echo still-works"
+if [ "$(cat "$T/mux.out")" = still-works ] && grep -q "^muxssh: runtime directory .* has mode 0755, want 0700" "$T/mux.err"; then
+    ok "runtime-dir-mode"
+else
+    notok "runtime-dir-mode" "out: $(cat "$T/mux.out"), err: $(cat "$T/mux.err")"
+fi
+
+[ "$failures" -eq 0 ]
