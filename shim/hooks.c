@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <spawn.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -142,8 +141,14 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     int saved = errno;
-    char link[64], target[PATH_MAX], real[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    char link[32] = "/proc/self/fd/", digits[12], target[PATH_MAX], real[PATH_MAX];
+    int nd = 0;
+    for (unsigned v = (unsigned)fd; nd == 0 || v; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    size_t at = sizeof "/proc/self/fd/" - 1;
+    while (nd)
+        link[at++] = digits[--nd];
+    link[at] = 0;
     ssize_t n = readlink(link, target, sizeof target - 1);
     if (n > 0) {
         target[n] = 0;
