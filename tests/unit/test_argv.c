@@ -24,26 +24,15 @@
 
 #include "argv.h"
 
+#include "check.h"
+
 #define MAX_WORDS 64
 #define PROC_TIMEOUT_MS 20000
 #define PARALLEL 12
 
-static int passed, failed;
 static const char *ssh_bin = "/usr/bin/ssh";
 static const char *sshd_bin = "/usr/sbin/sshd";
 static char tmpdir[64];
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
 
 /* ---- shell words ---------------------------------------------------------------------- */
 

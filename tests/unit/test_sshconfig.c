@@ -9,23 +9,12 @@
 
 #include "sshconfig.h"
 
+#include "check.h"
+
 extern char **environ;
 
-static int passed, failed;
 static char dir[] = "/tmp/muxshim-test-sshconfig-XXXXXX";
 static char cfgpath[512];
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 static void write_config(const char *text)
 {
