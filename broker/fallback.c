@@ -2,11 +2,13 @@
 #include "fallback.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -78,6 +80,81 @@ char **fallback_argv(int argc, char **argv, const char *ctl_dir, int persist)
         v[n++] = argv[i];
     v[n] = NULL;
     return v;
+}
+
+/* Is this `ssh -G` output line "KEY VALUE" with a value that turns multiplexing on? */
+static int line_controls(const char *line)
+{
+    if (!strncmp(line, "controlmaster ", 14))
+        return strcmp(line + 14, "false") != 0;
+    if (!strncmp(line, "controlpath ", 12))
+        return strcmp(line + 12, "none") != 0;
+    return 0;
+}
+
+int fallback_config_controls(const char *real_ssh, int argc, char **argv)
+{
+    char **v = calloc((size_t)argc + 2, sizeof *v);
+    int fds[2], found = 1;
+    if (!v || pipe2(fds, O_CLOEXEC) < 0) {
+        free(v);
+        return 1;
+    }
+    v[0] = argv[0];
+    v[1] = "-G";
+    for (int i = 1; i < argc; i++)
+        v[i + 1] = argv[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(null, 2) < 0)
+            _exit(127);
+        setenv("MUXSHIM_GUARD", "1", 1);
+        execv(real_ssh, v);
+        _exit(127);
+    }
+    free(v);
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return 1;
+    }
+    /* Line by line; only the two keys matter, so over-long lines are skipped. */
+    char buf[4096], line[1024];
+    size_t n = 0;
+    int seen = 0, skip = 0;
+    found = 0;
+    for (;;) {
+        ssize_t r = read(fds[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++) {
+            if (buf[i] != '\n') {
+                if (n + 1 < sizeof line)
+                    line[n++] = buf[i];
+                else
+                    skip = 1;
+                continue;
+            }
+            line[n] = 0;
+            if (!skip) {
+                seen |= !strncmp(line, "controlmaster ", 14);
+                found |= line_controls(line);
+            }
+            n = 0;
+            skip = 0;
+        }
+    }
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* No answer from ssh -G (bad argv, missing -F file): do not add anything. */
+    if (!seen || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return 1;
+    return found;
 }
 
 int fallback_exec(const char *real_ssh, int argc, char **argv, const char *ctl_dir)

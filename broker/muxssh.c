@@ -34,6 +34,10 @@ static void debug(const struct front *f, const char *why)
         fprintf(stderr, "debug1: muxshim: %s\r\n", why);
 }
 
+/* How run_real may add OpenSSH's multiplexing: never, if `ssh -G` shows the config does
+ * not choose its own, or at once (the broker has read the config already). */
+enum { CTL_NONE, CTL_IF_CONFIG_SILENT, CTL_ADD };
+
 /* Run the real ssh; add OpenSSH's own multiplexing unless the caller, the config, or a
  * query option (-G, -V, -Q, whose output must not change) says otherwise. */
 static int run_real(struct front *f, int add_ctl)
@@ -41,6 +45,8 @@ static int run_real(struct front *f, int add_ctl)
     const char *u = f->parsed ? f->args.unsupported : NULL;
     if (!f->parsed || f->args.user_ctl || !f->have_dir ||
         (u && (!strcmp(u, "-G") || !strcmp(u, "-V") || !strcmp(u, "-Q"))))
+        add_ctl = 0;
+    if (add_ctl == CTL_IF_CONFIG_SILENT && fallback_config_controls(f->real_ssh, f->argc, f->argv))
         add_ctl = 0;
     return fallback_exec(f->real_ssh, f->argc, f->argv, add_ctl ? f->dir : NULL);
 }
@@ -97,12 +103,12 @@ static int control(struct front *f, int sock)
         free(body);
         close(sock);
         debug(f, "no answer to -O from the broker");
-        return run_real(f, 1);
+        return run_real(f, CTL_IF_CONFIG_SILENT);
     }
     close(sock);
     if (m.u[0] == CTLR_NOT_FOUND) {
         free(body);
-        return run_real(f, 1);
+        return run_real(f, CTL_IF_CONFIG_SILENT);
     }
     print_text(&m.s[0], 1);
     free(body);
@@ -212,7 +218,7 @@ int main(int argc, char **argv)
     f.parsed = ssh_args_parse(argc, argv, &f.args, err, sizeof err) == 0;
     if (runtime_dir(f.dir, sizeof f.dir, 1, err, sizeof err) < 0) {
         fprintf(stderr, "muxssh: %s\n", err);
-        return run_real(&f, 0);
+        return run_real(&f, CTL_NONE);
     }
     f.have_dir = 1;
     if (!f.parsed || f.args.unsupported || !f.args.dest || f.args.fork_bg) {
@@ -220,7 +226,7 @@ int main(int argc, char **argv)
             snprintf(err, sizeof err, "%s is handed to ssh", f.args.unsupported);
             debug(&f, err);
         }
-        return run_real(&f, 1);
+        return run_real(&f, CTL_IF_CONFIG_SILENT);
     }
     if (!getcwd(f.cwd, sizeof f.cwd))
         snprintf(f.cwd, sizeof f.cwd, "/");
@@ -228,7 +234,7 @@ int main(int argc, char **argv)
     int sock = client_connect(f.dir, !is_ctl, err, sizeof err);
     if (sock < 0) {
         debug(&f, err);
-        return run_real(&f, 1);
+        return run_real(&f, CTL_IF_CONFIG_SILENT);
     }
     if (is_ctl)
         return control(&f, sock);
@@ -237,5 +243,5 @@ int main(int argc, char **argv)
     if (code >= 0)
         return code;
     close(sock);
-    return run_real(&f, !no_ctl);
+    return run_real(&f, no_ctl ? CTL_NONE : CTL_ADD);
 }
