@@ -5,8 +5,10 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-B        := build
 SANITIZE ?=
+comma    := ,
+# A sanitizer build lives in its own directory, so it never mixes with a plain one.
+B        := build$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))
 ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
@@ -61,7 +63,7 @@ UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:
-$(B)/tests/%: tests/unit/%.c $$(call unit_objs,$$*)
+$(B)/tests/%: tests/unit/%.c tests/unit/check.h $$(call unit_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
 
@@ -76,7 +78,7 @@ deps:
 
 check: deps
 	$(MAKE) tests
-	@tests/run.sh
+	@B=$(B) tests/run.sh
 
 demo: deps
 	$(MAKE) all
@@ -92,7 +94,7 @@ install: all
 	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
 
 format:
-	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.c tests/shim/*.c
+	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.[ch] tests/shim/*.c
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Ibroker -Ishim broker shim

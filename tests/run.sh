@@ -5,7 +5,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+san=$(mktemp -d)
+trap 'rm -rf "$log" "$san"' EXIT
+# Sanitizer builds: the shim is preloaded ahead of the ASan runtime in the shim and e2e
+# suites, and the broker's stderr is /dev/null, so every report goes to a file in $san
+# and any report fails the run.
+export ASAN_OPTIONS="verify_asan_link_order=0:log_path=$san/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$san/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 # Unit tests: one line each; their own output only when they fail.
 for t in "$B"/tests/test_*; do
@@ -29,6 +35,12 @@ for suite in tests/shim/run.sh tests/e2e/run.sh; do
     else
         echo "not ok - $suite is missing" | tee -a "$log"
     fi
+done
+
+for r in "$san"/*; do
+    [ -f "$r" ] || continue
+    echo "not ok - sanitizer report $(basename "$r")" | tee -a "$log"
+    head -30 "$r" | sed 's/^/#   /'
 done
 
 passed=$(grep -c "^ok - " "$log")

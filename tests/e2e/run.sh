@@ -159,6 +159,17 @@ dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -F \"\$CFG\" -O check mux-test 2>&1"
 expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
+# `make install` with DESTDIR: the installed muxrun switches on the installed shim.
+INST=$T/inst
+if make -s -C "$ROOT" install B="$B" DESTDIR="$INST" PREFIX=/usr/local >"$T/install.log" 2>&1; then
+    expect "installed-muxrun" 0 '^Master running \(pid=[0-9]+\)' "eval \"\$($INST/usr/local/bin/muxrun off)\"
+        eval \"\$($INST/usr/local/bin/muxrun --init bash)\"
+        [ \"\$LD_PRELOAD\" = $INST/usr/local/lib/muxshim/libmuxshim.so ] || exit 99
+        ssh -F \"\$CFG\" mux-test echo installed
+        ssh -F \"\$CFG\" -O check mux-test 2>&1"
+else
+    notok "installed-muxrun" "make install failed: $(tail -3 "$T/install.log" | tr '\n' ' ')"
+fi
 
 # --- the whole served run used one TCP connection ---------------------------------------
 n=$(sshd_connections "$T/mux")
@@ -170,17 +181,30 @@ else
 fi
 
 # --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
-dcase "fallback-local-forward" "ssh -F \"\$CFG\" -o ExitOnForwardFailure=yes -L 127.0.0.1:0:127.0.0.1:9 mux-test echo forwarded"
+dcase "fallback-local-forward" "ssh -F \"\$CFG\" -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded"
 dcase "fallback-own-controlpath" "ssh -F \"\$CFG\" -o ControlPath=none mux-test echo own"
 dcase "fallback-version" "ssh -V"
 c0=$(sshd_connections "$T/mux")
-run_side mux "ssh -F \"\$CFG\" -W 127.0.0.1:9 mux-test </dev/null; ssh -F \"\$CFG\" -L 127.0.0.1:0:127.0.0.1:9 mux-test true"
+run_side mux "ssh -F \"\$CFG\" -W 127.0.0.1:9 mux-test </dev/null; ssh -F \"\$CFG\" -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test true"
 c1=$(sshd_connections "$T/mux")
 if ls "$MUXSHIM_DIR"/cm-* >/dev/null 2>&1 && [ $((c1 - c0)) -le 1 ]; then
     ok "fallback-shares-openssh-master (new connections: $((c1 - c0)))"
 else
     notok "fallback-shares-openssh-master" "new connections: $((c1 - c0)), masters: $(ls "$MUXSHIM_DIR" | tr '\n' ' ')"
 fi
+
+# A config that chooses its own ControlMaster/ControlPath keeps them: nothing is added.
+m0=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
+printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 5\n' \
+    "$CFG_MUX" "$T" >"$T/own.cfg"
+run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
+m1=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
+if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own-* >/dev/null 2>&1 && [ "$m0" = "$m1" ]; then
+    ok "fallback-config-controlpath"
+else
+    notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T" | grep -c '^own-'), ours $m0 -> $m1"
+fi
+for s in "$T"/own-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
 
 # --- a runtime directory that is not private is refused, and ssh still runs -------------
 mkdir -m 755 "$T/open"
