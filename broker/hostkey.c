@@ -18,11 +18,13 @@
 
 void hostkey_lookup_name(const struct hostcfg *cfg, char *out, size_t outlen)
 {
-    const char *h = cfg->hostkeyalias[0] ? cfg->hostkeyalias : cfg->hostname;
-    if (cfg->port != 22 && cfg->port != 0)
-        snprintf(out, outlen, "[%s]:%d", h, cfg->port);
+    /* As ssh: HostKeyAlias names the known_hosts entry as it is, with no port added. */
+    if (cfg->hostkeyalias[0])
+        snprintf(out, outlen, "%s", cfg->hostkeyalias);
+    else if (cfg->port != 22 && cfg->port != 0)
+        snprintf(out, outlen, "[%s]:%d", cfg->hostname, cfg->port);
     else
-        snprintf(out, outlen, "%s", h);
+        snprintf(out, outlen, "%s", cfg->hostname);
     for (char *p = out; *p; p++)
         *p = (char)tolower((unsigned char)*p);
 }

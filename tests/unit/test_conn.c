@@ -336,9 +336,9 @@ static void test_key_and_hostkeys(void)
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK && strstr(err, "certificate"),
           "cert-authority only: %s", err);
 
-    /* HostKeyAlias: the entry is looked up under the alias, port form. */
-    snprintf(cmd, sizeof cmd, "printf '[myalias]:%d ' > %s && cut -d' ' -f1,2 %s/hk_ed.pub >> %s",
-             port, kh, dir, kh);
+    /* HostKeyAlias: the entry is looked up under the alias as it is, no port (as ssh). */
+    snprintf(cmd, sizeof cmd, "printf 'myalias ' > %s && cut -d' ' -f1,2 %s/hk_ed.pub >> %s", kh,
+             dir, kh);
     run(cmd);
     snprintf(c.hostkeyalias, HC_STR, "myalias");
     CHECK(try(&c, NULL, err, NULL) == CONN_OK, "hostkeyalias: %s", err);

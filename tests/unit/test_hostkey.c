@@ -95,7 +95,7 @@ static void test_lookup_name(void)
     CHECK(strcmp(n, "[example.org]:2222") == 0, "port form %s", n);
     snprintf(c.hostkeyalias, sizeof c.hostkeyalias, "alias");
     hostkey_lookup_name(&c, n, sizeof n);
-    CHECK(strcmp(n, "[alias]:2222") == 0, "alias %s", n);
+    CHECK(strcmp(n, "alias") == 0, "alias (no port, as ssh) %s", n);
 }
 
 static void test_parse(const struct key *a, const struct key *b, const struct key *r)
