@@ -153,22 +153,24 @@ static int serve(struct front *f, int sock, int *no_ctl)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int answered = 0;
+    int started = 0; /* STARTED seen: the command may be running, never run it again */
     for (;;) {
         struct proto_msg m;
         uint8_t *body = NULL;
         int r = client_recv(sock, &m, &body, err, sizeof err);
         if (r <= 0) {
-            if (!answered) {
-                /* Nothing ran: the broker left before looking at the request. */
+            if (!started) {
+                /* Nothing ran: the broker left before the command could start. */
                 debug(f, "the broker closed the connection");
                 return -1;
             }
             fprintf(stderr, "muxssh: lost the broker: %s\n", r < 0 ? err : "connection closed");
             return 255;
         }
-        answered = 1;
         switch (m.type) {
+        case MSG_STARTED:
+            started = 1;
+            break;
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
             break;

@@ -86,6 +86,14 @@ void peer_send_message(struct peer *p, const char *text)
     queue(p, &b);
 }
 
+int peer_send_started(struct peer *p)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_STARTED);
+    queue(p, &b);
+    return !buf_used(&p->out);
+}
+
 void peer_finish(struct peer *p)
 {
     p->closing = 1;
@@ -280,6 +288,8 @@ void peer_on_writable(struct peer *p)
     }
     if (p->closing && !buf_used(&p->out))
         p->dead = 1;
+    if (p->sess && p->sess->conn && !buf_used(&p->out))
+        p->sess->conn->dirty = 1; /* a session may wait for its STARTED to leave */
 }
 
 void peer_sweep(void)

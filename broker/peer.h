@@ -18,6 +18,8 @@ void peer_send_error(struct peer *p, int code, const char *msg);
 void peer_send_ctl_reply(struct peer *p, int status, const char *text);
 /* Queue MESSAGE {text}. */
 void peer_send_message(struct peer *p, const char *text);
+/* Queue STARTED and try to send it now; returns nonzero once it has left the broker. */
+int peer_send_started(struct peer *p);
 /* Mark the peer finished: close once its replies are flushed. */
 void peer_finish(struct peer *p);
 /* Free peers marked dead (after the loop's dispatch). */

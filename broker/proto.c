@@ -13,7 +13,7 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_HELLO] = "uuu",        [MSG_OPEN] = "sslsslu", [MSG_PROMPT] = "uus",
     [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",    [MSG_WINDOW_CHANGE] = "uuuu",
     [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",     [MSG_CONTROL] = "usslsl",
-    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",
+    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",     [MSG_STARTED] = "",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -22,8 +22,13 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_MESSAGE] = "MESSAGE", [MSG_WINDOW_CHANGE] = "WINDOW_CHANGE",
     [MSG_SIGNAL] = "SIGNAL",   [MSG_EXIT] = "EXIT",
     [MSG_CONTROL] = "CONTROL", [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
-    [MSG_ERROR] = "ERROR",
+    [MSG_ERROR] = "ERROR",     [MSG_STARTED] = "STARTED",
 };
+
+const char *proto_schema(unsigned type)
+{
+    return type >= 1 && type <= MSG_TYPE_MAX ? schema[type] : "";
+}
 
 const char *proto_type_name(unsigned type)
 {

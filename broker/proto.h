@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -29,7 +29,8 @@ enum proto_type {
                                strlist env */
     MSG_CONTROL_REPLY = 10, /* u32 status (CTLR_*), str text */
     MSG_ERROR = 11,         /* u32 code (ERR_*), str message */
-    MSG_TYPE_MAX = 11
+    MSG_STARTED = 12,       /* (no fields): the request that runs the command goes out next */
+    MSG_TYPE_MAX = 12
 };
 
 enum proto_open_flags {
@@ -109,6 +110,8 @@ char **proto_strlist_dup(const struct pstrlist *l);
 void proto_strv_free(char **v);
 /* Copy a pstr into a NUL-terminated buffer; returns -1 if it does not fit. */
 int proto_str_copy(const struct pstr *s, char *out, size_t outlen);
+/* The fields of a message type, in order: 'u' u32, 's' str, 'l' strlist ("" if unknown). */
+const char *proto_schema(unsigned type);
 /* Name of a message type for diagnostics ("?" if unknown). */
 const char *proto_type_name(unsigned type);
 

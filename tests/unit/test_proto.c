@@ -94,6 +94,8 @@ static void test_all_types(void)
             proto_put_str(&b, "host", (size_t)-1);
             proto_put_strlist(&b, env_a, -1);
             break;
+        case MSG_STARTED:
+            break;
         case MSG_CONTROL_REPLY:
         case MSG_ERROR:
             proto_put_u32(&b, 1), proto_put_str(&b, "text", (size_t)-1);
