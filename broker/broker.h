@@ -31,8 +31,7 @@ struct peer {
 
 enum session_state {
     S_RESOLVING, /* ssh -G in a worker */
-    S_WAITCONN,  /* waiting for a connection or for the channel-open slot */
-    S_OPENING,   /* channel open in progress (one per connection at a time) */
+    S_WAITCONN,  /* waiting for a connection, or for its spare channel */
     S_SETENV,    /* sending env requests */
     S_START,     /* exec / subsystem / shell request */
     S_RUNNING,   /* pumping data */
@@ -70,6 +69,7 @@ struct session {
     struct buf to_err; /* channel stderr not yet written to the client */
     int in_eof, eof_sent, out_eof, err_eof, out_dead;
     int blocked_op; /* the op that left a partial packet (OP_*), 0 if none */
+    int started;    /* STARTED sent: from here on the command may run, no fallback */
     int exit_kind;  /* EXIT_* */
     int exit_code;
     char exit_msg[256];
@@ -79,6 +79,7 @@ struct session {
 };
 
 enum conn_state { C_CONNECTING, C_READY, C_DEAD };
+enum spare_state { SPARE_NONE, SPARE_OPENING, SPARE_READY, SPARE_REFUSED };
 
 /* One authenticated SSH connection shared by sessions with the same token. */
 struct sshconn {
@@ -89,15 +90,24 @@ struct sshconn {
     int draining; /* -O stop: no new sessions */
     LIBSSH2_SESSION *ssh;
     int sock;
-    int want_write;           /* the last EAGAIN was on sending */
-    struct session *blocked;  /* session whose op must be retried before any other */
-    struct session *opener;   /* session holding the channel-open slot */
+    int want_write;            /* the last EAGAIN was on sending */
+    struct session *blocked;   /* session whose op must be retried before any other */
+    struct session *requester; /* the one session whose channel requests await replies */
+    LIBSSH2_CHANNEL *spare;    /* session channel opened ahead for the next session */
+    enum spare_state spare_state;
+    int spare_blocked;        /* the spare's last call left a packet half sent */
+    int suspect;              /* a probe went unanswered: no new sessions */
     struct session *sessions; /* attached sessions (all states from S_WAITCONN) */
     int nsessions;
-    int max_sessions;  /* learned from a refused channel open; 0 = unknown */
-    time_t idle_since; /* when the last session left (0 while busy) */
-    int persist;       /* seconds; 0 = forever */
-    time_t last_io;
+    int max_sessions;            /* learned from a refused channel open; 0 = unknown */
+    time_t idle_since;           /* when the last session left (0 while busy) */
+    int persist;                 /* seconds; 0 = forever */
+    int dead_link;               /* lost, timed out or suspect: close without a goodbye */
+    unsigned long long rx_bytes; /* bytes libssh2 has read from the server socket */
+    long long last_rx;           /* CLOCK_MONOTONIC ms of the last bytes from the server */
+    long long last_rx_boot;      /* the same moment on CLOCK_BOOTTIME, which counts suspend */
+    long long ka_first;          /* first keepalive sent since then, 0 if none */
+    long long probe_at;          /* a probe before reuse is waiting since then, 0 if none */
     unsigned long long bytes_in, bytes_out;
     unsigned long total_sessions;
     int dirty; /* pump again without waiting */

@@ -397,9 +397,14 @@ fail:
 void conn_close(LIBSSH2_SESSION *session, int sock, const char *reason)
 {
     if (session) {
-        /* A non-blocking session (the broker's) just drops the message on EAGAIN. */
-        libssh2_session_set_timeout(session, 2000);
-        libssh2_session_disconnect(session, reason ? reason : "closed");
+        if (!reason && sock >= 0)
+            shutdown(sock, SHUT_RDWR);
+        /* Blocking, or libssh2_session_free returns EAGAIN (closing a channel) and frees
+         * nothing; the timeout bounds the wait for a server that says nothing. */
+        libssh2_session_set_blocking(session, 1);
+        libssh2_session_set_timeout(session, 1000);
+        if (reason)
+            libssh2_session_disconnect(session, reason);
         libssh2_session_free(session);
     }
     if (sock >= 0)

@@ -34,7 +34,9 @@ struct conn_result {
  * agent_sock is the client's SSH_AUTH_SOCK (or NULL). */
 enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_sock,
                                 const struct conn_prompter *prompter, struct conn_result *out);
-/* Close and free a session made by conn_establish (sends a disconnect if possible). */
+/* Close and free a session made by conn_establish: with a reason, say goodbye (disconnect,
+ * channel closes; 1 s at most); with reason NULL the link is dead or stalled, so cut the
+ * socket first and let libssh2 free everything without waiting on the server. */
 void conn_close(LIBSSH2_SESSION *session, int sock, const char *reason);
 
 #endif

@@ -14,6 +14,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "session.h"
+#include "spare.h"
 
 #define EMPTY_GRACE 2 /* seconds the broker lingers holding nothing */
 
@@ -71,7 +72,10 @@ static void build(struct pollset *ps)
     for (struct sshconn *c = B.conns; c; c = c->next) {
         if (c->state != C_READY)
             continue;
-        add(ps, c->sock, (short)(POLLIN | (c->want_write ? POLLOUT : 0)), K_CONN, c, NULL);
+        /* Only poll for input that something will read: else poll would spin on it. */
+        short cev = (short)((spare_reads(c) ? POLLIN : 0) | (c->want_write ? POLLOUT : 0));
+        if (cev)
+            add(ps, c->sock, cev, K_CONN, c, NULL);
         for (struct session *s = c->sessions; s; s = s->next) {
             short ev[3];
             session_poll_events(s, ev);

@@ -4,18 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <linux/sockios.h>
 #include <unistd.h>
 
+#include "alive.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
 #include "runtime.h"
 #include "session.h"
+#include "spare.h"
 
-/* Sessions holding or about to hold a channel on c. */
-static int channels_in_use(const struct sshconn *c)
+int pool_channels(const struct sshconn *c)
 {
     int n = 0;
     for (const struct session *s = c->sessions; s; s = s->next)
@@ -26,7 +25,7 @@ static int channels_in_use(const struct sshconn *c)
 
 static int has_room(const struct sshconn *c)
 {
-    return !c->draining && c->state != C_DEAD &&
+    return !c->draining && !c->suspect && c->state != C_DEAD &&
            (c->max_sessions == 0 || c->nsessions < c->max_sessions);
 }
 
@@ -93,6 +92,8 @@ void pool_attach(struct session *s)
             continue;
         if (c->state == C_READY) {
             link_session(c, s);
+            if (!alive_fresh(c))
+                alive_probe(c); /* idle a while (or the machine slept): ask first */
             return;
         }
         if (!wait)
@@ -118,10 +119,12 @@ static void unlink_session(struct sshconn *c, struct session *s)
             break;
         }
     }
-    if (c->opener == s)
-        c->opener = NULL;
     if (c->blocked == s)
         c->blocked = NULL;
+    if (c->requester == s) {
+        c->requester = NULL;
+        c->dirty = 1;
+    }
     s->next = NULL;
     s->conn = NULL;
     if (c->nsessions == 0)
@@ -134,36 +137,31 @@ void pool_detach(struct session *s)
         unlink_session(s->conn, s);
 }
 
-void pool_release_opener(struct session *s)
+/* Sessions waiting on c that c cannot serve go elsewhere: to another connection when c is
+ * full or suspect, to the real ssh when the server takes no session channel at all. */
+static void move_waiting(struct sshconn *c)
 {
-    if (s->conn && s->conn->opener == s)
-        s->conn->opener = NULL;
-}
-
-void pool_refused(struct session *s)
-{
-    struct sshconn *c = s->conn;
-    int open = channels_in_use(c);
-    unlink_session(c, s);
-    if (open == 0) {
-        /* The server takes no session at all on a fresh connection: let ssh try. */
-        s->state = S_DONE;
-        if (s->peer) {
-            peer_send_error(s->peer, ERR_FALLBACK, "the server refused the session channel");
-            s->peer->sess = NULL;
+    int refused = c->spare_state == SPARE_REFUSED;
+    int full = c->suspect || c->draining ||
+               (c->max_sessions && pool_channels(c) >= c->max_sessions && !c->spare);
+    if (!refused && !full)
+        return;
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->peer) {
+            unlink_session(c, s);
+            if (refused) {
+                s->state = S_DONE;
+                peer_send_error(s->peer, ERR_FALLBACK, "the server refused the session channel");
+                s->peer->sess = NULL;
+                session_free(s);
+            } else {
+                pool_attach(s);
+            }
         }
-        session_free(s);
-        return;
+        s = next;
     }
-    c->max_sessions = open;
-    blog("%s refused channel %d: limit %d sessions per connection", c->cfg.hostname, open + 1,
-         open);
-    s->state = S_WAITCONN;
-    if (!s->peer) {
-        session_free(s);
-        return;
-    }
-    pool_attach(s);
 }
 
 static void free_conn(struct sshconn *c)
@@ -175,7 +173,7 @@ static void free_conn(struct sshconn *c)
         }
     }
     if (c->ssh)
-        conn_close(c->ssh, c->sock, "disconnected by muxshim");
+        conn_close(c->ssh, c->sock, c->dead_link ? NULL : "disconnected by muxshim");
     else if (c->sock >= 0)
         close(c->sock);
     free(c);
@@ -188,6 +186,7 @@ void pool_kill(struct sshconn *c, const char *msg)
     blog("connection to %s ends: %s", c->cfg.hostname, msg);
     c->state = C_DEAD;
     c->dirty = 1;
+    spare_drop(c);
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
@@ -210,6 +209,7 @@ void pool_lost(struct sshconn *c)
 {
     char msg[HC_STR + 64];
     snprintf(msg, sizeof msg, "Connection to %s closed by remote host.", c->cfg.hostname);
+    c->dead_link = 1;
     pool_kill(c, msg);
 }
 
@@ -220,10 +220,8 @@ void pool_connected(struct job *j)
         c->ssh = j->res.session;
         c->sock = j->res.sock;
         libssh2_session_set_blocking(c->ssh, 0);
-        if (c->cfg.serveraliveinterval > 0)
-            libssh2_keepalive_config(c->ssh, 1, (unsigned)c->cfg.serveraliveinterval);
+        alive_init(c);
         c->state = C_READY;
-        c->last_io = time(NULL);
         c->dirty = 1;
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
         return;
@@ -254,10 +252,10 @@ void pool_connected(struct job *j)
     free_conn(c);
 }
 
-/* Ends finished sessions and gives the channel-open slot to the next waiting one. */
+/* Ends finished sessions and gives the spare channel to the oldest waiting session. */
 static void sweep(struct sshconn *c)
 {
-    struct session *s = c->sessions;
+    struct session *s = c->sessions, *pick = NULL;
     while (s) {
         struct session *next = s->next;
         if (s->state == S_DONE) {
@@ -266,22 +264,29 @@ static void sweep(struct sshconn *c)
         }
         s = next;
     }
-    if (c->state == C_READY && !c->opener) {
-        /* Oldest first: sessions are pushed at the head, so take the last waiting one. */
-        struct session *pick = NULL;
-        for (s = c->sessions; s; s = s->next)
-            if (s->state == S_WAITCONN)
-                pick = s;
-        if (pick) {
-            if (pick->mode == MODE_NONE) {
-                pick->state = S_RUNNING; /* -N: nothing to open */
-            } else {
-                c->opener = pick;
-                pick->state = S_OPENING;
-            }
+    if (c->state != C_READY)
+        return;
+    move_waiting(c);
+    /* Oldest first: sessions are pushed at the head, so take the last waiting one. */
+    for (s = c->sessions; s; s = s->next) {
+        if (s->state != S_WAITCONN)
+            continue;
+        if (s->mode == MODE_NONE) {
+            s->state = S_RUNNING; /* -N: nothing to open */
             c->dirty = 1;
+        } else {
+            pick = s;
         }
     }
+    if (pick && !alive_probing(c) && (pick->ch = spare_take(c)) != NULL) {
+        pick->state = S_SETENV;
+        c->dirty = 1;
+    }
+}
+
+static int blocked(const struct sshconn *c)
+{
+    return c->blocked || c->spare_blocked;
 }
 
 void pool_pump(struct sshconn *c)
@@ -290,37 +295,29 @@ void pool_pump(struct sshconn *c)
     if (c->state == C_READY)
         c->want_write = 0;
     for (int round = 0; round < 64; round++) {
+        /* Any call may read packets for every channel: while the server's bytes keep
+         * coming, step everybody again, or a channel whose data was read by another's call
+         * would wait for a wake-up that never comes. */
+        unsigned long long rx = c->rx_bytes;
         int progress = 0;
-        if (c->state == C_READY) {
-            if (c->blocked) {
-                progress |= session_step(c->blocked);
-            }
-            for (struct session *s = c->sessions; s && !c->blocked && c->state == C_READY;
-                 s = s->next)
-                progress |= session_step(s);
-        }
+        if (c->state == C_READY && c->spare_blocked)
+            progress |= spare_step(c);
+        if (c->state == C_READY && c->blocked)
+            progress |= session_step(c->blocked);
+        for (struct session *s = c->sessions; s && !blocked(c) && c->state == C_READY; s = s->next)
+            progress |= session_step(s);
         sweep(c);
+        if (c->state == C_READY && !blocked(c))
+            progress |= spare_step(c);
+        sweep(c);
+        if (c->rx_bytes != rx)
+            progress = 1;
         if (!progress && !c->dirty)
             break;
         c->dirty = 0;
         if (round == 63)
             c->dirty = 1; /* more to do: come back without sleeping */
     }
-    if (c->state == C_READY)
-        c->last_io = time(NULL);
-}
-
-/* Sends a keepalive only when the socket's send queue is empty, so the small packet cannot be
- * left half sent (libssh2 1.10 would then refuse every later send). */
-static void keepalive(struct sshconn *c)
-{
-    int queued = 0;
-    if (c->blocked || c->want_write || ioctl(c->sock, SIOCOUTQ, &queued) < 0 || queued > 0)
-        return;
-    int next = 0;
-    int rc = libssh2_keepalive_send(c->ssh, &next);
-    if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN)
-        pool_lost(c);
 }
 
 void pool_tick(time_t now)
@@ -334,10 +331,29 @@ void pool_tick(time_t now)
                 free_conn(c);
             }
         } else if (c->state == C_READY) {
-            if (c->cfg.serveraliveinterval > 0)
-                keepalive(c);
+            switch (alive_tick(c)) {
+            case ALIVE_DEAD: {
+                char msg[HC_STR + 64];
+                snprintf(msg, sizeof msg, "Timeout, server %s not responding.", c->cfg.hostname);
+                c->dead_link = 1;
+                pool_kill(c, msg);
+                break;
+            }
+            case ALIVE_SUSPECT:
+                if (!c->suspect)
+                    blog("%s did not answer a probe: new sessions get a new connection",
+                         c->cfg.hostname);
+                c->suspect = 1;
+                c->dead_link = 1;
+                c->probe_at = 0;
+                c->dirty = 1;
+                break;
+            default:
+                break;
+            }
             if (c->state == C_READY && c->nsessions == 0 && c->idle_since &&
-                ((c->persist > 0 && now - c->idle_since >= c->persist) || c->draining)) {
+                ((c->persist > 0 && now - c->idle_since >= c->persist) || c->draining ||
+                 c->suspect)) {
                 blog("closing idle connection to %s", c->cfg.hostname);
                 c->state = C_DEAD;
                 free_conn(c);

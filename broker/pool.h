@@ -14,11 +14,8 @@ void pool_connected(struct job *j);
 void pool_pump(struct sshconn *c);
 /* Once a second: persistence expiry, keepalives, broker exit when empty. */
 void pool_tick(time_t now);
-/* The channel open was refused: remember the server's limit and find the session another
- * connection. */
-void pool_refused(struct session *s);
-/* Release the channel-open slot held by s. */
-void pool_release_opener(struct session *s);
+/* Channels in use on c: sessions holding or about to hold one (the spare not counted). */
+int pool_channels(const struct sshconn *c);
 /* End a connection: sessions that have not started are re-attached, the others get msg. */
 void pool_kill(struct sshconn *c, const char *msg);
 /* End a connection the way a lost one ends in ssh ("Connection to HOST closed by remote

@@ -16,8 +16,6 @@
 #include "pool.h"
 
 #define READ_CHUNK (128 * 1024)
-#define CHANNEL_WINDOW (2 * 1024 * 1024)
-#define CHANNEL_PACKET 32768
 
 static char *pstrdup(const struct pstr *s)
 {
@@ -256,7 +254,7 @@ void session_resolved(struct job *j)
 
 int session_unstarted(const struct session *s)
 {
-    return s->state < S_RUNNING;
+    return s->state < S_RUNNING && !s->started;
 }
 
 /* Records an EAGAIN: when it left a packet half sent, this op must be retried first. */
@@ -317,31 +315,6 @@ static void fail(struct session *s, int rc, const char *what)
     pool_lost(s->conn);
 }
 
-static int step_open(struct session *s)
-{
-    struct sshconn *c = s->conn;
-    if (c->opener != s)
-        return 0;
-    s->ch = libssh2_channel_open_ex(c->ssh, "session", sizeof "session" - 1, CHANNEL_WINDOW,
-                                    CHANNEL_PACKET, NULL, 0);
-    if (!s->ch) {
-        int rc = libssh2_session_last_errno(c->ssh);
-        if (again(s, rc, OP_OPEN))
-            return 0;
-        pool_release_opener(s);
-        if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
-            pool_refused(s);
-            return 1;
-        }
-        fail(s, rc, "channel open");
-        return 1;
-    }
-    again(s, 0, OP_OPEN);
-    pool_release_opener(s);
-    s->state = s->peer ? S_SETENV : S_CLOSING;
-    return 1;
-}
-
 static int step_setenv(struct session *s)
 {
     while (s->envreq && s->envreq[s->envreq_next]) {
@@ -366,6 +339,15 @@ static int step_start(struct session *s)
     static const char *const req[] = {
         [MODE_EXEC] = "exec", [MODE_SHELL] = "shell", [MODE_SUBSYSTEM] = "subsystem"};
     const char *r = req[s->mode];
+    /* The client must know the command may run before the request can reach the server:
+     * from then on, losing the broker must not make it run the command again itself. */
+    if (!s->started) {
+        s->started = 1;
+        if (!peer_send_started(s->peer))
+            return 0;
+    } else if (buf_used(&s->peer->out) && s->blocked_op != OP_START) {
+        return 0;
+    }
     unsigned mlen = s->mode == MODE_SHELL ? 0 : (unsigned)strlen(s->command);
     int rc = libssh2_channel_process_startup(s->ch, r, (unsigned)strlen(r),
                                              s->mode == MODE_SHELL ? NULL : s->command, mlen);
@@ -569,23 +551,33 @@ static int step_closing(struct session *s)
     return 1;
 }
 
+/* Env and start requests wait for their replies. libssh2 1.10 fails a wait that reads a
+ * reply meant for another channel (-1, "Failed waiting for channel success"), so on one
+ * connection only one session at a time has requests in flight. */
+static int step_requests(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    if (c->requester && c->requester != s)
+        return 0;
+    c->requester = s;
+    int progress = s->state == S_SETENV ? step_setenv(s) : step_start(s);
+    if (s->state != S_SETENV && s->state != S_START && c->requester == s) {
+        c->requester = NULL;
+        c->dirty = 1;
+    }
+    return progress;
+}
+
 int session_step(struct session *s)
 {
     switch (s->state) {
-    case S_OPENING:
-        return step_open(s);
     case S_SETENV:
-        if (!s->peer) {
-            s->state = S_CLOSING;
-            return 1;
-        }
-        return step_setenv(s);
     case S_START:
         if (!s->peer) {
             s->state = S_CLOSING;
             return 1;
         }
-        return step_start(s);
+        return step_requests(s);
     case S_RUNNING:
         if (!s->peer && s->mode == MODE_NONE) {
             s->state = S_DONE;

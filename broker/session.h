@@ -9,7 +9,6 @@
 /* Operations that may leave a partially sent packet and must be retried first. */
 enum session_op {
     OP_NONE = 0,
-    OP_OPEN,
     OP_SETENV,
     OP_START,
     OP_WRITE,

@@ -1,0 +1,119 @@
+/* Liveness of a shared connection (see alive.h).
+ *
+ * ssh sends keepalives only when ServerAliveInterval is set; a shared connection outlives
+ * the sessions that would notice a dead link, so muxshim always watches: when sessions
+ * wait on a server that has said nothing for an interval, it sends a keepalive that wants a
+ * reply, and ends the connection when none comes within the window. A connection idle for
+ * an interval of wall-clock time (suspend included) is probed before it takes a new
+ * session, so the first command after a laptop wakes does not hang on a dead link. */
+#include "alive.h"
+
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/sockios.h>
+#include <time.h>
+
+#define DEFAULT_INTERVAL_S 5 /* when ServerAliveInterval is not set */
+#define DEFAULT_COUNTMAX 3   /* a 15 s window */
+#define PROBE_TIMEOUT_MS 3000
+#define MIN_WINDOW_MS 3000 /* libssh2 sends at most one keepalive per 2 s */
+
+static long long clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static long long interval_ms(const struct sshconn *c)
+{
+    int s = c->cfg.serveraliveinterval > 0 ? c->cfg.serveraliveinterval : DEFAULT_INTERVAL_S;
+    return s * 1000LL;
+}
+
+long long alive_window_ms(const struct sshconn *c)
+{
+    int count = c->cfg.serveraliveinterval > 0 ? c->cfg.serveralivecountmax : DEFAULT_COUNTMAX;
+    long long w = interval_ms(c) * (count > 0 ? count : 1);
+    return w < MIN_WINDOW_MS ? MIN_WINDOW_MS : w;
+}
+
+/* Bytes arrived from the server: it is alive, any probe is answered. */
+static void alive_rx(struct sshconn *c)
+{
+    c->last_rx = clock_ms(CLOCK_MONOTONIC);
+    c->last_rx_boot = clock_ms(CLOCK_BOOTTIME);
+    c->ka_first = 0;
+    c->probe_at = 0;
+}
+
+/* libssh2's reads of the server socket (its own recv, plus bookkeeping): every byte is a
+ * sign of life, and the count tells the pump that packets may have come for any channel. */
+static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
+{
+    ssize_t n = recv(fd, buf, len, flags);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n > 0) {
+        struct sshconn *c = *abstract;
+        c->rx_bytes += (unsigned long long)n;
+        alive_rx(c);
+    }
+    return n;
+}
+
+void alive_init(struct sshconn *c)
+{
+    libssh2_keepalive_config(c->ssh, 1, 2);
+    *libssh2_session_abstract(c->ssh) = c;
+    libssh2_session_callback_set(c->ssh, LIBSSH2_CALLBACK_RECV, (void *)counting_recv);
+    alive_rx(c);
+}
+
+int alive_fresh(const struct sshconn *c)
+{
+    return clock_ms(CLOCK_BOOTTIME) - c->last_rx_boot < interval_ms(c);
+}
+
+/* Send a keepalive unless a packet is half sent (libssh2 1.10 would then refuse every later
+ * send) or the socket's queue is not empty (the keepalive could be cut in two). */
+static void send_keepalive(struct sshconn *c, long long now)
+{
+    int queued = 0, next = 0;
+    if (c->blocked || c->spare_blocked || c->want_write || ioctl(c->sock, SIOCOUTQ, &queued) < 0 ||
+        queued > 0)
+        return;
+    if (libssh2_keepalive_send(c->ssh, &next) == 0 && !c->ka_first)
+        c->ka_first = now;
+}
+
+void alive_probe(struct sshconn *c)
+{
+    if (c->probe_at)
+        return;
+    long long now = clock_ms(CLOCK_MONOTONIC);
+    c->probe_at = now;
+    send_keepalive(c, now);
+}
+
+int alive_probing(const struct sshconn *c)
+{
+    return c->probe_at != 0;
+}
+
+int alive_tick(struct sshconn *c)
+{
+    long long now = clock_ms(CLOCK_MONOTONIC), iv = interval_ms(c);
+    if (c->probe_at || (c->nsessions > 0 && now - c->last_rx >= iv))
+        send_keepalive(c, now);
+    /* Counted from the first unanswered keepalive: silence of a whole window in all. */
+    long long rest = alive_window_ms(c) - iv;
+    if (rest < 1000)
+        rest = 1000;
+    if (c->ka_first && now - c->ka_first >= rest)
+        return ALIVE_DEAD;
+    if (c->probe_at && now - c->probe_at >= PROBE_TIMEOUT_MS)
+        return ALIVE_SUSPECT;
+    return ALIVE_OK;
+}
