@@ -27,6 +27,7 @@ BROKER_LIBS := -lssh2 -lcrypto -lpthread
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 SHIM_TESTS  := $(patsubst tests/shim/%.c,$(B)/tests/shim/%,$(wildcard tests/shim/*.c))
+TEST_TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 all: $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker
 
@@ -71,7 +72,12 @@ $(B)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -lpthread
 
-tests: all $(UNIT_TESTS) $(SHIM_TESTS)
+# Helper programs of the test suites (the TCP relay, the raw broker-socket client).
+$(B)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $<
+
+tests: all $(UNIT_TESTS) $(SHIM_TESTS) $(TEST_TOOLS)
 
 deps:
 	@scripts/install-deps.sh
@@ -94,7 +100,7 @@ install: all
 	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
 
 format:
-	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.[ch] tests/shim/*.c
+	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.[ch] tests/shim/*.c tests/tools/*.c
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Ibroker -Ishim broker shim

@@ -1,0 +1,30 @@
+# Reporting for the shell test suites. Source it after setting SUITE (the name prefix) and T
+# (the suite's temporary directory).
+#
+#   ok NAME / notok NAME [WHY] / skip NAME WHY    one result line (failures counts notok)
+#   compare_sides NAME   $T/{plain,mux}.{rc,out,err} must be equal: one result line, and
+#                        the first differences when they are not
+
+failures=0
+ok() { echo "ok - $SUITE/$1"; }
+notok() {
+    echo "not ok - $SUITE/$1${2:+: $2}"
+    failures=$((failures + 1))
+}
+skip() { echo "ok - $SUITE/$1 # SKIP $2"; }
+
+compare_sides() {
+    local name=$1 what= f
+    cmp -s "$T/plain.rc" "$T/mux.rc" || what="exit code $(cat "$T/plain.rc") vs $(cat "$T/mux.rc")"
+    cmp -s "$T/plain.out" "$T/mux.out" || what="${what:+$what; }stdout differs"
+    cmp -s "$T/plain.err" "$T/mux.err" || what="${what:+$what; }stderr differs"
+    if [ -z "$what" ]; then
+        ok "$name"
+        return
+    fi
+    notok "$name" "$what"
+    for f in rc out err; do
+        diff <(head -c 2000 "$T/plain.$f") <(head -c 2000 "$T/mux.$f") | head -20 |
+            sed "s/^/#   $f: /"
+    done
+}
