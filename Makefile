@@ -83,12 +83,36 @@ deps:
 	@scripts/install-deps.sh
 
 check: deps
-	$(MAKE) tests
+	$(MAKE) tests fuzzers
 	@B=$(B) tests/run.sh
+
+# libFuzzer targets (clang, with ASan and UBSan), always in build/fuzz. `make fuzz` runs
+# each for FUZZ_SECONDS on a copy of its committed seed corpus; `make check` replays the
+# seeds only.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ibroker -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c broker/proto.c broker/proto.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c broker/proto.c
+build/fuzz/fuzz_argv: tests/fuzz/fuzz_argv.c broker/argv.c broker/argv.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c broker/argv.c
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	$(MAKE) fuzzers
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: deps
 	$(MAKE) all
 	@scripts/demo.sh
+
+soak: deps
+	$(MAKE) all
+	@tests/soak/run.sh $(B)
 
 bench: deps
 	$(MAKE) all
@@ -100,7 +124,8 @@ install: all
 	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
 
 format:
-	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.[ch] tests/shim/*.c tests/tools/*.c
+	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.[ch] tests/shim/*.c tests/tools/*.c \
+	    tests/fuzz/*.c
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Ibroker -Ishim broker shim
@@ -108,5 +133,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests deps check demo bench install format lint clean
+.PHONY: all tests fuzzers fuzz deps check demo soak bench install format lint clean
 .SECONDARY:

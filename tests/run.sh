@@ -38,6 +38,9 @@ for suite in tests/shim/run.sh tests/e2e/run.sh tests/fault/run.sh; do
     fi
 done
 
+# The fuzz targets replay their committed seeds (`make fuzz` fuzzes for real).
+tests/fuzz/run.sh --replay 2>&1 | tee -a "$log"
+
 for r in "$san"/*; do
     [ -f "$r" ] || continue
     echo "not ok - sanitizer report $(basename "$r")" | tee -a "$log"
