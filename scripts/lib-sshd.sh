@@ -3,7 +3,8 @@
 #   sshd_start DIR      host key, client key, sshd_config, known_hosts and ssh_config (Host
 #                       mux-test) in DIR; sshd listens on a free 127.0.0.1 port, logging to
 #                       DIR/sshd.log at LogLevel VERBOSE. Sets SSHD_PORT and SSHD_DIR.
-#                       SSHD_MAXSESSIONS (default 10) and SSHD_EXTRA (more config lines).
+#                       SSHD_MAXSESSIONS (default 10), SSHD_EXTRA (more config lines),
+#                       SSHD_USER (the account ssh_config logs in as; default: this one).
 #   sshd_stop DIR       stops it
 #   sshd_connections DIR   how many TCP connections it has logged
 
@@ -61,7 +62,7 @@ EOF
 Host mux-test
     HostName 127.0.0.1
     Port $port
-    User $(id -un)
+    User ${SSHD_USER:-$(id -un)}
     IdentityFile $dir/id_ed25519
     IdentitiesOnly yes
     UserKnownHostsFile $dir/known_hosts
