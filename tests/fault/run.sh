@@ -2,8 +2,8 @@
 # Fault injection against OpenSSH's real sshd on loopback: the broker killed, the server
 # killed, a stalled network (tests/tools/relay), a client killed mid-session, another
 # local user, a changed host key, malformed protocol frames (tests/tools/wire), hostile
-# argv, bad ssh_config, a full disk under the runtime directory, and 100 MB both ways
-# under concurrent sessions.
+# argv, bad ssh_config, a full disk under the runtime directory, a server with
+# MaxSessions 2 (the pool grows), and 100 MB both ways under concurrent sessions.
 #
 # Time bounds here are hang detectors taken from the behaviour required (a session must
 # not outlive a dead broker by more than 1 s, nor a stall by more than the keepalive
@@ -35,6 +35,7 @@ cleanup() {
         umount -l "$T/full"
     }
     sshd_stop "$T/s"
+    sshd_stop "$T/s2"
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -439,6 +440,31 @@ else
     pid=$(cat "$T/full/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     sleep 0.3
     umount -l "$T/full"
+fi
+
+# --- a server that takes two sessions per connection: the pool grows ---------------------
+SSHD_MAXSESSIONS=2 sshd_start "$T/s2" >/dev/null || exit 1
+BG=()
+for i in $(seq 1 20); do
+    (mssh -F "$T/s2/ssh_config" mux-test "sleep 0.3; echo s$i" >"$T/ms.out.$i" 2>"$T/ms.err.$i"
+        echo $? >>"$T/ms.out.$i") &
+    BG+=($!)
+done
+wait "${BG[@]}"
+bad=
+for i in $(seq 1 20); do
+    [ "$(cat "$T/ms.out.$i")" = "s$i
+0" ] || bad="$bad session $i: $(tr '\n' ' ' <"$T/ms.out.$i");"
+done
+noise=$(cat "$T"/ms.err.* | wc -l)
+n=$(sshd_connections "$T/s2")
+sshd_stop "$T/s2"
+[ "$noise" = 0 ] || bad="$bad $noise lines on stderr: $(cat "$T"/ms.err.* | head -2 | tr '\r\n' '  ');"
+[ "$n" -le 10 ] || bad="$bad $n connections;"
+if [ -z "$bad" ]; then
+    ok "pool-maxsessions-2 (20 concurrent sessions over $n connections, stderr silent)"
+else
+    notok "pool-maxsessions-2" "$bad"
 fi
 
 # --- 100 MB both ways while other sessions run -----------------------------------------
