@@ -124,6 +124,7 @@ struct broker {
     int njobs;
     time_t empty_since;
     int quit;
+    int freed; /* sessions freed since the heap was last trimmed */
 };
 
 extern struct broker B;

@@ -2,6 +2,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -158,6 +159,12 @@ int loop_run(void)
         if (now != last_tick) {
             last_tick = now;
             pool_tick(now);
+            /* Each session's buffers are large: hand the pages back once they are free,
+             * so an idle broker's RSS is what its connections hold. */
+            if (B.freed) {
+                malloc_trim(0);
+                B.freed = 0;
+            }
             if (!B.conns && !B.peers && B.njobs == 0) {
                 if (!B.empty_since)
                     B.empty_since = now;

@@ -661,6 +661,7 @@ void session_free(struct session *s)
 {
     if (!s)
         return;
+    B.freed++;
     if (s->peer && s->peer->sess == s)
         s->peer->sess = NULL;
     /* Reverse order: a description shared by several fds ends with the flags it had. */
