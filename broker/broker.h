@@ -82,9 +82,19 @@ enum conn_state { C_CONNECTING, C_READY, C_DEAD };
 enum spare_state { SPARE_NONE, SPARE_OPENING, SPARE_READY, SPARE_REFUSED };
 
 /* One authenticated SSH connection shared by sessions with the same token. */
+/* What a connection keeps of its host's config once it is up: the whole hostcfg is about
+ * 150 KB and is needed only while connecting (the connect job has its own copy). */
+struct conncfg {
+    char hostname[HC_STR];
+    char user[HC_STR];
+    int port;
+    int serveraliveinterval; /* seconds, 0 = off */
+    int serveralivecountmax;
+};
+
 struct sshconn {
     char token[65];
-    struct hostcfg cfg;
+    struct conncfg cfg;
     char agent_sock[256];
     enum conn_state state;
     int draining; /* -O stop: no new sessions */

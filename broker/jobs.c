@@ -38,7 +38,7 @@ static void run_resolve(struct job *j)
 static void run_connect(struct job *j)
 {
     struct sshconn *c = j->conn;
-    j->status = conn_establish(&c->cfg, c->agent_sock[0] ? c->agent_sock : NULL, NULL, &j->res);
+    j->status = conn_establish(j->cfg, c->agent_sock[0] ? c->agent_sock : NULL, NULL, &j->res);
 }
 
 static void *worker(void *arg)

@@ -12,7 +12,7 @@ struct job {
     struct session *sess;    /* JOB_RESOLVE: inputs read from it, untouched by the loop meanwhile */
     struct sshconn *conn;    /* JOB_CONNECT */
     int rc;                  /* JOB_RESOLVE: 0 or -1 */
-    struct hostcfg *cfg;     /* JOB_RESOLVE result (heap) */
+    struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
     enum conn_status status; /* JOB_CONNECT result */
     struct conn_result res;
     char err[512];

@@ -53,7 +53,11 @@ static struct sshconn *conn_new(struct session *s)
     struct sshconn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    memcpy(&c->cfg, s->cfg, sizeof c->cfg);
+    memcpy(c->cfg.hostname, s->cfg->hostname, sizeof c->cfg.hostname);
+    memcpy(c->cfg.user, s->cfg->user, sizeof c->cfg.user);
+    c->cfg.port = s->cfg->port;
+    c->cfg.serveraliveinterval = s->cfg->serveraliveinterval;
+    c->cfg.serveralivecountmax = s->cfg->serveralivecountmax;
     memcpy(c->token, s->cfg->token, sizeof c->token);
     const char *agent = env_get(s->env, "SSH_AUTH_SOCK");
     snprintf(c->agent_sock, sizeof c->agent_sock, "%s", agent ? agent : "");
@@ -61,10 +65,14 @@ static struct sshconn *conn_new(struct session *s)
     c->state = C_CONNECTING;
     c->persist = s->cfg->controlpersist >= 0 ? s->cfg->controlpersist : runtime_persist_default();
     struct job *j = calloc(1, sizeof *j);
-    if (!j) {
+    if (j)
+        j->cfg = malloc(sizeof *j->cfg);
+    if (!j || !j->cfg) {
+        free(j);
         free(c);
         return NULL;
     }
+    *j->cfg = *s->cfg; /* the connect job's own, freed with the job */
     j->kind = JOB_CONNECT;
     j->conn = c;
     if (jobs_start(j) < 0) {
@@ -239,7 +247,7 @@ void pool_connected(struct job *j)
             else {
                 char msg[600];
                 snprintf(msg, sizeof msg, "%s%s",
-                         c->cfg.has_own_controlpath ? "own-controlpath: " : "", j->res.err);
+                         s->cfg->has_own_controlpath ? "own-controlpath: " : "", j->res.err);
                 peer_send_error(s->peer, ERR_FALLBACK, msg);
             }
             s->peer->sess = NULL;
