@@ -403,9 +403,10 @@ static int drain(int out_fd, int err_fd, char **out, size_t *outlen, char *errbu
 }
 
 /* Runs ssh -G; on success the parsed config, with its stderr kept as warnings. */
+/* Run ssh -G and parse its answer into cfg; *raw gets the output itself (heap). */
 static int run_ssh_g(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
-                     const char *command, char *const *env, struct hostcfg *cfg, char *err,
-                     size_t errlen)
+                     const char *command, char *const *env, struct hostcfg *cfg, char **raw,
+                     size_t *rawlen, char *err, size_t errlen)
 {
     int rc = -1, outp[2] = {-1, -1}, errp[2] = {-1, -1};
     char **argv = NULL, **envv = NULL, *out = NULL;
@@ -486,6 +487,9 @@ static int run_ssh_g(const char *real_ssh, const char *cwd, char *const *opts, c
     if (sshconfig_parse(out, outlen, cfg, err, errlen) < 0)
         goto out;
     copy(cfg->warnings, sizeof cfg->warnings, errtext);
+    *raw = out;
+    *rawlen = outlen;
+    out = NULL;
     rc = 0;
 out:
     if (pid > 0) {
@@ -508,12 +512,23 @@ out:
 
 /* ---- the cache ---- */
 
+/* The answer is kept as ssh -G's text (a few KB) and parsed again on a hit: a parsed
+ * hostcfg is about 150 KB, which 256 entries would make a 38 MB cache. */
 struct centry {
     char key[65];   /* hex SHA-256 of the question */
     char files[65]; /* hex SHA-256 of the config files' stat results when answered */
-    struct hostcfg cfg;
+    char *text;     /* ssh -G's output */
+    size_t len;
+    char *warnings; /* what ssh -G said on stderr */
     UT_hash_handle hh;
 };
+
+static void centry_free(struct centry *ce)
+{
+    free(ce->text);
+    free(ce->warnings);
+    free(ce);
+}
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct centry *cache;
@@ -631,15 +646,18 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     pthread_mutex_lock(&cache_lock);
     struct centry *ce = NULL;
     HASH_FIND_STR(cache, key, ce);
-    if (ce && !strcmp(ce->files, state)) {
-        *cfg = ce->cfg;
+    if (ce && !strcmp(ce->files, state) &&
+        sshconfig_parse(ce->text, ce->len, cfg, err, errlen) == 0) {
+        copy(cfg->warnings, sizeof cfg->warnings, ce->warnings);
         pthread_mutex_unlock(&cache_lock);
         return 0;
     }
     misses++;
     pthread_mutex_unlock(&cache_lock);
 
-    if (run_ssh_g(real_ssh, cwd, opts, dest, command, env, cfg, err, errlen) < 0)
+    char *raw = NULL;
+    size_t rawlen = 0;
+    if (run_ssh_g(real_ssh, cwd, opts, dest, command, env, cfg, &raw, &rawlen, err, errlen) < 0)
         return -1;
 
     pthread_mutex_lock(&cache_lock);
@@ -650,7 +668,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
             HASH_ITER(hh, cache, it, tmp)
             {
                 HASH_DEL(cache, it);
-                free(it);
+                centry_free(it);
             }
         }
         ce = calloc(1, sizeof *ce);
@@ -659,11 +677,22 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
             HASH_ADD_STR(cache, key, ce);
         }
     }
-    if (ce) {
+    char *warnings = strdup(cfg->warnings);
+    if (ce && warnings) {
         memcpy(ce->files, state, sizeof state);
-        ce->cfg = *cfg;
+        free(ce->text);
+        free(ce->warnings);
+        ce->text = raw;
+        ce->len = rawlen;
+        ce->warnings = warnings;
+        raw = warnings = NULL;
+    } else if (ce) {
+        HASH_DEL(cache, ce);
+        centry_free(ce);
     }
     pthread_mutex_unlock(&cache_lock);
+    free(raw);
+    free(warnings);
     return 0;
 }
 
