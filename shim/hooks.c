@@ -215,12 +215,18 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 __attribute__((constructor(102))) static void handover(int argc, char **argv, char **envp)
 {
     (void)argc;
+    /* Every process loads the shim: reading /proc/self/exe costs more than all the rest of
+     * it, so only a process that calls itself ssh looks further. */
+    if (!argv || !argv[0] || !envp || !shim_is_ssh_name(argv[0], envp))
+        return;
+    int saved = errno;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0 || !argv || !envp)
+    if (n <= 0) {
+        errno = saved;
         return;
+    }
     self[n] = 0;
-    int saved = errno;
     char var[PATH_MAX + 32];
     if (shim_is_ssh_name(self, envp) && !shim_inert(envp) && shim_muxssh(envp) &&
         shim_real_var(self, var, sizeof var) == 0) {
