@@ -4,7 +4,12 @@
 #                       mux-test) in DIR; sshd listens on a free 127.0.0.1 port, logging to
 #                       DIR/sshd.log at LogLevel VERBOSE. Sets SSHD_PORT and SSHD_DIR.
 #                       SSHD_MAXSESSIONS (default 10), SSHD_EXTRA (more config lines),
-#                       SSHD_USER (the account ssh_config logs in as; default: this one).
+#                       SSHD_USER (the account ssh_config logs in as; default: this one;
+#                       another account gets read access to DIR's keys).
+#   sshd_light_user     as root: the account "muxsoak" (created if missing), whose shell is
+#                       /bin/sh with no profile, for runs where a heavy or noisy login
+#                       profile (root's may print to stderr under load) would be measured
+#                       or compared; as anyone else: nothing. Use: SSHD_USER=$(sshd_light_user)
 #   sshd_stop DIR       stops it
 #   sshd_connections DIR   how many TCP connections it has logged
 
@@ -70,9 +75,21 @@ Host mux-test
     BatchMode yes
     LogLevel ERROR
 EOF
+    if [ -n "${SSHD_USER:-}" ] && [ "$SSHD_USER" != "$(id -un)" ]; then
+        # sshd reads authorized_keys as the account it logs in.
+        chmod 711 "$(dirname "$dir")" "$dir"
+        chmod 644 "$dir/authorized_keys"
+    fi
     SSHD_PORT=$port
     SSHD_DIR=$dir
     export SSHD_PORT SSHD_DIR
+}
+
+sshd_light_user() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    id muxsoak >/dev/null 2>&1 || useradd -M -d / -s /bin/sh muxsoak
+    usermod -p '*' muxsoak # not locked: sshd refuses locked accounts
+    echo muxsoak
 }
 
 sshd_stop() {

@@ -29,15 +29,7 @@ cleanup() {
 trap cleanup EXIT
 # The remote side of each session is a shell: as root, log in as an account whose shell is
 # /bin/sh with no rc files, so the soak measures muxshim rather than a login profile.
-if [ "$(id -u)" -eq 0 ]; then
-    id muxsoak >/dev/null 2>&1 || useradd -M -d / -s /bin/sh muxsoak
-    usermod -p '*' muxsoak # not locked: sshd refuses locked accounts
-    export SSHD_USER=muxsoak
-fi
-SSHD_MAXSESSIONS=64 sshd_start "$T/s" >/dev/null || exit 1
-# sshd reads authorized_keys as the account it logs in.
-chmod 711 "$T" "$T/s"
-chmod 644 "$T/s/authorized_keys"
+SSHD_USER=$(sshd_light_user) SSHD_MAXSESSIONS=64 sshd_start "$T/s" >/dev/null || exit 1
 export CFG=$T/s/ssh_config MUXSSH=$B/muxssh ERRLOG=$T/stderr.log
 : >"$ERRLOG"
 failed=0
