@@ -115,8 +115,8 @@ soak: deps
 	@tests/soak/run.sh $(B)
 
 bench: deps
-	$(MAKE) all
-	@scripts/bench.sh
+	$(MAKE) all $(TEST_TOOLS)
+	@B=$(B) scripts/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
