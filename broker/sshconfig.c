@@ -37,16 +37,24 @@ static int yes(const char *v)
     return !strcmp(v, "yes") || !strcmp(v, "true");
 }
 
-/* The home directory and name of the current uid, from passwd as OpenSSH does. */
+/* The home directory and name of the current uid, from passwd as OpenSSH does. Read once
+ * per thread: each resolve runs in a thread of its own, so once per ssh -G answer, as ssh
+ * reads it once per run, instead of once per path expanded. */
 static void pw_home(char *home, size_t hlen, char *name, size_t nlen)
 {
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    home[0] = name[0] = 0;
-    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res) {
-        copy(home, hlen, pw.pw_dir);
-        copy(name, nlen, pw.pw_name);
+    static __thread int have;
+    static __thread char h[1024], n[256];
+    if (!have) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res) {
+            copy(h, sizeof h, pw.pw_dir);
+            copy(n, sizeof n, pw.pw_name);
+        }
+        have = 1;
     }
+    copy(home, hlen, h);
+    copy(name, nlen, n);
 }
 
 /* Expand a leading ~ and the %-tokens ssh leaves unexpanded in `ssh -G` paths. */
