@@ -66,33 +66,22 @@ for way in PLAIN CM MUX; do
     out=$("${cmd[@]}" mux-test echo ready 2>&1) || { echo "bench: $way ssh failed: $out" >&2; exit 1; }
 done
 
-# median [mux|-] RUNS WARMUP COMMAND...: hyperfine's median in ms (no shell in between);
-# with "mux", hyperfine runs with the shim loaded.
+# median [mux|-] RUNS WARMUP COMMAND...: hyperfine's median in ms, no shell in between
+# (median_sh: through a shell, for pipes); with "mux", hyperfine runs with the shim loaded.
 median() {
-    local pre=()
+    local pre=() noshell=(-N)
     case $1 in
     mux) pre=("${SHIMMED[@]}") && shift ;;
     -) shift ;;
     esac
+    [ -n "${VIA_SHELL:-}" ] && noshell=()
     local runs=$1 warm=$2
     shift 2
-    "${pre[@]}" hyperfine -N --style none --warmup "$warm" --runs "$runs" --export-csv "$T/hf.csv" \
-        "$*" >/dev/null 2>"$T/hf.err" || { cat "$T/hf.err" >&2; return 1; }
+    "${pre[@]}" hyperfine "${noshell[@]}" --style none --warmup "$warm" --runs "$runs" \
+        --export-csv "$T/hf.csv" "$*" >/dev/null 2>"$T/hf.err" || { cat "$T/hf.err" >&2; return 1; }
     awk -F, 'NR == 2 { printf "%.1f", $4 * 1000 }' "$T/hf.csv"
 }
-# median_sh: the same through a shell (for pipes).
-median_sh() {
-    local pre=()
-    case $1 in
-    mux) pre=("${SHIMMED[@]}") && shift ;;
-    -) shift ;;
-    esac
-    local runs=$1 warm=$2
-    shift 2
-    "${pre[@]}" hyperfine --style none --warmup "$warm" --runs "$runs" --export-csv "$T/hf.csv" \
-        "$*" >/dev/null 2>"$T/hf.err" || { cat "$T/hf.err" >&2; return 1; }
-    awk -F, 'NR == 2 { printf "%.1f", $4 * 1000 }' "$T/hf.csv"
-}
+median_sh() { VIA_SHELL=1 median "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 say() { echo "bench: $*" >&2; }
 
