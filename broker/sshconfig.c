@@ -410,8 +410,8 @@ static int drain(int out_fd, int err_fd, char **out, size_t *outlen, char *errbu
     return 0;
 }
 
-/* Runs ssh -G; on success the parsed config, with its stderr kept as warnings. */
-/* Run ssh -G and parse its answer into cfg; *raw gets the output itself (heap). */
+/* Runs ssh -G; on success the parsed config, with its stderr kept as warnings, and in *raw
+ * the output itself (heap). */
 static int run_ssh_g(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
                      const char *command, char *const *env, struct hostcfg *cfg, char **raw,
                      size_t *rawlen, char *err, size_t errlen)

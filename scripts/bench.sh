@@ -47,11 +47,7 @@ KEY=$(cut -d' ' -f1-2 "$T/s/host_ed25519.pub")
 # The 50 "hosts" of goal 6 are 50 HostKeyAlias names of this server: each is its own host
 # token set (and its own ControlPath, through %k), with its own known_hosts line.
 for i in $(seq 1 "$NHOSTS"); do echo "host$i $KEY" >>"$T/s/known_hosts"; done
-"$B/tests/tools/relay" -d 25 "$SSHD_PORT" >"$T/relay.port" &
-RELAY_PID=$!
-for i in $(seq 1 100); do [ -s "$T/relay.port" ] && break; sleep 0.05; done
-RPORT=$(cat "$T/relay.port")
-echo "[127.0.0.1]:$RPORT $KEY" >>"$T/s/known_hosts"
+sshd_relay "$T/s" "$B/tests/tools/relay" -d 25
 
 # muxshim is timed as it is used: the program that runs ssh (here hyperfine, or the shell
 # of a pipe) has the shim loaded, so its exec of ssh becomes an exec of muxssh.
@@ -93,9 +89,9 @@ m1=$(median mux "$R_FAST" 3 "${PLAIN[@]}" mux-test true)
 
 # --- 2. the same over a 50 ms round trip (relay, 25 ms each way) --------------------------
 say "2/6 ssh host true over a 50 ms round trip"
-p2=$(median "$R_RTT_PLAIN" 0 "${PLAIN[@]}" -o Port="$RPORT" mux-test true)
-c2=$(median "$R_RTT" 2 "${CM[@]}" -o Port="$RPORT" mux-test true)
-m2=$(median mux "$R_RTT" 2 "${PLAIN[@]}" -o Port="$RPORT" mux-test true)
+p2=$(median "$R_RTT_PLAIN" 0 "${PLAIN[@]}" -o Port="$RELAY_PORT" mux-test true)
+c2=$(median "$R_RTT" 2 "${CM[@]}" -o Port="$RELAY_PORT" mux-test true)
+m2=$(median mux "$R_RTT" 2 "${PLAIN[@]}" -o Port="$RELAY_PORT" mux-test true)
 rt() { awk -v t="$1" 'BEGIN { printf "%.2f", t / 50 }'; }
 
 # --- 3. throughput through one session ------------------------------------------------------

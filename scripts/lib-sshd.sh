@@ -12,6 +12,9 @@
 #                       or compared; as anyone else: nothing. Use: SSHD_USER=$(sshd_light_user)
 #   sshd_stop DIR       stops it
 #   sshd_connections DIR   how many TCP connections it has logged
+#   sshd_relay DIR RELAY [ARGS...]   start tests/tools/relay (the binary RELAY, with ARGS such
+#                       as -d 25) in front of DIR's sshd; sets RELAY_PID and RELAY_PORT and
+#                       adds the relay's port to DIR/known_hosts
 
 sshd_start() {
     local dir=$1 port tries=0
@@ -98,6 +101,20 @@ sshd_stop() {
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -f "$dir/sshd.bgpid"
+}
+
+sshd_relay() {
+    local dir=$1 bin=$2 i
+    shift 2
+    "$bin" "$@" "$(awk '/^Port/ { print $2 }' "$dir/sshd_config")" >"$dir/relay.port" &
+    RELAY_PID=$!
+    for i in $(seq 1 200); do
+        [ -s "$dir/relay.port" ] && break
+        sleep 0.025
+    done
+    RELAY_PORT=$(cat "$dir/relay.port")
+    [ -n "$RELAY_PORT" ] || return 1
+    echo "[127.0.0.1]:$RELAY_PORT $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")" >>"$dir/known_hosts"
 }
 
 sshd_connections() {

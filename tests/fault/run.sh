@@ -166,12 +166,8 @@ else
 fi
 
 # --- a network stall: the relay stops forwarding, the TCP connection stays open ----------
-"$RELAY" "$SSHD_PORT" >"$T/relay.port" &
-RELAY_PID=$!
-wait_for "$T/relay.port"
-RPORT=$(cat "$T/relay.port")
-echo "[127.0.0.1]:$RPORT $(cut -d' ' -f1-2 "$T/s/host_ed25519.pub")" >>"$T/s/known_hosts"
-ALIVE=(-o Port="$RPORT" -o ServerAliveInterval=1 -o ServerAliveCountMax=3) # window 3 s
+sshd_relay "$T/s" "$RELAY" || notok "stall" "the relay did not start"
+ALIVE=(-o Port="$RELAY_PORT" -o ServerAliveInterval=1 -o ServerAliveCountMax=3) # window 3 s
 mssh -F "$CFG" "${ALIVE[@]}" mux-test true
 start_sleepers st 2 "${ALIVE[@]}" || notok "stall" "sessions did not start"
 t0=$(now_ms)
@@ -207,7 +203,7 @@ else
 fi
 
 # The same without ServerAlive options: muxshim's own window (at most 15 s).
-DEF=(-o Port="$RPORT")
+DEF=(-o Port="$RELAY_PORT")
 mssh -F "$CFG" "${DEF[@]}" mux-test true
 sleep 6 # longer than the default probe interval (5 s)
 kill -USR1 "$RELAY_PID"
