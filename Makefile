@@ -15,7 +15,7 @@ endif
 
 # Files of muxssh (libc only); everything else in broker/ belongs to muxbroker.
 COMMON_SRCS := broker/proto.c broker/runtime.c
-MUXSSH_SRCS := $(wildcard broker/argv.c broker/client.c broker/fallback.c)
+MUXSSH_SRCS := $(wildcard broker/argv.c broker/ask.c broker/client.c broker/fallback.c broker/ttystate.c)
 BROKER_SRCS := $(filter-out broker/muxssh.c broker/muxbroker.c $(COMMON_SRCS) $(MUXSSH_SRCS),$(wildcard broker/*.c))
 SHIM_SRCS   := $(wildcard shim/*.c)
 

@@ -9,7 +9,12 @@
 #include <unistd.h>
 
 #define KEY_MAX (64 * 1024)
-#define PASSWORD_TRIES 3
+
+/* What auth may ask of the user, and whether it did. */
+struct auth_ui {
+    const struct conn_prompter *pr; /* NULL: ask nothing (no client, or BatchMode) */
+    int asked;                      /* the user answered at least one question */
+};
 
 /* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
 static char *slurp(const char *path, size_t *len)
@@ -127,16 +132,133 @@ static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
     return ok;
 }
 
-static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg)
+/* Sign callback that signs nothing: it is reached only once the server has said it would
+ * accept the key (SSH_MSG_USERAUTH_PK_OK), which is all it records. */
+static LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC(accepted_cb)
+{
+    (void)session;
+    (void)sig;
+    (void)sig_len;
+    (void)data;
+    (void)data_len;
+    *(int *)*abstract = 1;
+    return -1;
+}
+
+/* The public key blob stored in the clear inside an openssh-key-v1 private key (encrypted
+ * or not), as ssh reads it when there is no .pub file; its length, or -1. */
+static long private_pub_blob(const char *text, unsigned char *out, size_t cap)
+{
+    const char *b = strstr(text, "-----BEGIN OPENSSH PRIVATE KEY-----");
+    const char *e = b ? strstr(b, "-----END OPENSSH PRIVATE KEY-----") : NULL;
+    if (!b || !e)
+        return -1;
+    b = strchr(b, '\n');
+    if (!b || b > e)
+        return -1;
+    size_t n = 0, cap64 = (size_t)(e - b);
+    char *b64 = malloc(cap64 + 1);
+    unsigned char *raw = malloc(cap64 + 1);
+    long rc = -1;
+    if (!b64 || !raw)
+        goto out;
+    for (const char *p = b; p < e; p++)
+        if (*p != '\n' && *p != '\r')
+            b64[n++] = *p;
+    if (n == 0 || n % 4)
+        goto out;
+    int len = EVP_DecodeBlock(raw, (unsigned char *)b64, (int)n);
+    if (len < 0)
+        goto out;
+    len -= (b64[n - 1] == '=') + (b64[n - 2] == '=');
+    /* "openssh-key-v1\0", string cipher, string kdf, string kdfoptions, u32 nkeys,
+     * string publickey */
+    size_t off = 15;
+    for (int field = 0; field < 4; field++) {
+        if (off + 4 > (size_t)len)
+            goto out;
+        size_t fl = field == 3 ? 0
+                               : (size_t)raw[off] << 24 | (size_t)raw[off + 1] << 16 |
+                                     (size_t)raw[off + 2] << 8 | raw[off + 3];
+        off += 4 + fl;
+    }
+    if (off + 4 > (size_t)len)
+        goto out;
+    size_t pl = (size_t)raw[off] << 24 | (size_t)raw[off + 1] << 16 | (size_t)raw[off + 2] << 8 |
+                raw[off + 3];
+    off += 4;
+    if (pl > cap || off + pl > (size_t)len || memcmp(raw, "openssh-key-v1", 15) != 0)
+        goto out;
+    memcpy(out, raw + off, pl);
+    rc = (long)pl;
+out:
+    free(b64);
+    free(raw);
+    return rc;
+}
+
+/* Would the server take this key? As ssh, ask before asking the user for a passphrase:
+ * 1 yes, 0 no; 1 too when the public key is unknown (a PEM key without its .pub file: ssh
+ * asks first too). */
+static int server_accepts(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *keyfile,
+                          const char *text)
+{
+    char path[HC_STR + 8];
+    unsigned char blob[KEY_MAX];
+    snprintf(path, sizeof path, "%s.pub", keyfile);
+    long n = pub_blob(path, blob, sizeof blob);
+    if (n <= 0)
+        n = private_pub_blob(text, blob, sizeof blob);
+    if (n <= 0)
+        return 1;
+    int ok = 0;
+    void *abs = &ok;
+    libssh2_userauth_publickey(s, cfg->user, blob, (size_t)n, accepted_cb, &abs);
+    return ok;
+}
+
+/* An encrypted key: ask its passphrase (ssh's prompt, NumberOfPasswordPrompts times). */
+static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *keyfile,
+                         const char *text, size_t len, struct auth_ui *ui)
+{
+    if (!ui->pr || cfg->batchmode || !server_accepts(s, cfg, keyfile, text))
+        return -1;
+    for (int t = 0; t < cfg->numberofpasswordprompts; t++) {
+        char q[HC_STR + 64], a[1024];
+        snprintf(q, sizeof q, "Enter passphrase for key '%s': ", keyfile);
+        if (ui->pr->ask(ui->pr->ctx, q, 0, a, sizeof a) != 0)
+            return -1;
+        ui->asked = 1;
+        if (!a[0]) { /* an empty answer skips the key, as in ssh */
+            explicit_bzero(a, sizeof a);
+            return -1;
+        }
+        int rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
+                                                       text, len, a);
+        explicit_bzero(a, sizeof a);
+        if (rc == 0)
+            return 0;
+        /* The server said it takes this key, so a failure is most likely a wrong
+         * passphrase (libssh2's code for it varies by key format): ask again, unless the
+         * connection itself broke. */
+        if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
+            rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_TIMEOUT)
+            return -1;
+    }
+    return -1;
+}
+
+static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_ui *ui)
 {
     for (int i = 0; i < cfg->n_identityfile; i++) {
         size_t len = 0;
         char *text = slurp(cfg->identityfile[i], &len);
         if (!text)
             continue;
-        int enc = auth_key_encrypted(text, len);
         int rc = -1;
-        if (!enc)
+        if (auth_key_encrypted(text, len))
+            rc = try_encrypted(s, cfg, cfg->identityfile[i], text, len, ui);
+        else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);
         explicit_bzero(text, len);
@@ -148,7 +270,8 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg)
 }
 
 struct kbd_ctx {
-    const struct conn_prompter *pr;
+    struct auth_ui *ui;
+    const struct hostcfg *cfg;
     int failed;
 };
 
@@ -157,46 +280,56 @@ static void kbd_cb(const char *name, int name_len, const char *instruction, int 
                    LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract)
 {
     struct kbd_ctx *k = *abstract;
-    (void)name;
-    (void)name_len;
-    (void)instruction;
-    (void)instruction_len;
+    const struct conn_prompter *pr = k->ui->pr;
+    /* ssh shows the request's name and instruction, each on its own line, if any. */
+    char head[1024];
+    snprintf(head, sizeof head, "%.*s%s%.*s%s", name_len, name, name_len > 0 ? "\n" : "",
+             instruction_len, instruction, instruction_len > 0 ? "\n" : "");
+    if (head[0] && pr->say)
+        pr->say(pr->ctx, head);
     for (int i = 0; i < num_prompts; i++) {
-        char q[1024], a[1024];
-        snprintf(q, sizeof q, "%.*s", (int)prompts[i].length, prompts[i].text);
+        char q[1024 + HC_STR * 2], a[1024];
+        /* As OpenSSH 8.5 and later: "(user@host) " before each prompt. */
+        snprintf(q, sizeof q, "(%s@%s) %.*s", k->cfg->user,
+                 k->cfg->hostkeyalias[0] ? k->cfg->hostkeyalias : k->cfg->hostname,
+                 (int)prompts[i].length, prompts[i].text);
         responses[i].text = NULL;
         responses[i].length = 0;
-        if (k->failed || k->pr->ask(k->pr->ctx, q, prompts[i].echo, a, sizeof a) != 0) {
+        if (k->failed || pr->ask(pr->ctx, q, prompts[i].echo, a, sizeof a) != 0) {
             k->failed = 1;
             continue;
         }
+        k->ui->asked = 1;
         responses[i].text = strdup(a);
         responses[i].length = responses[i].text ? (unsigned int)strlen(a) : 0;
         explicit_bzero(a, sizeof a);
     }
 }
 
-static int try_kbdint(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const struct conn_prompter *pr)
+static int try_kbdint(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_ui *ui)
 {
-    struct kbd_ctx k = {.pr = pr};
+    struct kbd_ctx k = {.ui = ui, .cfg = cfg};
     void **abs = libssh2_session_abstract(s);
     void *saved = *abs;
     *abs = &k;
     int rc = -1;
-    for (int t = 0; t < PASSWORD_TRIES && rc != 0 && !k.failed; t++)
+    for (int t = 0; t < cfg->numberofpasswordprompts && rc != 0 && !k.failed; t++)
         rc = libssh2_userauth_keyboard_interactive(s, cfg->user, kbd_cb);
     *abs = saved;
     return rc == 0 ? 0 : -1;
 }
 
-static int try_password(LIBSSH2_SESSION *s, const struct hostcfg *cfg,
-                        const struct conn_prompter *pr)
+static int try_password(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_ui *ui)
 {
-    for (int t = 0; t < PASSWORD_TRIES; t++) {
+    const struct conn_prompter *pr = ui->pr;
+    for (int t = 0; t < cfg->numberofpasswordprompts; t++) {
         char q[HC_STR * 2 + 32], a[1024];
+        if (t > 0 && pr->say)
+            pr->say(pr->ctx, "Permission denied, please try again.\r\n");
         snprintf(q, sizeof q, "%s@%s's password: ", cfg->user, cfg->hostname);
         if (pr->ask(pr->ctx, q, 0, a, sizeof a) != 0)
             return -1;
+        ui->asked = 1;
         int rc = libssh2_userauth_password(s, cfg->user, a);
         explicit_bzero(a, sizeof a);
         if (rc == 0)
@@ -220,21 +353,12 @@ static int in_list(const char *list, const char *word)
     return 0;
 }
 
-int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
-             const struct conn_prompter *prompter, char *err, size_t errlen)
+/* Try the methods of pref that server lists, in pref's order; 0 authenticated, 1 a method
+ * was tried and failed (perhaps with partial success), -1 nothing could be tried. */
+static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
+                     const char *pref, const char *server, struct auth_ui *ui)
 {
-    const char *pref = cfg->preferredauthentications[0]
-                           ? cfg->preferredauthentications
-                           : "gssapi-with-mic,publickey,keyboard-interactive,password";
-    char *methods = libssh2_userauth_list(s, cfg->user, (unsigned int)strlen(cfg->user));
-    if (!methods) {
-        if (libssh2_userauth_authenticated(s))
-            return 0;
-        snprintf(err, errlen, "no authentication methods offered");
-        return -1;
-    }
-    char server[512];
-    snprintf(server, sizeof server, "%s", methods);
+    int tried = 0;
     for (const char *p = pref; *p;) {
         size_t n = strcspn(p, ",");
         char m[64];
@@ -244,20 +368,60 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
             p++;
         if (!in_list(server, m))
             continue;
+        int rc = -1;
         if (strcmp(m, "publickey") == 0 && cfg->pubkeyauthentication) {
-            if (try_agent(s, cfg, agent_sock) == 0 || try_files(s, cfg) == 0)
-                return 0;
+            rc = try_agent(s, cfg, agent_sock) == 0 || try_files(s, cfg, ui) == 0 ? 0 : -1;
+            tried = 1;
         } else if (strcmp(m, "keyboard-interactive") == 0 && cfg->kbdinteractiveauthentication &&
-                   prompter && !cfg->batchmode) {
-            if (try_kbdint(s, cfg, prompter) == 0)
-                return 0;
-        } else if (strcmp(m, "password") == 0 && cfg->passwordauthentication && prompter &&
-                   !cfg->batchmode) {
-            if (try_password(s, cfg, prompter) == 0)
-                return 0;
+                   ui->pr) {
+            rc = try_kbdint(s, cfg, ui);
+            tried = 1;
+        } else if (strcmp(m, "password") == 0 && cfg->passwordauthentication && ui->pr) {
+            rc = try_password(s, cfg, ui);
+            tried = 1;
         }
-        if (libssh2_userauth_authenticated(s))
+        if (rc == 0 || libssh2_userauth_authenticated(s))
             return 0;
+    }
+    return tried ? 1 : -1;
+}
+
+int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
+             const struct conn_prompter *prompter, char *err, size_t errlen)
+{
+    const char *pref = cfg->preferredauthentications[0]
+                           ? cfg->preferredauthentications
+                           : "gssapi-with-mic,publickey,keyboard-interactive,password";
+    struct auth_ui ui = {.pr = cfg->batchmode ? NULL : prompter};
+    char server[512] = "", prev[512] = "";
+    for (int round = 0; round < 8; round++) {
+        /* libssh2 1.10 does not report "partial success", so after a round that failed the
+         * list is asked again (one "none" request, which sshd counts against MaxAuthTries):
+         * a different list means a method counted, as with AuthenticationMethods
+         * publickey,keyboard-interactive, and the next round tries what is left. */
+        char *methods = libssh2_userauth_list(s, cfg->user, (unsigned int)strlen(cfg->user));
+        if (!methods) {
+            if (libssh2_userauth_authenticated(s))
+                return 0;
+            if (round > 0)
+                break;
+            snprintf(err, errlen, "no authentication methods offered");
+            return -1;
+        }
+        snprintf(server, sizeof server, "%s", methods);
+        if (!strcmp(server, prev))
+            break; /* nothing counted in the last round */
+        snprintf(prev, sizeof prev, "%s", server);
+        int rc = one_round(s, cfg, agent_sock, pref, server, &ui);
+        if (rc == 0)
+            return 0;
+        if (rc < 0)
+            break;
+    }
+    if (ui.asked) {
+        /* The user answered and it was not enough: running ssh would only ask again. */
+        snprintf(err, errlen, "%s@%s: Permission denied (%s).", cfg->user, cfg->hostname, server);
+        return -2;
     }
     snprintf(err, errlen, "no usable credentials");
     return -1;

@@ -10,7 +10,8 @@
 
 /* Authenticate as cfg->user: PreferredAuthentications order; publickey via the agent
  * (agent_sock or IdentityAgent) then unencrypted identity files; keyboard-interactive and
- * password only through prompter. Returns 0 when authenticated, -1 with a reason in err. */
+ * password only through prompter. Returns 0 when authenticated; -1 with a reason in err;
+ * -2 when the user was asked and auth still failed (err holds ssh's "Permission denied"). */
 int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
              const struct conn_prompter *prompter, char *err, size_t errlen);
 /* 1 if the private key file text is encrypted (PEM Proc-Type, PKCS#8, openssh-key-v1). */

@@ -9,9 +9,11 @@
 
 #include "buf.h"
 #include "sshconfig.h"
+#include "term.h"
 
 struct session;
 struct sshconn;
+struct job;
 
 /* One connected muxssh. */
 struct peer {
@@ -21,10 +23,11 @@ struct peer {
     struct buf out; /* frames queued for sending */
     int fds[8];     /* fds received, not yet claimed by an OPEN */
     int nfds;
-    int hello;   /* HELLO exchanged */
-    int closing; /* close once out is flushed */
-    int dead;    /* remove from the list */
-    int jobs;    /* worker jobs that still point at this peer */
+    int hello;              /* HELLO exchanged */
+    int closing;            /* close once out is flushed */
+    int dead;               /* remove from the list */
+    int jobs;               /* worker jobs that still point at this peer */
+    struct job *prompt_job; /* the connect job whose question this client is answering */
     struct session *sess;
     struct peer *next;
 };
@@ -73,6 +76,11 @@ struct session {
     int exit_kind;  /* EXIT_* */
     int exit_code;
     char exit_msg[256];
+    int pty;              /* a pty is requested (then ti holds what it needs) */
+    int pty_sent;         /* the pty request is done */
+    struct term_info ti;  /* the client's terminal as it was at OPEN */
+    struct escape esc;    /* escape sequences on the typed bytes (pty sessions) */
+    int winch;            /* a window-change waits to be sent (size in ti) */
     int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
     int job;              /* a worker job points at this session */
     struct session *next; /* in conn->sessions or the pending list */

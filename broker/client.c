@@ -246,6 +246,37 @@ int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
     return send_buf(sock, &b, NULL, 0, err, errlen);
 }
 
+int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_PROMPT_REPLY);
+    proto_put_u32(&b, id);
+    proto_put_u32(&b, ok ? 1 : 0);
+    proto_put_str(&b, ok ? answer : "", (size_t)-1);
+    if (b.data && !b.err)
+        proto_end(&b);
+    int rc = 0;
+    if (b.err || proto_send(sock, &b, NULL, 0) < 0) {
+        snprintf(err, errlen, "cannot talk to the broker: %s", strerror(errno));
+        rc = -1;
+    }
+    if (b.data)
+        explicit_bzero(b.data, b.len); /* the answer may be a secret */
+    proto_buf_free(&b);
+    return rc;
+}
+
+int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_WINDOW_CHANGE);
+    proto_put_u32(&b, ws->ws_col);
+    proto_put_u32(&b, ws->ws_row);
+    proto_put_u32(&b, ws->ws_xpixel);
+    proto_put_u32(&b, ws->ws_ypixel);
+    return send_buf(sock, &b, NULL, 0, err, errlen);
+}
+
 int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen)
 {
     int fds[4], nfds = 0;

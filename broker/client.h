@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 
 #include "proto.h"
 
@@ -17,6 +18,11 @@ int client_open(int sock, const char *real_ssh, const char *cwd, char *const *op
 /* Send CONTROL. Returns 0 or -1 with err. */
 int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd, char *const *opts,
                    const char *dest, char *const *env, char *err, size_t errlen);
+/* Send WINDOW_CHANGE with the terminal's new size. 0 or -1. */
+int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen);
+/* Send PROMPT_REPLY {id, ok, answer}; the frame is wiped after sending. 0 or -1. */
+int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char *err,
+                        size_t errlen);
 /* Receive and decode one frame into m (body kept in *body, caller frees). Returns 1, 0 on
  * EOF, -1 on error with err. */
 int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen);

@@ -329,6 +329,13 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct h
             snprintf(err, errlen, "no known_hosts file to add %.200s to", name);
         return CONN_FALLBACK;
     }
+    if (cfg->loglevel >= 3 && pr && pr->say) {
+        char msg[HC_STR + 128];
+        snprintf(msg, sizeof msg,
+                 "Warning: Permanently added '%s' (%s) to the list of known hosts.\r\n", name,
+                 type_label(type));
+        pr->say(pr->ctx, msg);
+    }
     return CONN_OK;
 }
 
@@ -380,8 +387,9 @@ enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_soc
     st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, out->err, sizeof out->err);
     if (st != CONN_OK)
         goto fail;
-    st = CONN_FALLBACK;
-    if (auth_run(s, cfg, agent_sock, prompter, out->err, sizeof out->err) < 0)
+    int arc = auth_run(s, cfg, agent_sock, prompter, out->err, sizeof out->err);
+    st = arc == -2 ? CONN_FATAL : CONN_FALLBACK;
+    if (arc < 0)
         goto fail;
     free(files);
     out->session = s;

@@ -20,6 +20,8 @@ enum conn_status {
 struct conn_prompter {
     /* Returns 0 and the answer (NUL-terminated) or -1 if the user cannot be asked. */
     int (*ask)(void *ctx, const char *prompt, int echo, char *answer, size_t answerlen);
+    /* Shows text (one or more lines) on the asking client's stderr; 0 or -1. */
+    int (*say)(void *ctx, const char *text);
     void *ctx;
 };
 

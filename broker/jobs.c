@@ -38,7 +38,11 @@ static void run_resolve(struct job *j)
 static void run_connect(struct job *j)
 {
     struct sshconn *c = j->conn;
-    j->status = conn_establish(j->cfg, c->agent_sock[0] ? c->agent_sock : NULL, NULL, &j->res);
+    j->prompter.ask = prompt_ask;
+    j->prompter.say = prompt_say;
+    j->prompter.ctx = j;
+    j->status =
+        conn_establish(j->cfg, c->agent_sock[0] ? c->agent_sock : NULL, &j->prompter, &j->res);
 }
 
 static void *worker(void *arg)
@@ -48,10 +52,25 @@ static void *worker(void *arg)
         run_resolve(j);
     else
         run_connect(j);
-    /* A pointer is smaller than PIPE_BUF: the write is atomic. */
-    while (write(B.job_wr, &j, sizeof j) < 0 && errno == EINTR)
-        ;
+    jobs_notify(j);
     return NULL;
+}
+
+int jobs_notify(struct job *j)
+{
+    /* A pointer is smaller than PIPE_BUF: the write is atomic. */
+    ssize_t n;
+    while ((n = write(B.job_wr, &j, sizeof j)) < 0 && errno == EINTR)
+        ;
+    return n == (ssize_t)sizeof j ? 0 : -1;
+}
+
+void jobs_free(struct job *j)
+{
+    prompt_destroy(&j->prompt);
+    free(j->cfg);
+    explicit_bzero(j, sizeof *j);
+    free(j);
 }
 
 int jobs_start(struct job *j)
@@ -59,6 +78,7 @@ int jobs_start(struct job *j)
     pthread_attr_t at;
     pthread_t t;
     sigset_t all, old;
+    prompt_init(&j->prompt);
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 512 * 1024);
@@ -70,6 +90,7 @@ int jobs_start(struct job *j)
     pthread_attr_destroy(&at);
     if (rc != 0) {
         blog("cannot start a worker thread: %s", strerror(rc));
+        prompt_destroy(&j->prompt);
         return -1;
     }
     B.njobs++;
@@ -82,6 +103,7 @@ struct job *jobs_take(void)
     ssize_t n = read(B.job_rd, &j, sizeof j);
     if (n != (ssize_t)sizeof j)
         return NULL;
-    B.njobs--;
+    if (!prompt_pending(j))
+        B.njobs--;
     return j;
 }

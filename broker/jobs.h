@@ -4,6 +4,7 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "prompt.h"
 
 enum job_kind { JOB_RESOLVE, JOB_CONNECT };
 
@@ -16,12 +17,18 @@ struct job {
     enum conn_status status; /* JOB_CONNECT result */
     struct conn_result res;
     char err[512];
+    struct prompt prompt;          /* JOB_CONNECT: the question being asked, if any */
+    struct conn_prompter prompter; /* JOB_CONNECT: asks through prompt */
 };
 
 /* Create the completion pipe (B.job_rd/B.job_wr). Returns 0 or -1. */
 int jobs_init(void);
 /* Run j in a new detached thread; returns 0 or -1 (then j is untouched). */
 int jobs_start(struct job *j);
+/* Worker: wake the loop for j (finished, or with a question); returns 0 or -1. */
+int jobs_notify(struct job *j);
+/* Free a job the loop took back for good. */
+void jobs_free(struct job *j);
 /* Take one finished job from the pipe, or NULL if none is ready. */
 struct job *jobs_take(void);
 

@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "jobs.h"
+#include "prompt.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -100,13 +101,15 @@ static void finish_jobs(void)
 {
     struct job *j;
     while ((j = jobs_take()) != NULL) {
+        if (prompt_pending(j)) {
+            prompt_route(j); /* a question, not the end: the worker waits for the answer */
+            continue;
+        }
         if (j->kind == JOB_RESOLVE)
             session_resolved(j);
         else
             pool_connected(j);
-        free(j->cfg);
-        explicit_bzero(j, sizeof *j);
-        free(j);
+        jobs_free(j);
     }
 }
 

@@ -3,13 +3,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "argv.h"
+#include "ask.h"
+#include "ttystate.h"
 #include "client.h"
 #include "fallback.h"
 #include "proto.h"
@@ -118,7 +122,38 @@ static int control(struct front *f, int sock)
 static void on_signal(int sig)
 {
     (void)sig;
-    _exit(255); /* as ssh does when killed by SIGINT/SIGTERM/SIGHUP */
+    tty_restore(); /* a raw terminal or a hidden answer must not outlive us */
+    _exit(255);    /* as ssh does when killed by SIGINT/SIGTERM/SIGHUP */
+}
+
+static volatile sig_atomic_t winched;
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    winched = 1;
+}
+
+/* Wait until the broker has sent something; meanwhile pass window size changes on.
+ * Returns 0, or -1 (err set) if the broker cannot be told. */
+static int wait_broker(int sock, char *err, size_t errlen)
+{
+    for (;;) {
+        if (winched) {
+            struct winsize ws;
+            winched = 0;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0 && client_window_change(sock, &ws, err, errlen) < 0)
+                return -1;
+        }
+        struct pollfd p = {.fd = sock, .events = POLLIN};
+        int r = poll(&p, 1, -1);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return -1;
+        }
+    }
 }
 
 /* Serve one session through the broker; returns the exit code, or -1 to fall back. */
@@ -153,11 +188,15 @@ static int serve(struct front *f, int sock, int *no_ctl)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sw = {.sa_handler = on_winch}; /* no SA_RESTART: poll must wake */
+    sigaction(SIGWINCH, &sw, NULL);
     int started = 0; /* STARTED seen: the command may be running, never run it again */
     for (;;) {
         struct proto_msg m;
         uint8_t *body = NULL;
-        int r = client_recv(sock, &m, &body, err, sizeof err);
+        int r = wait_broker(sock, err, sizeof err) < 0
+                    ? -1
+                    : client_recv(sock, &m, &body, err, sizeof err);
         if (r <= 0) {
             if (!started) {
                 /* Nothing ran: the broker left before the command could start. */
@@ -170,10 +209,28 @@ static int serve(struct front *f, int sock, int *no_ctl)
         switch (m.type) {
         case MSG_STARTED:
             started = 1;
+            /* A pty session: the terminal is raw until we exit, whichever way. */
+            if ((m.u[0] & STARTED_PTY) && isatty(0))
+                tty_raw(0);
             break;
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
             break;
+        case MSG_PROMPT: {
+            char q[4096], a[1024];
+            int ok = proto_str_copy(&m.s[0], q, sizeof q) == 0 &&
+                     ask_user(q, m.u[1] != 0, a, sizeof a) == 0;
+            int sent = client_prompt_reply(sock, m.u[0], ok, ok ? a : "", err, sizeof err);
+            explicit_bzero(a, sizeof a);
+            if (sent < 0) {
+                free(body);
+                if (!started)
+                    return -1;
+                fprintf(stderr, "muxssh: lost the broker: %s\n", err);
+                return 255;
+            }
+            break;
+        }
         case MSG_ERROR: {
             int code = (int)m.u[0];
             if (code == ERR_FATAL) {
@@ -242,6 +299,7 @@ int main(int argc, char **argv)
         return control(&f, sock);
     int no_ctl = 0;
     int code = serve(&f, sock, &no_ctl);
+    tty_restore();
     if (code >= 0)
         return code;
     close(sock);

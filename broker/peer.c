@@ -10,6 +10,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "prompt.h"
 #include "proto.h"
 #include "session.h"
 
@@ -42,7 +43,7 @@ void peer_accept(void)
     }
 }
 
-static void queue(struct peer *p, struct proto_buf *b)
+void peer_queue(struct peer *p, struct proto_buf *b)
 {
     if (proto_end(b) == 0 && !p->dead)
         buf_append(&p->out, b->data, b->len);
@@ -57,7 +58,7 @@ void peer_send_exit(struct peer *p, int kind, int code, const char *msg)
     proto_put_u32(&b, (uint32_t)kind);
     proto_put_u32(&b, (uint32_t)code);
     proto_put_str(&b, msg, (size_t)-1);
-    queue(p, &b);
+    peer_queue(p, &b);
 }
 
 void peer_send_error(struct peer *p, int code, const char *msg)
@@ -66,7 +67,7 @@ void peer_send_error(struct peer *p, int code, const char *msg)
     proto_begin(&b, MSG_ERROR);
     proto_put_u32(&b, (uint32_t)code);
     proto_put_str(&b, msg, (size_t)-1);
-    queue(p, &b);
+    peer_queue(p, &b);
 }
 
 void peer_send_ctl_reply(struct peer *p, int status, const char *text)
@@ -75,7 +76,7 @@ void peer_send_ctl_reply(struct peer *p, int status, const char *text)
     proto_begin(&b, MSG_CONTROL_REPLY);
     proto_put_u32(&b, (uint32_t)status);
     proto_put_str(&b, text, (size_t)-1);
-    queue(p, &b);
+    peer_queue(p, &b);
 }
 
 void peer_send_message(struct peer *p, const char *text)
@@ -83,14 +84,15 @@ void peer_send_message(struct peer *p, const char *text)
     struct proto_buf b;
     proto_begin(&b, MSG_MESSAGE);
     proto_put_str(&b, text, (size_t)-1);
-    queue(p, &b);
+    peer_queue(p, &b);
 }
 
-int peer_send_started(struct peer *p)
+int peer_send_started(struct peer *p, uint32_t flags)
 {
     struct proto_buf b;
     proto_begin(&b, MSG_STARTED);
-    queue(p, &b);
+    proto_put_u32(&b, flags);
+    peer_queue(p, &b);
     return !buf_used(&p->out);
 }
 
@@ -154,7 +156,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         proto_put_u32(&b, PROTO_VERSION);
         proto_put_u32(&b, (uint32_t)getpid());
         proto_put_u32(&b, 0);
-        queue(p, &b);
+        peer_queue(p, &b);
         return;
     }
     case MSG_OPEN: {
@@ -192,7 +194,13 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         }
         return;
     case MSG_PROMPT_REPLY:
+        prompt_reply(p, m.u[0], m.u[1] != 0, m.s[0].p, m.s[0].n);
+        explicit_bzero((void *)body, len); /* the answer may be a secret */
+        return;
     case MSG_WINDOW_CHANGE:
+        if (p->sess)
+            session_window_change(p->sess, m.u[0], m.u[1], m.u[2], m.u[3]);
+        return;
     case MSG_SIGNAL:
         /* Valid, but nothing in a non-terminal session uses them yet. */
         return;
@@ -304,6 +312,7 @@ void peer_sweep(void)
         *pp = p->next;
         if (p->sess)
             session_client_gone(p->sess);
+        prompt_peer_gone(p);
         close_pending_fds(p);
         close(p->fd);
         buf_free(&p->in, 1);

@@ -3,6 +3,7 @@
 #define MUXSHIM_PEER_H
 
 #include "broker.h"
+#include "proto.h"
 
 /* Accept every pending connection on the listening socket. */
 void peer_accept(void);
@@ -10,6 +11,8 @@ void peer_accept(void);
 void peer_on_readable(struct peer *p);
 /* Flush queued frames. */
 void peer_on_writable(struct peer *p);
+/* Finish frame b, queue it for p and try to send; frees b. */
+void peer_queue(struct peer *p, struct proto_buf *b);
 /* Queue EXIT {kind, code, message}. */
 void peer_send_exit(struct peer *p, int kind, int code, const char *msg);
 /* Queue ERROR {code, message}. */
@@ -18,8 +21,8 @@ void peer_send_error(struct peer *p, int code, const char *msg);
 void peer_send_ctl_reply(struct peer *p, int status, const char *text);
 /* Queue MESSAGE {text}. */
 void peer_send_message(struct peer *p, const char *text);
-/* Queue STARTED and try to send it now; returns nonzero once it has left the broker. */
-int peer_send_started(struct peer *p);
+/* Queue STARTED {flags} and try to send it now; nonzero once it has left the broker. */
+int peer_send_started(struct peer *p, uint32_t flags);
 /* Mark the peer finished: close once its replies are flushed. */
 void peer_finish(struct peer *p);
 /* Free peers marked dead (after the loop's dispatch). */

@@ -76,6 +76,7 @@ static struct sshconn *conn_new(struct session *s)
     j->kind = JOB_CONNECT;
     j->conn = c;
     if (jobs_start(j) < 0) {
+        free(j->cfg);
         free(j);
         free(c);
         return NULL;

@@ -13,7 +13,7 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_HELLO] = "uuu",        [MSG_OPEN] = "sslsslu", [MSG_PROMPT] = "uus",
     [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",    [MSG_WINDOW_CHANGE] = "uuuu",
     [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",     [MSG_CONTROL] = "usslsl",
-    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",     [MSG_STARTED] = "",
+    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",     [MSG_STARTED] = "u",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -29,7 +29,8 @@ enum proto_type {
                                strlist env */
     MSG_CONTROL_REPLY = 10, /* u32 status (CTLR_*), str text */
     MSG_ERROR = 11,         /* u32 code (ERR_*), str message */
-    MSG_STARTED = 12,       /* (no fields): the request that runs the command goes out next */
+    MSG_STARTED = 12,       /* u32 flags (STARTED_*): the request that runs the command goes
+                               out next */
     MSG_TYPE_MAX = 12
 };
 
@@ -38,6 +39,10 @@ enum proto_open_flags {
     OPEN_STDOUT_TTY = 1u << 1,
     OPEN_STDERR_TTY = 1u << 2,
     OPEN_STDIN_NULL = 1u << 3, /* muxssh replaced stdin by /dev/null (-n) */
+};
+
+enum proto_started_flags {
+    STARTED_PTY = 1u << 0, /* the session has a pty: the client puts its terminal in raw mode */
 };
 
 enum proto_exit_kind {

@@ -16,6 +16,7 @@
 #include "pool.h"
 
 #define READ_CHUNK (128 * 1024)
+#define TYPED_CHUNK 4096 /* a read from a terminal with escape sequences on */
 
 static char *pstrdup(const struct pstr *s)
 {
@@ -88,6 +89,9 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
         s->opts = proto_strlist_dup(&m->l[0]);
         s->env = proto_strlist_dup(&m->l[1]);
         s->flags = m->u[0];
+        /* Before the client can make it raw: the pty request carries these modes. */
+        if ((s->flags & OPEN_STDIN_TTY) && s->in.tty)
+            term_read(s->in.fd, &s->ti);
     }
     if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->opts || !s->env) {
         snprintf(err, errlen, "out of memory");
@@ -182,20 +186,22 @@ static const char *choose_mode(struct session *s)
     } else {
         s->mode = MODE_SHELL;
     }
-    int pty = 0;
-    switch (c->requesttty) {
-    case HC_TTY_FORCE:
-    case HC_TTY_YES:
-        pty = 1;
-        break;
-    case HC_TTY_AUTO:
-        pty = s->mode == MODE_SHELL && stdin_tty;
-        break;
-    case HC_TTY_NO:
-        break;
+    /* ssh.c's choice: a pty when asked for, or by default for a shell; never with -T; and
+     * without a terminal on stdin only when forced (-tt). */
+    int pty = c->requesttty == HC_TTY_FORCE || c->requesttty == HC_TTY_YES;
+    if (s->mode == MODE_SHELL)
+        pty = c->requesttty != HC_TTY_NO;
+    if ((!stdin_tty || c->stdinnull || (s->flags & OPEN_STDIN_NULL)) &&
+        c->requesttty != HC_TTY_FORCE) {
+        if (pty && c->loglevel >= 3)
+            peer_send_message(s->peer, "Pseudo-terminal will not be allocated because stdin is "
+                                       "not a terminal.\r\n");
+        pty = 0;
     }
-    if (pty)
-        return "terminal sessions are handed to ssh";
+    s->pty = pty;
+    if (pty && !s->ti.modes_len)
+        term_read(-1, &s->ti); /* forced without a terminal: ssh's defaults, 80x24 */
+    escape_init(&s->esc, pty ? c->escapechar : -1);
     if (c->stdinnull && !(s->flags & OPEN_STDIN_NULL)) {
         int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -315,8 +321,50 @@ static void fail(struct session *s, int rc, const char *what)
     pool_lost(s->conn);
 }
 
+/* The pty request, ahead of env requests as ssh sends it. */
+static int step_pty(struct session *s)
+{
+    const char *term = NULL;
+    for (char **e = s->env; *e && !term; e++)
+        if (!strncmp(*e, "TERM=", 5))
+            term = *e + 5;
+    if (!term)
+        term = "";
+    static const unsigned char no_modes[1] = {0};
+    const unsigned char *modes = s->ti.modes;
+    size_t mlen = s->ti.modes_len;
+    if (strlen(term) > 64)
+        term = ""; /* libssh2 1.10 takes 256 bytes of TERM and modes at most */
+    if (strlen(term) + mlen > TERM_MODES_MAX) {
+        modes = no_modes;
+        mlen = 1;
+    }
+    int rc = libssh2_channel_request_pty_ex(s->ch, term, (unsigned)strlen(term),
+                                            (const char *)modes, (unsigned)mlen, (int)s->ti.cols,
+                                            (int)s->ti.rows, (int)s->ti.xpixel, (int)s->ti.ypixel);
+    if (again(s, rc, OP_PTY))
+        return 0;
+    if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED || rc == LIBSSH2_ERROR_CHANNEL_FAILURE ||
+        rc == LIBSSH2_ERROR_INVAL) {
+        /* As ssh: say so, and go on without one. */
+        peer_send_message(s->peer, "PTY allocation request failed on channel 0\r\n");
+        s->pty = 0;
+        escape_init(&s->esc, -1);
+    } else if (rc < 0) {
+        fail(s, rc, "pty request");
+        return 1;
+    }
+    s->pty_sent = 1;
+    return 1;
+}
+
 static int step_setenv(struct session *s)
 {
+    if (s->pty && !s->pty_sent) {
+        step_pty(s);
+        if (!s->pty_sent)
+            return 0;
+    }
     while (s->envreq && s->envreq[s->envreq_next]) {
         const char *e = s->envreq[s->envreq_next];
         const char *eq = strchr(e, '=');
@@ -343,7 +391,7 @@ static int step_start(struct session *s)
      * from then on, losing the broker must not make it run the command again itself. */
     if (!s->started) {
         s->started = 1;
-        if (!peer_send_started(s->peer))
+        if (!peer_send_started(s->peer, s->pty ? STARTED_PTY : 0))
             return 0;
     } else if (buf_used(&s->peer->out) && s->blocked_op != OP_START) {
         return 0;
@@ -372,6 +420,35 @@ static int step_start(struct session *s)
     return 1;
 }
 
+/* Bytes typed into a pty session, just read into to_ch's free space: take out escape
+ * sequences. Returns 1 when ~. ended the session. */
+static int typed(struct session *s, size_t n)
+{
+    unsigned char in[TYPED_CHUNK];
+    memcpy(in, s->to_ch.p + s->to_ch.len, n);
+    size_t off = 0;
+    while (off < n) {
+        size_t outlen = 0, used = 0;
+        enum escape_action a =
+            escape_filter(&s->esc, in + off, n - off, s->to_ch.p + s->to_ch.len, &outlen, &used);
+        s->to_ch.len += outlen;
+        off += used;
+        if (a == ESC_CLOSE) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "Connection to %.200s closed.", s->cfg->hostname);
+            set_exit(s, EXIT_LOST, 255, s->cfg->loglevel >= 3 ? msg : "");
+            s->state = S_CLOSING;
+            return 1;
+        }
+        if (a == ESC_HELP) {
+            char help[1024];
+            escape_help(s->esc.ch, help, sizeof help);
+            buf_append(&s->to_err, help, strlen(help));
+        }
+    }
+    return 0;
+}
+
 /* Client stdin → channel. */
 static int pump_in(struct session *s)
 {
@@ -379,9 +456,14 @@ static int pump_in(struct session *s)
     if (!s->in_eof && !buf_used(&s->to_ch) && (!s->in.tty || s->in.ready)) {
         if (buf_reserve(&s->to_ch, READ_CHUNK) < 0)
             return 0;
-        ssize_t n = read(s->in.fd, s->to_ch.p + s->to_ch.len, READ_CHUNK);
+        size_t room = s->esc.ch >= 0 ? TYPED_CHUNK : READ_CHUNK;
+        ssize_t n = read(s->in.fd, s->to_ch.p + s->to_ch.len, room);
         s->in.ready = 0;
-        if (n > 0) {
+        if (n > 0 && s->esc.ch >= 0) {
+            if (typed(s, (size_t)n))
+                return 1;
+            progress = 1;
+        } else if (n > 0) {
             s->to_ch.len += (size_t)n;
             progress = 1;
         } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -476,6 +558,8 @@ static int step_running(struct session *s)
     struct sshconn *c = s->conn;
     /* A half-sent packet must be finished by the same call before anything else. */
     switch (s->blocked_op) {
+    case OP_WINCH:
+        break; /* retried just below */
     case OP_WRITE:
     case OP_EOF:
         progress |= pump_in(s);
@@ -488,6 +572,14 @@ static int step_running(struct session *s)
         break;
     default:
         break;
+    }
+    if (s->winch && (!c->blocked || (c->blocked == s && s->blocked_op == OP_WINCH))) {
+        int rc = libssh2_channel_request_pty_size_ex(s->ch, (int)s->ti.cols, (int)s->ti.rows,
+                                                     (int)s->ti.xpixel, (int)s->ti.ypixel);
+        if (!again(s, rc, OP_WINCH)) {
+            s->winch = 0; /* sent, or refused: either way nothing waits for it */
+            progress = 1;
+        }
     }
     if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
         return progress;
@@ -530,7 +622,10 @@ static void collect_exit(struct session *s)
         set_exit(s, EXIT_SIGNAL, 255, "");
         return;
     }
-    set_exit(s, EXIT_STATUS, libssh2_channel_get_exit_status(s->ch), "");
+    char msg[256] = "";
+    if (s->pty && s->cfg->loglevel >= 3) /* as ssh at the end of a terminal session */
+        snprintf(msg, sizeof msg, "Connection to %.200s closed.", s->cfg->hostname);
+    set_exit(s, EXIT_STATUS, libssh2_channel_get_exit_status(s->ch), msg);
 }
 
 static int step_closing(struct session *s)
@@ -625,6 +720,20 @@ void session_conn_lost(struct session *s, const char *msg)
     s->blocked_op = OP_NONE;
     set_exit(s, EXIT_LOST, 255, msg);
     s->state = S_DONE;
+}
+
+void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
+                           uint32_t ypixel)
+{
+    s->ti.cols = cols; /* before the pty request, it simply takes the new size */
+    s->ti.rows = rows;
+    s->ti.xpixel = xpixel;
+    s->ti.ypixel = ypixel;
+    if (!s->pty || !s->pty_sent || !s->ch)
+        return;
+    s->winch = 1;
+    if (s->conn)
+        s->conn->dirty = 1;
 }
 
 void session_poll_events(const struct session *s, short ev[3])

@@ -16,7 +16,9 @@ enum session_op {
     OP_READ_OUT,
     OP_READ_ERR,
     OP_WAIT,
-    OP_CLOSE
+    OP_CLOSE,
+    OP_PTY,
+    OP_WINCH
 };
 
 /* Build a session from a decoded OPEN (or CONTROL when ctl_op) and start its ssh -G job.
@@ -35,6 +37,9 @@ void session_client_gone(struct session *s);
 void session_conn_lost(struct session *s, const char *msg);
 /* Whether the session has consumed nothing from the client yet (it may still fall back). */
 int session_unstarted(const struct session *s);
+/* The client's terminal changed size: send window-change (pty sessions only). */
+void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
+                           uint32_t ypixel);
 /* Poll interest: fills events for the session's endpoints (in, out, err). */
 void session_poll_events(const struct session *s, short ev[3]);
 /* Tell the client the outcome (EXIT / ERROR) and free the session. */

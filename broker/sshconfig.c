@@ -198,6 +198,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     c->port = 22;
     c->connecttimeout = -1;
     c->serveralivecountmax = 3;
+    c->numberofpasswordprompts = 3;
     c->controlpersist = -1;
     c->escapechar = '~';
     c->loglevel = 3;
@@ -266,6 +267,8 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
                                        : !strcmp(v, "accept-new") ? HC_STRICT_ACCEPT_NEW
                                        : !strcmp(v, "false") || !strcmp(v, "no") ? HC_STRICT_NO
                                                                                  : HC_STRICT_ASK;
+        else if (!strcmp(k, "numberofpasswordprompts"))
+            c->numberofpasswordprompts = atoi(v);
         else if (!strcmp(k, "hashknownhosts"))
             c->hashknownhosts = yes(v);
         else if (!strcmp(k, "checkhostip"))
@@ -410,6 +413,24 @@ static int drain(int out_fd, int err_fd, char **out, size_t *outlen, char *errbu
     return 0;
 }
 
+/* Remove from text every line that starts with prefix. ssh -G runs with stdin on
+ * /dev/null and says a pty will not be allocated; that is decided per session instead. */
+static void drop_line(char *text, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    char *w = text;
+    for (char *r = text; *r;) {
+        size_t n = strcspn(r, "\n");
+        size_t take = n + (r[n] == '\n');
+        if (strncmp(r, prefix, pl) != 0) {
+            memmove(w, r, take);
+            w += take;
+        }
+        r += take;
+    }
+    *w = '\0';
+}
+
 /* Runs ssh -G; on success the parsed config, with its stderr kept as warnings, and in *raw
  * the output itself (heap). */
 static int run_ssh_g(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
@@ -494,6 +515,7 @@ static int run_ssh_g(const char *real_ssh, const char *cwd, char *const *opts, c
     }
     if (sshconfig_parse(out, outlen, cfg, err, errlen) < 0)
         goto out;
+    drop_line(errtext, "Pseudo-terminal will not be allocated");
     copy(cfg->warnings, sizeof cfg->warnings, errtext);
     *raw = out;
     *rawlen = outlen;

@@ -41,6 +41,7 @@ struct hostcfg {
     int hashknownhosts;
     int checkhostip;
     int batchmode;
+    int numberofpasswordprompts; /* tries for a password or passphrase (ssh's default 3) */
     int pubkeyauthentication, passwordauthentication, kbdinteractiveauthentication;
     char preferredauthentications[HC_STR];
     char hostkeyalgorithms[HC_STR], kexalgorithms[HC_STR], ciphers[HC_STR], macs[HC_STR];

@@ -3,7 +3,8 @@
 #   sshd_start DIR      host key, client key, sshd_config, known_hosts and ssh_config (Host
 #                       mux-test) in DIR; sshd listens on a free 127.0.0.1 port, logging to
 #                       DIR/sshd.log at LogLevel VERBOSE. Sets SSHD_PORT and SSHD_DIR.
-#                       SSHD_MAXSESSIONS (default 10), SSHD_EXTRA (more config lines),
+#                       SSHD_MAXSESSIONS (default 10), SSHD_EXTRA (config lines that
+#                       override the defaults),
 #                       SSHD_USER (the account ssh_config logs in as; default: this one;
 #                       another account gets read access to DIR's keys).
 #   sshd_light_user     as root: the account "muxsoak" (created if missing), whose shell is
@@ -31,7 +32,9 @@ sshd_start() {
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             continue # somebody listens there
         fi
+        # SSHD_EXTRA first: for sshd the first value of a keyword wins.
         cat >"$dir/sshd_config" <<EOF
+${SSHD_EXTRA:-}
 Port $port
 ListenAddress 127.0.0.1
 HostKey $dir/host_ed25519
@@ -46,9 +49,8 @@ LogLevel VERBOSE
 MaxSessions ${SSHD_MAXSESSIONS:-10}
 AcceptEnv LANG LC_* GIT_PROTOCOL
 Subsystem sftp internal-sftp
-${SSHD_EXTRA:-}
 EOF
-        /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+        "${SSHD_BIN:-/usr/sbin/sshd}" -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
         echo $! >"$dir/sshd.bgpid"
         local i
         for i in $(seq 1 200); do

@@ -64,7 +64,8 @@ wait_for() {
 }
 hex() { printf "$(echo "$1" | sed 's/../\\x&/g')"; }
 frame() { hex "$(printf %08x $((${#1} / 2)))$1"; } # frame BODY_HEX
-HELLO=01000000020000000100000000 # version 2, pid 1, flags 0
+PV=$(awk '/^#define PROTO_VERSION/ { print $3 }' "$ROOT/broker/proto.h")
+HELLO=01$(printf '%08x' "$PV")0000000100000000 # version PV, pid 1, flags 0
 p_hello() { frame "$HELLO"; }
 one_line() { [ "$(wc -l <"$1")" -eq 1 ]; }
 
@@ -380,7 +381,7 @@ pcase zero-length 'ERROR 3 frame size out of range\|eof\|' p_zero
 pcase unknown-type 'ERROR 3 unknown message type 99\|eof\|' p_unknown
 pcase truncated-field 'ERROR 3 HELLO: truncated or malformed field\|eof\|' p_truncated_field
 pcase trailing-bytes 'ERROR 3 HELLO: 1 trailing bytes\|eof\|' p_trailing
-pcase wrong-version 'ERROR 3 protocol version 1, want 2\|eof\|' p_version
+pcase wrong-version "ERROR 3 protocol version 1, want $PV\\|eof\\|" p_version
 pcase open-before-hello 'ERROR 3 first message is not HELLO\|eof\|' p_not_hello_first
 pcase second-hello "${E}ERROR 3 second HELLO\|eof\|" p_second_hello
 pcase open-without-fds "${E}ERROR 3 OPEN needs exactly 3 fds\|eof\|" p_open_no_fds

@@ -173,6 +173,7 @@ static void init_cfg(void)
     base.port = port;
     base.addressfamily = AF_UNSPEC;
     base.connecttimeout = 10;
+    base.numberofpasswordprompts = 3;
     snprintf(base.identityfile[0], HC_STR, "%s/id_file", dir);
     base.n_identityfile = 1;
     snprintf(base.identityagent, HC_STR, "SSH_AUTH_SOCK");
@@ -357,7 +358,7 @@ static void test_key_and_hostkeys(void)
     c.stricthostkeychecking = HC_STRICT_ASK;
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK, "ask without prompter: %s", err);
     struct script sc = {.answers = {"no"}};
-    struct conn_prompter pr = {script_ask, &sc};
+    struct conn_prompter pr = {.ask = script_ask, .ctx = &sc};
     CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FATAL &&
               strcmp(err, "Host key verification failed.") == 0,
           "ask answered no: %s", err);
@@ -392,17 +393,28 @@ static void test_key_and_hostkeys(void)
     c = base;
     snprintf(c.identityfile[0], HC_STR, "%s/id_enc", dir);
     snprintf(c.preferredauthentications, HC_STR, "publickey,password");
-    struct script sc4 = {.answers = {"wrong1", "wrong2", "wrong3", "wrong4"}};
+    struct script sc4 = {.answers = {"w1", "w2", "w3", "w4", "w5", "w6", "w7"}};
     pr.ctx = &sc4;
-    CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FALLBACK, "wrong passwords: %s", err);
+    /* The server takes the encrypted key: its passphrase is asked three times, then the
+     * password three times; then ssh's words, and no fallback to ask all over again. */
+    CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FATAL && strstr(err, "Permission denied"),
+          "wrong passphrases and passwords: %s", err);
     snprintf(cmd, sizeof cmd, "%s@127.0.0.1's password: ", c.user);
-    CHECK(sc4.asked == 3 && strcmp(sc4.prompts[0], cmd) == 0, "password asked %d times: %s",
-          sc4.asked, sc4.prompts[0]);
+    char want[600];
+    snprintf(want, sizeof want, "Enter passphrase for key '%s/id_enc': ", dir);
+    CHECK(sc4.asked == 6 && strcmp(sc4.prompts[0], want) == 0 && strcmp(sc4.prompts[3], cmd) == 0,
+          "passphrase and password asked %d times: %s / %s", sc4.asked, sc4.prompts[0],
+          sc4.prompts[3]);
+    struct script sc6 = {.answers = {"secret"}};
+    pr.ctx = &sc6;
+    CHECK(try_p(&c, NULL, &pr, err, &works) == CONN_OK && works && sc6.asked == 1,
+          "passphrase asked once: %s", err);
     snprintf(c.preferredauthentications, HC_STR, "publickey");
+    snprintf(c.identityfile[0], HC_STR, "%s/id_missing", dir);
     struct script sc5 = {.answers = {"x"}};
     pr.ctx = &sc5;
     CHECK(try_p(&c, NULL, &pr, err, NULL) == CONN_FALLBACK && sc5.asked == 0,
-          "PreferredAuthentications publickey never asks: %s", err);
+          "PreferredAuthentications publickey never asks a password: %s", err);
 
     /* Encrypted identity only: skipped, nothing else to try. */
     c = base;

@@ -95,6 +95,7 @@ static void test_all_types(void)
             proto_put_strlist(&b, env_a, -1);
             break;
         case MSG_STARTED:
+            proto_put_u32(&b, STARTED_PTY);
             break;
         case MSG_CONTROL_REPLY:
         case MSG_ERROR:
