@@ -26,7 +26,7 @@ for t in "$B"/tests/test_*; do
     fi
 done
 
-for suite in tests/shim/run.sh tests/e2e/run.sh tests/fault/run.sh; do
+for suite in tests/shim/run.sh tests/e2e/run.sh tests/fault/run.sh tests/interactive/run.sh; do
     if [ -x "$suite" ]; then
         "$suite" "$B" 2>&1 | tee -a "$log"
         rc=${PIPESTATUS[0]}
