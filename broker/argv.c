@@ -26,7 +26,7 @@ static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
                                     "AB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy";
 
 /* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
-static const char served_opts[] = "46aCceiklmnNopqsTtvxyFO";
+static const char served_opts[] = "46aCceiklmnNopqsTtvxyFJOW";
 
 enum { SESSION_UNSET = -1, SESSION_NONE, SESSION_SUBSYSTEM, SESSION_DEFAULT };
 
@@ -414,6 +414,7 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
             return fail(ps, "Cannot specify stdio forward with -O");
         ps->stdio_forward = 1;
         ps->session_type = SESSION_NONE;
+        a->stdio_fwd = optarg;
         break;
     case 'q':
         a->quiet++;

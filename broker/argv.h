@@ -25,8 +25,9 @@ struct ssh_args {
     int verbose;         /* -v count */
     int fork_bg;         /* -f */
     const char *ctl_cmd; /* -O argument, or NULL */
-    int user_ctl;        /* the caller chose its own multiplexing: -M, -S, or -o ControlMaster /
-                            ControlPath / ControlPersist (any spelling/case, "=" or space) */
+    const char *stdio_fwd;   /* -W argument (HOST:PORT), or NULL */
+    int user_ctl;            /* the caller chose its own multiplexing: -M, -S, or -o ControlMaster /
+                                ControlPath / ControlPersist (any spelling/case, "=" or space) */
     const char *unsupported; /* NULL, or the first option muxssh does not serve (e.g. "-L",
                                 "-G", "-o ProxyCommand"), as a short text for -v output */
 };

@@ -14,6 +14,7 @@
 struct auth_ui {
     const struct conn_prompter *pr; /* NULL: ask nothing (no client, or BatchMode) */
     int asked;                      /* the user answered at least one question */
+    int rsa_refused; /* an RSA key failed, and this libssh2 can only sign it with SHA-1 */
 };
 
 /* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
@@ -99,7 +100,22 @@ static int agent_key_allowed(const struct hostcfg *cfg, const struct libssh2_age
     return 0;
 }
 
-static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock)
+/* libssh2 before 1.11 signs RSA user keys only with ssh-rsa (SHA-1), which OpenSSH 8.8 and
+ * later refuse by default. */
+static int rsa_sha1_only(void)
+{
+    return libssh2_version(0x010b00) == NULL;
+}
+
+/* 1 if the key blob is an RSA key ("ssh-rsa" as its type). */
+static int blob_is_rsa(const unsigned char *b, size_t len)
+{
+    return len > 11 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 7 &&
+           memcmp(b + 4, "ssh-rsa", 7) == 0;
+}
+
+static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
+                     struct auth_ui *ui)
 {
     const char *path = NULL;
     if (strcmp(cfg->identityagent, "none") == 0)
@@ -125,6 +141,8 @@ static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
                 ok = 0;
                 break;
             }
+            if (blob_is_rsa(id->blob, id->blob_len) && rsa_sha1_only())
+                ui->rsa_refused = 1;
         }
         libssh2_agent_disconnect(a);
     }
@@ -248,6 +266,21 @@ static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const ch
     return -1;
 }
 
+/* 1 if the identity file holds an RSA key (its .pub, its openssh-key-v1 public half, or a
+ * PEM RSA header tell). */
+static int key_is_rsa(const char *keyfile, const char *text)
+{
+    char path[HC_STR + 8];
+    unsigned char blob[KEY_MAX];
+    snprintf(path, sizeof path, "%s.pub", keyfile);
+    long n = pub_blob(path, blob, sizeof blob);
+    if (n <= 0)
+        n = private_pub_blob(text, blob, sizeof blob);
+    if (n > 0)
+        return blob_is_rsa(blob, (size_t)n);
+    return strstr(text, "BEGIN RSA PRIVATE KEY") != NULL;
+}
+
 static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_ui *ui)
 {
     for (int i = 0; i < cfg->n_identityfile; i++) {
@@ -261,6 +294,8 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
         else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);
+        if (rc != 0 && rsa_sha1_only() && key_is_rsa(cfg->identityfile[i], text))
+            ui->rsa_refused = 1;
         explicit_bzero(text, len);
         free(text);
         if (rc == 0)
@@ -370,7 +405,7 @@ static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
             continue;
         int rc = -1;
         if (strcmp(m, "publickey") == 0 && cfg->pubkeyauthentication) {
-            rc = try_agent(s, cfg, agent_sock) == 0 || try_files(s, cfg, ui) == 0 ? 0 : -1;
+            rc = try_agent(s, cfg, agent_sock, ui) == 0 || try_files(s, cfg, ui) == 0 ? 0 : -1;
             tried = 1;
         } else if (strcmp(m, "keyboard-interactive") == 0 && cfg->kbdinteractiveauthentication &&
                    ui->pr) {
@@ -422,6 +457,13 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         /* The user answered and it was not enough: running ssh would only ask again. */
         snprintf(err, errlen, "%s@%s: Permission denied (%s).", cfg->user, cfg->hostname, server);
         return -2;
+    }
+    if (ui.rsa_refused) {
+        snprintf(err, errlen,
+                 "RSA key refused: libssh2 %s signs RSA keys with SHA-1 (ssh-rsa) only, "
+                 "which the server does not take",
+                 libssh2_version(0));
+        return -3;
     }
     snprintf(err, errlen, "no usable credentials");
     return -1;

@@ -11,7 +11,9 @@
 /* Authenticate as cfg->user: PreferredAuthentications order; publickey via the agent
  * (agent_sock or IdentityAgent) then unencrypted identity files; keyboard-interactive and
  * password only through prompter. Returns 0 when authenticated; -1 with a reason in err;
- * -2 when the user was asked and auth still failed (err holds ssh's "Permission denied"). */
+ * -2 when the user was asked and auth still failed (err holds ssh's "Permission denied");
+ * -3 when an RSA key failed because libssh2 < 1.11 signs it with SHA-1 only (the real ssh
+ * should serve this host). */
 int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
              const struct conn_prompter *prompter, char *err, size_t errlen);
 /* 1 if the private key file text is encrypted (PEM Proc-Type, PKCS#8, openssh-key-v1). */

@@ -35,6 +35,7 @@ struct peer {
 enum session_state {
     S_RESOLVING, /* ssh -G in a worker */
     S_WAITCONN,  /* waiting for a connection, or for its spare channel */
+    S_OPENING,   /* opening a direct-tcpip channel (-W, or a jump host's tunnel) */
     S_SETENV,    /* sending env requests */
     S_START,     /* exec / subsystem / shell request */
     S_RUNNING,   /* pumping data */
@@ -42,7 +43,8 @@ enum session_state {
     S_DONE,
 };
 
-enum session_mode { MODE_EXEC, MODE_SHELL, MODE_SUBSYSTEM, MODE_NONE };
+/* MODE_TCPIP: a direct-tcpip channel to fwd_host:fwd_port (-W, or a jump host's tunnel). */
+enum session_mode { MODE_EXEC, MODE_SHELL, MODE_SUBSYSTEM, MODE_NONE, MODE_TCPIP };
 
 /* One side of the pump: a client fd and its saved flags. */
 struct endpoint {
@@ -76,14 +78,17 @@ struct session {
     int exit_kind;  /* EXIT_* */
     int exit_code;
     char exit_msg[256];
-    int pty;              /* a pty is requested (then ti holds what it needs) */
-    int pty_sent;         /* the pty request is done */
-    struct term_info ti;  /* the client's terminal as it was at OPEN */
-    struct escape esc;    /* escape sequences on the typed bytes (pty sessions) */
-    int winch;            /* a window-change waits to be sent (size in ti) */
-    int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
-    int job;              /* a worker job points at this session */
-    struct session *next; /* in conn->sessions or the pending list */
+    int pty;             /* a pty is requested (then ti holds what it needs) */
+    int pty_sent;        /* the pty request is done */
+    struct term_info ti; /* the client's terminal as it was at OPEN */
+    struct escape esc;   /* escape sequences on the typed bytes (pty sessions) */
+    int winch;           /* a window-change waits to be sent (size in ti) */
+    char *fwd_host;      /* MODE_TCPIP: where the channel goes */
+    int fwd_port;
+    struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
+    int ctl_op;                 /* nonzero: this is a CONTROL request, not a session */
+    int job;                    /* a worker job points at this session */
+    struct session *next;       /* in conn->sessions or the pending list */
 };
 
 enum conn_state { C_CONNECTING, C_READY, C_DEAD };
@@ -111,7 +116,12 @@ struct sshconn {
     int want_write;            /* the last EAGAIN was on sending */
     struct session *blocked;   /* session whose op must be retried before any other */
     struct session *requester; /* the one session whose channel requests await replies */
+    struct session *tunnel;    /* through a jump host: the session carrying our socket */
+    struct job *pending_job;   /* through a jump host: the connect job, until the tunnel opens */
     LIBSSH2_CHANNEL *spare;    /* session channel opened ahead for the next session */
+    const void *opener;        /* who has a channel open in flight (c itself for the spare, or a
+                                  session): libssh2 1.10 keeps one open state per connection, so
+                                  opens go one at a time and each is driven to its end */
     enum spare_state spare_state;
     int spare_blocked;        /* the spare's last call left a packet half sent */
     int suspect;              /* a probe went unanswered: no new sessions */

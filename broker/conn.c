@@ -236,9 +236,13 @@ static int ask_unknown(LIBSSH2_SESSION *s, int fd, int port, const struct conn_p
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     char ntop[NI_MAXHOST] = "?", ip[NI_MAXHOST + 16];
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+    int ipsock = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+                 (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+    if (ipsock)
         getnameinfo((struct sockaddr *)&ss, sl, ntop, sizeof ntop, NULL, 0, NI_NUMERICHOST);
-    if (port != 22 && port != 0)
+    if (!ipsock) /* through a jump host: ssh's own words for a proxied connection */
+        snprintf(ip, sizeof ip, "<no hostip for proxy command>");
+    else if (port != 22 && port != 0)
         snprintf(ip, sizeof ip, "[%s]:%d", ntop, port);
     else
         snprintf(ip, sizeof ip, "%s", ntop);
@@ -339,7 +343,7 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct h
     return CONN_OK;
 }
 
-enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_sock,
+enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char *agent_sock,
                                 const struct conn_prompter *prompter, struct conn_result *out)
 {
     enum conn_status st = CONN_FALLBACK;
@@ -350,10 +354,11 @@ enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_soc
 
     out->session = NULL;
     out->sock = -1;
+    out->sticky = 0;
     out->err[0] = '\0';
     pthread_once(&init_once, lib_init);
 
-    int fd = tcp_connect(cfg, out->err, sizeof out->err);
+    int fd = sock >= 0 ? sock : tcp_connect(cfg, out->err, sizeof out->err);
     if (fd < 0)
         return CONN_FATAL;
     files = all_files(cfg, &nfiles);
@@ -389,6 +394,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_soc
         goto fail;
     int arc = auth_run(s, cfg, agent_sock, prompter, out->err, sizeof out->err);
     st = arc == -2 ? CONN_FATAL : CONN_FALLBACK;
+    out->sticky = arc == -3;
     if (arc < 0)
         goto fail;
     free(files);

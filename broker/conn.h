@@ -29,12 +29,15 @@ struct conn_result {
     LIBSSH2_SESSION *session; /* blocking mode, authenticated; NULL on failure */
     int sock;                 /* its TCP socket (TCP_NODELAY set), -1 on failure */
     char err[512];            /* one line, without program prefix */
+    int sticky;               /* CONN_FALLBACK that will not change soon (an RSA key this
+                                 libssh2 cannot use): send this host to the real ssh at once */
 };
 
-/* TCP connect (ConnectTimeout, AddressFamily, BindAddress), handshake with methods that fit
+/* TCP connect (ConnectTimeout, AddressFamily, BindAddress) unless sock >= 0 (a connected
+ * stream, owned from here on, such as a jump host's tunnel), handshake with methods that fit
  * the host's known keys, host key check, user auth in ssh's order. Blocking.
  * agent_sock is the client's SSH_AUTH_SOCK (or NULL). */
-enum conn_status conn_establish(const struct hostcfg *cfg, const char *agent_sock,
+enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char *agent_sock,
                                 const struct conn_prompter *prompter, struct conn_result *out);
 /* Close and free a session made by conn_establish: with a reason, say goodbye (disconnect,
  * channel closes; 1 s at most); with reason NULL the link is dead or stalled, so cut the

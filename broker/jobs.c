@@ -41,8 +41,8 @@ static void run_connect(struct job *j)
     j->prompter.ask = prompt_ask;
     j->prompter.say = prompt_say;
     j->prompter.ctx = j;
-    j->status =
-        conn_establish(j->cfg, c->agent_sock[0] ? c->agent_sock : NULL, &j->prompter, &j->res);
+    j->status = conn_establish(j->cfg, j->sock, c->agent_sock[0] ? c->agent_sock : NULL,
+                               &j->prompter, &j->res);
 }
 
 static void *worker(void *arg)

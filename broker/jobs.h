@@ -12,6 +12,7 @@ struct job {
     enum job_kind kind;
     struct session *sess;    /* JOB_RESOLVE: inputs read from it, untouched by the loop meanwhile */
     struct sshconn *conn;    /* JOB_CONNECT */
+    int sock;                /* JOB_CONNECT: a connected stream to use (a tunnel), or -1 */
     int rc;                  /* JOB_RESOLVE: 0 or -1 */
     struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
     enum conn_status status; /* JOB_CONNECT result */

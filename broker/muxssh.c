@@ -171,12 +171,17 @@ static int serve(struct front *f, int sock, int *no_ctl)
     } else if (isatty(0)) {
         flags |= OPEN_STDIN_TTY;
     }
+    const char *command = f->args.command;
+    if (f->args.stdio_fwd) {
+        flags |= OPEN_STDIO_FWD;
+        command = f->args.stdio_fwd;
+    }
     if (isatty(1))
         flags |= OPEN_STDOUT_TTY;
     if (isatty(2))
         flags |= OPEN_STDERR_TTY;
-    int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest, f->args.command,
-                         environ, flags, fds, err, sizeof err);
+    int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest, command, environ,
+                         flags, fds, err, sizeof err);
     if (null >= 0)
         close(null);
     if (rc < 0) {
@@ -280,6 +285,8 @@ int main(int argc, char **argv)
         return run_real(&f, CTL_NONE);
     }
     f.have_dir = 1;
+    if (f.parsed && f.args.stdio_fwd && f.args.command[0])
+        f.args.unsupported = "-W with a command";
     if (!f.parsed || f.args.unsupported || !f.args.dest || f.args.fork_bg) {
         if (f.parsed && f.args.unsupported) {
             snprintf(err, sizeof err, "%s is handed to ssh", f.args.unsupported);

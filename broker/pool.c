@@ -1,12 +1,15 @@
 /* The pool: shared connections by host token, their life cycle, and pumping their sessions. */
 #include "pool.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "alive.h"
+#include "jump.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -18,7 +21,8 @@ int pool_channels(const struct sshconn *c)
 {
     int n = 0;
     for (const struct session *s = c->sessions; s; s = s->next)
-        if (s->state >= S_SETENV && s->state <= S_CLOSING && s->mode != MODE_NONE)
+        if (s->state >= S_SETENV && s->state <= S_CLOSING && s->mode != MODE_NONE &&
+            s->mode != MODE_TCPIP)
             n++;
     return n;
 }
@@ -48,6 +52,33 @@ static const char *env_get(char **env, const char *name)
     return NULL;
 }
 
+static void free_conn(struct sshconn *c);
+
+/* The tunnel through the last jump host that will carry c's SSH connection. */
+static int start_tunnel(struct sshconn *c, struct session *s)
+{
+    char **opts = NULL, dest[HC_STR], err[512];
+    int sp[2];
+    if (jump_hop(s->cfg->proxyjump, s->opts, &opts, dest, sizeof dest, err, sizeof err) < 0) {
+        blog("%s", err);
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        proto_strv_free(opts);
+        blog("socketpair: %s", strerror(errno));
+        return -1;
+    }
+    c->pending_job->sock = sp[1];
+    c->tunnel = session_new_tunnel(s, opts, dest, s->cfg->hostname, s->cfg->port, sp[0], c, err,
+                                   sizeof err);
+    if (!c->tunnel) {
+        blog("no tunnel to %s through %s: %s", s->cfg->hostname, dest, err);
+        return -1;
+    }
+    blog("connecting to %s port %d through %s", s->cfg->hostname, s->cfg->port, dest);
+    return 0;
+}
+
 static struct sshconn *conn_new(struct session *s)
 {
     struct sshconn *c = calloc(1, sizeof *c);
@@ -75,7 +106,11 @@ static struct sshconn *conn_new(struct session *s)
     *j->cfg = *s->cfg; /* the connect job's own, freed with the job */
     j->kind = JOB_CONNECT;
     j->conn = c;
-    if (jobs_start(j) < 0) {
+    j->sock = -1;
+    if (s->cfg->proxyjump[0]) {
+        /* Through a jump host: the job starts once the tunnel's channel is open. */
+        c->pending_job = j;
+    } else if (jobs_start(j) < 0) {
         free(j->cfg);
         free(j);
         free(c);
@@ -83,17 +118,60 @@ static struct sshconn *conn_new(struct session *s)
     }
     c->next = B.conns;
     B.conns = c;
+    if (c->pending_job && start_tunnel(c, s) < 0) {
+        c->state = C_DEAD;
+        free_conn(c);
+        return NULL;
+    }
     blog("connecting to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
     return c;
 }
 
+/* Hosts the real ssh serves for now (an RSA key this libssh2 cannot sign with SHA-2):
+ * without this, every session would make and drop a connection before falling back. */
+#define STICKY_MAX 64
+#define STICKY_SECONDS 600
+static struct {
+    char token[65];
+    char why[512];
+    time_t until;
+} sticky[STICKY_MAX];
+
+static void remember_fallback(const char *token, const char *why)
+{
+    int pick = 0;
+    for (int i = 0; i < STICKY_MAX; i++) {
+        if (!strcmp(sticky[i].token, token)) {
+            pick = i;
+            break;
+        }
+        if (sticky[i].until < sticky[pick].until)
+            pick = i;
+    }
+    snprintf(sticky[pick].token, sizeof sticky[pick].token, "%s", token);
+    snprintf(sticky[pick].why, sizeof sticky[pick].why, "%s", why);
+    sticky[pick].until = time(NULL) + STICKY_SECONDS;
+}
+
+static const char *remembered_fallback(const char *token)
+{
+    time_t now = time(NULL);
+    for (int i = 0; i < STICKY_MAX; i++)
+        if (sticky[i].until > now && !strcmp(sticky[i].token, token))
+            return sticky[i].why;
+    return NULL;
+}
+
 void pool_attach(struct session *s)
 {
+    const char *why = remembered_fallback(s->cfg->token);
+    if (why) {
+        session_reject(s, ERR_FALLBACK, why);
+        return;
+    }
     struct sshconn *wait = NULL;
     if (B.quit) {
-        peer_send_error(s->peer, ERR_FALLBACK, "the broker is stopping");
-        s->peer->sess = NULL;
-        session_free(s);
+        session_reject(s, ERR_FALLBACK, "the broker is stopping");
         return;
     }
     for (struct sshconn *c = B.conns; c; c = c->next) {
@@ -111,9 +189,7 @@ void pool_attach(struct session *s)
     if (!wait)
         wait = conn_new(s);
     if (!wait) {
-        peer_send_error(s->peer, ERR_FALLBACK, "cannot start a connection");
-        s->peer->sess = NULL;
-        session_free(s);
+        session_reject(s, ERR_FALLBACK, "cannot start a connection");
         return;
     }
     link_session(wait, s);
@@ -158,7 +234,7 @@ static void move_waiting(struct sshconn *c)
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
-        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->peer) {
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP && s->peer) {
             unlink_session(c, s);
             if (refused) {
                 s->state = S_DONE;
@@ -175,6 +251,17 @@ static void move_waiting(struct sshconn *c)
 
 static void free_conn(struct sshconn *c)
 {
+    if (c->pending_job) {
+        close(c->pending_job->sock);
+        free(c->pending_job->cfg);
+        free(c->pending_job);
+        c->pending_job = NULL;
+    }
+    if (c->tunnel) {
+        /* The tunnel ends by itself when our end of its socket closes below. */
+        c->tunnel->tunnel_for = NULL;
+        c->tunnel = NULL;
+    }
     for (struct sshconn **pp = &B.conns; *pp; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
@@ -222,6 +309,38 @@ void pool_lost(struct sshconn *c)
     pool_kill(c, msg);
 }
 
+/* c could not be made: every waiting session gets the same answer, ssh's own error or
+ * the real ssh; then c goes. */
+static void conn_failed(struct sshconn *c, enum conn_status st, const char *err)
+{
+    blog("connection to %s@%s port %d failed: %s", c->cfg.user, c->cfg.hostname, c->cfg.port, err);
+    c->state = C_DEAD;
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        unlink_session(c, s);
+        session_reject(s, st == CONN_FATAL ? ERR_FATAL : ERR_FALLBACK, err);
+        s = next;
+    }
+    free_conn(c);
+}
+
+void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err)
+{
+    struct job *j = c->pending_job;
+    if (!j)
+        return;
+    c->pending_job = NULL;
+    if (st == CONN_OK && jobs_start(j) == 0)
+        return;
+    close(j->sock);
+    free(j->cfg);
+    free(j);
+    if (c->state == C_CONNECTING)
+        conn_failed(c, st == CONN_OK ? CONN_FALLBACK : st,
+                    st == CONN_OK ? "cannot start a worker thread" : err);
+}
+
 void pool_connected(struct job *j)
 {
     struct sshconn *c = j->conn;
@@ -235,30 +354,9 @@ void pool_connected(struct job *j)
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
         return;
     }
-    blog("connection to %s@%s port %d failed: %s", c->cfg.user, c->cfg.hostname, c->cfg.port,
-         j->res.err);
-    /* Every waiting session gets the same answer: ssh's own error, or the real ssh. */
-    struct session *s = c->sessions;
-    while (s) {
-        struct session *next = s->next;
-        unlink_session(c, s);
-        if (s->peer) {
-            if (j->status == CONN_FATAL)
-                peer_send_error(s->peer, ERR_FATAL, j->res.err);
-            else {
-                char msg[600];
-                snprintf(msg, sizeof msg, "%s%s",
-                         s->cfg->has_own_controlpath ? "own-controlpath: " : "", j->res.err);
-                peer_send_error(s->peer, ERR_FALLBACK, msg);
-            }
-            s->peer->sess = NULL;
-            peer_finish(s->peer);
-        }
-        session_free(s);
-        s = next;
-    }
-    c->state = C_DEAD;
-    free_conn(c);
+    if (j->res.sticky)
+        remember_fallback(c->token, j->res.err);
+    conn_failed(c, j->status, j->res.err);
 }
 
 /* Ends finished sessions and gives the spare channel to the oldest waiting session. */
@@ -282,6 +380,9 @@ static void sweep(struct sshconn *c)
             continue;
         if (s->mode == MODE_NONE) {
             s->state = S_RUNNING; /* -N: nothing to open */
+            c->dirty = 1;
+        } else if (s->mode == MODE_TCPIP) {
+            s->state = S_OPENING; /* its own channel, not the spare session channel */
             c->dirty = 1;
         } else {
             pick = s;

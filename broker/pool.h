@@ -3,12 +3,16 @@
 #define MUXSHIM_POOL_H
 
 #include "broker.h"
+#include "conn.h"
 #include "jobs.h"
 
 /* Give a resolved session a connection: a ready one with room, one being made, or a new one. */
 void pool_attach(struct session *s);
 /* A connection job finished: start its waiting sessions, or fail them. */
 void pool_connected(struct job *j);
+/* The tunnel for c (through a jump host) is open (CONN_OK: start the connect job) or
+ * failed (c fails with st and err). */
+void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err);
 /* Advance every session on the connection until nothing moves (respects libssh2's
  * one-pending-send rule). */
 void pool_pump(struct sshconn *c);

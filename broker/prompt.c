@@ -91,17 +91,28 @@ static void settle(struct job *j, enum prompt_state state, const char *answer, s
     pthread_mutex_unlock(&p->mu);
 }
 
-/* The client that asked for the connection first and can still be asked, or NULL. */
-static struct peer *asker(struct job *j)
+/* The client that asked for connection c first and can still be asked, or NULL; for a
+ * jump host, a client waiting for a connection its tunnel carries. */
+static struct peer *asker_of(const struct sshconn *c, int depth)
 {
     struct peer *pick = NULL;
     /* Sessions are pushed at the head: the last one found is the oldest. */
-    for (struct session *s = j->conn ? j->conn->sessions : NULL; s; s = s->next) {
+    for (struct session *s = c ? c->sessions : NULL; s && depth < 16; s = s->next) {
         struct peer *p = s->peer;
         if (p && !p->dead && !p->closing && !p->prompt_job)
             pick = p;
+        else if (!p && s->tunnel_for) {
+            struct peer *q = asker_of(s->tunnel_for, depth + 1);
+            if (q)
+                pick = q;
+        }
     }
     return pick;
+}
+
+static struct peer *asker(struct job *j)
+{
+    return asker_of(j->conn, 0);
 }
 
 void prompt_route(struct job *j)

@@ -252,6 +252,22 @@ char **proto_strlist_dup(const struct pstrlist *l)
     return v;
 }
 
+char **proto_strv_dup(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **out = calloc(n + 1, sizeof *out);
+    for (size_t i = 0; out && i < n; i++) {
+        out[i] = strdup(v[i]);
+        if (!out[i]) {
+            proto_strv_free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 void proto_strv_free(char **v)
 {
     if (!v)

@@ -39,6 +39,7 @@ enum proto_open_flags {
     OPEN_STDOUT_TTY = 1u << 1,
     OPEN_STDERR_TTY = 1u << 2,
     OPEN_STDIN_NULL = 1u << 3, /* muxssh replaced stdin by /dev/null (-n) */
+    OPEN_STDIO_FWD = 1u << 4,  /* -W: command is the HOST:PORT to forward stdio to */
 };
 
 enum proto_started_flags {
@@ -111,7 +112,9 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
 int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr *out);
 /* Copy a strlist into a heap NULL-terminated array of C strings (free with proto_strv_free). */
 char **proto_strlist_dup(const struct pstrlist *l);
-/* Free an array from proto_strlist_dup. */
+/* Copy a NULL-terminated string array (NULL on allocation failure). */
+char **proto_strv_dup(char *const *v);
+/* Free an array from proto_strlist_dup or proto_strv_dup. */
 void proto_strv_free(char **v);
 /* Copy a pstr into a NUL-terminated buffer; returns -1 if it does not fit. */
 int proto_str_copy(const struct pstr *s, char *out, size_t outlen);

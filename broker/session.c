@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "control.h"
 #include "log.h"
 #include "peer.h"
@@ -53,6 +54,41 @@ static void endpoint_close(struct endpoint *e)
         fcntl(e->fd, F_SETFL, e->saved_flags);
     close(e->fd);
     e->fd = -1;
+}
+
+/* Start the ssh -G job of a new session; returns s, or NULL (s freed) with err. */
+static struct session *start_resolve(struct session *s, char *err, size_t errlen)
+{
+    s->state = S_RESOLVING;
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || (j->kind = JOB_RESOLVE, j->sess = s, jobs_start(j) < 0)) {
+        free(j);
+        snprintf(err, errlen, "cannot start resolving the host");
+        session_free(s);
+        return NULL;
+    }
+    s->job = 1;
+    return s;
+}
+
+/* -W's HOST:PORT (or [HOST]:PORT) into fwd_host and fwd_port; 0 or -1. */
+static int parse_fwd(struct session *s, const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return -1;
+    size_t n = (size_t)(colon - arg);
+    if (arg[0] == '[' && n >= 2 && arg[n - 1] == ']') {
+        arg++;
+        n -= 2;
+    }
+    s->fwd_host = strndup(arg, n);
+    s->fwd_port = (int)port;
+    return s->fwd_host ? 0 : -1;
 }
 
 struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
@@ -104,16 +140,45 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
         session_free(s);
         return NULL;
     }
-    s->state = S_RESOLVING;
-    struct job *j = calloc(1, sizeof *j);
-    if (!j || (j->kind = JOB_RESOLVE, j->sess = s, jobs_start(j) < 0)) {
-        free(j);
-        snprintf(err, errlen, "cannot start resolving the host");
+    if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
+        snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
         session_free(s);
         return NULL;
     }
-    s->job = 1;
-    return s;
+    return start_resolve(s, err, errlen);
+}
+
+struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
+                                   const char *host, int port, int fd, struct sshconn *carries,
+                                   char *err, size_t errlen)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        proto_strv_free(opts);
+        return NULL;
+    }
+    endpoint_open(&s->in, fd);
+    endpoint_open(&s->out, fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1);
+    endpoint_open(&s->err, -1);
+    s->exit_kind = -1;
+    s->opts = opts;
+    s->real_ssh = strdup(origin->real_ssh);
+    s->cwd = strdup(origin->cwd);
+    s->dest = strdup(dest);
+    s->command = strdup("");
+    s->fwd_host = strdup(host);
+    s->fwd_port = port;
+    s->env = proto_strv_dup(origin->env);
+    s->tunnel_for = carries;
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->fwd_host || !s->env || !s->opts ||
+        s->out.fd < 0) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    return start_resolve(s, err, errlen);
 }
 
 /* Whether env entry "NAME=VALUE" is selected by the SendEnv patterns. */
@@ -167,6 +232,12 @@ static const char *choose_mode(struct session *s)
     int stdin_tty = (s->flags & OPEN_STDIN_TTY) != 0;
     if (c->unsupported[0])
         return c->unsupported;
+    if (s->fwd_host) {
+        s->mode = MODE_TCPIP; /* no session: the channel carries stdin and stdout as they are */
+        s->err_eof = 1;
+        escape_init(&s->esc, -1);
+        return NULL;
+    }
     if (c->sessiontype == HC_SESSION_NONE) {
         s->mode = MODE_NONE;
         return NULL;
@@ -212,6 +283,26 @@ static const char *choose_mode(struct session *s)
     return NULL;
 }
 
+void session_reject(struct session *s, int code, const char *msg)
+{
+    if (s->peer) {
+        char text[700];
+        snprintf(text, sizeof text, "%s%.600s",
+                 code == ERR_FALLBACK && s->cfg && s->cfg->has_own_controlpath ? "own-controlpath: "
+                                                                               : "",
+                 msg);
+        peer_send_error(s->peer, code, text);
+        s->peer->sess = NULL;
+        peer_finish(s->peer);
+    } else if (s->tunnel_for) {
+        struct sshconn *c = s->tunnel_for;
+        c->tunnel = NULL;
+        s->tunnel_for = NULL;
+        pool_tunnel_done(c, code == ERR_FATAL ? CONN_FATAL : CONN_FALLBACK, msg);
+    }
+    session_free(s);
+}
+
 void session_resolved(struct job *j)
 {
     struct session *s = j->sess;
@@ -220,16 +311,14 @@ void session_resolved(struct job *j)
         s->cfg = j->cfg;
         j->cfg = NULL;
     }
-    if (!s->peer) { /* the client left while ssh -G ran */
+    if (!s->peer && !s->tunnel_for) { /* the client left while ssh -G ran */
         session_free(s);
         return;
     }
     if (j->rc != 0) {
         /* The real ssh reports its own config errors, word for word. */
         blog("ssh -G for %s failed: %s", s->dest, j->err);
-        peer_send_error(s->peer, ERR_FALLBACK, j->err);
-        s->peer->sess = NULL;
-        session_free(s);
+        session_reject(s, ERR_FALLBACK, j->err);
         return;
     }
     if (s->ctl_op) {
@@ -238,21 +327,14 @@ void session_resolved(struct job *j)
     }
     const char *why = choose_mode(s);
     if (why) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s%s", s->cfg->has_own_controlpath ? "own-controlpath: " : "",
-                 why);
-        peer_send_error(s->peer, ERR_FALLBACK, msg);
-        s->peer->sess = NULL;
-        session_free(s);
+        session_reject(s, ERR_FALLBACK, why);
         return;
     }
     if (build_envreq(s) < 0) {
-        peer_send_error(s->peer, ERR_FALLBACK, "out of memory");
-        s->peer->sess = NULL;
-        session_free(s);
+        session_reject(s, ERR_FALLBACK, "out of memory");
         return;
     }
-    if (s->cfg->warnings[0]) /* what the real ssh would have printed while reading config */
+    if (s->cfg->warnings[0] && s->peer) /* what the real ssh would have printed */
         peer_send_message(s->peer, s->cfg->warnings);
     s->state = S_WAITCONN;
     pool_attach(s);
@@ -646,6 +728,64 @@ static int step_closing(struct session *s)
     return 1;
 }
 
+/* -W or a jump host's tunnel: open the direct-tcpip channel, and the session runs. */
+static int step_opening(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    if (c->opener && c->opener != s)
+        return 0; /* another channel open is in flight: ours waits its turn */
+    c->opener = s;
+    /* As ssh's stdio forward: the originator is 127.0.0.1 port 65535. */
+    s->ch = libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1", 65535);
+    if (!s->ch) {
+        int rc = libssh2_session_last_errno(c->ssh);
+        if (again(s, rc, OP_OPEN))
+            return 0;
+        c->opener = NULL;
+        if (!channel_level(rc)) {
+            fail(s, rc, "direct-tcpip open");
+            return 1;
+        }
+        char *m = NULL;
+        libssh2_session_last_error(c->ssh, &m, NULL, 0);
+        /* libssh2 1.10 keeps the reason code but not the server's words ("Connection
+         * refused"), so the line ssh prints is shorter here. */
+        char msg[128];
+        snprintf(msg, sizeof msg, "channel 0: open failed: %s\r\nstdio forwarding failed",
+                 m && strstr(m, "connect failed") ? "connect failed"
+                 : m && strstr(m, "prohibited")   ? "administratively prohibited"
+                                                  : "open failed");
+        blog("direct-tcpip to %s port %d via %s refused: %s", s->fwd_host, s->fwd_port,
+             c->cfg.hostname, m ? m : "?");
+        s->started = 1;
+        set_exit(s, EXIT_LOST, 255, msg);
+        s->state = S_DONE;
+        if (s->tunnel_for) {
+            struct sshconn *t = s->tunnel_for;
+            t->tunnel = NULL;
+            s->tunnel_for = NULL;
+            pool_tunnel_done(t, CONN_FATAL, msg);
+        }
+        return 1;
+    }
+    again(s, 0, OP_OPEN);
+    c->opener = NULL;
+    if (!s->peer && !s->tunnel_for) {
+        s->state = S_CLOSING; /* nobody wants it any more */
+        return 1;
+    }
+    s->started = 1;
+    if (s->peer)
+        peer_send_started(s->peer, 0);
+    endpoint_nonblock(&s->in);
+    endpoint_nonblock(&s->out);
+    s->state = S_RUNNING;
+    c->total_sessions++;
+    if (s->tunnel_for)
+        pool_tunnel_done(s->tunnel_for, CONN_OK, "");
+    return 1;
+}
+
 /* Env and start requests wait for their replies. libssh2 1.10 fails a wait that reads a
  * reply meant for another channel (-1, "Failed waiting for channel success"), so on one
  * connection only one session at a time has requests in flight. */
@@ -666,6 +806,12 @@ static int step_requests(struct session *s)
 int session_step(struct session *s)
 {
     switch (s->state) {
+    case S_OPENING:
+        if (!s->peer && !s->tunnel_for && s->conn->opener != s) {
+            s->state = S_DONE;
+            return 1;
+        }
+        return step_opening(s); /* an open in flight is finished, then closed */
     case S_SETENV:
     case S_START:
         if (!s->peer) {
@@ -678,7 +824,7 @@ int session_step(struct session *s)
             s->state = S_DONE;
             return 1;
         }
-        if (!s->peer) {
+        if (!s->peer && !s->tunnel_for) {
             s->state = S_CLOSING;
             return 1;
         }
@@ -773,6 +919,17 @@ void session_free(struct session *s)
     B.freed++;
     if (s->peer && s->peer->sess == s)
         s->peer->sess = NULL;
+    if (s->tunnel_for) {
+        /* A tunnel that ends before its channel opened fails the connection it was for. */
+        struct sshconn *t = s->tunnel_for;
+        s->tunnel_for = NULL;
+        if (t->tunnel == s)
+            t->tunnel = NULL;
+        if (t->pending_job)
+            pool_tunnel_done(t, CONN_FATAL,
+                             s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
+    }
+    free(s->fwd_host);
     /* Reverse order: a description shared by several fds ends with the flags it had. */
     endpoint_close(&s->err);
     endpoint_close(&s->out);

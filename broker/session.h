@@ -18,7 +18,8 @@ enum session_op {
     OP_WAIT,
     OP_CLOSE,
     OP_PTY,
-    OP_WINCH
+    OP_WINCH,
+    OP_OPEN
 };
 
 /* Build a session from a decoded OPEN (or CONTROL when ctl_op) and start its ssh -G job.
@@ -26,6 +27,16 @@ enum session_op {
  * or NULL with err set. */
 struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
                             char *err, size_t errlen);
+/* A jump host's tunnel: a session with no client that resolves dest with opts (owned),
+ * opens a direct-tcpip channel to host:port on dest's connection and pumps it to fd (a
+ * socketpair end, owned), for the connection carries; env, ssh and cwd come from origin.
+ * Returns it, or NULL with err. */
+struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
+                                   const char *host, int port, int fd, struct sshconn *carries,
+                                   char *err, size_t errlen);
+/* The session cannot be served: ERROR to its client (or the failure to the connection its
+ * tunnel was for), then free it. */
+void session_reject(struct session *s, int code, const char *msg);
 /* The ssh -G job finished: choose the mode and hand the session to the pool (or answer). */
 void session_resolved(struct job *j);
 /* Advance the session as far as it can go without blocking; returns nonzero on progress. */

@@ -27,6 +27,8 @@ static int step_open(struct sshconn *c)
 {
     c->spare = libssh2_channel_open_ex(c->ssh, "session", sizeof "session" - 1, CHANNEL_WINDOW,
                                        CHANNEL_PACKET, NULL, 0);
+    if (c->spare || libssh2_session_last_errno(c->ssh) != LIBSSH2_ERROR_EAGAIN)
+        c->opener = NULL;
     if (c->spare) {
         c->spare_blocked = 0;
         c->spare_state = SPARE_READY;
@@ -85,8 +87,9 @@ int spare_step(struct sshconn *c)
         return 0;
     switch (c->spare_state) {
     case SPARE_NONE:
-        if (!wanted(c))
+        if (!wanted(c) || c->opener)
             return 0;
+        c->opener = c;
         c->spare_state = SPARE_OPENING;
         step_open(c);
         return 1;
@@ -116,6 +119,7 @@ int spare_reads(const struct sshconn *c)
 
 void spare_drop(struct sshconn *c)
 {
+    c->opener = NULL;
     c->spare = NULL;
     c->spare_state = SPARE_NONE;
     c->spare_blocked = 0;

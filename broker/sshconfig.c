@@ -168,8 +168,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
             note_unsupported(c, present[i].text);
     if (!strcmp(k, "proxycommand") && strcmp(v, "none"))
         note_unsupported(c, "ProxyCommand");
-    else if (!strcmp(k, "proxyjump") && strcmp(v, "none"))
-        note_unsupported(c, "ProxyJump");
     else if (!strcmp(k, "forwardagent") && strcmp(v, "no"))
         note_unsupported(c, "ForwardAgent");
     else if (!strcmp(k, "forwardx11") && yes(v))

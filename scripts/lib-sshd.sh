@@ -3,6 +3,8 @@
 #   sshd_start DIR      host key, client key, sshd_config, known_hosts and ssh_config (Host
 #                       mux-test) in DIR; sshd listens on a free 127.0.0.1 port, logging to
 #                       DIR/sshd.log at LogLevel VERBOSE. Sets SSHD_PORT and SSHD_DIR.
+#                       SSHD_ADDR (listen there instead of 127.0.0.1), SSHD_WRAP (a command
+#                       prefix such as "ip netns exec NS" to run sshd inside a namespace),
 #                       SSHD_MAXSESSIONS (default 10), SSHD_EXTRA (config lines that
 #                       override the defaults),
 #                       SSHD_USER (the account ssh_config logs in as; default: this one;
@@ -11,6 +13,11 @@
 #                       /bin/sh with no profile, for runs where a heavy or noisy login
 #                       profile (root's may print to stderr under load) would be measured
 #                       or compared; as anyone else: nothing. Use: SSHD_USER=$(sshd_light_user)
+#   sshd_otp NAME DIR CODE   as root: a PAM service NAME whose auth is a pam_exec check
+#                       that the answer is CODE, and DIR/NAME, a link to sshd under that
+#                       name (sshd uses its program name as its PAM service); prints the
+#                       link's path, for SSHD_BIN with SSHD_EXTRA="UsePAM yes ...".
+#                       Remove /etc/pam.d/NAME afterwards.
 #   sshd_stop DIR       stops it
 #   sshd_connections DIR   how many TCP connections it has logged
 #   sshd_relay DIR RELAY [ARGS...]   start tests/tools/relay (the binary RELAY, with ARGS such
@@ -18,7 +25,7 @@
 #                       adds the relay's port to DIR/known_hosts
 
 sshd_start() {
-    local dir=$1 port tries=0
+    local dir=$1 port tries=0 addr=${SSHD_ADDR:-127.0.0.1}
     mkdir -p "$dir" /run/sshd 2>/dev/null || mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     rm -f "$dir"/host_ed25519* "$dir"/id_ed25519*
@@ -29,14 +36,14 @@ sshd_start() {
     while :; do
         tries=$((tries + 1))
         port=$((20000 + RANDOM % 40000))
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        if [ -z "${SSHD_WRAP:-}" ] && (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
             continue # somebody listens there
         fi
         # SSHD_EXTRA first: for sshd the first value of a keyword wins.
         cat >"$dir/sshd_config" <<EOF
 ${SSHD_EXTRA:-}
 Port $port
-ListenAddress 127.0.0.1
+ListenAddress $addr
 HostKey $dir/host_ed25519
 AuthorizedKeysFile $dir/authorized_keys
 PidFile $dir/sshd.pid
@@ -50,7 +57,7 @@ MaxSessions ${SSHD_MAXSESSIONS:-10}
 AcceptEnv LANG LC_* GIT_PROTOCOL
 Subsystem sftp internal-sftp
 EOF
-        "${SSHD_BIN:-/usr/sbin/sshd}" -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+        ${SSHD_WRAP:-} "${SSHD_BIN:-/usr/sbin/sshd}" -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
         echo $! >"$dir/sshd.bgpid"
         local i
         for i in $(seq 1 200); do
@@ -67,10 +74,10 @@ EOF
             return 1
         fi
     done
-    echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
+    echo "[$addr]:$port $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")" >"$dir/known_hosts"
     cat >"$dir/ssh_config" <<EOF
 Host mux-test
-    HostName 127.0.0.1
+    HostName $addr
     Port $port
     User ${SSHD_USER:-$(id -un)}
     IdentityFile $dir/id_ed25519
@@ -95,6 +102,21 @@ sshd_light_user() {
     id muxsoak >/dev/null 2>&1 || useradd -M -d / -s /bin/sh muxsoak
     usermod -p '*' muxsoak # not locked: sshd refuses locked accounts
     echo muxsoak
+}
+
+sshd_otp() {
+    local name=$1 dir=$2 code=$3
+    mkdir -p "$dir"
+    ln -sf /usr/sbin/sshd "$dir/$name"
+    printf '#!/bin/sh\nread -r code\n[ "$code" = "%s" ]\n' "$code" >"$dir/check-code"
+    chmod 755 "$dir" "$dir/check-code"
+    cat >"/etc/pam.d/$name" <<EOF
+auth required pam_exec.so expose_authtok quiet $dir/check-code
+auth required pam_permit.so
+account required pam_permit.so
+session required pam_permit.so
+EOF
+    echo "$dir/$name"
 }
 
 sshd_stop() {

@@ -132,8 +132,8 @@ static void test_fields(void)
           "another user, another token");
 
     struct hostcfg u;
-    CHECK(resolve("jump", NULL, &u, err) == 0 && !strcmp(u.unsupported, "ProxyJump"),
-          "ProxyJump unsupported: '%s'", u.unsupported);
+    CHECK(resolve("jump", NULL, &u, err) == 0 && !u.unsupported[0] && !strcmp(u.proxyjump, "alpha"),
+          "ProxyJump served: '%s' '%s'", u.unsupported, u.proxyjump);
     CHECK(resolve("agent", NULL, &u, err) == 0 && !strcmp(u.unsupported, "ForwardAgent"),
           "ForwardAgent unsupported: '%s'", u.unsupported);
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
