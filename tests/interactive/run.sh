@@ -266,17 +266,8 @@ compare passphrase/wrong-then-right
 # code). sshd names its PAM service after its own program name, so a link to sshd under
 # another name gets a PAM service of its own and the system's sshd service is untouched.
 CODE=$((100000 + RANDOM))
-mkdir -p "$T/bin"
-ln -s /usr/sbin/sshd "$T/bin/$PAM_SERVICE"
-printf '#!/bin/sh\nread -r code\n[ "$code" = "%s" ]\n' "$CODE" >"$T/check-code"
-chmod 755 "$T/bin" "$T/check-code"
-cat >"/etc/pam.d/$PAM_SERVICE" <<EOS
-auth required pam_exec.so expose_authtok quiet $T/check-code
-auth required pam_permit.so
-account required pam_permit.so
-session required pam_permit.so
-EOS
-SSHD_BIN=$T/bin/$PAM_SERVICE server otp "UsePAM yes
+OTP_BIN=$(sshd_otp "$PAM_SERVICE" "$T/bin" "$CODE")
+SSHD_BIN=$OTP_BIN server otp "UsePAM yes
 KbdInteractiveAuthentication yes
 AuthenticationMethods publickey,keyboard-interactive" || exit 1
 CASE=otp
@@ -299,7 +290,61 @@ else
     notok otp/ten-more-ask-nothing "$bad wrong, asked $asked times, $conns connections"
 fi
 
-# 10. Without a terminal, -t gets ssh's note and no pty; -tt forces one.
+# 10. RSA keys: libssh2 1.10 signs them with SHA-1 only, which sshd 9.2 refuses, so the
+# real ssh serves the host (with OpenSSH's own multiplexing). The broker tries once and then
+# remembers: six sessions make two connections (the broker's try and the master), and an
+# encrypted RSA key's passphrase is asked once in all.
+server rsa "" || exit 1
+ssh-keygen -q -t rsa -b 2048 -N '' -C rsa -f "$T/rsa/id_rsa"
+ssh-keygen -q -t rsa -b 2048 -N 'rsa pass' -C rsa-enc -f "$T/rsa/enc_rsa"
+cat "$T/rsa/id_rsa.pub" "$T/rsa/enc_rsa.pub" >"$T/rsa/authorized_keys"
+sed "s|IdentityFile .*|IdentityFile $T/rsa/id_rsa|" "$T/rsa/ssh_config" >"$T/rsa/plain_key"
+sed "s|IdentityFile .*|IdentityFile $T/rsa/enc_rsa|" "$T/rsa/ssh_config" >"$T/rsa/enc_key"
+CASE=rsa
+askpass ap-plain x
+side plain ap-plain -F "$T/rsa/plain_key" mux-test 'echo rsa'
+askpass ap-mux x
+before=$(sshd_connections "$T/rsa")
+side mux ap-mux -F "$T/rsa/plain_key" mux-test 'echo rsa'
+compare rsa/falls-back-and-works
+for i in 1 2 3 4 5; do side mux ap-mux -F "$T/rsa/plain_key" mux-test 'echo rsa'; done
+conns=$(($(sshd_connections "$T/rsa") - before))
+if [ "$(cat "$T/mux.out")" = rsa ] && [ "$conns" = 2 ]; then
+    ok rsa/tried-once-then-remembered
+else
+    notok rsa/tried-once-then-remembered "$conns connections for six sessions"
+fi
+CASE=rsa-enc
+askpass ap-mux 'rsa pass'
+for i in 1 2 3; do side mux ap-mux -F "$T/rsa/enc_key" mux-test 'echo rsa-enc'; done
+if [ "$(cat "$T/mux.out")" = rsa-enc ] && [ "$(wc -l <"$T/ap-mux.count")" = 1 ]; then
+    ok rsa/encrypted-key-passphrase-asked-once
+else
+    notok rsa/encrypted-key-passphrase-asked-once "$(wc -l <"$T/ap-mux.count") questions"
+fi
+
+# 11. Agent forwarding (-A, ForwardAgent): libssh2 1.10 cannot serve the server's agent
+# channels, so the real ssh does, and the forwarded agent works.
+eval "$(ssh-agent -s)" >/dev/null
+ssh-add -q "$T/rsa/id_rsa" 2>/dev/null
+CASE=agent
+askpass ap-plain x
+askpass ap-mux x
+for how in -A "-o ForwardAgent=yes"; do
+    # shellcheck disable=SC2086 # $how is one or two words
+    side plain ap-plain -F "$T/rsa/plain_key" $how mux-test 'ssh-add -l | wc -l'
+    # shellcheck disable=SC2086
+    side mux ap-mux -F "$T/rsa/plain_key" $how mux-test 'ssh-add -l | wc -l'
+    if [ "$(cat "$T/mux.out")" = 1 ]; then
+        compare_sides "agent/${how// /-}"
+    else
+        notok "agent/${how// /-}" "$(cat "$T/mux.out" "$T/mux.err")"
+    fi
+done
+ssh-agent -k >/dev/null
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+# 12. Without a terminal, -t gets ssh's note and no pty; -tt forces one.
 CASE=notty
 askpass ap-plain "$PW"
 side plain ap-plain -F "$CFG" -t mux-test 'tty; echo rc=$?'
