@@ -61,6 +61,7 @@ UNIT_DEPS_test_argv      := argv
 UNIT_DEPS_test_sshconfig := sshconfig token
 UNIT_DEPS_test_hostkey   := hostkey sshconfig token
 UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token
+UNIT_DEPS_test_term      := term
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:
