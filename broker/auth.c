@@ -429,12 +429,18 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
                            : "gssapi-with-mic,publickey,keyboard-interactive,password";
     struct auth_ui ui = {.pr = cfg->batchmode ? NULL : prompter};
     char server[512] = "", prev[512] = "";
+    char *last = NULL; /* the list libssh2 returned last time */
     for (int round = 0; round < 8; round++) {
         /* libssh2 1.10 does not report "partial success", so after a round that failed the
          * list is asked again (one "none" request, which sshd counts against MaxAuthTries):
          * a different list means a method counted, as with AuthenticationMethods
          * publickey,keyboard-interactive, and the next round tries what is left. */
         char *methods = libssh2_userauth_list(s, cfg->user, (unsigned int)strlen(cfg->user));
+        /* libssh2 1.10 replaces its pointer to the previous list without freeing it (it
+         * frees only the last one, with the session): free the one it let go. */
+        if (last)
+            libssh2_free(s, last);
+        last = methods;
         if (!methods) {
             if (libssh2_userauth_authenticated(s))
                 return 0;
