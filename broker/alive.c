@@ -9,6 +9,8 @@
 #include "alive.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
@@ -59,6 +61,16 @@ static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int fla
         struct sshconn *c = *abstract;
         c->rx_bytes += (unsigned long long)n;
         alive_rx(c);
+        /* sshd leaves Nagle on for connections without a terminal, so when it writes a
+         * channel's data and, a moment later, its EOF and CLOSE (a direct-tcpip target that
+         * answered and hung up), the second write waits for our ACK, which Linux would delay
+         * by 40 ms: acknowledge at once. The kernel turns quick ACKs off again by itself,
+         * so this is repeated after every read. */
+        if (c->quickack) {
+            int one = 1;
+            if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) < 0)
+                c->quickack = 0; /* not TCP (a jump host's tunnel) */
+        }
     }
     return n;
 }
@@ -68,6 +80,7 @@ void alive_init(struct sshconn *c)
     libssh2_keepalive_config(c->ssh, 1, 2);
     *libssh2_session_abstract(c->ssh) = c;
     libssh2_session_callback_set(c->ssh, LIBSSH2_CALLBACK_RECV, (void *)counting_recv);
+    c->quickack = 1;
     alive_rx(c);
 }
 
