@@ -17,7 +17,7 @@ endif
 COMMON_SRCS := broker/proto.c broker/runtime.c
 MUXSSH_SRCS := $(wildcard broker/argv.c broker/ask.c broker/client.c broker/fallback.c broker/ttystate.c)
 BROKER_SRCS := $(filter-out broker/muxssh.c broker/muxbroker.c $(COMMON_SRCS) $(MUXSSH_SRCS),$(wildcard broker/*.c))
-SHIM_SRCS   := $(wildcard shim/*.c)
+SHIM_SRCS   := $(wildcard shim/*.c) broker/ask.c broker/ttystate.c
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
@@ -38,7 +38,7 @@ $(B)/obj/%.o: %.c $(wildcard broker/*.h)
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
 $(B)/shimobj/%.o: %.c $(wildcard shim/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -c -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -Ibroker -c -o $@ $<
 
 $(B)/libmuxshim.so: $(SHIM_OBJS) shim/shim.map
 	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/shim.map -Wl,-z,now -ldl

@@ -86,9 +86,12 @@ struct session {
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
-    int ctl_op;                 /* nonzero: this is a CONTROL request, not a session */
-    int job;                    /* a worker job points at this session */
-    struct session *next;       /* in conn->sessions or the pending list */
+    int route;            /* a routed connect(): the address family asked for (0: not a route) */
+    int detached;         /* a routed channel handed to its program: runs on with no client */
+    int out_shut;         /* a routed channel's EOF was passed on (shutdown SHUT_WR) */
+    int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
+    int job;              /* a worker job points at this session */
+    struct session *next; /* in conn->sessions or the pending list */
 };
 
 enum conn_state { C_CONNECTING, C_READY, C_DEAD };
@@ -132,6 +135,7 @@ struct sshconn {
     int persist;                 /* seconds; 0 = forever */
     int dead_link;               /* lost, timed out or suspect: close without a goodbye */
     unsigned long long rx_bytes; /* bytes libssh2 has read from the server socket */
+    int quickack;                /* the socket is TCP: ask for quick ACKs after each read */
     long long last_rx;           /* CLOCK_MONOTONIC ms of the last bytes from the server */
     long long last_rx_boot;      /* the same moment on CLOCK_BOOTTIME, which counts suspend */
     long long ka_first;          /* first keepalive sent since then, 0 if none */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "route.h"
 #include "pool.h"
 #include "proto.h"
 #include "session.h"
@@ -70,6 +71,7 @@ void control_list(struct peer *p)
         off += (size_t)n;
         conns++;
     }
+    off += route_status(text + off, sizeof text - off);
     snprintf(text + off, sizeof text - off, "broker pid %d, %d connection%s\n", (int)getpid(),
              conns, conns == 1 ? "" : "s");
     peer_send_ctl_reply(p, CTLR_OK, text);

@@ -92,6 +92,24 @@ static int mux_status(void)
     return 0;
 }
 
+/* `muxssh --mux-start`: make sure a broker listens (the shim's connect() routing runs
+ * this when it finds none). */
+static int mux_start(void)
+{
+    char dir[RUNTIME_PATH_MAX], err[512];
+    if (runtime_dir(dir, sizeof dir, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "muxssh: %s\n", err);
+        return 1;
+    }
+    int sock = client_connect(dir, 1, err, sizeof err);
+    if (sock < 0) {
+        fprintf(stderr, "muxssh: %s\n", err);
+        return 1;
+    }
+    close(sock);
+    return 0;
+}
+
 /* -O check|stop|exit: the broker answers for its connections, else OpenSSH's master. */
 static int control(struct front *f, int sock)
 {
@@ -275,6 +293,8 @@ int main(int argc, char **argv)
     f.argv = argv;
     if (argc == 2 && !strcmp(argv[1], "--mux-status"))
         return mux_status();
+    if (argc == 2 && !strcmp(argv[1], "--mux-start"))
+        return mux_start();
     if (fallback_real_ssh(f.real_ssh, sizeof f.real_ssh) < 0) {
         fprintf(stderr, "muxssh: cannot find the real ssh\n");
         return 255;

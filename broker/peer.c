@@ -193,6 +193,17 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             peer_finish(p);
         }
         return;
+    case MSG_ROUTE:
+        if (p->sess || p->closing) {
+            violation(p, "ROUTE while a request is running");
+            return;
+        }
+        p->sess = session_new_route(p, &m, err, sizeof err);
+        if (!p->sess) {
+            peer_send_error(p, ERR_FALLBACK, err);
+            peer_finish(p);
+        }
+        return;
     case MSG_PROMPT_REPLY:
         prompt_reply(p, m.u[0], m.u[1] != 0, m.s[0].p, m.s[0].n);
         explicit_bzero((void *)body, len); /* the answer may be a secret */

@@ -10,10 +10,11 @@
 
 /* Field layout of each message type: u = u32, s = str, l = strlist. */
 static const char *const schema[MSG_TYPE_MAX + 1] = {
-    [MSG_HELLO] = "uuu",        [MSG_OPEN] = "sslsslu", [MSG_PROMPT] = "uus",
-    [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",    [MSG_WINDOW_CHANGE] = "uuuu",
-    [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",     [MSG_CONTROL] = "usslsl",
-    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",     [MSG_STARTED] = "u",
+    [MSG_HELLO] = "uuu",        [MSG_OPEN] = "sslsslu",  [MSG_PROMPT] = "uus",
+    [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",     [MSG_WINDOW_CHANGE] = "uuuu",
+    [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",      [MSG_CONTROL] = "usslsl",
+    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
+    [MSG_ROUTE] = "ssssuull",   [MSG_ROUTE_REPLY] = "u",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -23,6 +24,7 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_SIGNAL] = "SIGNAL",   [MSG_EXIT] = "EXIT",
     [MSG_CONTROL] = "CONTROL", [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
     [MSG_ERROR] = "ERROR",     [MSG_STARTED] = "STARTED",
+    [MSG_ROUTE] = "ROUTE",     [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
 };
 
 const char *proto_schema(unsigned type)

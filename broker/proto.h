@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -31,7 +31,12 @@ enum proto_type {
     MSG_ERROR = 11,         /* u32 code (ERR_*), str message */
     MSG_STARTED = 12,       /* u32 flags (STARTED_*): the request that runs the command goes
                                out next */
-    MSG_TYPE_MAX = 12
+    MSG_ROUTE = 13,         /* str real_ssh, str cwd, str via, str host, u32 port, u32 family,
+                               strlist env, strlist opts: the shim's connect() to host:port
+                               through via (resolved with ssh -G opts via) */
+    MSG_ROUTE_REPLY = 14,   /* u32 errno (0: connected; + 1 fd, the program's end of a
+                               loopback TCP pair carried by the channel) */
+    MSG_TYPE_MAX = 14
 };
 
 enum proto_open_flags {

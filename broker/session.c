@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
+#include "route.h"
 
 #define READ_CHUNK (128 * 1024)
 #define TYPED_CHUNK 4096 /* a read from a terminal with escape sequences on */
@@ -142,6 +144,44 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
     }
     if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
         snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
+        session_free(s);
+        return NULL;
+    }
+    return start_resolve(s, err, errlen);
+}
+
+struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
+                                  size_t errlen)
+{
+    /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
+     * strlist opts */
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->peer = p;
+    endpoint_open(&s->in, -1);
+    endpoint_open(&s->out, -1);
+    endpoint_open(&s->err, -1);
+    s->exit_kind = -1;
+    s->real_ssh = pstrdup(&m->s[0]);
+    s->cwd = pstrdup(&m->s[1]);
+    s->dest = pstrdup(&m->s[2]);
+    s->fwd_host = pstrdup(&m->s[3]);
+    s->fwd_port = (int)m->u[0];
+    s->route = m->u[1] == AF_INET6 ? AF_INET6 : AF_INET;
+    s->env = proto_strlist_dup(&m->l[0]);
+    s->opts = proto_strlist_dup(&m->l[1]);
+    s->command = strdup("");
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->fwd_host || !s->env || !s->opts || !s->command) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    if (s->real_ssh[0] != '/' || s->cwd[0] != '/' || !s->dest[0] || s->fwd_port <= 0 ||
+        s->fwd_port > 65535 || (m->u[1] != AF_INET && m->u[1] != AF_INET6)) {
+        snprintf(err, errlen, "ROUTE needs an absolute ssh path and cwd, a host and a port");
         session_free(s);
         return NULL;
     }
@@ -671,6 +711,13 @@ static int step_running(struct session *s)
     progress |= pump_out(s, 1);
     if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
         return progress;
+    if (s->route && s->out_eof && !buf_used(&s->to_out) && !s->out_shut) {
+        /* The far end finished sending: the program reads EOF, as from a TCP peer that
+         * half-closed, and its own close (or shutdown) ends the channel. */
+        shutdown(s->out.fd, SHUT_WR);
+        s->out_shut = 1;
+        progress = 1;
+    }
     if (s->out_dead) {
         s->state = S_CLOSING; /* nobody reads the output any more: end the channel */
         return 1;
@@ -728,6 +775,35 @@ static int step_closing(struct session *s)
     return 1;
 }
 
+/* A routed channel is open: the program gets one end of a loopback TCP pair, the session
+ * pumps the other and runs on without a client. 0, or -1 (the program was told). */
+static int hand_over(struct session *s)
+{
+    struct peer *p = s->peer;
+    int mine, theirs;
+    if (route_pair(s->route, &mine, &theirs) < 0) {
+        blog("no loopback pair for a routed connection: %s", strerror(errno));
+        route_reply(p, ECONNREFUSED, -1);
+        p->sess = NULL;
+        peer_finish(p);
+        s->peer = NULL;
+        return -1;
+    }
+    int rc = route_reply(p, 0, theirs);
+    close(theirs);
+    p->sess = NULL;
+    peer_finish(p);
+    s->peer = NULL;
+    if (rc < 0) {
+        close(mine);
+        return -1;
+    }
+    endpoint_open(&s->in, mine);
+    endpoint_open(&s->out, fcntl(mine, F_DUPFD_CLOEXEC, 3));
+    s->detached = 1;
+    return 0;
+}
+
 /* -W or a jump host's tunnel: open the direct-tcpip channel, and the session runs. */
 static int step_opening(struct session *s)
 {
@@ -760,6 +836,14 @@ static int step_opening(struct session *s)
         s->started = 1;
         set_exit(s, EXIT_LOST, 255, msg);
         s->state = S_DONE;
+        if (s->route && s->peer) {
+            /* libssh2 1.10 keeps only the reason code: "connect failed" covers refused,
+             * unreachable and timed out alike. */
+            route_reply(s->peer, m && strstr(m, "prohibited") ? EACCES : ECONNREFUSED, -1);
+            s->peer->sess = NULL;
+            peer_finish(s->peer);
+            s->peer = NULL;
+        }
         if (s->tunnel_for) {
             struct sshconn *t = s->tunnel_for;
             t->tunnel = NULL;
@@ -772,6 +856,10 @@ static int step_opening(struct session *s)
     c->opener = NULL;
     if (!s->peer && !s->tunnel_for) {
         s->state = S_CLOSING; /* nobody wants it any more */
+        return 1;
+    }
+    if (s->route && hand_over(s) < 0) {
+        s->state = S_CLOSING;
         return 1;
     }
     s->started = 1;
@@ -807,7 +895,7 @@ int session_step(struct session *s)
 {
     switch (s->state) {
     case S_OPENING:
-        if (!s->peer && !s->tunnel_for && s->conn->opener != s) {
+        if (!s->peer && !s->tunnel_for && !s->detached && s->conn->opener != s) {
             s->state = S_DONE;
             return 1;
         }
@@ -824,7 +912,7 @@ int session_step(struct session *s)
             s->state = S_DONE;
             return 1;
         }
-        if (!s->peer && !s->tunnel_for) {
+        if (!s->peer && !s->tunnel_for && !s->detached) {
             s->state = S_CLOSING;
             return 1;
         }

@@ -34,6 +34,10 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
                                    char *err, size_t errlen);
+/* A routed connect() (ROUTE): a direct-tcpip channel to host:port through the route's
+ * host, answered with ROUTE_REPLY. Returns it, or NULL with err. */
+struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
+                                  size_t errlen);
 /* The session cannot be served: ERROR to its client (or the failure to the connection its
  * tunnel was for), then free it. */
 void session_reject(struct session *s, int code, const char *msg);

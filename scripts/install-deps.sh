@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(gcc make libc6-dev pkg-config openssh-server openssh-client libssh2-1-dev uthash-dev
       libssl-dev rsync git hyperfine tmux gnuplot-nox cppcheck clang-format valgrind procps
-      iproute2 clang libclang-rt-14-dev)
+      iproute2 clang libclang-rt-14-dev curl python3)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

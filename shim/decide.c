@@ -23,6 +23,8 @@ static void resolve_real(void)
     real.fexecve = dlsym(RTLD_NEXT, "fexecve");
     real.posix_spawn = dlsym(RTLD_NEXT, "posix_spawn");
     real.posix_spawnp = dlsym(RTLD_NEXT, "posix_spawnp");
+    real.connect = dlsym(RTLD_NEXT, "connect");
+    real.getpeername = dlsym(RTLD_NEXT, "getpeername");
 }
 
 /* Load time: resolve libc, note AT_SECURE, find muxssh beside this library. */

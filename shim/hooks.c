@@ -212,6 +212,29 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 
 /* Loaded into the real ssh itself (a static or Go parent could not be hooked): hand over
  * to muxssh with the same argv, unless muxssh itself started this ssh (MUXSHIM_GUARD). */
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int saved = errno, result;
+    if (shim_route_connect(fd, sa, len, &result)) {
+        if (result == 0)
+            errno = saved;
+        return result;
+    }
+    errno = saved;
+    return shim_real()->connect(fd, sa, len);
+}
+
+EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    int saved = errno;
+    if (sa && len && shim_route_peername(fd, sa, len)) {
+        errno = saved;
+        return 0;
+    }
+    errno = saved;
+    return shim_real()->getpeername(fd, sa, len);
+}
+
 __attribute__((constructor(102))) static void handover(int argc, char **argv, char **envp)
 {
     (void)argc;

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 /* The libc functions the hooks stand in front of, resolved once at load. */
 struct shim_real {
@@ -16,6 +17,8 @@ struct shim_real {
                        const posix_spawnattr_t *, char *const[], char *const[]);
     int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                         const posix_spawnattr_t *, char *const[], char *const[]);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*getpeername)(int, struct sockaddr *, socklen_t *);
 };
 
 /* The real functions (resolved on first use if the constructor has not run yet). */
@@ -34,5 +37,11 @@ size_t shim_env_count(char *const envp[]);
 void shim_env_with(char *const envp[], char **out, char *var);
 /* Build "MUXSHIM_REAL_SSH=<real>" into buf; 0 if it fits. */
 int shim_real_var(const char *real, char *buf, size_t buflen);
+
+/* connect() to a routed address: 1 when handled (*result is connect's return value, errno
+ * set on failure), 0 to let the real connect run. */
+int shim_route_connect(int fd, const struct sockaddr *sa, socklen_t len, int *result);
+/* getpeername() of a routed socket: 1 and the address the program connected to, else 0. */
+int shim_route_peername(int fd, struct sockaddr *sa, socklen_t *len);
 
 #endif

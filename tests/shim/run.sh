@@ -142,7 +142,7 @@ done
 
 # --- only the hooks are exported ---------------------------------------------------------
 exports=$(nm -D --defined-only "$LIB" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')
-want="execl execle execlp execv execve execvp execvpe fexecve posix_spawn posix_spawnp "
+want="connect execl execle execlp execv execve execvp execvpe fexecve getpeername posix_spawn posix_spawnp "
 [ "$exports" = "$want" ] && ok "exports-only-hooks" || notok "exports-only-hooks" "exports: $exports"
 needed=$(objdump -p "$LIB" | awk '/NEEDED/ {print $2}' | sort | tr '\n' ' ')
 case "$needed" in

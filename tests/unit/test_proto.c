@@ -97,6 +97,19 @@ static void test_all_types(void)
         case MSG_STARTED:
             proto_put_u32(&b, STARTED_PTY);
             break;
+        case MSG_ROUTE:
+            proto_put_str(&b, "/usr/bin/ssh", (size_t)-1);
+            proto_put_str(&b, "/", (size_t)-1);
+            proto_put_str(&b, "bastion", (size_t)-1);
+            proto_put_str(&b, "10.0.0.1", (size_t)-1);
+            proto_put_u32(&b, 5432);
+            proto_put_u32(&b, 2);
+            proto_put_strlist(&b, env_a, -1);
+            proto_put_strlist(&b, argv_a, -1);
+            break;
+        case MSG_ROUTE_REPLY:
+            proto_put_u32(&b, 0);
+            break;
         case MSG_CONTROL_REPLY:
         case MSG_ERROR:
             proto_put_u32(&b, 1), proto_put_str(&b, "text", (size_t)-1);

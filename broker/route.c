@@ -1,0 +1,149 @@
+/* connect() routing in the broker: loopback pairs, the reply with its fd, the status. */
+#include "route.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "peer.h"
+
+/* The port of a bound or connected socket's address. */
+static int port_of(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)ss)->sin_port)
+                                    : ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+int route_pair(int family, int *mine, int *theirs)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        sl = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sl = sizeof *a;
+    }
+    int l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1;
+    if (l < 0 || bind(l, (struct sockaddr *)&ss, sl) < 0 || listen(l, 8) < 0 ||
+        getsockname(l, (struct sockaddr *)&ss, &sl) < 0)
+        goto fail;
+    c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&ss, sl) < 0)
+        goto fail;
+    struct sockaddr_storage mine_addr;
+    socklen_t ml = sizeof mine_addr;
+    if (getsockname(c, (struct sockaddr *)&mine_addr, &ml) < 0)
+        goto fail;
+    /* Another local user could connect to the listener in this instant: take only the
+     * connection whose source is our own socket. */
+    for (int tries = 0; tries < 8; tries++) {
+        struct pollfd pf = {.fd = l, .events = POLLIN};
+        if (poll(&pf, 1, 1000) <= 0)
+            goto fail;
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof from;
+        a = accept4(l, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
+        if (a >= 0 && port_of(&from) == port_of(&mine_addr))
+            break;
+        if (a >= 0)
+            close(a);
+        a = -1;
+    }
+    if (a < 0)
+        goto fail;
+    close(l);
+    int on = 1;
+    setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    *mine = a;
+    *theirs = c;
+    return 0;
+fail:
+    if (l >= 0)
+        close(l);
+    if (c >= 0)
+        close(c);
+    return -1;
+}
+
+int route_reply(struct peer *p, int err, int fd)
+{
+    if (buf_used(&p->out))
+        peer_on_writable(p);
+    if (buf_used(&p->out) || p->dead)
+        return -1; /* the fd must ride on this frame's first byte: nothing may be ahead */
+    struct proto_buf b;
+    proto_begin(&b, MSG_ROUTE_REPLY);
+    proto_put_u32(&b, (uint32_t)err);
+    int rc = proto_end(&b) < 0 ? -1 : 0;
+    if (rc == 0) {
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = b.data, .iov_len = b.len};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+            mh.msg_control = cbuf;
+            mh.msg_controllen = sizeof cbuf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        }
+        ssize_t n;
+        do
+            n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        rc = n == (ssize_t)b.len ? 0 : -1;
+    }
+    proto_buf_free(&b);
+    return rc;
+}
+
+/* Is t a running routed channel to s's destination? */
+static int same_route(const struct session *t, const struct session *s)
+{
+    return t->route && t->state == S_RUNNING && t->fwd_port == s->fwd_port &&
+           !strcmp(t->fwd_host, s->fwd_host);
+}
+
+size_t route_status(char *out, size_t cap)
+{
+    size_t off = 0;
+    for (struct sshconn *c = B.conns; c; c = c->next) {
+        for (struct session *s = c->sessions; s; s = s->next) {
+            if (!same_route(s, s))
+                continue;
+            int seen = 0, n = 0;
+            for (struct session *t = c->sessions; t != s && !seen; t = t->next)
+                seen = same_route(t, s);
+            if (seen)
+                continue; /* counted with the first one */
+            for (struct session *t = s; t; t = t->next)
+                n += same_route(t, s);
+            char dest[300];
+            snprintf(dest, sizeof dest, s->route == AF_INET6 ? "[%.256s]:%d" : "%.256s:%d",
+                     s->fwd_host, s->fwd_port);
+            int w = snprintf(out + off, cap - off, "%s%-40.40s %-28.28s %8d\n",
+                             off ? ""
+                                 : "ROUTED TO                                VIA                   "
+                                   "       CHANNELS\n",
+                             dest, c->cfg.hostname, n);
+            if (w < 0 || (size_t)w >= cap - off)
+                return off;
+            off += (size_t)w;
+        }
+    }
+    return off;
+}

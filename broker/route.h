@@ -1,0 +1,17 @@
+/* connect() routing in the broker: a ROUTE request becomes a direct-tcpip session whose
+ * other end is a loopback TCP socket handed to the program (see shim/route.c). */
+#ifndef MUXSHIM_ROUTE_H
+#define MUXSHIM_ROUTE_H
+
+#include "broker.h"
+#include "proto.h"
+
+/* A connected loopback TCP pair of the family (AF_INET: 127.0.0.1, AF_INET6: ::1), made so
+ * that nobody else can slip in between; 0 with *mine and *theirs, or -1. */
+int route_pair(int family, int *mine, int *theirs);
+/* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
+int route_reply(struct peer *p, int err, int fd);
+/* Lines for the status table: the routed channels open now, per route and destination. */
+size_t route_status(char *out, size_t cap);
+
+#endif
