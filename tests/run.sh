@@ -1,6 +1,7 @@
 #!/bin/bash
 # Every test: unit binaries, the shim suite, the end-to-end differential suite, the fault
-# injection suite, prompts and terminals (interactive), jump hosts in a network namespace.
+# injection suite, prompts and terminals (interactive), jump hosts and connect() routing in
+# network namespaces.
 # Each prints `ok - NAME` or `not ok - NAME…`; the last line counts them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,8 @@ for t in "$B"/tests/test_*; do
     fi
 done
 
-for suite in tests/shim/run.sh tests/e2e/run.sh tests/fault/run.sh tests/interactive/run.sh tests/jump/run.sh; do
+for suite in tests/shim/run.sh tests/e2e/run.sh tests/fault/run.sh tests/interactive/run.sh tests/jump/run.sh \
+    tests/route/run.sh; do
     if [ -x "$suite" ]; then
         "$suite" "$B" 2>&1 | tee -a "$log"
         rc=${PIPESTATUS[0]}

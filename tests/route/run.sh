@@ -1,0 +1,270 @@
+#!/bin/bash
+# connect() routing against a real sshd and real TCP services in a network namespace the
+# test creates: a bastion on 10.78.1.2 (a veth address reachable from here) and an HTTP
+# server and an echo server on 10.78.2.1 and fd78::1, inside the namespace only. This
+# namespace gets `unreachable` routes for 10.78.0.0/16 and fd78::/16 first, so nothing can
+# leave the machine.
+# With a route, real curl (non-blocking connect), python (blocking connect) and a small C
+# program (both ways) reach the services through the shim; the bastion logs one SSH
+# connection for all the streams; without a route everything behaves as without the shim.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+LIB=$B/libmuxshim.so
+TCPGET=$B/tests/tools/tcpget
+# shellcheck source=../../scripts/lib-sshd.sh
+. "$ROOT/scripts/lib-sshd.sh"
+SUITE=route
+# shellcheck source=../lib-cases.sh
+. "$ROOT/tests/lib-cases.sh"
+PY=/usr/bin/python3
+
+if [ "$(id -u)" -ne 0 ] || ! ip netns list >/dev/null 2>&1 || [ ! -x "$PY" ] ||
+    ! command -v curl >/dev/null; then
+    skip all "needs root, network namespaces, /usr/bin/python3 and curl"
+    exit 0
+fi
+
+T=$(mktemp -d /tmp/muxshim-route-XXXXXX)
+chmod 755 "$T"
+unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD SSH_AUTH_SOCK MUXSHIM_REAL_SSH
+export MUXSHIM_DIR=$T/rt MUXSHIM_PERSIST=600
+NS=muxroute$$
+HOSTIF=mrh$$
+NSIF=mrn$$
+NET=10.78.0.0/16
+NET6=fd78::/16
+PIDS=""
+
+cleanup() {
+    local pid
+    pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
+    for pid in $PIDS; do kill "$pid" 2>/dev/null; done
+    sshd_stop "$T/b"
+    ip netns del "$NS" 2>/dev/null
+    ip link del "$HOSTIF" 2>/dev/null
+    ip route del unreachable "$NET" 2>/dev/null
+    ip -6 route del unreachable "$NET6" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+ip route add unreachable "$NET" || exit 1
+ip -6 route add unreachable "$NET6" || exit 1
+ip netns add "$NS" &&
+    ip link add "$HOSTIF" type veth peer name "$NSIF" &&
+    ip link set "$NSIF" netns "$NS" &&
+    ip addr add 10.78.1.1/30 dev "$HOSTIF" && ip link set "$HOSTIF" up &&
+    ip netns exec "$NS" ip addr add 10.78.1.2/30 dev "$NSIF" &&
+    ip netns exec "$NS" ip link set "$NSIF" up &&
+    ip netns exec "$NS" ip link set lo up &&
+    ip netns exec "$NS" ip addr add 10.78.2.1/32 dev lo &&
+    ip netns exec "$NS" ip -6 addr add fd78::1/128 dev lo nodad || {
+    notok setup "cannot build the namespace"
+    exit 1
+}
+SSHD_USER=$(sshd_light_user) SSHD_ADDR=10.78.1.2 SSHD_WRAP="ip netns exec $NS" \
+    sshd_start "$T/b" >/dev/null || exit 1
+
+# The services, inside the namespace only.
+mkdir -p "$T/www"
+echo hello-from-inside >"$T/www/index.txt"
+head -c 200000000 /dev/urandom >"$T/www/big"
+ip netns exec "$NS" "$PY" -m http.server 8080 --bind 10.78.2.1 --directory "$T/www" \
+    >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+cat >"$T/echo.py" <<'EOS'
+import socketserver
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                break
+            self.request.sendall(data)
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+import sys, socket, threading
+class Server6(Server):
+    address_family = socket.AF_INET6
+threading.Thread(target=Server6(("fd78::1", 7007), Echo).serve_forever, daemon=True).start()
+Server(("10.78.2.1", 7007), Echo).serve_forever()
+EOS
+ip netns exec "$NS" "$PY" "$T/echo.py" &
+PIDS="$PIDS $!"
+for i in $(seq 1 100); do
+    ip netns exec "$NS" "$PY" -c 'import socket; socket.create_connection(("10.78.2.1", 8080)); socket.create_connection(("10.78.2.1", 7007))' 2>/dev/null && break
+    sleep 0.1
+done
+
+cat >"$T/cfg" <<EOS
+Host bastion
+    HostName 10.78.1.2
+    Port $(awk '/^Port/ { print $2 }' "$T/b/sshd_config")
+    User $(sshd_light_user)
+    IdentityFile $T/b/id_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile $T/b/known_hosts
+    StrictHostKeyChecking yes
+    BatchMode yes
+EOS
+echo "# services behind the bastion" >"$T/routes"
+echo "10.78.2.0/24 port 8080,7007 via bastion -F $T/cfg" >>"$T/routes"
+echo "fd78::/16 via bastion -F $T/cfg" >>"$T/routes"
+: >"$T/no-routes"
+
+# run NAME ROUTES CMD...: CMD under the shim with that routes file; $T/NAME.{out,err,rc}
+run() {
+    local name=$1 routes=$2
+    shift 2
+    LD_PRELOAD=$LIB MUXSHIM_ROUTES=$routes timeout 120 "$@" >"$T/$name.out" 2>"$T/$name.err"
+    echo $? >"$T/$name.rc"
+}
+# bare NAME CMD...: CMD without the shim
+bare() {
+    local name=$1
+    shift
+    timeout 120 "$@" >"$T/$name.out" 2>"$T/$name.err"
+    echo $? >"$T/$name.rc"
+}
+# Time figures in curl's messages ("after 0 ms") are not part of the comparison.
+norm() { sed -E 's/after [0-9]+ ms/after N ms/' "$1"; }
+same() {
+    if cmp -s "$T/$2.out" "$T/$3.out" && cmp -s "$T/$2.rc" "$T/$3.rc" &&
+        [ "$(norm "$T/$2.err")" = "$(norm "$T/$3.err")" ]; then
+        ok "$1"
+    else
+        notok "$1" "rc $(cat "$T/$2.rc") vs $(cat "$T/$3.rc"): $(head -c 200 "$T/$3.err")"
+    fi
+}
+
+before=$(sshd_connections "$T/b")
+
+# Without a route: the same as without the shim (10.78.2.1 is unreachable from here).
+bare plain-curl curl -sS --max-time 10 http://10.78.2.1:8080/index.txt
+run shim-curl "$T/no-routes" curl -sS --max-time 10 http://10.78.2.1:8080/index.txt
+same no-route/curl-as-without-the-shim plain-curl shim-curl
+bare plain-c "$TCPGET" 10.78.2.1 7007
+run shim-c "$T/no-routes" "$TCPGET" 10.78.2.1 7007
+same no-route/blocking-connect-as-without-the-shim plain-c shim-c
+run shim-port "$T/routes" curl -sS --max-time 10 http://10.78.2.1:8081/
+bare plain-port curl -sS --max-time 10 http://10.78.2.1:8081/
+same no-route/port-not-in-the-list plain-port shim-port
+
+# With the route.
+run curl "$T/routes" curl -sS http://10.78.2.1:8080/index.txt
+if [ "$(cat "$T/curl.out")" = hello-from-inside ] && [ "$(cat "$T/curl.rc")" = 0 ]; then
+    ok curl
+else
+    notok curl "rc $(cat "$T/curl.rc"): $(head -c 200 "$T/curl.err")"
+fi
+run py "$T/routes" "$PY" -c '
+import socket
+s = socket.create_connection(("10.78.2.1", 8080))
+print(*s.getpeername()[:2])
+s.sendall(b"GET /index.txt HTTP/1.0\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(data.split(b"\r\n\r\n", 1)[1].decode().strip())'
+if [ "$(cat "$T/py.out")" = "10.78.2.1 8080
+hello-from-inside" ]; then
+    ok python-blocking-connect-and-getpeername
+else
+    notok python-blocking-connect-and-getpeername "$(head -c 300 "$T/py.out" "$T/py.err")"
+fi
+for mode in "" -n; do
+    # shellcheck disable=SC2086 # $mode is empty or one word
+    echo ping-$$ | run c$mode "$T/routes" "$TCPGET" $mode 10.78.2.1 7007
+    want="peer 10.78.2.1 7007
+nodelay 1
+ping-$$"
+    [ "$mode" = -n ] && grep -q '^inprogress$' "$T/c-n.out" && sed -i '/^inprogress$/d' "$T/c-n.out"
+    if [ "$(cat "$T/c$mode.out")" = "$want" ]; then
+        ok "c-connect${mode:- blocking}"
+    else
+        notok "c-connect${mode:- blocking}" "$(head -c 300 "$T/c$mode.out" "$T/c$mode.err")"
+    fi
+done
+echo ping6-$$ | run c6 "$T/routes" "$TCPGET" fd78::1 7007
+if [ "$(cat "$T/c6.out")" = "peer fd78::1 7007
+nodelay 1
+ping6-$$" ]; then
+    ok ipv6
+else
+    notok ipv6 "$(head -c 300 "$T/c6.out" "$T/c6.err")"
+fi
+# A refused destination: ECONNREFUSED, blocking and not.
+run ref "$T/routes" "$TCPGET" 10.78.2.1 8080 </dev/null
+sed -i '1,$d' "$T/ref.out"
+echo "10.78.2.0/24 port 9 via bastion -F $T/cfg" >"$T/routes9"
+run ref "$T/routes9" "$TCPGET" 10.78.2.1 9 </dev/null
+run refn "$T/routes9" "$TCPGET" -n 10.78.2.1 9 </dev/null
+if [ "$(cat "$T/ref.out")" = "connect: Connection refused" ] && [ "$(cat "$T/ref.rc")" = 1 ] &&
+    grep -q "^connect: Connection refused$" "$T/refn.out"; then
+    ok refused-is-econnrefused
+else
+    notok refused-is-econnrefused "$(cat "$T/ref.out" "$T/refn.out")"
+fi
+
+# muxrun status lists the routed channels while they are open.
+LD_PRELOAD=$LIB MUXSHIM_ROUTES=$T/routes "$PY" -c '
+import socket, time
+s = [socket.create_connection(("10.78.2.1", 7007)) for i in range(3)]
+open("'"$T"'/held", "w").write("x")
+time.sleep(30)' &
+holder=$!
+for i in $(seq 1 100); do [ -s "$T/held" ] && break; sleep 0.1; done
+"$ROOT/scripts/muxrun" status >"$T/status.out" 2>&1
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+if grep -Eq '^10\.78\.2\.1:7007 +10\.78\.1\.2 +3$' "$T/status.out"; then
+    ok status-lists-channels
+else
+    notok status-lists-channels "$(cat "$T/status.out")"
+fi
+
+# 1,000 short streams, each echoed back whole, and one 200 MB download.
+run many "$T/routes" "$PY" -c '
+import socket
+bad = 0
+for i in range(1000):
+    s = socket.create_connection(("10.78.2.1", 7007))
+    msg = ("stream %d " % i).encode() * 50
+    s.sendall(msg)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.close()
+    bad += got != msg
+print("bad", bad)'
+if [ "$(cat "$T/many.out")" = "bad 0" ]; then
+    ok 1000-short-streams
+else
+    notok 1000-short-streams "$(head -c 300 "$T/many.out" "$T/many.err")"
+fi
+LD_PRELOAD=$LIB MUXSHIM_ROUTES=$T/routes curl -sS http://10.78.2.1:8080/big | sha256sum >"$T/big.sum"
+if [ "$(cut -d' ' -f1 "$T/big.sum")" = "$(sha256sum <"$T/www/big" | cut -d' ' -f1)" ]; then
+    ok 200MB-stream-sha256-equal
+else
+    notok 200MB-stream-sha256-equal
+fi
+
+logins=$(($(sshd_connections "$T/b") - before))
+if [ "$logins" = 1 ]; then
+    ok "one-bastion-login-for-all-streams"
+else
+    notok "one-bastion-login-for-all-streams" "$logins logins"
+fi
+
+[ "$failures" -eq 0 ]
