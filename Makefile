@@ -115,6 +115,11 @@ soak: deps
 	$(MAKE) all
 	@tests/soak/run.sh $(B)
 
+# Jump hosts and routes in a network namespace (root), timed against plain ssh.
+bench-net: deps
+	$(MAKE) all
+	@scripts/bench-net.sh $(B)
+
 bench: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench.sh
@@ -134,5 +139,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
 .SECONDARY:

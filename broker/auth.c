@@ -215,18 +215,24 @@ out:
     return rc;
 }
 
+/* The public half of an identity file: its .pub file, else the openssh-key-v1 private
+ * key's clear public part; the blob's length, or -1 (a PEM key without its .pub). */
+static long key_public_blob(const char *keyfile, const char *text, unsigned char *blob, size_t cap)
+{
+    char path[HC_STR + 8];
+    snprintf(path, sizeof path, "%s.pub", keyfile);
+    long n = pub_blob(path, blob, cap);
+    return n > 0 ? n : private_pub_blob(text, blob, cap);
+}
+
 /* Would the server take this key? As ssh, ask before asking the user for a passphrase:
  * 1 yes, 0 no; 1 too when the public key is unknown (a PEM key without its .pub file: ssh
  * asks first too). */
 static int server_accepts(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *keyfile,
                           const char *text)
 {
-    char path[HC_STR + 8];
     unsigned char blob[KEY_MAX];
-    snprintf(path, sizeof path, "%s.pub", keyfile);
-    long n = pub_blob(path, blob, sizeof blob);
-    if (n <= 0)
-        n = private_pub_blob(text, blob, sizeof blob);
+    long n = key_public_blob(keyfile, text, blob, sizeof blob);
     if (n <= 0)
         return 1;
     int ok = 0;
@@ -270,12 +276,8 @@ static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const ch
  * PEM RSA header tell). */
 static int key_is_rsa(const char *keyfile, const char *text)
 {
-    char path[HC_STR + 8];
     unsigned char blob[KEY_MAX];
-    snprintf(path, sizeof path, "%s.pub", keyfile);
-    long n = pub_blob(path, blob, sizeof blob);
-    if (n <= 0)
-        n = private_pub_blob(text, blob, sizeof blob);
+    long n = key_public_blob(keyfile, text, blob, sizeof blob);
     if (n > 0)
         return blob_is_rsa(blob, (size_t)n);
     return strstr(text, "BEGIN RSA PRIVATE KEY") != NULL;

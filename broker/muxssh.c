@@ -65,15 +65,27 @@ static void print_text(const struct pstr *s, int crlf)
     fflush(stderr);
 }
 
+/* The runtime directory (created when start) and a connection to its broker (started when
+ * start); 0 with *sock (-1: no broker), or -1 with err when the directory is not usable. */
+static int broker_socket(int start, int *sock, char *err, size_t errlen)
+{
+    char dir[RUNTIME_PATH_MAX];
+    *sock = -1;
+    if (runtime_dir(dir, sizeof dir, start, err, errlen) < 0)
+        return -1;
+    *sock = client_connect(dir, start, err, errlen);
+    return 0;
+}
+
 /* `muxssh --mux-status`: the broker's table of connections. */
 static int mux_status(void)
 {
-    char dir[RUNTIME_PATH_MAX], err[512];
-    if (runtime_dir(dir, sizeof dir, 0, err, sizeof err) < 0) {
+    char err[512];
+    int sock;
+    if (broker_socket(0, &sock, err, sizeof err) < 0) {
         fprintf(stderr, "muxssh: %s\n", err);
         return 1;
     }
-    int sock = client_connect(dir, 0, err, sizeof err);
     if (sock < 0) {
         printf("muxshim: no broker running\n");
         return 0;
@@ -96,13 +108,9 @@ static int mux_status(void)
  * this when it finds none). */
 static int mux_start(void)
 {
-    char dir[RUNTIME_PATH_MAX], err[512];
-    if (runtime_dir(dir, sizeof dir, 1, err, sizeof err) < 0) {
-        fprintf(stderr, "muxssh: %s\n", err);
-        return 1;
-    }
-    int sock = client_connect(dir, 1, err, sizeof err);
-    if (sock < 0) {
+    char err[512];
+    int sock;
+    if (broker_socket(1, &sock, err, sizeof err) < 0 || sock < 0) {
         fprintf(stderr, "muxssh: %s\n", err);
         return 1;
     }

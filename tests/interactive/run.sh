@@ -107,26 +107,33 @@ server pw "PasswordAuthentication yes
 AuthenticationMethods password" || exit 1
 CFG=$T/pw/ssh_config
 
+# once_then_nothing NAME SERVER ANSWER COMMAND WANT: the first session through plain ssh
+# and muxssh compared; then ten more through muxssh print WANT, and muxssh was asked once
+# in all, over one server connection.
+once_then_nothing() {
+    local name=$1 srv=$2 answer=$3 cmd=$4 want=$5 bad=0 i before asked conns
+    askpass ap-plain "$answer"
+    side plain ap-plain -F "$T/$srv/ssh_config" mux-test "$cmd"
+    askpass ap-mux "$answer"
+    before=$(sshd_connections "$T/$srv")
+    side mux ap-mux -F "$T/$srv/ssh_config" mux-test "$cmd"
+    compare "$name/first-session"
+    for i in $(seq 1 10); do
+        side mux ap-mux -F "$T/$srv/ssh_config" mux-test "$cmd"
+        [ "$(cat "$T/mux.out")" = "$want" ] || bad=$((bad + 1))
+    done
+    asked=$(wc -l <"$T/ap-mux.count")
+    conns=$(($(sshd_connections "$T/$srv") - before))
+    if [ "$bad" = 0 ] && [ "$asked" = 1 ] && [ "$conns" = 1 ]; then
+        ok "$name/ten-more-ask-nothing"
+    else
+        notok "$name/ten-more-ask-nothing" "$bad wrong, asked $asked times, $conns connections"
+    fi
+}
+
 # 1. A password: asked once, then ten sessions ask nothing, all on one connection.
 CASE=pw
-askpass ap-plain "$PW"
-side plain ap-plain -F "$CFG" mux-test 'echo hello; id -un'
-askpass ap-mux "$PW"
-before=$(sshd_connections "$T/pw")
-side mux ap-mux -F "$CFG" mux-test 'echo hello; id -un'
-compare password/first-session
-bad=0
-for i in $(seq 1 10); do
-    side mux ap-mux -F "$CFG" mux-test 'echo hello; id -un'
-    [ "$(cat "$T/mux.out")" = "$(printf 'hello\nmuxpw')" ] || bad=$((bad + 1))
-done
-asked=$(wc -l <"$T/ap-mux.count")
-conns=$(($(sshd_connections "$T/pw") - before))
-if [ "$bad" = 0 ] && [ "$asked" = 1 ] && [ "$conns" = 1 ]; then
-    ok password/ten-more-ask-nothing
-else
-    notok password/ten-more-ask-nothing "$bad wrong, asked $asked times, $conns connections"
-fi
+once_then_nothing password pw "$PW" 'echo hello; id -un' "$(printf 'hello\nmuxpw')"
 if grep -q -- "$PW" "$T/rt-pw/broker.log"; then notok password/not-logged; else ok password/not-logged; fi
 
 # 2. A wrong password, then the right one: ssh's retry line, asked twice.
@@ -271,24 +278,7 @@ SSHD_BIN=$OTP_BIN server otp "UsePAM yes
 KbdInteractiveAuthentication yes
 AuthenticationMethods publickey,keyboard-interactive" || exit 1
 CASE=otp
-askpass ap-plain "$CODE"
-side plain ap-plain -F "$T/otp/ssh_config" mux-test 'echo coded'
-askpass ap-mux "$CODE"
-before=$(sshd_connections "$T/otp")
-side mux ap-mux -F "$T/otp/ssh_config" mux-test 'echo coded'
-compare otp/first-session
-bad=0
-for i in $(seq 1 10); do
-    side mux ap-mux -F "$T/otp/ssh_config" mux-test 'echo coded'
-    [ "$(cat "$T/mux.out")" = coded ] || bad=$((bad + 1))
-done
-asked=$(wc -l <"$T/ap-mux.count")
-conns=$(($(sshd_connections "$T/otp") - before))
-if [ "$bad" = 0 ] && [ "$asked" = 1 ] && [ "$conns" = 1 ]; then
-    ok otp/ten-more-ask-nothing
-else
-    notok otp/ten-more-ask-nothing "$bad wrong, asked $asked times, $conns connections"
-fi
+once_then_nothing otp otp "$CODE" 'echo coded' coded
 
 # 10. RSA keys: libssh2 1.10 signs them with SHA-1 only, which sshd 9.2 refuses, so the
 # real ssh serves the host (with OpenSSH's own multiplexing). The broker tries once and then

@@ -12,6 +12,8 @@ case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 MUXSSH=$B/muxssh
 # shellcheck source=../../scripts/lib-sshd.sh
 . "$ROOT/scripts/lib-sshd.sh"
+# shellcheck source=../../scripts/lib-netns.sh
+. "$ROOT/scripts/lib-netns.sh"
 SUITE=jump
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
@@ -25,10 +27,6 @@ T=$(mktemp -d /tmp/muxshim-jump-XXXXXX)
 chmod 755 "$T"
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD SSH_AUTH_SOCK DISPLAY SSH_ASKPASS_REQUIRE
 export MUXSHIM_REAL_SSH=/usr/bin/ssh MUXSHIM_PERSIST=600 MUXSHIM_DIR=$T/rt
-NS=muxjump$$
-HOSTIF=mxh$$
-NSIF=mxn$$
-NET=10.77.0.0/16
 PAM_SERVICE=muxshim-test-jump
 SERVERS=""
 
@@ -36,34 +34,22 @@ cleanup() {
     local s pid
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     for s in $SERVERS; do sshd_stop "$s"; done
-    ip netns del "$NS" 2>/dev/null
-    ip link del "$HOSTIF" 2>/dev/null
-    ip route del unreachable "$NET" 2>/dev/null
+    netns_down
     rm -f "/etc/pam.d/$PAM_SERVICE"
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 
 # First the guard route: whatever goes wrong below, 10.77/16 stays on this machine.
-ip route add unreachable "$NET" || exit 1
-ip netns add "$NS" &&
-    ip link add "$HOSTIF" type veth peer name "$NSIF" &&
-    ip link set "$NSIF" netns "$NS" &&
-    ip addr add 10.77.1.1/30 dev "$HOSTIF" && ip link set "$HOSTIF" up &&
-    ip netns exec "$NS" ip addr add 10.77.1.2/30 dev "$NSIF" &&
-    ip netns exec "$NS" ip link set "$NSIF" up &&
-    ip netns exec "$NS" ip link set lo up &&
-    ip netns exec "$NS" ip addr add 10.77.2.1/32 dev lo &&
-    ip netns exec "$NS" ip addr add 10.77.2.2/32 dev lo &&
-    ip netns exec "$NS" ip addr add 10.77.2.3/32 dev lo || {
+if ! netns_up "muxjump$$" 10.77.0.0/16 10.77.2.1 10.77.2.2 10.77.2.3; then
     notok setup "cannot build the namespace"
     exit 1
-}
+fi
 
 U=$(sshd_light_user)
 # server NAME ADDR [sshd_config lines]: a sshd inside the namespace.
 server() {
-    SSHD_USER=$U SSHD_ADDR=$2 SSHD_WRAP="ip netns exec $NS" SSHD_EXTRA=${3:-} \
+    SSHD_USER=$U SSHD_ADDR=$2 SSHD_WRAP="ip netns exec $NETNS_NAME" SSHD_EXTRA=${3:-} \
         sshd_start "$T/$1" >/dev/null || return 1
     SERVERS="$SERVERS $T/$1"
     cat "$T/$1/known_hosts" >>"$T/known_hosts"

@@ -15,6 +15,8 @@ LIB=$B/libmuxshim.so
 TCPGET=$B/tests/tools/tcpget
 # shellcheck source=../../scripts/lib-sshd.sh
 . "$ROOT/scripts/lib-sshd.sh"
+# shellcheck source=../../scripts/lib-netns.sh
+. "$ROOT/scripts/lib-netns.sh"
 SUITE=route
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
@@ -30,11 +32,7 @@ T=$(mktemp -d /tmp/muxshim-route-XXXXXX)
 chmod 755 "$T"
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD SSH_AUTH_SOCK MUXSHIM_REAL_SSH
 export MUXSHIM_DIR=$T/rt MUXSHIM_PERSIST=600
-NS=muxroute$$
-HOSTIF=mrh$$
-NSIF=mrn$$
-NET=10.78.0.0/16
-NET6=fd78::/16
+NETNS_NET6=fd78::/16
 PIDS=""
 
 cleanup() {
@@ -42,61 +40,29 @@ cleanup() {
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     for pid in $PIDS; do kill "$pid" 2>/dev/null; done
     sshd_stop "$T/b"
-    ip netns del "$NS" 2>/dev/null
-    ip link del "$HOSTIF" 2>/dev/null
-    ip route del unreachable "$NET" 2>/dev/null
-    ip -6 route del unreachable "$NET6" 2>/dev/null
+    netns_down
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-ip route add unreachable "$NET" || exit 1
-ip -6 route add unreachable "$NET6" || exit 1
-ip netns add "$NS" &&
-    ip link add "$HOSTIF" type veth peer name "$NSIF" &&
-    ip link set "$NSIF" netns "$NS" &&
-    ip addr add 10.78.1.1/30 dev "$HOSTIF" && ip link set "$HOSTIF" up &&
-    ip netns exec "$NS" ip addr add 10.78.1.2/30 dev "$NSIF" &&
-    ip netns exec "$NS" ip link set "$NSIF" up &&
-    ip netns exec "$NS" ip link set lo up &&
-    ip netns exec "$NS" ip addr add 10.78.2.1/32 dev lo &&
-    ip netns exec "$NS" ip -6 addr add fd78::1/128 dev lo nodad || {
+if ! netns_up "muxroute$$" 10.78.0.0/16 10.78.2.1 fd78::1; then
     notok setup "cannot build the namespace"
     exit 1
-}
-SSHD_USER=$(sshd_light_user) SSHD_ADDR=10.78.1.2 SSHD_WRAP="ip netns exec $NS" \
+fi
+SSHD_USER=$(sshd_light_user) SSHD_ADDR=10.78.1.2 SSHD_WRAP="ip netns exec $NETNS_NAME" \
     sshd_start "$T/b" >/dev/null || exit 1
 
 # The services, inside the namespace only.
 mkdir -p "$T/www"
 echo hello-from-inside >"$T/www/index.txt"
 head -c 200000000 /dev/urandom >"$T/www/big"
-ip netns exec "$NS" "$PY" -m http.server 8080 --bind 10.78.2.1 --directory "$T/www" \
+ip netns exec "$NETNS_NAME" "$PY" -m http.server 8080 --bind 10.78.2.1 --directory "$T/www" \
     >/dev/null 2>&1 &
 PIDS="$PIDS $!"
-cat >"$T/echo.py" <<'EOS'
-import socketserver
-class Echo(socketserver.BaseRequestHandler):
-    def handle(self):
-        while True:
-            data = self.request.recv(65536)
-            if not data:
-                break
-            self.request.sendall(data)
-class Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-import sys, socket, threading
-class Server6(Server):
-    address_family = socket.AF_INET6
-threading.Thread(target=Server6(("fd78::1", 7007), Echo).serve_forever, daemon=True).start()
-Server(("10.78.2.1", 7007), Echo).serve_forever()
-EOS
-ip netns exec "$NS" "$PY" "$T/echo.py" &
+ip netns exec "$NETNS_NAME" "$PY" "$ROOT/tests/tools/echo.py" 7007 10.78.2.1 fd78::1 &
 PIDS="$PIDS $!"
 for i in $(seq 1 100); do
-    ip netns exec "$NS" "$PY" -c 'import socket; socket.create_connection(("10.78.2.1", 8080)); socket.create_connection(("10.78.2.1", 7007))' 2>/dev/null && break
+    netns_exec "$PY" -c 'import socket; socket.create_connection(("10.78.2.1", 8080)); socket.create_connection(("10.78.2.1", 7007))' 2>/dev/null && break
     sleep 0.1
 done
 
@@ -231,24 +197,8 @@ else
 fi
 
 # 1,000 short streams, each echoed back whole, and one 200 MB download.
-run many "$T/routes" "$PY" -c '
-import socket
-bad = 0
-for i in range(1000):
-    s = socket.create_connection(("10.78.2.1", 7007))
-    msg = ("stream %d " % i).encode() * 50
-    s.sendall(msg)
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-    s.close()
-    bad += got != msg
-print("bad", bad)'
-if [ "$(cat "$T/many.out")" = "bad 0" ]; then
+run many "$T/routes" "$PY" "$ROOT/tests/tools/streams.py" 10.78.2.1 7007 1000
+if grep -q "^bad 0 " "$T/many.out"; then
     ok 1000-short-streams
 else
     notok 1000-short-streams "$(head -c 300 "$T/many.out" "$T/many.err")"
