@@ -419,7 +419,13 @@ void conn_close(LIBSSH2_SESSION *session, int sock, const char *reason)
         libssh2_session_set_timeout(session, 1000);
         if (reason)
             libssh2_session_disconnect(session, reason);
-        libssh2_session_free(session);
+        if (libssh2_session_free(session) != 0 && sock >= 0) {
+            /* The server did not answer the channel closes in time: libssh2 1.10 then
+             * returns without freeing anything. Cut the socket, so that every close fails
+             * at once, and free again: that one completes. */
+            shutdown(sock, SHUT_RDWR);
+            libssh2_session_free(session);
+        }
     }
     if (sock >= 0)
         close(sock);
