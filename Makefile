@@ -36,7 +36,7 @@ $(B)/obj/%.o: %.c $(wildcard broker/*.h)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -c -o $@ $<
 
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
-$(B)/shimobj/%.o: %.c $(wildcard shim/*.h)
+$(B)/shimobj/%.o: %.c $(wildcard shim/*.h) broker/proto.h broker/ask.h broker/ttystate.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -Ibroker -c -o $@ $<
 

@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hostkey.h"
+#include "proto.h"
+
 #define KEY_MAX (64 * 1024)
 
 /* What auth may ask of the user, and whether it did. */
@@ -59,7 +62,7 @@ int auth_key_encrypted(const char *text, size_t len)
     if (memcmp(dec, magic, sizeof magic) != 0)
         return 1;
     const unsigned char *c = dec + sizeof magic;
-    size_t cl = (size_t)c[0] << 24 | (size_t)c[1] << 16 | (size_t)c[2] << 8 | c[3];
+    size_t cl = proto_be32(c);
     return !(cl == 4 && memcmp(c + 4, "none", 4) == 0);
 }
 
@@ -110,8 +113,8 @@ static int rsa_sha1_only(void)
 /* 1 if the key blob is an RSA key ("ssh-rsa" as its type). */
 static int blob_is_rsa(const unsigned char *b, size_t len)
 {
-    return len > 11 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 7 &&
-           memcmp(b + 4, "ssh-rsa", 7) == 0;
+    char type[64];
+    return hostkey_blob_type(b, len, type, sizeof type) == 0 && strcmp(type, "ssh-rsa") == 0;
 }
 
 static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
@@ -195,15 +198,12 @@ static long private_pub_blob(const char *text, unsigned char *out, size_t cap)
     for (int field = 0; field < 4; field++) {
         if (off + 4 > (size_t)len)
             goto out;
-        size_t fl = field == 3 ? 0
-                               : (size_t)raw[off] << 24 | (size_t)raw[off + 1] << 16 |
-                                     (size_t)raw[off + 2] << 8 | raw[off + 3];
+        size_t fl = field == 3 ? 0 : proto_be32(raw + off);
         off += 4 + fl;
     }
     if (off + 4 > (size_t)len)
         goto out;
-    size_t pl = (size_t)raw[off] << 24 | (size_t)raw[off + 1] << 16 | (size_t)raw[off + 2] << 8 |
-                raw[off + 3];
+    size_t pl = proto_be32(raw + off);
     off += 4;
     if (pl > cap || off + pl > (size_t)len || memcmp(raw, "openssh-key-v1", 15) != 0)
         goto out;

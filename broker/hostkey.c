@@ -1,5 +1,6 @@
 /* known_hosts parsing, matching and appending, as OpenSSH 9.2's hostfile.c means them. */
 #include "hostkey.h"
+#include "proto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -271,7 +272,7 @@ int hostkey_blob_type(const unsigned char *blob, size_t bloblen, char *out, size
 {
     if (bloblen < 4)
         return -1;
-    size_t n = (size_t)blob[0] << 24 | (size_t)blob[1] << 16 | (size_t)blob[2] << 8 | blob[3];
+    size_t n = proto_be32(blob);
     if (n == 0 || n > bloblen - 4 || n >= outlen)
         return -1;
     memcpy(out, blob + 4, n);

@@ -39,19 +39,6 @@ const char *proto_type_name(unsigned type)
     return names[type];
 }
 
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void set_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void put_bytes(struct proto_buf *b, const void *src, size_t n)
 {
     if (b->err)
@@ -89,7 +76,7 @@ void proto_begin(struct proto_buf *b, uint8_t type)
 void proto_put_u32(struct proto_buf *b, uint32_t v)
 {
     uint8_t w[4];
-    set_be32(w, v);
+    proto_set_be32(w, v);
     put_bytes(b, w, 4);
 }
 
@@ -126,7 +113,7 @@ int proto_end(struct proto_buf *b)
 {
     if (b->err || b->len < PROTO_HDR + 1)
         return -1;
-    set_be32(b->data, (uint32_t)(b->len - PROTO_HDR));
+    proto_set_be32(b->data, (uint32_t)(b->len - PROTO_HDR));
     return 0;
 }
 
@@ -141,7 +128,7 @@ long proto_frame_len(const uint8_t *buf, size_t len)
 {
     if (len < PROTO_HDR)
         return 0;
-    uint32_t n = get_be32(buf);
+    uint32_t n = proto_be32(buf);
     if (n < 1 || n > PROTO_MAX_FRAME)
         return -1;
     if (len < PROTO_HDR + n)
@@ -154,7 +141,7 @@ static int take_str(const uint8_t *p, size_t len, size_t *off, struct pstr *out)
 {
     if (len - *off < 4)
         return -1;
-    uint32_t n = get_be32(p + *off);
+    uint32_t n = proto_be32(p + *off);
     *off += 4;
     if (n > len - *off)
         return -1;
@@ -184,7 +171,7 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
         if (*f == 'u') {
             if (len - off < 4)
                 goto truncated;
-            m->u[nu++] = get_be32(body + off);
+            m->u[nu++] = proto_be32(body + off);
             off += 4;
         } else if (*f == 's') {
             if (take_str(body, len, &off, &m->s[ns++]) < 0)
@@ -192,7 +179,7 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
         } else {
             if (len - off < 4)
                 goto truncated;
-            uint32_t count = get_be32(body + off);
+            uint32_t count = proto_be32(body + off);
             off += 4;
             if (count > PROTO_MAX_LIST) {
                 snprintf(err, errlen, "%s: list of %u items is over the limit", names[m->type],
@@ -230,7 +217,7 @@ int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr
     if (p >= end)
         return -1;
     /* Items were validated by proto_decode: lengths are in bounds. */
-    uint32_t n = get_be32(p);
+    uint32_t n = proto_be32(p);
     out->p = (const char *)(p + 4);
     out->n = n;
     *it = p + 4 + n;
@@ -377,7 +364,7 @@ long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char 
             snprintf(err, errlen, "read from peer: %s", strerror(errno));
         return r;
     }
-    uint32_t n = get_be32(hdr);
+    uint32_t n = proto_be32(hdr);
     if (n < 1 || n > PROTO_MAX_FRAME) {
         snprintf(err, errlen, "peer sent a frame of %u bytes", n);
         return -1;

@@ -87,6 +87,21 @@ struct proto_msg {
     struct pstrlist l[2]; /* the message's strlist fields, in order */
 };
 
+/* A big-endian u32 at p (frames, SSH key blobs). */
+static inline uint32_t proto_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Store v big-endian at p. */
+static inline void proto_set_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
 /* Growable encoder; all put_* calls are no-ops once an error occurred. */
 struct proto_buf {
     uint8_t *data;

@@ -18,13 +18,13 @@
 #include <unistd.h>
 
 #include "ask.h"
+#include "proto.h"
 #include "shim.h"
 
 extern char **environ;
 
-/* Wire constants shared with broker/proto.h (the shim cannot link proto.c: it allocates). */
-enum { W_HELLO = 1, W_PROMPT = 3, W_PROMPT_REPLY = 4, W_MESSAGE = 5, W_ERROR = 11 };
-enum { W_ROUTE = 13, W_ROUTE_REPLY = 14, W_VERSION = 4 };
+/* The wire format is broker/proto.h's; its encoder (proto.c) allocates, so frames are built
+ * here in stack buffers. */
 #define FRAME_MAX 8192
 #define ROUTES_MAX 8192
 
@@ -255,21 +255,13 @@ struct frame {
     size_t n;
 };
 
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void put_u32(struct frame *f, uint32_t v)
 {
     if (f->n + 4 > sizeof f->b) {
         f->n = sizeof f->b + 1;
         return;
     }
-    f->b[f->n] = (unsigned char)(v >> 24);
-    f->b[f->n + 1] = (unsigned char)(v >> 16);
-    f->b[f->n + 2] = (unsigned char)(v >> 8);
-    f->b[f->n + 3] = (unsigned char)v;
+    proto_set_be32(f->b + f->n, v);
     f->n += 4;
 }
 
@@ -295,11 +287,7 @@ static int send_frame(int s, struct frame *f)
 {
     if (f->n > sizeof f->b)
         return -1;
-    uint32_t len = (uint32_t)(f->n - 4);
-    f->b[0] = (unsigned char)(len >> 24);
-    f->b[1] = (unsigned char)(len >> 16);
-    f->b[2] = (unsigned char)(len >> 8);
-    f->b[3] = (unsigned char)len;
+    proto_set_be32(f->b, (uint32_t)(f->n - 4));
     for (size_t off = 0; off < f->n;) {
         ssize_t w = send(s, f->b + off, f->n - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -352,7 +340,7 @@ static int recv_frame(int s, struct frame *f, int *fd)
     *fd = -1;
     if (recv_all(s, hdr, 4, fd) < 0)
         return -1;
-    uint32_t len = get_u32(hdr);
+    uint32_t len = proto_be32(hdr);
     if (len < 1 || len > sizeof f->b)
         return -1;
     f->n = len;
@@ -364,7 +352,7 @@ static int get_str(const struct frame *f, size_t *off, const char **p, size_t *n
 {
     if (*off + 4 > f->n)
         return -1;
-    uint32_t l = get_u32(f->b + *off);
+    uint32_t l = proto_be32(f->b + *off);
     if (l > f->n - *off - 4)
         return -1;
     *p = (const char *)f->b + *off + 4;
@@ -398,16 +386,16 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
         return -1;
     struct frame f;
     int fd = -1, rc = -1;
-    begin(&f, W_HELLO);
-    put_u32(&f, W_VERSION);
+    begin(&f, MSG_HELLO);
+    put_u32(&f, PROTO_VERSION);
     put_u32(&f, (uint32_t)getpid());
     put_u32(&f, 0);
-    if (send_frame(s, &f) < 0 || recv_frame(s, &f, &fd) < 0 || f.b[0] != W_HELLO)
+    if (send_frame(s, &f) < 0 || recv_frame(s, &f, &fd) < 0 || f.b[0] != MSG_HELLO)
         goto out;
     char real[PATH_MAX], cwd[PATH_MAX], vars[8][PATH_MAX + 32];
     if (shim_path_search("ssh", environ, real, sizeof real) != 0 || !getcwd(cwd, sizeof cwd))
         goto out;
-    begin(&f, W_ROUTE);
+    begin(&f, MSG_ROUTE);
     put_str(&f, real);
     put_str(&f, cwd);
     put_str(&f, via->dest);
@@ -436,8 +424,8 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
         size_t off = 1;
         const char *p;
         size_t n;
-        if (f.b[0] == W_ROUTE_REPLY && f.n == 5) {
-            uint32_t e = get_u32(f.b + 1);
+        if (f.b[0] == MSG_ROUTE_REPLY && f.n == 5) {
+            uint32_t e = proto_be32(f.b + 1);
             if (e == 0 && fd >= 0) {
                 rc = fd;
                 fd = -1;
@@ -446,13 +434,13 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
             }
             goto out;
         }
-        if (f.b[0] == W_MESSAGE && get_str(&f, &off, &p, &n) == 0) {
+        if (f.b[0] == MSG_MESSAGE && get_str(&f, &off, &p, &n) == 0) {
             while (n && write(2, p, n) < 0 && errno == EINTR)
                 ;
             continue;
         }
-        if (f.b[0] == W_PROMPT && f.n >= 9) {
-            uint32_t id = get_u32(f.b + 1), echo = get_u32(f.b + 5);
+        if (f.b[0] == MSG_PROMPT && f.n >= 9) {
+            uint32_t id = proto_be32(f.b + 1), echo = proto_be32(f.b + 5);
             off = 9;
             char q[2048], a[1024];
             int ok = get_str(&f, &off, &p, &n) == 0 && n < sizeof q;
@@ -461,7 +449,7 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
                 q[n] = '\0';
                 ok = ask_user(q, echo != 0, a, sizeof a) == 0;
             }
-            begin(&f, W_PROMPT_REPLY);
+            begin(&f, MSG_PROMPT_REPLY);
             put_u32(&f, id);
             put_u32(&f, ok ? 1 : 0);
             put_str(&f, ok ? a : "");
