@@ -253,17 +253,7 @@ int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char 
     proto_put_u32(&b, id);
     proto_put_u32(&b, ok ? 1 : 0);
     proto_put_str(&b, ok ? answer : "", (size_t)-1);
-    if (b.data && !b.err)
-        proto_end(&b);
-    int rc = 0;
-    if (b.err || proto_send(sock, &b, NULL, 0) < 0) {
-        snprintf(err, errlen, "cannot talk to the broker: %s", strerror(errno));
-        rc = -1;
-    }
-    if (b.data)
-        explicit_bzero(b.data, b.len); /* the answer may be a secret */
-    proto_buf_free(&b);
-    return rc;
+    return send_buf(sock, &b, NULL, 0, err, errlen); /* which wipes the answer */
 }
 
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen)

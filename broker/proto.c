@@ -119,6 +119,8 @@ int proto_end(struct proto_buf *b)
 
 void proto_buf_free(struct proto_buf *b)
 {
+    if (b->data)
+        explicit_bzero(b->data, b->cap); /* a frame may carry an answer or an environment */
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;

@@ -119,7 +119,7 @@ void proto_put_str(struct proto_buf *b, const char *s, size_t n);
 void proto_put_strlist(struct proto_buf *b, char *const *v, int count);
 /* Finish the frame (writes the length); returns 0 or -1 if the frame is invalid. */
 int proto_end(struct proto_buf *b);
-/* Release the encoder's memory. */
+/* Wipe and release the encoder's memory. */
 void proto_buf_free(struct proto_buf *b);
 
 /* Length of the first frame in buf if complete (header included), 0 if more bytes are
