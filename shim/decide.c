@@ -50,8 +50,7 @@ const struct shim_real *shim_real(void)
     return &real;
 }
 
-/* The value of name in envp, or NULL. */
-static const char *env_in(char *const envp[], const char *name)
+const char *shim_env(char *const envp[], const char *name)
 {
     size_t n = strlen(name);
     for (; envp && *envp; envp++)
@@ -64,13 +63,13 @@ int shim_inert(char *const envp[])
 {
     if (secure)
         return 1;
-    const char *d = env_in(environ, "MUXSHIM_DISABLE");
+    const char *d = shim_env(environ, "MUXSHIM_DISABLE");
     if (d && !strcmp(d, "1"))
         return 1;
-    d = env_in(envp, "MUXSHIM_DISABLE");
+    d = shim_env(envp, "MUXSHIM_DISABLE");
     if (d && !strcmp(d, "1"))
         return 1;
-    d = env_in(envp, "MUXSHIM_GUARD");
+    d = shim_env(envp, "MUXSHIM_GUARD");
     return d && *d;
 }
 
@@ -80,9 +79,9 @@ int shim_is_ssh_name(const char *file, char *const envp[])
     base = base ? base + 1 : file;
     if (!strcmp(base, "ssh"))
         return 1;
-    const char *names = env_in(envp, "MUXSHIM_SSH_NAMES");
+    const char *names = shim_env(envp, "MUXSHIM_SSH_NAMES");
     if (!names)
-        names = env_in(environ, "MUXSHIM_SSH_NAMES");
+        names = shim_env(environ, "MUXSHIM_SSH_NAMES");
     if (!names || !*names)
         return 0;
     size_t bl = strlen(base);
@@ -105,9 +104,9 @@ int shim_path_search(const char *file, char *const envp[], char *out, size_t out
         memcpy(out, file, fl + 1);
         return access(out, X_OK);
     }
-    const char *path = env_in(envp, "PATH");
+    const char *path = shim_env(envp, "PATH");
     if (!path)
-        path = env_in(environ, "PATH");
+        path = shim_env(environ, "PATH");
     if (!path)
         path = "/bin:/usr/bin";
     for (const char *p = path;;) {
@@ -131,9 +130,9 @@ int shim_path_search(const char *file, char *const envp[], char *out, size_t out
 
 const char *shim_muxssh(char *const envp[])
 {
-    const char *m = env_in(envp, "MUXSHIM_MUXSSH");
+    const char *m = shim_env(envp, "MUXSHIM_MUXSSH");
     if (!m)
-        m = env_in(environ, "MUXSHIM_MUXSSH");
+        m = shim_env(environ, "MUXSHIM_MUXSSH");
     if (m && *m)
         return m;
     return beside[0] ? beside : NULL;

@@ -28,15 +28,6 @@ extern char **environ;
 #define FRAME_MAX 8192
 #define ROUTES_MAX 8192
 
-static const char *env(const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = environ; e && *e; e++)
-        if (!strncmp(*e, name, n) && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 /* dst = a + b (+ c), truncation is failure. */
 static int join(char *dst, size_t cap, const char *a, const char *b, const char *c)
 {
@@ -171,7 +162,7 @@ static int line_match(const char *l, size_t n, int family, const unsigned char *
 static int route_for(int family, const unsigned char *addr, unsigned port, struct via *via)
 {
     char path[PATH_MAX];
-    const char *r = env("MUXSHIM_ROUTES"), *home = env("HOME");
+    const char *r = shim_env(environ, "MUXSHIM_ROUTES"), *home = shim_env(environ, "HOME");
     if (r && *r) {
         if (join(path, sizeof path, r, "", NULL) < 0)
             return 0;
@@ -208,7 +199,7 @@ static int route_for(int family, const unsigned char *addr, unsigned port, struc
 
 static int runtime_dir(char *out, size_t cap)
 {
-    const char *d = env("MUXSHIM_DIR"), *x = env("XDG_RUNTIME_DIR");
+    const char *d = shim_env(environ, "MUXSHIM_DIR"), *x = shim_env(environ, "XDG_RUNTIME_DIR");
     char uid[12];
     utoa((unsigned)getuid(), uid);
     int rc = d && *d          ? join(out, cap, d, "", NULL)
@@ -255,26 +246,37 @@ struct frame {
     size_t n;
 };
 
-static void put_u32(struct frame *f, uint32_t v)
+/* Append n bytes; past the buffer, the frame is marked too long (n > sizeof b). */
+static void put_bytes(struct frame *f, const void *p, size_t n)
 {
-    if (f->n + 4 > sizeof f->b) {
+    if (f->n + n > sizeof f->b) {
         f->n = sizeof f->b + 1;
         return;
     }
-    proto_set_be32(f->b + f->n, v);
-    f->n += 4;
+    memcpy(f->b + f->n, p, n);
+    f->n += n;
+}
+
+static void put_u32(struct frame *f, uint32_t v)
+{
+    unsigned char be[4];
+    proto_set_be32(be, v);
+    put_bytes(f, be, 4);
 }
 
 static void put_str(struct frame *f, const char *s)
 {
-    size_t l = strlen(s);
-    put_u32(f, (uint32_t)l);
-    if (f->n + l > sizeof f->b) {
-        f->n = sizeof f->b + 1;
-        return;
-    }
-    memcpy(f->b + f->n, s, l);
-    f->n += l;
+    put_u32(f, (uint32_t)strlen(s));
+    put_bytes(f, s, strlen(s));
+}
+
+/* A str field "NAME=VALUE", written in place. */
+static void put_var(struct frame *f, const char *name, const char *value)
+{
+    put_u32(f, (uint32_t)(strlen(name) + 1 + strlen(value)));
+    put_bytes(f, name, strlen(name));
+    put_bytes(f, "=", 1);
+    put_bytes(f, value, strlen(value));
 }
 
 static void begin(struct frame *f, unsigned type)
@@ -392,7 +394,7 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
     put_u32(&f, 0);
     if (send_frame(s, &f) < 0 || recv_frame(s, &f, &fd) < 0 || f.b[0] != MSG_HELLO)
         goto out;
-    char real[PATH_MAX], cwd[PATH_MAX], vars[8][PATH_MAX + 32];
+    char real[PATH_MAX], cwd[PATH_MAX];
     if (shim_path_search("ssh", environ, real, sizeof real) != 0 || !getcwd(cwd, sizeof cwd))
         goto out;
     begin(&f, MSG_ROUTE);
@@ -402,15 +404,15 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
     put_str(&f, host);
     put_u32(&f, port);
     put_u32(&f, (uint32_t)family);
-    int nv = 0;
+    uint32_t nv = 0;
+    for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0]; i++)
+        nv += shim_env(environ, passed_env[i]) != NULL;
+    put_u32(&f, nv);
     for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0]; i++) {
-        const char *v = env(passed_env[i]);
-        if (v && join(vars[nv], sizeof vars[nv], passed_env[i], "=", v) == 0)
-            nv++;
+        const char *v = shim_env(environ, passed_env[i]);
+        if (v)
+            put_var(&f, passed_env[i], v);
     }
-    put_u32(&f, (uint32_t)nv);
-    for (int i = 0; i < nv; i++)
-        put_str(&f, vars[i]);
     put_u32(&f, (uint32_t)via->nopts);
     for (int i = 0; i < via->nopts; i++)
         put_str(&f, via->opts[i]);

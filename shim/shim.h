@@ -23,6 +23,8 @@ struct shim_real {
 
 /* The real functions (resolved on first use if the constructor has not run yet). */
 const struct shim_real *shim_real(void);
+/* The value of name in envp, or NULL. */
+const char *shim_env(char *const envp[], const char *name);
 /* Whether the shim must stay out of an exec with this environment. */
 int shim_inert(char *const envp[]);
 /* Whether the file name (a path or a bare name) names ssh. */
