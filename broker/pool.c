@@ -54,6 +54,15 @@ static const char *env_get(char **env, const char *name)
 
 static void free_conn(struct sshconn *c);
 
+/* A connect job that was never started (its worker would have freed it with jobs_free). */
+static void drop_job(struct job *j)
+{
+    if (j->sock >= 0)
+        close(j->sock);
+    free(j->cfg);
+    free(j);
+}
+
 /* The tunnel through the last jump host that will carry c's SSH connection. */
 static int start_tunnel(struct sshconn *c, struct session *s)
 {
@@ -111,8 +120,7 @@ static struct sshconn *conn_new(struct session *s)
         /* Through a jump host: the job starts once the tunnel's channel is open. */
         c->pending_job = j;
     } else if (jobs_start(j) < 0) {
-        free(j->cfg);
-        free(j);
+        drop_job(j);
         free(c);
         return NULL;
     }
@@ -252,9 +260,7 @@ static void move_waiting(struct sshconn *c)
 static void free_conn(struct sshconn *c)
 {
     if (c->pending_job) {
-        close(c->pending_job->sock);
-        free(c->pending_job->cfg);
-        free(c->pending_job);
+        drop_job(c->pending_job);
         c->pending_job = NULL;
     }
     if (c->tunnel) {
@@ -333,9 +339,7 @@ void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err)
     c->pending_job = NULL;
     if (st == CONN_OK && jobs_start(j) == 0)
         return;
-    close(j->sock);
-    free(j->cfg);
-    free(j);
+    drop_job(j);
     if (c->state == C_CONNECTING)
         conn_failed(c, st == CONN_OK ? CONN_FALLBACK : st,
                     st == CONN_OK ? "cannot start a worker thread" : err);

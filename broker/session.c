@@ -93,22 +93,35 @@ static int parse_fwd(struct session *s, const char *arg)
     return s->fwd_host ? 0 : -1;
 }
 
-struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
-                            char *err, size_t errlen)
+/* A new session with its three endpoints (fds owned from here on) and no exit yet; NULL
+ * with err, the fds closed, when memory is short. */
+static struct session *session_alloc(struct peer *p, int in, int out, int errfd, char *err,
+                                     size_t errlen)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
-        for (int i = 0; fds && i < 3; i++)
-            close(fds[i]);
+        for (int fd = 0, fds[3] = {in, out, errfd}; fd < 3; fd++)
+            if (fds[fd] >= 0)
+                close(fds[fd]);
         return NULL;
     }
     s->peer = p;
-    s->ctl_op = ctl_op;
-    endpoint_open(&s->in, fds ? fds[0] : -1);
-    endpoint_open(&s->out, fds ? fds[1] : -1);
-    endpoint_open(&s->err, fds ? fds[2] : -1);
+    endpoint_open(&s->in, in);
+    endpoint_open(&s->out, out);
+    endpoint_open(&s->err, errfd);
     s->exit_kind = -1;
+    return s;
+}
+
+struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
+                            char *err, size_t errlen)
+{
+    struct session *s =
+        session_alloc(p, fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
+    if (!s)
+        return NULL;
+    s->ctl_op = ctl_op;
     if (ctl_op) {
         /* CONTROL: u32 op, str real_ssh, str cwd, strlist opts, str dest, strlist env */
         s->real_ssh = pstrdup(&m->s[0]);
@@ -155,16 +168,9 @@ struct session *session_new_route(struct peer *p, const struct proto_msg *m, cha
 {
     /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
      * strlist opts */
-    struct session *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
+    struct session *s = session_alloc(p, -1, -1, -1, err, errlen);
+    if (!s)
         return NULL;
-    }
-    s->peer = p;
-    endpoint_open(&s->in, -1);
-    endpoint_open(&s->out, -1);
-    endpoint_open(&s->err, -1);
-    s->exit_kind = -1;
     s->real_ssh = pstrdup(&m->s[0]);
     s->cwd = pstrdup(&m->s[1]);
     s->dest = pstrdup(&m->s[2]);
@@ -192,17 +198,11 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
                                    const char *host, int port, int fd, struct sshconn *carries,
                                    char *err, size_t errlen)
 {
-    struct session *s = calloc(1, sizeof *s);
+    struct session *s = session_alloc(NULL, fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
     if (!s) {
-        snprintf(err, errlen, "out of memory");
-        close(fd);
         proto_strv_free(opts);
         return NULL;
     }
-    endpoint_open(&s->in, fd);
-    endpoint_open(&s->out, fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1);
-    endpoint_open(&s->err, -1);
-    s->exit_kind = -1;
     s->opts = opts;
     s->real_ssh = strdup(origin->real_ssh);
     s->cwd = strdup(origin->cwd);
@@ -323,6 +323,31 @@ static const char *choose_mode(struct session *s)
     return NULL;
 }
 
+/* The session goes on, or ends, without its client, which closes once its replies are out. */
+static void release_peer(struct session *s)
+{
+    struct peer *p = s->peer;
+    if (!p)
+        return;
+    if (p->sess == s)
+        p->sess = NULL;
+    peer_finish(p);
+    s->peer = NULL;
+}
+
+/* A jump host's tunnel ends before it carried anything: the connection it was for fails
+ * with st and msg (pool_tunnel_done does nothing once that connection is made). */
+static void tunnel_fail(struct session *s, enum conn_status st, const char *msg)
+{
+    struct sshconn *t = s->tunnel_for;
+    if (!t)
+        return;
+    s->tunnel_for = NULL;
+    if (t->tunnel == s)
+        t->tunnel = NULL;
+    pool_tunnel_done(t, st, msg);
+}
+
 void session_reject(struct session *s, int code, const char *msg)
 {
     if (s->peer) {
@@ -332,14 +357,9 @@ void session_reject(struct session *s, int code, const char *msg)
                                                                                : "",
                  msg);
         peer_send_error(s->peer, code, text);
-        s->peer->sess = NULL;
-        peer_finish(s->peer);
-    } else if (s->tunnel_for) {
-        struct sshconn *c = s->tunnel_for;
-        c->tunnel = NULL;
-        s->tunnel_for = NULL;
-        pool_tunnel_done(c, code == ERR_FATAL ? CONN_FATAL : CONN_FALLBACK, msg);
+        release_peer(s);
     }
+    tunnel_fail(s, code == ERR_FATAL ? CONN_FATAL : CONN_FALLBACK, msg);
     session_free(s);
 }
 
@@ -542,6 +562,15 @@ static int step_start(struct session *s)
     return 1;
 }
 
+/* What ssh prints when a terminal session ends (LogLevel INFO and up), into out. */
+static const char *closed_line(const struct session *s, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (s->cfg->loglevel >= 3)
+        snprintf(out, outlen, "Connection to %.200s closed.", s->cfg->hostname);
+    return out;
+}
+
 /* Bytes typed into a pty session, just read into to_ch's free space: take out escape
  * sequences. Returns 1 when ~. ended the session. */
 static int typed(struct session *s, size_t n)
@@ -557,8 +586,7 @@ static int typed(struct session *s, size_t n)
         off += used;
         if (a == ESC_CLOSE) {
             char msg[256];
-            snprintf(msg, sizeof msg, "Connection to %.200s closed.", s->cfg->hostname);
-            set_exit(s, EXIT_LOST, 255, s->cfg->loglevel >= 3 ? msg : "");
+            set_exit(s, EXIT_LOST, 255, closed_line(s, msg, sizeof msg));
             s->state = S_CLOSING;
             return 1;
         }
@@ -751,10 +779,9 @@ static void collect_exit(struct session *s)
         set_exit(s, EXIT_SIGNAL, 255, "");
         return;
     }
-    char msg[256] = "";
-    if (s->pty && s->cfg->loglevel >= 3) /* as ssh at the end of a terminal session */
-        snprintf(msg, sizeof msg, "Connection to %.200s closed.", s->cfg->hostname);
-    set_exit(s, EXIT_STATUS, libssh2_channel_get_exit_status(s->ch), msg);
+    char msg[256];
+    set_exit(s, EXIT_STATUS, libssh2_channel_get_exit_status(s->ch),
+             s->pty ? closed_line(s, msg, sizeof msg) : "");
 }
 
 static int step_closing(struct session *s)
@@ -779,25 +806,19 @@ static int step_closing(struct session *s)
  * pumps the other and runs on without a client. 0, or -1 (the program was told). */
 static int hand_over(struct session *s)
 {
-    struct peer *p = s->peer;
-    int mine, theirs;
+    int mine, theirs, rc = -1;
     if (route_pair(s->route, &mine, &theirs) < 0) {
         blog("no loopback pair for a routed connection: %s", strerror(errno));
-        route_reply(p, ECONNREFUSED, -1);
-        p->sess = NULL;
-        peer_finish(p);
-        s->peer = NULL;
-        return -1;
+        route_reply(s->peer, ECONNREFUSED, -1);
+    } else {
+        rc = route_reply(s->peer, 0, theirs);
+        close(theirs);
+        if (rc < 0)
+            close(mine);
     }
-    int rc = route_reply(p, 0, theirs);
-    close(theirs);
-    p->sess = NULL;
-    peer_finish(p);
-    s->peer = NULL;
-    if (rc < 0) {
-        close(mine);
+    release_peer(s);
+    if (rc < 0)
         return -1;
-    }
     endpoint_open(&s->in, mine);
     endpoint_open(&s->out, fcntl(mine, F_DUPFD_CLOEXEC, 3));
     s->detached = 1;
@@ -826,10 +847,11 @@ static int step_opening(struct session *s)
         libssh2_session_last_error(c->ssh, &m, NULL, 0);
         /* libssh2 1.10 keeps the reason code but not the server's words ("Connection
          * refused"), so the line ssh prints is shorter here. */
+        int prohibited = m && strstr(m, "prohibited");
         char msg[128];
         snprintf(msg, sizeof msg, "channel 0: open failed: %s\r\nstdio forwarding failed",
                  m && strstr(m, "connect failed") ? "connect failed"
-                 : m && strstr(m, "prohibited")   ? "administratively prohibited"
+                 : prohibited                     ? "administratively prohibited"
                                                   : "open failed");
         blog("direct-tcpip to %s port %d via %s refused: %s", s->fwd_host, s->fwd_port,
              c->cfg.hostname, m ? m : "?");
@@ -839,17 +861,10 @@ static int step_opening(struct session *s)
         if (s->route && s->peer) {
             /* libssh2 1.10 keeps only the reason code: "connect failed" covers refused,
              * unreachable and timed out alike. */
-            route_reply(s->peer, m && strstr(m, "prohibited") ? EACCES : ECONNREFUSED, -1);
-            s->peer->sess = NULL;
-            peer_finish(s->peer);
-            s->peer = NULL;
+            route_reply(s->peer, prohibited ? EACCES : ECONNREFUSED, -1);
+            release_peer(s);
         }
-        if (s->tunnel_for) {
-            struct sshconn *t = s->tunnel_for;
-            t->tunnel = NULL;
-            s->tunnel_for = NULL;
-            pool_tunnel_done(t, CONN_FATAL, msg);
-        }
+        tunnel_fail(s, CONN_FATAL, msg);
         return 1;
     }
     again(s, 0, OP_OPEN);
@@ -994,8 +1009,7 @@ void session_finish(struct session *s)
         if (s->exit_kind == -1)
             set_exit(s, EXIT_STATUS, 0, "");
         peer_send_exit(p, s->exit_kind, s->exit_code, s->exit_msg);
-        p->sess = NULL;
-        peer_finish(p);
+        release_peer(s);
     }
     session_free(s);
 }
@@ -1007,16 +1021,7 @@ void session_free(struct session *s)
     B.freed++;
     if (s->peer && s->peer->sess == s)
         s->peer->sess = NULL;
-    if (s->tunnel_for) {
-        /* A tunnel that ends before its channel opened fails the connection it was for. */
-        struct sshconn *t = s->tunnel_for;
-        s->tunnel_for = NULL;
-        if (t->tunnel == s)
-            t->tunnel = NULL;
-        if (t->pending_job)
-            pool_tunnel_done(t, CONN_FATAL,
-                             s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
-    }
+    tunnel_fail(s, CONN_FATAL, s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
     free(s->fwd_host);
     /* Reverse order: a description shared by several fds ends with the flags it had. */
     endpoint_close(&s->err);
