@@ -13,6 +13,12 @@
 #                       /bin/sh with no profile, for runs where a heavy or noisy login
 #                       profile (root's may print to stderr under load) would be measured
 #                       or compared; as anyone else: nothing. Use: SSHD_USER=$(sshd_light_user)
+#   test_account NAME HOME   as root: the account NAME (created if missing; one of
+#                       $TEST_ACCOUNTS) with /bin/sh, which reads no profile, home HOME
+#                       (made, with an empty ~/.ssh, owned by it); a suite's client side
+#                       runs as it (`as_test_account`), with its own ~/.ssh and no -F
+#   as_test_account NAME CMD...   runs CMD as NAME with HOME, USER and LOGNAME of NAME and
+#                       the rest of the environment kept
 #   sshd_otp NAME DIR CODE   as root: a PAM service NAME whose auth is a pam_exec check
 #                       that the answer is CODE, and DIR/NAME, a link to sshd under that
 #                       name (sshd uses its program name as its PAM service); prints the
@@ -95,6 +101,23 @@ EOF
     SSHD_PORT=$port
     SSHD_DIR=$dir
     export SSHD_PORT SSHD_DIR
+}
+
+# Every account the suites create; tests/sweep.sh ends whatever they leave running.
+TEST_ACCOUNTS="muxsoak muxuser muxpw muxother"
+
+test_account() {
+    local name=$1 home=$2
+    id "$name" >/dev/null 2>&1 || useradd -M -d "$home" -s /bin/sh "$name" || return 1
+    usermod -p '*' -d "$home" "$name" || return 1 # not locked: sshd refuses locked accounts
+    mkdir -p "$home/.ssh" && chmod 700 "$home/.ssh" && chown -R "$name:" "$home"
+}
+
+as_test_account() {
+    local name=$1 home
+    shift
+    home=$(getent passwd "$name" | cut -d: -f6)
+    runuser -u "$name" -- env HOME="$home" USER="$name" LOGNAME="$name" "$@"
 }
 
 sshd_light_user() {

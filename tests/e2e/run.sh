@@ -14,10 +14,22 @@ LIB=$B/libmuxshim.so
 . "$ROOT/scripts/lib-sshd.sh"
 
 T=$(mktemp -d /tmp/muxshim-e2e-XXXXXX)
+chmod 711 "$T"
 W=$T/w # the work directory every case runs in (same path on both sides)
 export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
-mkdir -m 700 "$MUXSHIM_DIR"
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
+# As root, both sides run as a test account whose shell reads no profile, and log in as it;
+# as anyone else, as that user.
+U=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+    U=muxuser
+    test_account "$U" "$T/home" || exit 1
+fi
+as_u() {
+    if [ "$U" = "$(id -un)" ]; then "$@"; else as_test_account "$U" "$@"; fi
+}
+mkdir -m 700 "$MUXSHIM_DIR"
+chown "$U" "$MUXSHIM_DIR"
 
 cleanup() {
     local pid
@@ -31,8 +43,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sshd_start "$T/plain" >/dev/null || exit 1
-sshd_start "$T/mux" >/dev/null || exit 1
+SSHD_USER=$U sshd_start "$T/plain" >/dev/null || exit 1
+SSHD_USER=$U sshd_start "$T/mux" >/dev/null || exit 1
+chown "$U" "$T"/plain/id_ed25519* "$T"/mux/id_ed25519*
+chmod 644 "$T"/plain/ssh_config "$T"/mux/ssh_config "$T"/plain/known_hosts "$T"/mux/known_hosts
 CFG_PLAIN=$T/plain/ssh_config
 CFG_MUX=$T/mux/ssh_config
 
@@ -42,6 +56,7 @@ SUITE=e2e
 
 # Big test data, made once.
 head -c 100000000 /dev/urandom >"$T/big.bin"
+chmod 644 "$T/big.bin"
 BIG_SHA=$(sha256sum <"$T/big.bin" | cut -d' ' -f1)
 export BIG=$T/big.bin BIG_SHA
 
@@ -50,6 +65,7 @@ run_side() {
     local side=$1 snippet=$2 cfg pre=()
     rm -rf "$W"
     mkdir -p "$W"
+    chown "$U" "$W"
     if [ "$side" = mux ]; then
         cfg=$CFG_MUX
         pre=(env "LD_PRELOAD=$LIB")
@@ -58,7 +74,7 @@ run_side() {
         pre=(env)
     fi
     # (a hang fails the case after 5 minutes instead of holding up the whole run)
-    (cd "$W" && CFG=$cfg W=$W timeout -k 5 300 "${pre[@]}" bash -c "$snippet" \
+    (cd "$W" && CFG=$cfg W=$W as_u timeout -k 5 300 "${pre[@]}" bash -c "$snippet" \
         >"$T/$side.out" 2>"$T/$side.err" </dev/null)
     echo $? >"$T/$side.rc"
 }
@@ -185,19 +201,21 @@ fi
 
 # A config that chooses its own ControlMaster/ControlPath keeps them: nothing is added.
 m0=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
+mkdir -m 700 "$T/own" && chown "$U" "$T/own"
 printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 5\n' \
-    "$CFG_MUX" "$T" >"$T/own.cfg"
+    "$CFG_MUX" "$T/own" >"$T/own.cfg"
 run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
 m1=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
-if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own-* >/dev/null 2>&1 && [ "$m0" = "$m1" ]; then
+if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1 && [ "$m0" = "$m1" ]; then
     ok "fallback-config-controlpath"
 else
-    notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T" | grep -c '^own-'), ours $m0 -> $m1"
+    notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T/own" | grep -c '^own-'), ours $m0 -> $m1"
 fi
-for s in "$T"/own-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
+for s in "$T"/own/own-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
 
 # --- a runtime directory that is not private is refused, and ssh still runs -------------
 mkdir -m 755 "$T/open"
+chown "$U" "$T/open"
 run_side mux "MUXSHIM_DIR=$T/open ssh -F \"\$CFG\" mux-test echo still-works"
 if [ "$(cat "$T/mux.out")" = still-works ] && grep -q "^muxssh: runtime directory .* has mode 0755, want 0700" "$T/mux.err"; then
     ok "runtime-dir-mode"
