@@ -8,7 +8,8 @@
 #                       reachable only from inside. IPv6 ADDRs need NETNS_NET6 (e.g.
 #                       fd77::/16) for their own unreachable route. Returns nonzero on
 #                       any failure (call netns_down anyway).
-#   netns_down          removes the namespace, the veth pair and the routes
+#   netns_down          ends the namespace's processes, removes it, the veth pair and the
+#                       routes
 #   netns_exec CMD...   runs CMD inside the namespace (in the foreground: to start a
 #                       server in the background, use ip netns exec "$NETNS_NAME" CMD &
 #                       so that $! is the server itself)
@@ -45,6 +46,15 @@ netns_exec() {
 
 netns_down() {
     [ -n "${NETNS_NAME:-}" ] || return 0
+    # Its processes first (sshd's sessions too): once the veth pair is gone, their TCP
+    # peers can no longer tell them the connection ended, and they would stay for ever.
+    local p i
+    for p in $(ip netns pids "$NETNS_NAME" 2>/dev/null); do kill "$p" 2>/dev/null; done
+    for i in $(seq 1 20); do
+        [ -z "$(ip netns pids "$NETNS_NAME" 2>/dev/null)" ] && break
+        sleep 0.1
+    done
+    for p in $(ip netns pids "$NETNS_NAME" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
     ip netns del "$NETNS_NAME" 2>/dev/null
     ip link del "$NETNS_HOSTIF" 2>/dev/null
     ip route del unreachable "$NETNS_NET" 2>/dev/null

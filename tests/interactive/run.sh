@@ -24,9 +24,13 @@ PAM_SERVICE=muxshim-test-otp
 SERVERS=""
 
 stop_brokers() {
-    local d pid
+    local d pid s
     for d in "$T"/rt*; do
         pid=$(cat "$d/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
+        # and the OpenSSH masters of the sessions handed to the real ssh
+        for s in "$d"/cm-*; do
+            [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+        done
     done
 }
 cleanup() {
