@@ -31,12 +31,17 @@ TEST_TOOLS  := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/to
 
 all: $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker
 
-$(B)/obj/%.o: %.c $(wildcard broker/*.h)
+# The build packages are checked before anything compiles (installed when root, else one
+# line naming the command); order-only, so it never causes a rebuild.
+build-deps:
+	@scripts/install-deps.sh --build
+
+$(B)/obj/%.o: %.c $(wildcard broker/*.h) | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -c -o $@ $<
 
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
-$(B)/shimobj/%.o: %.c $(wildcard shim/*.h) broker/proto.h broker/ask.h broker/ttystate.h
+$(B)/shimobj/%.o: %.c $(wildcard shim/*.h) broker/proto.h broker/ask.h broker/ttystate.h | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -Ibroker -c -o $@ $<
 
@@ -62,6 +67,7 @@ UNIT_DEPS_test_sshconfig := sshconfig token
 UNIT_DEPS_test_hostkey   := hostkey sshconfig token
 UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token
 UNIT_DEPS_test_term      := term
+UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:
@@ -139,5 +145,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: build-deps bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
 .SECONDARY:

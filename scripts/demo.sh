@@ -8,6 +8,21 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/lib-sshd.sh"
 MUXRUN=$ROOT/scripts/muxrun
 
+# As root, the whole demo (sshd included) runs as a test account whose shell reads no
+# profile, from a copy of the build it can read: the table then shows muxshim, not root's
+# login profile.
+if [ "$(id -u)" -eq 0 ]; then
+    # shellcheck source=lib-stage.sh
+    . "$ROOT/scripts/lib-stage.sh"
+    top=$(mktemp -d /tmp/muxshim-demo-XXXXXX)
+    trap 'pkill -u muxuser 2>/dev/null; rm -rf "$top"' EXIT
+    chmod 755 "$top"
+    stage_tree "$top/tree" && test_account muxuser "$top/home" || exit 1
+    echo "demo: running as the test account muxuser (shell /bin/sh, no login profile)"
+    as_test_account muxuser bash "$top/tree/scripts/demo.sh"
+    exit
+fi
+
 T=$(mktemp -d /tmp/muxshim-demo-XXXXXX)
 # A private runtime directory: the demo's broker is its own and goes away at the end.
 export MUXSHIM_DIR=$T/run
