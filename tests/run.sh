@@ -37,6 +37,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 log=$(mktemp)
 san=$(mktemp -d)
+chmod 1777 "$san" # the test accounts' brokers write their reports here too
 trap 'rm -rf "$log" "$san"' EXIT
 # Sanitizer builds: the shim is preloaded ahead of the ASan runtime in the shim and e2e
 # suites, and the broker's stderr is /dev/null, so every report goes to a file in $san
