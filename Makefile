@@ -14,7 +14,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 
 # Files of muxssh (libc only); everything else in broker/ belongs to muxbroker.
-COMMON_SRCS := broker/proto.c broker/runtime.c
+COMMON_SRCS := broker/proto.c broker/runtime.c broker/words.c
 MUXSSH_SRCS := $(wildcard broker/argv.c broker/ask.c broker/client.c broker/fallback.c broker/ttystate.c)
 BROKER_SRCS := $(filter-out broker/muxssh.c broker/muxbroker.c $(COMMON_SRCS) $(MUXSSH_SRCS),$(wildcard broker/*.c))
 SHIM_SRCS   := $(wildcard shim/*.c) broker/ask.c broker/ttystate.c

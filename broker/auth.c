@@ -10,6 +10,7 @@
 
 #include "hostkey.h"
 #include "proto.h"
+#include "words.h"
 
 #define KEY_MAX (64 * 1024)
 
@@ -17,7 +18,9 @@
 struct auth_ui {
     const struct conn_prompter *pr; /* NULL: ask nothing (no client, or BatchMode) */
     int asked;                      /* the user answered at least one question */
-    int rsa_refused; /* an RSA key failed, and this libssh2 can only sign it with SHA-1 */
+    int rsa_refused;          /* an RSA key failed, and this libssh2 can only sign it with SHA-1 */
+    int krb5;                 /* the user holds Kerberos credentials */
+    struct conn_facts *facts; /* where the key that logged in is recorded (may be NULL) */
 };
 
 /* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
@@ -103,6 +106,14 @@ static int agent_key_allowed(const struct hostcfg *cfg, const struct libssh2_age
     return 0;
 }
 
+/* Note a key offered and not taken (the session that would offer it first would not log in
+ * with it either). */
+static void note_refused(struct conn_facts *f, const unsigned char *blob, size_t len)
+{
+    if (f && f->n_refused < CF_MAX_KEYS)
+        conn_keyid(blob, len, &f->refused[f->n_refused++]);
+}
+
 /* libssh2 before 1.11 signs RSA user keys only with ssh-rsa (SHA-1), which OpenSSH 8.8 and
  * later refuse by default. */
 static int rsa_sha1_only(void)
@@ -136,14 +147,29 @@ static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
     libssh2_agent_set_identity_path(a, path);
     if (libssh2_agent_connect(a) == 0 && libssh2_agent_list_identities(a) == 0) {
         struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+        struct conn_facts *f = ui->facts;
+        if (f) { /* what the agent holds, in its order: sessions of the same agent offer it */
+            snprintf(f->agent, sizeof f->agent, "%.255s", path);
+            while (f->n_agent_keys < CF_MAX_KEYS && libssh2_agent_get_identity(a, &id, prev) == 0) {
+                prev = id;
+                conn_keyid(id->blob, id->blob_len, &f->agent_keys[f->n_agent_keys++]);
+            }
+            id = prev = NULL;
+        }
         while (libssh2_agent_get_identity(a, &id, prev) == 0) {
             prev = id;
             if (!agent_key_allowed(cfg, id))
                 continue;
             if (libssh2_agent_userauth(a, cfg->user, id) == 0) {
                 ok = 0;
+                if (ui->facts) {
+                    ui->facts->login = LOGIN_KEY;
+                    ui->facts->login_by_agent = 1;
+                    conn_keyid(id->blob, id->blob_len, &ui->facts->login_key);
+                }
                 break;
             }
+            note_refused(ui->facts, id->blob, id->blob_len);
             if (blob_is_rsa(id->blob, id->blob_len) && rsa_sha1_only())
                 ui->rsa_refused = 1;
         }
@@ -241,12 +267,18 @@ static int server_accepts(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const c
     return ok;
 }
 
-/* An encrypted key: ask its passphrase (ssh's prompt, NumberOfPasswordPrompts times). */
+/* An encrypted key: ask its passphrase (ssh's prompt, NumberOfPasswordPrompts times);
+ * *refused when the server said it would not take it. */
 static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *keyfile,
-                         const char *text, size_t len, struct auth_ui *ui)
+                         const char *text, size_t len, struct auth_ui *ui, int *refused)
 {
-    if (!ui->pr || cfg->batchmode || !server_accepts(s, cfg, keyfile, text))
+    *refused = 0;
+    if (!ui->pr || cfg->batchmode)
         return -1;
+    if (!server_accepts(s, cfg, keyfile, text)) {
+        *refused = 1;
+        return -1;
+    }
     for (int t = 0; t < cfg->numberofpasswordprompts; t++) {
         char q[HC_STR + 64], a[1024];
         snprintf(q, sizeof q, "Enter passphrase for key '%s': ", keyfile);
@@ -283,6 +315,63 @@ static int key_is_rsa(const char *keyfile, const char *text)
     return strstr(text, "BEGIN RSA PRIVATE KEY") != NULL;
 }
 
+/* An identity file offered: the key that logged in (ok), or one not taken (refused; a key
+ * that was only skipped, such as an encrypted one nobody could unlock, is neither). */
+static void record_file(struct conn_facts *f, const char *keyfile, const char *text, int ok,
+                        int refused)
+{
+    unsigned char blob[KEY_MAX];
+    long n = f && (ok || refused) ? key_public_blob(keyfile, text, blob, sizeof blob) : -1;
+    if (!f || (!ok && n <= 0))
+        return;
+    if (!ok) {
+        note_refused(f, blob, (size_t)n);
+        return;
+    }
+    f->login_by_agent = 0;
+    if (n > 0) {
+        f->login = LOGIN_KEY;
+        conn_keyid(blob, (size_t)n, &f->login_key);
+    } else {
+        f->login = LOGIN_FILE;
+        snprintf(f->login_file, sizeof f->login_file, "%s", keyfile);
+    }
+}
+
+long auth_identity_public(const char *keyfile, unsigned char *blob, size_t cap)
+{
+    char path[HC_STR + 8];
+    snprintf(path, sizeof path, "%s.pub", keyfile);
+    long n = pub_blob(path, blob, cap);
+    if (n > 0)
+        return n;
+    size_t len = 0;
+    char *text = slurp(keyfile, &len);
+    if (!text)
+        return -1;
+    n = private_pub_blob(text, blob, cap);
+    explicit_bzero(text, len);
+    free(text);
+    return n;
+}
+
+int auth_krb5_creds(const char *krb5cc, uid_t uid)
+{
+    char path[HC_STR];
+    struct stat st;
+    if (!krb5cc || !*krb5cc) {
+        snprintf(path, sizeof path, "/tmp/krb5cc_%u", (unsigned)uid);
+        return stat(path, &st) == 0;
+    }
+    const char *colon = strchr(krb5cc, ':');
+    if (krb5cc[0] != '/' && colon) {
+        if ((size_t)(colon - krb5cc) != 4 || strncmp(krb5cc, "FILE", 4) != 0)
+            return 1; /* KEYRING:, KCM:, DIR:, MEMORY:, ...: held elsewhere, counts */
+        krb5cc = colon + 1;
+    }
+    return *krb5cc && stat(krb5cc, &st) == 0;
+}
+
 static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_ui *ui)
 {
     for (int i = 0; i < cfg->n_identityfile; i++) {
@@ -290,14 +379,15 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
         char *text = slurp(cfg->identityfile[i], &len);
         if (!text)
             continue;
-        int rc = -1;
+        int rc = -1, refused = 1;
         if (auth_key_encrypted(text, len))
-            rc = try_encrypted(s, cfg, cfg->identityfile[i], text, len, ui);
+            rc = try_encrypted(s, cfg, cfg->identityfile[i], text, len, ui, &refused);
         else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);
         if (rc != 0 && rsa_sha1_only() && key_is_rsa(cfg->identityfile[i], text))
             ui->rsa_refused = 1;
+        record_file(ui->facts, cfg->identityfile[i], text, rc == 0, rc != 0 && refused);
         explicit_bzero(text, len);
         free(text);
         if (rc == 0)
@@ -375,23 +465,9 @@ static int try_password(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct au
     return -1;
 }
 
-/* 1 if word is in the comma list. */
-static int in_list(const char *list, const char *word)
-{
-    size_t wl = strlen(word);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == wl && strncmp(p, word, n) == 0)
-            return 1;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
 /* Try the methods of pref that server lists, in pref's order; 0 authenticated, 1 a method
- * was tried and failed (perhaps with partial success), -1 nothing could be tried. */
+ * was tried and failed (perhaps with partial success), -1 nothing could be tried, 2 GSSAPI
+ * comes next and would be used (the real ssh must log in). */
 static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
                      const char *pref, const char *server, struct auth_ui *ui)
 {
@@ -403,8 +479,10 @@ static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
         p += n;
         if (*p == ',')
             p++;
-        if (!in_list(server, m))
+        if (!words_in_list(server, m, strlen(m)))
             continue;
+        if (strcmp(m, "gssapi-with-mic") == 0 && cfg->gssapiauthentication && ui->krb5)
+            return 2; /* ssh would try it before anything below: it must serve this */
         int rc = -1;
         if (strcmp(m, "publickey") == 0 && cfg->pubkeyauthentication) {
             rc = try_agent(s, cfg, agent_sock, ui) == 0 || try_files(s, cfg, ui) == 0 ? 0 : -1;
@@ -424,12 +502,17 @@ static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
 }
 
 int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
-             const struct conn_prompter *prompter, char *err, size_t errlen)
+             const char *krb5cc, const struct conn_prompter *prompter, struct conn_facts *facts,
+             char *err, size_t errlen)
 {
     const char *pref = cfg->preferredauthentications[0]
                            ? cfg->preferredauthentications
                            : "gssapi-with-mic,publickey,keyboard-interactive,password";
-    struct auth_ui ui = {.pr = cfg->batchmode ? NULL : prompter};
+    struct auth_ui ui = {.pr = cfg->batchmode ? NULL : prompter, .facts = facts};
+    /* As ssh: gssapi-with-mic matters only with the option on and credentials held. */
+    ui.krb5 = cfg->gssapiauthentication && auth_krb5_creds(krb5cc, getuid());
+    if (facts)
+        facts->login = LOGIN_NONE;
     char server[512] = "", prev[512] = "";
     char *last = NULL; /* the list libssh2 returned last time */
     for (int round = 0; round < 8; round++) {
@@ -458,6 +541,12 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         int rc = one_round(s, cfg, agent_sock, pref, server, &ui);
         if (rc == 0)
             return 0;
+        if (rc == 2) {
+            snprintf(err, errlen,
+                     "GSSAPIAuthentication: the server offers gssapi-with-mic and Kerberos "
+                     "credentials are present");
+            return -4;
+        }
         if (rc < 0)
             break;
     }

@@ -4,18 +4,29 @@
 
 #include <libssh2.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "conn.h"
 #include "sshconfig.h"
 
 /* Authenticate as cfg->user: PreferredAuthentications order; publickey via the agent
  * (agent_sock or IdentityAgent) then unencrypted identity files; keyboard-interactive and
- * password only through prompter. Returns 0 when authenticated; -1 with a reason in err;
- * -2 when the user was asked and auth still failed (err holds ssh's "Permission denied");
- * -3 when an RSA key failed because libssh2 < 1.11 signs it with SHA-1 only (the real ssh
- * should serve this host). */
+ * password only through prompter. Returns 0 when authenticated (how, in facts->login*);
+ * -1 with a reason in err; -2 when the user was asked and auth still failed (err holds
+ * ssh's "Permission denied"); -3 when an RSA key failed because libssh2 < 1.11 signs it
+ * with SHA-1 only; -4 when ssh would log in with gssapi-with-mic (GSSAPIAuthentication on,
+ * the server offers it before what would succeed, and krb5cc names Kerberos credentials
+ * that exist): the real ssh should serve it. */
 int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
-             const struct conn_prompter *prompter, char *err, size_t errlen);
+             const char *krb5cc, const struct conn_prompter *prompter, struct conn_facts *facts,
+             char *err, size_t errlen);
+/* 1 if the user holds Kerberos credentials as ssh's GSSAPI would find them: krb5cc is the
+ * client's KRB5CCNAME (NULL: unset, then /tmp/krb5cc_<uid>); a FILE: or plain path counts
+ * when it exists, any other cache type (KEYRING:, KCM:, DIR:, ...) always. */
+int auth_krb5_creds(const char *krb5cc, uid_t uid);
+/* The public key blob of an identity file: its .pub, else the clear public half of an
+ * openssh-key-v1 private key; the length, or -1. Reads two small files, no crypto. */
+long auth_identity_public(const char *keyfile, unsigned char *blob, size_t cap);
 /* 1 if the private key file text is encrypted (PEM Proc-Type, PKCS#8, openssh-key-v1). */
 int auth_key_encrypted(const char *text, size_t len);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "sshconfig.h"
 #include "term.h"
 
@@ -24,6 +25,7 @@ struct peer {
     int fds[8];     /* fds received, not yet claimed by an OPEN */
     int nfds;
     int hello;              /* HELLO exchanged */
+    int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
     int closing;            /* close once out is flushed */
     int dead;               /* remove from the list */
     int jobs;               /* worker jobs that still point at this peer */
@@ -91,13 +93,13 @@ struct session {
     int out_shut;         /* a routed channel's EOF was passed on (shutdown SHUT_WR) */
     int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
     int job;              /* a worker job points at this session */
+    int made_conn;        /* its connection was made for it (it need not be asked again) */
     struct session *next; /* in conn->sessions or the pending list */
 };
 
 enum conn_state { C_CONNECTING, C_READY, C_DEAD };
 enum spare_state { SPARE_NONE, SPARE_OPENING, SPARE_READY, SPARE_REFUSED };
 
-/* One authenticated SSH connection shared by sessions with the same token. */
 /* What a connection keeps of its host's config once it is up: the whole hostcfg is about
  * 150 KB and is needed only while connecting (the connect job has its own copy). */
 struct conncfg {
@@ -108,9 +110,12 @@ struct conncfg {
     int serveralivecountmax;
 };
 
+/* One authenticated SSH connection, shared by the sessions of its authority (token) that
+ * accept it (accept.h). */
 struct sshconn {
-    char token[65];
+    char token[65]; /* the authority */
     struct conncfg cfg;
+    struct conn_facts facts; /* host key, login key, algorithms, family (once C_READY) */
     char agent_sock[256];
     enum conn_state state;
     int draining; /* -O stop: no new sessions */

@@ -27,12 +27,14 @@ static int count(char *const *v)
     return n;
 }
 
-static int connect_sock(const char *dir)
+/* A connected socket to the broker in dir, or -1; nonblock: never wait (a full backlog
+ * fails at once). */
+static int connect_sock_flags(const char *dir, int nonblock)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (runtime_path(dir, "broker.sock", sa.sun_path, sizeof sa.sun_path) < 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
@@ -40,6 +42,11 @@ static int connect_sock(const char *dir)
         return -1;
     }
     return fd;
+}
+
+static int connect_sock(const char *dir)
+{
+    return connect_sock_flags(dir, 0);
 }
 
 /* The broker binary: $MUXSHIM_BROKER, else muxbroker beside this program. */
@@ -244,6 +251,34 @@ int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
     proto_put_str(&b, dest, (size_t)-1);
     proto_put_strlist(&b, env, count(env));
     return send_buf(sock, &b, NULL, 0, err, errlen);
+}
+
+void client_notify_handed(const char *dir, const char *real_ssh, const char *cwd, char *const *opts,
+                          const char *dest, const char *reason, char *const *env)
+{
+    int fd = connect_sock_flags(dir, 1);
+    if (fd < 0)
+        return;
+    struct proto_buf b;
+    proto_begin(&b, MSG_HELLO);
+    proto_put_u32(&b, PROTO_VERSION);
+    proto_put_u32(&b, (uint32_t)getpid());
+    proto_put_u32(&b, HELLO_NOTICE);
+    /* No reply comes: HELLO and HANDED go out together, then the socket closes. */
+    if (proto_end(&b) == 0 && proto_send(fd, &b, NULL, 0) == 0) {
+        proto_buf_free(&b);
+        proto_begin(&b, MSG_HANDED);
+        proto_put_str(&b, real_ssh, (size_t)-1);
+        proto_put_str(&b, cwd, (size_t)-1);
+        proto_put_strlist(&b, opts, count(opts));
+        proto_put_str(&b, dest, (size_t)-1);
+        proto_put_str(&b, reason, (size_t)-1);
+        proto_put_strlist(&b, env, count(env));
+        if (proto_end(&b) == 0)
+            proto_send(fd, &b, NULL, 0);
+    }
+    proto_buf_free(&b);
+    close(fd);
 }
 
 int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char *err, size_t errlen)

@@ -18,6 +18,10 @@ int client_open(int sock, const char *real_ssh, const char *cwd, char *const *op
 /* Send CONTROL. Returns 0 or -1 with err. */
 int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd, char *const *opts,
                    const char *dest, char *const *env, char *err, size_t errlen);
+/* Best effort, never starting a broker or waiting on one: tell the broker already
+ * listening in dir (if any) that this session for dest went to the real ssh, and why. */
+void client_notify_handed(const char *dir, const char *real_ssh, const char *cwd, char *const *opts,
+                          const char *dest, const char *reason, char *const *env);
 /* Send WINDOW_CHANGE with the terminal's new size. 0 or -1. */
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen);
 /* Send PROMPT_REPLY {id, ok, answer}; the frame is wiped after sending. 0 or -1. */

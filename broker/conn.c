@@ -8,14 +8,18 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "auth.h"
 #include "hostkey.h"
+#include "words.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -117,20 +121,6 @@ static int tcp_connect(const struct hostcfg *cfg, char *err, size_t errlen)
     return fd;
 }
 
-/* 1 if word is in the comma list. */
-static int in_list(const char *list, const char *word, size_t wl)
-{
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == wl && strncmp(p, word, n) == 0)
-            return 1;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
 /* Append the entries of want that libssh2 supports for method type to out, in order;
  * only those (when only_known) or only those not (when !only_known) whose key type is in
  * known (hostkey ordering; known NULL = no filter). */
@@ -148,7 +138,7 @@ static void filter_algs(const char *want, const char **sup, int nsup, char known
         for (int i = 0; i < nsup && !ok; i++)
             ok = strcmp(sup[i], a) == 0;
         /* libssh2 cannot verify host certificates: never ask for one. */
-        if (!ok || in_list(out, a, strlen(a)) || strstr(a, "-cert-v01@openssh.com"))
+        if (!ok || words_in_list(out, a, strlen(a)) || strstr(a, "-cert-v01@openssh.com"))
             continue;
         if (known) {
             const char *kt = strncmp(a, "rsa-sha2-", 9) == 0 ? "ssh-rsa" : a;
@@ -343,8 +333,47 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct h
     return CONN_OK;
 }
 
+void conn_keyid(const unsigned char *blob, size_t len, struct keyid *out)
+{
+    unsigned int n = 0;
+    EVP_Digest(blob, len, out->h, &n, EVP_sha256(), NULL);
+}
+
+/* The negotiated methods, the host key and the peer's address family into f. */
+static void record_facts(LIBSSH2_SESSION *s, int fd, struct conn_facts *f)
+{
+    static const struct {
+        int type;
+        size_t off;
+    } m[] = {
+        {LIBSSH2_METHOD_KEX, offsetof(struct conn_facts, kex)},
+        {LIBSSH2_METHOD_HOSTKEY, offsetof(struct conn_facts, hostkey_alg)},
+        {LIBSSH2_METHOD_CRYPT_CS, offsetof(struct conn_facts, cipher_cs)},
+        {LIBSSH2_METHOD_CRYPT_SC, offsetof(struct conn_facts, cipher_sc)},
+        {LIBSSH2_METHOD_MAC_CS, offsetof(struct conn_facts, mac_cs)},
+        {LIBSSH2_METHOD_MAC_SC, offsetof(struct conn_facts, mac_sc)},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        const char *v = libssh2_session_methods(s, m[i].type);
+        snprintf((char *)f + m[i].off, sizeof f->kex, "%s", v ? v : "");
+    }
+    size_t len = 0;
+    int ktype = 0;
+    const char *blob = libssh2_session_hostkey(s, &len, &ktype);
+    f->hostkey_len = blob && len <= sizeof f->hostkey ? len : 0;
+    if (f->hostkey_len)
+        memcpy(f->hostkey, blob, len);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    f->family = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+        f->family = ss.ss_family;
+}
+
 enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char *agent_sock,
-                                const struct conn_prompter *prompter, struct conn_result *out)
+                                const char *krb5cc, const struct conn_prompter *prompter,
+                                struct conn_result *out)
 {
     enum conn_status st = CONN_FALLBACK;
     LIBSSH2_SESSION *s = NULL;
@@ -355,7 +384,9 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     out->session = NULL;
     out->sock = -1;
     out->sticky = 0;
+    out->gssapi = 0;
     out->err[0] = '\0';
+    memset(&out->facts, 0, sizeof out->facts);
     pthread_once(&init_once, lib_init);
 
     int fd = sock >= 0 ? sock : tcp_connect(cfg, out->err, sizeof out->err);
@@ -392,11 +423,14 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, out->err, sizeof out->err);
     if (st != CONN_OK)
         goto fail;
-    int arc = auth_run(s, cfg, agent_sock, prompter, out->err, sizeof out->err);
+    int arc =
+        auth_run(s, cfg, agent_sock, krb5cc, prompter, &out->facts, out->err, sizeof out->err);
     st = arc == -2 ? CONN_FATAL : CONN_FALLBACK;
-    out->sticky = arc == -3;
+    out->sticky = arc == -3 || arc == -4;
+    out->gssapi = arc == -4;
     if (arc < 0)
         goto fail;
+    record_facts(s, fd, &out->facts);
     free(files);
     out->session = s;
     out->sock = fd;

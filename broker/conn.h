@@ -25,20 +25,59 @@ struct conn_prompter {
     void *ctx;
 };
 
+#define CF_BLOB_MAX 2048 /* an SSH public key blob (RSA 8192 is about 1 KB) */
+#define CF_MAX_KEYS 16   /* agent keys and refused keys remembered per connection */
+
+/* A public key, by the SHA-256 of its wire blob. */
+struct keyid {
+    unsigned char h[32];
+};
+
+enum conn_login {
+    LOGIN_NONE = 0, /* password or keyboard-interactive: no key */
+    LOGIN_KEY,      /* a public key (login_key) */
+    LOGIN_FILE,     /* an identity file whose public half is unknown (PEM, no .pub) */
+};
+
+/* What one made connection is, recorded at connect time: the sharing decision
+ * (conn_accepts in accept.h) compares a session's settings with it. */
+struct conn_facts {
+    unsigned char hostkey[CF_BLOB_MAX]; /* the server's host key, SSH wire form */
+    size_t hostkey_len;
+    enum conn_login login;
+    struct keyid login_key;               /* LOGIN_KEY: the key that logged in */
+    int login_by_agent;                   /* LOGIN_KEY: it came from the agent */
+    char login_file[HC_STR];              /* LOGIN_FILE: the identity file's path */
+    char agent[256];                      /* the agent socket auth asked ("" none) ... */
+    struct keyid agent_keys[CF_MAX_KEYS]; /* ... and the keys it listed, in its order */
+    int n_agent_keys;
+    struct keyid refused[CF_MAX_KEYS]; /* keys offered before the login that were not taken */
+    int n_refused;
+    char kex[64], hostkey_alg[64]; /* negotiated (libssh2_session_methods) */
+    char cipher_cs[64], cipher_sc[64], mac_cs[64], mac_sc[64];
+    int family; /* AF_INET or AF_INET6 of the peer; 0 through a tunnel */
+};
+
+/* The id of a public key blob. */
+void conn_keyid(const unsigned char *blob, size_t len, struct keyid *out);
+
 struct conn_result {
     LIBSSH2_SESSION *session; /* blocking mode, authenticated; NULL on failure */
     int sock;                 /* its TCP socket (TCP_NODELAY set), -1 on failure */
     char err[512];            /* one line, without program prefix */
     int sticky;               /* CONN_FALLBACK that will not change soon (an RSA key this
                                  libssh2 cannot use): send this host to the real ssh at once */
+    int gssapi;               /* CONN_FALLBACK because GSSAPI would log in (auth.h) */
+    struct conn_facts facts;  /* CONN_OK: what the connection is */
 };
 
 /* TCP connect (ConnectTimeout, AddressFamily, BindAddress) unless sock >= 0 (a connected
  * stream, owned from here on, such as a jump host's tunnel), handshake with methods that fit
  * the host's known keys, host key check, user auth in ssh's order. Blocking.
- * agent_sock is the client's SSH_AUTH_SOCK (or NULL). */
+ * agent_sock is the client's SSH_AUTH_SOCK, krb5cc its KRB5CCNAME (either NULL if unset). */
 enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char *agent_sock,
-                                const struct conn_prompter *prompter, struct conn_result *out);
+                                const char *krb5cc, const struct conn_prompter *prompter,
+                                struct conn_result *out);
 /* Close and free a session made by conn_establish: with a reason, say goodbye (disconnect,
  * channel closes; 1 s at most); with reason NULL the link is dead or stalled, so cut the
  * socket first and let libssh2 free everything without waiting on the server. */

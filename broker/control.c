@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "proto.h"
 #include "session.h"
+#include "stats.h"
 
 void control_resolved(struct session *s)
 {
@@ -72,6 +73,7 @@ void control_list(struct peer *p)
         conns++;
     }
     off += route_status(text + off, sizeof text - off);
+    off += stats_format(text + off, sizeof text - off);
     snprintf(text + off, sizeof text - off, "broker pid %d, %d connection%s\n", (int)getpid(),
              conns, conns == 1 ? "" : "s");
     peer_send_ctl_reply(p, CTLR_OK, text);

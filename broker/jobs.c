@@ -42,7 +42,7 @@ static void run_connect(struct job *j)
     j->prompter.say = prompt_say;
     j->prompter.ctx = j;
     j->status = conn_establish(j->cfg, j->sock, c->agent_sock[0] ? c->agent_sock : NULL,
-                               &j->prompter, &j->res);
+                               j->has_krb5cc ? j->krb5cc : NULL, &j->prompter, &j->res);
 }
 
 static void *worker(void *arg)

@@ -13,6 +13,8 @@ struct job {
     struct session *sess;    /* JOB_RESOLVE: inputs read from it, untouched by the loop meanwhile */
     struct sshconn *conn;    /* JOB_CONNECT */
     int sock;                /* JOB_CONNECT: a connected stream to use (a tunnel), or -1 */
+    char krb5cc[HC_STR];     /* JOB_CONNECT: the client's KRB5CCNAME ... */
+    int has_krb5cc;          /* ... when it has one */
     int rc;                  /* JOB_RESOLVE: 0 or -1 */
     struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
     enum conn_status status; /* JOB_CONNECT result */

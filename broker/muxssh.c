@@ -315,15 +315,19 @@ int main(int argc, char **argv)
     f.have_dir = 1;
     if (f.parsed && f.args.stdio_fwd && f.args.command[0])
         f.args.unsupported = "-W with a command";
+    if (!getcwd(f.cwd, sizeof f.cwd))
+        snprintf(f.cwd, sizeof f.cwd, "/");
     if (!f.parsed || f.args.unsupported || !f.args.dest || f.args.fork_bg) {
-        if (f.parsed && f.args.unsupported) {
-            snprintf(err, sizeof err, "%s is handed to ssh", f.args.unsupported);
+        const char *why = !f.parsed || !f.args.dest ? NULL
+                          : f.args.unsupported      ? f.args.unsupported
+                                                    : "-f";
+        if (why) {
+            snprintf(err, sizeof err, "%s is handed to ssh", why);
             debug(&f, err);
+            client_notify_handed(f.dir, f.real_ssh, f.cwd, f.args.opts, f.args.dest, why, environ);
         }
         return run_real(&f, CTL_IF_CONFIG_SILENT);
     }
-    if (!getcwd(f.cwd, sizeof f.cwd))
-        snprintf(f.cwd, sizeof f.cwd, "/");
     int is_ctl = f.args.ctl_cmd != NULL;
     int sock = client_connect(f.dir, !is_ctl, err, sizeof err);
     if (sock < 0) {

@@ -141,6 +141,11 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         violation(p, "first message is not HELLO");
         return;
     }
+    if (p->notice && m.type != MSG_HANDED && m.type != MSG_HELLO) {
+        close_pending_fds(p);
+        violation(p, "a notice client sends HANDED only");
+        return;
+    }
     switch (m.type) {
     case MSG_HELLO: {
         if (p->hello || m.u[0] != PROTO_VERSION) {
@@ -151,6 +156,10 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             return;
         }
         p->hello = 1;
+        if (m.u[2] & HELLO_NOTICE) {
+            p->notice = 1; /* the client reads nothing: no reply */
+            return;
+        }
         struct proto_buf b;
         proto_begin(&b, MSG_HELLO);
         proto_put_u32(&b, PROTO_VERSION);
@@ -193,6 +202,16 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             peer_finish(p);
         }
         return;
+    case MSG_HANDED: {
+        /* No reply: the session resolves its host with no client, to be counted. */
+        struct session *s = p->sess || p->closing
+                                ? NULL
+                                : session_new(NULL, &m, NULL, SESSION_HANDED, err, sizeof err);
+        if (!s && !p->sess && !p->closing)
+            blog("client pid %d: HANDED not counted: %s", (int)p->pid, err);
+        peer_finish(p);
+        return;
+    }
     case MSG_ROUTE:
         if (p->sess || p->closing) {
             violation(p, "ROUTE while a request is running");

@@ -1,4 +1,4 @@
-/* The pool: shared connections by host token, their life cycle, and pumping their sessions. */
+/* The pool: shared connections by authority, their life cycle, and pumping their sessions. */
 #include "pool.h"
 
 #include <errno.h>
@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "alive.h"
+#include "auth.h"
+#include "hostkey.h"
 #include "jump.h"
 #include "log.h"
 #include "peer.h"
@@ -16,6 +19,8 @@
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
+#include "stats.h"
+#include "words.h"
 
 int pool_channels(const struct sshconn *c)
 {
@@ -41,15 +46,6 @@ static void link_session(struct sshconn *c, struct session *s)
     c->nsessions++;
     c->idle_since = 0;
     c->dirty = 1;
-}
-
-static const char *env_get(char **env, const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = env; e && *e; e++)
-        if (!strncmp(*e, name, n) && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
 }
 
 static void free_conn(struct sshconn *c);
@@ -99,7 +95,7 @@ static struct sshconn *conn_new(struct session *s)
     c->cfg.serveraliveinterval = s->cfg->serveraliveinterval;
     c->cfg.serveralivecountmax = s->cfg->serveralivecountmax;
     memcpy(c->token, s->cfg->token, sizeof c->token);
-    const char *agent = env_get(s->env, "SSH_AUTH_SOCK");
+    const char *agent = words_env(s->env, "SSH_AUTH_SOCK");
     snprintf(c->agent_sock, sizeof c->agent_sock, "%s", agent ? agent : "");
     c->sock = -1;
     c->state = C_CONNECTING;
@@ -113,6 +109,9 @@ static struct sshconn *conn_new(struct session *s)
         return NULL;
     }
     *j->cfg = *s->cfg; /* the connect job's own, freed with the job */
+    const char *krb5 = words_env(s->env, "KRB5CCNAME");
+    j->has_krb5cc = krb5 != NULL;
+    snprintf(j->krb5cc, sizeof j->krb5cc, "%s", krb5 ? krb5 : "");
     j->kind = JOB_CONNECT;
     j->conn = c;
     j->sock = -1;
@@ -140,12 +139,13 @@ static struct sshconn *conn_new(struct session *s)
 #define STICKY_MAX 64
 #define STICKY_SECONDS 600
 static struct {
-    char token[65];
+    char token[65]; /* the authority */
     char why[512];
+    int gssapi; /* only for sessions with GSSAPIAuthentication on */
     time_t until;
 } sticky[STICKY_MAX];
 
-static void remember_fallback(const char *token, const char *why)
+static void remember_fallback(const char *token, const char *why, int gssapi)
 {
     int pick = 0;
     for (int i = 0; i < STICKY_MAX; i++) {
@@ -158,21 +158,45 @@ static void remember_fallback(const char *token, const char *why)
     }
     snprintf(sticky[pick].token, sizeof sticky[pick].token, "%s", token);
     snprintf(sticky[pick].why, sizeof sticky[pick].why, "%s", why);
+    sticky[pick].gssapi = gssapi;
     sticky[pick].until = time(NULL) + STICKY_SECONDS;
 }
 
-static const char *remembered_fallback(const char *token)
+static const char *remembered_fallback(const struct session *s)
 {
     time_t now = time(NULL);
     for (int i = 0; i < STICKY_MAX; i++)
-        if (sticky[i].until > now && !strcmp(sticky[i].token, token))
+        if (sticky[i].until > now && !strcmp(sticky[i].token, s->cfg->token) &&
+            (!sticky[i].gssapi || (s->cfg->gssapiauthentication &&
+                                   auth_krb5_creds(words_env(s->env, "KRB5CCNAME"), getuid()))))
             return sticky[i].why;
     return NULL;
 }
 
+/* Whether s may use the ready connection c of its authority (accept.h); a new host key
+ * its policy lets in is added to its known_hosts, as ssh would. */
+static int accepts(const struct sshconn *c, const struct session *s)
+{
+    char why[512], err[512];
+    int learn = 0;
+    if (!conn_accepts(&c->facts, s->cfg, s->env, &learn, why, sizeof why)) {
+        if (s->cfg->loglevel >= 5)
+            blog("not sharing the connection to %s: %s", c->cfg.hostname, why);
+        return 0;
+    }
+    if (learn) {
+        char name[HC_STR + 16];
+        hostkey_lookup_name(s->cfg, name, sizeof name);
+        if (hostkey_append(s->cfg->userknownhostsfile[0], name, c->facts.hostkey,
+                           c->facts.hostkey_len, s->cfg->hashknownhosts, err, sizeof err) < 0)
+            blog("%s", err);
+    }
+    return 1;
+}
+
 void pool_attach(struct session *s)
 {
-    const char *why = remembered_fallback(s->cfg->token);
+    const char *why = remembered_fallback(s);
     if (why) {
         session_reject(s, ERR_FALLBACK, why);
         return;
@@ -186,6 +210,9 @@ void pool_attach(struct session *s)
         if (strcmp(c->token, s->cfg->token) || !has_room(c))
             continue;
         if (c->state == C_READY) {
+            if (!accepts(c, s))
+                continue;
+            s->made_conn = 0;
             link_session(c, s);
             if (!alive_fresh(c))
                 alive_probe(c); /* idle a while (or the machine slept): ask first */
@@ -194,8 +221,10 @@ void pool_attach(struct session *s)
         if (!wait)
             wait = c;
     }
-    if (!wait)
-        wait = conn_new(s);
+    /* A connection still being made: wait for it, and see once it is up (pool_connected). */
+    s->made_conn = 0;
+    if (!wait && (wait = conn_new(s)) != NULL)
+        s->made_conn = 1;
     if (!wait) {
         session_reject(s, ERR_FALLBACK, "cannot start a connection");
         return;
@@ -246,6 +275,9 @@ static void move_waiting(struct sshconn *c)
             unlink_session(c, s);
             if (refused) {
                 s->state = S_DONE;
+                if (s->cfg)
+                    stats_handed(s->cfg->hostname, s->cfg->port, s->cfg->user,
+                                 "the server refused the session channel");
                 peer_send_error(s->peer, ERR_FALLBACK, "the server refused the session channel");
                 s->peer->sess = NULL;
                 session_free(s);
@@ -345,21 +377,38 @@ void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err)
                     st == CONN_OK ? "cannot start a worker thread" : err);
 }
 
+/* c is up: sessions that waited for it without having made it go elsewhere unless they
+ * accept it (another key, host key policy or algorithm list than its maker's). */
+static void check_waiting(struct sshconn *c)
+{
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        if (s->state == S_WAITCONN && !s->made_conn && s->cfg && !accepts(c, s)) {
+            unlink_session(c, s);
+            pool_attach(s);
+        }
+        s = next;
+    }
+}
+
 void pool_connected(struct job *j)
 {
     struct sshconn *c = j->conn;
     if (j->status == CONN_OK) {
         c->ssh = j->res.session;
         c->sock = j->res.sock;
+        c->facts = j->res.facts;
         libssh2_session_set_blocking(c->ssh, 0);
         alive_init(c);
         c->state = C_READY;
         c->dirty = 1;
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
+        check_waiting(c);
         return;
     }
     if (j->res.sticky)
-        remember_fallback(c->token, j->res.err);
+        remember_fallback(c->token, j->res.err, j->res.gssapi);
     conn_failed(c, j->status, j->res.err);
 }
 

@@ -1,4 +1,4 @@
-/* The pool: shared connections by host token, their life cycle, and pumping their sessions. */
+/* The pool: shared connections by authority, their life cycle, and pumping their sessions. */
 #ifndef MUXSHIM_POOL_H
 #define MUXSHIM_POOL_H
 
@@ -6,7 +6,8 @@
 #include "conn.h"
 #include "jobs.h"
 
-/* Give a resolved session a connection: a ready one with room, one being made, or a new one. */
+/* Give a resolved session a connection of its authority: a ready one with room that it
+ * accepts (accept.h), one being made, or a new one. */
 void pool_attach(struct session *s);
 /* A connection job finished: start its waiting sessions, or fail them. */
 void pool_connected(struct job *j);
@@ -27,7 +28,7 @@ void pool_kill(struct sshconn *c, const char *msg);
 void pool_lost(struct sshconn *c);
 /* Detach a session from its connection (the connection notes when it became idle). */
 void pool_detach(struct session *s);
-/* Count of ready connections for a token; fills up to max of them into out. */
+/* Count of ready connections of an authority (a token); fills up to max of them into out. */
 int pool_find(const char *token, struct sshconn **out, int max);
 /* Close every connection (broker shutdown). */
 void pool_shutdown(void);

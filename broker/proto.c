@@ -14,7 +14,7 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",     [MSG_WINDOW_CHANGE] = "uuuu",
     [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",      [MSG_CONTROL] = "usslsl",
     [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
-    [MSG_ROUTE] = "ssssuull",   [MSG_ROUTE_REPLY] = "u",
+    [MSG_ROUTE] = "ssssuull",   [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -25,6 +25,7 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_CONTROL] = "CONTROL", [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
     [MSG_ERROR] = "ERROR",     [MSG_STARTED] = "STARTED",
     [MSG_ROUTE] = "ROUTE",     [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
+    [MSG_HANDED] = "HANDED",
 };
 
 const char *proto_schema(unsigned type)

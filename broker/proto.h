@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
 
 enum proto_type {
-    MSG_HELLO = 1,          /* u32 version, u32 pid, u32 flags */
+    MSG_HELLO = 1,          /* u32 version, u32 pid, u32 flags (HELLO_*) */
     MSG_OPEN = 2,           /* str real_ssh, str cwd, strlist opts, str dest, str command,
                                strlist env, u32 flags (OPEN_*); + 3 fds */
     MSG_PROMPT = 3,         /* u32 id, u32 echo, str text */
@@ -36,7 +36,15 @@ enum proto_type {
                                through via (resolved with ssh -G opts via) */
     MSG_ROUTE_REPLY = 14,   /* u32 errno (0: connected; + 1 fd, the program's end of a
                                loopback TCP pair carried by the channel) */
-    MSG_TYPE_MAX = 14
+    MSG_HANDED = 15,        /* str real_ssh, str cwd, strlist opts, str dest, str reason,
+                               strlist env: muxssh ran the real ssh itself for this session
+                               (counted per host; no reply) */
+    MSG_TYPE_MAX = 15
+};
+
+enum proto_hello_flags {
+    HELLO_NOTICE = 1u << 0, /* client to broker: no HELLO reply; one HANDED follows, then the
+                               client closes without reading anything */
 };
 
 enum proto_open_flags {

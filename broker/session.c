@@ -17,6 +17,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "route.h"
+#include "stats.h"
 
 #define READ_CHUNK (128 * 1024)
 #define TYPED_CHUNK 4096 /* a read from a terminal with escape sequences on */
@@ -129,7 +130,8 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
         s->dest = pstrdup(&m->s[2]);
         s->opts = proto_strlist_dup(&m->l[0]);
         s->env = proto_strlist_dup(&m->l[1]);
-        s->command = strdup("");
+        /* HANDED: the reason, after dest */
+        s->command = ctl_op == SESSION_HANDED ? pstrdup(&m->s[3]) : strdup("");
     } else {
         /* OPEN: str real_ssh, str cwd, strlist opts, str dest, str command, strlist env,
          * u32 flags */
@@ -348,8 +350,27 @@ static void tunnel_fail(struct session *s, enum conn_status st, const char *msg)
     pool_tunnel_done(t, st, msg);
 }
 
+/* Count a hand-over to the real ssh under the session's host (its destination as given
+ * when ssh -G failed). */
+static void count_handed(const struct session *s, const char *why)
+{
+    if (s->cfg)
+        stats_handed(s->cfg->hostname, s->cfg->port, s->cfg->user, why);
+    else
+        stats_handed(s->dest, 0, "", why);
+}
+
+/* Count a session the broker serves (once its command may run). */
+static void count_served(const struct session *s)
+{
+    if (s->peer && !s->route && !s->ctl_op && s->cfg)
+        stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
+}
+
 void session_reject(struct session *s, int code, const char *msg)
 {
+    if (s->peer && code == ERR_FALLBACK && !s->route && !s->ctl_op)
+        count_handed(s, msg);
     if (s->peer) {
         char text[700];
         snprintf(text, sizeof text, "%s%.600s",
@@ -370,6 +391,11 @@ void session_resolved(struct job *j)
     if (j->rc == 0) {
         s->cfg = j->cfg;
         j->cfg = NULL;
+    }
+    if (s->ctl_op == SESSION_HANDED) {
+        count_handed(s, s->command);
+        session_free(s);
+        return;
     }
     if (!s->peer && !s->tunnel_for) { /* the client left while ssh -G ran */
         session_free(s);
@@ -533,6 +559,7 @@ static int step_start(struct session *s)
      * from then on, losing the broker must not make it run the command again itself. */
     if (!s->started) {
         s->started = 1;
+        count_served(s);
         if (!peer_send_started(s->peer, s->pty ? STARTED_PTY : 0))
             return 0;
     } else if (buf_used(&s->peer->out) && s->blocked_op != OP_START) {
@@ -878,6 +905,7 @@ static int step_opening(struct session *s)
         return 1;
     }
     s->started = 1;
+    count_served(s);
     if (s->peer)
         peer_send_started(s->peer, 0);
     endpoint_nonblock(&s->in);

@@ -22,7 +22,11 @@ enum session_op {
     OP_OPEN
 };
 
-/* Build a session from a decoded OPEN (or CONTROL when ctl_op) and start its ssh -G job.
+/* ctl_op of a HANDED notice: resolved only to count a hand-over under its host. */
+#define SESSION_HANDED 100
+
+/* Build a session from a decoded OPEN (or CONTROL when ctl_op; HANDED when ctl_op is
+ * SESSION_HANDED: no client, the reason in command) and start its ssh -G job.
  * fds (3 for OPEN) are owned by the session from here on, even on failure. Returns it,
  * or NULL with err set. */
 struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,

@@ -17,9 +17,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <uthash.h>
 
 #include <openssl/evp.h>
+
+#include "words.h"
 
 #define SSH_G_TIMEOUT_MS 10000
 #define SSH_G_MAX_OUT (256 * 1024)
@@ -176,8 +179,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "Tunnel");
     else if (!strcmp(k, "pkcs11provider") && strcmp(v, "none"))
         note_unsupported(c, "PKCS11Provider");
-    else if (!strcmp(k, "gssapiauthentication") && yes(v))
-        note_unsupported(c, "GSSAPIAuthentication");
     else if (!strcmp(k, "forkafterauthentication") && yes(v))
         note_unsupported(c, "ForkAfterAuthentication");
     else if (!strcmp(k, "canonicalizehostname") && strcmp(v, "false") && strcmp(v, "no"))
@@ -273,6 +274,8 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             c->checkhostip = yes(v);
         else if (!strcmp(k, "batchmode"))
             c->batchmode = yes(v);
+        else if (!strcmp(k, "gssapiauthentication"))
+            c->gssapiauthentication = yes(v);
         else if (!strcmp(k, "pubkeyauthentication"))
             c->pubkeyauthentication = strcmp(v, "no") && strcmp(v, "false");
         else if (!strcmp(k, "passwordauthentication"))
@@ -344,15 +347,6 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
 }
 
 /* ---- running ssh -G ---- */
-
-static const char *env_get(char *const *env, const char *name)
-{
-    size_t n = strlen(name);
-    for (; env && *env; env++)
-        if (!strncmp(*env, name, n) && (*env)[n] == '=')
-            return *env + n + 1;
-    return NULL;
-}
 
 /* Reads stdout and stderr of the child until both close or the deadline passes. */
 static int drain(int out_fd, int err_fd, char **out, size_t *outlen, char *errbuf, size_t errcap)
@@ -657,7 +651,7 @@ static void question_key(const char *real_ssh, const char *cwd, char *const *opt
     digest_str(m, dest);
     digest_str(m, command);
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        digest_str(m, env_get(env, vars[i]));
+        digest_str(m, words_env(env, vars[i]));
     EVP_DigestFinal_ex(m, md, NULL);
     EVP_MD_CTX_free(m);
     hex(md, out);

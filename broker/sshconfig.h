@@ -43,6 +43,8 @@ struct hostcfg {
     int batchmode;
     int numberofpasswordprompts; /* tries for a password or passphrase (ssh's default 3) */
     int pubkeyauthentication, passwordauthentication, kbdinteractiveauthentication;
+    int gssapiauthentication; /* matters only when the server offers it and Kerberos
+                                 credentials are present (auth.c); other GSSAPI* ignored */
     char preferredauthentications[HC_STR];
     char hostkeyalgorithms[HC_STR], kexalgorithms[HC_STR], ciphers[HC_STR], macs[HC_STR];
     int compression;
@@ -60,7 +62,7 @@ struct hostcfg {
     int has_own_controlpath; /* controlpath is set (not "none") */
     char unsupported[128];   /* "" or the first setting muxshim cannot serve, e.g.
                                 "ForwardAgent yes", "LocalForward", "ProxyCommand" */
-    char token[65];          /* hex SHA-256 of the host token set (see token_compute) */
+    char token[65];          /* hex SHA-256 of the authority (see token_compute) */
     char warnings[1024];     /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
                                 file … not accessible"): the real ssh would print it too */
 };
@@ -77,9 +79,9 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
                       size_t errlen);
 /* How many times sshconfig_resolve had to run ssh -G (a test hook for the cache). */
 unsigned long sshconfig_cache_misses(void);
-/* Hex SHA-256 of everything that makes two connections interchangeable: local uid, user,
- * hostname, port, jump/proxy settings, identities, agent, known-hosts files and policy,
- * algorithms, address family, bind address. */
+/* Hex SHA-256 of the authority a connection belongs to: local uid, remote user, hostname,
+ * port, route (ProxyJump chain, ProxyCommand) and BindAddress. Whether a session may use
+ * a given connection of its authority is conn_accepts' (accept.h) question. */
 void token_compute(const struct hostcfg *cfg, uid_t uid, char out[65]);
 
 #endif

@@ -229,7 +229,7 @@ static enum conn_status try_p(const struct hostcfg *c, const char *agent,
                               const struct conn_prompter *pr, char *err, int *works)
 {
     struct conn_result r;
-    enum conn_status st = conn_establish(c, -1, agent, pr, &r);
+    enum conn_status st = conn_establish(c, -1, agent, NULL, pr, &r);
     snprintf(err, sizeof r.err, "%s", r.err);
     if (works)
         *works = 0;

@@ -110,6 +110,14 @@ static void test_all_types(void)
         case MSG_ROUTE_REPLY:
             proto_put_u32(&b, 0);
             break;
+        case MSG_HANDED:
+            proto_put_str(&b, "/usr/bin/ssh", (size_t)-1);
+            proto_put_str(&b, "/", (size_t)-1);
+            proto_put_strlist(&b, argv_a, -1);
+            proto_put_str(&b, "host", (size_t)-1);
+            proto_put_str(&b, "-L", (size_t)-1);
+            proto_put_strlist(&b, env_a, -1);
+            break;
         case MSG_CONTROL_REPLY:
         case MSG_ERROR:
             proto_put_u32(&b, 1), proto_put_str(&b, "text", (size_t)-1);
@@ -120,6 +128,10 @@ static void test_all_types(void)
         char err[256];
         int rc = proto_decode(b.data + PROTO_HDR, b.len - PROTO_HDR, &m, err, sizeof err);
         CHECK(rc == 0 && m.type == t, "decode %s: %s", proto_type_name(t), rc ? err : "");
+        if (t == MSG_HANDED)
+            CHECK(rc == 0 && m.s[2].n == 4 && !memcmp(m.s[2].p, "host", 4) && m.s[3].n == 2 &&
+                      !memcmp(m.s[3].p, "-L", 2) && m.l[0].count > 0 && m.l[1].count > 0,
+                  "HANDED fields: dest, reason, opts, env");
         /* Every strict prefix of the body is rejected (truncation at each byte). */
         int bad = 0;
         for (size_t cut = 0; cut < b.len - PROTO_HDR; cut++)

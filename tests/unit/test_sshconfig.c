@@ -86,7 +86,8 @@ static void test_fields(void)
                  "Host jump\n  ProxyJump alpha\n"
                  "Host agent\n  ForwardAgent yes\n"
                  "Host fwd\n  LocalForward 1234 localhost:22\n"
-                 "Host own\n  ControlPath /tmp/cp-%C\n");
+                 "Host own\n  ControlPath /tmp/cp-%C\n"
+                 "Host gss\n  GSSAPIAuthentication yes\n  GSSAPIDelegateCredentials yes\n");
     const char *missing_id[] = {"-i", "/nonexistent/id_a", NULL};
     int rc = resolve("alpha", missing_id, &c, err);
     CHECK(rc == 0, "resolve alpha: %s", err);
@@ -117,7 +118,8 @@ static void test_fields(void)
     CHECK(resolve("beta", NULL, &b, err) == 0, "resolve beta: %s", err);
     CHECK(resolve("gamma", NULL, &g, err) == 0, "resolve gamma: %s", err);
     CHECK(!strcmp(b.token, g.token), "same settings, same token");
-    CHECK(strcmp(b.token, c.token) != 0, "different identities, different token");
+    /* Identities, known-hosts files and policy steer the login: one authority. */
+    CHECK(!strcmp(b.token, c.token), "different identities, same authority");
     struct hostcfg a2;
     CHECK(resolve("alpha", NULL, &a2, err) == 0 && !a2.warnings[0], "no -i, no warning: '%s'",
           a2.warnings);
@@ -134,6 +136,15 @@ static void test_fields(void)
     struct hostcfg u;
     CHECK(resolve("jump", NULL, &u, err) == 0 && !u.unsupported[0] && !strcmp(u.proxyjump, "alpha"),
           "ProxyJump served: '%s' '%s'", u.unsupported, u.proxyjump);
+    CHECK(resolve("gss", NULL, &u, err) == 0 && !u.unsupported[0] && u.gssapiauthentication,
+          "GSSAPI is decided at login, not a hand-over: '%s'", u.unsupported);
+    CHECK(resolve("beta", NULL, &u, err) == 0 && !u.gssapiauthentication, "GSSAPI off by default");
+    const char *fam[] = {"-4", "-o", "BatchMode=yes", "-C", "-c", "aes256-ctr", NULL};
+    CHECK(resolve("beta", fam, &u, err) == 0 && !strcmp(u.token, b.token),
+          "-4, BatchMode, -C, -c: same authority");
+    const char *bind[] = {"-b", "127.0.0.1", NULL};
+    CHECK(resolve("beta", bind, &u, err) == 0 && strcmp(u.token, b.token) != 0,
+          "another BindAddress, another authority");
     CHECK(resolve("agent", NULL, &u, err) == 0 && !strcmp(u.unsupported, "ForwardAgent"),
           "ForwardAgent unsupported: '%s'", u.unsupported);
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),

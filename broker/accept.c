@@ -1,0 +1,265 @@
+/* The sharing decision: which ready connections of its authority a session may use.
+ *
+ * The authority (token.c) is uid, user, host, port, route and bind address. Within it, a
+ * connection is usable when it is what the session itself could have made: a host key the
+ * session trusts, a login key the session would offer, algorithms from its lists, an
+ * address family it allows. Everything else a session sets only steers how to log in or
+ * how to behave locally (BatchMode, ConnectTimeout, the *Authentication switches,
+ * PreferredAuthentications, NumberOfPasswordPrompts, LogLevel, SendEnv, SetEnv,
+ * RequestTTY, EscapeChar) and never splits a connection.
+ *
+ * Compression is not compared either: a connection keeps what the session that made it
+ * negotiated (`-C` or Compression yes on that first session turns it on for the
+ * connection's life; a later `-C` session shares an uncompressed connection, and a later
+ * session without `-C` shares a compressed one). It changes nothing a session sees. */
+#include "accept.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <uthash.h>
+
+#include "auth.h"
+#include "hostkey.h"
+#include "words.h"
+
+#define IDCACHE_MAX 256
+
+/* One identity file's public half, valid while the files look the same. */
+struct idkey {
+    char path[HC_STR];
+    long long stamp[4]; /* mtime and size of the key file and of its .pub */
+    struct keyid id;
+    int have; /* the public half could be read */
+    UT_hash_handle hh;
+};
+
+static struct idkey *idcache;
+
+static void file_stamp(const char *path, long long *out)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        out[0] = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        out[1] = (long long)st.st_size;
+    } else {
+        out[0] = out[1] = -1;
+    }
+}
+
+int accept_identity_id(const char *keyfile, struct keyid *out)
+{
+    char pub[HC_STR + 8];
+    long long stamp[4];
+    snprintf(pub, sizeof pub, "%s.pub", keyfile);
+    file_stamp(keyfile, stamp);
+    file_stamp(pub, stamp + 2);
+    struct idkey *k = NULL;
+    HASH_FIND_STR(idcache, keyfile, k);
+    if (!k) {
+        if (strlen(keyfile) >= sizeof k->path)
+            return -1;
+        if (HASH_COUNT(idcache) >= IDCACHE_MAX) {
+            struct idkey *it, *tmp;
+            HASH_ITER(hh, idcache, it, tmp)
+            {
+                HASH_DEL(idcache, it);
+                free(it);
+            }
+        }
+        k = calloc(1, sizeof *k);
+        if (!k)
+            return -1;
+        snprintf(k->path, sizeof k->path, "%s", keyfile);
+        k->stamp[0] = -2; /* never read */
+        HASH_ADD_STR(idcache, path, k);
+    }
+    if (memcmp(k->stamp, stamp, sizeof stamp) != 0) {
+        unsigned char blob[CF_BLOB_MAX];
+        memcpy(k->stamp, stamp, sizeof stamp);
+        long n =
+            stamp[0] < 0 && stamp[2] < 0 ? -1 : auth_identity_public(keyfile, blob, sizeof blob);
+        k->have = n > 0;
+        if (k->have)
+            conn_keyid(blob, (size_t)n, &k->id);
+    }
+    if (!k->have)
+        return -1;
+    *out = k->id;
+    return 0;
+}
+
+/* 1 if word is an entry of the comma list; an empty list or word (nothing configured, or
+ * nothing recorded) does not constrain. */
+static int listed(const char *list, const char *word)
+{
+    return !list[0] || !word[0] || words_in_list(list, word, strlen(word));
+}
+
+/* (a) The host key: known to the session's files, or new and let in by its policy. */
+static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, int *learn, char *why,
+                      size_t whylen)
+{
+    char(*files)[HC_STR] = calloc(2 * HC_MAX_FILES, HC_STR);
+    char name[HC_STR + 16];
+    int n = 0, ok = 0;
+    if (!files) {
+        snprintf(why, whylen, "out of memory");
+        return 0;
+    }
+    for (int i = 0; i < cfg->n_userknownhostsfile && i < HC_MAX_FILES; i++)
+        memcpy(files[n++], cfg->userknownhostsfile[i], HC_STR);
+    for (int i = 0; i < cfg->n_globalknownhostsfile && i < HC_MAX_FILES; i++)
+        memcpy(files[n++], cfg->globalknownhostsfile[i], HC_STR);
+    hostkey_lookup_name(cfg, name, sizeof name);
+    switch (f->hostkey_len ? hostkey_check(files, n, name, f->hostkey, f->hostkey_len)
+                           : HK_CHANGED) {
+    case HK_MATCH:
+        ok = 1;
+        break;
+    case HK_UNKNOWN:
+        /* As ssh: no and accept-new take a new key (and add it); ask would ask, yes
+         * refuses: either way not this connection. */
+        ok = cfg->stricthostkeychecking == HC_STRICT_NO ||
+             cfg->stricthostkeychecking == HC_STRICT_ACCEPT_NEW;
+        *learn = ok && cfg->n_userknownhostsfile > 0;
+        if (!ok)
+            snprintf(why, whylen, "its host key is not known as %.200s", name);
+        break;
+    default:
+        snprintf(why, whylen, "its host key is not the one known as %.200s", name);
+        break;
+    }
+    free(files);
+    return ok;
+}
+
+/* The agent the session would ask: IdentityAgent, else its SSH_AUTH_SOCK; NULL if none. */
+static const char *session_agent(const struct hostcfg *cfg, char *const *env)
+{
+    if (!strcmp(cfg->identityagent, "none"))
+        return NULL;
+    if (cfg->identityagent[0] && strcmp(cfg->identityagent, "SSH_AUTH_SOCK") != 0)
+        return cfg->identityagent;
+    const char *a = words_env(env, "SSH_AUTH_SOCK");
+    return a && *a ? a : NULL;
+}
+
+/* One entry of a session's offer order: a key, and its file if it is one. */
+struct offer {
+    struct keyid id;
+    int known;        /* id is set (else only the file's path is known) */
+    const char *path; /* the identity file, NULL for an agent's key */
+};
+
+static int same_id(const struct keyid *a, const struct keyid *b)
+{
+    return memcmp(a->h, b->h, sizeof a->h) == 0;
+}
+
+static int id_in(const struct keyid *id, const struct keyid *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (same_id(id, &v[i]))
+            return 1;
+    return 0;
+}
+
+/* The keys the session would offer, in ssh's order (pubkey_prepare): the agent's keys as the
+ * connection saw them (when it is the same agent; only those of identity files with
+ * IdentitiesOnly), then its identity files that exist; returns how many. */
+static int offer_order(const struct conn_facts *f, const struct hostcfg *cfg, const char *agent,
+                       struct offer *o, int max)
+{
+    struct keyid files[HC_MAX_FILES];
+    int have[HC_MAX_FILES] = {0}, n = 0;
+    for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES; i++)
+        have[i] = accept_identity_id(cfg->identityfile[i], &files[i]) == 0;
+    if (agent && f->agent[0] && !strcmp(agent, f->agent)) {
+        for (int i = 0; i < f->n_agent_keys && n < max; i++) {
+            int is_file = 0;
+            for (int j = 0; j < cfg->n_identityfile && j < HC_MAX_FILES && !is_file; j++)
+                is_file = have[j] && same_id(&files[j], &f->agent_keys[i]);
+            if (is_file || !cfg->identitiesonly)
+                o[n++] = (struct offer){.id = f->agent_keys[i], .known = 1};
+        }
+    }
+    for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES && n < max; i++) {
+        struct stat st;
+        int dup = 0;
+        for (int j = 0; j < n && have[i] && !dup; j++)
+            dup = o[j].known && same_id(&o[j].id, &files[i]);
+        if (have[i] && !dup)
+            o[n++] = (struct offer){.id = files[i], .known = 1, .path = cfg->identityfile[i]};
+        else if (!have[i] && stat(cfg->identityfile[i], &st) == 0)
+            o[n++] = (struct offer){.path = cfg->identityfile[i]};
+    }
+    return n;
+}
+
+/* (b) The login: no key, or the key this session would log in with: the first it would
+ * offer that the server did not refuse to the connection. */
+static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
+                    char *why, size_t whylen)
+{
+    if (f->login == LOGIN_NONE)
+        return 1;
+    const char *agent = session_agent(cfg, env);
+    if (f->login_by_agent && agent && (!f->agent[0] || strcmp(agent, f->agent))) {
+        snprintf(why, whylen, "an agent key logged it in, and the session has another agent");
+        return 0;
+    }
+    struct offer o[CF_MAX_KEYS + HC_MAX_FILES];
+    int n = offer_order(f, cfg, agent, o, CF_MAX_KEYS + HC_MAX_FILES);
+    for (int i = 0; i < n; i++) {
+        if (f->login == LOGIN_FILE && o[i].path && !strcmp(o[i].path, f->login_file))
+            return 1;
+        if (!o[i].known)
+            break; /* unknown key: it might log in as someone else */
+        if (f->login == LOGIN_KEY && same_id(&o[i].id, &f->login_key))
+            return 1;
+        if (!id_in(&o[i].id, f->refused, f->n_refused))
+            break;
+    }
+    snprintf(why, whylen, "it logged in with a key this session would not log in with");
+    return 0;
+}
+
+/* (c) The negotiated algorithms: each in the session's list. */
+static int algs_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *why, size_t whylen)
+{
+    const struct {
+        const char *list, *got, *what;
+    } a[] = {
+        {cfg->kexalgorithms, f->kex, "KexAlgorithms"},
+        {cfg->hostkeyalgorithms, f->hostkey_alg, "HostKeyAlgorithms"},
+        {cfg->ciphers, f->cipher_cs, "Ciphers"},
+        {cfg->ciphers, f->cipher_sc, "Ciphers"},
+        {cfg->macs, f->mac_cs, "MACs"},
+        {cfg->macs, f->mac_sc, "MACs"},
+    };
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+        if (!listed(a[i].list, a[i].got)) {
+            snprintf(why, whylen, "its %s is not in the session's %s", a[i].got, a[i].what);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
+                 int *learn, char *why, size_t whylen)
+{
+    *learn = 0;
+    why[0] = '\0';
+    /* (d) first: it costs nothing. A connection through a tunnel has no address family. */
+    if (cfg->addressfamily && f->family && cfg->addressfamily != f->family) {
+        snprintf(why, whylen, "its address family is not the session's AddressFamily");
+        return 0;
+    }
+    if (!algs_ok(f, cfg, why, whylen) || !login_ok(f, cfg, env, why, whylen))
+        return 0;
+    return hostkey_ok(f, cfg, learn, why, whylen);
+}
