@@ -1,5 +1,6 @@
 #!/bin/bash
-# Every test: unit binaries, the shim suite, the end-to-end differential suite, the fault
+# Every test: unit binaries, the shim suite, the end-to-end differential suite, the stock
+# configuration suite (this machine's /etc/ssh and two distribution fixtures), the fault
 # injection suite, prompts and terminals (interactive), jump hosts and connect() routing in
 # network namespaces.
 # Each prints `ok - NAME` or `not ok - NAME…`; the last line counts them.
@@ -57,16 +58,21 @@ for t in "$B"/tests/test_*; do
     fi
 done
 
-for suite in tests/shim/run.sh tests/e2e/run.sh tests/fault/run.sh tests/interactive/run.sh tests/jump/run.sh \
+# A suite, or SUITE:ARG (the stock suite once per distribution fixture of /etc/ssh).
+for entry in tests/shim/run.sh tests/e2e/run.sh tests/stock/run.sh tests/stock/run.sh:debian13 \
+    tests/stock/run.sh:fedora tests/fault/run.sh tests/interactive/run.sh tests/jump/run.sh \
     tests/route/run.sh; do
+    suite=${entry%%:*}
+    arg=${entry#"$suite"}
+    arg=${arg#:}
     if [ -x "$suite" ]; then
-        "$suite" "$B" 2>&1 | tee -a "$log"
+        "$suite" "$B" ${arg:+"$arg"} 2>&1 | tee -a "$log"
         rc=${PIPESTATUS[0]}
         if [ "$rc" -ne 0 ] && ! grep -q "^not ok - " "$log"; then
-            echo "not ok - $suite exited $rc" | tee -a "$log"
+            echo "not ok - $entry exited $rc" | tee -a "$log"
         fi
         # what the suite started must be gone once it has ended
-        tests/sweep.sh --report "$(basename "$(dirname "$suite")")" | tee -a "$log"
+        tests/sweep.sh --report "$(basename "$(dirname "$suite")")${arg:+-$arg}" | tee -a "$log"
     else
         echo "not ok - $suite is missing" | tee -a "$log"
     fi

@@ -22,7 +22,7 @@ unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
 # as anyone else, as that user.
 U=$(id -un)
 if [ "$(id -u)" -eq 0 ]; then
-    U=muxuser
+    U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
     test_account "$U" "$T/home" || exit 1
 fi
 as_u() {

@@ -1,0 +1,133 @@
+#!/bin/bash
+# Sessions as users run them: a test account with its own ~/.ssh (the default key
+# ~/.ssh/id_ed25519, known_hosts, a config naming the host "lab"), no -F, and the system's
+# /etc/ssh/ssh_config as a distribution ships it: this machine's own, or (FIXTURE) one of
+# tests/stock/etc-ssh/* bind-mounted over /etc/ssh/ssh_config and ssh_config.d in a private
+# mount namespace. git, rsync, scp, sftp and ssh with common options run through plain ssh
+# and through the shim against one real sshd; output and exit codes must match, the broker
+# must have served every session (its counters), no OpenSSH master may appear, and the
+# server must log one TCP connection for all of the shim's sessions.
+#
+#   tests/stock/run.sh BUILD [FIXTURE]      (as root)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+FIXTURE=${2:-}
+LIB=$B/libmuxshim.so
+MUXSSH=$B/muxssh
+SUITE=stock${FIXTURE:+-$FIXTURE}
+# shellcheck source=../lib-cases.sh
+. "$ROOT/tests/lib-cases.sh"
+if [ "$(id -u)" -ne 0 ]; then
+    skip all "needs root (a test account, and a mount namespace for the fixtures)"
+    exit 0
+fi
+
+# A fixture: run this script again in a private mount namespace with it over /etc/ssh.
+if [ -n "$FIXTURE" ] && [ -z "${MUXSHIM_STOCK_NS:-}" ]; then
+    fx=$ROOT/tests/stock/etc-ssh/$FIXTURE
+    [ -f "$fx/ssh_config" ] || {
+        notok setup "no fixture $fx"
+        exit 1
+    }
+    exec env MUXSHIM_STOCK_NS=1 unshare -m --propagation private bash -c '
+        mount --bind "$1/ssh_config" /etc/ssh/ssh_config &&
+        mount --bind "$1/ssh_config.d" /etc/ssh/ssh_config.d &&
+        exec "$2" "$3" "$4"' _ "$fx" "$0" "$B" "$FIXTURE"
+fi
+
+# shellcheck source=../../scripts/lib-sshd.sh
+. "$ROOT/scripts/lib-sshd.sh"
+T=$(mktemp -d /tmp/muxshim-stock-XXXXXX)
+chmod 711 "$T"
+U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
+H=$T/home
+W=$T/w
+RT=$T/run
+unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
+export MUXSHIM_PERSIST=600
+cleanup() {
+    local pid s
+    pid=$(cat "$RT/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
+    for s in "$RT"/cm-*; do
+        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+    done
+    sshd_stop "$T/s"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+test_account "$U" "$H" || exit 1
+SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
+cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
+cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
+printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$SSHD_PORT" >"$H/.ssh/config"
+mkdir -m 700 "$RT"
+chown -R "$U:" "$H" "$RT"
+chmod 600 "$H/.ssh/id_ed25519"
+cp -a "$H/.ssh" "$T/ssh.pristine"
+
+# The broker's counters: sessions served and handed to ssh, summed over its hosts.
+counters() {
+    as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status 2>/dev/null |
+        sed -n 's/.*: served \([0-9]*\), handed to ssh \([0-9]*\).*/\1 \2/p' |
+        awk '{ s += $1; h += $2 } END { printf "%d %d\n", s, h }'
+}
+mux_conns=0
+
+# run_side SIDE SNIPPET: in a fresh $W with the account's pristine ~/.ssh, as the account.
+run_side() {
+    local side=$1 snippet=$2 pre=(env) c0
+    rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"
+    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
+    c0=$(sshd_connections "$T/s")
+    (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" LANG=C.UTF-8 LC_MESSAGES=C \
+        timeout -k 5 300 "${pre[@]}" bash -c "$snippet" >"$T/$side.out" 2>"$T/$side.err" </dev/null)
+    echo $? >"$T/$side.rc"
+    [ "$side" = mux ] && mux_conns=$((mux_conns + $(sshd_connections "$T/s") - c0))
+}
+
+# scase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
+# (at least one) and handed none to ssh.
+scase() {
+    local name=$1 want=$2 snippet=$3 before after
+    run_side plain "$snippet"
+    before=$(counters)
+    run_side mux "$snippet"
+    after=$(counters)
+    local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
+    if [ "$handed" -ne 0 ] || [ "$served" -lt "$want" ]; then
+        notok "$name" "served $served (want $want), handed to ssh $handed; $(grep -h 'muxshim' "$T/mux.err" | head -2 | tr '\n' ' ')"
+        return
+    fi
+    compare_sides "$name"
+}
+
+scase ssh-true 1 'ssh lab true'
+scase ssh-echo 1 'ssh lab echo hello; echo "rc $?"'
+scase ssh-exit-3 1 'ssh lab "exit 3"'
+scase sendenv-lang 1 'ssh lab "echo \$LANG \$LC_MESSAGES"'
+for opt in "-o BatchMode=yes" -4 -C "-i ~/.ssh/id_ed25519" "-o IdentitiesOnly=yes" \
+    "-o PasswordAuthentication=no" "-o StrictHostKeyChecking=yes" "-F ~/.ssh/config" -T -q -x \
+    -a -n "-o ConnectTimeout=5" "-o LogLevel=ERROR" "-o SendEnv=NOT_SET" "-o SetEnv=FOO=1" \
+    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30"; do
+    scase "option $opt" 1 "ssh $opt lab 'echo opt'"
+done
+GIT='export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
+git init -q --bare -b main srv.git && git init -q -b main seed && cd seed && echo one >f && git add f && git commit -qm one'
+scase git-push-clone-pull 4 "$GIT"' && git push -q "lab:$W/srv.git" main && cd .. &&
+git clone -q "lab:$W/srv.git" clone && cd clone && echo two >>f && git commit -qam two && git push -q && git pull -q && git log --format=%s'
+TREE='mkdir -p src/sub && head -c 300000 /dev/zero | tr "\0" x >src/a.bin && echo hi >src/sub/b.txt'
+scase rsync-up-down 2 "$TREE"' && rsync -a src/ "lab:$W/up/" && rsync -a "lab:$W/up/" down/ && diff -r src down && echo same'
+scase scp-both-modes 4 "$TREE"' && scp -q src/a.bin "lab:$W/1.bin" && scp -q "lab:$W/1.bin" back1 && scp -O -q src/a.bin "lab:$W/2.bin" && scp -O -q "lab:$W/2.bin" back2 && cmp src/a.bin back1 && cmp src/a.bin back2 && echo scp-ok'
+scase sftp-batch 1 "$TREE"' && printf "put src/a.bin $W/s.bin\nget $W/s.bin got\n" >batch && sftp -q -b batch lab && cmp src/a.bin got && echo sftp-ok'
+
+masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
+if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ] && ! ls "$RT"/cm-* >/dev/null 2>&1; then
+    ok "one-connection (the shim's sessions: $mux_conns TCP connection, no OpenSSH master)"
+else
+    notok "one-connection" "the shim's sessions made $mux_conns TCP connections; OpenSSH masters: $masters"
+fi
+as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
+[ "$failures" -eq 0 ]
