@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "doctor.h"
 #include "peer.h"
 #include "route.h"
 #include "pool.h"
@@ -17,8 +18,11 @@ void control_resolved(struct session *s)
     struct peer *p = s->peer;
     struct sshconn *found[64];
     int n = pool_find(s->cfg->token, found, 64);
-    char text[128];
-    if (n == 0) {
+    char text[4096];
+    if (s->ctl_op == CTL_DOCTOR) {
+        int served = doctor_report(s, text, sizeof text);
+        peer_send_ctl_reply(p, served ? CTLR_OK : CTLR_NOT_FOUND, text);
+    } else if (n == 0) {
         /* Maybe an OpenSSH master from a fallback holds it: muxssh asks the real ssh. */
         peer_send_ctl_reply(p, CTLR_NOT_FOUND, "");
     } else if (s->ctl_op == CTL_CHECK) {

@@ -104,6 +104,49 @@ static int mux_status(void)
     return 0;
 }
 
+/* `muxssh --mux-doctor [ssh options] DEST`: would the session be served, and how (the
+ * broker resolves it as it would a session)? Exit 0 if served, 1 if handed to ssh. */
+static int mux_doctor(struct front *f)
+{
+    char err[512] = "", why[600];
+    int sock;
+    if (!f->parsed || !f->args.dest) {
+        printf("served by the broker: no, handed to ssh: %s\n",
+               f->parsed ? "no destination" : "ssh's own command-line error");
+        return 1;
+    }
+    const char *u = f->args.unsupported ? f->args.unsupported : f->args.fork_bg ? "-f" : NULL;
+    if (u) {
+        printf("served by the broker: no, handed to ssh: %s (muxssh does not serve it)\n", u);
+        return 1;
+    }
+    if (broker_socket(1, &sock, err, sizeof err) < 0 || sock < 0) {
+        printf("served by the broker: no, handed to ssh: %s\n", err);
+        return 1;
+    }
+    struct proto_msg m;
+    uint8_t *body = NULL;
+    int rc = 1;
+    if (!getcwd(f->cwd, sizeof f->cwd))
+        snprintf(f->cwd, sizeof f->cwd, "/");
+    if (client_control(sock, CTL_DOCTOR, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ,
+                       err, sizeof err) < 0 ||
+        client_recv(sock, &m, &body, err, sizeof err) <= 0) {
+        printf("served by the broker: no, handed to ssh: %s\n", err[0] ? err : "no answer");
+    } else if (m.type == MSG_CONTROL_REPLY) {
+        fwrite(m.s[0].p, 1, m.s[0].n, stdout);
+        rc = m.u[0] == CTLR_OK ? 0 : 1;
+    } else {
+        /* ERROR: the broker would hand it over (ssh -G failed, for one) */
+        snprintf(why, sizeof why, "%.*s", (int)(m.type == MSG_ERROR ? m.s[0].n : 0),
+                 m.type == MSG_ERROR ? m.s[0].p : "");
+        printf("served by the broker: no, handed to ssh: %s\n", why[0] ? why : "refused");
+    }
+    free(body);
+    close(sock);
+    return rc;
+}
+
 /* `muxssh --mux-start`: make sure a broker listens (the shim's connect() routing runs
  * this when it finds none). */
 static int mux_start(void)
@@ -307,7 +350,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "muxssh: cannot find the real ssh\n");
         return 255;
     }
-    f.parsed = ssh_args_parse(argc, argv, &f.args, err, sizeof err) == 0;
+    int doctor = argc >= 2 && !strcmp(argv[1], "--mux-doctor");
+    f.parsed = ssh_args_parse(argc - doctor, argv + doctor, &f.args, err, sizeof err) == 0;
+    if (doctor)
+        return mux_doctor(&f);
     if (runtime_dir(f.dir, sizeof f.dir, 1, err, sizeof err) < 0) {
         fprintf(stderr, "muxssh: %s\n", err);
         return run_real(&f, CTL_NONE);

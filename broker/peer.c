@@ -192,7 +192,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             control_list(p);
             return;
         }
-        if (m.u[0] < CTL_CHECK || m.u[0] > CTL_EXIT) {
+        if (m.u[0] < CTL_CHECK || m.u[0] > CTL_DOCTOR) {
             violation(p, "unknown CONTROL operation");
             return;
         }

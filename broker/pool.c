@@ -162,7 +162,7 @@ static void remember_fallback(const char *token, const char *why, int gssapi)
     sticky[pick].until = time(NULL) + STICKY_SECONDS;
 }
 
-static const char *remembered_fallback(const struct session *s)
+const char *pool_remembered(const struct session *s)
 {
     time_t now = time(NULL);
     for (int i = 0; i < STICKY_MAX; i++)
@@ -196,7 +196,7 @@ static int accepts(const struct sshconn *c, const struct session *s)
 
 void pool_attach(struct session *s)
 {
-    const char *why = remembered_fallback(s);
+    const char *why = pool_remembered(s);
     if (why) {
         session_reject(s, ERR_FALLBACK, why);
         return;

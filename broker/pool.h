@@ -30,6 +30,9 @@ void pool_lost(struct sshconn *c);
 void pool_detach(struct session *s);
 /* Count of ready connections of an authority (a token); fills up to max of them into out. */
 int pool_find(const char *token, struct sshconn **out, int max);
+/* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI
+ * with credentials), or NULL. */
+const char *pool_remembered(const struct session *s);
 /* Close every connection (broker shutdown). */
 void pool_shutdown(void);
 

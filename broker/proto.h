@@ -65,7 +65,7 @@ enum proto_exit_kind {
     EXIT_LOST = 2,   /* connection lost: client exits 255 */
 };
 
-enum proto_ctl_op { CTL_CHECK = 1, CTL_STOP = 2, CTL_EXIT = 3, CTL_LIST = 4 };
+enum proto_ctl_op { CTL_CHECK = 1, CTL_STOP = 2, CTL_EXIT = 3, CTL_LIST = 4, CTL_DOCTOR = 5 };
 enum proto_ctl_status { CTLR_OK = 0, CTLR_NOT_FOUND = 1, CTLR_ERROR = 2 };
 
 enum proto_err {

@@ -129,5 +129,27 @@ if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ] && ! ls "$RT"/cm-* >/dev/null 2>&1
 else
     notok "one-connection" "the shim's sessions made $mux_conns TCP connections; OpenSSH masters: $masters"
 fi
+
+# muxrun doctor: what would happen to a session, without running one.
+ssh-keygen -q -t ed25519 -N '' -f "$T/other" && chown "$U" "$T/other" "$T/other.pub"
+doctor() {
+    local name=$1 want_rc=$2 pattern=$3 out rc
+    shift 3
+    out=$(cd "$H" && as_test_account "$U" env MUXSHIM_DIR="$RT" "$ROOT/scripts/muxrun" doctor "$@" 2>&1)
+    rc=$?
+    if [ "$rc" = "$want_rc" ] && grep -Eq "$pattern" <<<"$out"; then
+        ok "doctor-$name"
+        sed 's/^/#   /' <<<"$out"
+    else
+        notok "doctor-$name" "exit $rc (want $want_rc): $(tr '\n' '|' <<<"$out")"
+    fi
+}
+doctor shares 0 '^served by the broker: yes, sharing open connection 1 of 1' lab
+doctor batchmode-shares 0 '^served by the broker: yes, sharing open connection' -o BatchMode=yes lab
+doctor other-key 0 "does not take it: .*(key|log).*" \
+    -i "$T/other" -o IdentitiesOnly=yes lab
+doctor other-user 0 '^served by the broker: yes, on a new connection \(none open' -l nobody lab
+doctor local-forward 1 '^served by the broker: no, handed to ssh: -L' -L 2222:127.0.0.1:22 lab
+doctor x11 1 '^served by the broker: no, handed to ssh: ForwardX11' -o ForwardX11=yes lab
 as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
 [ "$failures" -eq 0 ]
