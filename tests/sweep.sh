@@ -14,15 +14,19 @@ name=${2:-check}
 . "$(dirname "$0")/../scripts/lib-sshd.sh"
 [ "$(id -u)" -eq 0 ] || exit 0 # only root's runs create accounts, namespaces and routes
 
-# Processes of ours: the test accounts', and anything running from a suite's folder.
+# Processes of ours: the test accounts', and anything running from a suite's folder that
+# the suite has removed (a suite still running elsewhere keeps its folder, and its
+# processes are not leftovers; nor is the copy make check runs from).
 ours() {
-    local u
+    local u pid dir
     for u in $TEST_ACCOUNTS; do
         id "$u" >/dev/null 2>&1 && pgrep -u "$u"
     done
-    # (the copy make check runs from, and its own pipeline, are not leftovers)
     pgrep -af '/tmp/muxshim-[a-z0-9]+-[A-Za-z0-9]{6}/' | grep -v '/tmp/muxshim-check-' |
-        awk '{print $1}'
+        while read -r pid dir; do
+            dir=$(grep -Eo '/tmp/muxshim-[a-z0-9]+-[A-Za-z0-9]{6}/' <<<"$dir" | head -n 1)
+            [ -d "$dir" ] || echo "$pid"
+        done
 }
 
 left() {
