@@ -4,6 +4,8 @@
 #   ok NAME / notok NAME [WHY] / skip NAME WHY    one result line (failures counts notok)
 #   compare_sides NAME   $T/{plain,mux}.{rc,out,err} must be equal: one result line, and
 #                        the first differences when they are not
+#   broker_counters MUXSSH DIR ACCOUNT   "SERVED HANDED": sessions the broker of the runtime
+#                        directory DIR (ACCOUNT's) served and handed to ssh, over all hosts
 
 failures=0
 ok() { echo "ok - $SUITE/$1"; }
@@ -27,4 +29,12 @@ compare_sides() {
         diff <(head -c 2000 "$T/plain.$f") <(head -c 2000 "$T/mux.$f") | head -20 |
             sed "s/^/#   $f: /"
     done
+}
+
+broker_counters() {
+    local muxssh=$1 dir=$2 account=$3 run=()
+    [ "$account" = "$(id -un)" ] || run=(runuser -u "$account" --)
+    "${run[@]}" env MUXSHIM_DIR="$dir" "$muxssh" --mux-status 2>/dev/null |
+        sed -n 's/.*: served \([0-9]*\), handed to ssh \([0-9]*\).*/\1 \2/p' |
+        awk '{ s += $1; h += $2 } END { printf "%d %d\n", s, h }'
 }

@@ -1,10 +1,13 @@
 #!/bin/bash
 # End-to-end differential tests against OpenSSH's real sshd on loopback.
 #
-# Every case is a bash snippet run twice in the same fresh work directory: once with
-# plain ssh (against sshd "plain"), once with libmuxshim.so preloaded (against sshd
-# "mux"); stdout, stderr and the exit code must be byte-for-byte equal. At the end the
-# mux sshd must have logged exactly one TCP connection for all served cases.
+# Every case is a bash snippet run twice in the same fresh work directory, as a test
+# account with its own ~/.ssh (default key, known_hosts, a config naming the host
+# mux-test), no -F, and this machine's /etc/ssh/ssh_config: once with plain ssh, once with
+# libmuxshim.so preloaded, against one sshd; stdout, stderr and the exit code must be
+# byte-for-byte equal, and the broker's counters must say it served the case (or handed it
+# to ssh, for the cases that expect that). The shim's sessions of the served cases must
+# have made exactly one TCP connection.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}
@@ -37,18 +40,22 @@ cleanup() {
     for s in "$MUXSHIM_DIR"/cm-*; do
         [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
     done
-    sshd_stop "$T/plain"
-    sshd_stop "$T/mux"
+    sshd_stop "$T/s"
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-SSHD_USER=$U sshd_start "$T/plain" >/dev/null || exit 1
-SSHD_USER=$U sshd_start "$T/mux" >/dev/null || exit 1
-chown "$U" "$T"/plain/id_ed25519* "$T"/mux/id_ed25519*
-chmod 644 "$T"/plain/ssh_config "$T"/mux/ssh_config "$T"/plain/known_hosts "$T"/mux/known_hosts
-CFG_PLAIN=$T/plain/ssh_config
-CFG_MUX=$T/mux/ssh_config
+SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
+# The account's own ~/.ssh, as a user has it: the default key, known_hosts, a Host entry.
+H=$(getent passwd "$U" | cut -d: -f6)
+mkdir -p "$H/.ssh"
+cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$T/s/known_hosts" "$H/.ssh/"
+printf 'Host mux-test\n    HostName 127.0.0.1\n    Port %s\n' "$SSHD_PORT" >"$H/.ssh/config"
+chown -R "$U" "$H/.ssh"
+chmod 600 "$H/.ssh/id_ed25519"
+CFG=$H/.ssh/config # for the cases that name it with -F
+HK_PUB=$T/s/host_ed25519.pub
+export CFG HK_PUB
 
 SUITE=e2e
 # shellcheck source=../lib-cases.sh
@@ -60,29 +67,39 @@ chmod 644 "$T/big.bin"
 BIG_SHA=$(sha256sum <"$T/big.bin" | cut -d' ' -f1)
 export BIG=$T/big.bin BIG_SHA
 
+MUX_CONNS=0 # TCP connections the shim's sides made
+
 # run_side SIDE SNIPPET: fresh $W, run the snippet, keep stdout/stderr/rc in $T/SIDE.*
 run_side() {
-    local side=$1 snippet=$2 cfg pre=()
+    local side=$1 snippet=$2 pre=(env) c0
     rm -rf "$W"
     mkdir -p "$W"
     chown "$U" "$W"
-    if [ "$side" = mux ]; then
-        cfg=$CFG_MUX
-        pre=(env "LD_PRELOAD=$LIB")
-    else
-        cfg=$CFG_PLAIN
-        pre=(env)
-    fi
+    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
+    c0=$(sshd_connections "$T/s")
     # (a hang fails the case after 5 minutes instead of holding up the whole run)
-    (cd "$W" && CFG=$cfg W=$W as_u timeout -k 5 300 "${pre[@]}" bash -c "$snippet" \
+    (cd "$W" && W=$W as_u timeout -k 5 300 "${pre[@]}" bash -c "$snippet" \
         >"$T/$side.out" 2>"$T/$side.err" </dev/null)
     echo $? >"$T/$side.rc"
+    [ "$side" = mux ] && MUX_CONNS=$((MUX_CONNS + $(sshd_connections "$T/s") - c0))
 }
 
-# dcase NAME SNIPPET: the differential case.
+# dcase NAME SNIPPET [served|handed|any]: the differential case; by default the broker
+# must have served at least one session of it and handed none to ssh; "handed": at least
+# one went to the real ssh; "any": no expectation (errors before any session).
 dcase() {
+    local want=${3:-served} before after served handed
     run_side plain "$2"
+    before=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
     run_side mux "$2"
+    after=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    served=$((${after% *} - ${before% *}))
+    handed=$((${after#* } - ${before#* }))
+    if { [ "$want" = served ] && { [ "$served" -lt 1 ] || [ "$handed" -ne 0 ]; }; } ||
+        { [ "$want" = handed ] && [ "$handed" -lt 1 ]; }; then
+        notok "$1" "want $want: served $served, handed to ssh $handed; $(grep -h 'muxshim' "$T/mux.err" | head -2 | tr '\n' ' ')"
+        return
+    fi
     compare_sides "$1"
 }
 
@@ -100,39 +117,40 @@ expect() {
     fi
 }
 
-S='ssh -F "$CFG" mux-test'
+S='ssh mux-test'
 
 # --- sessions: exit codes, streams, stdin, argv -------------------------------------
 for n in 0 1 2 7 100 254 255; do
     dcase "exit-$n" "$S 'exit $n'"
 done
-dcase "exit-0-to-255" 'for i in $(seq 0 255); do ssh -F "$CFG" mux-test "exit $i"; echo "$i:$?"; done'
+dcase "exit-0-to-255" 'for i in $(seq 0 255); do ssh mux-test "exit $i"; echo "$i:$?"; done'
 dcase "stdout-stderr" "$S 'echo out; echo err >&2; echo out2; exit 3'"
 dcase "stderr-only" "$S 'for i in 1 2 3; do echo e\$i >&2; done'"
 dcase "stdin-pipe" "printf 'abc\ndef' | $S 'cat; echo; echo done'"
 dcase "stdin-eof" "$S 'cat; echo eof-seen' </dev/null"
-dcase "stdin-n" "printf data | ssh -n -F \"\$CFG\" mux-test 'cat; echo n-done'"
+dcase "stdin-n" "printf data | ssh -n mux-test 'cat; echo n-done'"
 dcase "stdin-wc" "seq 1 200000 | $S 'wc -l'"
 dcase "command-words" "$S echo '\"a  b\"' 'c;d' e\\\$HOME_NOT_SET f"
-dcase "command-after-dashdash" "ssh -F \"\$CFG\" -- mux-test printf '%s-' x y z"
-dcase "options-after-dest" "ssh -F \"\$CFG\" mux-test -q -T echo late-options"
-dcase "ssh-url" "ssh -F \"\$CFG\" -o HostName=127.0.0.1 ssh://mux-test echo url"
-dcase "sendenv" "LANG=C.UTF-8 LC_FOO=bar ssh -F \"\$CFG\" -o SendEnv='LANG LC_*' mux-test 'echo \$LANG \$LC_FOO'"
-dcase "setenv-refused" "ssh -F \"\$CFG\" -o SetEnv=NOT_ACCEPTED=1 mux-test 'echo [\$NOT_ACCEPTED]'"
+dcase "command-after-dashdash" "ssh -- mux-test printf '%s-' x y z"
+dcase "options-after-dest" "ssh mux-test -q -T echo late-options"
+dcase "ssh-url" "ssh -o HostName=127.0.0.1 ssh://mux-test echo url"
+dcase "sendenv" "LANG=C.UTF-8 LC_FOO=bar ssh -o SendEnv='LANG LC_*' mux-test 'echo \$LANG \$LC_FOO'"
+dcase "setenv-refused" "ssh -o SetEnv=NOT_ACCEPTED=1 mux-test 'echo [\$NOT_ACCEPTED]'"
 dcase "remote-signal" "$S 'kill -TERM \$\$'"
 dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
 # ssh -G answers from the config alone: both sides read the same file here.
-dcase "ssh-G-unchanged" "ssh -G -F $CFG_PLAIN mux-test; ssh -G -F $CFG_PLAIN -l other -p 2 mux-test echo x"
-dcase "missing-identity-warning" "ssh -F \"\$CFG\" -i /nonexistent/key mux-test echo warned"
-dcase "config-error" "ssh -F /nonexistent/config mux-test true"
-dcase "connection-refused" "ssh -F \"\$CFG\" -p 1 mux-test true"
-dcase "unknown-hostname" "ssh -F \"\$CFG\" -o HostName=no-such-host.invalid mux-test true"
+dcase "ssh-G-unchanged" "ssh -G mux-test; ssh -G -l other -p 2 mux-test echo x" handed
+dcase "F-config-file" 'ssh -F "$CFG" mux-test echo with-F; ssh -F "$CFG" -o BatchMode=yes mux-test echo batch'
+dcase "missing-identity-warning" "ssh -i /nonexistent/key mux-test echo warned"
+dcase "config-error" "ssh -F /nonexistent/config mux-test true" handed
+dcase "connection-refused" "ssh -p 1 mux-test true" any
+dcase "unknown-hostname" "ssh -o HostName=no-such-host.invalid mux-test true" any
 
 # --- 100 MB binary both ways ----------------------------------------------------------
 dcase "100MB-up-down" "$S \"cat > \$W/up.bin\" <\"\$BIG\" && $S \"cat \$W/up.bin\" | sha256sum && sha256sum <\"\$W/up.bin\" && echo \$BIG_SHA"
 
 # --- git ------------------------------------------------------------------------------
-GIT='export GIT_SSH_COMMAND="ssh -F $CFG" GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z;
+GIT='export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z;
 git init -q --bare -b main srv.git && git init -q -b main seed && (cd seed && echo one >f && git add f && git commit -qm one && git push -q "mux-test:$W/srv.git" main)'
 dcase "git-clone-fetch-push" "$GIT"'
 git clone -q "mux-test:$W/srv.git" clone && cd clone && git log --format=%s &&
@@ -142,23 +160,23 @@ cd ../seed && git pull -q "mux-test:$W/srv.git" main && git fetch -q "mux-test:$
 # --- rsync, scp, sftp -----------------------------------------------------------------
 TREE='mkdir -p src/sub && head -c 300000 "$BIG" >src/a.bin && echo hello >src/sub/b.txt && ln -s a.bin src/link'
 dcase "rsync-up-down" "$TREE"'
-rsync -a -e "ssh -F $CFG" src/ "mux-test:$W/up/" && rsync -a -e "ssh -F $CFG" "mux-test:$W/up/" down/ && diff -r src down && find down | sort'
+rsync -a src/ "mux-test:$W/up/" && rsync -a "mux-test:$W/up/" down/ && diff -r src down && find down | sort'
 dcase "rsync-update" "$TREE"'
-rsync -a -e "ssh -F $CFG" src/ "mux-test:$W/up/" && echo changed >>src/sub/b.txt && touch -d "2026-01-02 03:04:05" src/sub/b.txt && rsync -ai -e "ssh -F $CFG" src/ "mux-test:$W/up/" && diff -r src up'
+rsync -a src/ "mux-test:$W/up/" && echo changed >>src/sub/b.txt && touch -d "2026-01-02 03:04:05" src/sub/b.txt && rsync -ai src/ "mux-test:$W/up/" && diff -r src up'
 dcase "scp-sftp-mode" "$TREE"'
-scp -q -F "$CFG" src/a.bin "mux-test:$W/scp1.bin" && scp -q -F "$CFG" "mux-test:$W/scp1.bin" back.bin && cmp src/a.bin back.bin && scp -q -r -F "$CFG" src "mux-test:$W/tree" && diff -r src tree && echo scp-ok'
+scp -q src/a.bin "mux-test:$W/scp1.bin" && scp -q "mux-test:$W/scp1.bin" back.bin && cmp src/a.bin back.bin && scp -q -r src "mux-test:$W/tree" && diff -r src tree && echo scp-ok'
 dcase "scp-legacy-mode" "$TREE"'
-scp -O -q -F "$CFG" src/a.bin "mux-test:$W/scp2.bin" && scp -O -q -F "$CFG" "mux-test:$W/scp2.bin" back.bin && cmp src/a.bin back.bin && echo scp-O-ok'
-dcase "scp-missing-file" 'scp -q -F "$CFG" "mux-test:$W/does-not-exist" x'
+scp -O -q src/a.bin "mux-test:$W/scp2.bin" && scp -O -q "mux-test:$W/scp2.bin" back.bin && cmp src/a.bin back.bin && echo scp-O-ok'
+dcase "scp-missing-file" 'scp -q "mux-test:$W/does-not-exist" x'
 dcase "sftp-batch" "$TREE"'
 printf "%s\n" "put src/a.bin $W/sftp.bin" "get $W/sftp.bin got.bin" "ls -1 $W" "mkdir $W/made" "rename $W/sftp.bin $W/moved.bin" "ls -1 $W" >batch &&
-sftp -q -F "$CFG" -b batch mux-test && cmp src/a.bin got.bin && echo sftp-ok'
+sftp -q -b batch mux-test && cmp src/a.bin got.bin && echo sftp-ok'
 
 # --- activation and control -----------------------------------------------------------
-dcase "init-bash" "eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init bash)\"; ssh -F \"\$CFG\" mux-test echo activated"
+dcase "init-bash" "eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init bash)\"; ssh mux-test echo activated"
 dcase "python-subprocess" "python3 -c 'import subprocess,sys; r=subprocess.run([\"ssh\",\"-F\",sys.argv[1],\"mux-test\",\"echo py; exit 5\"]); print(r.returncode)' \"\$CFG\""
 dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl}; system(\"ssh\", \"-F\", \$ARGV[0], \"mux-test\", \"exit 9\"); print \$? >> 8, \"\\n\"' \"\$CFG\""
-expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -F \"\$CFG\" -O check mux-test 2>&1"
+expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
 expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
 # `make install` with DESTDIR: the installed muxrun switches on the installed shim.
@@ -167,32 +185,32 @@ if make -s -C "$ROOT" install B="$B" DESTDIR="$INST" PREFIX=/usr/local >"$T/inst
     expect "installed-muxrun" 0 '^Master running \(pid=[0-9]+\)' "eval \"\$($INST/usr/local/bin/muxrun off)\"
         eval \"\$($INST/usr/local/bin/muxrun --init bash)\"
         [ \"\$LD_PRELOAD\" = $INST/usr/local/lib/muxshim/libmuxshim.so ] || exit 99
-        ssh -F \"\$CFG\" mux-test echo installed
-        ssh -F \"\$CFG\" -O check mux-test 2>&1"
+        ssh mux-test echo installed
+        ssh -O check mux-test 2>&1"
 else
     notok "installed-muxrun" "make install failed: $(tail -3 "$T/install.log" | tr '\n' ' ')"
 fi
 
 # --- the whole served run used one TCP connection ---------------------------------------
-n=$(sshd_connections "$T/mux")
-p=$(sshd_connections "$T/plain")
-if [ "$n" = 1 ] && [ "$p" -gt 100 ]; then
-    ok "one-connection (mux sshd: $n, plain sshd: $p)"
+p=$(($(sshd_connections "$T/s") - MUX_CONNS))
+if [ "$MUX_CONNS" = 1 ] && [ "$p" -gt 100 ]; then
+    ok "one-connection (the shim's sessions: $MUX_CONNS, plain ssh's: $p)"
 else
-    notok "one-connection" "mux sshd logged $n connections, plain sshd $p"
+    notok "one-connection" "the shim's sessions made $MUX_CONNS TCP connections, plain ssh's $p"
 fi
 
-# Another known_hosts entry name is another token set (verified on its own): after the count.
-dcase "hostkeyalias" 'echo "myalias $(cut -d" " -f1-2 "$(dirname "$CFG")/host_ed25519.pub")" >kh
-    ssh -F "$CFG" -o HostKeyAlias=myalias -o UserKnownHostsFile="$PWD/kh" mux-test echo alias-ok'
+# Another known_hosts entry name (checked against another file): after the count.
+dcase "hostkeyalias" 'echo "myalias $(cut -d" " -f1-2 "$HK_PUB")" >kh
+    ssh -o HostKeyAlias=myalias -o UserKnownHostsFile="$PWD/kh" mux-test echo alias-ok'
 
 # --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
-dcase "fallback-local-forward" "ssh -F \"\$CFG\" -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded"
-dcase "fallback-own-controlpath" "ssh -F \"\$CFG\" -o ControlPath=none mux-test echo own"
-dcase "fallback-version" "ssh -V"
-c0=$(sshd_connections "$T/mux")
-run_side mux "ssh -F \"\$CFG\" -W 127.0.0.1:9 mux-test </dev/null; ssh -F \"\$CFG\" -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test true"
-c1=$(sshd_connections "$T/mux")
+dcase "fallback-local-forward" "ssh -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded" handed
+# ControlPath=none switches OpenSSH's multiplexing off: nothing for the broker to hand over.
+dcase "controlpath-none-served" "ssh -o ControlPath=none mux-test echo own"
+dcase "fallback-version" "ssh -V" any
+c0=$(sshd_connections "$T/s")
+run_side mux "ssh -W 127.0.0.1:9 mux-test </dev/null; ssh -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test true"
+c1=$(sshd_connections "$T/s")
 if ls "$MUXSHIM_DIR"/cm-* >/dev/null 2>&1 && [ $((c1 - c0)) -le 1 ]; then
     ok "fallback-shares-openssh-master (new connections: $((c1 - c0)))"
 else
@@ -203,7 +221,7 @@ fi
 m0=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
 mkdir -m 700 "$T/own" && chown "$U" "$T/own"
 printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 5\n' \
-    "$CFG_MUX" "$T/own" >"$T/own.cfg"
+    "$CFG" "$T/own" >"$T/own.cfg"
 run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
 m1=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
 if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1 && [ "$m0" = "$m1" ]; then
@@ -216,7 +234,7 @@ for s in "$T"/own/own-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/d
 # --- a runtime directory that is not private is refused, and ssh still runs -------------
 mkdir -m 755 "$T/open"
 chown "$U" "$T/open"
-run_side mux "MUXSHIM_DIR=$T/open ssh -F \"\$CFG\" mux-test echo still-works"
+run_side mux "MUXSHIM_DIR=$T/open ssh mux-test echo still-works"
 if [ "$(cat "$T/mux.out")" = still-works ] && grep -q "^muxssh: runtime directory .* has mode 0755, want 0700" "$T/mux.err"; then
     ok "runtime-dir-mode"
 else

@@ -68,12 +68,7 @@ chown -R "$U:" "$H" "$RT"
 chmod 600 "$H/.ssh/id_ed25519"
 cp -a "$H/.ssh" "$T/ssh.pristine"
 
-# The broker's counters: sessions served and handed to ssh, summed over its hosts.
-counters() {
-    as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status 2>/dev/null |
-        sed -n 's/.*: served \([0-9]*\), handed to ssh \([0-9]*\).*/\1 \2/p' |
-        awk '{ s += $1; h += $2 } END { printf "%d %d\n", s, h }'
-}
+counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
 
 # run_side SIDE SNIPPET: in a fresh $W with the account's pristine ~/.ssh, as the account.
