@@ -18,7 +18,7 @@
 #                       (made, with an empty ~/.ssh, owned by it); a suite's client side
 #                       runs as it (`as_test_account`), with its own ~/.ssh and no -F
 #   as_test_account NAME CMD...   runs CMD as NAME with HOME, USER and LOGNAME of NAME and
-#                       the rest of the environment kept
+#                       the rest of the environment kept (setpriv: no PAM session)
 #   sshd_otp NAME DIR CODE   as root: a PAM service NAME whose auth is a pam_exec check
 #                       that the answer is CODE, and DIR/NAME, a link to sshd under that
 #                       name (sshd uses its program name as its PAM service); prints the
@@ -117,7 +117,8 @@ as_test_account() {
     local name=$1 home
     shift
     home=$(getent passwd "$name" | cut -d: -f6)
-    runuser -u "$name" -- env HOME="$home" USER="$name" LOGNAME="$name" "$@"
+    setpriv --reuid="$name" --regid="$(id -g "$name")" --init-groups \
+        env HOME="$home" USER="$name" LOGNAME="$name" "$@"
 }
 
 sshd_light_user() {

@@ -7,7 +7,9 @@
 # Answers come from SSH_ASKPASS scripts (SSH_ASKPASS_REQUIRE=force, as ssh honours it) that
 # log every question, so a test can count what the user was asked. Each case runs the same
 # command through the real ssh and through muxssh and compares stdout, exit code, stderr and
-# the questions asked.
+# the questions asked. Both sides run as the account muxpw, which they also log in as, with
+# its own ~/.ssh/config (one Host entry per server), no -F, and this machine's
+# /etc/ssh/ssh_config.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}
@@ -17,7 +19,7 @@ MUXSSH=$B/muxssh
 . "$ROOT/scripts/lib-sshd.sh"
 
 T=$(mktemp -d /tmp/muxshim-inter-XXXXXX)
-chmod 755 "$T"
+chmod 1777 "$T" # the account writes its runtime folders and terminal records here
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD SSH_AUTH_SOCK DISPLAY SSH_ASKPASS_REQUIRE
 export MUXSHIM_REAL_SSH=/usr/bin/ssh MUXSHIM_PERSIST=600
 PAM_SERVICE=muxshim-test-otp
@@ -36,7 +38,7 @@ stop_brokers() {
 cleanup() {
     local s
     stop_brokers
-    tmux -L muxshim-test kill-server 2>/dev/null
+    as_test_account muxpw tmux -L muxshim-test kill-server 2>/dev/null
     for s in $SERVERS; do sshd_stop "$s"; done
     rm -f "/etc/pam.d/$PAM_SERVICE"
     rm -rf "$T"
@@ -52,15 +54,39 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 PW=pw-$RANDOM-$$
-id muxpw >/dev/null 2>&1 || useradd -M -d / -s /bin/sh muxpw
+H=$T/home
+test_account muxpw "$H" || exit 1
 echo "muxpw:$PW" | chpasswd
+touch "$H/.ssh/config" && chown muxpw "$H/.ssh/config"
 
-# server NAME [sshd_config lines]: a sshd for the account muxpw, ssh_config without BatchMode.
+# server NAME [sshd_config lines]: a sshd for the account muxpw, and the Host entry NAME in
+# its ~/.ssh/config (the entry sshd_start writes, without BatchMode).
 server() {
     local name=$1
     SSHD_USER=muxpw SSHD_EXTRA=${2:-} sshd_start "$T/$name" >/dev/null || return 1
     sed -i '/BatchMode yes/d; /LogLevel ERROR/d' "$T/$name/ssh_config"
+    chown muxpw "$T/$name"/id_ed25519*
+    chmod 1777 "$T" # (sshd_start made it 0711)
+    host_entry "$name" "$T/$name/ssh_config"
     SERVERS="$SERVERS $T/$name"
+}
+# host_entry NAME FILE: FILE's "Host mux-test" entry, as "Host NAME", into ~/.ssh/config.
+host_entry() {
+    sed "s/^Host mux-test$/Host $1/" "$2" >>"$H/.ssh/config"
+}
+# as_pw CMD...: CMD as the account.
+as_pw() { as_test_account muxpw "$@"; }
+# counted NAME RUNTIME SERVED|handed: the broker of $T/RUNTIME served at least SERVED
+# sessions and handed none to ssh (or handed at least one, for "handed").
+counted() {
+    local c
+    c=$(broker_counters "$MUXSSH" "$T/$2" muxpw)
+    if { [ "$3" = handed ] && [ "${c#* }" -ge 1 ]; } ||
+        { [ "$3" != handed ] && [ "${c% *}" -ge "$3" ] && [ "${c#* }" = 0 ]; }; then
+        ok "$1"
+    else
+        notok "$1" "served ${c% *}, handed to ssh ${c#* } (want $3)"
+    fi
 }
 
 # askpass NAME ANSWER...: a script answering each question with the next ANSWER (the last
@@ -72,6 +98,7 @@ askpass() {
     printf '%s\n' "$@" >"$f.answers"
     : >"$f.log"
     : >"$f.count"
+    chown muxpw "$f.log" "$f.count"
     cat >"$f" <<EOS
 #!/bin/sh
 echo "\$1" >>"$f.log"
@@ -91,7 +118,7 @@ side() {
     local who=$1 ap=$2 bin=/usr/bin/ssh
     shift 2
     [ "$who" = mux ] && bin=$MUXSSH
-    SSH_ASKPASS=$T/$ap SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR=$T/rt-$CASE \
+    as_pw env SSH_ASKPASS="$T/$ap" SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR="$T/rt-$CASE" \
         setsid -w timeout 60 "$bin" "$@" </dev/null >"$T/$who.out" 2>"$T/$who.err"
     echo $? >"$T/$who.rc"
     cp "$T/$ap.log" "$T/$who.asked"
@@ -109,7 +136,6 @@ compare() {
 
 server pw "PasswordAuthentication yes
 AuthenticationMethods password" || exit 1
-CFG=$T/pw/ssh_config
 
 # once_then_nothing NAME SERVER ANSWER COMMAND WANT: the first session through plain ssh
 # and muxssh compared; then ten more through muxssh print WANT, and muxssh was asked once
@@ -117,13 +143,13 @@ CFG=$T/pw/ssh_config
 once_then_nothing() {
     local name=$1 srv=$2 answer=$3 cmd=$4 want=$5 bad=0 i before asked conns
     askpass ap-plain "$answer"
-    side plain ap-plain -F "$T/$srv/ssh_config" mux-test "$cmd"
+    side plain ap-plain "$srv" "$cmd"
     askpass ap-mux "$answer"
     before=$(sshd_connections "$T/$srv")
-    side mux ap-mux -F "$T/$srv/ssh_config" mux-test "$cmd"
+    side mux ap-mux "$srv" "$cmd"
     compare "$name/first-session"
     for i in $(seq 1 10); do
-        side mux ap-mux -F "$T/$srv/ssh_config" mux-test "$cmd"
+        side mux ap-mux "$srv" "$cmd"
         [ "$(cat "$T/mux.out")" = "$want" ] || bad=$((bad + 1))
     done
     asked=$(wc -l <"$T/ap-mux.count")
@@ -133,6 +159,7 @@ once_then_nothing() {
     else
         notok "$name/ten-more-ask-nothing" "$bad wrong, asked $asked times, $conns connections"
     fi
+    counted "$name/served-by-the-broker" "rt-$CASE" 11
 }
 
 # 1. A password: asked once, then ten sessions ask nothing, all on one connection.
@@ -143,26 +170,26 @@ if grep -q -- "$PW" "$T/rt-pw/broker.log"; then notok password/not-logged; else 
 # 2. A wrong password, then the right one: ssh's retry line, asked twice.
 CASE=pw-retry
 askpass ap-plain wrong "$PW"
-side plain ap-plain -F "$CFG" mux-test 'echo hello'
+side plain ap-plain pw 'echo hello'
 askpass ap-mux wrong "$PW"
-side mux ap-mux -F "$CFG" mux-test 'echo hello'
+side mux ap-mux pw 'echo hello'
 compare password/retry
 
 # 3. Wrong every time: ssh's "Permission denied", asked NumberOfPasswordPrompts times, and
 # the real ssh is not run to ask the user all over again.
 CASE=pw-wrong
 askpass ap-plain wrong
-side plain ap-plain -F "$CFG" mux-test 'echo hello'
+side plain ap-plain pw 'echo hello'
 askpass ap-mux wrong
-side mux ap-mux -F "$CFG" mux-test 'echo hello'
+side mux ap-mux pw 'echo hello'
 compare password/all-wrong
 
 # 4. BatchMode=yes asks nothing and fails as ssh does.
 CASE=pw-batch
 askpass ap-plain "$PW"
-side plain ap-plain -F "$CFG" -o BatchMode=yes mux-test 'echo hello'
+side plain ap-plain -o BatchMode=yes pw 'echo hello'
 askpass ap-mux "$PW"
-side mux ap-mux -F "$CFG" -o BatchMode=yes mux-test 'echo hello'
+side mux ap-mux -o BatchMode=yes pw 'echo hello'
 compare password/batchmode
 
 # 5. A client killed during the question: the next client waiting for that connection is
@@ -170,18 +197,15 @@ compare password/batchmode
 CASE=pw-kill
 askpass ap-block BLOCK
 askpass ap-next "$PW"
-SSH_ASKPASS=$T/ap-block SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR=$T/rt-$CASE \
-    setsid "$MUXSSH" -F "$CFG" mux-test 'echo first' </dev/null >"$T/first.out" 2>&1 &
-first=$!
+as_pw env SSH_ASKPASS="$T/ap-block" SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR="$T/rt-$CASE" \
+    setsid "$MUXSSH" pw 'echo first' </dev/null >"$T/first.out" 2>&1 &
 for i in $(seq 1 200); do [ -s "$T/ap-block.log" ] && break; sleep 0.05; done
-SSH_ASKPASS=$T/ap-next SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR=$T/rt-$CASE \
-    setsid "$MUXSSH" -F "$CFG" mux-test 'echo second' </dev/null >"$T/second.out" 2>&1 &
+first=$(pgrep -u muxpw -f "$MUXSSH pw echo first")
+as_pw env SSH_ASKPASS="$T/ap-next" SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR="$T/rt-$CASE" \
+    setsid "$MUXSSH" pw 'echo second' </dev/null >"$T/second.out" 2>&1 &
 second=$!
 sleep 0.5
-{
-    kill -9 "$first"
-    wait "$first"
-} 2>/dev/null
+kill -9 "$first" 2>/dev/null
 pkill -f "sleep 600" 2>/dev/null
 wait "$second"
 rc=$?
@@ -197,11 +221,11 @@ AuthenticationMethods password" || exit 1
 CASE=two
 askpass ap-a "$PW"
 askpass ap-b "$PW"
-SSH_ASKPASS=$T/ap-a SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR=$T/rt-two \
-    setsid "$MUXSSH" -F "$CFG" mux-test 'echo a' </dev/null >"$T/a.out" 2>&1 &
+as_pw env SSH_ASKPASS="$T/ap-a" SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR="$T/rt-two" \
+    setsid "$MUXSSH" pw 'echo a' </dev/null >"$T/a.out" 2>&1 &
 pa=$!
-SSH_ASKPASS=$T/ap-b SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR=$T/rt-two \
-    setsid "$MUXSSH" -F "$T/pw2/ssh_config" mux-test 'echo b' </dev/null >"$T/b.out" 2>&1 &
+as_pw env SSH_ASKPASS="$T/ap-b" SSH_ASKPASS_REQUIRE=force MUXSHIM_DIR="$T/rt-two" \
+    setsid "$MUXSSH" pw2 'echo b' </dev/null >"$T/b.out" 2>&1 &
 pb=$!
 wait $pa
 ra=$?
@@ -221,12 +245,13 @@ for answer in no yes; do
     CASE=hk-$answer
     : >"$T/kh-plain"
     : >"$T/kh-mux"
+    chown muxpw "$T/kh-plain" "$T/kh-mux"
     askpass ap-plain "$answer" "$PW"
-    side plain ap-plain -F "$CFG" -o UserKnownHostsFile="$T/kh-plain" -o StrictHostKeyChecking=ask \
-        -o HashKnownHosts=yes mux-test 'echo hello'
+    side plain ap-plain -o UserKnownHostsFile="$T/kh-plain" -o StrictHostKeyChecking=ask \
+        -o HashKnownHosts=yes pw 'echo hello'
     askpass ap-mux "$answer" "$PW"
-    side mux ap-mux -F "$CFG" -o UserKnownHostsFile="$T/kh-mux" -o StrictHostKeyChecking=ask \
-        -o HashKnownHosts=yes mux-test 'echo hello'
+    side mux ap-mux -o UserKnownHostsFile="$T/kh-mux" -o StrictHostKeyChecking=ask \
+        -o HashKnownHosts=yes pw 'echo hello'
     # The fingerprint question names the host by address; both must ask the same.
     compare hostkey/ask-$answer
 done
@@ -236,41 +261,44 @@ if [ "$(wc -l <"$T/kh-mux")" = 1 ] && grep -q '^|1|' "$T/kh-mux" &&
 else
     notok hostkey/yes-adds-hashed-key "$(head -c 300 "$T/kh-mux")"
 fi
-hk_opts=(-F "$CFG" -o UserKnownHostsFile="$T/kh-mux" -o StrictHostKeyChecking=ask -o HashKnownHosts=yes)
-side mux ap-mux "${hk_opts[@]}" mux-test 'echo again'
+hk_opts=(-o UserKnownHostsFile="$T/kh-mux" -o StrictHostKeyChecking=ask -o HashKnownHosts=yes)
+side mux ap-mux "${hk_opts[@]}" pw 'echo again'
 n1=$(wc -l <"$T/ap-mux.count")
 out1=$(cat "$T/mux.out")
 CASE=hk-fresh # a new broker: a new connection, checked against the key written above
-side mux ap-mux "${hk_opts[@]}" mux-test 'echo again'
+side mux ap-mux "${hk_opts[@]}" pw 'echo again'
 if [ "$out1" = again ] && [ "$n1" = 2 ] && [ "$(cat "$T/mux.out")" = again ] &&
     [ "$(wc -l <"$T/ap-mux.count")" = 3 ] && ! tail -1 "$T/ap-mux.log" | grep -q authenticity; then
     ok hostkey/later-sessions-ask-nothing
 else
     notok hostkey/later-sessions-ask-nothing "$n1 then $(wc -l <"$T/ap-mux.count") questions"
 fi
+counted hostkey/served-by-the-broker rt-hk-fresh 1
 
 # 8. An encrypted ed25519 key: its passphrase asked once.
 server key "" || exit 1
 ssh-keygen -q -t ed25519 -N 'open sesame' -C enc -f "$T/key/enc_ed25519"
 cp "$T/key/enc_ed25519.pub" "$T/key/authorized_keys"
-sed -i "s|IdentityFile .*|IdentityFile $T/key/enc_ed25519|" "$T/key/ssh_config"
+chown muxpw "$T/key/enc_ed25519"
+sed -i "s|IdentityFile .*|IdentityFile $T/key/enc_ed25519|" "$H/.ssh/config"
 CASE=key
 askpass ap-plain 'open sesame'
-side plain ap-plain -F "$T/key/ssh_config" mux-test 'echo keyed'
+side plain ap-plain key 'echo keyed'
 askpass ap-mux 'open sesame'
-side mux ap-mux -F "$T/key/ssh_config" mux-test 'echo keyed'
+side mux ap-mux key 'echo keyed'
 compare passphrase/first-session
-for i in 1 2 3; do side mux ap-mux -F "$T/key/ssh_config" mux-test 'echo keyed'; done
+for i in 1 2 3; do side mux ap-mux key 'echo keyed'; done
 if [ "$(cat "$T/mux.out")" = keyed ] && [ "$(wc -l <"$T/ap-mux.count")" = 1 ]; then
     ok passphrase/asked-once
 else
     notok passphrase/asked-once "$(wc -l <"$T/ap-mux.count") questions"
 fi
+counted passphrase/served-by-the-broker rt-key 4
 CASE=key-wrong
 askpass ap-plain wrong 'open sesame'
-side plain ap-plain -F "$T/key/ssh_config" mux-test 'echo keyed'
+side plain ap-plain key 'echo keyed'
 askpass ap-mux wrong 'open sesame'
-side mux ap-mux -F "$T/key/ssh_config" mux-test 'echo keyed'
+side mux ap-mux key 'echo keyed'
 compare passphrase/wrong-then-right
 
 # 9. A second factor: publickey, then keyboard-interactive through PAM (pam_exec checks a
@@ -292,25 +320,29 @@ server rsa "" || exit 1
 ssh-keygen -q -t rsa -b 2048 -N '' -C rsa -f "$T/rsa/id_rsa"
 ssh-keygen -q -t rsa -b 2048 -N 'rsa pass' -C rsa-enc -f "$T/rsa/enc_rsa"
 cat "$T/rsa/id_rsa.pub" "$T/rsa/enc_rsa.pub" >"$T/rsa/authorized_keys"
+chown muxpw "$T/rsa/id_rsa" "$T/rsa/enc_rsa"
 sed "s|IdentityFile .*|IdentityFile $T/rsa/id_rsa|" "$T/rsa/ssh_config" >"$T/rsa/plain_key"
 sed "s|IdentityFile .*|IdentityFile $T/rsa/enc_rsa|" "$T/rsa/ssh_config" >"$T/rsa/enc_key"
+host_entry rsa-plain "$T/rsa/plain_key"
+host_entry rsa-enc "$T/rsa/enc_key"
 CASE=rsa
 askpass ap-plain x
-side plain ap-plain -F "$T/rsa/plain_key" mux-test 'echo rsa'
+side plain ap-plain rsa-plain 'echo rsa'
 askpass ap-mux x
 before=$(sshd_connections "$T/rsa")
-side mux ap-mux -F "$T/rsa/plain_key" mux-test 'echo rsa'
+side mux ap-mux rsa-plain 'echo rsa'
 compare rsa/falls-back-and-works
-for i in 1 2 3 4 5; do side mux ap-mux -F "$T/rsa/plain_key" mux-test 'echo rsa'; done
+for i in 1 2 3 4 5; do side mux ap-mux rsa-plain 'echo rsa'; done
 conns=$(($(sshd_connections "$T/rsa") - before))
 if [ "$(cat "$T/mux.out")" = rsa ] && [ "$conns" = 2 ]; then
     ok rsa/tried-once-then-remembered
 else
     notok rsa/tried-once-then-remembered "$conns connections for six sessions"
 fi
+counted rsa/counted-as-handed-to-ssh rt-rsa handed
 CASE=rsa-enc
 askpass ap-mux 'rsa pass'
-for i in 1 2 3; do side mux ap-mux -F "$T/rsa/enc_key" mux-test 'echo rsa-enc'; done
+for i in 1 2 3; do side mux ap-mux rsa-enc 'echo rsa-enc'; done
 if [ "$(cat "$T/mux.out")" = rsa-enc ] && [ "$(wc -l <"$T/ap-mux.count")" = 1 ]; then
     ok rsa/encrypted-key-passphrase-asked-once
 else
@@ -319,16 +351,16 @@ fi
 
 # 11. Agent forwarding (-A, ForwardAgent): libssh2 1.10 cannot serve the server's agent
 # channels, so the real ssh does, and the forwarded agent works.
-eval "$(ssh-agent -s)" >/dev/null
-ssh-add -q "$T/rsa/id_rsa" 2>/dev/null
+eval "$(as_pw ssh-agent -s)" >/dev/null
+as_pw ssh-add -q "$T/rsa/id_rsa" 2>/dev/null
 CASE=agent
 askpass ap-plain x
 askpass ap-mux x
 for how in -A "-o ForwardAgent=yes"; do
     # shellcheck disable=SC2086 # $how is one or two words
-    side plain ap-plain -F "$T/rsa/plain_key" $how mux-test 'ssh-add -l | wc -l'
+    side plain ap-plain $how rsa-plain 'ssh-add -l | wc -l'
     # shellcheck disable=SC2086
-    side mux ap-mux -F "$T/rsa/plain_key" $how mux-test 'ssh-add -l | wc -l'
+    side mux ap-mux $how rsa-plain 'ssh-add -l | wc -l'
     if [ "$(cat "$T/mux.out")" = 1 ]; then
         compare_sides "agent/${how// /-}"
     else
@@ -341,12 +373,12 @@ unset SSH_AUTH_SOCK SSH_AGENT_PID
 # 12. Without a terminal, -t gets ssh's note and no pty; -tt forces one.
 CASE=notty
 askpass ap-plain "$PW"
-side plain ap-plain -F "$CFG" -t mux-test 'tty; echo rc=$?'
+side plain ap-plain -t pw 'tty; echo rc=$?'
 askpass ap-mux "$PW"
-side mux ap-mux -F "$CFG" -t mux-test 'tty; echo rc=$?'
+side mux ap-mux -t pw 'tty; echo rc=$?'
 compare terminal/t-without-a-terminal
-side plain ap-plain -F "$CFG" -tt mux-test 'tty >/dev/null && echo has-a-pty'
-side mux ap-mux -F "$CFG" -tt mux-test 'tty >/dev/null && echo has-a-pty'
+side plain ap-plain -tt pw 'tty >/dev/null && echo has-a-pty'
+side mux ap-mux -tt pw 'tty >/dev/null && echo has-a-pty'
 compare_sides terminal/tt-forces-a-pty # (the mux side asked nothing: its connection was up)
 
 # A real terminal: tmux runs plain ssh and muxssh side by side in the same size of window.
@@ -355,12 +387,11 @@ if ! command -v tmux >/dev/null; then
     stop_brokers
     exit $((failures > 0))
 fi
-TM="tmux -L muxshim-test"
+TM="as_pw tmux -L muxshim-test"
 server tty "PrintMotd no
 PrintLastLog no
 PasswordAuthentication yes
 AuthenticationMethods password" || exit 1
-TCFG=$T/tty/ssh_config
 # screen NAME: the visible text, trailing blank lines dropped.
 screen() { $TM capture-pane -p -t "$1" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
 # wait_screen NAME REGEX: until a line of the screen matches REGEX (grep -E; 10 s at most).
@@ -395,7 +426,7 @@ wait_rc() {
 for who in plain mux; do
     bin=/usr/bin/ssh
     [ "$who" = mux ] && bin=$MUXSSH
-    term_start "$who" "$bin" -F "$TCFG" mux-test
+    term_start "$who" "$bin" tty
     wait_screen "$who" "password:$" && $TM send-keys -t "$who" "$PW" Enter
     wait_screen "$who" '^\$$' && $TM send-keys -t "$who" 'stty size; echo $TERM; echo m1' Enter
     wait_screen "$who" '^m1$' && $TM resize-window -t "$who" -x 120 -y 40
@@ -422,7 +453,7 @@ if cmp -s "$T/mux.before" "$T/mux.after"; then ok terminal/settings-restored-aft
 
 # ~? lists the escapes muxshim serves; the remote shell's exit ends the session with its
 # status and ssh's closing line. (The connection is up: no password this time.)
-term_start mux2 "$MUXSSH" -F "$TCFG" mux-test
+term_start mux2 "$MUXSSH" tty
 wait_screen mux2 '^\$$' && $TM send-keys -t mux2 Enter '~?'
 wait_screen mux2 'Supported escape sequences' && $TM send-keys -t mux2 'exit 3' Enter
 wait_rc mux2
@@ -435,7 +466,7 @@ else
 fi
 
 # SIGTERM to muxssh, and the broker killed: the terminal comes back as it was.
-term_start mux3 "$MUXSSH" -F "$TCFG" mux-test
+term_start mux3 "$MUXSSH" tty
 wait_screen mux3 '^\$$'
 kill -TERM "$(pgrep -P "$($TM display -p -t mux3 '#{pane_pid}')" muxssh)"
 wait_rc mux3
@@ -444,7 +475,8 @@ if [ "$(cat "$T/mux3.rc")" = 255 ] && cmp -s "$T/mux3.before" "$T/mux3.after"; t
 else
     notok terminal/sigterm-restores "rc $(cat "$T/mux3.rc" 2>/dev/null)"
 fi
-term_start mux4 "$MUXSSH" -F "$TCFG" mux-test
+counted terminal/served-by-the-broker rt-tty 3 # (before the broker is killed)
+term_start mux4 "$MUXSSH" tty
 wait_screen mux4 '^\$$'
 kill -9 "$(cat "$T/rt-tty/broker.lock")"
 wait_rc mux4
