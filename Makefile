@@ -23,7 +23,7 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
 BROKER_OBJS := $(BROKER_SRCS:%.c=$(B)/obj/%.o)
 SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/shimobj/%.o)
-BROKER_LIBS := -lssh2 -lcrypto -lpthread
+BROKER_LIBS := -lssh2 -lcrypto -lpthread -lresolv
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 SHIM_TESTS  := $(patsubst tests/shim/%.c,$(B)/tests/shim/%,$(wildcard tests/shim/*.c))
@@ -61,13 +61,16 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the broker/ modules it names here.
+# conn.c runs what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
+CONN_DEPS := fingerprint khcmd percent proxy sshfp log
 UNIT_DEPS_test_proto     :=
 UNIT_DEPS_test_argv      := argv
 UNIT_DEPS_test_sshconfig := sshconfig token
 UNIT_DEPS_test_hostkey   := hostkey sshconfig token
-UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token
+UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token $(CONN_DEPS)
 UNIT_DEPS_test_term      := term
-UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token
+UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token $(CONN_DEPS)
+UNIT_DEPS_test_fingerprint := $(CONN_DEPS) hostkey sshconfig token
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:

@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "hostkey.h"
+#include "khcmd.h"
 #include "words.h"
 
 #define IDCACHE_MAX 256
@@ -99,8 +100,8 @@ static int listed(const char *list, const char *word)
 }
 
 /* (a) The host key: known to the session's files, or new and let in by its policy. */
-static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, int *learn, char *why,
-                      size_t whylen)
+static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
+                      int *learn, char *why, size_t whylen)
 {
     char(*files)[HC_STR] = calloc(2 * HC_MAX_FILES, HC_STR);
     char name[HC_STR + 16];
@@ -114,8 +115,19 @@ static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, int
     for (int i = 0; i < cfg->n_globalknownhostsfile && i < HC_MAX_FILES; i++)
         memcpy(files[n++], cfg->globalknownhostsfile[i], HC_STR);
     hostkey_lookup_name(cfg, name, sizeof name);
-    switch (f->hostkey_len ? hostkey_check(files, n, name, f->hostkey, f->hostkey_len)
-                           : HK_CHANGED) {
+    enum hk_result r =
+        f->hostkey_len ? hostkey_check(files, n, name, f->hostkey, f->hostkey_len) : HK_CHANGED;
+    unsigned char id[32];
+    if (r != HK_MATCH && f->by_khc && cfg->knownhostscommand[0] &&
+        khcmd_id(cfg, env, name, f->hostkey, f->hostkey_len, id) == 0 &&
+        !memcmp(id, f->khc, sizeof id))
+        r = HK_MATCH; /* the same command's lines let it in (it is not run again here) */
+    if (r != HK_MATCH && f->by_dns && cfg->verifyhostkeydns == 1) {
+        *learn = 2; /* a validated SSHFP record for this host name let it in */
+        free(files);
+        return 1;
+    }
+    switch (r) {
     case HK_MATCH:
         ok = 1;
         break;
@@ -124,7 +136,7 @@ static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, int
          * refuses: either way not this connection. */
         ok = cfg->stricthostkeychecking == HC_STRICT_NO ||
              cfg->stricthostkeychecking == HC_STRICT_ACCEPT_NEW;
-        *learn = ok && cfg->n_userknownhostsfile > 0;
+        *learn = !ok ? 0 : cfg->n_userknownhostsfile > 0 ? 1 : 2;
         if (!ok)
             snprintf(why, whylen, "its host key is not known as %.200s", name);
         break;
@@ -261,5 +273,5 @@ int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *co
     }
     if (!algs_ok(f, cfg, why, whylen) || !login_ok(f, cfg, env, why, whylen))
         return 0;
-    return hostkey_ok(f, cfg, learn, why, whylen);
+    return hostkey_ok(f, cfg, env, learn, why, whylen);
 }

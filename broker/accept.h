@@ -9,13 +9,15 @@
 
 /* 1 when a session with cfg (env: the client's environment) may use a connection of its
  * authority described by f: (a) its host key is one cfg's known_hosts files and
- * StrictHostKeyChecking accept without asking (*learn set to 1 when the key is new to them
- * and the policy, accept-new or no, lets ssh add it); (b) no key logged it in, or the key
- * that did is the one the session would log in with: the first of its agent's keys (the
- * same agent only) and identity files, in ssh's order, that the server did not refuse; (c) its
- * negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its peer's address
- * family satisfies AddressFamily. Else 0 with a one-line reason in why. Reads small files; loop
- * only. */
+ * StrictHostKeyChecking accept without asking (*learn 0: the files (or the same
+ * KnownHostsCommand's lines) know it, as ssh's HOST_OK, which VisualHostKey shows; 1: it is
+ * new to them and the policy, accept-new or no, lets ssh add it; 2: let in without being
+ * known, by that policy with no file to add it to, or by a validated SSHFP record); (b) no key
+ * logged it in, or the key that did is the one the session would log in with: the first of its
+ * agent's keys (the same agent only) and identity files, in ssh's order, that the server did not
+ * refuse; (c) its negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its
+ * peer's address family satisfies AddressFamily. Else 0 with a one-line reason in why. Reads small
+ * files; loop only. */
 int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
                  int *learn, char *why, size_t whylen);
 /* The id of an identity file's public key (see auth_identity_public), cached by path and

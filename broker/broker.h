@@ -15,6 +15,7 @@
 struct session;
 struct sshconn;
 struct job;
+struct proxy;
 
 /* One connected muxssh. */
 struct peer {
@@ -94,6 +95,8 @@ struct session {
     int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
     int job;              /* a worker job points at this session */
     int made_conn;        /* its connection was made for it (it need not be asked again) */
+    int hk_known;         /* its connection's host key is known to it (ssh's HOST_OK) */
+    int hk_shown;         /* VisualHostKey's lines were given to the client */
     struct session *next; /* in conn->sessions or the pending list */
 };
 
@@ -126,6 +129,7 @@ struct sshconn {
     struct session *requester; /* the one session whose channel requests await replies */
     struct session *tunnel;    /* through a jump host: the session carrying our socket */
     struct job *pending_job;   /* through a jump host: the connect job, until the tunnel opens */
+    struct proxy *proxy;       /* through a ProxyCommand: the command (proxy.h) */
     LIBSSH2_CHANNEL *spare;    /* session channel opened ahead for the next session */
     const void *opener;        /* who has a channel open in flight (c itself for the spare, or a
                                   session): libssh2 1.10 keeps one open state per connection, so

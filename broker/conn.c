@@ -1,6 +1,7 @@
 /* One authenticated SSH connection: TCP as ssh makes it, handshake, known_hosts, auth. */
 #include "conn.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -18,7 +19,11 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "fingerprint.h"
 #include "hostkey.h"
+#include "khcmd.h"
+#include "proxy.h"
+#include "sshfp.h"
 #include "words.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -205,65 +210,46 @@ static char (*all_files(const struct hostcfg *cfg, int *n))[HC_STR]
     return f;
 }
 
-/* "ED25519", "RSA", ... as ssh names key types in fingerprints. */
-static const char *type_label(const char *t)
-{
-    if (strcmp(t, "ssh-ed25519") == 0)
-        return "ED25519";
-    if (strcmp(t, "ssh-rsa") == 0)
-        return "RSA";
-    if (strcmp(t, "ssh-dss") == 0)
-        return "DSA";
-    if (strncmp(t, "ecdsa-", 6) == 0)
-        return "ECDSA";
-    return t;
-}
-
-/* Ask "The authenticity of host ..." as ssh does; 1 yes, 0 no, -1 cannot ask. */
-static int ask_unknown(LIBSSH2_SESSION *s, int fd, int port, const struct conn_prompter *pr,
-                       const char *name, const char *type)
+/* Ask "The authenticity of host ..." as ssh does (with the picture under VisualHostKey and
+ * the SSHFP verdict under VerifyHostKeyDNS: dns 1 matching, else not); 1 yes, 0 no, -1
+ * cannot ask. */
+static int ask_unknown(const unsigned char *blob, size_t len, int fd, const struct hostcfg *cfg,
+                       const struct conn_prompter *pr, const char *name, const char *type, int dns)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     char ntop[NI_MAXHOST] = "?", ip[NI_MAXHOST + 16];
+    int port = cfg->port;
     int ipsock = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
                  (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
     if (ipsock)
         getnameinfo((struct sockaddr *)&ss, sl, ntop, sizeof ntop, NULL, 0, NI_NUMERICHOST);
-    if (!ipsock) /* through a jump host: ssh's own words for a proxied connection */
+    if (!ipsock) /* through a jump host or a ProxyCommand: ssh's own words */
         snprintf(ip, sizeof ip, "<no hostip for proxy command>");
     else if (port != 22 && port != 0)
         snprintf(ip, sizeof ip, "[%s]:%d", ntop, port);
     else
         snprintf(ip, sizeof ip, "%s", ntop);
-    const unsigned char *h =
-        (const unsigned char *)libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
-    if (!h)
-        return -1;
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char fp[64];
-    size_t o = 0;
-    for (int i = 0; i < 32; i += 3) {
-        unsigned v =
-            (unsigned)h[i] << 16 | (i + 1 < 32 ? h[i + 1] : 0) << 8 | (i + 2 < 32 ? h[i + 2] : 0);
-        int chars = i + 2 < 32 ? 4 : i + 1 < 32 ? 3 : 2;
-        for (int c = 0; c < chars; c++)
-            fp[o++] = b64[(v >> (18 - 6 * c)) & 63];
-    }
-    fp[o] = '\0';
+    char fp[80], art[512] = "", dnsline[64] = "";
+    fp_sha256(blob, len, fp, sizeof fp);
+    if (cfg->visualhostkey && fp_randomart(blob, len, art, sizeof art - 1) == 0)
+        strcat(art, "\n");
+    if (cfg->verifyhostkeydns)
+        snprintf(dnsline, sizeof dnsline, "%s host key fingerprint found in DNS.\n",
+                 dns == 1 ? "Matching" : "No matching");
     char q[2048], a[256];
     snprintf(q, sizeof q,
              "The authenticity of host '%.200s (%s)' can't be established.\n"
-             "%s key fingerprint is SHA256:%s.\n"
+             "%s key fingerprint is %s.\n%s%s"
              "This key is not known by any other names.\n"
              "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
-             name, ip, type_label(type), fp);
+             name, ip, fp_type_label(type), fp, art, dnsline);
     for (;;) {
         if (pr->ask(pr->ctx, q, 1, a, sizeof a) != 0)
             return -1;
         char want[80], *p = a + strspn(a, " \t");
         p[strcspn(p, " \t\r\n")] = '\0';
-        snprintf(want, sizeof want, "SHA256:%s", fp);
+        snprintf(want, sizeof want, "%s", fp);
         if (strcasecmp(p, "yes") == 0 || strcmp(p, want) == 0)
             return 1;
         if (!*p || strcasecmp(p, "no") == 0)
@@ -272,21 +258,71 @@ static int ask_unknown(LIBSSH2_SESSION *s, int fd, int port, const struct conn_p
     }
 }
 
+/* VerifyHostKeyDNS as ssh's verify_host_key: 1 when a DNSSEC-validated SSHFP record lets
+ * the key in (yes only); else 0 with *dns (1 a record matches, 0 none or no answer); -1
+ * when records exist and none matches (the real ssh warns and goes on: hand over). */
+static int check_dns(const struct hostcfg *cfg, const unsigned char *blob, size_t len, int *dns)
+{
+    char host[HC_STR];
+    int flags = 0;
+    *dns = 0;
+    if (!cfg->verifyhostkeydns)
+        return 0;
+    snprintf(host, sizeof host, "%s", cfg->hostname);
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (sshfp_verify(host, blob, len, &flags) < 0 || !(flags & SSHFP_FOUND))
+        return 0; /* no answer: known_hosts decides, silently, as in ssh */
+    if (!(flags & SSHFP_MATCH))
+        return -1;
+    *dns = 1;
+    return cfg->verifyhostkeydns == 1 && (flags & SSHFP_SECURE) ? 1 : 0;
+}
+
+/* known_hosts (and KnownHostsCommand's lines) for the key; into f what let it in. */
+static enum hk_result known(const struct hostcfg *cfg, char (*files)[HC_STR], int nfiles,
+                            const char *name, const unsigned char *blob, size_t len,
+                            const struct conn_prompter *pr, struct conn_facts *f, char *err,
+                            size_t errlen)
+{
+    if (!cfg->knownhostscommand[0])
+        return hostkey_check(files, nfiles, name, blob, len);
+    char *extra = NULL;
+    if (khcmd_run(cfg, pr ? pr->env : NULL, pr ? pr->cwd : NULL,
+                  pr && pr->errfd > 2 ? pr->errfd : -1, name, blob, len, &extra, err, errlen) < 0)
+        return (enum hk_result) - 1;
+    enum hk_result r = hostkey_check_extra(files, nfiles, extra, name, blob, len);
+    free(extra);
+    if (r == HK_MATCH && hostkey_check(files, nfiles, name, blob, len) != HK_MATCH)
+        f->by_khc = khcmd_id(cfg, pr ? pr->env : NULL, name, blob, len, f->khc) == 0;
+    return r;
+}
+
 /* known_hosts policy; returns CONN_OK or a failure with err set. */
 static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct hostcfg *cfg,
                                       char (*files)[HC_STR], int nfiles, const char *name,
-                                      const struct conn_prompter *pr, char *err, size_t errlen)
+                                      const struct conn_prompter *pr, struct conn_facts *f,
+                                      char *err, size_t errlen)
 {
     size_t len = 0;
-    int ktype = 0;
+    int ktype = 0, dns = 0;
     const unsigned char *blob = (const unsigned char *)libssh2_session_hostkey(s, &len, &ktype);
     char type[64];
     if (!blob || hostkey_blob_type(blob, len, type, sizeof type) < 0) {
         snprintf(err, errlen, "no host key from server");
         return CONN_FALLBACK;
     }
-    switch (hostkey_check(files, nfiles, name, blob, len)) {
+    switch (check_dns(cfg, blob, len, &dns)) {
+    case 1:
+        f->by_dns = 1;
+        return CONN_OK;
+    case -1:
+        snprintf(err, errlen, "the SSHFP records of %.200s do not match its host key", name);
+        return CONN_FALLBACK;
+    }
+    switch (known(cfg, files, nfiles, name, blob, len, pr, f, err, errlen)) {
     case HK_MATCH:
+        f->hk_known = 1;
         return CONN_OK;
     case HK_REVOKED:
         snprintf(err, errlen, "host key for %.200s is revoked", name);
@@ -299,10 +335,12 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct h
         return CONN_FALLBACK;
     case HK_UNKNOWN:
         break;
+    default:
+        return CONN_FALLBACK; /* KnownHostsCommand did not run or failed: err says why */
     }
     enum hc_strict st = cfg->stricthostkeychecking;
     if (st == HC_STRICT_ASK) {
-        int yes = pr && !cfg->batchmode ? ask_unknown(s, fd, cfg->port, pr, name, type) : -1;
+        int yes = pr && !cfg->batchmode ? ask_unknown(blob, len, fd, cfg, pr, name, type, dns) : -1;
         if (yes < 0) {
             snprintf(err, errlen, "host key for %.200s is unknown", name);
             return CONN_FALLBACK;
@@ -327,7 +365,7 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct h
         char msg[HC_STR + 128];
         snprintf(msg, sizeof msg,
                  "Warning: Permanently added '%s' (%s) to the list of known hosts.\r\n", name,
-                 type_label(type));
+                 fp_type_label(type));
         pr->say(pr->ctx, msg);
     }
     return CONN_OK;
@@ -389,7 +427,18 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     memset(&out->facts, 0, sizeof out->facts);
     pthread_once(&init_once, lib_init);
 
-    int fd = sock >= 0 ? sock : tcp_connect(cfg, out->err, sizeof out->err);
+    out->proxy = NULL;
+    struct proxy *px = NULL;
+    int fd = sock;
+    if (fd < 0 && cfg->proxycommand[0]) {
+        fd = proxy_start(cfg, prompter ? prompter->env : NULL, prompter ? prompter->cwd : NULL,
+                         prompter && prompter->errfd > 2 ? prompter->errfd : -1, &px, out->err,
+                         sizeof out->err);
+        if (fd < 0)
+            return CONN_FALLBACK; /* the real ssh says why in its own words */
+    } else if (fd < 0) {
+        fd = tcp_connect(cfg, out->err, sizeof out->err);
+    }
     if (fd < 0)
         return CONN_FATAL;
     files = all_files(cfg, &nfiles);
@@ -415,12 +464,28 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         libssh2_session_set_timeout(s, (long)cfg->connecttimeout * 1000);
     if (libssh2_session_handshake(s, fd) != 0) {
         char *msg = NULL;
-        libssh2_session_last_error(s, &msg, NULL, 0);
+        int ec = libssh2_session_last_error(s, &msg, NULL, 0);
         snprintf(out->err, sizeof out->err, "handshake failed: %s", msg ? msg : "unknown");
+        if (px && ec == LIBSSH2_ERROR_TIMEOUT && !libssh2_session_banner_get(s)) {
+            snprintf(out->err, sizeof out->err,
+                     "Connection timed out during banner exchange\r\n"
+                     "Connection to UNKNOWN port 65535 timed out");
+            st = CONN_FATAL;
+        } else if (px &&
+                   (!libssh2_session_banner_get(s) || ec == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
+            /* The command ended (or closed its output): ssh's words, before or after the
+             * server's banner; a proxied peer has no address, hence UNKNOWN port 65535. */
+            snprintf(out->err, sizeof out->err, "%sConnection closed by UNKNOWN port 65535",
+                     libssh2_session_banner_get(s)
+                         ? ""
+                         : "kex_exchange_identification: Connection closed by remote host\r\n");
+            st = CONN_FATAL;
+        }
         goto fail;
     }
     libssh2_session_set_timeout(s, 0);
-    st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, out->err, sizeof out->err);
+    st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, &out->facts, out->err,
+                       sizeof out->err);
     if (st != CONN_OK)
         goto fail;
     int arc =
@@ -432,6 +497,9 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         goto fail;
     record_facts(s, fd, &out->facts);
     free(files);
+    if (px)
+        proxy_settle(px, 1);
+    out->proxy = px;
     out->session = s;
     out->sock = fd;
     out->err[0] = '\0';
@@ -439,6 +507,10 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
 fail:
     free(files);
     conn_close(s, fd, "connection not usable");
+    if (px) {
+        proxy_settle(px, 0); /* its last words reach the client before ours */
+        proxy_release(px);
+    }
     return st;
 }
 

@@ -7,6 +7,8 @@
 
 #include "sshconfig.h"
 
+struct proxy;
+
 enum conn_status {
     CONN_OK = 0,
     CONN_FATAL = 1,    /* error that plain ssh would report the same way (resolve, connect,
@@ -23,6 +25,11 @@ struct conn_prompter {
     /* Shows text (one or more lines) on the asking client's stderr; 0 or -1. */
     int (*say)(void *ctx, const char *text);
     void *ctx;
+    /* The asking client, for the commands ssh would run (ProxyCommand, KnownHostsCommand):
+     * its stderr (a dup; none when ≤ 2), environment and working directory (NULL: none). */
+    int errfd;
+    char *const *env;
+    const char *cwd;
 };
 
 #define CF_BLOB_MAX 2048 /* an SSH public key blob (RSA 8192 is about 1 KB) */
@@ -55,7 +62,11 @@ struct conn_facts {
     int n_refused;
     char kex[64], hostkey_alg[64]; /* negotiated (libssh2_session_methods) */
     char cipher_cs[64], cipher_sc[64], mac_cs[64], mac_sc[64];
-    int family; /* AF_INET or AF_INET6 of the peer; 0 through a tunnel */
+    int family;            /* AF_INET or AF_INET6 of the peer; 0 through a tunnel */
+    int hk_known;          /* the host key was in known_hosts (or KnownHostsCommand's lines) */
+    int by_khc;            /* ... in KnownHostsCommand's lines only: khc is ... */
+    unsigned char khc[32]; /* ... the SHA-256 of that command's expanded words */
+    int by_dns;            /* let in by a DNSSEC-validated SSHFP match (VerifyHostKeyDNS yes) */
 };
 
 /* The id of a public key blob. */
@@ -69,6 +80,7 @@ struct conn_result {
                                  libssh2 cannot use): send this host to the real ssh at once */
     int gssapi;               /* CONN_FALLBACK because GSSAPI would log in (auth.h) */
     struct conn_facts facts;  /* CONN_OK: what the connection is */
+    struct proxy *proxy;      /* CONN_OK through a ProxyCommand: the command (proxy.h) */
 };
 
 /* TCP connect (ConnectTimeout, AddressFamily, BindAddress) unless sock >= 0 (a connected

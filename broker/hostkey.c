@@ -189,15 +189,12 @@ struct scan {
     int ntypes, maxtypes;
 };
 
-static void scan_file(const char *file, const char *host, struct scan *sc)
+static void scan_stream(FILE *f, const char *host, struct scan *sc)
 {
     char name[HC_STR + 16];
     snprintf(name, sizeof name, "%s", host);
     for (char *p = name; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    FILE *f = fopen(file, "re");
-    if (!f)
-        return;
     char *buf = NULL;
     size_t cap = 0;
     unsigned char *kb = NULL;
@@ -239,7 +236,29 @@ static void scan_file(const char *file, const char *host, struct scan *sc)
     }
     free(kb);
     free(buf);
+}
+
+static void scan_file(const char *file, const char *host, struct scan *sc)
+{
+    FILE *f = fopen(file, "re");
+    if (!f)
+        return;
+    scan_stream(f, host, sc);
     fclose(f);
+}
+
+/* The verdict of a finished scan. */
+static enum hk_result verdict(const struct scan *sc)
+{
+    if (sc->revoked)
+        return HK_REVOKED;
+    if (sc->match)
+        return HK_MATCH;
+    if (sc->known)
+        return HK_CHANGED;
+    if (sc->ca)
+        return HK_CA_ONLY;
+    return HK_UNKNOWN;
 }
 
 enum hk_result hostkey_check(char (*files)[HC_STR], int nfiles, const char *name,
@@ -248,15 +267,21 @@ enum hk_result hostkey_check(char (*files)[HC_STR], int nfiles, const char *name
     struct scan sc = {.blob = blob, .bloblen = bloblen};
     for (int i = 0; i < nfiles; i++)
         scan_file(files[i], name, &sc);
-    if (sc.revoked)
-        return HK_REVOKED;
-    if (sc.match)
-        return HK_MATCH;
-    if (sc.known)
-        return HK_CHANGED;
-    if (sc.ca)
-        return HK_CA_ONLY;
-    return HK_UNKNOWN;
+    return verdict(&sc);
+}
+
+enum hk_result hostkey_check_extra(char (*files)[HC_STR], int nfiles, const char *extra,
+                                   const char *name, const unsigned char *blob, size_t bloblen)
+{
+    struct scan sc = {.blob = blob, .bloblen = bloblen};
+    for (int i = 0; i < nfiles; i++)
+        scan_file(files[i], name, &sc);
+    FILE *f = extra && *extra ? fmemopen((void *)extra, strlen(extra), "r") : NULL;
+    if (f) {
+        scan_stream(f, name, &sc);
+        fclose(f);
+    }
+    return verdict(&sc);
 }
 
 int hostkey_known_types(char (*files)[HC_STR], int nfiles, const char *name, char types[][64],

@@ -23,6 +23,10 @@ int hostkey_match_list(const char *host, const char *patterns);
 /* Check one key blob (SSH wire form) for name against the files; missing files are skipped. */
 enum hk_result hostkey_check(char (*files)[HC_STR], int nfiles, const char *name,
                              const unsigned char *blob, size_t bloblen);
+/* hostkey_check, with extra (NULL or known_hosts lines, such as a KnownHostsCommand's
+ * output) read after the files, as ssh loads them into one set. */
+enum hk_result hostkey_check_extra(char (*files)[HC_STR], int nfiles, const char *extra,
+                                   const char *name, const unsigned char *blob, size_t bloblen);
 /* Key types ("ssh-ed25519", "ssh-rsa", ...) the files hold for name, in file order, no
  * duplicates; returns how many were written to types. */
 int hostkey_known_types(char (*files)[HC_STR], int nfiles, const char *name, char types[][64],

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
+#include "proxy.h"
 
 int jobs_init(void)
 {
@@ -41,8 +43,12 @@ static void run_connect(struct job *j)
     j->prompter.ask = prompt_ask;
     j->prompter.say = prompt_say;
     j->prompter.ctx = j;
+    j->prompter.errfd = j->errfd;
+    j->prompter.env = j->env;
+    j->prompter.cwd = j->cwd;
     j->status = conn_establish(j->cfg, j->sock, c->agent_sock[0] ? c->agent_sock : NULL,
                                j->has_krb5cc ? j->krb5cc : NULL, &j->prompter, &j->res);
+    jobs_client_free(j); /* the client's stderr must not stay open in the broker */
 }
 
 static void *worker(void *arg)
@@ -54,6 +60,17 @@ static void *worker(void *arg)
         run_connect(j);
     jobs_notify(j);
     return NULL;
+}
+
+void jobs_client_free(struct job *j)
+{
+    if (j->errfd > 2)
+        close(j->errfd);
+    j->errfd = -1;
+    proto_strv_free(j->env);
+    j->env = NULL;
+    free(j->cwd);
+    j->cwd = NULL;
 }
 
 int jobs_notify(struct job *j)
@@ -68,6 +85,9 @@ int jobs_notify(struct job *j)
 void jobs_free(struct job *j)
 {
     prompt_destroy(&j->prompt);
+    if (j->kind == JOB_CONNECT)
+        proxy_release(j->res.proxy); /* not taken by a connection: the command ends */
+    jobs_client_free(j);
     free(j->cfg);
     explicit_bzero(j, sizeof *j);
     free(j);

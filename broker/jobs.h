@@ -15,6 +15,9 @@ struct job {
     int sock;                /* JOB_CONNECT: a connected stream to use (a tunnel), or -1 */
     char krb5cc[HC_STR];     /* JOB_CONNECT: the client's KRB5CCNAME ... */
     int has_krb5cc;          /* ... when it has one */
+    int errfd;               /* JOB_CONNECT: a dup of the client's stderr (> 2), else none */
+    char **env;              /* JOB_CONNECT: the client's environment and ... */
+    char *cwd;               /* ... directory, for a ProxyCommand or KnownHostsCommand */
     int rc;                  /* JOB_RESOLVE: 0 or -1 */
     struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
     enum conn_status status; /* JOB_CONNECT result */
@@ -30,6 +33,8 @@ int jobs_init(void);
 int jobs_start(struct job *j);
 /* Worker: wake the loop for j (finished, or with a question); returns 0 or -1. */
 int jobs_notify(struct job *j);
+/* Let go of a connect job's client context (errfd, env, cwd). */
+void jobs_client_free(struct job *j);
 /* Free a job the loop took back for good. */
 void jobs_free(struct job *j);
 /* Take one finished job from the pipe, or NULL if none is ready. */

@@ -2,6 +2,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
+#include "proxy.h"
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
@@ -55,6 +57,7 @@ static void drop_job(struct job *j)
 {
     if (j->sock >= 0)
         close(j->sock);
+    jobs_client_free(j);
     free(j->cfg);
     free(j);
 }
@@ -81,6 +84,23 @@ static int start_tunnel(struct sshconn *c, struct session *s)
         return -1;
     }
     blog("connecting to %s port %d through %s", s->cfg->hostname, s->cfg->port, dest);
+    return 0;
+}
+
+/* What the commands ssh would run need of the client: its stderr, environment, cwd. */
+static int client_context(struct job *j, const struct session *s)
+{
+    int n = 0;
+    while (s->env && s->env[n])
+        n++;
+    j->env = calloc((size_t)n + 1, sizeof *j->env);
+    j->cwd = strdup(s->cwd ? s->cwd : "/");
+    if (!j->env || !j->cwd)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (!(j->env[i] = strdup(s->env[i])))
+            return -1;
+    j->errfd = s->err.fd >= 0 ? fcntl(s->err.fd, F_DUPFD_CLOEXEC, 3) : -1;
     return 0;
 }
 
@@ -115,6 +135,14 @@ static struct sshconn *conn_new(struct session *s)
     j->kind = JOB_CONNECT;
     j->conn = c;
     j->sock = -1;
+    j->errfd = -1;
+    if ((s->cfg->proxycommand[0] || s->cfg->knownhostscommand[0]) && client_context(j, s) < 0) {
+        jobs_client_free(j);
+        free(j->cfg);
+        free(j);
+        free(c);
+        return NULL;
+    }
     if (s->cfg->proxyjump[0]) {
         /* Through a jump host: the job starts once the tunnel's channel is open. */
         c->pending_job = j;
@@ -175,7 +203,7 @@ const char *pool_remembered(const struct session *s)
 
 /* Whether s may use the ready connection c of its authority (accept.h); a new host key
  * its policy lets in is added to its known_hosts, as ssh would. */
-static int accepts(const struct sshconn *c, const struct session *s)
+static int accepts(const struct sshconn *c, struct session *s)
 {
     char why[512], err[512];
     int learn = 0;
@@ -184,7 +212,8 @@ static int accepts(const struct sshconn *c, const struct session *s)
             blog("not sharing the connection to %s: %s", c->cfg.hostname, why);
         return 0;
     }
-    if (learn) {
+    s->hk_known = learn == 0; /* as ssh's HOST_OK: VisualHostKey shows it */
+    if (learn == 1) {
         char name[HC_STR + 16];
         hostkey_lookup_name(s->cfg, name, sizeof name);
         if (hostkey_append(s->cfg->userknownhostsfile[0], name, c->facts.hostkey,
@@ -310,6 +339,7 @@ static void free_conn(struct sshconn *c)
         conn_close(c->ssh, c->sock, c->dead_link ? NULL : "disconnected by muxshim");
     else if (c->sock >= 0)
         close(c->sock);
+    proxy_release(c->proxy); /* SIGHUP, as ssh ends its proxy command */
     free(c);
 }
 
@@ -399,11 +429,16 @@ void pool_connected(struct job *j)
         c->ssh = j->res.session;
         c->sock = j->res.sock;
         c->facts = j->res.facts;
+        c->proxy = j->res.proxy; /* a ProxyCommand lives as long as its connection */
+        j->res.proxy = NULL;
         libssh2_session_set_blocking(c->ssh, 0);
         alive_init(c);
         c->state = C_READY;
         c->dirty = 1;
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
+        for (struct session *s = c->sessions; s; s = s->next)
+            if (s->made_conn)
+                s->hk_known = c->facts.hk_known;
         check_waiting(c);
         return;
     }
@@ -432,6 +467,7 @@ static void sweep(struct sshconn *c)
         if (s->state != S_WAITCONN)
             continue;
         if (s->mode == MODE_NONE) {
+            session_show_hostkey(s);
             s->state = S_RUNNING; /* -N: nothing to open */
             c->dirty = 1;
         } else if (s->mode == MODE_TCPIP) {

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "control.h"
+#include "fingerprint.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -550,6 +551,23 @@ static int step_setenv(struct session *s)
     return 1;
 }
 
+void session_show_hostkey(struct session *s)
+{
+    char text[1024];
+    struct sshconn *c = s->conn;
+    if (s->hk_shown || !s->peer || !s->cfg || !c || !s->cfg->visualhostkey || !s->hk_known ||
+        s->cfg->loglevel < 3 ||
+        fp_visual_text(c->facts.hostkey, c->facts.hostkey_len, text, sizeof text) < 0)
+        return;
+    s->hk_shown = 1;
+    /* Ahead of the remote's stderr on the same fd; a terminal session's goes through
+     * muxssh before it makes the terminal raw. */
+    if (s->mode == MODE_NONE || s->mode == MODE_TCPIP || s->pty)
+        peer_send_message(s->peer, text);
+    else
+        buf_append(&s->to_err, text, strlen(text));
+}
+
 static int step_start(struct session *s)
 {
     static const char *const req[] = {
@@ -559,6 +577,7 @@ static int step_start(struct session *s)
      * from then on, losing the broker must not make it run the command again itself. */
     if (!s->started) {
         s->started = 1;
+        session_show_hostkey(s);
         count_served(s);
         if (!peer_send_started(s->peer, s->pty ? STARTED_PTY : 0))
             return 0;
@@ -905,6 +924,7 @@ static int step_opening(struct session *s)
         return 1;
     }
     s->started = 1;
+    session_show_hostkey(s);
     count_served(s);
     if (s->peer)
         peer_send_started(s->peer, 0);

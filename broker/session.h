@@ -56,6 +56,9 @@ void session_client_gone(struct session *s);
 void session_conn_lost(struct session *s, const char *msg);
 /* Whether the session has consumed nothing from the client yet (it may still fall back). */
 int session_unstarted(const struct session *s);
+/* VisualHostKey: ssh's fingerprint line and picture for the session's connection, once, on
+ * its client's stderr, when its host key is known to it (as ssh prints them at login). */
+void session_show_hostkey(struct session *s);
 /* The client's terminal changed size: send window-change (pty sessions only). */
 void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
                            uint32_t ypixel);

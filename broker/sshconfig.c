@@ -162,15 +162,17 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
     static const struct {
         const char *key, *text;
     } present[] = {
-        {"localforward", "LocalForward"},       {"remoteforward", "RemoteForward"},
-        {"dynamicforward", "DynamicForward"},   {"knownhostscommand", "KnownHostsCommand"},
-        {"certificatefile", "CertificateFile"}, {"localcommand", NULL},
+        {"localforward", "LocalForward"},
+        {"remoteforward", "RemoteForward"},
+        {"dynamicforward", "DynamicForward"},
+        {"certificatefile", "CertificateFile"},
+        {"localcommand", NULL},
     };
     for (size_t i = 0; i < sizeof present / sizeof present[0]; i++)
         if (!strcmp(k, present[i].key) && present[i].text)
             note_unsupported(c, present[i].text);
-    if (!strcmp(k, "proxycommand") && strcmp(v, "none"))
-        note_unsupported(c, "ProxyCommand");
+    if (!strcmp(k, "proxycommand") && !strcmp(v, "-"))
+        note_unsupported(c, "ProxyCommand -");
     else if (!strcmp(k, "forwardagent") && strcmp(v, "no"))
         note_unsupported(c, "ForwardAgent");
     else if (!strcmp(k, "forwardx11") && yes(v))
@@ -181,12 +183,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "PKCS11Provider");
     else if (!strcmp(k, "forkafterauthentication") && yes(v))
         note_unsupported(c, "ForkAfterAuthentication");
-    else if (!strcmp(k, "canonicalizehostname") && strcmp(v, "false") && strcmp(v, "no"))
-        note_unsupported(c, "CanonicalizeHostname");
-    else if (!strcmp(k, "verifyhostkeydns") && strcmp(v, "false") && strcmp(v, "no"))
-        note_unsupported(c, "VerifyHostKeyDNS");
-    else if (!strcmp(k, "visualhostkey") && yes(v))
-        note_unsupported(c, "VisualHostKey");
     else if (!strcmp(k, "stdiofoward") || !strcmp(k, "stdioforward"))
         note_unsupported(c, "-W");
 }
@@ -203,7 +199,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     c->loglevel = 3;
     c->pubkeyauthentication = c->passwordauthentication = c->kbdinteractiveauthentication = 1;
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
-    int permitlocal = 0, localcmd = 0;
+    int permitlocal = 0, localcmd = 0, fdpass = 0;
     char idfiles[HC_MAX_FILES][HC_STR];
     int nid = 0;
 
@@ -321,9 +317,19 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             permitlocal = yes(v);
         else if (!strcmp(k, "localcommand"))
             localcmd = 1;
+        else if (!strcmp(k, "knownhostscommand") && strcmp(v, "none"))
+            copy(c->knownhostscommand, HC_STR, v);
+        else if (!strcmp(k, "verifyhostkeydns"))
+            c->verifyhostkeydns = !strcmp(v, "ask") ? 2 : yes(v);
+        else if (!strcmp(k, "visualhostkey"))
+            c->visualhostkey = yes(v);
+        else if (!strcmp(k, "proxyusefdpass"))
+            fdpass = yes(v);
     }
     if (permitlocal && localcmd)
         note_unsupported(c, "PermitLocalCommand");
+    if (fdpass && c->proxycommand[0]) /* the command hands back a socket: not done here */
+        note_unsupported(c, "ProxyUseFdpass");
     if (!c->hostname[0] || !c->user[0]) {
         snprintf(err, errlen, "ssh -G printed no hostname or user");
         return -1;

@@ -59,6 +59,9 @@ struct hostcfg {
     int n_sendenv;
     char setenv[HC_MAX_ENV][HC_STR]; /* NAME=VALUE */
     int n_setenv;
+    char knownhostscommand[HC_STR]; /* "knownhostscommand", "" if none */
+    int verifyhostkeydns;           /* 0 no, 1 yes, 2 ask */
+    int visualhostkey;
     int has_own_controlpath; /* controlpath is set (not "none") */
     char unsupported[128];   /* "" or the first setting muxshim cannot serve, e.g.
                                 "ForwardAgent yes", "LocalForward", "ProxyCommand" */

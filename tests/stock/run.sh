@@ -118,6 +118,12 @@ scase rsync-up-down 2 "$TREE"' && rsync -a src/ "lab:$W/up/" && rsync -a "lab:$W
 scase scp-both-modes 4 "$TREE"' && scp -q src/a.bin "lab:$W/1.bin" && scp -q "lab:$W/1.bin" back1 && scp -O -q src/a.bin "lab:$W/2.bin" && scp -O -q "lab:$W/2.bin" back2 && cmp src/a.bin back1 && cmp src/a.bin back2 && echo scp-ok'
 scase sftp-batch 1 "$TREE"' && printf "put src/a.bin $W/s.bin\nget $W/s.bin got\n" >batch && sftp -q -b batch lab && cmp src/a.bin got && echo sftp-ok'
 
+# Settings the broker serves on the shared connection (the same authority).
+scase visualhostkey 2 'ssh -o VisualHostKey=yes lab "echo art; echo err >&2"; ssh -o VisualHostKey=yes lab true'
+scase canonicalize-address 1 'ssh -o CanonicalizeHostname=yes -o CanonicalDomains=invalid lab "echo canon"'
+scase verifyhostkeydns-numeric 1 'ssh -o VerifyHostKeyDNS=yes lab "echo dns"'
+scase proxycommand-none 1 'ssh -o ProxyCommand=none lab "echo none"'
+
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ] && ! ls "$RT"/cm-* >/dev/null 2>&1; then
     ok "one-connection (the shim's sessions: $mux_conns TCP connection, no OpenSSH master)"
@@ -146,5 +152,26 @@ doctor other-key 0 "does not take it: .*(key|log).*" \
 doctor other-user 0 '^served by the broker: yes, on a new connection \(none open' -l nobody lab
 doctor local-forward 1 '^served by the broker: no, handed to ssh: -L' -L 2222:127.0.0.1:22 lab
 doctor x11 1 '^served by the broker: no, handed to ssh: ForwardX11' -o ForwardX11=yes lab
+
+# Settings served on a connection of their own (another route or host name): each case
+# checks the TCP connections the shim's side made. ccase NAME SESSIONS CONNECTIONS SNIPPET
+ccase() {
+    local name=$1 want=$2 conns=$3 snippet=$4 c0=$mux_conns f0=$failures
+    scase "$name" "$want" "$snippet"
+    [ "$failures" -eq "$f0" ] || return
+    [ $((mux_conns - c0)) -eq "$conns" ] ||
+        notok "$name connections" "the shim's side made $((mux_conns - c0)) TCP connections, want $conns"
+}
+PROXY="bash -c 'exec 3<>/dev/tcp/%h/%p; cat <&3 & cat >&3'"
+ccase proxycommand 2 1 "ssh -o ProxyCommand=\"$PROXY\" lab 'echo via proxy; echo e >&2'; ssh -o ProxyCommand=\"$PROXY\" lab 'exit 4'; echo \"rc \$?\""
+ccase proxycommand-fails 0 0 'ssh -o ProxyCommand=false lab true; echo "rc $?"'
+ccase proxycommand-stderr 0 0 "ssh -o ProxyCommand=\"sh -c 'echo proxy says no >&2; exit 1'\" lab true; echo \"rc \$?\""
+ccase knownhostscommand 2 1 'cp ~/.ssh/known_hosts ~/kh && : >~/.ssh/known_hosts &&
+ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo khc" && ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo again"; echo "rc $?"; wc -c <~/.ssh/known_hosts'
+VM="-p $SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm"
+ccase verifyhostkeydns-lookup 2 1 "ssh -o VerifyHostKeyDNS=yes $VM 'echo dns-yes'; ssh -o VerifyHostKeyDNS=ask $VM 'echo dns-ask'"
+ccase canonicalize-fallback-local 1 0 "ssh -o CanonicalizeHostname=yes -o CanonicalDomains=invalid $VM 'echo canon-vm'"
+ccase visualhostkey-proxy 1 1 "ssh -o VisualHostKey=yes -o ProxyCommand=\"$PROXY\" -o Port=$SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm 'echo art'"
+
 as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
 [ "$failures" -eq 0 ]

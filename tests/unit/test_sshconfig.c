@@ -150,6 +150,26 @@ static void test_fields(void)
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
           "LocalForward unsupported: '%s'", u.unsupported);
     CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath, "own ControlPath");
+    /* Served now: ProxyCommand (its own authority), KnownHostsCommand, VerifyHostKeyDNS,
+     * CanonicalizeHostname, VisualHostKey; ProxyCommand - and ProxyUseFdpass are not. */
+    const char *served[] = {"-o", "ProxyCommand=nc %h %p",    "-o", "KnownHostsCommand=/bin/cat %H",
+                            "-o", "VerifyHostKeyDNS=ask",     "-o", "VisualHostKey=yes",
+                            "-o", "CanonicalizeHostname=yes", NULL};
+    CHECK(resolve("beta", served, &u, err) == 0 && !u.unsupported[0] &&
+              !strcmp(u.proxycommand, "nc %h %p") && !strcmp(u.knownhostscommand, "/bin/cat %H") &&
+              u.verifyhostkeydns == 2 && u.visualhostkey && strcmp(u.token, b.token) != 0,
+          "served settings: '%s' '%s' '%s' dns %d", u.unsupported, u.proxycommand,
+          u.knownhostscommand, u.verifyhostkeydns);
+    const char *dnsyes[] = {"-o", "VerifyHostKeyDNS=yes", "-o", "ProxyCommand=none", NULL};
+    CHECK(resolve("beta", dnsyes, &u, err) == 0 && u.verifyhostkeydns == 1 && !u.proxycommand[0] &&
+              !strcmp(u.token, b.token),
+          "VerifyHostKeyDNS yes, ProxyCommand none");
+    const char *stdio[] = {"-o", "ProxyCommand=-", NULL};
+    CHECK(resolve("beta", stdio, &u, err) == 0 && !strcmp(u.unsupported, "ProxyCommand -"),
+          "ProxyCommand - handed over: '%s'", u.unsupported);
+    const char *fdpass[] = {"-o", "ProxyCommand=nc %h %p", "-o", "ProxyUseFdpass=yes", NULL};
+    CHECK(resolve("beta", fdpass, &u, err) == 0 && !strcmp(u.unsupported, "ProxyUseFdpass"),
+          "ProxyUseFdpass handed over: '%s'", u.unsupported);
     char *opts[] = {"-F", cfgpath, "-s", NULL};
     CHECK(sshconfig_resolve("/usr/bin/ssh", dir, opts, "beta", "sftp", environ, &u, err, 512) ==
                   0 &&
