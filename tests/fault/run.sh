@@ -5,6 +5,12 @@
 # argv, bad ssh_config, a full disk under the runtime directory, a server with
 # MaxSessions 2 (the pool grows), and 100 MB both ways under concurrent sessions.
 #
+# The client side (every ssh and muxssh) runs as a test account with its own home and
+# ~/.ssh/config (Host mux-test, and mux-test2 for the MaxSessions 2 server), no -F (but in
+# the cases about a bad -F file), and this machine's /etc/ssh/ssh_config; the sshds log in
+# as that account too. Where sessions are expected to be served, the broker's counters
+# must say it served them and handed none to ssh.
+#
 # Time bounds here are hang detectors taken from the behaviour required (a session must
 # not outlive a dead broker by more than 1 s, nor a stall by more than the keepalive
 # window); speed is measured in `make bench`, not here.
@@ -19,9 +25,22 @@ RELAY=$B/tests/tools/relay
 . "$ROOT/scripts/lib-sshd.sh"
 
 T=$(mktemp -d /tmp/muxshim-fault-XXXXXX)
+chmod 711 "$T"
 export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
-mkdir -m 700 "$MUXSHIM_DIR"
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
+# As root, the client side runs as a test account whose shell reads no profile (under 20
+# concurrent logins, root's login profile can print to stderr, and the checks below count
+# stderr lines), and the sshds log in as it; as anyone else, as that user.
+U=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+    U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
+    test_account "$U" "$T/home" || exit 1
+fi
+as_u() {
+    if [ "$U" = "$(id -un)" ]; then "$@"; else as_test_account "$U" "$@"; fi
+}
+mkdir -m 700 "$MUXSHIM_DIR"
+chown "$U" "$MUXSHIM_DIR"
 RELAY_PID=
 MARK=60.$$ # remote `sleep $MARK`: unique, so the leftovers can be found and ended
 
@@ -29,7 +48,10 @@ cleanup() {
     local pid
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
-    pkill -f "sleep $MARK" 2>/dev/null
+    for s in "$MUXSHIM_DIR"/cm-*; do
+        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+    done
+    pkill -u "$U" -f "sleep $MARK" 2>/dev/null
     mountpoint -q "$T/full" 2>/dev/null && {
         pid=$(cat "$T/full/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
         umount -l "$T/full"
@@ -40,17 +62,45 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A light account: under 20 concurrent logins, root's login profile (pyenv here) can print
-# to stderr, and the checks below count stderr lines.
-SSHD_USER=$(sshd_light_user) sshd_start "$T/s" >/dev/null || exit 1
-CFG=$T/s/ssh_config
+SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
+PORT=$SSHD_PORT
+# A server that takes two sessions per connection (the pool case below).
+SSHD_USER=$U SSHD_MAXSESSIONS=2 sshd_start "$T/s2" >/dev/null || exit 1
+# The account's own ~/.ssh/config: the Host entry sshd_start wrote for each server (its
+# key, known_hosts, BatchMode), as mux-test and mux-test2.
+H=$(getent passwd "$U" | cut -d: -f6)
+CFG=$H/.ssh/config # for the cases about a bad -F file, which Include it
+export CFG
+mkdir -p "$H/.ssh"
+{
+    cat "$T/s/ssh_config"
+    sed 's/^Host mux-test$/Host mux-test2/' "$T/s2/ssh_config"
+} >"$CFG"
+chown "$U" "$H/.ssh" "$CFG" "$T/s/id_ed25519" "$T/s2/id_ed25519"
+chmod 600 "$CFG"
 mkdir -m 1777 "$T/rw" # where remote commands (as that account) may write
 
 SUITE=fault
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 
-mssh() { LD_PRELOAD=$LIB ssh "$@"; }
+mssh() { as_u env LD_PRELOAD="$LIB" ssh "$@"; }
+# counters: the broker's "SERVED HANDED" (all hosts) for the runtime directory $MUXSHIM_DIR.
+counters() { broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U"; }
+# mark: "SERVED HANDED BROKER_PID", for served_since.
+mark() { echo "$(counters) $(broker_pid)"; }
+# served_since MARK MIN: what is wrong, if anything, with the counters since MARK: want at
+# least MIN served and none handed to ssh. A broker that has started since then (one that
+# holds nothing stops after 2 s, as when the server was killed) counts from zero.
+served_since() {
+    local now s0 h0 p0 s h
+    read -r s0 h0 p0 <<<"$1"
+    [ "$(broker_pid)" = "$p0" ] || { s0=0; h0=0; }
+    now=$(counters)
+    s=$((${now% *} - s0))
+    h=$((${now#* } - h0))
+    [ "$s" -ge "$2" ] && [ "$h" -eq 0 ] || echo " broker served $s sessions (want $2 or more), handed $h to ssh;"
+}
 now_ms() { date +%s%3N; }
 broker_pid() { cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
@@ -80,7 +130,7 @@ start_sleepers() {
     BG=()
     for i in $(seq 1 "$n"); do
         (
-            mssh -F "$CFG" "$@" mux-test "echo started; sleep $MARK" \
+            mssh "$@" mux-test "echo started; sleep $MARK" \
                 >"$T/$prefix.out.$i" 2>"$T/$prefix.err.$i" </dev/null
             echo $? >"$T/$prefix.rc.$i"
             now_ms >"$T/$prefix.t.$i"
@@ -120,16 +170,20 @@ ended() {
 # 1 s; under the sanitizers 3 s, as each of the 20 muxssh runs LeakSanitizer as it exits.
 KILL_MS=1000
 case "$B" in */san-*) KILL_MS=3000 ;; esac
-mssh -F "$CFG" mux-test true
+mssh mux-test true
 start_sleepers bk 20 || notok "broker-sigkill" "sessions did not start"
+served=$(counters) # (all 21 served by the broker about to be killed)
 bp=$(broker_pid)
 t0=$(now_ms)
 kill -KILL "$bp"
 wait "${BG[@]}"
 ended bk 20 "$t0" "$KILL_MS" '^muxssh: lost the broker'
-out=$(mssh -F "$CFG" mux-test echo next 2>&1)
+[ "${served% *}" -ge 21 ] && [ "${served#* }" = 0 ] ||
+    bad="$bad the old broker served ${served% *} sessions (want 21), handed ${served#* } to ssh;"
+out=$(mssh mux-test echo next 2>&1)
 np=$(broker_pid)
 [ "$out" = next ] || bad="$bad next session said: $out;"
+bad="$bad$(served_since "0 0 $np" 1)" # the new broker's own counters
 [ -n "$np" ] && [ "$np" != "$bp" ] && kill -0 "$np" 2>/dev/null || bad="$bad no new broker;"
 if [ -z "$bad" ]; then
     ok "broker-sigkill (20 sessions exited 255 within $WORST ms; a new broker took over)"
@@ -147,35 +201,42 @@ descendants() {
 }
 kill_server_side() { kill -KILL $(descendants "$(cat "$T/s/sshd.bgpid")") 2>/dev/null; }
 c0=$(sshd_connections "$T/s")
+n0=$(mark)
 start_sleepers sk 3 || notok "server-killed" "sessions did not start"
+served=$(served_since "$n0" 3) # (before the broker, once it holds nothing, may stop)
+n0=$(mark)
 t0=$(now_ms)
 kill_server_side
 wait "${BG[@]}"
 ended sk 3 "$t0" 5000 '^Connection to 127\.0\.0\.1 closed by remote host\.'
-out=$(mssh -F "$CFG" mux-test echo reconnected 2>&1)
+out=$(mssh mux-test echo reconnected 2>&1)
 [ "$out" = reconnected ] || bad="$bad next session said: $out;"
 c1=$(sshd_connections "$T/s")
 [ "$c1" -eq $((c0 + 1)) ] || bad="$bad server saw $((c1 - c0)) new connections, want 1;"
+bad="$bad$served$(served_since "$n0" 1)"
 if [ -z "$bad" ]; then
     ok "server-killed (sessions exited 255 within $WORST ms; the next one reconnected)"
 else
     notok "server-killed" "$bad"
 fi
 # Killed while idle: the next session must not be handed the dead connection.
+n0=$(mark)
 kill_server_side
 sleep 0.3
-out=$(mssh -F "$CFG" mux-test echo after-idle-kill 2>&1)
+out=$(mssh mux-test echo after-idle-kill 2>&1)
 rc=$?
-if [ "$out" = after-idle-kill ] && [ "$rc" = 0 ]; then
+bad=$(served_since "$n0" 1)
+if [ "$out" = after-idle-kill ] && [ "$rc" = 0 ] && [ -z "$bad" ]; then
     ok "server-killed-idle"
 else
-    notok "server-killed-idle" "exit $rc: $out"
+    notok "server-killed-idle" "exit $rc: $out;$bad"
 fi
 
 # --- a network stall: the relay stops forwarding, the TCP connection stays open ----------
 sshd_relay "$T/s" "$RELAY" || notok "stall" "the relay did not start"
 ALIVE=(-o Port="$RELAY_PORT" -o ServerAliveInterval=1 -o ServerAliveCountMax=3) # window 3 s
-mssh -F "$CFG" "${ALIVE[@]}" mux-test true
+n0=$(mark)
+mssh "${ALIVE[@]}" mux-test true
 start_sleepers st 2 "${ALIVE[@]}" || notok "stall" "sessions did not start"
 t0=$(now_ms)
 kill -USR1 "$RELAY_PID" # stalls the connections it carries; new ones still pass
@@ -184,12 +245,13 @@ kill -USR1 "$RELAY_PID" # stalls the connections it carries; new ones still pass
 # probes first and goes to a new connection.
 sleep 1.2
 t1=$(now_ms)
-out=$(mssh -F "$CFG" "${ALIVE[@]}" mux-test echo after-stall 2>&1)
+out=$(mssh "${ALIVE[@]}" mux-test echo after-stall 2>&1)
 t_new=$(($(now_ms) - t1))
 wait "${BG[@]}"
 ended st 2 "$t0" 6000 '^Timeout, server 127\.0\.0\.1 not responding\.'
 [ "$out" = after-stall ] || bad="$bad new session said: $out;"
 [ "$t_new" -le 6000 ] || bad="$bad new session took $t_new ms;"
+bad="$bad$(served_since "$n0" 4)"
 if [ -z "$bad" ]; then
     ok "stall (window 3 s: running sessions ended after $WORST ms; a new one finished in $t_new ms)"
 else
@@ -197,36 +259,40 @@ else
 fi
 
 # Idle longer than ServerAliveInterval, then stalled: the probe before reuse finds it.
-mssh -F "$CFG" "${ALIVE[@]}" mux-test true
+n0=$(mark)
+mssh "${ALIVE[@]}" mux-test true
 sleep 2.5
 kill -USR1 "$RELAY_PID"
 t0=$(now_ms)
-out=$(mssh -F "$CFG" "${ALIVE[@]}" mux-test echo probed 2>&1)
+out=$(mssh "${ALIVE[@]}" mux-test echo probed 2>&1)
 d=$(($(now_ms) - t0))
-if [ "$out" = probed ] && [ "$d" -le 6000 ]; then
+bad=$(served_since "$n0" 2)
+if [ "$out" = probed ] && [ "$d" -le 6000 ] && [ -z "$bad" ]; then
     ok "stall-after-idle (probe unanswered: served on a new connection in $d ms)"
 else
-    notok "stall-after-idle" "$d ms: $out"
+    notok "stall-after-idle" "$d ms: $out;$bad"
 fi
 
 # The same without ServerAlive options: muxshim's own window (at most 15 s).
 DEF=(-o Port="$RELAY_PORT")
-mssh -F "$CFG" "${DEF[@]}" mux-test true
+n0=$(mark)
+mssh "${DEF[@]}" mux-test true
 sleep 6 # longer than the default probe interval (5 s)
 kill -USR1 "$RELAY_PID"
 t0=$(now_ms)
-out=$(mssh -F "$CFG" "${DEF[@]}" mux-test echo default-window 2>&1)
+out=$(mssh "${DEF[@]}" mux-test echo default-window 2>&1)
 d=$(($(now_ms) - t0))
-if [ "$out" = default-window ] && [ "$d" -le 15000 ]; then
+bad=$(served_since "$n0" 2)
+if [ "$out" = default-window ] && [ "$d" -le 15000 ] && [ -z "$bad" ]; then
     ok "stall-default-window (served in $d ms)"
 else
-    notok "stall-default-window" "$d ms: $out"
+    notok "stall-default-window" "$d ms: $out;$bad"
 fi
 kill "$RELAY_PID"
 RELAY_PID=
 
 # --- a client killed mid-session --------------------------------------------------------
-mssh -F "$CFG" mux-test true
+mssh mux-test true
 bp=$(broker_pid)
 # Connections that ended above may still be closing: wait for a steady fd count.
 fd0=$(fd_count "$bp")
@@ -238,17 +304,20 @@ for i in $(seq 1 20); do
 done
 closes0=$(grep -c "Close session" "$T/s/sshd.log")
 c0=$(sshd_connections "$T/s")
-(mssh -F "$CFG" mux-test 'echo started; sleep 2; echo A-done' >"$T/ck.a" 2>&1) &
+n0=$(mark)
+(mssh mux-test 'echo started; sleep 2; echo A-done' >"$T/ck.a" 2>&1) &
 pa=$!
-(head -c 20000000 /dev/zero | mssh -F "$CFG" mux-test 'echo started >&2; wc -c' >"$T/ck.b" 2>&1) &
+(head -c 20000000 /dev/zero | mssh mux-test 'echo started >&2; wc -c' >"$T/ck.b" 2>&1) &
 pb=$!
-"$B/muxssh" -F "$CFG" mux-test 'echo started; exec cat >/dev/null' >"$T/ck.v" 2>&1 < <(exec sleep 100.$$) &
-pv=$!
+as_u "$B/muxssh" mux-test 'echo started; exec cat >/dev/null' >"$T/ck.v" 2>&1 < <(exec sleep 100.$$) &
+pv=$! # (the subshell that runs as_u: muxssh is its child)
 disown "$pv" # killed below on purpose: no job notice
 wait_for "$T/ck.a" "$T/ck.v"
-kill -KILL "$pv"
+victim=$(pgrep -u "$U" -P "$pv" -f "muxssh mux-test echo started; exec cat")
+[ -n "$victim" ] && kill -KILL "$victim"
 wait "$pa" "$pb"
 bad=
+[ -n "$victim" ] || bad="$bad no muxssh process to kill;"
 for i in $(seq 1 100); do
     [ "$(fd_count "$bp")" -le "$fd0" ] && [ "$(grep -c "Close session" "$T/s/sshd.log")" -ge $((closes0 + 3)) ] && break
     sleep 0.05
@@ -261,6 +330,7 @@ A-done" ] || bad="$bad other session: $(cat "$T/ck.a");"
 20000000" ] || bad="$bad upload: $(cat "$T/ck.b");"
 [ "$(sshd_connections "$T/s")" = "$c0" ] || bad="$bad a new connection was opened;"
 [ "$(broker_pid)" = "$bp" ] || bad="$bad the broker changed;"
+bad="$bad$(served_since "$n0" 3)"
 pkill -f "sleep 100.$$" 2>/dev/null
 if [ -z "$bad" ]; then
     ok "client-killed (channel closed, other sessions unaffected, broker fds back to $fd0)"
@@ -274,6 +344,9 @@ mode=$(stat -c %a "$MUXSHIM_DIR")
 if [ "$(id -u)" -ne 0 ]; then
     skip "other-user-refused" "needs root to create a second account"
     skip "runtime-dir-wrong-owner" "needs root to chown"
+elif [ "$U" = muxother ]; then
+    skip "other-user-refused" "the client account is muxother itself"
+    skip "runtime-dir-wrong-owner" "the client account is muxother itself"
 else
     id muxother >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin muxother
     OTHER=$(id -u muxother)
@@ -283,7 +356,7 @@ else
     # (the broker may close before the HELLO is sent: "send failed" is not part of the answer)
     got=$(p_hello | runuser -u muxother -- "$WIRE" -w 2000 "$MUXSHIM_DIR/broker.sock" 2>&1 |
         grep -v '^send failed')
-    mine=$(p_hello | "$WIRE" -w 500 "$MUXSHIM_DIR/broker.sock" 2>&1)
+    mine=$(p_hello | as_u "$WIRE" -w 500 "$MUXSHIM_DIR/broker.sock" 2>&1)
     chmod 711 "$T" # as sshd_start left it: the login account reads its keys below
     chmod 700 "$MUXSHIM_DIR"
     chmod 700 "$MUXSHIM_DIR/broker.sock"
@@ -293,9 +366,10 @@ open" ] && grep -q "refused a connection from uid $OTHER" "$MUXSHIM_DIR/broker.l
     else
         notok "other-user-refused" "other: $(echo $got), owner: $(echo $mine)"
     fi
+    # A runtime directory of another account than the client's.
     mkdir -m 700 "$T/theirs"
     chown muxother "$T/theirs"
-    out=$(MUXSHIM_DIR=$T/theirs mssh -F "$CFG" mux-test echo real-ssh-ran 2>"$T/wo.err")
+    out=$(MUXSHIM_DIR=$T/theirs mssh mux-test echo real-ssh-ran 2>"$T/wo.err")
     if [ "$out" = real-ssh-ran ] && one_line "$T/wo.err" &&
         grep -q "^muxssh: runtime directory $T/theirs is owned by uid $OTHER" "$T/wo.err" &&
         [ -z "$(ls -A "$T/theirs")" ]; then
@@ -306,53 +380,70 @@ open" ] && grep -q "refused a connection from uid $OTHER" "$MUXSHIM_DIR/broker.l
 fi
 
 # --- differential cases: the same snippet with plain ssh and through the shim -----------
-# dcase NAME SNIPPET: stdout, stderr and exit code must be equal; $D is a fresh directory.
+# dcase NAME SNIPPET [served|handed|any]: stdout, stderr and exit code must be equal; $D is
+# a fresh directory, owned by the account, that both sides run in. By default the broker
+# must have served at least one session of the shim's side and handed none to ssh;
+# "handed": at least one went to the real ssh; "any": no expectation (errors before any
+# session).
 dcase() {
-    local side
+    local want=${3:-served} side before after served handed
     for side in plain mux; do
         rm -rf "$T/d"
         mkdir -p "$T/d"
+        chown "$U" "$T/d"
         local pre=(env)
-        [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
-        (cd "$T/d" && D=$T/d CFG=$CFG timeout -k 5 300 "${pre[@]}" bash -c "$2" \
+        [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB") && before=$(counters)
+        (cd "$T/d" && D=$T/d as_u timeout -k 5 300 "${pre[@]}" bash -c "$2" \
             >"$T/$side.out" 2>"$T/$side.err" </dev/null)
         echo $? >"$T/$side.rc"
     done
+    after=$(counters)
+    served=$((${after% *} - ${before% *}))
+    handed=$((${after#* } - ${before#* }))
+    if { [ "$want" = served ] && { [ "$served" -lt 1 ] || [ "$handed" -ne 0 ]; }; } ||
+        { [ "$want" = handed ] && [ "$handed" -lt 1 ]; }; then
+        notok "$1" "want $want: served $served, handed to ssh $handed; $(grep -h 'muxshim' "$T/mux.err" | head -2 | tr '\n' ' ')"
+        return
+    fi
     compare_sides "$1"
 }
 
-# A changed host key: OpenSSH's warning, and the remote command never runs.
+# A changed host key: OpenSSH's warning (the broker hands the session to ssh, which says
+# it), and the remote command never runs.
 ssh-keygen -q -t ed25519 -N '' -f "$T/impostor"
-echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1-2 "$T/impostor.pub")" >"$T/changed_kh"
-dcase "changed-host-key" "ssh -F \"\$CFG\" -o UserKnownHostsFile=$T/changed_kh mux-test touch \$D/ran; echo rc=\$?; ls \$D"
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1-2 "$T/impostor.pub")" >"$T/changed_kh"
+dcase "changed-host-key" "ssh -o UserKnownHostsFile=$T/changed_kh mux-test touch \$D/ran; echo rc=\$?; ls \$D" handed
 grep -q "REMOTE HOST IDENTIFICATION HAS CHANGED" "$T/mux.err" && [ ! -e "$T/d/ran" ] ||
     notok "changed-host-key-warning" "$(head -3 "$T/mux.err")"
 
 # Hostile argv.
-dcase "argv-5000-words" 'ssh -F "$CFG" mux-test echo $(seq 1 5000) | sha256sum'
-dcase "argv-binary-bytes" "ssh -F \"\$CFG\" mux-test printf '%s|' \$'\\x01\\x02\\x7f\\xfe\\xff' \$'a\\nb' '' | od -An -tx1"
-dcase "argv-200k-word" 'ssh -F "$CFG" mux-test echo $(head -c 200000 /dev/zero | tr "\0" a) | wc -c'
-dcase "argv-300k-word" 'ssh -F "$CFG" mux-test echo $(head -c 300000 /dev/zero | tr "\0" b) | wc -c'
-dcase "argv-3000-options" 'ssh $(for i in $(seq 3000); do printf -- "-oServerAliveCountMax=3 "; done) -F "$CFG" mux-test echo many'
-dcase "argv-unknown-option" 'ssh -F "$CFG" -Z mux-test true'
-dcase "argv-missing-argument" 'ssh -F "$CFG" mux-test -p'
-dcase "argv-dash-words" 'ssh -F "$CFG" mux-test echo -v -p 5 -- -x'
+dcase "argv-5000-words" 'ssh mux-test echo $(seq 1 5000) | sha256sum'
+dcase "argv-binary-bytes" "ssh mux-test printf '%s|' \$'\\x01\\x02\\x7f\\xfe\\xff' \$'a\\nb' '' | od -An -tx1"
+dcase "argv-200k-word" 'ssh mux-test echo $(head -c 200000 /dev/zero | tr "\0" a) | wc -c' any
+dcase "argv-300k-word" 'ssh mux-test echo $(head -c 300000 /dev/zero | tr "\0" b) | wc -c' any
+dcase "argv-3000-options" 'ssh $(for i in $(seq 3000); do printf -- "-oServerAliveCountMax=3 "; done) mux-test echo many'
+dcase "argv-unknown-option" 'ssh -Z mux-test true' any
+dcase "argv-missing-argument" 'ssh mux-test -p' any
+dcase "argv-dash-words" 'ssh mux-test echo -v -p 5 -- -x'
 
 # Bad ssh_config.
-dcase "config-garbage" "printf 'Host *\\n  NoSuchKeyword yes\\n\\x01\\xff\\n' >bad.cfg; ssh -F bad.cfg mux-test true"
-dcase "config-directory" 'ssh -F "$D" mux-test true'
-dcase "config-bad-value" 'printf "Include %s\nHost mux-test\n Port seventy\n" "$CFG" >bad.cfg; ssh -F bad.cfg mux-test true'
+# (-F on purpose here; the files that Include a config Include the account's ~/.ssh/config)
+dcase "config-garbage" "printf 'Host *\\n  NoSuchKeyword yes\\n\\x01\\xff\\n' >bad.cfg; ssh -F bad.cfg mux-test true" handed
+# (muxssh hands a directory to ssh itself: the broker never hears of it)
+dcase "config-directory" 'ssh -F "$D" mux-test true' any
+dcase "config-bad-value" 'printf "Include %s\nHost mux-test\n Port seventy\n" "$CFG" >bad.cfg; ssh -F bad.cfg mux-test true' handed
 dcase "config-long-line" 'printf "Include %s\n# %s\n" "$CFG" "$(head -c 100000 /dev/zero | tr "\0" x)" >long.cfg; ssh -F long.cfg mux-test echo long-ok'
-if [ "$(id -u)" -ne 0 ]; then
-    dcase "config-unreadable" 'cp "$CFG" u.cfg && chmod 000 u.cfg && ssh -F u.cfg mux-test true'
+if [ "$(id -u "$U")" -ne 0 ]; then
+    dcase "config-unreadable" 'cp "$CFG" u.cfg && chmod 000 u.cfg && ssh -F u.cfg mux-test true' handed
 else
     skip "config-unreadable" "root reads any file"
 fi
 
 # --- malformed protocol frames: one-line ERROR, closed, the broker carries on -----------
 SOCK=$MUXSHIM_DIR/broker.sock
-mssh -F "$CFG" mux-test true
+mssh mux-test true
 bp=$(broker_pid)
+n0=$(mark)
 OPEN_BODY=02$(printf '%08x' 0)$(printf '%08x' 0)$(printf '%08x' 0)$(printf '%08x' 0)$(printf '%08x' 0)$(printf '%08x' 0)00000000
 # pcase NAME EXPECTED_REGEX BYTES_FUNCTION [wire options]
 pcase() {
@@ -360,7 +451,7 @@ pcase() {
     shift 3
     local got
     # (the broker may close before all is sent: "send failed" is not part of the answer)
-    got=$($gen | "$WIRE" "$@" -w 2000 "$SOCK" 2>&1 | grep -v '^send failed' | tr '\n' '|')
+    got=$($gen | as_u "$WIRE" "$@" -w 2000 "$SOCK" 2>&1 | grep -v '^send failed' | tr '\n' '|')
     if echo "$got" | grep -Eq "^($want)$"; then
         ok "proto-$name"
     else
@@ -400,44 +491,53 @@ pcase list-over-limit "${E}ERROR 3 (OPEN: list of 4294967295 items is over the l
 pcase string-past-end "${E}ERROR 3 MESSAGE: truncated or malformed field\|eof\|" p_str_past_end
 pcase nul-in-string "${E}ERROR 3 MESSAGE: truncated or malformed field\|eof\|" p_nul_in_str
 # A client that sends half a frame and then sits there holds up nobody.
-(p_partial_then_close; sleep 4) | "$WIRE" -w 500 "$SOCK" >"$T/partial.out" 2>&1 &
+(p_partial_then_close; sleep 4) | as_u "$WIRE" -w 500 "$SOCK" >"$T/partial.out" 2>&1 &
 ppid=$!
 sleep 0.5
-out=$(mssh -F "$CFG" mux-test echo not-held-up 2>&1)
+out=$(mssh mux-test echo not-held-up 2>&1)
 wait "$ppid"
 if [ "$out" = not-held-up ] && [ "$(cat "$T/partial.out")" = open ]; then
     ok "proto-partial-frame-holds-nobody"
 else
     notok "proto-partial-frame-holds-nobody" "session: $out, client: $(cat "$T/partial.out")"
 fi
-out=$(mssh -F "$CFG" mux-test echo still-serving 2>&1)
-if [ "$(broker_pid)" = "$bp" ] && kill -0 "$bp" && [ "$out" = still-serving ]; then
+out=$(mssh mux-test echo still-serving 2>&1)
+bad=$(served_since "$n0" 2)
+if [ "$(broker_pid)" = "$bp" ] && kill -0 "$bp" && [ "$out" = still-serving ] && [ -z "$bad" ]; then
     ok "proto-broker-survives"
 else
-    notok "proto-broker-survives" "broker $bp -> $(broker_pid), session: $out"
+    notok "proto-broker-survives" "broker $bp -> $(broker_pid), session: $out;$bad"
 fi
 
 # --- a full disk under the runtime directory (the broker's log cannot grow) -------------
-if [ "$(id -u)" -ne 0 ] || ! mkdir -p "$T/full" || ! mount -t tmpfs -o size=128k,mode=0700 tmpfs "$T/full" 2>/dev/null; then
+# (a tmpfs of the account's, as its runtime directory would be)
+if [ "$(id -u)" -ne 0 ] || ! mkdir -p "$T/full" ||
+    ! mount -t tmpfs -o "size=128k,mode=0700,uid=$(id -u "$U"),gid=$(id -g "$U")" tmpfs "$T/full" 2>/dev/null; then
     skip "full-disk" "cannot mount a small tmpfs here"
 else
     bad=
-    out=$(MUXSHIM_DIR=$T/full mssh -F "$CFG" mux-test echo before-full 2>&1)
+    out=$(MUXSHIM_DIR=$T/full mssh mux-test echo before-full 2>&1)
     [ "$out" = before-full ] || bad="$bad first session: $out;"
     dd if=/dev/zero of="$T/full/filler" bs=4k 2>/dev/null
     for i in 1 2 3 4 5; do
-        out=$(MUXSHIM_DIR=$T/full mssh -F "$CFG" mux-test "echo full-$i; exit $i" 2>"$T/full.err")
+        out=$(MUXSHIM_DIR=$T/full mssh mux-test "echo full-$i; exit $i" 2>"$T/full.err")
         rc=$?
         [ "$out" = "full-$i" ] && [ "$rc" = "$i" ] && [ ! -s "$T/full.err" ] ||
             bad="$bad session $i: exit $rc, out $out, err $(cat "$T/full.err");"
     done
+    c=$(broker_counters "$B/muxssh" "$T/full" "$U")
+    [ "${c% *}" -ge 6 ] && [ "${c#* }" = 0 ] ||
+        bad="$bad the broker served ${c% *} sessions (want 6), handed ${c#* } to ssh;"
     # A broker that must start on the full disk.
     kill "$(cat "$T/full/broker.lock")" 2>/dev/null
     sleep 0.5
-    out=$(MUXSHIM_DIR=$T/full mssh -F "$CFG" mux-test "echo started-full" 2>"$T/full.err")
+    out=$(MUXSHIM_DIR=$T/full mssh mux-test "echo started-full" 2>"$T/full.err")
     rc=$?
     [ "$out" = started-full ] && [ "$rc" = 0 ] && [ "$(wc -l <"$T/full.err")" -le 1 ] ||
         bad="$bad fresh start: exit $rc, out $out, err $(cat "$T/full.err");"
+    c=$(broker_counters "$B/muxssh" "$T/full" "$U")
+    [ "${c% *}" -ge 1 ] && [ "${c#* }" = 0 ] ||
+        bad="$bad the fresh broker served ${c% *} sessions (want 1), handed ${c#* } to ssh;"
     if [ -z "$bad" ]; then
         ok "full-disk${FULLNOTE:-}"
     else
@@ -449,11 +549,11 @@ else
 fi
 
 # --- a server that takes two sessions per connection: the pool grows ---------------------
-# (as root, the login is muxsoak's: root's profile here prints to stderr when 20 start at once)
-SSHD_USER=$(sshd_light_user) SSHD_MAXSESSIONS=2 sshd_start "$T/s2" >/dev/null || exit 1
+# ($T/s2, started above: Host mux-test2 in the account's ~/.ssh/config)
+n0=$(mark)
 BG=()
 for i in $(seq 1 20); do
-    (mssh -F "$T/s2/ssh_config" mux-test "sleep 0.3; echo s$i" >"$T/ms.out.$i" 2>"$T/ms.err.$i"
+    (mssh mux-test2 "sleep 0.3; echo s$i" >"$T/ms.out.$i" 2>"$T/ms.err.$i"
         echo $? >>"$T/ms.out.$i") &
     BG+=($!)
 done
@@ -465,6 +565,7 @@ for i in $(seq 1 20); do
 done
 noise=$(cat "$T"/ms.err.* | wc -l)
 n=$(sshd_connections "$T/s2")
+bad="$bad$(served_since "$n0" 20)"
 sshd_stop "$T/s2"
 [ "$noise" = 0 ] || bad="$bad $noise lines on stderr: $(cat "$T"/ms.err.* | head -2 | tr '\r\n' '  ');"
 [ "$n" -le 10 ] || bad="$bad $n connections;"
@@ -478,13 +579,14 @@ fi
 head -c 100000000 /dev/urandom >"$T/big.bin"
 chmod 644 "$T/big.bin"
 want=$(sha256sum <"$T/big.bin" | cut -d' ' -f1)
-(mssh -F "$CFG" mux-test "cat > $T/rw/up.bin" <"$T/big.bin"; echo "up $?") >"$T/cc.up" 2>&1 &
+n0=$(mark)
+(mssh mux-test "cat > $T/rw/up.bin" <"$T/big.bin"; echo "up $?") >"$T/cc.up" 2>&1 &
 p1=$!
-(mssh -F "$CFG" mux-test "cat $T/big.bin" | sha256sum | cut -d' ' -f1) >"$T/cc.down" 2>&1 &
+(mssh mux-test "cat $T/big.bin" | sha256sum | cut -d' ' -f1) >"$T/cc.down" 2>&1 &
 p2=$!
 small=()
 for i in $(seq 1 8); do
-    (mssh -F "$CFG" mux-test "seq 1 $((i * 1000)) | tail -1") >"$T/cc.s$i" 2>"$T/cc.e$i" &
+    (mssh mux-test "seq 1 $((i * 1000)) | tail -1") >"$T/cc.s$i" 2>"$T/cc.e$i" &
     small+=($!)
 done
 wait "$p1" "$p2" "${small[@]}"
@@ -495,6 +597,7 @@ bad=
 for i in $(seq 1 8); do
     [ "$(cat "$T/cc.s$i")" = $((i * 1000)) ] || bad="$bad small $i: $(cat "$T/cc.s$i");"
 done
+bad="$bad$(served_since "$n0" 10)"
 if [ -z "$bad" ]; then
     ok "100MB-both-ways-concurrent (sha256 equal both ways, 8 other sessions correct)"
 else
