@@ -68,6 +68,7 @@ UNIT_DEPS_test_hostkey   := hostkey sshconfig token
 UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token
 UNIT_DEPS_test_term      := term
 UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token
+UNIT_DEPS_test_envreq    := envreq
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:
