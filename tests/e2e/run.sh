@@ -119,6 +119,61 @@ dcase "options-after-dest" "ssh -F \"\$CFG\" mux-test -q -T echo late-options"
 dcase "ssh-url" "ssh -F \"\$CFG\" -o HostName=127.0.0.1 ssh://mux-test echo url"
 dcase "sendenv" "LANG=C.UTF-8 LC_FOO=bar ssh -F \"\$CFG\" -o SendEnv='LANG LC_*' mux-test 'echo \$LANG \$LC_FOO'"
 dcase "setenv-refused" "ssh -F \"\$CFG\" -o SetEnv=NOT_ACCEPTED=1 mux-test 'echo [\$NOT_ACCEPTED]'"
+
+# --- env across sessions: spares are prepared with the last session's env requests -------
+# Each session must see exactly its own SendEnv/SetEnv values, as plain ssh gives them,
+# whatever the session before it sent; and the broker must have served every one.
+served() {
+    as_u env MUXSHIM_DIR="$MUXSHIM_DIR" "$B/muxssh" --mux-status 2>/dev/null |
+        sed -n 's/.*: served \([0-9]*\), handed to ssh.*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+# ecase NAME SESSIONS SNIPPET: dcase, and the broker served at least SESSIONS more sessions.
+ecase() {
+    local before after
+    run_side plain "$3"
+    before=$(served)
+    run_side mux "$3"
+    after=$(served)
+    if [ $((after - before)) -lt "$2" ]; then
+        notok "$1" "the broker served $((after - before)) sessions, want $2"
+        return
+    fi
+    compare_sides "$1"
+}
+ENVPRE='for v in $(env | sed -n "s/^\(LC_[A-Za-z_]*\)=.*/\1/p"); do unset "$v"; done; unset LANG
+q='"'"'echo "L=${LANG-unset} F=${LC_FOO-unset} B=${LC_BAR-unset} S=${LC_SET-unset} N=${NOT_ACCEPTED-unset}"'"'"'
+E() { ssh -F "$CFG" -o SendEnv="LANG LC_*" mux-test "$@"; }
+'
+ecase "env-back-to-back" 17 "$ENVPRE"'
+for i in 1 2 3; do LANG=C.UTF-8 E "$q"; done
+LANG=en_US.UTF-8 E "$q"
+E "$q"
+LANG=C.UTF-8 LC_FOO=a E "$q"
+LANG=C.UTF-8 E "$q"
+LC_FOO=b LC_BAR=c E "$q"
+LC_FOO=b LC_BAR=c E -o SetEnv=LC_SET=x "$q"
+LC_FOO=b LC_BAR=c E "$q"
+LC_SET=fromenv E -o SetEnv=LC_SET=x "$q"
+LC_SET=fromenv E "$q"
+LANG=C.UTF-8 E -o SetEnv=NOT_ACCEPTED=1 "$q"
+LANG=C.UTF-8 E "$q"
+LANG=C.UTF-8 ssh -F "$CFG" mux-test "$q"
+LANG=C.UTF-8 LC_FOO="two words" E "$q"
+LANG=C.UTF-8 LC_FOO= E "$q"'
+ecase "env-alternating" 12 "$ENVPRE"'
+for i in 1 2 3 4; do LANG=C.UTF-8 E "$q"; LC_FOO=z$i E "$q"; LANG=POSIX LC_BAR=y E -o SetEnv=LC_FOO=s "$q"; done'
+# 4 + 4 at once: plain ssh would meet sshd's MaxStartups (10) beyond that.
+ecase "env-concurrent" 8 "$ENVPRE"'
+for i in $(seq 1 4); do
+    (LANG=C.$i LC_FOO=f$i E "$q" >out.a$i) &
+    (LC_BAR=b$i E -o SetEnv=LC_SET=s$i "$q" >out.b$i) &
+done
+wait
+for i in $(seq 1 4); do cat out.a$i out.b$i; done'
+ecase "env-pty-and-subsystem" 3 "$ENVPRE"'
+LANG=C.UTF-8 LC_FOO=p E -tt "$q" </dev/null | tr -d "\r"
+LANG=C.UTF-8 LC_FOO=p E "$q"
+echo "ls -1 /nonexistent-dir" >batch; LANG=C.UTF-8 LC_FOO=p sftp -q -F "$CFG" -o SendEnv="LANG LC_*" -b batch mux-test 2>&1 | grep -c nonexistent-dir'
 dcase "remote-signal" "$S 'kill -TERM \$\$'"
 dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
 # ssh -G answers from the config alone: both sides read the same file here.
