@@ -131,6 +131,11 @@ bench: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench.sh
 
+# Goal 2 as users have it: SendEnv LANG LC_* with LANG set (also part of `make bench`).
+bench-env: deps
+	$(MAKE) all $(TEST_TOOLS)
+	@B=$(B) scripts/bench-env.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
 	install -m 0755 $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker $(DESTDIR)$(PREFIX)/lib/muxshim/
@@ -146,5 +151,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: build-deps bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: build-deps bench-env bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
 .SECONDARY:
