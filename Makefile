@@ -71,6 +71,7 @@ UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token $(CONN_DEPS)
 UNIT_DEPS_test_term      := term
 UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) hostkey sshconfig token
+UNIT_DEPS_test_envreq    := envreq
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:
@@ -133,6 +134,11 @@ bench: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench.sh
 
+# Goal 2 as users have it: SendEnv LANG LC_* with LANG set (also part of `make bench`).
+bench-env: deps
+	$(MAKE) all $(TEST_TOOLS)
+	@B=$(B) scripts/bench-env.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
 	install -m 0755 $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker $(DESTDIR)$(PREFIX)/lib/muxshim/
@@ -148,5 +154,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: build-deps bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: build-deps bench-env bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
 .SECONDARY:

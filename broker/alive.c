@@ -54,11 +54,13 @@ static void alive_rx(struct sshconn *c)
  * sign of life, and the count tells the pump that packets may have come for any channel. */
 static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 {
+    struct sshconn *c = *abstract;
+    if (c->rx_gate)
+        return -EAGAIN; /* a request call: it takes its reply from the queue only (envreq.h) */
     ssize_t n = recv(fd, buf, len, flags);
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     if (n > 0) {
-        struct sshconn *c = *abstract;
         c->rx_bytes += (unsigned long long)n;
         alive_rx(c);
         /* sshd leaves Nagle on for connections without a terminal, so when it writes a

@@ -64,11 +64,13 @@ struct session {
     struct hostcfg *cfg; /* owned */
     enum session_state state;
     enum session_mode mode;
-    char *command; /* command line or subsystem name */
-    char **env;    /* client environment */
-    char **envreq; /* NAME=VALUE pairs to send (SendEnv matches, SetEnv) */
+    char *command;       /* command line or subsystem name */
+    char **env;          /* client environment */
+    const char **envreq; /* NAME=VALUE requests still to send (SendEnv matches, SetEnv) */
+    const char **envall; /* all of them, as ssh would send them (envreq.h) */
     int envreq_next;
-    uint32_t flags; /* OPEN_* */
+    int spare_missed; /* found no spare ready for it (counted once) */
+    uint32_t flags;   /* OPEN_* */
     char *real_ssh, *cwd, **opts, *dest;
     LIBSSH2_CHANNEL *ch;
     struct endpoint in, out, err;
@@ -101,7 +103,18 @@ struct session {
 };
 
 enum conn_state { C_CONNECTING, C_READY, C_DEAD };
-enum spare_state { SPARE_NONE, SPARE_OPENING, SPARE_READY, SPARE_REFUSED };
+enum spare_state { SPARE_NONE, SPARE_OPENING, SPARE_ENV, SPARE_READY, SPARE_CLOSING };
+
+#define SPARE_MAX 6 /* spares per connection at most (within the server's MaxSessions) */
+
+/* A session channel opened ahead, with the env requests the next session will most likely
+ * send (spare.h). */
+struct spare {
+    LIBSSH2_CHANNEL *ch;
+    enum spare_state state;
+    char **env;   /* env requests sent on it, or being sent (owned; NULL: none) */
+    int env_next; /* how many of them are answered */
+};
 
 /* What a connection keeps of its host's config once it is up: the whole hostcfg is about
  * 150 KB and is needed only while connecting (the connect job has its own copy). */
@@ -124,19 +137,22 @@ struct sshconn {
     int draining; /* -O stop: no new sessions */
     LIBSSH2_SESSION *ssh;
     int sock;
-    int want_write;            /* the last EAGAIN was on sending */
-    struct session *blocked;   /* session whose op must be retried before any other */
-    struct session *requester; /* the one session whose channel requests await replies */
-    struct session *tunnel;    /* through a jump host: the session carrying our socket */
-    struct job *pending_job;   /* through a jump host: the connect job, until the tunnel opens */
-    struct proxy *proxy;       /* through a ProxyCommand: the command (proxy.h) */
-    LIBSSH2_CHANNEL *spare;    /* session channel opened ahead for the next session */
-    const void *opener;        /* who has a channel open in flight (c itself for the spare, or a
-                                  session): libssh2 1.10 keeps one open state per connection, so
-                                  opens go one at a time and each is driven to its end */
-    enum spare_state spare_state;
-    int spare_blocked;        /* the spare's last call left a packet half sent */
-    int suspect;              /* a probe went unanswered: no new sessions */
+    int want_write;          /* the last EAGAIN was on sending */
+    struct session *blocked; /* session whose op must be retried before any other */
+    struct session *tunnel;  /* through a jump host: the session carrying our socket */
+    struct job *pending_job; /* through a jump host: the connect job, until the tunnel opens */
+    struct proxy *proxy;     /* through a ProxyCommand: the command (proxy.h) */
+    struct spare spares[SPARE_MAX]; /* session channels opened ahead for the next sessions */
+    const void *opener;             /* who has a channel open in flight (a spare, or a session):
+                                       libssh2 1.10 keeps one open state per connection, so
+                                       opens go one at a time and each is driven to its end */
+    int spare_blocked; /* 1 + index of the spare whose last call left a packet half sent */
+    int spare_refused; /* the server takes no session channel at all */
+    int spare_want;    /* spares to keep ready: grows when a session found none, shrinks idle */
+    time_t spare_used; /* when a session last took (or looked for) a spare */
+    char **env_hint;   /* the env requests of the last session: what new spares are sent */
+    int rx_gate;       /* libssh2's reads get EAGAIN: a request call only sees queued replies */
+    int suspect;       /* a probe went unanswered: no new sessions */
     struct session *sessions; /* attached sessions (all states from S_WAITCONN) */
     int nsessions;
     int max_sessions;            /* learned from a refused channel open; 0 = unknown */

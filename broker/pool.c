@@ -12,6 +12,7 @@
 #include "accept.h"
 #include "alive.h"
 #include "auth.h"
+#include "envreq.h"
 #include "hostkey.h"
 #include "jump.h"
 #include "log.h"
@@ -272,10 +273,6 @@ static void unlink_session(struct sshconn *c, struct session *s)
     }
     if (c->blocked == s)
         c->blocked = NULL;
-    if (c->requester == s) {
-        c->requester = NULL;
-        c->dirty = 1;
-    }
     s->next = NULL;
     s->conn = NULL;
     if (c->nsessions == 0)
@@ -292,9 +289,9 @@ void pool_detach(struct session *s)
  * full or suspect, to the real ssh when the server takes no session channel at all. */
 static void move_waiting(struct sshconn *c)
 {
-    int refused = c->spare_state == SPARE_REFUSED;
+    int refused = c->spare_refused;
     int full = c->suspect || c->draining ||
-               (c->max_sessions && pool_channels(c) >= c->max_sessions && !c->spare);
+               (c->max_sessions && pool_channels(c) >= c->max_sessions && !spare_count(c));
     if (!refused && !full)
         return;
     struct session *s = c->sessions;
@@ -335,6 +332,8 @@ static void free_conn(struct sshconn *c)
             break;
         }
     }
+    spare_drop(c);
+    envreq_free(c->env_hint);
     if (c->ssh)
         conn_close(c->ssh, c->sock, c->dead_link ? NULL : "disconnected by muxshim");
     else if (c->sock >= 0)
@@ -447,10 +446,36 @@ void pool_connected(struct job *j)
     conn_failed(c, j->status, j->res.err);
 }
 
-/* Ends finished sessions and gives the spare channel to the oldest waiting session. */
+/* The oldest session on c that waits for a session channel (sessions are pushed at the
+ * head, so the last one), or NULL. */
+static struct session *oldest_waiting(struct sshconn *c)
+{
+    struct session *pick = NULL;
+    for (struct session *s = c->sessions; s; s = s->next)
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP)
+            pick = s;
+    return pick;
+}
+
+/* Give s a spare: it then sends only the env requests the spare has not (spare.h). */
+static int give_spare(struct sshconn *c, struct session *s)
+{
+    const char **rest = NULL;
+    s->ch = spare_take(c, s->envall, &rest, &s->spare_missed);
+    if (!s->ch)
+        return 0;
+    free(s->envreq);
+    s->envreq = rest;
+    s->envreq_next = 0;
+    s->state = S_SETENV;
+    c->dirty = 1;
+    return 1;
+}
+
+/* Ends finished sessions and gives ready spares to waiting sessions, oldest first. */
 static void sweep(struct sshconn *c)
 {
-    struct session *s = c->sessions, *pick = NULL;
+    struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
         if (s->state == S_DONE) {
@@ -462,7 +487,6 @@ static void sweep(struct sshconn *c)
     if (c->state != C_READY)
         return;
     move_waiting(c);
-    /* Oldest first: sessions are pushed at the head, so take the last waiting one. */
     for (s = c->sessions; s; s = s->next) {
         if (s->state != S_WAITCONN)
             continue;
@@ -471,16 +495,14 @@ static void sweep(struct sshconn *c)
             s->state = S_RUNNING; /* -N: nothing to open */
             c->dirty = 1;
         } else if (s->mode == MODE_TCPIP) {
-            s->state = S_OPENING; /* its own channel, not the spare session channel */
+            s->state = S_OPENING; /* its own channel, not a spare session channel */
             c->dirty = 1;
-        } else {
-            pick = s;
         }
     }
-    if (pick && !alive_probing(c) && (pick->ch = spare_take(c)) != NULL) {
-        pick->state = S_SETENV;
-        c->dirty = 1;
-    }
+    if (alive_probing(c))
+        return;
+    while ((s = oldest_waiting(c)) != NULL && give_spare(c, s))
+        ;
 }
 
 static int blocked(const struct sshconn *c)
@@ -530,6 +552,7 @@ void pool_tick(time_t now)
                 free_conn(c);
             }
         } else if (c->state == C_READY) {
+            spare_tick(c, now);
             switch (alive_tick(c)) {
             case ALIVE_DEAD: {
                 char msg[HC_STR + 64];

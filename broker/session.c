@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "conn.h"
 #include "control.h"
+#include "envreq.h"
 #include "fingerprint.h"
 #include "log.h"
 #include "peer.h"
@@ -224,50 +224,6 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
     return start_resolve(s, err, errlen);
 }
 
-/* Whether env entry "NAME=VALUE" is selected by the SendEnv patterns. */
-static int sendenv_match(const struct hostcfg *cfg, const char *entry)
-{
-    const char *eq = strchr(entry, '=');
-    if (!eq || eq == entry)
-        return 0;
-    char name[256];
-    size_t n = (size_t)(eq - entry);
-    if (n >= sizeof name)
-        return 0;
-    memcpy(name, entry, n);
-    name[n] = '\0';
-    int hit = 0;
-    for (int i = 0; i < cfg->n_sendenv; i++) {
-        const char *pat = cfg->sendenv[i];
-        if (pat[0] == '-') {
-            if (fnmatch(pat + 1, name, 0) == 0)
-                hit = 0;
-        } else if (fnmatch(pat, name, 0) == 0) {
-            hit = 1;
-        }
-    }
-    return hit;
-}
-
-/* The env requests to send: SetEnv first, then the client's variables SendEnv selects. */
-static int build_envreq(struct session *s)
-{
-    int n = 0, cap = s->cfg->n_setenv + 1;
-    for (char **e = s->env; *e; e++)
-        cap++;
-    s->envreq = calloc((size_t)cap, sizeof *s->envreq);
-    if (!s->envreq)
-        return -1;
-    for (int i = 0; i < s->cfg->n_setenv; i++)
-        if (strchr(s->cfg->setenv[i], '='))
-            s->envreq[n++] = s->cfg->setenv[i];
-    for (char **e = s->env; *e; e++)
-        if (sendenv_match(s->cfg, *e))
-            s->envreq[n++] = *e;
-    s->envreq[n] = NULL;
-    return 0;
-}
-
 /* Decide what the session asks of the server, as ssh would; NULL or a reason to fall back. */
 static const char *choose_mode(struct session *s)
 {
@@ -417,7 +373,7 @@ void session_resolved(struct job *j)
         session_reject(s, ERR_FALLBACK, why);
         return;
     }
-    if (build_envreq(s) < 0) {
+    if (!(s->envall = envreq_build(s->cfg, s->env))) {
         session_reject(s, ERR_FALLBACK, "out of memory");
         return;
     }
@@ -508,9 +464,12 @@ static int step_pty(struct session *s)
         modes = no_modes;
         mlen = 1;
     }
-    int rc = libssh2_channel_request_pty_ex(s->ch, term, (unsigned)strlen(term),
+    int rc = envreq_hold(s->conn, s->ch, s->blocked_op != OP_PTY);
+    if (rc == 0)
+        rc = libssh2_channel_request_pty_ex(s->ch, term, (unsigned)strlen(term),
                                             (const char *)modes, (unsigned)mlen, (int)s->ti.cols,
                                             (int)s->ti.rows, (int)s->ti.xpixel, (int)s->ti.ypixel);
+    envreq_release(s->conn);
     if (again(s, rc, OP_PTY))
         return 0;
     if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED || rc == LIBSSH2_ERROR_CHANNEL_FAILURE ||
@@ -537,8 +496,11 @@ static int step_setenv(struct session *s)
     while (s->envreq && s->envreq[s->envreq_next]) {
         const char *e = s->envreq[s->envreq_next];
         const char *eq = strchr(e, '=');
-        int rc = libssh2_channel_setenv_ex(s->ch, e, (unsigned)(eq - e), eq + 1,
+        int rc = envreq_hold(s->conn, s->ch, s->blocked_op != OP_SETENV);
+        if (rc == 0)
+            rc = libssh2_channel_setenv_ex(s->ch, e, (unsigned)(eq - e), eq + 1,
                                            (unsigned)strlen(eq + 1));
+        envreq_release(s->conn);
         if (again(s, rc, OP_SETENV))
             return 0;
         if (rc < 0 && rc != LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
@@ -585,8 +547,11 @@ static int step_start(struct session *s)
         return 0;
     }
     unsigned mlen = s->mode == MODE_SHELL ? 0 : (unsigned)strlen(s->command);
-    int rc = libssh2_channel_process_startup(s->ch, r, (unsigned)strlen(r),
+    int rc = envreq_hold(s->conn, s->ch, s->blocked_op != OP_START);
+    if (rc == 0)
+        rc = libssh2_channel_process_startup(s->ch, r, (unsigned)strlen(r),
                                              s->mode == MODE_SHELL ? NULL : s->command, mlen);
+    envreq_release(s->conn);
     if (again(s, rc, OP_START))
         return 0;
     if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
@@ -938,19 +903,14 @@ static int step_opening(struct session *s)
 }
 
 /* Env and start requests wait for their replies. libssh2 1.10 fails a wait that reads a
- * reply meant for another channel (-1, "Failed waiting for channel success"), so on one
- * connection only one session at a time has requests in flight. */
+ * reply meant for another channel ("Failed waiting for channel success"), so each request
+ * call is made with the connection's reads held back (envreq_hold): it only takes its own
+ * reply from what the pump has read, and requests on many channels may be in flight. */
 static int step_requests(struct session *s)
 {
-    struct sshconn *c = s->conn;
-    if (c->requester && c->requester != s)
-        return 0;
-    c->requester = s;
     int progress = s->state == S_SETENV ? step_setenv(s) : step_start(s);
-    if (s->state != S_SETENV && s->state != S_START && c->requester == s) {
-        c->requester = NULL;
-        c->dirty = 1;
-    }
+    if (s->state != S_SETENV && s->state != S_START)
+        s->conn->dirty = 1;
     return progress;
 }
 
@@ -1078,7 +1038,8 @@ void session_free(struct session *s)
     buf_free(&s->to_ch, 1);
     buf_free(&s->to_out, 1);
     buf_free(&s->to_err, 1);
-    free(s->envreq); /* its strings belong to env and cfg */
+    free(s->envreq); /* their strings belong to env and cfg */
+    free(s->envall);
     proto_strv_free(s->env);
     proto_strv_free(s->opts);
     free(s->real_ssh);

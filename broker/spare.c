@@ -1,47 +1,106 @@
-/* The warm spare channel (see spare.h). */
+/* Warm spare channels (see spare.h). */
 #include "spare.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envreq.h"
 #include "log.h"
 #include "pool.h"
 
 #define CHANNEL_WINDOW (2 * 1024 * 1024)
 #define CHANNEL_PACKET 32768
+#define IDLE_SHRINK_S 10 /* no session for this long: keep one spare again */
 
-/* An EAGAIN that left a packet half sent: this call must be repeated before any other. */
-static int blocked(struct sshconn *c, int rc)
+static int index_of(const struct sshconn *c, const struct spare *sp)
 {
-    c->spare_blocked = rc == LIBSSH2_ERROR_EAGAIN &&
-                       (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND);
-    if (c->spare_blocked)
+    return (int)(sp - c->spares);
+}
+
+/* An EAGAIN that left a packet half sent: this spare's call must be repeated before any
+ * other call on the connection. */
+static int blocked(struct sshconn *c, struct spare *sp, int rc)
+{
+    int me = index_of(c, sp) + 1;
+    if (rc == LIBSSH2_ERROR_EAGAIN &&
+        (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND)) {
+        c->spare_blocked = me;
         c->want_write = 1;
+    } else if (c->spare_blocked == me) {
+        c->spare_blocked = 0;
+    }
     return rc == LIBSSH2_ERROR_EAGAIN;
+}
+
+static int channel_level(int rc)
+{
+    return rc == LIBSSH2_ERROR_CHANNEL_FAILURE || rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED ||
+           rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN || rc == LIBSSH2_ERROR_CHANNEL_CLOSED ||
+           rc == LIBSSH2_ERROR_CHANNEL_EOF_SENT;
+}
+
+static void clear(struct sshconn *c, struct spare *sp)
+{
+    if (c->spare_blocked == index_of(c, sp) + 1)
+        c->spare_blocked = 0;
+    if (c->opener == sp)
+        c->opener = NULL;
+    envreq_free(sp->env);
+    memset(sp, 0, sizeof *sp);
+}
+
+int spare_count(const struct sshconn *c)
+{
+    int n = 0;
+    for (int i = 0; i < SPARE_MAX; i++)
+        n += c->spares[i].state != SPARE_NONE;
+    return n;
+}
+
+/* Spares that are or will be ready (the ones being closed not counted). */
+static int usable(const struct sshconn *c)
+{
+    int n = 0;
+    for (int i = 0; i < SPARE_MAX; i++)
+        n += c->spares[i].state != SPARE_NONE && c->spares[i].state != SPARE_CLOSING;
+    return n;
+}
+
+static int want(const struct sshconn *c)
+{
+    return c->spare_want < 1 ? 1 : c->spare_want > SPARE_MAX ? SPARE_MAX : c->spare_want;
 }
 
 static int wanted(const struct sshconn *c)
 {
-    return c->state == C_READY && !c->draining && !c->suspect &&
-           (c->max_sessions == 0 || pool_channels(c) < c->max_sessions);
+    return c->state == C_READY && !c->draining && !c->suspect && !c->spare_refused &&
+           usable(c) < want(c) &&
+           (c->max_sessions == 0 || pool_channels(c) + spare_count(c) < c->max_sessions);
 }
 
-static int step_open(struct sshconn *c)
+static int step_open(struct sshconn *c, struct spare *sp)
 {
-    c->spare = libssh2_channel_open_ex(c->ssh, "session", sizeof "session" - 1, CHANNEL_WINDOW,
-                                       CHANNEL_PACKET, NULL, 0);
-    if (c->spare || libssh2_session_last_errno(c->ssh) != LIBSSH2_ERROR_EAGAIN)
+    sp->ch = libssh2_channel_open_ex(c->ssh, "session", sizeof "session" - 1, CHANNEL_WINDOW,
+                                     CHANNEL_PACKET, NULL, 0);
+    if (sp->ch || libssh2_session_last_errno(c->ssh) != LIBSSH2_ERROR_EAGAIN)
         c->opener = NULL;
-    if (c->spare) {
-        c->spare_blocked = 0;
-        c->spare_state = SPARE_READY;
+    if (sp->ch) {
+        int ok;
+        blocked(c, sp, 0);
+        sp->env = envreq_dup((const char *const *)c->env_hint, &ok); /* none if out of memory */
+        sp->env_next = 0;
+        sp->state = SPARE_ENV;
         return 1;
     }
     int rc = libssh2_session_last_errno(c->ssh);
-    if (blocked(c, rc))
+    if (blocked(c, sp, rc))
         return 0;
-    c->spare_state = SPARE_NONE;
+    clear(c, sp);
     if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
-        int open = pool_channels(c);
+        int open = pool_channels(c) + spare_count(c);
         if (open == 0) {
-            c->spare_state = SPARE_REFUSED; /* no session channel at all on this server */
+            c->spare_refused = 1; /* no session channel at all on this server */
             blog("%s refused a session channel on a fresh connection", c->cfg.hostname);
         } else {
             c->max_sessions = open;
@@ -57,70 +116,192 @@ static int step_open(struct sshconn *c)
     return 1;
 }
 
-/* Read through the spare: this is what consumes keepalive replies and other packets while
- * no session reads. Nothing is expected on the channel itself. */
-static int step_read(struct sshconn *c)
+/* The spare's env requests, one at a time (libssh2 keeps one env request per channel); a
+ * refused variable is simply not set, as with ssh. */
+static int step_env(struct sshconn *c, struct spare *sp)
+{
+    while (sp->env && sp->env[sp->env_next]) {
+        const char *e = sp->env[sp->env_next];
+        const char *eq = strchr(e, '=');
+        int retry = c->spare_blocked == index_of(c, sp) + 1;
+        int rc = envreq_hold(c, sp->ch, !retry);
+        if (rc == 0 && !retry && libssh2_channel_eof(sp->ch) == 1) {
+            envreq_release(c);
+            sp->state = SPARE_CLOSING; /* the server ended it: no reply will come */
+            return 1;
+        }
+        if (rc == 0)
+            rc = libssh2_channel_setenv_ex(sp->ch, e, (unsigned)(eq - e), eq + 1,
+                                           (unsigned)strlen(eq + 1));
+        envreq_release(c);
+        if (blocked(c, sp, rc))
+            return 0;
+        if (rc < 0 && rc != LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
+            char *m = NULL;
+            libssh2_session_last_error(c->ssh, &m, NULL, 0);
+            blog("env request on a spare on %s: %s (%d)", c->cfg.hostname, m ? m : "?", rc);
+            if (!channel_level(rc)) {
+                pool_lost(c);
+                return 1;
+            }
+            sp->state = SPARE_CLOSING;
+            return 1;
+        }
+        sp->env_next++;
+    }
+    sp->state = SPARE_READY;
+    return 1;
+}
+
+/* Read through a ready spare: this is what consumes keepalive replies and other packets
+ * while no session reads. Nothing is expected on the channel itself. */
+static int step_read(struct sshconn *c, struct spare *sp)
 {
     char junk[256];
-    ssize_t n = libssh2_channel_read_ex(c->spare, 0, junk, sizeof junk);
-    if (blocked(c, (int)n))
+    ssize_t n = libssh2_channel_read_ex(sp->ch, 0, junk, sizeof junk);
+    if (blocked(c, sp, (int)n))
         return 0;
     if (n > 0)
         return 1;
-    if (n == 0 && !libssh2_channel_eof(c->spare))
+    if (n == 0 && !libssh2_channel_eof(sp->ch))
         return 0;
     /* The server closed the spare (or it broke): let it go and open another. */
-    libssh2_channel_free(c->spare);
-    c->spare = NULL;
-    c->spare_state = SPARE_NONE;
-    c->spare_blocked = 0;
-    if (n < 0 && n != LIBSSH2_ERROR_CHANNEL_CLOSED && n != LIBSSH2_ERROR_CHANNEL_EOF_SENT &&
-        n != LIBSSH2_ERROR_CHANNEL_UNKNOWN) {
+    libssh2_channel_free(sp->ch);
+    clear(c, sp);
+    if (n < 0 && !channel_level((int)n))
         pool_lost(c);
-    }
     return 1;
+}
+
+static int step_close(struct sshconn *c, struct spare *sp)
+{
+    int rc = libssh2_channel_close(sp->ch);
+    if (blocked(c, sp, rc))
+        return 0;
+    libssh2_channel_free(sp->ch);
+    clear(c, sp);
+    if (rc < 0 && !channel_level(rc))
+        pool_lost(c);
+    return 1;
+}
+
+static int step_one(struct sshconn *c, struct spare *sp)
+{
+    switch (sp->state) {
+    case SPARE_OPENING:
+        return step_open(c, sp);
+    case SPARE_ENV:
+        return step_env(c, sp);
+    case SPARE_READY:
+        return step_read(c, sp);
+    case SPARE_CLOSING:
+        return step_close(c, sp);
+    default:
+        return 0;
+    }
 }
 
 int spare_step(struct sshconn *c)
 {
     if (c->state != C_READY)
         return 0;
-    switch (c->spare_state) {
-    case SPARE_NONE:
-        if (!wanted(c) || c->opener)
-            return 0;
-        c->opener = c;
-        c->spare_state = SPARE_OPENING;
-        step_open(c);
+    if (c->spare_blocked)
+        return step_one(c, &c->spares[c->spare_blocked - 1]);
+    int progress = 0;
+    for (int i = 0; i < SPARE_MAX && !c->spare_blocked && c->state == C_READY; i++)
+        progress |= step_one(c, &c->spares[i]);
+    if (c->state != C_READY || c->spare_blocked || c->opener || !wanted(c))
+        return progress;
+    for (int i = 0; i < SPARE_MAX; i++) {
+        struct spare *sp = &c->spares[i];
+        if (sp->state != SPARE_NONE)
+            continue;
+        sp->state = SPARE_OPENING;
+        c->opener = sp;
+        step_open(c, sp);
         return 1;
-    case SPARE_OPENING:
-        return step_open(c);
-    case SPARE_READY:
-        return step_read(c);
-    default:
-        return 0;
     }
+    return progress;
 }
 
-LIBSSH2_CHANNEL *spare_take(struct sshconn *c)
+LIBSSH2_CHANNEL *spare_take(struct sshconn *c, const char *const *want_env, const char ***rest,
+                            int *missed)
 {
-    if (c->spare_state != SPARE_READY || c->spare_blocked)
+    c->spare_used = time(NULL);
+    if (!envreq_equal((const char *const *)c->env_hint, want_env)) {
+        int ok;
+        char **hint = envreq_dup(want_env, &ok);
+        if (ok) {
+            envreq_free(c->env_hint);
+            c->env_hint = hint;
+        }
+    }
+    const char **out = calloc((size_t)envreq_count(want_env) + 1, sizeof *out);
+    if (!out)
         return NULL;
-    LIBSSH2_CHANNEL *ch = c->spare;
-    c->spare = NULL;
-    c->spare_state = SPARE_NONE;
-    return ch;
+    struct spare *best = NULL;
+    int best_n = -1;
+    for (int i = 0; i < SPARE_MAX; i++) {
+        struct spare *sp = &c->spares[i];
+        if (sp->state != SPARE_READY || c->spare_blocked == i + 1)
+            continue;
+        int n = envreq_rest((const char *const *)sp->env, want_env, out);
+        if (n >= 0 && (best_n < 0 || n < best_n)) {
+            best = sp;
+            best_n = n;
+        }
+    }
+    if (best) {
+        envreq_rest((const char *const *)best->env, want_env, out);
+        LIBSSH2_CHANNEL *ch = best->ch;
+        clear(c, best);
+        *rest = out;
+        return ch;
+    }
+    free(out);
+    if (!*missed) {
+        *missed = 1;
+        if (c->spare_want < SPARE_MAX)
+            c->spare_want = want(c) + 1;
+    }
+    /* Ready spares that cannot serve this session nor the next ones like it make room. */
+    for (int i = 0; i < SPARE_MAX; i++) {
+        struct spare *sp = &c->spares[i];
+        if (sp->state != SPARE_READY)
+            continue;
+        const char *probe[HC_MAX_ENV * 2 + 2];
+        if (envreq_count(want_env) < (int)(sizeof probe / sizeof probe[0]) &&
+            envreq_rest((const char *const *)sp->env, want_env, probe) < 0) {
+            sp->state = SPARE_CLOSING;
+            c->dirty = 1;
+        }
+    }
+    return NULL;
 }
 
 int spare_reads(const struct sshconn *c)
 {
-    return c->spare_state == SPARE_READY || c->spare_state == SPARE_OPENING || pool_channels(c) > 0;
+    return spare_count(c) > 0 || pool_channels(c) > 0;
+}
+
+void spare_tick(struct sshconn *c, time_t now)
+{
+    if (c->spare_want <= 1 || c->nsessions > 0 || now - c->spare_used < IDLE_SHRINK_S)
+        return;
+    c->spare_want = 1;
+    for (int i = 0, keep = 0; i < SPARE_MAX; i++) {
+        struct spare *sp = &c->spares[i];
+        if (sp->state == SPARE_READY && keep++ >= 1) {
+            sp->state = SPARE_CLOSING;
+            c->dirty = 1;
+        }
+    }
 }
 
 void spare_drop(struct sshconn *c)
 {
+    for (int i = 0; i < SPARE_MAX; i++)
+        clear(c, &c->spares[i]);
     c->opener = NULL;
-    c->spare = NULL;
-    c->spare_state = SPARE_NONE;
     c->spare_blocked = 0;
 }

@@ -94,6 +94,10 @@ c2=$(median "$R_RTT" 2 "${CM[@]}" -o Port="$RELAY_PORT" mux-test true)
 m2=$(median mux "$R_RTT" 2 "${PLAIN[@]}" -o Port="$RELAY_PORT" mux-test true)
 rt() { awk -v t="$1" 'BEGIN { printf "%.2f", t / 50 }'; }
 
+# --- 2'. the same with the stock SendEnv LANG LC_* and LANG set (scripts/bench-env.sh) -----
+say "2'/6 the same with SendEnv LANG LC_* and LANG set"
+B=$B RUNS=$R_RTT RUNS_PLAIN=$R_RTT_PLAIN "$ROOT/scripts/bench-env.sh" >"$T/env-table.md"
+
 # --- 3. throughput through one session ------------------------------------------------------
 say "3/6 $BIG_MB MiB up and down through one session"
 SZ=$((BIG_MB * 1048576))
@@ -180,6 +184,8 @@ TABLE=$T/table.md
 echo
 cat "$TABLE"
 echo
+cat "$T/env-table.md"
+echo
 echo "broker: $nconn"
 
 mkdir -p "$ROOT/bench"
@@ -195,6 +201,10 @@ mkdir -p "$ROOT/bench"
     echo "$R_BIG per direction for goal 3; medians throughout."
     echo
     cat "$TABLE"
+    echo
+    echo "Goal 2 with Debian's stock \`SendEnv LANG LC_*\` and \`LANG\` set (\`scripts/bench-env.sh\`, $R_RTT runs):"
+    echo
+    cat "$T/env-table.md"
     echo
     echo "![ssh host true: plain ssh, ControlMaster, muxshim](chart.png)"
     echo

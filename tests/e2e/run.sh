@@ -84,18 +84,20 @@ run_side() {
     [ "$side" = mux ] && MUX_CONNS=$((MUX_CONNS + $(sshd_connections "$T/s") - c0))
 }
 
-# dcase NAME SNIPPET [served|handed|any]: the differential case; by default the broker
-# must have served at least one session of it and handed none to ssh; "handed": at least
-# one went to the real ssh; "any": no expectation (errors before any session).
+# dcase NAME SNIPPET [served|N|handed|any]: the differential case; by default the broker
+# must have served at least one session of it (N: at least N) and handed none to ssh;
+# "handed": at least one went to the real ssh; "any": no expectation (errors before any
+# session).
 dcase() {
-    local want=${3:-served} before after served handed
+    local want=${3:-served} min=1 before after served handed
+    case "$want" in [0-9]*) min=$want want=served ;; esac
     run_side plain "$2"
     before=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
     run_side mux "$2"
     after=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
     served=$((${after% *} - ${before% *}))
     handed=$((${after#* } - ${before#* }))
-    if { [ "$want" = served ] && { [ "$served" -lt 1 ] || [ "$handed" -ne 0 ]; }; } ||
+    if { [ "$want" = served ] && { [ "$served" -lt "$min" ] || [ "$handed" -ne 0 ]; }; } ||
         { [ "$want" = handed ] && [ "$handed" -lt 1 ]; }; then
         notok "$1" "want $want: served $served, handed to ssh $handed; $(grep -h 'muxshim' "$T/mux.err" | head -2 | tr '\n' ' ')"
         return
@@ -136,6 +138,44 @@ dcase "options-after-dest" "ssh mux-test -q -T echo late-options"
 dcase "ssh-url" "ssh -o HostName=127.0.0.1 ssh://mux-test echo url"
 dcase "sendenv" "LANG=C.UTF-8 LC_FOO=bar ssh -o SendEnv='LANG LC_*' mux-test 'echo \$LANG \$LC_FOO'"
 dcase "setenv-refused" "ssh -o SetEnv=NOT_ACCEPTED=1 mux-test 'echo [\$NOT_ACCEPTED]'"
+
+# --- env across sessions: spares are prepared with the last session's env requests -------
+# Each session must see exactly its own SendEnv/SetEnv values, as plain ssh gives them,
+# whatever the session before it sent; and the broker must have served every one.
+ENVPRE='for v in $(env | sed -n "s/^\(LC_[A-Za-z_]*\)=.*/\1/p"); do unset "$v"; done; unset LANG
+q='"'"'echo "L=${LANG-unset} F=${LC_FOO-unset} B=${LC_BAR-unset} S=${LC_SET-unset} N=${NOT_ACCEPTED-unset}"'"'"'
+E() { ssh -o SendEnv="LANG LC_*" mux-test "$@"; }
+'
+dcase "env-back-to-back" "$ENVPRE"'
+for i in 1 2 3; do LANG=C.UTF-8 E "$q"; done
+LANG=en_US.UTF-8 E "$q"
+E "$q"
+LANG=C.UTF-8 LC_FOO=a E "$q"
+LANG=C.UTF-8 E "$q"
+LC_FOO=b LC_BAR=c E "$q"
+LC_FOO=b LC_BAR=c E -o SetEnv=LC_SET=x "$q"
+LC_FOO=b LC_BAR=c E "$q"
+LC_SET=fromenv E -o SetEnv=LC_SET=x "$q"
+LC_SET=fromenv E "$q"
+LANG=C.UTF-8 E -o SetEnv=NOT_ACCEPTED=1 "$q"
+LANG=C.UTF-8 E "$q"
+LANG=C.UTF-8 ssh mux-test "$q"
+LANG=C.UTF-8 LC_FOO="two words" E "$q"
+LANG=C.UTF-8 LC_FOO= E "$q"' 17
+dcase "env-alternating" "$ENVPRE"'
+for i in 1 2 3 4; do LANG=C.UTF-8 E "$q"; LC_FOO=z$i E "$q"; LANG=POSIX LC_BAR=y E -o SetEnv=LC_FOO=s "$q"; done' 12
+# 4 + 4 at once: plain ssh would meet sshd's MaxStartups (10) beyond that.
+dcase "env-concurrent" "$ENVPRE"'
+for i in $(seq 1 4); do
+    (LANG=C.$i LC_FOO=f$i E "$q" >out.a$i) &
+    (LC_BAR=b$i E -o SetEnv=LC_SET=s$i "$q" >out.b$i) &
+done
+wait
+for i in $(seq 1 4); do cat out.a$i out.b$i; done' 8
+dcase "env-pty-and-subsystem" "$ENVPRE"'
+LANG=C.UTF-8 LC_FOO=p E -tt "$q" </dev/null | tr -d "\r"
+LANG=C.UTF-8 LC_FOO=p E "$q"
+echo "ls -1 /nonexistent-dir" >batch; LANG=C.UTF-8 LC_FOO=p sftp -q -o SendEnv="LANG LC_*" -b batch mux-test 2>&1 | grep -c nonexistent-dir' 3
 dcase "remote-signal" "$S 'kill -TERM \$\$'"
 dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
 # ssh -G answers from the config alone: both sides read the same file here.
