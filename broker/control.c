@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
 #include "peer.h"
 #include "route.h"
 #include "pool.h"
@@ -18,8 +19,9 @@ void control_resolved(struct session *s)
     struct sshconn *found[64];
     int n = pool_find(s->cfg->token, found, 64);
     char text[128];
-    if (n == 0) {
-        /* Maybe an OpenSSH master from a fallback holds it: muxssh asks the real ssh. */
+    if (n == 0 || ctlpath_live_master(s->cfg)) {
+        /* An OpenSSH master (a fallback's, or one on the caller's own ControlPath) holds
+         * it: muxssh asks the real ssh. */
         peer_send_ctl_reply(p, CTLR_NOT_FOUND, "");
     } else if (s->ctl_op == CTL_CHECK) {
         /* OpenSSH's wording, with the broker as the master. */

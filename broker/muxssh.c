@@ -272,12 +272,15 @@ static int serve(struct front *f, int sock, int *no_ctl)
             char text[600];
             proto_str_copy(&m.s[0], text, sizeof text);
             free(body);
-            if (!strncmp(text, "own-controlpath: ", 17))
+            const char *why = text;
+            if (!strncmp(text, "own-controlpath: ", 17)) {
                 *no_ctl = 1;
+                why += 17;
+            }
             if (code == ERR_PROTO)
-                fprintf(stderr, "muxssh: broker: %s\n", text);
+                fprintf(stderr, "muxssh: broker: %s\n", why);
             else
-                debug(f, text);
+                debug(f, why);
             return -1;
         }
         case MSG_EXIT: {

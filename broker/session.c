@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "control.h"
+#include "ctlpath.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -411,7 +412,9 @@ void session_resolved(struct job *j)
         control_resolved(s);
         return;
     }
-    const char *why = choose_mode(s);
+    /* ssh would ride the OpenSSH master on the caller's own ControlPath: no new login. */
+    const char *why =
+        ctlpath_live_master(s->cfg) ? "an OpenSSH master listens on ControlPath" : choose_mode(s);
     if (why) {
         session_reject(s, ERR_FALLBACK, why);
         return;

@@ -199,6 +199,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     c->serveralivecountmax = 3;
     c->numberofpasswordprompts = 3;
     c->controlpersist = -1;
+    c->controlmaster_client = 1;
     c->escapechar = '~';
     c->loglevel = 3;
     c->pubkeyauthentication = c->passwordauthentication = c->kbdinteractiveauthentication = 1;
@@ -249,8 +250,11 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             c->serveralivecountmax = atoi(v);
         else if (!strcmp(k, "controlpersist"))
             c->controlpersist = !strcmp(v, "no") ? -1 : !strcmp(v, "yes") ? 0 : atoi(v);
-        else if (!strcmp(k, "controlpath"))
-            c->has_own_controlpath = strcmp(v, "none") != 0;
+        else if (!strcmp(k, "controlpath") && strcmp(v, "none")) {
+            c->has_own_controlpath = 1;
+            copy(c->controlpath, HC_STR, v);
+        } else if (!strcmp(k, "controlmaster"))
+            c->controlmaster_client = strcmp(v, "true") && strcmp(v, "ask");
         else if (!strcmp(k, "identityfile") && nid < HC_MAX_FILES)
             copy(idfiles[nid++], HC_STR, v);
         else if (!strcmp(k, "identitiesonly"))

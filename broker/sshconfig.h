@@ -59,12 +59,15 @@ struct hostcfg {
     int n_sendenv;
     char setenv[HC_MAX_ENV][HC_STR]; /* NAME=VALUE */
     int n_setenv;
-    int has_own_controlpath; /* controlpath is set (not "none") */
-    char unsupported[128];   /* "" or the first setting muxshim cannot serve, e.g.
-                                "ForwardAgent yes", "LocalForward", "ProxyCommand" */
-    char token[65];          /* hex SHA-256 of the authority (see token_compute) */
-    char warnings[1024];     /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
-                                file … not accessible"): the real ssh would print it too */
+    int has_own_controlpath;  /* controlpath is set (not "none") */
+    char controlpath[HC_STR]; /* "controlpath" as ssh -G expanded it, "" when none */
+    int controlmaster_client; /* ControlMaster no, auto or autoask: ssh would use a master
+                                 listening on controlpath (yes and ask never do) */
+    char unsupported[128];    /* "" or the first setting muxshim cannot serve, e.g.
+                                 "ForwardAgent yes", "LocalForward", "ProxyCommand" */
+    char token[65];           /* hex SHA-256 of the authority (see token_compute) */
+    char warnings[1024];      /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
+                                 file … not accessible"): the real ssh would print it too */
 };
 
 /* Parse the text `ssh -G` printed into cfg (token included). Returns 0 or -1 with err. */

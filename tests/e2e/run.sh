@@ -34,7 +34,7 @@ chown "$U" "$MUXSHIM_DIR"
 cleanup() {
     local pid
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$MUXSHIM_DIR"/cm-*; do
+    for s in "$MUXSHIM_DIR"/cm-* "$T"/own/* "$T"/owncp/*; do
         [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
     done
     sshd_stop "$T/plain"
@@ -188,7 +188,6 @@ dcase "hostkeyalias" 'echo "myalias $(cut -d" " -f1-2 "$(dirname "$CFG")/host_ed
 
 # --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
 dcase "fallback-local-forward" "ssh -F \"\$CFG\" -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded"
-dcase "fallback-own-controlpath" "ssh -F \"\$CFG\" -o ControlPath=none mux-test echo own"
 dcase "fallback-version" "ssh -V"
 c0=$(sshd_connections "$T/mux")
 run_side mux "ssh -F \"\$CFG\" -W 127.0.0.1:9 mux-test </dev/null; ssh -F \"\$CFG\" -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test true"
@@ -199,10 +198,47 @@ else
     notok "fallback-shares-openssh-master" "new connections: $((c1 - c0)), masters: $(ls "$MUXSHIM_DIR" | tr '\n' ' ')"
 fi
 
-# A config that chooses its own ControlMaster/ControlPath keeps them: nothing is added.
+# --- the caller's own ControlMaster/ControlPath/ControlPersist: the broker is the master ---
+# handed: the broker's count of sessions handed to ssh
+handed() {
+    as_u env MUXSHIM_DIR="$MUXSHIM_DIR" "$B/muxssh" --mux-status 2>/dev/null |
+        sed -n 's/.*, handed to ssh \([0-9]*\).*/\1/p' | awk '{ h += $1 } END { print h + 0 }'
+}
+exit_masters() {
+    local s
+    for s in "$1"/*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
+    return 0
+}
+OWNCP=$T/owncp
+mkdir -m 700 "$OWNCP" && chown "$U" "$OWNCP"
+# owncase NAME SNIPPET: differential; the shim side is served (nothing handed to ssh) and
+# leaves no socket in $OWNCP, where plain ssh made its master (ended before the shim runs).
+owncase() {
+    local h0 h1
+    run_side plain "$2"
+    exit_masters "$OWNCP"
+    h0=$(handed)
+    run_side mux "$2"
+    h1=$(handed)
+    if [ "$h0" != "$h1" ] || [ -n "$(ls -A "$OWNCP")" ]; then
+        notok "$1" "handed to ssh $h0 -> $h1, in $OWNCP: $(ls -A "$OWNCP" | tr '\n' ' ')"
+        exit_masters "$OWNCP"
+        return
+    fi
+    compare_sides "$1"
+}
+# exactly what Ansible passes (its ControlPath in double quotes)
+ANS="-C -o ControlMaster=auto -o ControlPersist=60s -o KbdInteractiveAuthentication=no -o PreferredAuthentications=gssapi-with-mic,gssapi-keyex,hostbased,publickey -o PasswordAuthentication=no -o ConnectTimeout=10 -o ControlPath=\\\"$OWNCP/%C\\\""
+owncase "own-controlpath-ansible" "ssh -F \"\$CFG\" $ANS mux-test 'echo own; exit 3'"
+expect "own-controlpath-O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -F \"\$CFG\" $ANS -O check mux-test 2>&1"
+owncase "own-controlpath-S" "ssh -F \"\$CFG\" -S $OWNCP/s mux-test echo via-S"
+owncase "controlpath-none" "ssh -F \"\$CFG\" -o ControlPath=none mux-test echo none"
+
+# A config that chooses its own ControlMaster/ControlPath: a session the broker cannot
+# serve (-L) goes to the real ssh with them, nothing added.
 m0=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
 mkdir -m 700 "$T/own" && chown "$U" "$T/own"
-printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 5\n' \
+printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 20\n' \
     "$CFG_MUX" "$T/own" >"$T/own.cfg"
 run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
 m1=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
@@ -211,7 +247,27 @@ if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1 &
 else
     notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T/own" | grep -c '^own-'), ours $m0 -> $m1"
 fi
-for s in "$T"/own/own-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
+# While that OpenSSH master lives, a session on its path rides it (as ssh would: no new
+# login) and -O answers from it; once it is gone, the broker serves the path.
+c0=$(sshd_connections "$T/mux")
+h0=$(handed)
+run_side mux "ssh -F $T/own.cfg mux-test echo rides-master && ssh -F $T/own.cfg -O check mux-test 2>&1"
+c1=$(sshd_connections "$T/mux")
+if grep -q '^rides-master$' "$T/mux.out" && grep -q 'Master running' "$T/mux.out" &&
+    ! grep -q "pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null)" "$T/mux.out" &&
+    [ "$c0" = "$c1" ] && [ "$(handed)" = $((h0 + 1)) ]; then
+    ok "config-controlpath-live-master"
+else
+    notok "config-controlpath-live-master" "new connections $((c1 - c0)), out: $(tr '\n' ' ' <"$T/mux.out"), err: $(head -c 300 "$T/mux.err")"
+fi
+exit_masters "$T/own"
+h0=$(handed)
+run_side mux "ssh -F $T/own.cfg mux-test echo own-config"
+if [ "$(cat "$T/mux.out")" = own-config ] && [ -z "$(ls -A "$T/own")" ] && [ "$(handed)" = "$h0" ]; then
+    ok "config-controlpath-served"
+else
+    notok "config-controlpath-served" "out: $(cat "$T/mux.out"), in $T/own: $(ls -A "$T/own" | tr '\n' ' '), handed $h0 -> $(handed)"
+fi
 
 # --- a runtime directory that is not private is refused, and ssh still runs -------------
 mkdir -m 755 "$T/open"

@@ -271,8 +271,8 @@ static const struct expect expects[] = {
     {"-vvv -q -nq h", 0, "h", "", 0, "-vvv|-q|-nq", 0, 1, 0, 0, 2, 3, 0, 0, NULL, NULL},
     /* user's own multiplexing */
     {"-M h", 0, "h", "", 0, "-M", 0, 0, 0, 0, 0, 0, 0, 1, NULL, "-M"},
-    {"-S /tmp/s h", 0, "h", "", 0, "-S|/tmp/s", 0, 0, 0, 0, 0, 0, 0, 1, NULL, "-S"},
-    {"-S/tmp/s h", 0, "h", "", 0, "-S/tmp/s", 0, 0, 0, 0, 0, 0, 0, 1, NULL, "-S"},
+    {"-S /tmp/s h", 0, "h", "", 0, "-S|/tmp/s", 0, 0, 0, 0, 0, 0, 0, 1, NULL, NULL},
+    {"-S/tmp/s h", 0, "h", "", 0, "-S/tmp/s", 0, 0, 0, 0, 0, 0, 0, 1, NULL, NULL},
     {"-o ControlMaster=auto h", 0, "h", "", 0, "-o|ControlMaster=auto", 0, 0, 0, 0, 0, 0, 0, 1,
      NULL, NULL},
     {"-ocontrolpath=/x h", 0, "h", "", 0, "-ocontrolpath=/x", 0, 0, 0, 0, 0, 0, 0, 1, NULL, NULL},

@@ -3,10 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
 #include "sshconfig.h"
 
 #include "check.h"
@@ -25,6 +28,25 @@ static void write_config(const char *text)
     }
     fputs(text, f);
     fclose(f);
+}
+
+/* ctlpath_live_master: nothing there, a stale socket, a listening one. */
+static void test_live_master(const struct hostcfg *own)
+{
+    struct hostcfg c = *own;
+    snprintf(c.controlpath, sizeof c.controlpath, "%s/master.sock", dir);
+    CHECK(!ctlpath_live_master(&c), "no socket, no master");
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, c.controlpath, strlen(c.controlpath) + 1); /* dir is short */
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "bind");
+    CHECK(!ctlpath_live_master(&c), "a socket nobody listens on is stale");
+    CHECK(listen(fd, 4) == 0, "listen");
+    CHECK(ctlpath_live_master(&c), "a listening master");
+    c.controlmaster_client = 0;
+    CHECK(!ctlpath_live_master(&c), "ControlMaster yes/ask does not look for one");
+    close(fd);
+    unlink(c.controlpath);
 }
 
 /* Resolve dest with -F cfgpath and extra options. */
@@ -149,7 +171,14 @@ static void test_fields(void)
           "ForwardAgent unsupported: '%s'", u.unsupported);
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
           "LocalForward unsupported: '%s'", u.unsupported);
-    CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath, "own ControlPath");
+    CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath &&
+              !strncmp(u.controlpath, "/tmp/cp-", 8) && !strchr(u.controlpath, '%') &&
+              u.controlmaster_client,
+          "own ControlPath, expanded: '%s'", u.controlpath);
+    test_live_master(&u);
+    const char *cm_yes[] = {"-o", "ControlMaster=yes", NULL};
+    CHECK(resolve("own", cm_yes, &u, err) == 0 && !u.controlmaster_client,
+          "ControlMaster yes never uses a master");
     char *opts[] = {"-F", cfgpath, "-s", NULL};
     CHECK(sshconfig_resolve("/usr/bin/ssh", dir, opts, "beta", "sftp", environ, &u, err, 512) ==
                   0 &&
