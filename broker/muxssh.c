@@ -182,6 +182,30 @@ static int wait_broker(int sock, char *err, size_t errlen)
     }
 }
 
+/* -f: fork as ssh's fork_postauth() does (daemon(1, 1), then fds 0-2 on /dev/null but
+ * stderr with -v). Returns 0 in the child, 1 in the parent, -1 if fork failed. */
+static int go_background(const struct front *f)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "muxssh: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid > 0)
+        return 1;
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        if (!f->args.verbose)
+            dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    return 0;
+}
+
 /* Serve one session through the broker; returns the exit code, or -1 to fall back. */
 static int serve(struct front *f, int sock, int *no_ctl)
 {
@@ -240,9 +264,16 @@ static int serve(struct front *f, int sock, int *no_ctl)
         switch (m.type) {
         case MSG_STARTED:
             started = 1;
-            /* A pty session: the terminal is raw until we exit, whichever way. */
-            if ((m.u[0] & STARTED_PTY) && isatty(0))
+            if ((m.u[0] & STARTED_FORK) || f->args.fork_bg) {
+                int bg = go_background(f);
+                if (bg != 0) {
+                    free(body);
+                    return bg < 0 ? 255 : 0; /* the parent: ssh -f's foreground exits 0 */
+                }
+            } else if ((m.u[0] & STARTED_PTY) && isatty(0)) {
+                /* A pty session: the terminal is raw until we exit, whichever way. */
                 tty_raw(0);
+            }
             break;
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
@@ -320,10 +351,8 @@ int main(int argc, char **argv)
         f.args.unsupported = "-W with a command";
     if (!getcwd(f.cwd, sizeof f.cwd))
         snprintf(f.cwd, sizeof f.cwd, "/");
-    if (!f.parsed || f.args.unsupported || !f.args.dest || f.args.fork_bg) {
-        const char *why = !f.parsed || !f.args.dest ? NULL
-                          : f.args.unsupported      ? f.args.unsupported
-                                                    : "-f";
+    if (!f.parsed || f.args.unsupported || !f.args.dest) {
+        const char *why = !f.parsed || !f.args.dest ? NULL : f.args.unsupported;
         if (why) {
             snprintf(err, sizeof err, "%s is handed to ssh", why);
             debug(&f, err);

@@ -432,8 +432,13 @@ static void sweep(struct sshconn *c)
         if (s->state != S_WAITCONN)
             continue;
         if (s->mode == MODE_NONE) {
-            s->state = S_RUNNING; /* -N: nothing to open */
+            s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
             c->dirty = 1;
+            if (s->peer && !s->started) {
+                s->started = 1;
+                stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
+                peer_send_started(s->peer, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+            }
         } else if (s->mode == MODE_TCPIP) {
             s->state = S_OPENING; /* its own channel, not the spare session channel */
             c->dirty = 1;

@@ -56,7 +56,9 @@ enum proto_open_flags {
 };
 
 enum proto_started_flags {
-    STARTED_PTY = 1u << 0, /* the session has a pty: the client puts its terminal in raw mode */
+    STARTED_PTY = 1u << 0,  /* the session has a pty: the client puts its terminal in raw mode */
+    STARTED_FORK = 1u << 1, /* -f / ForkAfterAuthentication: the client goes to the background
+                               now (its parent exits 0, as ssh's does) */
 };
 
 enum proto_exit_kind {

@@ -563,7 +563,9 @@ static int step_start(struct session *s)
     if (!s->started) {
         s->started = 1;
         count_served(s);
-        if (!peer_send_started(s->peer, s->pty ? STARTED_PTY : 0))
+        uint32_t fl =
+            (s->pty ? STARTED_PTY : 0) | (s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+        if (!peer_send_started(s->peer, fl))
             return 0;
     } else if (buf_used(&s->peer->out) && s->blocked_op != OP_START) {
         return 0;

@@ -179,8 +179,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "Tunnel");
     else if (!strcmp(k, "pkcs11provider") && strcmp(v, "none"))
         note_unsupported(c, "PKCS11Provider");
-    else if (!strcmp(k, "forkafterauthentication") && yes(v))
-        note_unsupported(c, "ForkAfterAuthentication");
     else if (!strcmp(k, "canonicalizehostname") && strcmp(v, "false") && strcmp(v, "no"))
         note_unsupported(c, "CanonicalizeHostname");
     else if (!strcmp(k, "verifyhostkeydns") && strcmp(v, "false") && strcmp(v, "no"))

@@ -119,6 +119,15 @@ dcase "options-after-dest" "ssh -F \"\$CFG\" mux-test -q -T echo late-options"
 dcase "ssh-url" "ssh -F \"\$CFG\" -o HostName=127.0.0.1 ssh://mux-test echo url"
 dcase "sendenv" "LANG=C.UTF-8 LC_FOO=bar ssh -F \"\$CFG\" -o SendEnv='LANG LC_*' mux-test 'echo \$LANG \$LC_FOO'"
 dcase "setenv-refused" "ssh -F \"\$CFG\" -o SetEnv=NOT_ACCEPTED=1 mux-test 'echo [\$NOT_ACCEPTED]'"
+# -f: to the background after login, before the command runs; exit 0 in the foreground and
+# the command's output later on the same stdout/stderr (the pipe closes when it ends).
+dcase "fork-after-auth" "{ ssh -f -F \"\$CFG\" mux-test 'sleep 1; echo done; echo err >&2; exit 3'; echo \"rc=\$?\"; } 2>&1 | cat"
+dcase "fork-stdin-null" "{ echo input | ssh -f -F \"\$CFG\" mux-test 'cat; echo cat-done'; echo \"rc=\$?\"; } | cat"
+dcase "fork-config" "{ ssh -F \"\$CFG\" -o ForkAfterAuthentication=yes mux-test 'sleep 1; echo cfg-done'; echo \"rc=\$?\"; } | cat"
+dcase "fork-no-command" "ssh -f -F \"\$CFG\" mux-test"
+# -f -N with no forwarding: ssh does not complain; it stays in the background (ended here).
+dcase "fork-N" "ssh -f -N -F \"\$CFG\" -o SetEnv=MUXSHIM_E2E_MARK=\$\$ mux-test; echo \"rc=\$?\"
+    sleep 0.5; p=\$(pgrep -u \"\$(id -u)\" -f \"MUXSHIM_E2E_MARK=\$\$\" | grep -vx \$\$); echo \"background: \$(echo \$p | wc -w)\"; kill \$p"
 dcase "remote-signal" "$S 'kill -TERM \$\$'"
 dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
 # ssh -G answers from the config alone: both sides read the same file here.

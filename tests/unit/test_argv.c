@@ -303,7 +303,7 @@ static const struct expect expects[] = {
     {"-C -A h", 0, "h", "", 0, "-C|-A", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-A"},
     {"-J jump h cmd", 0, "h", "cmd", 1, "-J|jump", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-W localhost:22 h", 0, "h", "", 0, "-W|localhost:22", 0, 0, 1, 0, 0, 0, 0, 0, NULL, NULL},
-    {"-f h cmd", 0, "h", "cmd", 1, "-f", 0, 1, 0, 0, 0, 0, 1, 0, NULL, "-f"},
+    {"-f h cmd", 0, "h", "cmd", 1, "-f", 0, 1, 0, 0, 0, 0, 1, 0, NULL, NULL},
     {"-G h", 0, "h", "", 0, "-G", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-G"},
     {"-V", 0, NULL, "", 0, "-V", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-V"},
     {"-Vx h", 0, NULL, "", 0, "-Vx", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-V"},
