@@ -63,7 +63,7 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
 # Each unit test links the common objects plus the broker/ modules it names here.
 UNIT_DEPS_test_proto     :=
 UNIT_DEPS_test_argv      := argv
-UNIT_DEPS_test_sshconfig := sshconfig token ctlpath
+UNIT_DEPS_test_sshconfig := sshconfig token ctlpath percent
 UNIT_DEPS_test_hostkey   := hostkey sshconfig token
 UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token
 UNIT_DEPS_test_term      := term

@@ -94,6 +94,8 @@ struct session {
     int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
     int job;              /* a worker job points at this session */
     int made_conn;        /* its connection was made for it (it need not be asked again) */
+    char *localcmd;       /* expanded LocalCommand for the client to run first, or NULL */
+    int localcmd_state;   /* 0 not sent, 1 LOCAL_COMMAND sent, 2 LOCAL_DONE came back */
     struct session *next; /* in conn->sessions or the pending list */
 };
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "argv.h"
@@ -206,6 +207,32 @@ static int go_background(const struct front *f)
     return 0;
 }
 
+/* LocalCommand, as ssh_local_cmd() runs it: `$SHELL -c cmd` (else /bin/sh) with our own
+ * stdio (even with -n or -f: ssh gives /dev/null only to the session), waited for. Returns
+ * its exit status. */
+static int run_local_command(const char *cmd)
+{
+    const char *shell = getenv("SHELL");
+    if (!shell || !*shell)
+        shell = "/bin/sh";
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        execl(shell, shell, "-c", cmd, (char *)NULL);
+        fprintf(stderr, "Couldn't execute %s -c \"%s\": %s\n", shell, cmd, strerror(errno));
+        _exit(1);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "muxssh: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 /* Serve one session through the broker; returns the exit code, or -1 to fall back. */
 static int serve(struct front *f, int sock, int *no_ctl)
 {
@@ -278,6 +305,16 @@ static int serve(struct front *f, int sock, int *no_ctl)
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
             break;
+        case MSG_LOCAL_COMMAND: {
+            char *cmd = strndup(m.s[0].p, m.s[0].n);
+            int st = cmd ? run_local_command(cmd) : 1;
+            free(cmd);
+            if (client_local_done(sock, (uint32_t)st, err, sizeof err) < 0) {
+                free(body);
+                return -1; /* nothing ran remotely yet */
+            }
+            break;
+        }
         case MSG_PROMPT: {
             char q[4096], a[1024];
             int ok = proto_str_copy(&m.s[0], q, sizeof q) == 0 &&

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "hostkey.h"
 #include "jump.h"
+#include "localcmd.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -429,7 +430,7 @@ static void sweep(struct sshconn *c)
     move_waiting(c);
     /* Oldest first: sessions are pushed at the head, so take the last waiting one. */
     for (s = c->sessions; s; s = s->next) {
-        if (s->state != S_WAITCONN)
+        if (s->state != S_WAITCONN || localcmd_pending(s))
             continue;
         if (s->mode == MODE_NONE) {
             s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "control.h"
 #include "ctlpath.h"
+#include "localcmd.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -293,6 +294,7 @@ static const char *choose_mode(struct session *s)
         s->mode = MODE_EXEC;
     } else if (c->remotecommand[0]) {
         free(s->command);
+        free(s->localcmd);
         s->command = strdup(c->remotecommand);
         if (!s->command)
             return "out of memory";
@@ -415,6 +417,8 @@ void session_resolved(struct job *j)
     /* ssh would ride the OpenSSH master on the caller's own ControlPath: no new login. */
     const char *why =
         ctlpath_live_master(s->cfg) ? "an OpenSSH master listens on ControlPath" : choose_mode(s);
+    if (!why)
+        why = localcmd_prepare(s);
     if (why) {
         session_reject(s, ERR_FALLBACK, why);
         return;

@@ -202,7 +202,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     c->loglevel = 3;
     c->pubkeyauthentication = c->passwordauthentication = c->kbdinteractiveauthentication = 1;
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
-    int permitlocal = 0, localcmd = 0;
+    int permitlocal = 0;
     char idfiles[HC_MAX_FILES][HC_STR];
     int nid = 0;
 
@@ -322,10 +322,10 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "permitlocalcommand"))
             permitlocal = yes(v);
         else if (!strcmp(k, "localcommand"))
-            localcmd = 1;
+            copy(c->localcommand, HC_STR, v);
     }
-    if (permitlocal && localcmd)
-        note_unsupported(c, "PermitLocalCommand");
+    if (!permitlocal) /* ssh ignores LocalCommand then */
+        c->localcommand[0] = 0;
     if (!c->hostname[0] || !c->user[0]) {
         snprintf(err, errlen, "ssh -G printed no hostname or user");
         return -1;

@@ -49,6 +49,8 @@ struct hostcfg {
     char hostkeyalgorithms[HC_STR], kexalgorithms[HC_STR], ciphers[HC_STR], macs[HC_STR];
     int compression;
     char remotecommand[HC_STR]; /* "" when none */
+    char localcommand[HC_STR];  /* "" when none or PermitLocalCommand is off; %-tokens as
+                                   written (ssh -G does not expand them: localcmd.c does) */
     enum hc_tty requesttty;
     enum hc_session sessiontype;
     int stdinnull;

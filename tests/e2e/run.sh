@@ -128,6 +128,12 @@ dcase "fork-no-command" "ssh -f -F \"\$CFG\" mux-test"
 # -f -N with no forwarding: ssh does not complain; it stays in the background (ended here).
 dcase "fork-N" "ssh -f -N -F \"\$CFG\" -o SetEnv=MUXSHIM_E2E_MARK=\$\$ mux-test; echo \"rc=\$?\"
     sleep 0.5; p=\$(pgrep -u \"\$(id -u)\" -f \"MUXSHIM_E2E_MARK=\$\$\" | grep -vx \$\$); echo \"background: \$(echo \$p | wc -w)\"; kill \$p"
+# LocalCommand with PermitLocalCommand: run locally after login, before the command (the
+# tokens that differ between the two sides' sshds, %p and %C, are checked in test_sshconfig).
+LC="-o PermitLocalCommand=yes -o 'LocalCommand=echo local %n %r %u %h %T %%; echo local-err >&2; cat'"
+dcase "localcommand" "echo typed | ssh -F \"\$CFG\" $LC mux-test 'echo remote; cat; echo remote-err >&2' 2>&1"
+dcase "localcommand-not-permitted" "ssh -F \"\$CFG\" -o 'LocalCommand=echo never' mux-test echo remote"
+dcase "localcommand-fork" "{ ssh -f -F \"\$CFG\" -o PermitLocalCommand=yes -o 'LocalCommand=echo local-first' mux-test 'sleep 0.5; echo remote-later'; echo \"rc=\$?\"; } | cat"
 dcase "remote-signal" "$S 'kill -TERM \$\$'"
 dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
 # ssh -G answers from the config alone: both sides read the same file here.

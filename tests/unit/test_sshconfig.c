@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ctlpath.h"
+#include "percent.h"
 #include "sshconfig.h"
 
 #include "check.h"
@@ -176,6 +177,24 @@ static void test_fields(void)
               u.controlmaster_client,
           "own ControlPath, expanded: '%s'", u.controlpath);
     test_live_master(&u);
+    /* LocalCommand: kept only with PermitLocalCommand; %C as ssh computes it for ControlPath */
+    const char *lc[] = {"-o", "LocalCommand=echo %n %h %p %r %C %T %% %k", "-o",
+                        "ControlPath=/tmp/%C", NULL};
+    CHECK(resolve("beta", lc, &u, err) == 0 && !u.localcommand[0] && !u.unsupported[0],
+          "LocalCommand without PermitLocalCommand is ignored: '%s'", u.localcommand);
+    const char *lcp[] = {
+        "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo %n %h %p %r %C %T %% %k",
+        "-o", "ControlPath=/tmp/%C",    NULL};
+    char cmd[8192], want[8192];
+    CHECK(resolve("beta", lcp, &u, err) == 0 && !u.unsupported[0] &&
+              !strcmp(u.localcommand, "echo %n %h %p %r %C %T %% %k"),
+          "LocalCommand served, as written: '%s' '%s'", u.localcommand, u.unsupported);
+    snprintf(want, sizeof want, "echo beta %s %d %s %s NONE %% beta", u.hostname, u.port, u.user,
+             u.controlpath + 5);
+    CHECK(percent_local_command(&u, cmd, sizeof cmd) == 0 && !strcmp(cmd, want),
+          "expanded: '%s' want '%s'", cmd, want);
+    snprintf(u.localcommand, sizeof u.localcommand, "echo %%Z");
+    CHECK(percent_local_command(&u, cmd, sizeof cmd) < 0, "unknown token refused");
     const char *cm_yes[] = {"-o", "ControlMaster=yes", NULL};
     CHECK(resolve("own", cm_yes, &u, err) == 0 && !u.controlmaster_client,
           "ControlMaster yes never uses a master");
