@@ -65,7 +65,7 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
 CONN_DEPS := fingerprint khcmd percent proxy sshfp log
 UNIT_DEPS_test_proto     :=
 UNIT_DEPS_test_argv      := argv
-UNIT_DEPS_test_sshconfig := sshconfig token
+UNIT_DEPS_test_sshconfig := sshconfig token ctlpath percent
 UNIT_DEPS_test_hostkey   := hostkey sshconfig token
 UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token $(CONN_DEPS)
 UNIT_DEPS_test_term      := term

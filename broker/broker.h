@@ -99,6 +99,8 @@ struct session {
     int made_conn;        /* its connection was made for it (it need not be asked again) */
     int hk_known;         /* its connection's host key is known to it (ssh's HOST_OK) */
     int hk_shown;         /* VisualHostKey's lines were given to the client */
+    char *localcmd;       /* expanded LocalCommand for the client to run first, or NULL */
+    int localcmd_state;   /* 0 not sent, 1 LOCAL_COMMAND sent, 2 LOCAL_DONE came back */
     struct session *next; /* in conn->sessions or the pending list */
 };
 

@@ -291,6 +291,14 @@ int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char 
     return send_buf(sock, &b, NULL, 0, err, errlen); /* which wipes the answer */
 }
 
+int client_local_done(int sock, uint32_t status, char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_LOCAL_DONE);
+    proto_put_u32(&b, status);
+    return send_buf(sock, &b, NULL, 0, err, errlen);
+}
+
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen)
 {
     struct proto_buf b;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
 #include "doctor.h"
 #include "peer.h"
 #include "route.h"
@@ -22,8 +23,9 @@ void control_resolved(struct session *s)
     if (s->ctl_op == CTL_DOCTOR) {
         int served = doctor_report(s, text, sizeof text);
         peer_send_ctl_reply(p, served ? CTLR_OK : CTLR_NOT_FOUND, text);
-    } else if (n == 0) {
-        /* Maybe an OpenSSH master from a fallback holds it: muxssh asks the real ssh. */
+    } else if (n == 0 || ctlpath_live_master(s->cfg)) {
+        /* An OpenSSH master (a fallback's, or one on the caller's own ControlPath) holds
+         * it: muxssh asks the real ssh. */
         peer_send_ctl_reply(p, CTLR_NOT_FOUND, "");
     } else if (s->ctl_op == CTL_CHECK) {
         /* OpenSSH's wording, with the broker as the master. */

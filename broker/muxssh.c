@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "argv.h"
@@ -225,6 +226,56 @@ static int wait_broker(int sock, char *err, size_t errlen)
     }
 }
 
+/* -f: fork as ssh's fork_postauth() does (daemon(1, 1), then fds 0-2 on /dev/null but
+ * stderr with -v). Returns 0 in the child, 1 in the parent, -1 if fork failed. */
+static int go_background(const struct front *f)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "muxssh: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid > 0)
+        return 1;
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        if (!f->args.verbose)
+            dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    return 0;
+}
+
+/* LocalCommand, as ssh_local_cmd() runs it: `$SHELL -c cmd` (else /bin/sh) with our own
+ * stdio (even with -n or -f: ssh gives /dev/null only to the session), waited for. Returns
+ * its exit status. */
+static int run_local_command(const char *cmd)
+{
+    const char *shell = getenv("SHELL");
+    if (!shell || !*shell)
+        shell = "/bin/sh";
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        execl(shell, shell, "-c", cmd, (char *)NULL);
+        fprintf(stderr, "Couldn't execute %s -c \"%s\": %s\n", shell, cmd, strerror(errno));
+        _exit(1);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "muxssh: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 /* Serve one session through the broker; returns the exit code, or -1 to fall back. */
 static int serve(struct front *f, int sock, int *no_ctl)
 {
@@ -283,13 +334,30 @@ static int serve(struct front *f, int sock, int *no_ctl)
         switch (m.type) {
         case MSG_STARTED:
             started = 1;
-            /* A pty session: the terminal is raw until we exit, whichever way. */
-            if ((m.u[0] & STARTED_PTY) && isatty(0))
+            if ((m.u[0] & STARTED_FORK) || f->args.fork_bg) {
+                int bg = go_background(f);
+                if (bg != 0) {
+                    free(body);
+                    return bg < 0 ? 255 : 0; /* the parent: ssh -f's foreground exits 0 */
+                }
+            } else if ((m.u[0] & STARTED_PTY) && isatty(0)) {
+                /* A pty session: the terminal is raw until we exit, whichever way. */
                 tty_raw(0);
+            }
             break;
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
             break;
+        case MSG_LOCAL_COMMAND: {
+            char *cmd = strndup(m.s[0].p, m.s[0].n);
+            int st = cmd ? run_local_command(cmd) : 1;
+            free(cmd);
+            if (client_local_done(sock, (uint32_t)st, err, sizeof err) < 0) {
+                free(body);
+                return -1; /* nothing ran remotely yet */
+            }
+            break;
+        }
         case MSG_PROMPT: {
             char q[4096], a[1024];
             int ok = proto_str_copy(&m.s[0], q, sizeof q) == 0 &&
@@ -315,12 +383,15 @@ static int serve(struct front *f, int sock, int *no_ctl)
             char text[600];
             proto_str_copy(&m.s[0], text, sizeof text);
             free(body);
-            if (!strncmp(text, "own-controlpath: ", 17))
+            const char *why = text;
+            if (!strncmp(text, "own-controlpath: ", 17)) {
                 *no_ctl = 1;
+                why += 17;
+            }
             if (code == ERR_PROTO)
-                fprintf(stderr, "muxssh: broker: %s\n", text);
+                fprintf(stderr, "muxssh: broker: %s\n", why);
             else
-                debug(f, text);
+                debug(f, why);
             return -1;
         }
         case MSG_EXIT: {
@@ -363,10 +434,8 @@ int main(int argc, char **argv)
         f.args.unsupported = "-W with a command";
     if (!getcwd(f.cwd, sizeof f.cwd))
         snprintf(f.cwd, sizeof f.cwd, "/");
-    if (!f.parsed || f.args.unsupported || !f.args.dest || f.args.fork_bg) {
-        const char *why = !f.parsed || !f.args.dest ? NULL
-                          : f.args.unsupported      ? f.args.unsupported
-                                                    : "-f";
+    if (!f.parsed || f.args.unsupported || !f.args.dest) {
+        const char *why = !f.parsed || !f.args.dest ? NULL : f.args.unsupported;
         if (why) {
             snprintf(err, sizeof err, "%s is handed to ssh", why);
             debug(&f, err);

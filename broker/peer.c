@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "localcmd.h"
 #include "log.h"
 #include "prompt.h"
 #include "proto.h"
@@ -230,6 +231,10 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
     case MSG_WINDOW_CHANGE:
         if (p->sess)
             session_window_change(p->sess, m.u[0], m.u[1], m.u[2], m.u[3]);
+        return;
+    case MSG_LOCAL_DONE:
+        if (p->sess)
+            localcmd_done(p->sess);
         return;
     case MSG_SIGNAL:
         /* Valid, but nothing in a non-terminal session uses them yet. */

@@ -122,3 +122,15 @@ int pct_client(const struct hostcfg *cfg, struct pct_client *c)
     memcpy(c->t, t, sizeof t);
     return 0;
 }
+
+int percent_local_command(const struct hostcfg *cfg, char *out, size_t outlen)
+{
+    struct pct_client c;
+    struct pct t[12];
+    char err[256];
+    if (pct_client(cfg, &c) < 0)
+        return -1;
+    memcpy(t, c.t, sizeof c.t);
+    t[11] = (struct pct){'T', "NONE"}; /* no tunnel device: -w is handed to ssh */
+    return pct_expand(cfg->localcommand, t, 12, NULL, out, outlen, err, sizeof err);
+}

@@ -26,5 +26,8 @@ int pct_expand(const char *in, const struct pct *t, int nt, char *const *env, ch
                size_t outlen, char *err, size_t errlen);
 /* The client token set of cfg (local user, home, uid, host name, connection hash); 0 or -1. */
 int pct_client(const struct hostcfg *cfg, struct pct_client *c);
+/* cfg->localcommand expanded as ssh 9.2's ssh_session2() does (the client set, %T as NONE,
+ * %%); 0, or -1 for an unknown token or a result that does not fit (the real ssh says why). */
+int percent_local_command(const struct hostcfg *cfg, char *out, size_t outlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include "envreq.h"
 #include "hostkey.h"
 #include "jump.h"
+#include "localcmd.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -488,12 +489,17 @@ static void sweep(struct sshconn *c)
         return;
     move_waiting(c);
     for (s = c->sessions; s; s = s->next) {
-        if (s->state != S_WAITCONN)
+        if (s->state != S_WAITCONN || localcmd_pending(s))
             continue;
         if (s->mode == MODE_NONE) {
             session_show_hostkey(s);
-            s->state = S_RUNNING; /* -N: nothing to open */
+            s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
             c->dirty = 1;
+            if (s->peer && !s->started) {
+                s->started = 1;
+                stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
+                peer_send_started(s->peer, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+            }
         } else if (s->mode == MODE_TCPIP) {
             s->state = S_OPENING; /* its own channel, not a spare session channel */
             c->dirty = 1;

@@ -15,17 +15,19 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",      [MSG_CONTROL] = "usslsl",
     [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
     [MSG_ROUTE] = "ssssuull",   [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
+    [MSG_LOCAL_COMMAND] = "s",  [MSG_LOCAL_DONE] = "u",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
-    [MSG_HELLO] = "HELLO",     [MSG_OPEN] = "OPEN",
-    [MSG_PROMPT] = "PROMPT",   [MSG_PROMPT_REPLY] = "PROMPT_REPLY",
-    [MSG_MESSAGE] = "MESSAGE", [MSG_WINDOW_CHANGE] = "WINDOW_CHANGE",
-    [MSG_SIGNAL] = "SIGNAL",   [MSG_EXIT] = "EXIT",
-    [MSG_CONTROL] = "CONTROL", [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
-    [MSG_ERROR] = "ERROR",     [MSG_STARTED] = "STARTED",
-    [MSG_ROUTE] = "ROUTE",     [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
-    [MSG_HANDED] = "HANDED",
+    [MSG_HELLO] = "HELLO",           [MSG_OPEN] = "OPEN",
+    [MSG_PROMPT] = "PROMPT",         [MSG_PROMPT_REPLY] = "PROMPT_REPLY",
+    [MSG_MESSAGE] = "MESSAGE",       [MSG_WINDOW_CHANGE] = "WINDOW_CHANGE",
+    [MSG_SIGNAL] = "SIGNAL",         [MSG_EXIT] = "EXIT",
+    [MSG_CONTROL] = "CONTROL",       [MSG_CONTROL_REPLY] = "CONTROL_REPLY",
+    [MSG_ERROR] = "ERROR",           [MSG_STARTED] = "STARTED",
+    [MSG_ROUTE] = "ROUTE",           [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
+    [MSG_HANDED] = "HANDED",         [MSG_LOCAL_COMMAND] = "LOCAL_COMMAND",
+    [MSG_LOCAL_DONE] = "LOCAL_DONE",
 };
 
 const char *proto_schema(unsigned type)

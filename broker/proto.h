@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 5
+#define PROTO_VERSION 6
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -39,7 +39,10 @@ enum proto_type {
     MSG_HANDED = 15,        /* str real_ssh, str cwd, strlist opts, str dest, str reason,
                                strlist env: muxssh ran the real ssh itself for this session
                                (counted per host; no reply) */
-    MSG_TYPE_MAX = 15
+    MSG_LOCAL_COMMAND = 16, /* str command: run `$SHELL -c command` with the client's own stdio,
+                               wait for it, then send LOCAL_DONE (LocalCommand) */
+    MSG_LOCAL_DONE = 17,    /* u32 exit status of the local command (ssh ignores it) */
+    MSG_TYPE_MAX = 17
 };
 
 enum proto_hello_flags {
@@ -56,7 +59,9 @@ enum proto_open_flags {
 };
 
 enum proto_started_flags {
-    STARTED_PTY = 1u << 0, /* the session has a pty: the client puts its terminal in raw mode */
+    STARTED_PTY = 1u << 0,  /* the session has a pty: the client puts its terminal in raw mode */
+    STARTED_FORK = 1u << 1, /* -f / ForkAfterAuthentication: the client goes to the background
+                               now (its parent exits 0, as ssh's does) */
 };
 
 enum proto_exit_kind {

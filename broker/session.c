@@ -12,8 +12,10 @@
 
 #include "conn.h"
 #include "control.h"
+#include "ctlpath.h"
 #include "envreq.h"
 #include "fingerprint.h"
+#include "localcmd.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -249,6 +251,7 @@ static const char *choose_mode(struct session *s)
         s->mode = MODE_EXEC;
     } else if (c->remotecommand[0]) {
         free(s->command);
+        free(s->localcmd);
         s->command = strdup(c->remotecommand);
         if (!s->command)
             return "out of memory";
@@ -368,7 +371,11 @@ void session_resolved(struct job *j)
         control_resolved(s);
         return;
     }
-    const char *why = choose_mode(s);
+    /* ssh would ride the OpenSSH master on the caller's own ControlPath: no new login. */
+    const char *why =
+        ctlpath_live_master(s->cfg) ? "an OpenSSH master listens on ControlPath" : choose_mode(s);
+    if (!why)
+        why = localcmd_prepare(s);
     if (why) {
         session_reject(s, ERR_FALLBACK, why);
         return;
@@ -541,7 +548,9 @@ static int step_start(struct session *s)
         s->started = 1;
         session_show_hostkey(s);
         count_served(s);
-        if (!peer_send_started(s->peer, s->pty ? STARTED_PTY : 0))
+        uint32_t fl =
+            (s->pty ? STARTED_PTY : 0) | (s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+        if (!peer_send_started(s->peer, fl))
             return 0;
     } else if (buf_used(&s->peer->out) && s->blocked_op != OP_START) {
         return 0;

@@ -181,8 +181,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "Tunnel");
     else if (!strcmp(k, "pkcs11provider") && strcmp(v, "none"))
         note_unsupported(c, "PKCS11Provider");
-    else if (!strcmp(k, "forkafterauthentication") && yes(v))
-        note_unsupported(c, "ForkAfterAuthentication");
     else if (!strcmp(k, "stdiofoward") || !strcmp(k, "stdioforward"))
         note_unsupported(c, "-W");
 }
@@ -195,11 +193,12 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     c->serveralivecountmax = 3;
     c->numberofpasswordprompts = 3;
     c->controlpersist = -1;
+    c->controlmaster_client = 1;
     c->escapechar = '~';
     c->loglevel = 3;
     c->pubkeyauthentication = c->passwordauthentication = c->kbdinteractiveauthentication = 1;
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
-    int permitlocal = 0, localcmd = 0, fdpass = 0;
+    int permitlocal = 0, fdpass = 0;
     char idfiles[HC_MAX_FILES][HC_STR];
     int nid = 0;
 
@@ -245,8 +244,11 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             c->serveralivecountmax = atoi(v);
         else if (!strcmp(k, "controlpersist"))
             c->controlpersist = !strcmp(v, "no") ? -1 : !strcmp(v, "yes") ? 0 : atoi(v);
-        else if (!strcmp(k, "controlpath"))
-            c->has_own_controlpath = strcmp(v, "none") != 0;
+        else if (!strcmp(k, "controlpath") && strcmp(v, "none")) {
+            c->has_own_controlpath = 1;
+            copy(c->controlpath, HC_STR, v);
+        } else if (!strcmp(k, "controlmaster"))
+            c->controlmaster_client = strcmp(v, "true") && strcmp(v, "ask");
         else if (!strcmp(k, "identityfile") && nid < HC_MAX_FILES)
             copy(idfiles[nid++], HC_STR, v);
         else if (!strcmp(k, "identitiesonly"))
@@ -316,7 +318,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "permitlocalcommand"))
             permitlocal = yes(v);
         else if (!strcmp(k, "localcommand"))
-            localcmd = 1;
+            copy(c->localcommand, HC_STR, v);
         else if (!strcmp(k, "knownhostscommand") && strcmp(v, "none"))
             copy(c->knownhostscommand, HC_STR, v);
         else if (!strcmp(k, "verifyhostkeydns"))
@@ -326,8 +328,8 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "proxyusefdpass"))
             fdpass = yes(v);
     }
-    if (permitlocal && localcmd)
-        note_unsupported(c, "PermitLocalCommand");
+    if (!permitlocal) /* ssh ignores LocalCommand then */
+        c->localcommand[0] = 0;
     if (fdpass && c->proxycommand[0]) /* the command hands back a socket: not done here */
         note_unsupported(c, "ProxyUseFdpass");
     if (!c->hostname[0] || !c->user[0]) {

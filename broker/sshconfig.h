@@ -49,6 +49,8 @@ struct hostcfg {
     char hostkeyalgorithms[HC_STR], kexalgorithms[HC_STR], ciphers[HC_STR], macs[HC_STR];
     int compression;
     char remotecommand[HC_STR]; /* "" when none */
+    char localcommand[HC_STR];  /* "" when none or PermitLocalCommand is off; %-tokens as
+                                   written (ssh -G does not expand them: localcmd.c does) */
     enum hc_tty requesttty;
     enum hc_session sessiontype;
     int stdinnull;
@@ -62,12 +64,15 @@ struct hostcfg {
     char knownhostscommand[HC_STR]; /* "knownhostscommand", "" if none */
     int verifyhostkeydns;           /* 0 no, 1 yes, 2 ask */
     int visualhostkey;
-    int has_own_controlpath; /* controlpath is set (not "none") */
-    char unsupported[128];   /* "" or the first setting muxshim cannot serve, e.g.
-                                "ForwardAgent yes", "LocalForward", "ProxyCommand" */
-    char token[65];          /* hex SHA-256 of the authority (see token_compute) */
-    char warnings[1024];     /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
-                                file … not accessible"): the real ssh would print it too */
+    int has_own_controlpath;  /* controlpath is set (not "none") */
+    char controlpath[HC_STR]; /* "controlpath" as ssh -G expanded it, "" when none */
+    int controlmaster_client; /* ControlMaster no, auto or autoask: ssh would use a master
+                                 listening on controlpath (yes and ask never do) */
+    char unsupported[128];    /* "" or the first setting muxshim cannot serve, e.g.
+                                 "ForwardAgent yes", "LocalForward", "ProxyCommand" */
+    char token[65];           /* hex SHA-256 of the authority (see token_compute) */
+    char warnings[1024];      /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
+                                 file … not accessible"): the real ssh would print it too */
 };
 
 /* Parse the text `ssh -G` printed into cfg (token included). Returns 0 or -1 with err. */

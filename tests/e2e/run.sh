@@ -37,7 +37,7 @@ chown "$U" "$MUXSHIM_DIR"
 cleanup() {
     local pid
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$MUXSHIM_DIR"/cm-*; do
+    for s in "$MUXSHIM_DIR"/cm-* "$T"/own/* "$T"/owncp/*; do
         [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
     done
     sshd_stop "$T/s"
@@ -176,6 +176,21 @@ dcase "env-pty-and-subsystem" "$ENVPRE"'
 LANG=C.UTF-8 LC_FOO=p E -tt "$q" </dev/null | tr -d "\r"
 LANG=C.UTF-8 LC_FOO=p E "$q"
 echo "ls -1 /nonexistent-dir" >batch; LANG=C.UTF-8 LC_FOO=p sftp -q -o SendEnv="LANG LC_*" -b batch mux-test 2>&1 | grep -c nonexistent-dir' 3
+# -f: to the background after login, before the command runs; exit 0 in the foreground and
+# the command's output later on the same stdout/stderr (the pipe closes when it ends).
+dcase "fork-after-auth" "{ ssh -f mux-test 'sleep 1; echo done; echo err >&2; exit 3'; echo \"rc=\$?\"; } 2>&1 | cat"
+dcase "fork-stdin-null" "{ echo input | ssh -f mux-test 'cat; echo cat-done'; echo \"rc=\$?\"; } | cat"
+dcase "fork-config" "{ ssh -o ForkAfterAuthentication=yes mux-test 'sleep 1; echo cfg-done'; echo \"rc=\$?\"; } | cat"
+dcase "fork-no-command" "ssh -f mux-test"
+# -f -N with no forwarding: ssh does not complain; it stays in the background (ended here).
+dcase "fork-N" "ssh -f -N -o SetEnv=MUXSHIM_E2E_MARK=\$\$ mux-test; echo \"rc=\$?\"
+    sleep 0.5; p=\$(pgrep -u \"\$(id -u)\" -f \"MUXSHIM_E2E_MARK=\$\$\" | grep -vx \$\$); echo \"background: \$(echo \$p | wc -w)\"; kill \$p"
+# LocalCommand with PermitLocalCommand: run locally after login, before the command (the
+# tokens that differ between the two sides' sshds, %p and %C, are checked in test_sshconfig).
+LC="-o PermitLocalCommand=yes -o 'LocalCommand=echo local %n %r %u %h %T %%; echo local-err >&2; cat'"
+dcase "localcommand" "echo typed | ssh $LC mux-test 'echo remote; cat; echo remote-err >&2' 2>&1"
+dcase "localcommand-not-permitted" "ssh -o 'LocalCommand=echo never' mux-test echo remote"
+dcase "localcommand-fork" "{ ssh -f -o PermitLocalCommand=yes -o 'LocalCommand=echo local-first' mux-test 'sleep 0.5; echo remote-later'; echo \"rc=\$?\"; } | cat"
 dcase "remote-signal" "$S 'kill -TERM \$\$'"
 dcase "remote-closes-stdout" "$S 'exec >&-; echo still >&2; exit 4'"
 # ssh -G answers from the config alone: both sides read the same file here.
@@ -245,8 +260,6 @@ dcase "hostkeyalias" 'echo "myalias $(cut -d" " -f1-2 "$HK_PUB")" >kh
 
 # --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
 dcase "fallback-local-forward" "ssh -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded" handed
-# ControlPath=none switches OpenSSH's multiplexing off: nothing for the broker to hand over.
-dcase "controlpath-none-served" "ssh -o ControlPath=none mux-test echo own"
 dcase "fallback-version" "ssh -V" any
 c0=$(sshd_connections "$T/s")
 run_side mux "ssh -W 127.0.0.1:9 mux-test </dev/null; ssh -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test true"
@@ -257,10 +270,48 @@ else
     notok "fallback-shares-openssh-master" "new connections: $((c1 - c0)), masters: $(ls "$MUXSHIM_DIR" | tr '\n' ' ')"
 fi
 
-# A config that chooses its own ControlMaster/ControlPath keeps them: nothing is added.
+# --- the caller's own ControlMaster/ControlPath/ControlPersist: the broker is the master ---
+# handed: the broker's count of sessions handed to ssh
+handed() {
+    local c
+    c=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    echo "${c#* }"
+}
+exit_masters() {
+    local s
+    for s in "$1"/*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
+    return 0
+}
+OWNCP=$T/owncp
+mkdir -m 700 "$OWNCP" && chown "$U" "$OWNCP"
+# owncase NAME SNIPPET: differential; the shim side is served (nothing handed to ssh) and
+# leaves no socket in $OWNCP, where plain ssh made its master (ended before the shim runs).
+owncase() {
+    local h0 h1
+    run_side plain "$2"
+    exit_masters "$OWNCP"
+    h0=$(handed)
+    run_side mux "$2"
+    h1=$(handed)
+    if [ "$h0" != "$h1" ] || [ -n "$(ls -A "$OWNCP")" ]; then
+        notok "$1" "handed to ssh $h0 -> $h1, in $OWNCP: $(ls -A "$OWNCP" | tr '\n' ' ')"
+        exit_masters "$OWNCP"
+        return
+    fi
+    compare_sides "$1"
+}
+# exactly what Ansible passes (its ControlPath in double quotes)
+ANS="-C -o ControlMaster=auto -o ControlPersist=60s -o KbdInteractiveAuthentication=no -o PreferredAuthentications=gssapi-with-mic,gssapi-keyex,hostbased,publickey -o PasswordAuthentication=no -o ConnectTimeout=10 -o ControlPath=\\\"$OWNCP/%C\\\""
+owncase "own-controlpath-ansible" "ssh $ANS mux-test 'echo own; exit 3'"
+expect "own-controlpath-O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh $ANS -O check mux-test 2>&1"
+owncase "own-controlpath-S" "ssh -S $OWNCP/s mux-test echo via-S"
+owncase "controlpath-none" "ssh -o ControlPath=none mux-test echo none"
+
+# A config that chooses its own ControlMaster/ControlPath: a session the broker cannot
+# serve (-L) goes to the real ssh with them, nothing added.
 m0=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
 mkdir -m 700 "$T/own" && chown "$U" "$T/own"
-printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 5\n' \
+printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 20\n' \
     "$CFG" "$T/own" >"$T/own.cfg"
 run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
 m1=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
@@ -269,7 +320,27 @@ if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1 &
 else
     notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T/own" | grep -c '^own-'), ours $m0 -> $m1"
 fi
-for s in "$T"/own/own-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
+# While that OpenSSH master lives, a session on its path rides it (as ssh would: no new
+# login) and -O answers from it; once it is gone, the broker serves the path.
+c0=$(sshd_connections "$T/s")
+h0=$(handed)
+run_side mux "ssh -F $T/own.cfg mux-test echo rides-master && ssh -F $T/own.cfg -O check mux-test 2>&1"
+c1=$(sshd_connections "$T/s")
+if grep -q '^rides-master$' "$T/mux.out" && grep -q 'Master running' "$T/mux.out" &&
+    ! grep -q "pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null)" "$T/mux.out" &&
+    [ "$c0" = "$c1" ] && [ "$(handed)" = $((h0 + 1)) ]; then
+    ok "config-controlpath-live-master"
+else
+    notok "config-controlpath-live-master" "new connections $((c1 - c0)), out: $(tr '\n' ' ' <"$T/mux.out"), err: $(head -c 300 "$T/mux.err")"
+fi
+exit_masters "$T/own"
+h0=$(handed)
+run_side mux "ssh -F $T/own.cfg mux-test echo own-config"
+if [ "$(cat "$T/mux.out")" = own-config ] && [ -z "$(ls -A "$T/own")" ] && [ "$(handed)" = "$h0" ]; then
+    ok "config-controlpath-served"
+else
+    notok "config-controlpath-served" "out: $(cat "$T/mux.out"), in $T/own: $(ls -A "$T/own" | tr '\n' ' '), handed $h0 -> $(handed)"
+fi
 
 # --- a runtime directory that is not private is refused, and ssh still runs -------------
 mkdir -m 755 "$T/open"

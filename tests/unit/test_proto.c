@@ -80,7 +80,11 @@ static void test_all_types(void)
             break;
         case MSG_MESSAGE:
         case MSG_SIGNAL:
+        case MSG_LOCAL_COMMAND:
             proto_put_str(&b, "text", (size_t)-1);
+            break;
+        case MSG_LOCAL_DONE:
+            proto_put_u32(&b, 3);
             break;
         case MSG_WINDOW_CHANGE:
             for (int i = 0; i < 4; i++)

@@ -3,10 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
+#include "percent.h"
 #include "sshconfig.h"
 
 #include "check.h"
@@ -25,6 +29,25 @@ static void write_config(const char *text)
     }
     fputs(text, f);
     fclose(f);
+}
+
+/* ctlpath_live_master: nothing there, a stale socket, a listening one. */
+static void test_live_master(const struct hostcfg *own)
+{
+    struct hostcfg c = *own;
+    snprintf(c.controlpath, sizeof c.controlpath, "%s/master.sock", dir);
+    CHECK(!ctlpath_live_master(&c), "no socket, no master");
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, c.controlpath, strlen(c.controlpath) + 1); /* dir is short */
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "bind");
+    CHECK(!ctlpath_live_master(&c), "a socket nobody listens on is stale");
+    CHECK(listen(fd, 4) == 0, "listen");
+    CHECK(ctlpath_live_master(&c), "a listening master");
+    c.controlmaster_client = 0;
+    CHECK(!ctlpath_live_master(&c), "ControlMaster yes/ask does not look for one");
+    close(fd);
+    unlink(c.controlpath);
 }
 
 /* Resolve dest with -F cfgpath and extra options. */
@@ -149,7 +172,32 @@ static void test_fields(void)
           "ForwardAgent unsupported: '%s'", u.unsupported);
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
           "LocalForward unsupported: '%s'", u.unsupported);
-    CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath, "own ControlPath");
+    CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath &&
+              !strncmp(u.controlpath, "/tmp/cp-", 8) && !strchr(u.controlpath, '%') &&
+              u.controlmaster_client,
+          "own ControlPath, expanded: '%s'", u.controlpath);
+    test_live_master(&u);
+    /* LocalCommand: kept only with PermitLocalCommand; %C as ssh computes it for ControlPath */
+    const char *lc[] = {"-o", "LocalCommand=echo %n %h %p %r %C %T %% %k", "-o",
+                        "ControlPath=/tmp/%C", NULL};
+    CHECK(resolve("beta", lc, &u, err) == 0 && !u.localcommand[0] && !u.unsupported[0],
+          "LocalCommand without PermitLocalCommand is ignored: '%s'", u.localcommand);
+    const char *lcp[] = {
+        "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo %n %h %p %r %C %T %% %k",
+        "-o", "ControlPath=/tmp/%C",    NULL};
+    char cmd[8192], want[8192];
+    CHECK(resolve("beta", lcp, &u, err) == 0 && !u.unsupported[0] &&
+              !strcmp(u.localcommand, "echo %n %h %p %r %C %T %% %k"),
+          "LocalCommand served, as written: '%s' '%s'", u.localcommand, u.unsupported);
+    snprintf(want, sizeof want, "echo beta %s %d %s %s NONE %% beta", u.hostname, u.port, u.user,
+             u.controlpath + 5);
+    CHECK(percent_local_command(&u, cmd, sizeof cmd) == 0 && !strcmp(cmd, want),
+          "expanded: '%s' want '%s'", cmd, want);
+    snprintf(u.localcommand, sizeof u.localcommand, "echo %%Z");
+    CHECK(percent_local_command(&u, cmd, sizeof cmd) < 0, "unknown token refused");
+    const char *cm_yes[] = {"-o", "ControlMaster=yes", NULL};
+    CHECK(resolve("own", cm_yes, &u, err) == 0 && !u.controlmaster_client,
+          "ControlMaster yes never uses a master");
     /* Served now: ProxyCommand (its own authority), KnownHostsCommand, VerifyHostKeyDNS,
      * CanonicalizeHostname, VisualHostKey; ProxyCommand - and ProxyUseFdpass are not. */
     const char *served[] = {"-o", "ProxyCommand=nc %h %p",    "-o", "KnownHostsCommand=/bin/cat %H",

@@ -1,0 +1,48 @@
+/* LocalCommand: ssh runs it with the user's shell after the connection is up, before the
+ * session's command runs (ssh.c ssh_session2, sshconnect.c ssh_local_cmd). The broker
+ * expands it and holds the session until the client has run it with its own stdio. */
+#include "localcmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer.h"
+#include "percent.h"
+#include "proto.h"
+
+const char *localcmd_prepare(struct session *s)
+{
+    char cmd[4 * HC_STR];
+    if (!s->cfg->localcommand[0])
+        return NULL;
+    if (s->mode == MODE_TCPIP)
+        return "LocalCommand with -W";
+    if (percent_local_command(s->cfg, cmd, sizeof cmd) < 0)
+        return "LocalCommand that ssh cannot expand";
+    s->localcmd = strdup(cmd);
+    return s->localcmd ? NULL : "out of memory";
+}
+
+int localcmd_pending(struct session *s)
+{
+    if (!s->localcmd || s->localcmd_state == 2 || !s->peer)
+        return 0;
+    if (s->localcmd_state == 0) {
+        struct proto_buf b;
+        proto_begin(&b, MSG_LOCAL_COMMAND);
+        proto_put_str(&b, s->localcmd, (size_t)-1);
+        peer_queue(s->peer, &b);
+        s->localcmd_state = 1;
+    }
+    return 1;
+}
+
+void localcmd_done(struct session *s)
+{
+    if (s->localcmd_state != 1)
+        return;
+    s->localcmd_state = 2;
+    if (s->conn)
+        s->conn->dirty = 1;
+}
