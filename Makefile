@@ -62,7 +62,7 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
 
 # Each unit test links the common objects plus the broker/ modules it names here.
 # conn.c runs what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
-CONN_DEPS := fingerprint khcmd percent proxy sshfp log
+CONN_DEPS := child fingerprint khcmd percent proxy sshfp log
 UNIT_DEPS_test_proto     :=
 UNIT_DEPS_test_argv      := argv
 UNIT_DEPS_test_sshconfig := sshconfig token ctlpath percent

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "child.h"
 #include "fingerprint.h"
 #include "hostkey.h"
 #include "percent.h"
@@ -168,8 +168,6 @@ int khcmd_run(const struct hostcfg *cfg, char *const *env, const char *cwd, int 
     int p[2] = {-1, -1}, rc = -1, status = 0;
     struct stat st;
     pid_t pid = -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
     *out = NULL;
     if (khcmd_argv(cfg, env, name, blob, len, &argv, err, errlen) < 0)
         return -1;
@@ -185,24 +183,7 @@ int khcmd_run(const struct hostcfg *cfg, char *const *env, const char *cwd, int 
         proto_strv_free(argv);
         return -1;
     }
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    if (errfd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    if (cwd && *cwd)
-        posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int e = posix_spawn(&pid, argv[0], &fa, &at, argv, (char **)env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    int e = spawn_child(argv, env, cwd, -1, p[1], errfd, &pid);
     close(p[1]);
     if (e != 0) {
         snprintf(err, errlen, "KnownHostsCommand-HOSTNAME %.200s: %s", argv[0], strerror(e));

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
 #include "percent.h"
 #include "words.h"
@@ -161,32 +161,13 @@ static void *reaper(void *arg)
 static pid_t spawn(const char *shell, const char *cmd, char *const *env, const char *cwd, int sv,
                    int errw, char *err, size_t errlen)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
     pid_t pid = -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_adddup2(&fa, sv, 0);
-    posix_spawn_file_actions_adddup2(&fa, sv, 1);
-    posix_spawn_file_actions_adddup2(&fa, errw, 2);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    if (cwd && *cwd)
-        posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    /* Workers block every signal and the broker ignores SIGPIPE: the child gets neither. */
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {(char *)shell, "-c", (char *)cmd, NULL};
-    int rc = posix_spawn(&pid, shell, &fa, &at, argv, (char **)env);
+    int rc = spawn_child(argv, env, cwd, sv, sv, errw, &pid);
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", shell, strerror(rc));
         pid = -1;
     }
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
     return pid;
 }
 
