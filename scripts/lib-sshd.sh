@@ -19,6 +19,10 @@
 #                       runs as it (`as_test_account`), with its own ~/.ssh and no -F
 #   as_test_account NAME CMD...   runs CMD as NAME with HOME, USER and LOGNAME of NAME and
 #                       the rest of the environment kept (setpriv: no PAM session)
+#   suite_account HOME  sets U, the account a suite's client side runs as: as root the test
+#                       account ${MUXSHIM_TEST_ACCOUNT:-muxuser} (test_account U HOME), as
+#                       anyone else that user
+#   as_u CMD...         runs CMD as $U (as_test_account, or directly when U is the caller)
 #   sshd_otp NAME DIR CODE   as root: a PAM service NAME whose auth is a pam_exec check
 #                       that the answer is CODE, and DIR/NAME, a link to sshd under that
 #                       name (sshd uses its program name as its PAM service); prints the
@@ -119,6 +123,17 @@ as_test_account() {
     home=$(getent passwd "$name" | cut -d: -f6)
     setpriv --reuid="$name" --regid="$(id -g "$name")" --init-groups \
         env HOME="$home" USER="$name" LOGNAME="$name" "$@"
+}
+
+suite_account() {
+    U=$(id -un)
+    [ "$(id -u)" -eq 0 ] || return 0
+    U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
+    test_account "$U" "$1"
+}
+
+as_u() {
+    if [ "$U" = "$(id -un)" ]; then "$@"; else as_test_account "$U" "$@"; fi
 }
 
 sshd_light_user() {

@@ -23,14 +23,7 @@ export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
 # As root, both sides run as a test account whose shell reads no profile, and log in as it;
 # as anyone else, as that user.
-U=$(id -un)
-if [ "$(id -u)" -eq 0 ]; then
-    U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
-    test_account "$U" "$T/home" || exit 1
-fi
-as_u() {
-    if [ "$U" = "$(id -un)" ]; then "$@"; else as_test_account "$U" "$@"; fi
-}
+suite_account "$T/home" || exit 1
 mkdir -m 700 "$MUXSHIM_DIR"
 chown "$U" "$MUXSHIM_DIR"
 

@@ -31,14 +31,7 @@ unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
 # As root, the client side runs as a test account whose shell reads no profile (under 20
 # concurrent logins, root's login profile can print to stderr, and the checks below count
 # stderr lines), and the sshds log in as it; as anyone else, as that user.
-U=$(id -un)
-if [ "$(id -u)" -eq 0 ]; then
-    U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
-    test_account "$U" "$T/home" || exit 1
-fi
-as_u() {
-    if [ "$U" = "$(id -un)" ]; then "$@"; else as_test_account "$U" "$@"; fi
-}
+suite_account "$T/home" || exit 1
 mkdir -m 700 "$MUXSHIM_DIR"
 chown "$U" "$MUXSHIM_DIR"
 RELAY_PID=
