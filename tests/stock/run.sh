@@ -106,7 +106,7 @@ scase sendenv-lang 1 'ssh lab "echo \$LANG \$LC_MESSAGES"'
 for opt in "-o BatchMode=yes" -4 -C "-i ~/.ssh/id_ed25519" "-o IdentitiesOnly=yes" \
     "-o PasswordAuthentication=no" "-o StrictHostKeyChecking=yes" "-F ~/.ssh/config" -T -q -x \
     -a -n "-o ConnectTimeout=5" "-o LogLevel=ERROR" "-o SendEnv=NOT_SET" "-o SetEnv=FOO=1" \
-    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30"; do
+    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30" -g -K "-P tag1" -y; do
     scase "option $opt" 1 "ssh $opt lab 'echo opt'"
 done
 GIT='export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
@@ -170,6 +170,7 @@ ccase knownhostscommand 2 1 'cp ~/.ssh/known_hosts ~/kh && : >~/.ssh/known_hosts
 ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo khc" && ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo again"; echo "rc $?"; wc -c <~/.ssh/known_hosts'
 VM="-p $SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm"
 ccase verifyhostkeydns-lookup 2 1 "ssh -o VerifyHostKeyDNS=yes $VM 'echo dns-yes'; ssh -o VerifyHostKeyDNS=ask $VM 'echo dns-ask'"
+ccase bind-address 1 1 "ssh -b 127.0.0.1 lab 'echo bound'"
 ccase canonicalize-fallback-local 1 0 "ssh -o CanonicalizeHostname=yes -o CanonicalDomains=invalid $VM 'echo canon-vm'"
 ccase visualhostkey-proxy 1 1 "ssh -o VisualHostKey=yes -o ProxyCommand=\"$PROXY\" -o Port=$SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm 'echo art'"
 

@@ -314,7 +314,13 @@ static const struct expect expects[] = {
      "-46aCkxy|-e|none|-c|aes128-ctr|-m|hmac-sha2-256|-i|/k|-F|/dev/null", 0, 0, 0, 0, 0, 0, 0, 0,
      NULL, NULL},
     {"-X h", 0, "h", "", 0, "-X", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-X"},
-    {"-2 h", 0, "h", "", 0, "-2", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-2"},
+    /* served: a bind address (part of the authority), GatewayPorts and -K (no effect without
+     * forwardings or a GSSAPI server), a Match tag */
+    {"-g -K -b 127.0.0.1 -P t h", 0, "h", "", 0, "-g|-K|-b|127.0.0.1|-P|t", 0, 0, 0, 0, 0, 0, 0, 0,
+     NULL, NULL},
+    {"-B lo h", 0, "h", "", 0, "-B|lo", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-B"},
+    {"-E log h", 0, "h", "", 0, "-E|log", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-E"},
+    {"-2 h", 0, "h", "", 0, "-2", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}, /* ignored by ssh 9 */
     /* session types */
     {"-N h", 0, "h", "", 0, "-N", 0, 0, 1, 0, 0, 0, 0, 0, NULL, NULL},
     {"-o SessionType=none h", 0, "h", "", 0, "-o|SessionType=none", 0, 0, 1, 0, 0, 0, 0, 0, NULL,
