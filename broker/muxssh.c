@@ -354,7 +354,10 @@ static int serve(struct front *f, int sock, int *no_ctl)
             free(cmd);
             if (client_local_done(sock, (uint32_t)st, err, sizeof err) < 0) {
                 free(body);
-                return -1; /* nothing ran remotely yet */
+                if (!started)
+                    return -1; /* nothing ran remotely yet */
+                fprintf(stderr, "muxssh: lost the broker: %s\n", err);
+                return 255;
             }
             break;
         }
@@ -387,6 +390,10 @@ static int serve(struct front *f, int sock, int *no_ctl)
             if (!strncmp(text, "own-controlpath: ", 17)) {
                 *no_ctl = 1;
                 why += 17;
+            }
+            if (started) { /* the command may be running: never run it a second time */
+                fprintf(stderr, "muxssh: broker: %s\n", why);
+                return 255;
             }
             if (code == ERR_PROTO)
                 fprintf(stderr, "muxssh: broker: %s\n", why);

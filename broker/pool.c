@@ -448,12 +448,13 @@ void pool_connected(struct job *j)
 }
 
 /* The oldest session on c that waits for a session channel (sessions are pushed at the
- * head, so the last one), or NULL. */
+ * head, so the last one) and whose client has run its LocalCommand, or NULL. */
 static struct session *oldest_waiting(struct sshconn *c)
 {
     struct session *pick = NULL;
     for (struct session *s = c->sessions; s; s = s->next)
-        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP)
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP &&
+            !localcmd_pending(s))
             pick = s;
     return pick;
 }

@@ -174,7 +174,7 @@ echo "ls -1 /nonexistent-dir" >batch; LANG=C.UTF-8 LC_FOO=p sftp -q -o SendEnv="
 dcase "fork-after-auth" "{ ssh -f mux-test 'sleep 1; echo done; echo err >&2; exit 3'; echo \"rc=\$?\"; } 2>&1 | cat"
 dcase "fork-stdin-null" "{ echo input | ssh -f mux-test 'cat; echo cat-done'; echo \"rc=\$?\"; } | cat"
 dcase "fork-config" "{ ssh -o ForkAfterAuthentication=yes mux-test 'sleep 1; echo cfg-done'; echo \"rc=\$?\"; } | cat"
-dcase "fork-no-command" "ssh -f mux-test"
+dcase "fork-no-command" "ssh -f mux-test" any
 # -f -N with no forwarding: ssh does not complain; it stays in the background (ended here).
 dcase "fork-N" "ssh -f -N -o SetEnv=MUXSHIM_E2E_MARK=\$\$ mux-test; echo \"rc=\$?\"
     sleep 0.5; p=\$(pgrep -u \"\$(id -u)\" -f \"MUXSHIM_E2E_MARK=\$\$\" | grep -vx \$\$); echo \"background: \$(echo \$p | wc -w)\"; kill \$p"
