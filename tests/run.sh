@@ -47,6 +47,7 @@ export ASAN_OPTIONS="verify_asan_link_order=0:log_path=$san/asan${ASAN_OPTIONS:+
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$san/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 # Unit tests: one line each; their own output only when they fail.
+t0=$SECONDS
 for t in "$B"/tests/test_*; do
     [ -x "$t" ] || continue
     name=unit/$(basename "$t")
@@ -57,6 +58,7 @@ for t in "$B"/tests/test_*; do
         echo "$out" | tail -40 | sed 's/^/#   /'
     fi
 done
+echo "# unit tests: $((SECONDS - t0)) s"
 
 # A suite, or SUITE:ARG (the stock suite once per distribution fixture of /etc/ssh).
 for entry in tests/shim/run.sh tests/e2e/run.sh tests/stock/run.sh tests/stock/run.sh:debian13 \
@@ -67,8 +69,10 @@ for entry in tests/shim/run.sh tests/e2e/run.sh tests/stock/run.sh tests/stock/r
     arg=${entry#"$suite"}
     arg=${arg#:}
     if [ -x "$suite" ]; then
+        t0=$SECONDS
         "$suite" "$B" ${arg:+"$arg"} 2>&1 | tee -a "$log"
         rc=${PIPESTATUS[0]}
+        echo "# $entry: $((SECONDS - t0)) s"
         if [ "$rc" -ne 0 ] && ! grep -q "^not ok - " "$log"; then
             echo "not ok - $entry exited $rc" | tee -a "$log"
         fi
