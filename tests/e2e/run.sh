@@ -251,7 +251,7 @@ fi
 
 # --- the whole served run used one TCP connection ---------------------------------------
 p=$(($(sshd_connections "$T/s") - MUX_CONNS))
-if [ "$MUX_CONNS" = 1 ] && [ "$p" -gt 100 ]; then
+if [ "$MUX_CONNS" = 1 ] && [ "$p" -gt 50 ]; then # (plain ssh: a login a session)
     ok "one-connection (the shim's sessions: $MUX_CONNS, plain ssh's: $p)"
 else
     notok "one-connection" "the shim's sessions made $MUX_CONNS TCP connections, plain ssh's $p"
