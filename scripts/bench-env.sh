@@ -16,22 +16,10 @@ RTT=50
 # shellcheck source=lib-sshd.sh
 . "$ROOT/scripts/lib-sshd.sh"
 
-T=$(mktemp -d /tmp/muxshim-benchenv-XXXXXX)
-export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
-mkdir -m 700 "$MUXSHIM_DIR"
-unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_BROKER
-RELAY_PID=
-cleanup() {
-    local pid s
-    pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$T"/cm-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
-    [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
-    sshd_stop "$T/s"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+# shellcheck source=lib-bench.sh
+. "$ROOT/scripts/lib-bench.sh"
 
-SSHD_USER=$(sshd_light_user) sshd_start "$T/s" >/dev/null
+bench_setup benchenv
 sshd_relay "$T/s" "$B/tests/tools/relay" -d $((RTT / 2))
 CFG=$T/ssh_config
 {

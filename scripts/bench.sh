@@ -24,24 +24,10 @@ fi
 NHOSTS=50
 NCONC=100
 
-T=$(mktemp -d /tmp/muxshim-bench-XXXXXX)
-export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
-mkdir -m 700 "$MUXSHIM_DIR"
-unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_BROKER
-RELAY_PID=
-cleanup() {
-    local pid s
-    pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$T"/cm-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
-    [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
-    sshd_stop "$T/s"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+# shellcheck source=lib-bench.sh
+. "$ROOT/scripts/lib-bench.sh"
 
-# As root, log in as an account with /bin/sh and no profile (as `make soak` does): the
-# remote shell's start-up is the same for all three, and a heavy profile would hide them.
-SSHD_USER=$(sshd_light_user) sshd_start "$T/s" >/dev/null
+bench_setup bench
 CFG=$T/s/ssh_config
 KEY=$(cut -d' ' -f1-2 "$T/s/host_ed25519.pub")
 # The 50 "hosts" of goal 6 are 50 HostKeyAlias names of this server: each is its own host
