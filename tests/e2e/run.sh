@@ -182,7 +182,7 @@ echo "ls -1 /nonexistent-dir" >batch; LANG=C.UTF-8 LC_FOO=p sftp -q -o SendEnv="
 # -f: to the background after login, before the command runs; exit 0 in the foreground and
 # the command's output later on the same stdout/stderr (the pipe closes when it ends).
 dcase "fork-after-auth" "{ ssh -f mux-test 'sleep 1; echo done; echo err >&2; exit 3'; echo \"rc=\$?\"; } 2>&1 | cat"
-dcase "fork-stdin-null" "{ echo input | ssh -f mux-test 'cat; echo cat-done'; echo \"rc=\$?\"; } | cat"
+dcase "fork-stdin-null" "{ echo input | ssh -f mux-test 'sleep 1; cat; echo cat-done'; echo \"rc=\$?\"; } | cat"
 dcase "fork-config" "{ ssh -o ForkAfterAuthentication=yes mux-test 'sleep 1; echo cfg-done'; echo \"rc=\$?\"; } | cat"
 dcase "fork-no-command" "ssh -f mux-test" any
 # -f -N with no forwarding: ssh does not complain; it stays in the background (ended here).
