@@ -251,7 +251,6 @@ static const char *choose_mode(struct session *s)
         s->mode = MODE_EXEC;
     } else if (c->remotecommand[0]) {
         free(s->command);
-        free(s->localcmd);
         s->command = strdup(c->remotecommand);
         if (!s->command)
             return "out of memory";
@@ -1055,6 +1054,7 @@ void session_free(struct session *s)
     free(s->cwd);
     free(s->dest);
     free(s->command);
+    free(s->localcmd);
     free(s->cfg);
     free(s);
 }
