@@ -1,7 +1,9 @@
 #!/bin/bash
 # make bench-env: `ssh host true` back to back over a 50 ms round trip with the stock
 # `SendEnv LANG LC_*` and LANG set, for plain ssh, OpenSSH ControlMaster and muxshim side by
-# side on one throwaway sshd (loopback, its own keys, `tests/tools/relay -d 25`). Prints the
+# side on one throwaway sshd (loopback, its own keys, `tests/tools/relay -d 25`), as a user
+# runs ssh: as root, as the test account muxuser with its own ~/.ssh and the system's
+# /etc/ssh/ssh_config, no -F (scripts/lib-bench.sh). Prints the
 # medians, the round trips they make, and the local cost of an `ssh -O check` (muxssh's trip
 # to the broker with no session), which the target adds to 1.3 round trips.
 # Also run by `make bench`, which puts the table in bench/results.md. RUNS=N (default 20).
@@ -19,20 +21,18 @@ RTT=50
 # shellcheck source=lib-bench.sh
 . "$ROOT/scripts/lib-bench.sh"
 
-bench_setup benchenv
+bench_as_account scripts/bench-env.sh "$@"
+bench_setup benchenv envlab-direct
 sshd_relay "$T/s" "$B/tests/tools/relay" -d $((RTT / 2))
-CFG=$T/ssh_config
-{
-    echo "Host *"
-    echo "    SendEnv LANG LC_*"
-    echo "    Port $RELAY_PORT"
-    cat "$T/s/ssh_config"
-} >"$CFG"
+sshd_user_host "$T/s" envlab "$RELAY_PORT"
+# What Debian's and Ubuntu's /etc/ssh/ssh_config say, in case this system's does not.
+printf 'Host envlab\n    SendEnv LANG LC_*\n' >>"${USER_CFG:-$HOME/.ssh/config}"
+user_cfg_end
 export LANG=C.UTF-8
 unset LC_ALL LC_CTYPE LC_MESSAGES LC_COLLATE LC_NUMERIC LC_TIME LC_MONETARY
 
-PLAIN=(ssh -F "$CFG" mux-test)
-CM=(ssh -F "$CFG" -o ControlMaster=auto -o "ControlPath=$T/cm-%C" -o ControlPersist=600 mux-test)
+PLAIN=(ssh "${F[@]}" envlab)
+CM=(ssh "${F[@]}" -o ControlMaster=auto -o "ControlPath=$T/cm-%C" -o ControlPersist=600 envlab)
 SHIMMED=(env "LD_PRELOAD=$LIB")
 
 for way in PLAIN CM; do
@@ -59,9 +59,9 @@ rt() { awk -v t="$1" -v r=$RTT 'BEGIN { printf "%.2f", t / r }'; }
 echo "bench-env: $RUNS back-to-back runs each (plain ssh: $RUNS_PLAIN), LANG=$LANG, SendEnv LANG LC_*" >&2
 p=$(median "$RUNS_PLAIN" 0 "${PLAIN[@]}" true)
 c=$(median "$RUNS" 2 "${CM[@]}" true)
-cc=$(median "$RUNS" 2 "${CM[@]:0:9}" -O check mux-test)
+cc=$(median "$RUNS" 2 "${CM[@]:0:${#CM[@]}-1}" -O check envlab)
 m=$(median mux "$RUNS" 2 "${PLAIN[@]}" true)
-mc=$(median mux "$RUNS" 2 ssh -F "$CFG" -O check mux-test)
+mc=$(median mux "$RUNS" 2 ssh "${F[@]}" -O check envlab)
 target=$(awk -v c="$mc" -v r=$RTT 'BEGIN { printf "%.2f", 1.3 + c / r }')
 mrt=$(rt "$m")
 met=$(awk -v a="$mrt" -v b="$target" 'BEGIN { print (a <= b) ? "yes" : "no" }')

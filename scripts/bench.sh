@@ -27,25 +27,34 @@ NCONC=100
 # shellcheck source=lib-bench.sh
 . "$ROOT/scripts/lib-bench.sh"
 
-bench_setup bench
-CFG=$T/s/ssh_config
+# Every side runs as a user runs it (as root: the test account muxuser, its own ~/.ssh, the
+# system's /etc/ssh/ssh_config, no -F): "lab" is the sshd on loopback, "lab-rtt" the same
+# sshd behind the 50 ms relay.
+bench_as_account scripts/bench.sh "$@"
+bench_setup bench lab
 KEY=$(cut -d' ' -f1-2 "$T/s/host_ed25519.pub")
 # The 50 "hosts" of goal 6 are 50 HostKeyAlias names of this server: each is its own host
 # token set (and its own ControlPath, through %k), with its own known_hosts line.
-for i in $(seq 1 "$NHOSTS"); do echo "host$i $KEY" >>"$T/s/known_hosts"; done
+kh=$HOME/.ssh/known_hosts
+[ -z "$USER_CFG" ] || kh=$T/s/known_hosts
+for i in $(seq 1 "$NHOSTS"); do echo "host$i $KEY"; done >>"$kh"
 sshd_relay "$T/s" "$B/tests/tools/relay" -d 25
+sshd_user_host "$T/s" lab-rtt "$RELAY_PORT"
+user_cfg_end
+# Goals 1-6 send no environment (bench-env.sh times the stock SendEnv with LANG set).
+unset LANG LC_ALL LC_CTYPE LC_MESSAGES LC_COLLATE LC_NUMERIC LC_TIME LC_MONETARY
 
 # muxshim is timed as it is used: the program that runs ssh (here hyperfine, or the shell
 # of a pipe) has the shim loaded, so its exec of ssh becomes an exec of muxssh.
-PLAIN=(ssh -F "$CFG")
-CM=(ssh -F "$CFG" -o ControlMaster=auto -o "ControlPath=$T/cm-%C-%k" -o ControlPersist=600)
-MUX=(env "LD_PRELOAD=$LIB" ssh -F "$CFG")
+PLAIN=(ssh "${F[@]}")
+CM=(ssh "${F[@]}" -o ControlMaster=auto -o "ControlPath=$T/cm-%C-%k" -o ControlPersist=600)
+MUX=(env "LD_PRELOAD=$LIB" ssh "${F[@]}")
 SHIMMED=(env "LD_PRELOAD=$LIB")
 
 # Each way must work before it is timed.
 for way in PLAIN CM MUX; do
     declare -n cmd=$way
-    out=$("${cmd[@]}" mux-test echo ready 2>&1) || { echo "bench: $way ssh failed: $out" >&2; exit 1; }
+    out=$("${cmd[@]}" lab echo ready 2>&1) || { echo "bench: $way ssh failed: $out" >&2; exit 1; }
 done
 
 # median [mux|-] RUNS WARMUP COMMAND...: hyperfine's median in ms, no shell in between
@@ -69,15 +78,15 @@ say() { echo "bench: $*" >&2; }
 
 # --- 1. ssh host true on loopback -------------------------------------------------------
 say "1/6 ssh host true on loopback"
-p1=$(median "$R_PLAIN" 1 "${PLAIN[@]}" mux-test true)
-c1=$(median "$R_FAST" 3 "${CM[@]}" mux-test true)
-m1=$(median mux "$R_FAST" 3 "${PLAIN[@]}" mux-test true)
+p1=$(median "$R_PLAIN" 1 "${PLAIN[@]}" lab true)
+c1=$(median "$R_FAST" 3 "${CM[@]}" lab true)
+m1=$(median mux "$R_FAST" 3 "${PLAIN[@]}" lab true)
 
 # --- 2. the same over a 50 ms round trip (relay, 25 ms each way) --------------------------
 say "2/6 ssh host true over a 50 ms round trip"
-p2=$(median "$R_RTT_PLAIN" 0 "${PLAIN[@]}" -o Port="$RELAY_PORT" mux-test true)
-c2=$(median "$R_RTT" 2 "${CM[@]}" -o Port="$RELAY_PORT" mux-test true)
-m2=$(median mux "$R_RTT" 2 "${PLAIN[@]}" -o Port="$RELAY_PORT" mux-test true)
+p2=$(median "$R_RTT_PLAIN" 0 "${PLAIN[@]}" lab-rtt true)
+c2=$(median "$R_RTT" 2 "${CM[@]}" lab-rtt true)
+m2=$(median mux "$R_RTT" 2 "${PLAIN[@]}" lab-rtt true)
 rt() { awk -v t="$1" 'BEGIN { printf "%.2f", t / 50 }'; }
 
 # --- 2'. the same with the stock SendEnv LANG LC_* and LANG set (scripts/bench-env.sh) -----
@@ -88,8 +97,8 @@ B=$B RUNS=$R_RTT RUNS_PLAIN=$R_RTT_PLAIN "$ROOT/scripts/bench-env.sh" >"$T/env-t
 say "3/6 $BIG_MB MiB up and down through one session"
 SZ=$((BIG_MB * 1048576))
 mbps() { awk -v ms="$1" -v mb="$BIG_MB" 'BEGIN { printf "%.0f", mb * 1.048576 / (ms / 1000) }'; }
-up() { median_sh "$1" "$R_BIG" 1 "head -c $SZ /dev/zero | $2 mux-test 'cat >/dev/null'"; }
-down() { median_sh "$1" "$R_BIG" 1 "$2 mux-test 'head -c $SZ /dev/zero' >/dev/null"; }
+up() { median_sh "$1" "$R_BIG" 1 "head -c $SZ /dev/zero | $2 lab 'cat >/dev/null'"; }
+down() { median_sh "$1" "$R_BIG" 1 "$2 lab 'head -c $SZ /dev/zero' >/dev/null"; }
 p3u=$(mbps "$(up - "${PLAIN[*]}")")
 c3u=$(mbps "$(up - "${CM[*]}")")
 m3u=$(mbps "$(up mux "${PLAIN[*]}")")
@@ -105,7 +114,7 @@ concurrent() {
     shift
     c0=$(sshd_connections "$T/s")
     for i in $(seq 1 "$NCONC"); do
-        ("$@" mux-test "sleep 0.3; echo ok$i" >"$T/$name.out.$i" 2>"$T/$name.err.$i") &
+        ("$@" lab "sleep 0.3; echo ok$i" >"$T/$name.out.$i" 2>"$T/$name.err.$i") &
         pids+=($!)
     done
     wait "${pids[@]}" || true
@@ -128,18 +137,18 @@ e1=$(median "$R_EXEC" 1 env "LD_PRELOAD=$LIB" bash "$T/loop.sh")
 # --- 6. memory per idle host connection ----------------------------------------------------
 say "6/6 memory per idle connection, $NHOSTS hosts"
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-"${MUX[@]}" -o HostKeyAlias=host1 mux-test true
+"${MUX[@]}" -o HostKeyAlias=host1 lab true
 bp=$(cat "$MUXSHIM_DIR/broker.lock")
 sleep 0.5
 r1=$(rss "$bp")
-for i in $(seq 2 "$NHOSTS"); do "${MUX[@]}" -o HostKeyAlias="host$i" mux-test true; done
+for i in $(seq 2 "$NHOSTS"); do "${MUX[@]}" -o HostKeyAlias="host$i" lab true; done
 sleep 0.5
 rN=$(rss "$bp")
 m6=$(awk -v a="$r1" -v b="$rN" -v n="$NHOSTS" 'BEGIN { printf "%.0f", (b - a) / (n - 1) }')
 cmsum=0
 for i in $(seq 1 "$NHOSTS"); do
-    "${CM[@]}" -o HostKeyAlias="host$i" mux-test true
-    pid=$("${CM[@]}" -o HostKeyAlias="host$i" -O check mux-test 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+    "${CM[@]}" -o HostKeyAlias="host$i" lab true
+    pid=$("${CM[@]}" -o HostKeyAlias="host$i" -O check lab 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
     cmsum=$((cmsum + $(rss "$pid")))
 done
 c6=$((cmsum / NHOSTS))
@@ -174,7 +183,7 @@ cat "$T/env-table.md"
 echo
 echo "broker: $nconn"
 
-mkdir -p "$ROOT/bench"
+mkdir -p "$BENCH_OUT"
 {
     echo "# muxshim benchmark"
     echo
@@ -195,7 +204,7 @@ mkdir -p "$ROOT/bench"
     echo "![ssh host true: plain ssh, ControlMaster, muxshim](chart.png)"
     echo
     echo "Where goals are not met, [notes.md](notes.md) gives what bounds them and how it was measured."
-} >"$ROOT/bench/results.md"
+} >"$BENCH_OUT/results.md"
 
 if command -v gnuplot >/dev/null; then
     cat >"$T/chart.dat" <<EOF
@@ -205,7 +214,7 @@ if command -v gnuplot >/dev/null; then
 EOF
     gnuplot <<EOF
 set terminal pngcairo size 800,420 font ",11"
-set output "$ROOT/bench/chart.png"
+set output "$BENCH_OUT/chart.png"
 set title "ssh host true: median wall time (ms), lower is better"
 set style data histograms
 set style histogram clustered gap 1

@@ -9,17 +9,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MUXRUN=$ROOT/scripts/muxrun
 
 # As root, the whole demo (sshd included) runs as a test account whose shell reads no
-# profile, from a copy of the build it can read: the table then shows muxshim, not root's
-# login profile.
+# profile, with its own ~/.ssh and the system's /etc/ssh/ssh_config, from a copy of the build
+# it can read: the table then shows muxshim as a user meets it, not root's login profile.
 if [ "$(id -u)" -eq 0 ]; then
     # shellcheck source=lib-stage.sh
     . "$ROOT/scripts/lib-stage.sh"
-    top=$(mktemp -d /tmp/muxshim-demo-XXXXXX)
-    trap 'pkill -u muxuser 2>/dev/null; rm -rf "$top"' EXIT
-    chmod 755 "$top"
-    stage_tree "$top/tree" && test_account muxuser "$top/home" || exit 1
-    echo "demo: running as the test account muxuser (shell /bin/sh, no login profile)"
-    as_test_account muxuser bash "$top/tree/scripts/demo.sh"
+    rerun_as_account muxuser demo scripts/demo.sh
     exit
 fi
 
@@ -38,9 +33,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Two identical servers, so each side's connections are counted on its own.
+# Two identical servers, so each side's connections are counted on its own: hosts
+# "lab-plain" and "lab-mux" in the account's ~/.ssh/config. Run by anyone but a test
+# account, the demo leaves the user's ~/.ssh alone: the same entries go into a file it
+# passes with -F, which then includes the system's config, as ssh reads it without -F.
 sshd_start "$T/sshd-plain" >/dev/null
 sshd_start "$T/sshd-mux" >/dev/null
+F=
+case "${RERUN_OUT:-}" in
+"")
+    USER_CFG=$T/ssh_config F="-F $USER_CFG"
+    export GIT_SSH_COMMAND="ssh $F"
+    ;;
+*) USER_CFG= ;;
+esac
+sshd_user_host "$T/sshd-plain" lab-plain
+sshd_user_host "$T/sshd-mux" lab-mux
+user_cfg_end
 
 # The "remote" side, on this machine: a bare repository, a directory and a file.
 R=$T/remote
@@ -67,19 +76,20 @@ declare -A took
 
 # run_all SIDE: every step of the main job, each timed, in a fresh directory.
 run_all() {
-    local side=$1 cfg=$T/sshd-$1/ssh_config pre=() w=$T/work-$1 t0 rc
+    local side=$1 h=lab-$1 pre=() w=$T/work-$1 t0 rc
     [ "$side" = mux ] && pre=("$MUXRUN")
     rm -rf "$w" && mkdir -p "$w"
+    local p=${pre[*]:+${pre[*]} } e=${F:+"-e 'ssh $F'"}
     steps=(
-        "git clone|${pre[*]:+${pre[*]} }git clone -q mux-test:$R/repo.git repo"
-        "git pull|cd repo && ${pre[*]:+${pre[*]} }git pull -q"
-        "git push|cd repo && git commit -q --allow-empty -m $side && ${pre[*]:+${pre[*]} }git push -q origin HEAD:$side"
-        "rsync -a host:dir/ dir/|${pre[*]:+${pre[*]} }rsync -a -e 'ssh -F $cfg' mux-test:$R/dir/ dir/"
-        "rsync -a dir/ host:dir2/|${pre[*]:+${pre[*]} }rsync -a -e 'ssh -F $cfg' dir/ mux-test:$T/dst-$side/"
-        "scp host:file .|${pre[*]:+${pre[*]} }scp -q -F $cfg mux-test:$R/file.bin ."
-        "scp -O host:file .|${pre[*]:+${pre[*]} }scp -q -O -F $cfg mux-test:$R/file.bin legacy.bin"
-        "sftp -b batch host|${pre[*]:+${pre[*]} }sftp -q -F $cfg -b $T/sftp.batch mux-test >/dev/null"
-        "10 x ssh host true|for i in 1 2 3 4 5 6 7 8 9 10; do ${pre[*]:+${pre[*]} }ssh -F $cfg mux-test true; done"
+        "git clone|${p}git clone -q $h:$R/repo.git repo"
+        "git pull|cd repo && ${p}git pull -q"
+        "git push|cd repo && git commit -q --allow-empty -m $side && ${p}git push -q origin HEAD:$side"
+        "rsync -a host:dir/ dir/|${p}rsync -a $e $h:$R/dir/ dir/"
+        "rsync -a dir/ host:dir2/|${p}rsync -a $e dir/ $h:$T/dst-$side/"
+        "scp host:file .|${p}scp -q $F $h:$R/file.bin ."
+        "scp -O host:file .|${p}scp -q -O $F $h:$R/file.bin legacy.bin"
+        "sftp -b batch host|${p}sftp -q $F -b $T/sftp.batch $h >/dev/null"
+        "10 x ssh host true|for i in 1 2 3 4 5 6 7 8 9 10; do ${p}ssh $F $h true; done"
     )
     local step label cmd
     for step in "${steps[@]}"; do
@@ -87,7 +97,7 @@ run_all() {
         cmd=${step#*|}
         t0=$(now_ms)
         rc=0
-        (cd "$w" && GIT_SSH_COMMAND="ssh -F $cfg" GIT_CONFIG_COUNT=2 \
+        (cd "$w" && GIT_CONFIG_COUNT=2 \
             GIT_CONFIG_KEY_0=user.email GIT_CONFIG_VALUE_0=demo@example.invalid \
             GIT_CONFIG_KEY_1=user.name GIT_CONFIG_VALUE_1=demo bash -c "$cmd") || rc=$?
         took[$side/$label]=$(($(now_ms) - t0))
@@ -123,7 +133,7 @@ printf '%-28s %9d ms %9d ms\n' "total" "$tp" "$tm"
 printf '%-28s %12s %12s\n' "TCP connections sshd saw" "$(sshd_connections "$T/sshd-plain")" \
     "$(sshd_connections "$T/sshd-mux")"
 echo
-echo "demo: \$ muxrun -O check mux-test"
-"$MUXRUN" -O check mux-test -F "$T/sshd-mux/ssh_config" || true
+echo "demo: \$ muxrun -O check lab-mux"
+"$MUXRUN" -O check lab-mux $F || true
 echo "demo: \$ muxrun status"
 "$MUXRUN" status || true

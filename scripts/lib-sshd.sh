@@ -28,6 +28,17 @@
 #                       name (sshd uses its program name as its PAM service); prints the
 #                       link's path, for SSHD_BIN with SSHD_EXTRA="UsePAM yes ...".
 #                       Remove /etc/pam.d/NAME afterwards.
+#   sshd_user_host DIR NAME [PORT]   gives this account's own ~/.ssh what a user has for
+#                       DIR's sshd: its key as ~/.ssh/id_ed25519 (when there is none yet), its
+#                       host key in ~/.ssh/known_hosts, and `Host NAME` (HostName, Port: PORT
+#                       or the sshd's) in ~/.ssh/config; no other option, so the system's
+#                       /etc/ssh/ssh_config decides the rest, as for a user. With USER_CFG
+#                       set (a run that must leave a real user's ~/.ssh alone), the block
+#                       goes into that file instead, naming DIR's key and known_hosts; the
+#                       caller passes -F USER_CFG and ends the file with an Include of the
+#                       system's config (user_cfg_end)
+#   user_cfg_end        ends $USER_CFG with `Include /etc/ssh/ssh_config` for every host, which
+#                       is where ssh reads the system's config without -F
 #   sshd_stop DIR       stops it
 #   sshd_connections DIR   how many TCP connections it has logged
 #   sshd_relay DIR RELAY [ARGS...]   start tests/tools/relay (the binary RELAY, with ARGS such
@@ -156,6 +167,30 @@ account required pam_permit.so
 session required pam_permit.so
 EOF
     echo "$dir/$name"
+}
+
+sshd_user_host() {
+    local dir=$1 name=$2 port=${3:-} addr
+    port=${port:-$(awk '/^Port/ { print $2 }' "$dir/sshd_config")}
+    addr=$(awk '/^ListenAddress/ { print $2 }' "$dir/sshd_config")
+    if [ -n "${USER_CFG:-}" ]; then
+        echo "[$addr]:$port $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")" >>"$dir/known_hosts"
+        printf 'Host %s\n    HostName %s\n    Port %s\n    IdentityFile %s\n    UserKnownHostsFile %s\n' \
+            "$name" "$addr" "$port" "$dir/id_ed25519" "$dir/known_hosts" >>"$USER_CFG"
+        return
+    fi
+    mkdir -p ~/.ssh && chmod 700 ~/.ssh || return 1
+    if [ ! -f ~/.ssh/id_ed25519 ]; then
+        cp "$dir/id_ed25519" "$dir/id_ed25519.pub" ~/.ssh/ && chmod 600 ~/.ssh/id_ed25519 || return 1
+    else
+        cat ~/.ssh/id_ed25519.pub >>"$dir/authorized_keys" || return 1
+    fi
+    echo "[$addr]:$port $(cut -d' ' -f1-2 "$dir/host_ed25519.pub")" >>~/.ssh/known_hosts
+    printf 'Host %s\n    HostName %s\n    Port %s\n' "$name" "$addr" "$port" >>~/.ssh/config
+}
+
+user_cfg_end() {
+    [ -z "${USER_CFG:-}" ] || printf 'Match all\n    Include /etc/ssh/ssh_config\n' >>"$USER_CFG"
 }
 
 sshd_stop() {
