@@ -6,6 +6,11 @@
 #                        the first differences when they are not
 #   broker_counters MUXSSH DIR ACCOUNT   "SERVED HANDED": sessions the broker of the runtime
 #                        directory DIR (ACCOUNT's) served and handed to ssh, over all hosts
+#   with_fixture FIXTURE SCRIPT ARGS...   (as root) when FIXTURE is set and this is not yet
+#                        done: runs SCRIPT ARGS again in a private mount namespace with
+#                        tests/stock/etc-ssh/FIXTURE bind-mounted over /etc/ssh/ssh_config and
+#                        /etc/ssh/ssh_config.d (a distribution's ssh_config), and exits with
+#                        its status; else returns
 
 failures=0
 ok() { echo "ok - $SUITE/$1"; }
@@ -37,4 +42,18 @@ broker_counters() {
     "${run[@]}" env MUXSHIM_DIR="$dir" "$muxssh" --mux-status 2>/dev/null |
         sed -n 's/.*: served \([0-9]*\), handed to ssh \([0-9]*\).*/\1 \2/p' |
         awk '{ s += $1; h += $2 } END { printf "%d %d\n", s, h }'
+}
+
+with_fixture() {
+    local fixture=$1 fx
+    shift
+    [ -n "$fixture" ] && [ -z "${MUXSHIM_FIXTURE_NS:-}" ] || return 0
+    fx=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stock/etc-ssh/$fixture
+    [ -f "$fx/ssh_config" ] || {
+        notok setup "no fixture $fx"
+        exit 1
+    }
+    exec env MUXSHIM_FIXTURE_NS=1 unshare -m --propagation private bash -c '
+        mount --bind "$1/ssh_config" /etc/ssh/ssh_config &&
+        mount --bind "$1/ssh_config.d" /etc/ssh/ssh_config.d && shift && exec "$@"' _ "$fx" "$@"
 }

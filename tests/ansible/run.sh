@@ -10,13 +10,17 @@
 # ProxyJump to a bastion that asks a one-time code (keyboard-interactive through PAM,
 # answered by an SSH_ASKPASS script that counts the questions): asked once for the play.
 #
-#   tests/ansible/run.sh BUILD      (as root; the account is ${MUXSHIM_TEST_ACCOUNT:-muxuser})
+# With FIXTURE, all of it runs against that distribution's ssh_config (tests/stock/etc-ssh/,
+# bind-mounted over /etc/ssh in a private mount namespace), as the stock suite does.
+#
+#   tests/ansible/run.sh BUILD [FIXTURE]   (as root; the account is ${MUXSHIM_TEST_ACCOUNT:-muxuser})
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}
 case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+FIXTURE=${2:-}
 MUXSSH=$B/muxssh
-SUITE=ansible
+SUITE=ansible${FIXTURE:+-$FIXTURE}
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,6 +31,7 @@ if ! command -v ansible-playbook >/dev/null; then
     notok setup "ansible-playbook is not installed (scripts/install-deps.sh installs ansible-core)"
     exit 1
 fi
+with_fixture "$FIXTURE" "$0" "$B" "$FIXTURE"
 
 # shellcheck source=../../scripts/lib-sshd.sh
 . "$ROOT/scripts/lib-sshd.sh"

@@ -25,17 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # A fixture: run this script again in a private mount namespace with it over /etc/ssh.
-if [ -n "$FIXTURE" ] && [ -z "${MUXSHIM_STOCK_NS:-}" ]; then
-    fx=$ROOT/tests/stock/etc-ssh/$FIXTURE
-    [ -f "$fx/ssh_config" ] || {
-        notok setup "no fixture $fx"
-        exit 1
-    }
-    exec env MUXSHIM_STOCK_NS=1 unshare -m --propagation private bash -c '
-        mount --bind "$1/ssh_config" /etc/ssh/ssh_config &&
-        mount --bind "$1/ssh_config.d" /etc/ssh/ssh_config.d &&
-        exec "$2" "$3" "$4"' _ "$fx" "$0" "$B" "$FIXTURE"
-fi
+with_fixture "$FIXTURE" "$0" "$B" "$FIXTURE"
 
 # shellcheck source=../../scripts/lib-sshd.sh
 . "$ROOT/scripts/lib-sshd.sh"
