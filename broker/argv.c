@@ -26,7 +26,7 @@ static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
                                     "AB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy";
 
 /* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
-static const char served_opts[] = "246aCbcefgiKklmnNopPqsSTtvxyFJOW"; /* -2 -P: ignored */
+static const char served_opts[] = "246aBbCcEefgiKklmnNopPqsSTtvxyFJOW"; /* -2 -P: ignored */
 
 enum { SESSION_UNSET = -1, SESSION_NONE, SESSION_SUBSYSTEM, SESSION_DEFAULT };
 
@@ -365,6 +365,7 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         break;
     case 'E':
         ps->logfile = 1;
+        a->logfile = optarg;
         break;
     case 'O':
         if (ps->stdio_forward)

@@ -26,6 +26,7 @@ struct ssh_args {
     int fork_bg;         /* -f */
     const char *ctl_cmd; /* -O argument, or NULL */
     const char *stdio_fwd;   /* -W argument (HOST:PORT), or NULL */
+    const char *logfile;     /* -E argument (ssh's diagnostics go there), or NULL */
     int user_ctl;            /* the caller chose its own multiplexing: -M, -S, or -o ControlMaster /
                                 ControlPath / ControlPersist (any spelling/case, "=" or space) */
     const char *unsupported; /* NULL, or the first option muxssh does not serve (e.g. "-L",

@@ -35,7 +35,9 @@ int doctor_report(const struct session *s, char *text, size_t len)
     else if (c->proxycommand[0])
         put(&o, "route: ProxyCommand %s\n", c->proxycommand);
     else
-        put(&o, "route: direct%s%s\n", c->bindaddress[0] ? ", from " : "", c->bindaddress);
+        put(&o, "route: direct%s%s%s%s\n", c->bindaddress[0] ? ", from " : "", c->bindaddress,
+            !c->bindaddress[0] && c->bindinterface[0] ? ", from interface " : "",
+            c->bindaddress[0] ? "" : c->bindinterface);
     const char *why = c->unsupported[0] ? c->unsupported : pool_remembered(s);
     if (why) {
         put(&o, "served by the broker: no, handed to ssh: %s\n", why);

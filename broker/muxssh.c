@@ -251,9 +251,9 @@ static int go_background(const struct front *f)
 }
 
 /* LocalCommand, as ssh_local_cmd() runs it: `$SHELL -c cmd` (else /bin/sh) with our own
- * stdio (even with -n or -f: ssh gives /dev/null only to the session), waited for. Returns
- * its exit status. */
-static int run_local_command(const char *cmd)
+ * stdio (even with -n or -f: ssh gives /dev/null only to the session; errfd is the caller's
+ * stderr under -E), waited for. Returns its exit status. */
+static int run_local_command(const char *cmd, int errfd)
 {
     const char *shell = getenv("SHELL");
     if (!shell || !*shell)
@@ -261,6 +261,8 @@ static int run_local_command(const char *cmd)
     pid_t pid = fork();
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
+        if (errfd != 2)
+            dup2(errfd, 2);
         execl(shell, shell, "-c", cmd, (char *)NULL);
         fprintf(stderr, "Couldn't execute %s -c \"%s\": %s\n", shell, cmd, strerror(errno));
         _exit(1);
@@ -276,11 +278,12 @@ static int run_local_command(const char *cmd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
-/* Serve one session through the broker; returns the exit code, or -1 to fall back. */
-static int serve(struct front *f, int sock, int *no_ctl)
+/* Serve one session through the broker, with errfd as the session's stderr; returns the exit
+ * code, or -1 to fall back. */
+static int serve(struct front *f, int sock, int errfd, int *no_ctl)
 {
     char err[512] = "";
-    int fds[3] = {0, 1, 2}, null = -1;
+    int fds[3] = {0, 1, errfd}, null = -1;
     uint32_t flags = 0;
     if (f->args.stdin_null) {
         null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -298,8 +301,10 @@ static int serve(struct front *f, int sock, int *no_ctl)
     }
     if (isatty(1))
         flags |= OPEN_STDOUT_TTY;
-    if (isatty(2))
+    if (isatty(errfd))
         flags |= OPEN_STDERR_TTY;
+    if (errfd != 2)
+        flags |= OPEN_LOG_FILE;
     int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest, command, environ,
                          flags, fds, err, sizeof err);
     if (null >= 0)
@@ -350,7 +355,7 @@ static int serve(struct front *f, int sock, int *no_ctl)
             break;
         case MSG_LOCAL_COMMAND: {
             char *cmd = strndup(m.s[0].p, m.s[0].n);
-            int st = cmd ? run_local_command(cmd) : 1;
+            int st = cmd ? run_local_command(cmd, errfd) : 1;
             free(cmd);
             if (client_local_done(sock, (uint32_t)st, err, sizeof err) < 0) {
                 free(body);
@@ -414,6 +419,27 @@ static int serve(struct front *f, int sock, int *no_ctl)
     }
 }
 
+/* -E FILE: what ssh itself says (muxssh's and the broker's messages) is appended to FILE,
+ * while the remote command's stderr still goes to the caller's stderr. Returns a copy of
+ * that stderr, or -1 (nothing changed) when FILE cannot be opened. */
+static int log_to_file(const struct front *f)
+{
+    int log = open(f->args.logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log < 0) {
+        debug(f, "the -E file cannot be opened: handed to ssh");
+        return -1;
+    }
+    int errfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (errfd < 0 || dup2(log, 2) < 0) {
+        if (errfd >= 0)
+            close(errfd);
+        close(log);
+        return -1;
+    }
+    close(log);
+    return errfd;
+}
+
 int main(int argc, char **argv)
 {
     static struct front f;
@@ -458,9 +484,17 @@ int main(int argc, char **argv)
     }
     if (is_ctl)
         return control(&f, sock);
-    int no_ctl = 0;
-    int code = serve(&f, sock, &no_ctl);
+    int no_ctl = 0, errfd = 2;
+    if (f.args.logfile && (errfd = log_to_file(&f)) < 0) {
+        close(sock);
+        return run_real(&f, CTL_IF_CONFIG_SILENT); /* ssh says why it cannot open it */
+    }
+    int code = serve(&f, sock, errfd, &no_ctl);
     tty_restore();
+    if (errfd != 2) { /* ssh's diagnostics go to stderr again */
+        dup2(errfd, 2);
+        close(errfd);
+    }
     if (code >= 0)
         return code;
     close(sock);

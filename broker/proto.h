@@ -56,6 +56,8 @@ enum proto_open_flags {
     OPEN_STDERR_TTY = 1u << 2,
     OPEN_STDIN_NULL = 1u << 3, /* muxssh replaced stdin by /dev/null (-n) */
     OPEN_STDIO_FWD = 1u << 4,  /* -W: command is the HOST:PORT to forward stdio to */
+    OPEN_LOG_FILE = 1u << 5,   /* -E: what ssh itself says goes in MESSAGE frames only (the
+                                  client writes them to its log file), never into fd 2 */
 };
 
 enum proto_started_flags {

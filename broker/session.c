@@ -530,7 +530,7 @@ void session_show_hostkey(struct session *s)
     s->hk_shown = 1;
     /* Ahead of the remote's stderr on the same fd; a terminal session's goes through
      * muxssh before it makes the terminal raw. */
-    if (s->mode == MODE_NONE || s->mode == MODE_TCPIP || s->pty)
+    if (s->mode == MODE_NONE || s->mode == MODE_TCPIP || s->pty || (s->flags & OPEN_LOG_FILE))
         peer_send_message(s->peer, text);
     else
         buf_append(&s->to_err, text, strlen(text));

@@ -234,6 +234,8 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             copy(c->proxycommand, HC_STR, v);
         else if (!strcmp(k, "bindaddress"))
             copy(c->bindaddress, HC_STR, v);
+        else if (!strcmp(k, "bindinterface"))
+            copy(c->bindinterface, HC_STR, v);
         else if (!strcmp(k, "addressfamily"))
             c->addressfamily = !strcmp(v, "inet") ? AF_INET : !strcmp(v, "inet6") ? AF_INET6 : 0;
         else if (!strcmp(k, "connecttimeout"))

@@ -24,6 +24,7 @@ struct hostcfg {
     char proxyjump[HC_STR];    /* "proxyjump", "" if none */
     char proxycommand[HC_STR]; /* "proxycommand", "" if none */
     char bindaddress[HC_STR];  /* "bindaddress", "" if none */
+    char bindinterface[HC_STR]; /* "bindinterface" (used when bindaddress is ""), "" if none */
     int addressfamily;         /* AF_UNSPEC, AF_INET or AF_INET6 */
     int connecttimeout;        /* seconds, -1 when "none" */
     int serveraliveinterval;   /* seconds, 0 = off */

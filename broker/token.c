@@ -36,6 +36,7 @@ void token_compute(const struct hostcfg *c, uid_t uid, char out[65])
     put_str(m, c->proxyjump);
     put_str(m, c->proxycommand);
     put_str(m, c->bindaddress);
+    put_str(m, c->bindaddress[0] ? "" : c->bindinterface);
     EVP_DigestFinal_ex(m, md, NULL);
     EVP_MD_CTX_free(m);
     for (int i = 0; i < 32; i++)

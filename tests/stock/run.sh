@@ -113,6 +113,9 @@ scase visualhostkey 2 'ssh -o VisualHostKey=yes lab "echo art; echo err >&2"; ss
 scase canonicalize-address 1 'ssh -o CanonicalizeHostname=yes -o CanonicalDomains=invalid lab "echo canon"'
 scase verifyhostkeydns-numeric 1 'ssh -o VerifyHostKeyDNS=yes lab "echo dns"'
 scase proxycommand-none 1 'ssh -o ProxyCommand=none lab "echo none"'
+# -E: what ssh itself says (here the VisualHostKey picture) goes to the file, the remote
+# stderr still to stderr.
+scase logfile 1 'ssh -E e.log -o VisualHostKey=yes lab "echo out; echo err >&2"; echo "rc $?"; echo log:; cat e.log'
 
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ] && ! ls "$RT"/cm-* >/dev/null 2>&1; then
@@ -161,6 +164,8 @@ ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo khc" && ssh -o KnownHosts
 VM="-p $SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm"
 ccase verifyhostkeydns-lookup 2 1 "ssh -o VerifyHostKeyDNS=yes $VM 'echo dns-yes'; ssh -o VerifyHostKeyDNS=ask $VM 'echo dns-ask'"
 ccase bind-address 1 1 "ssh -b 127.0.0.1 lab 'echo bound'"
+ccase bind-interface 2 1 "ssh -B lo lab 'echo bound-if'; ssh -o BindInterface=lo lab 'echo again'"
+ccase bind-interface-missing 0 0 'ssh -B nosuch0 lab true; echo "rc $?"'
 ccase canonicalize-fallback-local 1 0 "ssh -o CanonicalizeHostname=yes -o CanonicalDomains=invalid $VM 'echo canon-vm'"
 ccase visualhostkey-proxy 1 1 "ssh -o VisualHostKey=yes -o ProxyCommand=\"$PROXY\" -o Port=$SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm 'echo art'"
 

@@ -318,8 +318,10 @@ static const struct expect expects[] = {
      * forwardings or a GSSAPI server), -P (ignored by ssh 9.2) */
     {"-g -K -b 127.0.0.1 -P h", 0, "h", "", 0, "-g|-K|-b|127.0.0.1|-P", 0, 0, 0, 0, 0, 0, 0, 0,
      NULL, NULL},
-    {"-B lo h", 0, "h", "", 0, "-B|lo", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-B"},
-    {"-E log h", 0, "h", "", 0, "-E|log", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-E"},
+    /* served: BindInterface (the broker binds to the interface's address), -E (muxssh writes
+     * what ssh would log to the file) */
+    {"-B lo h", 0, "h", "", 0, "-B|lo", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
+    {"-E log h", 0, "h", "", 0, "-E|log", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-2 h", 0, "h", "", 0, "-2", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}, /* ignored by ssh 9 */
     /* session types */
     {"-N h", 0, "h", "", 0, "-N", 0, 0, 1, 0, 0, 0, 0, 0, NULL, NULL},
