@@ -23,4 +23,8 @@ const char *engine_built_version(void);
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **));
 
+/* The server's SSH_MSG_USERAUTH_BANNER, rendered as ssh prints it, into out (cap bytes);
+ * 1 when there is one, 0 when not (or the library cannot say). Call after the first
+ * libssh2_userauth_list. */
+int engine_banner(LIBSSH2_SESSION *s, char *out, size_t cap);
 #endif
