@@ -24,6 +24,7 @@ void engine_set_recv(LIBSSH2_SESSION *s,
 #endif
 }
 
+#if LIBSSH2_VERSION_NUM >= 0x010b00
 /* One byte as ssh's fmprintf shows it: printable ASCII, tab, newline and carriage return
  * and the bytes of multibyte characters as they are; other control bytes as \ooo. */
 static size_t render_byte(unsigned char c, char *out, size_t room)
@@ -39,6 +40,7 @@ static size_t render_byte(unsigned char c, char *out, size_t room)
     snprintf(out, room, "\\%03o", c);
     return 4;
 }
+#endif
 
 int engine_banner(LIBSSH2_SESSION *s, char *out, size_t cap)
 {

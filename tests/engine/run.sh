@@ -31,8 +31,11 @@ RT=$T/run
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
 export MUXSHIM_PERSIST=600
 cleanup() {
-    local pid
+    local pid s
     pid=$(cat "$RT/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
+    for s in "$RT"/cm-*; do # the OpenSSH masters of what went to the real ssh
+        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+    done
     sshd_stop "$T/s"
     rm -rf "$T"
 }
@@ -98,9 +101,19 @@ else
 fi
 
 if [ "$old" = 1 ]; then
-    skip rsa-identity-file "$version signs RSA keys with SHA-1 only: handed to ssh by design"
-    skip rsa-agent "$version"
+    # The one switch (engine_old): an RSA key goes to the real ssh, which shows the banner.
+    run_side plain 'ssh lab "echo rsa"'
+    before=$(counters)
+    run_side mux 'ssh lab "echo rsa"'
+    after=$(counters)
+    if [ $((${after#* } - ${before#* })) -ge 1 ]; then
+        compare_sides rsa-handed-to-ssh
+    else
+        notok rsa-handed-to-ssh "counters $before -> $after"
+    fi
+    skip rsa-agent "$version signs RSA keys with SHA-1 only"
     skip banner-quiet "$version has no banner"
+    skip banner-batchmode "$version has no banner"
 else
     # An RSA-3072 key, the account's only one: logs in with rsa-sha2, banner and all; the
     # second session shares the connection and still shows the banner, as ssh's own login.
@@ -110,8 +123,8 @@ else
         ssh-add -q ~/agent_rsa && ssh lab "echo agent"; rc=$?; ssh-agent -k >/dev/null; echo "rc $rc"'
     # No banner under -q or LogLevel ERROR, as in ssh.
     scase banner-quiet 2 'ssh -q lab "echo q"; ssh -o LogLevel=ERROR lab "echo error"'
+    scase banner-batchmode 1 'ssh -o BatchMode=yes lab "echo batch"'
 fi
-scase banner-batchmode 1 'ssh -o BatchMode=yes lab "echo batch"'
 
 # Strict key exchange (kex-strict-*-v00@openssh.com): sshd logs it at debug level only, so
 # ask a second sshd at LogLevel DEBUG3 about one broker login.
