@@ -89,7 +89,7 @@ fetch_source() {
         -o "Dir::Etc::preferencesparts=$work/apt/etc/preferences.d"
         -o APT::Sandbox::User="$(id -un)")
     echo "libssh2: fetching Debian $suite's libssh2 source from $uri" >&2
-    "${apt[@]}" update >"$work/apt.log" 2>&1 ||
+    "${apt[@]}" --error-on=any update >"$work/apt.log" 2>&1 ||
         unavailable "apt-get update of $uri $suite failed, see $work/apt.log"
     # apt checks the .dsc and its files against the signed Sources index.
     (cd "$work/src" && "${apt[@]}" source "libssh2/$suite") >>"$work/apt.log" 2>&1 ||
