@@ -23,7 +23,18 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
 BROKER_OBJS := $(BROKER_SRCS:%.c=$(B)/obj/%.o)
 SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/shimobj/%.o)
-BROKER_LIBS := -lssh2 -lcrypto -lpthread -lresolv
+BROKER_LIBS  = $(SSH2_LIBS) -lcrypto -lpthread -lresolv
+
+# libssh2: the system's when it is 1.11 or newer, else Debian 13's source built once into
+# build/libssh2/ (shared by build/ and build/san-*/); LIBSSH2=system forces the system's.
+# scripts/libssh2.sh writes the flags into $(B)/libssh2.flags, read when a recipe runs
+# (after the file is made), and touched only when they change, so switching rebuilds.
+LIBSSH2     ?= auto
+SSH2_ROOT   := build/libssh2
+SSH2_FLAGS  := $(B)/libssh2.flags
+SSH2_CFLAGS  = $(shell sed -n 's/^cflags=//p' $(SSH2_FLAGS) 2>/dev/null)
+SSH2_LIBS    = $(shell sed -n 's/^libs=//p' $(SSH2_FLAGS) 2>/dev/null)
+CFLAGS      += $(SSH2_CFLAGS)
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 SHIM_TESTS  := $(patsubst tests/shim/%.c,$(B)/tests/shim/%,$(wildcard tests/shim/*.c))
@@ -35,6 +46,12 @@ all: $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker
 # line naming the command); order-only, so it never causes a rebuild.
 build-deps:
 	@scripts/install-deps.sh --build
+
+$(SSH2_FLAGS): FORCE | build-deps
+	@scripts/libssh2.sh $(LIBSSH2) $(SSH2_ROOT) $@
+
+# Everything that includes libssh2.h or links it follows the flags.
+$(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_FLAGS)
 
 $(B)/obj/%.o: %.c $(wildcard broker/*.h) | build-deps
 	@mkdir -p $(dir $@)
@@ -72,6 +89,9 @@ UNIT_DEPS_test_term      := term
 UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) hostkey sshconfig token
 UNIT_DEPS_test_envreq    := envreq
+# auth.c asks engine.c what the libssh2 in use can do.
+UNIT_DEPS_test_conn      += engine
+UNIT_DEPS_test_accept    += engine
 unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
 
 .SECONDEXPANSION:
@@ -154,5 +174,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: build-deps bench-env bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: FORCE build-deps bench-env bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
 .SECONDARY:

@@ -16,6 +16,8 @@
 #include <linux/sockios.h>
 #include <time.h>
 
+#include "engine.h"
+
 #define DEFAULT_INTERVAL_S 5 /* when ServerAliveInterval is not set */
 #define DEFAULT_COUNTMAX 3   /* a 15 s window */
 #define PROBE_TIMEOUT_MS 3000
@@ -81,7 +83,7 @@ void alive_init(struct sshconn *c)
 {
     libssh2_keepalive_config(c->ssh, 1, 2);
     *libssh2_session_abstract(c->ssh) = c;
-    libssh2_session_callback_set(c->ssh, LIBSSH2_CALLBACK_RECV, (void *)counting_recv);
+    engine_set_recv(c->ssh, counting_recv);
     c->quickack = 1;
     alive_rx(c);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "hostkey.h"
 #include "proto.h"
 #include "words.h"
@@ -115,10 +116,10 @@ static void note_refused(struct conn_facts *f, const unsigned char *blob, size_t
 }
 
 /* libssh2 before 1.11 signs RSA user keys only with ssh-rsa (SHA-1), which OpenSSH 8.8 and
- * later refuse by default. */
+ * later refuse by default; 1.11 signs them with rsa-sha2-512/256 by itself. */
 static int rsa_sha1_only(void)
 {
-    return libssh2_version(0x010b00) == NULL;
+    return engine_old();
 }
 
 /* 1 if the key blob is an RSA key ("ssh-rsa" as its type). */
@@ -534,6 +535,10 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
             snprintf(err, errlen, "no authentication methods offered");
             return -1;
         }
+        /* The banner comes with the answer to the first request, before any prompt. */
+        if (round == 0 && facts && engine_banner(s, facts->banner, sizeof facts->banner) &&
+            ui.pr && ui.pr->say && cfg->loglevel >= 3)
+            facts->banner_said = ui.pr->say(ui.pr->ctx, facts->banner) == 0;
         snprintf(server, sizeof server, "%s", methods);
         if (!strcmp(server, prev))
             break; /* nothing counted in the last round */

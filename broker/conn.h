@@ -67,6 +67,8 @@ struct conn_facts {
     int by_khc;            /* ... in KnownHostsCommand's lines only: khc is ... */
     unsigned char khc[32]; /* ... the SHA-256 of that command's expanded words */
     int by_dns;            /* let in by a DNSSEC-validated SSHFP match (VerifyHostKeyDNS yes) */
+    char banner[4096];     /* the server's auth banner as ssh prints it ("" none; engine.h) */
+    int banner_said;       /* ... already shown to the client asked during the login */
 };
 
 /* The id of a public key blob. */

@@ -7,6 +7,7 @@
 
 #include "ctlpath.h"
 #include "doctor.h"
+#include "engine.h"
 #include "peer.h"
 #include "route.h"
 #include "pool.h"
@@ -61,9 +62,11 @@ void control_list(struct peer *p)
     char text[16384];
     size_t off = 0;
     time_t now = time(NULL);
-    int n = snprintf(text, sizeof text, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s\n", "HOST",
-                     "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE");
+    int n = snprintf(text, sizeof text, "muxbroker with libssh2 %s\n", engine_version());
     off = (size_t)n;
+    n = snprintf(text + off, sizeof text - off, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s\n", "HOST",
+                     "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE");
+    off += (size_t)n;
     int conns = 0;
     for (struct sshconn *c = B.conns; c; c = c->next) {
         char idle[16] = "-";

@@ -14,6 +14,7 @@
 #include <libssh2.h>
 
 #include "broker.h"
+#include "engine.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -84,8 +85,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc)
             ready_fd = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "muxbroker: usage: muxbroker [--ready-fd N]\n");
+        else if (!strcmp(argv[i], "-V")) {
+            printf("muxbroker: libssh2 %s (built with %s)\n", engine_version(),
+                   engine_built_version());
+            return 0;
+        } else {
+            fprintf(stderr, "muxbroker: usage: muxbroker [-V] [--ready-fd N]\n");
             return 2;
         }
     }

@@ -12,6 +12,7 @@
 #include "accept.h"
 #include "alive.h"
 #include "auth.h"
+#include "engine.h"
 #include "envreq.h"
 #include "hostkey.h"
 #include "jump.h"
@@ -53,6 +54,13 @@ static void link_session(struct sshconn *c, struct session *s)
 }
 
 static void free_conn(struct sshconn *c);
+
+/* The server's auth banner (engine.h), as ssh's own login would print it for s. */
+static void show_banner(const struct sshconn *c, struct session *s)
+{
+    if (c->facts.banner[0] && s->peer && s->cfg && s->cfg->loglevel >= 3)
+        peer_send_message(s->peer, c->facts.banner);
+}
 
 /* A connect job that was never started (its worker would have freed it with jobs_free). */
 static void drop_job(struct job *j)
@@ -245,6 +253,7 @@ void pool_attach(struct session *s)
                 continue;
             s->made_conn = 0;
             link_session(c, s);
+            show_banner(c, s);
             if (!alive_fresh(c))
                 alive_probe(c); /* idle a while (or the machine slept): ask first */
             return;
@@ -440,6 +449,9 @@ void pool_connected(struct job *j)
             if (s->made_conn)
                 s->hk_known = c->facts.hk_known;
         check_waiting(c);
+        for (struct session *s = c->sessions; s; s = s->next)
+            if (!s->made_conn || !c->facts.banner_said)
+                show_banner(c, s);
         return;
     }
     if (j->res.sticky)

@@ -133,6 +133,8 @@ static int loglevel(const char *v)
                                   "VERBOSE", "DEBUG1", "DEBUG2", "DEBUG3"};
     if (!strcasecmp(v, "DEBUG"))
         return 5;
+    if (!strcasecmp(v, "SILENT")) /* how ssh -G names QUIET (-q) */
+        return 0;
     for (int i = 0; i < 8; i++)
         if (!strcasecmp(v, names[i]))
             return i;

@@ -312,10 +312,13 @@ AuthenticationMethods publickey,keyboard-interactive" || exit 1
 CASE=otp
 once_then_nothing otp otp "$CODE" 'echo coded' coded
 
-# 10. RSA keys: libssh2 1.10 signs them with SHA-1 only, which sshd 9.2 refuses, so the
-# real ssh serves the host (with OpenSSH's own multiplexing). The broker tries once and then
-# remembers: six sessions make two connections (the broker's try and the master), and an
-# encrypted RSA key's passphrase is asked once in all.
+# 10. RSA keys: libssh2 1.11 signs them with rsa-sha2-512/256, so the broker serves them:
+# six sessions make one connection. libssh2 1.10 signs them with SHA-1 only, which sshd 9.2
+# refuses, so the real ssh serves the host (with OpenSSH's own multiplexing): the broker
+# tries once and then remembers, and six sessions make two connections (the broker's try
+# and the master). Either way an encrypted RSA key's passphrase is asked once in all.
+rsa_old=0
+case "$("$B/muxbroker" -V 2>&1)" in *"libssh2 1."[0-9].* | *"libssh2 1.10."*) rsa_old=1 ;; esac
 server rsa "" || exit 1
 ssh-keygen -q -t rsa -b 2048 -N '' -C rsa -f "$T/rsa/id_rsa"
 ssh-keygen -q -t rsa -b 2048 -N 'rsa pass' -C rsa-enc -f "$T/rsa/enc_rsa"
@@ -331,15 +334,24 @@ side plain ap-plain rsa-plain 'echo rsa'
 askpass ap-mux x
 before=$(sshd_connections "$T/rsa")
 side mux ap-mux rsa-plain 'echo rsa'
-compare rsa/falls-back-and-works
+if [ "$rsa_old" = 1 ]; then compare rsa/falls-back-and-works; else compare rsa/served-and-works; fi
 for i in 1 2 3 4 5; do side mux ap-mux rsa-plain 'echo rsa'; done
 conns=$(($(sshd_connections "$T/rsa") - before))
-if [ "$(cat "$T/mux.out")" = rsa ] && [ "$conns" = 2 ]; then
-    ok rsa/tried-once-then-remembered
+if [ "$rsa_old" = 1 ]; then
+    if [ "$(cat "$T/mux.out")" = rsa ] && [ "$conns" = 2 ]; then
+        ok rsa/tried-once-then-remembered
+    else
+        notok rsa/tried-once-then-remembered "$conns connections for six sessions"
+    fi
+    counted rsa/counted-as-handed-to-ssh rt-rsa handed
 else
-    notok rsa/tried-once-then-remembered "$conns connections for six sessions"
+    if [ "$conns" = 1 ]; then
+        ok rsa/one-connection
+    else
+        notok rsa/one-connection "$conns connections for six sessions"
+    fi
+    counted rsa/counted-as-served rt-rsa 6
 fi
-counted rsa/counted-as-handed-to-ssh rt-rsa handed
 CASE=rsa-enc
 askpass ap-mux 'rsa pass'
 for i in 1 2 3; do side mux ap-mux rsa-enc 'echo rsa-enc'; done
