@@ -1,4 +1,5 @@
-/* Wire protocol: one encoder, one decoder, framed send/receive with fds. */
+/* Wire protocol: one encoder, one decoder, framed send/receive with fds. The shim uses the
+ * heap-free entry points (proto.h): they touch no heap and no stdio. */
 #include "proto.h"
 
 #include <errno.h>
@@ -50,6 +51,10 @@ static void put_bytes(struct proto_buf *b, const void *src, size_t n)
         b->err = 1;
         return;
     }
+    if (b->len + n > b->cap && b->fixed) {
+        b->err = 1;
+        return;
+    }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n)
@@ -66,14 +71,26 @@ static void put_bytes(struct proto_buf *b, const void *src, size_t n)
     b->len += n;
 }
 
-void proto_begin(struct proto_buf *b, uint8_t type)
+static void begin(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap, int fixed)
 {
     static const uint8_t zero[PROTO_HDR];
-    b->data = NULL;
-    b->len = b->cap = 0;
+    b->data = buf;
+    b->len = 0;
+    b->cap = cap;
     b->err = 0;
+    b->fixed = fixed;
     put_bytes(b, zero, sizeof zero);
     put_bytes(b, &type, 1);
+}
+
+void proto_begin(struct proto_buf *b, uint8_t type)
+{
+    begin(b, type, NULL, 0, 0);
+}
+
+void proto_begin_into(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap)
+{
+    begin(b, type, buf, cap, 1);
 }
 
 void proto_put_u32(struct proto_buf *b, uint32_t v)
@@ -122,6 +139,11 @@ int proto_end(struct proto_buf *b)
 
 void proto_buf_free(struct proto_buf *b)
 {
+    if (b->fixed) {
+        explicit_bzero(b->data, b->cap);
+        b->len = 0;
+        return;
+    }
     if (b->data)
         explicit_bzero(b->data, b->cap); /* a frame may carry an answer or an environment */
     free(b->data);
@@ -139,6 +161,26 @@ long proto_frame_len(const uint8_t *buf, size_t len)
     if (len < PROTO_HDR + n)
         return 0;
     return (long)(PROTO_HDR + n);
+}
+
+/* err = a, then the number n (when a number is given), then c: the decoder's one-line
+ * reasons, written without stdio (the shim decodes in its hooks). */
+static void reason(char *err, size_t errlen, const char *a, const char *b, int has_n, size_t n,
+                   const char *c)
+{
+    char num[24];
+    size_t k = 0, at = 0;
+    if (!errlen)
+        return;
+    do
+        num[sizeof num - 1 - k++] = (char)('0' + n % 10);
+    while ((n /= 10) && k < sizeof num);
+    const char *parts[4] = {a, b, has_n ? num + sizeof num - k : "", c};
+    size_t lens[4] = {strlen(a), strlen(b), has_n ? k : 0, strlen(c)};
+    for (int i = 0; i < 4; i++)
+        for (size_t j = 0; j < lens[i] && at + 1 < errlen; j++)
+            err[at++] = parts[i][j];
+    err[at] = '\0';
 }
 
 /* Reads a str at *off; checks bounds and rejects embedded NUL. */
@@ -162,12 +204,12 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
 {
     memset(m, 0, sizeof *m);
     if (len < 1 || len > PROTO_MAX_FRAME) {
-        snprintf(err, errlen, "bad frame size %zu", len);
+        reason(err, errlen, "bad frame size ", "", 1, len, "");
         return -1;
     }
     m->type = body[0];
     if (m->type == 0 || m->type > MSG_TYPE_MAX) {
-        snprintf(err, errlen, "unknown message type %u", (unsigned)m->type);
+        reason(err, errlen, "unknown message type ", "", 1, m->type, "");
         return -1;
     }
     size_t off = 1;
@@ -187,8 +229,8 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
             uint32_t count = proto_be32(body + off);
             off += 4;
             if (count > PROTO_MAX_LIST) {
-                snprintf(err, errlen, "%s: list of %u items is over the limit", names[m->type],
-                         count);
+                reason(err, errlen, names[m->type], ": list of ", 1, count,
+                       " items is over the limit");
                 return -1;
             }
             size_t start = off;
@@ -204,12 +246,12 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
         }
     }
     if (off != len) {
-        snprintf(err, errlen, "%s: %zu trailing bytes", names[m->type], len - off);
+        reason(err, errlen, names[m->type], ": ", 1, len - off, " trailing bytes");
         return -1;
     }
     return 0;
 truncated:
-    snprintf(err, errlen, "%s: truncated or malformed field", names[m->type]);
+    reason(err, errlen, names[m->type], ": truncated or malformed field", 0, 0, "");
     return -1;
 }
 
@@ -386,5 +428,26 @@ long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char 
         return -1;
     }
     *body = b;
+    return (long)n;
+}
+
+long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, int *nfds)
+{
+    uint8_t hdr[PROTO_HDR];
+    *nfds = 0;
+    long r = recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
+    if (r <= 0)
+        return r;
+    uint32_t n = proto_be32(hdr);
+    if (n < 1 || n > PROTO_MAX_FRAME || n > cap) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    r = recv_exact(sock, buf, n, fds, maxfds, nfds);
+    if (r <= 0) {
+        if (r == 0)
+            errno = EPIPE;
+        return -1;
+    }
     return (long)n;
 }

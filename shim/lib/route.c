@@ -23,8 +23,8 @@
 
 extern char **environ;
 
-/* The wire format is broker/proto.h's; its encoder (proto.c) allocates, so frames are built
- * here in stack buffers. */
+/* Frames are built and read with broker/proto's codec, in stack buffers (its heap-free entry
+ * points). */
 #define FRAME_MAX 8192
 #define ROUTES_MAX 8192
 
@@ -241,126 +241,22 @@ static void start_broker(void)
         ;
 }
 
-struct frame {
-    unsigned char b[FRAME_MAX];
-    size_t n;
-};
-
-/* Append n bytes; past the buffer, the frame is marked too long (n > sizeof b). */
-static void put_bytes(struct frame *f, const void *p, size_t n)
+/* Send a finished frame; 0 or -1. */
+static int send_frame(int s, struct proto_buf *f)
 {
-    if (f->n + n > sizeof f->b) {
-        f->n = sizeof f->b + 1;
-        return;
-    }
-    memcpy(f->b + f->n, p, n);
-    f->n += n;
+    return proto_end(f) == 0 ? proto_send(s, f, NULL, 0) : -1;
 }
 
-static void put_u32(struct frame *f, uint32_t v)
+/* Read and decode one frame into buf (FRAME_MAX bytes), keeping at most one fd; 0 or -1. */
+static int recv_frame(int s, uint8_t *buf, struct proto_msg *m, int *fd)
 {
-    unsigned char be[4];
-    proto_set_be32(be, v);
-    put_bytes(f, be, 4);
-}
-
-static void put_str(struct frame *f, const char *s)
-{
-    put_u32(f, (uint32_t)strlen(s));
-    put_bytes(f, s, strlen(s));
-}
-
-/* A str field "NAME=VALUE", written in place. */
-static void put_var(struct frame *f, const char *name, const char *value)
-{
-    put_u32(f, (uint32_t)(strlen(name) + 1 + strlen(value)));
-    put_bytes(f, name, strlen(name));
-    put_bytes(f, "=", 1);
-    put_bytes(f, value, strlen(value));
-}
-
-static void begin(struct frame *f, unsigned type)
-{
-    f->n = 4;
-    f->b[f->n++] = (unsigned char)type;
-}
-
-static int send_frame(int s, struct frame *f)
-{
-    if (f->n > sizeof f->b)
+    char why[8]; /* the decoder's reason is not shown: a bad frame is simply not served */
+    int n = 0;
+    *fd = -1; /* stays -1 unless an fd came (then the caller closes it on every path) */
+    long len = proto_recv_into(s, buf, FRAME_MAX, fd, 1, &n);
+    if (len <= 0)
         return -1;
-    proto_set_be32(f->b, (uint32_t)(f->n - 4));
-    for (size_t off = 0; off < f->n;) {
-        ssize_t w = send(s, f->b + off, f->n - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        off += (size_t)w;
-    }
-    return 0;
-}
-
-/* Read exactly n bytes into buf, keeping the first fd that comes with them; 0 or -1. */
-static int recv_all(int s, unsigned char *buf, size_t n, int *fd)
-{
-    for (size_t got = 0; got < n;) {
-        struct iovec iov = {.iov_base = buf + got, .iov_len = n - got};
-        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-        ssize_t r = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            int fds[4];
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            if (k > 4)
-                k = 4;
-            memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-            for (size_t i = 0; i < k; i++) {
-                if (*fd < 0)
-                    *fd = fds[i];
-                else
-                    close(fds[i]);
-            }
-        }
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-/* Read one frame: its body (type byte first) in f->b, its length in f->n, and at most one
- * fd; 0 or -1. */
-static int recv_frame(int s, struct frame *f, int *fd)
-{
-    unsigned char hdr[4];
-    *fd = -1;
-    if (recv_all(s, hdr, 4, fd) < 0)
-        return -1;
-    uint32_t len = proto_be32(hdr);
-    if (len < 1 || len > sizeof f->b)
-        return -1;
-    f->n = len;
-    return recv_all(s, f->b, len, fd);
-}
-
-/* A str field at *off in the body; 0 and its bounds, or -1. */
-static int get_str(const struct frame *f, size_t *off, const char **p, size_t *n)
-{
-    if (*off + 4 > f->n)
-        return -1;
-    uint32_t l = proto_be32(f->b + *off);
-    if (l > f->n - *off - 4)
-        return -1;
-    *p = (const char *)f->b + *off + 4;
-    *n = l;
-    *off += 4 + l;
-    return 0;
+    return proto_decode(buf, (size_t)len, m, why, sizeof why);
 }
 
 /* Environment the broker needs to resolve the route's host as ssh would. */
@@ -386,48 +282,57 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
     }
     if (s < 0)
         return -1;
-    struct frame f;
+    uint8_t buf[FRAME_MAX];
+    struct proto_buf f;
+    struct proto_msg m;
     int fd = -1, rc = -1;
-    begin(&f, MSG_HELLO);
-    put_u32(&f, PROTO_VERSION);
-    put_u32(&f, (uint32_t)getpid());
-    put_u32(&f, 0);
-    if (send_frame(s, &f) < 0 || recv_frame(s, &f, &fd) < 0 || f.b[0] != MSG_HELLO)
+    proto_begin_into(&f, MSG_HELLO, buf, sizeof buf);
+    proto_put_u32(&f, PROTO_VERSION);
+    proto_put_u32(&f, (uint32_t)getpid());
+    proto_put_u32(&f, 0);
+    if (send_frame(s, &f) < 0 || recv_frame(s, buf, &m, &fd) < 0 || m.type != MSG_HELLO)
         goto out;
     char real[PATH_MAX], cwd[PATH_MAX];
     if (shim_path_search("ssh", environ, real, sizeof real) != 0 || !getcwd(cwd, sizeof cwd))
         goto out;
-    begin(&f, MSG_ROUTE);
-    put_str(&f, real);
-    put_str(&f, cwd);
-    put_str(&f, via->dest);
-    put_str(&f, host);
-    put_u32(&f, port);
-    put_u32(&f, (uint32_t)family);
-    uint32_t nv = 0;
-    for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0]; i++)
-        nv += shim_env(environ, passed_env[i]) != NULL;
-    put_u32(&f, nv);
+    proto_begin_into(&f, MSG_ROUTE, buf, sizeof buf);
+    proto_put_str(&f, real, (size_t)-1);
+    proto_put_str(&f, cwd, (size_t)-1);
+    proto_put_str(&f, via->dest, (size_t)-1);
+    proto_put_str(&f, host, (size_t)-1);
+    proto_put_u32(&f, port);
+    proto_put_u32(&f, (uint32_t)family);
+    /* The "NAME=VALUE" words, packed: what does not fit here would not fit the frame. */
+    char *env[sizeof passed_env / sizeof passed_env[0] + 1], vars[FRAME_MAX];
+    size_t used = 0;
+    int nv = 0;
     for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0]; i++) {
         const char *v = shim_env(environ, passed_env[i]);
-        if (v)
-            put_var(&f, passed_env[i], v);
+        if (!v)
+            continue;
+        if (join(vars + used, sizeof vars - used, passed_env[i], "=", v) < 0) {
+            f.err = 1; /* the frame cannot be sent */
+            break;
+        }
+        env[nv++] = vars + used;
+        used += strlen(vars + used) + 1;
     }
-    put_u32(&f, (uint32_t)via->nopts);
+    env[nv] = NULL;
+    proto_put_strlist(&f, env, -1);
+    char *opts[ROUTE_WORDS + 1];
     for (int i = 0; i < via->nopts; i++)
-        put_str(&f, via->opts[i]);
+        opts[i] = (char *)via->opts[i];
+    opts[via->nopts] = NULL;
+    proto_put_strlist(&f, opts, -1);
     if (send_frame(s, &f) < 0)
         goto out;
     for (;;) {
         if (fd >= 0)
             close(fd);
-        if (recv_frame(s, &f, &fd) < 0)
+        if (recv_frame(s, buf, &m, &fd) < 0)
             goto out;
-        size_t off = 1;
-        const char *p;
-        size_t n;
-        if (f.b[0] == MSG_ROUTE_REPLY && f.n == 5) {
-            uint32_t e = proto_be32(f.b + 1);
+        if (m.type == MSG_ROUTE_REPLY) {
+            uint32_t e = m.u[0];
             if (e == 0 && fd >= 0) {
                 rc = fd;
                 fd = -1;
@@ -436,28 +341,23 @@ static int ask_broker(const struct via *via, const char *host, unsigned port, in
             }
             goto out;
         }
-        if (f.b[0] == MSG_MESSAGE && get_str(&f, &off, &p, &n) == 0) {
-            while (n && write(2, p, n) < 0 && errno == EINTR)
+        if (m.type == MSG_MESSAGE) {
+            while (m.s[0].n && write(2, m.s[0].p, m.s[0].n) < 0 && errno == EINTR)
                 ;
             continue;
         }
-        if (f.b[0] == MSG_PROMPT && f.n >= 9) {
-            uint32_t id = proto_be32(f.b + 1), echo = proto_be32(f.b + 5);
-            off = 9;
+        if (m.type == MSG_PROMPT) {
+            uint32_t id = m.u[0], echo = m.u[1];
             char q[2048], a[1024];
-            int ok = get_str(&f, &off, &p, &n) == 0 && n < sizeof q;
-            if (ok) {
-                memcpy(q, p, n);
-                q[n] = '\0';
-                ok = ask_user(q, echo != 0, a, sizeof a) == 0;
-            }
-            begin(&f, MSG_PROMPT_REPLY);
-            put_u32(&f, id);
-            put_u32(&f, ok ? 1 : 0);
-            put_str(&f, ok ? a : "");
+            int ok = proto_str_copy(&m.s[0], q, sizeof q) == 0 &&
+                     ask_user(q, echo != 0, a, sizeof a) == 0;
+            proto_begin_into(&f, MSG_PROMPT_REPLY, buf, sizeof buf);
+            proto_put_u32(&f, id);
+            proto_put_u32(&f, ok ? 1 : 0);
+            proto_put_str(&f, ok ? a : "", (size_t)-1);
             explicit_bzero(a, sizeof a);
             int sent = send_frame(s, &f);
-            explicit_bzero(f.b, sizeof f.b);
+            proto_buf_free(&f); /* wipes the answer */
             if (sent < 0)
                 goto out;
             continue;
