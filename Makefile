@@ -22,7 +22,8 @@ COMMON_SRCS := $(PROTO_SRCS) broker/proto/runtime.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
-LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c $(TTY_SRCS) $(PROTO_SRCS)
+LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c shim/lib/route_file.c \
+                   shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) $(PROTO_SRCS)
 CONFIG_SRCS := broker/config/sshconfig.c broker/config/token.c broker/config/percent.c \
                broker/config/ctlpath.c broker/config/words.c broker/config/jump.c
 CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
