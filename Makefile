@@ -29,7 +29,8 @@ CONFIG_SRCS := broker/config/sshconfig.c broker/config/token.c broker/config/per
 CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
                broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
                broker/conn/fingerprint.c broker/conn/child.c
-SESSION_SRCS := broker/session/session.c broker/session/term.c broker/session/envreq.c \
+SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
+                broker/session/pump.c broker/session/tcpip.c broker/session/term.c broker/session/envreq.c \
                 broker/session/localcmd.c broker/session/route.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/spare.c broker/pool/alive.c
 CORE_SRCS   := broker/core/loop.c broker/core/peer.c broker/core/jobs.c broker/core/prompt.c \
