@@ -32,7 +32,7 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broke
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c broker/session/envreq.c \
                 broker/session/localcmd.c broker/session/route.c
-POOL_SRCS   := broker/pool/pool.c broker/pool/spare.c broker/pool/alive.c
+POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c broker/pool/alive.c
 CORE_SRCS   := broker/core/loop.c broker/core/peer.c broker/core/jobs.c broker/core/prompt.c \
                broker/core/log.c broker/core/buf.c
 CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
