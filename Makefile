@@ -20,7 +20,7 @@ endif
 PROTO_SRCS  := broker/proto/proto.c
 COMMON_SRCS := $(PROTO_SRCS) broker/proto/runtime.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
-ARGV_SRCS   := shim/muxssh/argv.c
+ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
 LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c shim/lib/route_file.c \
                    shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) $(PROTO_SRCS)

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "argv.h"
+#include "argv_int.h"
 
 /* OpenSSH 9.2 ssh.c: the option string handed to getopt. */
 static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
@@ -27,8 +28,6 @@ static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
 
 /* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
 static const char served_opts[] = "246aCbcefgiKklmnNopPqsSTtvxyFJOW"; /* -2 -P: ignored */
-
-enum { SESSION_UNSET = -1, SESSION_NONE, SESSION_SUBSYSTEM, SESSION_DEFAULT };
 
 /* A tiny re-implementation of OpenBSD getopt's state (no permutation, no long options). */
 struct getopt_state {
@@ -41,29 +40,8 @@ struct getopt_state {
     int trailing_dash; /* the pass ended on a cluster ending in '-' (e.g. "-v-") */
 };
 
-/* Everything ssh remembers while parsing that decides a usage error. */
-struct parse_state {
-    struct ssh_args *out;
-    int cap_opts;
-    const char *user;       /* first of -l, -o User, the destination's user */
-    char *user_copy;        /* heap copy when it came from -o User */
-    int port_set;           /* -p, -o Port or the URI's port was seen */
-    int session_type;       /* from -N, -s, -o SessionType */
-    int remote_command_set; /* -o RemoteCommand seen (first wins) */
-    int remote_command;     /* ... and it is not "none" */
-    int proxy_command_set;
-    int jump_set;
-    int stdio_forward;
-    int syslog;
-    int logfile;
-    char *err;
-    size_t errlen;
-};
-
-static int fail(struct parse_state *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Stores a one-line reason and returns -1. */
-static int fail(struct parse_state *ps, const char *fmt, ...)
+int argv_fail(struct parse_state *ps, const char *fmt, ...)
 {
     va_list ap;
     if (ps->err != NULL && ps->errlen > 0) {
@@ -82,13 +60,13 @@ static int push_opt(struct parse_state *ps, const char *s, size_t n)
         int cap = ps->cap_opts ? ps->cap_opts * 2 : 16;
         char **v = realloc(a->opts, (size_t)cap * sizeof(*v));
         if (v == NULL)
-            return fail(ps, "out of memory");
+            return argv_fail(ps, "out of memory");
         a->opts = v;
         ps->cap_opts = cap;
     }
     char *copy = strndup(s, n);
     if (copy == NULL)
-        return fail(ps, "out of memory");
+        return argv_fail(ps, "out of memory");
     a->opts[a->nopts++] = copy;
     a->opts[a->nopts] = NULL;
     return 0;
@@ -142,193 +120,6 @@ static int next_opt(struct getopt_state *g)
     return c;
 }
 
-/* OpenSSH's a2port(): a number 0..65535 (strtonum) or a tcp service name; -1 if neither. */
-static int a2port(const char *s)
-{
-    char *ep;
-    errno = 0;
-    long long v = strtoll(s, &ep, 10);
-    if (ep != s && *ep == '\0' && errno == 0 && v >= 0 && v <= 65535)
-        return (int)v;
-    struct servent *se = getservbyname(s, "tcp");
-    if (se != NULL)
-        return ntohs((unsigned short)se->s_port);
-    return -1;
-}
-
-/* ssh's check of -e: "^X", one character, or "none". */
-static int valid_escape(const char *s)
-{
-    if (s[0] == '^' && s[1] != '\0' && s[2] == '\0' && (unsigned char)s[1] >= 64 &&
-        (unsigned char)s[1] < 128)
-        return 1;
-    return strlen(s) == 1 || strcmp(s, "none") == 0;
-}
-
-/* The queries ssh -Q answers (anything else is a fatal error). */
-static int valid_query(const char *q)
-{
-    static const char *const exact[] = {"cipher", "cipher-auth",      "mac",         "kex",
-                                        "key",    "key-cert",         "key-plain",   "key-sig",
-                                        "sig",    "protocol-version", "compression", "help",
-                                        NULL};
-    static const char *const anycase[] = {"Ciphers",
-                                          "MACs",
-                                          "KexAlgorithms",
-                                          "PubkeyAcceptedKeyTypes",
-                                          "PubkeyAcceptedAlgorithms",
-                                          "HostKeyAlgorithms",
-                                          "HostbasedKeyTypes",
-                                          "HostbasedAcceptedKeyTypes",
-                                          "HostbasedAcceptedAlgorithms",
-                                          NULL};
-    for (int i = 0; exact[i] != NULL; i++)
-        if (strcmp(q, exact[i]) == 0)
-            return 1;
-    for (int i = 0; anycase[i] != NULL; i++)
-        if (strcasecmp(q, anycase[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* The Debian 9.2p1 build (with the upstream 9.6 fix) refuses these host names. */
-static int valid_hostname(const char *s)
-{
-    if (*s == '-')
-        return 0;
-    for (; *s != '\0'; s++)
-        if (strchr("'`\"$\\;&<>|(){},", *s) != NULL || isspace((unsigned char)*s) ||
-            iscntrl((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-/* ... and these remote user names. */
-static int valid_ruser(const char *s)
-{
-    if (*s == '-')
-        return 0;
-    for (; *s != '\0'; s++) {
-        if (strchr("'`\";&<>|(){}", *s) != NULL)
-            return 0;
-        if (isspace((unsigned char)*s) && s[1] == '-')
-            return 0;
-        if (*s == '\\' && s[1] == '\0')
-            return 0;
-    }
-    return 1;
-}
-
-#define CONF_WS " \t\r\n"
-
-/* readconf's strdelim(): the next token of *s, split at whitespace, a double-quoted run or
- * one '='. Modifies the string; NULL on an unmatched quote. */
-static char *conf_strdelim(char **s)
-{
-    char *old = *s;
-    int wspace = 0;
-    if (old == NULL)
-        return NULL;
-    *s = strpbrk(old, CONF_WS "\"=");
-    if (*s == NULL)
-        return old;
-    if (**s == '"') {
-        memmove(*s, *s + 1, strlen(*s));
-        if ((*s = strpbrk(*s, "\"")) == NULL)
-            return NULL;
-        **s = '\0';
-        *s += strspn(*s + 1, CONF_WS) + 1;
-        return old;
-    }
-    if (**s == '=')
-        wspace = 1;
-    **s = '\0';
-    *s += strspn(*s + 1, CONF_WS) + 1;
-    if (**s == '=' && !wspace)
-        *s += strspn(*s + 1, CONF_WS) + 1;
-    return old;
-}
-
-/* readconf's argv_split(), first token only: quotes and backslash escapes removed. */
-static void conf_first_arg(const char *s, char *out)
-{
-    int quote = 0;
-    s += strspn(s, " \t");
-    if (*s == '#') {
-        *out = '\0';
-        return;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s == '\\' &&
-            (s[1] == '\'' || s[1] == '"' || s[1] == '\\' || (quote == 0 && s[1] == ' ')))
-            *out++ = *++s;
-        else if (quote == 0 && (*s == ' ' || *s == '\t'))
-            break;
-        else if (quote == 0 && (*s == '"' || *s == '\''))
-            quote = *s;
-        else if (quote != 0 && *s == quote)
-            quote = 0;
-        else
-            *out++ = *s;
-    }
-    *out = '\0';
-}
-
-/* Records what a -o line means for muxssh and for ssh's own command-line checks; the line is
- * split as readconf's process_config_line() does. */
-static int note_config_line(struct parse_state *ps, const char *line)
-{
-    size_t len = strlen(line);
-    char *buf = malloc(2 * len + 2), *arg, *str, *kw;
-    if (buf == NULL)
-        return fail(ps, "out of memory");
-    arg = buf + len + 1;
-    str = buf;
-    memcpy(buf, line, len + 1);
-    while (len > 0 && strchr(CONF_WS "\f", buf[len - 1]) != NULL)
-        buf[--len] = '\0';
-    kw = conf_strdelim(&str);
-    if (kw != NULL && *kw == '\0')
-        kw = conf_strdelim(&str);
-    if (kw == NULL || *kw == '\0' || *kw == '#' || str == NULL) {
-        free(buf);
-        return 0; /* empty, a comment, or an error ssh reports itself */
-    }
-    str += strspn(str, CONF_WS);
-    conf_first_arg(str, arg);
-
-    if (strcasecmp(kw, "ControlMaster") == 0 || strcasecmp(kw, "ControlPath") == 0 ||
-        strcasecmp(kw, "ControlPersist") == 0) {
-        ps->out->user_ctl = 1;
-    } else if (strcasecmp(kw, "User") == 0 && ps->user == NULL && *arg != '\0') {
-        ps->user_copy = strdup(arg);
-        if (ps->user_copy == NULL) {
-            free(buf);
-            return fail(ps, "out of memory");
-        }
-        ps->user = ps->user_copy;
-    } else if (strcasecmp(kw, "Port") == 0 && *arg != '\0') {
-        ps->port_set = 1;
-    } else if (strcasecmp(kw, "SessionType") == 0 && ps->session_type == SESSION_UNSET) {
-        if (strcasecmp(arg, "none") == 0)
-            ps->session_type = SESSION_NONE;
-        else if (strcasecmp(arg, "subsystem") == 0)
-            ps->session_type = SESSION_SUBSYSTEM;
-        else if (strcasecmp(arg, "default") == 0)
-            ps->session_type = SESSION_DEFAULT;
-    } else if (strcasecmp(kw, "RemoteCommand") == 0 && !ps->remote_command_set) {
-        /* the rest of the line; "none" means unset */
-        ps->remote_command_set = 1;
-        ps->remote_command = strcmp(str + strspn(str, CONF_WS "="), "none") != 0;
-    } else if (strcasecmp(kw, "ProxyCommand") == 0) {
-        ps->proxy_command_set = 1;
-    } else if (strcasecmp(kw, "ProxyJump") == 0) {
-        ps->jump_set = 1;
-    }
-    free(buf);
-    return 0;
-}
-
 /* Names of options for the unsupported field. */
 static const char *opt_name(int c)
 {
@@ -352,7 +143,7 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
 
     switch (c) {
     case '1':
-        return fail(ps, "SSH protocol v.1 is no longer supported");
+        return argv_fail(ps, "SSH protocol v.1 is no longer supported");
     case 'n':
         a->stdin_null = 1;
         break;
@@ -368,9 +159,9 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         break;
     case 'O':
         if (ps->stdio_forward)
-            return fail(ps, "Cannot specify multiplexing command with -W");
+            return argv_fail(ps, "Cannot specify multiplexing command with -W");
         if (a->ctl_cmd != NULL)
-            return fail(ps, "Multiplexing command already specified");
+            return argv_fail(ps, "Multiplexing command already specified");
         if (strcmp(optarg, "check") != 0 && strcmp(optarg, "exit") != 0 &&
             strcmp(optarg, "stop") != 0) {
             if (strcmp(optarg, "forward") == 0)
@@ -380,21 +171,21 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
             else if (strcmp(optarg, "proxy") == 0)
                 a->unsupported = a->unsupported ? a->unsupported : "-O proxy";
             else
-                return fail(ps, "Invalid multiplex command.");
+                return argv_fail(ps, "Invalid multiplex command.");
         }
         a->ctl_cmd = optarg;
         break;
     case 'Q':
-        if (!valid_query(optarg))
-            return fail(ps, "Unsupported query \"%s\"", optarg);
+        if (!argv_valid_query(optarg))
+            return argv_fail(ps, "Unsupported query \"%s\"", optarg);
         return 1;
     case 'V':
         return 1;
     case 'J':
         if (ps->jump_set)
-            return fail(ps, "Only a single -J option is permitted");
+            return argv_fail(ps, "Only a single -J option is permitted");
         if (ps->proxy_command_set)
-            return fail(ps, "Cannot specify -J with ProxyCommand");
+            return argv_fail(ps, "Cannot specify -J with ProxyCommand");
         ps->jump_set = 1;
         ps->proxy_command_set = 1;
         break;
@@ -409,9 +200,9 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         break;
     case 'W':
         if (ps->stdio_forward)
-            return fail(ps, "stdio forward already specified");
+            return argv_fail(ps, "stdio forward already specified");
         if (a->ctl_cmd != NULL)
-            return fail(ps, "Cannot specify stdio forward with -O");
+            return argv_fail(ps, "Cannot specify stdio forward with -O");
         ps->stdio_forward = 1;
         ps->session_type = SESSION_NONE;
         a->stdio_fwd = optarg;
@@ -420,8 +211,8 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         a->quiet++;
         break;
     case 'e':
-        if (!valid_escape(optarg))
-            return fail(ps, "Bad escape character '%s'.", optarg);
+        if (!argv_valid_escape(optarg))
+            return argv_fail(ps, "Bad escape character '%s'.", optarg);
         break;
     case 'M':
     case 'S':
@@ -429,8 +220,8 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         break;
     case 'p':
         if (!ps->port_set) {
-            if (a2port(optarg) <= 0)
-                return fail(ps, "Bad port '%s'", optarg);
+            if (argv_a2port(optarg) <= 0)
+                return argv_fail(ps, "Bad port '%s'", optarg);
             ps->port_set = 1;
         }
         break;
@@ -440,16 +231,16 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         break;
     case 'N':
         if (ps->session_type != SESSION_UNSET && ps->session_type != SESSION_NONE)
-            return fail(ps, "Cannot specify -N with -s/SessionType");
+            return argv_fail(ps, "Cannot specify -N with -s/SessionType");
         ps->session_type = SESSION_NONE;
         break;
     case 's':
         if (ps->session_type != SESSION_UNSET && ps->session_type != SESSION_SUBSYSTEM)
-            return fail(ps, "Cannot specify -s with -N/SessionType");
+            return argv_fail(ps, "Cannot specify -s with -N/SessionType");
         ps->session_type = SESSION_SUBSYSTEM;
         break;
     case 'o':
-        return note_config_line(ps, optarg);
+        return argv_note_config_line(ps, optarg);
     default:
         break;
     }
@@ -474,8 +265,8 @@ static int parse_pass(struct parse_state *ps, struct getopt_state *g)
         }
         if (c == '?') {
             if (g->optarg == NULL && strchr(ssh_optstring, g->optopt) != NULL && g->optopt != ':')
-                return fail(ps, "option requires an argument -- %c", g->optopt);
-            return fail(ps, "unknown option -- %c", g->optopt);
+                return argv_fail(ps, "option requires an argument -- %c", g->optopt);
+            return argv_fail(ps, "unknown option -- %c", g->optopt);
         }
         /* Copy whole words once they are finished: a word is done when optind moved on. */
         for (int i = word; i < g->optind; i++) {
@@ -490,111 +281,6 @@ static int parse_pass(struct parse_state *ps, struct getopt_state *g)
     }
 }
 
-/* Takes user, host and port from the destination word as ssh does. Returns 0 or -1. */
-static int parse_destination(struct parse_state *ps, const char *word, char **user, int *port,
-                             char **host)
-{
-    *user = NULL;
-    *port = -1;
-    *host = NULL;
-    if (strncmp(word, "ssh://", 6) != 0) {
-        const char *at = strrchr(word, '@');
-        if (at == word)
-            return fail(ps, "destination \"%s\" has an empty user name", word);
-        if (at != NULL) {
-            *user = strndup(word, (size_t)(at - word));
-            *host = strdup(at + 1);
-        } else {
-            *host = strdup(word);
-        }
-        if (*host == NULL || (at != NULL && *user == NULL))
-            return fail(ps, "out of memory");
-        return 0;
-    }
-    /* ssh://[user[;params]@]host[:port][/] (no path allowed) */
-    const char *s = word + 6;
-    const char *at = strchr(s, '@');
-    if (at != NULL) {
-        const char *semi = memchr(s, ';', (size_t)(at - s));
-        const char *uend = semi ? semi : at;
-        if (uend == s)
-            return fail(ps, "bad ssh:// URI \"%s\": empty user", word);
-        char *u = malloc((size_t)(uend - s) + 1), *d = u;
-        if (u == NULL)
-            return fail(ps, "out of memory");
-        for (const char *p = s; p < uend; p++) {
-            if (*p == '+') {
-                *d++ = ' ';
-            } else if (*p == '%') {
-                if (p + 2 >= uend || !isxdigit((unsigned char)p[1]) ||
-                    !isxdigit((unsigned char)p[2])) {
-                    free(u);
-                    return fail(ps, "bad ssh:// URI \"%s\": bad escape", word);
-                }
-                char hex[3] = {p[1], p[2], 0};
-                *d++ = (char)strtol(hex, NULL, 16);
-                p += 2;
-            } else {
-                *d++ = *p;
-            }
-        }
-        *d = '\0';
-        *user = u;
-        s = at + 1;
-    }
-    /* host: "[...]" or up to ':' or '/' */
-    const char *hend;
-    if (*s == '[') {
-        const char *rb = strchr(s, ']');
-        if (rb == NULL)
-            return fail(ps, "bad ssh:// URI \"%s\"", word);
-        hend = rb + 1;
-        if (*hend != '\0' && *hend != ':' && *hend != '/')
-            return fail(ps, "bad ssh:// URI \"%s\"", word);
-    } else {
-        hend = s + strcspn(s, ":/");
-    }
-    if (hend == s)
-        return fail(ps, "bad ssh:// URI \"%s\": no host", word);
-    const char *hs = s;
-    size_t hl = (size_t)(hend - s);
-    if (hl >= 2 && hs[0] == '[' && hs[hl - 1] == ']') {
-        hs++;
-        hl -= 2;
-    }
-    /* valid_domain(): letters, digits, '.', '-', '_', starting alnum, no "..". */
-    if (hl == 0 || !isalnum((unsigned char)hs[0]))
-        return fail(ps, "bad ssh:// URI \"%s\": bad host name", word);
-    for (size_t i = 0; i < hl; i++) {
-        unsigned char ch = (unsigned char)hs[i];
-        if ((ch == '.' && i > 0 && hs[i - 1] == '.') ||
-            (ch != '.' && ch != '-' && ch != '_' && !isalnum(ch)))
-            return fail(ps, "bad ssh:// URI \"%s\": bad host name", word);
-    }
-    if (hs[hl - 1] == '.')
-        hl--; /* a trailing dot is dropped */
-    *host = strndup(hs, hl);
-    if (*host == NULL)
-        return fail(ps, "out of memory");
-    const char *rest = *hend ? hend + 1 : NULL;
-    if (rest != NULL && *rest != '\0') {
-        if (*hend == ':') {
-            size_t pl = strcspn(rest, "/");
-            char *ps_ = strndup(rest, pl);
-            if (ps_ == NULL)
-                return fail(ps, "out of memory");
-            *port = a2port(ps_);
-            free(ps_);
-            if (*port <= 0)
-                return fail(ps, "bad ssh:// URI \"%s\": bad port", word);
-            rest = rest[pl] == '/' ? rest + pl + 1 : NULL;
-        }
-        if (rest != NULL && *rest != '\0')
-            return fail(ps, "bad ssh:// URI \"%s\": a path is not allowed", word);
-    }
-    return 0;
-}
-
 /* Joins the command words with single spaces. */
 static int join_command(struct parse_state *ps, int n, char **words)
 {
@@ -603,7 +289,7 @@ static int join_command(struct parse_state *ps, int n, char **words)
         len += strlen(words[i]) + 1;
     char *cmd = malloc(len), *p = cmd;
     if (cmd == NULL)
-        return fail(ps, "out of memory");
+        return argv_fail(ps, "out of memory");
     *p = '\0';
     for (int i = 0; i < n; i++) {
         if (i > 0)
@@ -661,7 +347,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     ps.cap_opts = 16; /* opts is never NULL, even when there are no options */
     out->opts = calloc((size_t)ps.cap_opts, sizeof(*out->opts));
     if (out->opts == NULL) {
-        fail(&ps, "out of memory");
+        argv_fail(&ps, "out of memory");
         goto out;
     }
 
@@ -681,12 +367,12 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     int rest = argc - g.optind;
     char **words = argv + g.optind;
     if (rest <= 0) {
-        fail(&ps, "no destination given");
+        argv_fail(&ps, "no destination given");
         goto out;
     }
 
     out->dest = words[0];
-    if (parse_destination(&ps, words[0], &duser, &dport, &dhost) < 0)
+    if (argv_parse_destination(&ps, words[0], &duser, &dport, &dhost) < 0)
         goto out;
     int dest_at = out->nopts;
     if (ps.user == NULL && duser != NULL)
@@ -715,31 +401,31 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
             goto out;
     }
 
-    if (!valid_hostname(dhost)) {
-        fail(&ps, "hostname contains invalid characters");
+    if (!argv_valid_hostname(dhost)) {
+        argv_fail(&ps, "hostname contains invalid characters");
         goto out;
     }
-    if (ps.user != NULL && !valid_ruser(ps.user)) {
-        fail(&ps, "remote username contains invalid characters");
+    if (ps.user != NULL && !argv_valid_ruser(ps.user)) {
+        argv_fail(&ps, "remote username contains invalid characters");
         goto out;
     }
     if (join_command(&ps, ncmd, cmd) < 0)
         goto out;
     if (ncmd == 0 && ps.session_type == SESSION_SUBSYSTEM) {
-        fail(&ps, "You must specify a subsystem to invoke.");
+        argv_fail(&ps, "You must specify a subsystem to invoke.");
         goto out;
     }
     if (ps.syslog && ps.logfile) {
-        fail(&ps, "Can't specify both -y and -E");
+        argv_fail(&ps, "Can't specify both -y and -E");
         goto out;
     }
     if (out->command[0] != '\0' && ps.remote_command) {
-        fail(&ps, "Cannot execute command-line and remote command.");
+        argv_fail(&ps, "Cannot execute command-line and remote command.");
         goto out;
     }
     if (out->fork_bg && out->command[0] == '\0' && !ps.remote_command &&
         ps.session_type != SESSION_NONE) {
-        fail(&ps, "Cannot fork into background without a command to execute.");
+        argv_fail(&ps, "Cannot fork into background without a command to execute.");
         goto out;
     }
     /* -N, -s, -W and -o SessionType all end in ssh's one session type. */
