@@ -24,15 +24,18 @@ ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
 LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c shim/lib/route_file.c \
                    shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) $(PROTO_SRCS)
-CONFIG_SRCS := broker/config/sshconfig.c broker/config/token.c broker/config/percent.c \
+SSHCONFIG_SRCS := broker/config/sshconfig.c broker/config/sshconfig_run.c \
+                  broker/config/sshconfig_cache.c
+CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \
                broker/config/ctlpath.c broker/config/words.c broker/config/jump.c
 CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
                broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
                broker/conn/fingerprint.c broker/conn/child.c
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
-                broker/session/pump.c broker/session/tcpip.c broker/session/term.c broker/session/envreq.c \
-                broker/session/localcmd.c broker/session/route.c
-POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c broker/pool/alive.c
+                broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
+                broker/session/envreq.c broker/session/localcmd.c broker/session/route.c
+POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
+               broker/pool/alive.c
 CORE_SRCS   := broker/core/loop.c broker/core/peer.c broker/core/jobs.c broker/core/prompt.c \
                broker/core/log.c broker/core/buf.c
 CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
@@ -98,11 +101,11 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
 CONN_DEPS := broker/conn/child.c broker/conn/fingerprint.c broker/conn/khcmd.c \
              broker/config/percent.c broker/conn/proxy.c broker/conn/sshfp.c broker/core/log.c \
              broker/config/words.c
-HOSTKEY_DEPS := broker/conn/hostkey.c broker/config/sshconfig.c broker/config/token.c \
+HOSTKEY_DEPS := broker/conn/hostkey.c $(SSHCONFIG_SRCS) broker/config/token.c \
                 broker/config/words.c
 UNIT_DEPS_test_proto     :=
 UNIT_DEPS_test_argv      := $(ARGV_SRCS)
-UNIT_DEPS_test_sshconfig := broker/config/sshconfig.c broker/config/token.c \
+UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
 UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c $(HOSTKEY_DEPS) $(CONN_DEPS)
