@@ -19,10 +19,9 @@
 #include "loop.h"
 #include "pool.h"
 #include "runtime.h"
+#include "state.h"
 
 #define LOG_ROTATE_BYTES (1024 * 1024)
-
-struct broker B = {.listen_fd = -1, .job_rd = -1, .job_wr = -1};
 
 /* Tell the starting muxssh how it went ("ok", "busy" or "error: …"), then let go of it. */
 static void ready(int fd, const char *word)

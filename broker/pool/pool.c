@@ -26,6 +26,7 @@
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
+#include "state.h"
 #include "stats.h"
 #include "words.h"
 

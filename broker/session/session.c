@@ -16,6 +16,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "session_int.h"
+#include "state.h"
 #include "term.h"
 
 static char *pstrdup(const struct pstr *s)
