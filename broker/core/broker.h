@@ -31,7 +31,6 @@ struct peer {
     int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
     int closing;            /* close once out is flushed */
     int dead;               /* remove from the list */
-    int jobs;               /* worker jobs that still point at this peer */
     struct job *prompt_job; /* the connect job whose question this client is answering */
     struct session *sess;
     struct peer *next;

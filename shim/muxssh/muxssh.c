@@ -276,7 +276,9 @@ static int run_local_command(const char *cmd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
-/* Serve one session through the broker; returns the exit code, or -1 to fall back. */
+/* Serve one session through the broker; returns the exit code, or -1 to fall back to the
+ * real ssh, which happens only before STARTED: once the command may have run, a lost broker
+ * or an ERROR ends with 255 and the broker's words, never a second run. */
 static int serve(struct front *f, int sock, int *no_ctl)
 {
     char err[512] = "";
@@ -408,7 +410,8 @@ static int serve(struct front *f, int sock, int *no_ctl)
             return code;
         }
         default:
-            break; /* PROMPT and others: not used by sessions served here yet */
+            break; /* the broker sends a session nothing else (CONTROL_REPLY, ROUTE_REPLY, ...
+                      are answers to other requests): ignored */
         }
         free(body);
     }
