@@ -17,13 +17,17 @@ endif
 # processes: shim/lib is libmuxshim.so, shim/muxssh the front door it execs, shim/tty the
 # terminal questions both ask. broker/ is muxbroker, and broker/proto what every program
 # shares: the one wire codec and the runtime directory.
-PROTO_SRCS  := broker/proto/proto.c
+# proto.c is the codec with no heap and no stdio (the shim links it alone); proto_heap.c adds
+# growable frames and heap copies for muxssh and the broker.
+PROTO_NOHEAP_SRCS := broker/proto/proto.c
+PROTO_SRCS  := $(PROTO_NOHEAP_SRCS) broker/proto/proto_heap.c
 COMMON_SRCS := $(PROTO_SRCS) broker/proto/runtime.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
 LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c shim/lib/route_file.c \
-                   shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) $(PROTO_SRCS)
+                   shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) \
+                   $(PROTO_NOHEAP_SRCS)
 SSHCONFIG_SRCS := broker/config/sshconfig.c broker/config/sshconfig_run.c \
                   broker/config/sshconfig_cache.c
 CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \

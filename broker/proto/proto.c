@@ -1,10 +1,8 @@
-/* Wire protocol: one encoder, one decoder, framed send/receive with fds. The shim uses the
- * heap-free entry points (proto.h): they touch no heap and no stdio. */
+/* Wire protocol: one encoder, one decoder, framed send/receive with fds. Nothing here uses
+ * the heap, stdio or a lock, so libmuxshim.so links this file; what does is proto_heap.c. */
 #include "proto.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,46 +49,24 @@ static void put_bytes(struct proto_buf *b, const void *src, size_t n)
         b->err = 1;
         return;
     }
-    if (b->len + n > b->cap && b->fixed) {
+    if (b->len + n > b->cap && (!b->grow || b->grow(b, b->len + n) < 0)) {
         b->err = 1;
         return;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) {
-            b->err = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
     }
     memcpy(b->data + b->len, src, n);
     b->len += n;
 }
 
-static void begin(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap, int fixed)
+void proto_begin_into(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap)
 {
     static const uint8_t zero[PROTO_HDR];
     b->data = buf;
     b->len = 0;
     b->cap = cap;
     b->err = 0;
-    b->fixed = fixed;
+    b->grow = NULL;
     put_bytes(b, zero, sizeof zero);
     put_bytes(b, &type, 1);
-}
-
-void proto_begin(struct proto_buf *b, uint8_t type)
-{
-    begin(b, type, NULL, 0, 0);
-}
-
-void proto_begin_into(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap)
-{
-    begin(b, type, buf, cap, 1);
 }
 
 void proto_put_u32(struct proto_buf *b, uint32_t v)
@@ -135,20 +111,6 @@ int proto_end(struct proto_buf *b)
         return -1;
     proto_set_be32(b->data, (uint32_t)(b->len - PROTO_HDR));
     return 0;
-}
-
-void proto_buf_free(struct proto_buf *b)
-{
-    if (b->fixed) {
-        explicit_bzero(b->data, b->cap);
-        b->len = 0;
-        return;
-    }
-    if (b->data)
-        explicit_bzero(b->data, b->cap); /* a frame may carry an answer or an environment */
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
 }
 
 long proto_frame_len(const uint8_t *buf, size_t len)
@@ -271,48 +233,6 @@ int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr
     return 0;
 }
 
-char **proto_strlist_dup(const struct pstrlist *l)
-{
-    char **v = calloc((size_t)l->count + 1, sizeof *v);
-    if (!v)
-        return NULL;
-    const uint8_t *it = NULL;
-    struct pstr s;
-    for (uint32_t i = 0; i < l->count && proto_strlist_next(l, &it, &s) == 0; i++) {
-        v[i] = strndup(s.p, s.n);
-        if (!v[i]) {
-            proto_strv_free(v);
-            return NULL;
-        }
-    }
-    return v;
-}
-
-char **proto_strv_dup(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **out = calloc(n + 1, sizeof *out);
-    for (size_t i = 0; out && i < n; i++) {
-        out[i] = strdup(v[i]);
-        if (!out[i]) {
-            proto_strv_free(out);
-            return NULL;
-        }
-    }
-    return out;
-}
-
-void proto_strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 int proto_str_copy(const struct pstr *s, char *out, size_t outlen)
 {
     if (s->n >= outlen)
@@ -357,8 +277,7 @@ int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
     return 0;
 }
 
-/* Reads exactly n bytes, collecting any fds that arrive; returns n, 0 on EOF, -1. */
-static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds)
+long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds)
 {
     size_t off = 0;
     while (off < n) {
@@ -397,45 +316,11 @@ static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, i
     return (long)n;
 }
 
-long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err, size_t errlen)
-{
-    uint8_t hdr[PROTO_HDR];
-    int dummy = 0;
-    if (!nfds)
-        nfds = &dummy;
-    *nfds = 0;
-    *body = NULL;
-    long r = recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
-    if (r <= 0) {
-        if (r < 0)
-            snprintf(err, errlen, "read from peer: %s", strerror(errno));
-        return r;
-    }
-    uint32_t n = proto_be32(hdr);
-    if (n < 1 || n > PROTO_MAX_FRAME) {
-        snprintf(err, errlen, "peer sent a frame of %u bytes", n);
-        return -1;
-    }
-    uint8_t *b = malloc(n);
-    if (!b) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    r = recv_exact(sock, b, n, fds, maxfds, nfds);
-    if (r <= 0) {
-        snprintf(err, errlen, "peer closed in the middle of a frame");
-        free(b);
-        return -1;
-    }
-    *body = b;
-    return (long)n;
-}
-
 long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, int *nfds)
 {
     uint8_t hdr[PROTO_HDR];
     *nfds = 0;
-    long r = recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
+    long r = proto_recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
     if (r <= 0)
         return r;
     uint32_t n = proto_be32(hdr);
@@ -443,7 +328,7 @@ long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, i
         errno = EMSGSIZE;
         return -1;
     }
-    r = recv_exact(sock, buf, n, fds, maxfds, nfds);
+    r = proto_recv_exact(sock, buf, n, fds, maxfds, nfds);
     if (r <= 0) {
         if (r == 0)
             errno = EPIPE;

@@ -120,12 +120,13 @@ static inline void proto_set_be32(uint8_t *p, uint32_t v)
 struct proto_buf {
     uint8_t *data;
     size_t len, cap;
-    int err;   /* nonzero: out of memory, out of room or over PROTO_MAX_FRAME */
-    int fixed; /* data is the caller's buffer: never grown, never freed */
+    int err; /* nonzero: out of memory, out of room or over PROTO_MAX_FRAME */
+    /* Makes room for need bytes (0) or fails (-1); NULL: the caller's buffer, never grown. */
+    int (*grow)(struct proto_buf *b, size_t need);
 };
 
-/* Entry points marked "heap-free" use no heap, no stdio and no locks, and keep errno on
- * success: the shim calls them from its hooks (children of vfork among them). */
+/* Entry points marked "heap-free" (proto.c) use no heap, no stdio and no locks: the shim
+ * calls them from its hooks, children of vfork among them. The others are proto_heap.c. */
 
 /* Start a frame of the given type in b (allocates; free with proto_buf_free). */
 void proto_begin(struct proto_buf *b, uint8_t type);
@@ -141,7 +142,7 @@ void proto_put_str(struct proto_buf *b, const char *s, size_t n);
 void proto_put_strlist(struct proto_buf *b, char *const *v, int count);
 /* Heap-free: finish the frame (writes the length); returns 0 or -1 if the frame is invalid. */
 int proto_end(struct proto_buf *b);
-/* Wipe and release the encoder's memory. */
+/* Wipe and release the encoder's memory (a proto_begin_into buffer is only wiped). */
 void proto_buf_free(struct proto_buf *b);
 
 /* Heap-free: length of the first frame in buf if complete (header included), 0 if more bytes are
@@ -150,7 +151,8 @@ long proto_frame_len(const uint8_t *buf, size_t len);
 /* Heap-free: decode one frame body (type byte + payload, header excluded) with full bounds
  * checks. Returns 0, or -1 with a one-line reason in err. */
 int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err, size_t errlen);
-/* Heap-free: iterate a strlist: set *it = NULL first; returns 0 and the next item, -1 at the end. */
+/* Heap-free: iterate a strlist: set *it = NULL first; returns 0 and the next item, -1 at the end.
+ */
 int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr *out);
 /* Copy a strlist into a heap NULL-terminated array of C strings (free with proto_strv_free). */
 char **proto_strlist_dup(const struct pstrlist *l);
@@ -160,9 +162,10 @@ char **proto_strv_dup(char *const *v);
 void proto_strv_free(char **v);
 /* Heap-free: copy a pstr into a NUL-terminated buffer; returns -1 if it does not fit. */
 int proto_str_copy(const struct pstr *s, char *out, size_t outlen);
-/* The fields of a message type, in order: 'u' u32, 's' str, 'l' strlist ("" if unknown). */
+/* Heap-free: the fields of a message type, in order: 'u' u32, 's' str, 'l' strlist ("" if unknown).
+ */
 const char *proto_schema(unsigned type);
-/* Name of a message type for diagnostics ("?" if unknown). */
+/* Heap-free: name of a message type for diagnostics ("?" if unknown). */
 const char *proto_type_name(unsigned type);
 
 /* Heap-free: blocking send of a finished frame with optional fds (SCM_RIGHTS). Returns 0 or
@@ -177,5 +180,8 @@ long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char 
  * as proto_recv. Returns the body length, 0 on EOF before a frame, -1 on error (a frame
  * over cap or PROTO_MAX_FRAME is EMSGSIZE, and its body is not read). */
 long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, int *nfds);
+/* Heap-free: read exactly n bytes, collecting up to maxfds fds that arrive (counted in *nfds,
+ * extra fds closed); returns n, 0 on EOF before the first byte, -1 on error or a short read. */
+long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds);
 
 #endif

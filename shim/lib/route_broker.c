@@ -191,7 +191,7 @@ int route_ask_broker(const struct via *via, const char *host, unsigned port, int
             proto_put_str(&f, ok ? a : "", (size_t)-1);
             explicit_bzero(a, sizeof a);
             int sent = send_frame(s, &f);
-            proto_buf_free(&f); /* wipes the answer */
+            explicit_bzero(buf, sizeof buf); /* the answer */
             if (sent < 0)
                 goto out;
             continue;
