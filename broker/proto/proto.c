@@ -138,7 +138,7 @@ static void reason(char *err, size_t errlen, const char *a, const char *b, int h
         num[sizeof num - 1 - k++] = (char)('0' + n % 10);
     while ((n /= 10) && k < sizeof num);
     const char *parts[4] = {a, b, has_n ? num + sizeof num - k : "", c};
-    size_t lens[4] = {strlen(a), strlen(b), has_n ? k : 0, strlen(c)};
+    const size_t lens[4] = {strlen(a), strlen(b), has_n ? k : 0, strlen(c)};
     for (int i = 0; i < 4; i++)
         for (size_t j = 0; j < lens[i] && at + 1 < errlen; j++)
             err[at++] = parts[i][j];
