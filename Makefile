@@ -40,8 +40,8 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c
-CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c broker/core/prompt.c \
-               broker/core/log.c broker/core/buf.c
+CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \
+               broker/core/prompt.c broker/core/log.c broker/core/buf.c
 CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
 BROKER_SRCS := $(CORE_SRCS) $(CONTROL_SRCS) $(CONFIG_SRCS) $(CONN_SRCS) $(SESSION_SRCS) \
                $(POOL_SRCS)
@@ -147,8 +147,8 @@ check: deps
 # each for FUZZ_SECONDS on a copy of its committed seed corpus; `make check` replays the
 # seeds only.
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE $(PROTO_INC) -Ishim/muxssh -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all
+FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE $(PROTO_INC) -Ishim/muxssh \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -191,11 +191,12 @@ install: all
 	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
 
 format:
-	clang-format -i broker/*.c broker/*/*.[ch] shim/*/*.[ch] tests/unit/*.[ch] tests/shim/*.c tests/tools/*.c \
-	    tests/fuzz/*.c
+	clang-format -i broker/*.c broker/*/*.[ch] shim/*/*.[ch] tests/unit/*.[ch] tests/shim/*.c \
+	    tests/tools/*.c tests/fuzz/*.c
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr $(UNIT_INC) -Ishim/lib broker shim
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	    $(UNIT_INC) -Ishim/lib broker shim
 
 clean:
 	rm -rf $(B)
