@@ -13,16 +13,52 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-# Files of muxssh (libc only); everything else in broker/ belongs to muxbroker.
-COMMON_SRCS := broker/proto.c broker/runtime.c broker/words.c
-MUXSSH_SRCS := $(wildcard broker/argv.c broker/ask.c broker/client.c broker/fallback.c broker/ttystate.c)
-BROKER_SRCS := $(filter-out broker/muxssh.c broker/muxbroker.c $(COMMON_SRCS) $(MUXSSH_SRCS),$(wildcard broker/*.c))
-SHIM_SRCS   := $(wildcard shim/*.c) broker/ask.c broker/ttystate.c
+# Each program's sources, listed (see the README's layout table). shim/ runs in the user's
+# processes: shim/lib is libmuxshim.so, shim/muxssh the front door it execs, shim/tty the
+# terminal questions both ask. broker/ is muxbroker, and broker/proto what every program
+# shares: the one wire codec and the runtime directory.
+# proto.c is the codec with no heap and no stdio (the shim links it alone); proto_heap.c adds
+# growable frames and heap copies for muxssh and the broker.
+PROTO_NOHEAP_SRCS := broker/proto/proto.c
+PROTO_SRCS  := $(PROTO_NOHEAP_SRCS) broker/proto/proto_heap.c
+COMMON_SRCS := $(PROTO_SRCS) broker/proto/runtime.c
+TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
+ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
+MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
+LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c shim/lib/route_file.c \
+                   shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) \
+                   $(PROTO_NOHEAP_SRCS)
+SSHCONFIG_SRCS := broker/config/sshconfig.c broker/config/sshconfig_run.c \
+                  broker/config/sshconfig_cache.c
+CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \
+               broker/config/ctlpath.c broker/config/words.c broker/config/jump.c
+CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
+               broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
+               broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c
+SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
+                broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
+                broker/session/envreq.c broker/session/localcmd.c broker/session/route.c
+POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
+               broker/pool/alive.c
+CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \
+               broker/core/prompt.c broker/core/log.c broker/core/buf.c
+CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
+BROKER_SRCS := $(CORE_SRCS) $(CONTROL_SRCS) $(CONFIG_SRCS) $(CONN_SRCS) $(SESSION_SRCS) \
+               $(POOL_SRCS)
+
+# Include paths: muxssh and the shim see their own folders and broker/proto only.
+PROTO_INC  := -Ibroker/proto
+MUXSSH_INC := -Ishim/muxssh -Ishim/tty $(PROTO_INC)
+SHIM_INC   := -Ishim/lib -Ishim/tty $(PROTO_INC)
+BROKER_INC := -Ibroker/core -Ibroker/control -Ibroker/config -Ibroker/conn -Ibroker/session \
+              -Ibroker/pool $(PROTO_INC)
+UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty
+HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
 BROKER_OBJS := $(BROKER_SRCS:%.c=$(B)/obj/%.o)
-SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/shimobj/%.o)
+SHIM_OBJS   := $(LIBMUXSHIM_SRCS:%.c=$(B)/shimobj/%.o)
 BROKER_LIBS  = $(SSH2_LIBS) -lcrypto -lpthread -lresolv
 
 # libssh2: the system's when it is 1.11 or newer, else Debian 13's source built once into
@@ -53,17 +89,21 @@ $(SSH2_FLAGS): FORCE | build-deps
 # Everything that includes libssh2.h or links it follows the flags.
 $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_FLAGS)
 
-$(B)/obj/%.o: %.c $(wildcard broker/*.h) | build-deps
+$(B)/obj/broker/%.o: broker/%.c $(HEADERS) | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -c -o $@ $<
+	$(CC) $(CFLAGS) $(SANFLAGS) $(BROKER_INC) -c -o $@ $<
+
+$(B)/obj/shim/%.o: shim/%.c $(HEADERS) | build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
 
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
-$(B)/shimobj/%.o: %.c $(wildcard shim/*.h) broker/proto.h broker/ask.h broker/ttystate.h | build-deps
+$(B)/shimobj/%.o: %.c $(HEADERS) | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Ishim -Ibroker -c -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
 
-$(B)/libmuxshim.so: $(SHIM_OBJS) shim/shim.map
-	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/shim.map -Wl,-z,now -ldl
+$(B)/libmuxshim.so: $(SHIM_OBJS) shim/lib/shim.map
+	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -Wl,-z,now -ldl
 
 $(B)/libclient.a: $(COMMON_OBJS) $(MUXSSH_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -71,33 +111,37 @@ $(B)/libclient.a: $(COMMON_OBJS) $(MUXSSH_OBJS)
 $(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/muxssh: $(B)/obj/broker/muxssh.o $(B)/libclient.a
+$(B)/muxssh: $(B)/obj/shim/muxssh/muxssh.o $(B)/libclient.a
 	$(CC) $(SANFLAGS) -o $@ $^
 
 $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
-# Each unit test links the common objects plus the broker/ modules it names here.
+# Each unit test links the common objects plus the sources it names here.
 # conn.c runs what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
-CONN_DEPS := child fingerprint khcmd percent proxy sshfp log
+CONN_DEPS := broker/conn/child.c broker/conn/fingerprint.c broker/conn/khcmd.c \
+             broker/config/percent.c broker/conn/proxy.c broker/conn/sshfp.c broker/core/log.c \
+             broker/config/words.c
+HOSTKEY_DEPS := broker/conn/hostkey.c $(SSHCONFIG_SRCS) broker/config/token.c \
+                broker/config/words.c
 UNIT_DEPS_test_proto     :=
-UNIT_DEPS_test_argv      := argv
-UNIT_DEPS_test_sshconfig := sshconfig token ctlpath percent
-UNIT_DEPS_test_hostkey   := hostkey sshconfig token
-UNIT_DEPS_test_conn      := conn hostkey auth sshconfig token $(CONN_DEPS)
-UNIT_DEPS_test_term      := term
-UNIT_DEPS_test_accept    := accept auth conn hostkey sshconfig token $(CONN_DEPS)
-UNIT_DEPS_test_fingerprint := $(CONN_DEPS) hostkey sshconfig token
-UNIT_DEPS_test_envreq    := envreq
-# auth.c asks engine.c what the libssh2 in use can do.
-UNIT_DEPS_test_conn      += engine
-UNIT_DEPS_test_accept    += engine
-unit_objs = $(COMMON_OBJS) $(patsubst %,$(B)/obj/broker/%.o,$(UNIT_DEPS_$(1)))
+UNIT_DEPS_test_argv      := $(ARGV_SRCS)
+UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
+                            broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
+UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
+UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/engine.c \
+                            $(HOSTKEY_DEPS) $(CONN_DEPS)
+UNIT_DEPS_test_term      := broker/session/term.c
+UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/conn.c broker/conn/engine.c \
+                            $(HOSTKEY_DEPS) $(CONN_DEPS)
+UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
+UNIT_DEPS_test_envreq    := broker/session/envreq.c
+unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c tests/unit/check.h $$(call unit_objs,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -Ibroker -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(UNIT_INC) -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
 
 $(B)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(dir $@)
@@ -121,15 +165,15 @@ check: deps
 # each for FUZZ_SECONDS on a copy of its committed seed corpus; `make check` replays the
 # seeds only.
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ibroker -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all
+FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE $(PROTO_INC) -Ishim/muxssh \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv
-build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c broker/proto.c broker/proto.h
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c broker/proto.c
-build/fuzz/fuzz_argv: tests/fuzz/fuzz_argv.c broker/argv.c broker/argv.h
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
+build/fuzz/fuzz_argv: tests/fuzz/fuzz_argv.c $(ARGV_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c broker/argv.c
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c $(ARGV_SRCS)
 
 fuzzers: $(FUZZERS)
 
@@ -165,11 +209,12 @@ install: all
 	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
 
 format:
-	clang-format -i shim/*.[ch] broker/*.[ch] tests/unit/*.[ch] tests/shim/*.c tests/tools/*.c \
-	    tests/fuzz/*.c
+	clang-format -i broker/*.c broker/*/*.[ch] shim/*/*.[ch] tests/unit/*.[ch] tests/shim/*.c \
+	    tests/tools/*.c tests/fuzz/*.c
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Ibroker -Ishim broker shim
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	    $(UNIT_INC) -Ishim/lib broker shim
 
 clean:
 	rm -rf $(B)

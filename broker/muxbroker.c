@@ -1,4 +1,5 @@
-/* muxbroker: the per-user daemon that holds shared SSH connections (see DESIGN.md). */
+/* muxbroker: the per-user daemon that holds shared SSH connections. Its modules are in
+ * broker/'s folders (the README's layout table); what it says to muxssh, docs/protocol.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,10 +21,9 @@
 #include "loop.h"
 #include "pool.h"
 #include "runtime.h"
+#include "state.h"
 
 #define LOG_ROTATE_BYTES (1024 * 1024)
-
-struct broker B = {.listen_fd = -1, .job_rd = -1, .job_wr = -1};
 
 /* Tell the starting muxssh how it went ("ok", "busy" or "error: …"), then let go of it. */
 static void ready(int fd, const char *word)

@@ -110,7 +110,7 @@ wait_for() {
 }
 hex() { printf "$(echo "$1" | sed 's/../\\x&/g')"; }
 frame() { hex "$(printf %08x $((${#1} / 2)))$1"; } # frame BODY_HEX
-PV=$(awk '/^#define PROTO_VERSION/ { print $3 }' "$ROOT/broker/proto.h")
+PV=$(awk '/^#define PROTO_VERSION/ { print $3 }' "$ROOT/broker/proto/proto.h")
 HELLO=01$(printf '%08x' "$PV")0000000100000000 # version PV, pid 1, flags 0
 p_hello() { frame "$HELLO"; }
 one_line() { [ "$(wc -l <"$1")" -eq 1 ]; }

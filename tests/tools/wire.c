@@ -2,7 +2,7 @@
  * with three fds attached), then prints one line per frame the broker answers:
  * `HELLO`, `ERROR <code> <text>`, or `type <n>`, then `eof` (the broker closed) or `open`
  * (still open after the wait). Stdin is sent as it arrives, the fds with its first bytes. It
- * decodes on its own, independent of broker/proto.c.
+ * decodes on its own, independent of broker/proto/proto.c.
  *
  *   wire [-f] [-w MS] SOCKET < bytes     -f: attach stdin/stdout/stderr as SCM_RIGHTS
  *                                        -w: how long to wait for answers (default 3000) */

@@ -1,4 +1,5 @@
 /* Wire protocol: round trips of every message type, and rejection of bad frames. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,12 +244,81 @@ static void test_send_recv_fds(void)
     proto_buf_free(&b);
 }
 
+/* The heap-free entry points the shim uses: a frame in the caller's buffer, read back into
+ * one; the same bytes as the heap encoder, the same reasons for bad frames. */
+static void test_into_buffers(void)
+{
+    uint8_t buf[64], heap_copy[64];
+    struct proto_buf b, h;
+    proto_begin(&h, MSG_PROMPT_REPLY);
+    proto_put_u32(&h, 7);
+    proto_put_u32(&h, 1);
+    proto_put_str(&h, "answer", (size_t)-1);
+    CHECK(proto_end(&h) == 0 && h.len <= sizeof heap_copy, "heap PROMPT_REPLY");
+    memcpy(heap_copy, h.data, h.len);
+    proto_begin_into(&b, MSG_PROMPT_REPLY, buf, sizeof buf);
+    proto_put_u32(&b, 7);
+    proto_put_u32(&b, 1);
+    proto_put_str(&b, "answer", (size_t)-1);
+    CHECK(proto_end(&b) == 0 && b.len == h.len && !memcmp(buf, heap_copy, h.len),
+          "the caller's buffer holds the heap encoder's bytes");
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+    int devnull = open("/dev/null", O_RDONLY);
+    CHECK(proto_send(sv[0], &b, &devnull, 1) == 0, "send from the caller's buffer");
+    uint8_t in[64];
+    int fd = -1, nfd = 0;
+    long n = proto_recv_into(sv[1], in, sizeof in, &fd, 1, &nfd);
+    struct proto_msg m;
+    char err[256];
+    CHECK(n == (long)(h.len - PROTO_HDR) && nfd == 1 && fd >= 0, "recv_into %ld, %d fds", n, nfd);
+    CHECK(n > 0 && proto_decode(in, (size_t)n, &m, err, sizeof err) == 0 && m.u[0] == 7 &&
+              streq(&m.s[0], "answer"),
+          "decode what recv_into read");
+    if (fd >= 0)
+        close(fd);
+    proto_buf_free(&b);
+    CHECK(buf[PROTO_HDR + 9] == 0, "proto_buf_free wipes the caller's buffer");
+    /* A frame over the caller's buffer: EMSGSIZE, nothing read past the header. */
+    CHECK(proto_send(sv[0], &h, NULL, 0) == 0, "send again");
+    n = proto_recv_into(sv[1], in, 8, &fd, 1, &nfd);
+    CHECK(n == -1 && errno == EMSGSIZE, "frame over cap gives %ld", n);
+    close(sv[0]);
+    close(sv[1]);
+    close(devnull);
+    proto_buf_free(&h);
+    /* Out of room in the caller's buffer: the frame is refused, never written past. */
+    uint8_t small[12] = {0};
+    proto_begin_into(&b, MSG_MESSAGE, small, 10);
+    proto_put_str(&b, "too long for ten bytes", (size_t)-1);
+    CHECK(proto_end(&b) < 0 && small[10] == 0 && small[11] == 0, "overflow refused");
+    /* The decoder's reasons, word for word. */
+    uint8_t unknown[] = {200};
+    proto_decode(unknown, 1, &m, err, sizeof err);
+    CHECK(!strcmp(err, "unknown message type 200"), "reason: %s", err);
+    uint8_t trailing[] = {MSG_STARTED, 0, 0, 0, 1, 9, 9};
+    proto_decode(trailing, sizeof trailing, &m, err, sizeof err);
+    CHECK(!strcmp(err, "STARTED: 2 trailing bytes"), "reason: %s", err);
+    uint8_t cut[] = {MSG_EXIT, 0, 0};
+    proto_decode(cut, sizeof cut, &m, err, sizeof err);
+    CHECK(!strcmp(err, "EXIT: truncated or malformed field"), "reason: %s", err);
+    uint8_t list[] = {MSG_CONTROL, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+    proto_decode(list, sizeof list, &m, err, sizeof err);
+    CHECK(!strcmp(err, "CONTROL: list of 65536 items is over the limit"), "reason: %s", err);
+    proto_decode(unknown, 0, &m, err, sizeof err);
+    CHECK(!strcmp(err, "bad frame size 0"), "reason: %s", err);
+    char tiny[6];
+    proto_decode(unknown, 1, &m, tiny, sizeof tiny);
+    CHECK(!strcmp(tiny, "unkno"), "a short err is cut, terminated: %s", tiny);
+}
+
 int main(void)
 {
     test_open_round_trip();
     test_all_types();
     test_rejects();
     test_send_recv_fds();
+    test_into_buffers();
     printf("proto: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -279,7 +279,9 @@ static int run_local_command(const char *cmd, int errfd)
 }
 
 /* Serve one session through the broker, with errfd as the session's stderr; returns the exit
- * code, or -1 to fall back. */
+ * code, or -1 to fall back to the real ssh, which happens only before STARTED: once the
+ * command may have run, a lost broker or an ERROR ends with 255 and the broker's words,
+ * never a second run. */
 static int serve(struct front *f, int sock, int errfd, int *no_ctl)
 {
     char err[512] = "";
@@ -413,7 +415,8 @@ static int serve(struct front *f, int sock, int errfd, int *no_ctl)
             return code;
         }
         default:
-            break; /* PROMPT and others: not used by sessions served here yet */
+            break; /* the broker sends a session nothing else (CONTROL_REPLY, ROUTE_REPLY, ...
+                      are answers to other requests): ignored */
         }
         free(body);
     }

@@ -1,4 +1,5 @@
-/* muxbroker's shared state: peers (muxssh clients), sessions (channels), connections. */
+/* muxbroker's objects: clients (peers), sessions (channels) and connections. The broker-wide
+ * state that holds them, B, is state.h. */
 #ifndef MUXSHIM_BROKER_H
 #define MUXSHIM_BROKER_H
 
@@ -17,7 +18,8 @@ struct sshconn;
 struct job;
 struct proxy;
 
-/* One connected muxssh. */
+/* One client on the broker socket: a muxssh (a session, -O, a HANDED notice, `muxrun doctor`)
+ * or the shim asking for a routed connect(). */
 struct peer {
     int fd;
     pid_t pid;
@@ -29,7 +31,6 @@ struct peer {
     int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
     int closing;            /* close once out is flushed */
     int dead;               /* remove from the list */
-    int jobs;               /* worker jobs that still point at this peer */
     struct job *prompt_job; /* the connect job whose question this client is answering */
     struct session *sess;
     struct peer *next;
@@ -172,20 +173,5 @@ struct sshconn {
     int dirty; /* pump again without waiting */
     struct sshconn *next;
 };
-
-/* Broker-wide state. */
-struct broker {
-    int listen_fd;
-    int job_rd, job_wr; /* worker completion pipe */
-    char dir[108];
-    struct peer *peers;
-    struct sshconn *conns;
-    int njobs;
-    time_t empty_since;
-    int quit;
-    int freed; /* sessions freed since the heap was last trimmed */
-};
-
-extern struct broker B;
 
 #endif

@@ -117,33 +117,44 @@ static inline void proto_set_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* Growable encoder; all put_* calls are no-ops once an error occurred. */
+/* Encoder, growable on the heap (proto_begin) or in the caller's buffer (proto_begin_into);
+ * all put_* calls are no-ops once an error occurred. */
 struct proto_buf {
     uint8_t *data;
     size_t len, cap;
-    int err; /* nonzero: out of memory or over PROTO_MAX_FRAME */
+    int err; /* nonzero: out of memory, out of room or over PROTO_MAX_FRAME */
+    /* Makes room for need bytes (0) or fails (-1); NULL: the caller's buffer, never grown. */
+    int (*grow)(struct proto_buf *b, size_t need);
 };
+
+/* Entry points marked "heap-free" (proto.c) use no heap, no stdio and no locks: the shim
+ * calls them from its hooks, children of vfork among them. The others are proto_heap.c. */
 
 /* Start a frame of the given type in b (allocates; free with proto_buf_free). */
 void proto_begin(struct proto_buf *b, uint8_t type);
-/* Append a big-endian u32. */
+/* Heap-free: start a frame of the given type in buf (cap bytes); a frame that does not fit
+ * sets err. Nothing to free (wipe buf when it held a secret). */
+void proto_begin_into(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap);
+/* Append a big-endian u32 (this and the put_* below are heap-free on a proto_begin_into
+ * frame). */
 void proto_put_u32(struct proto_buf *b, uint32_t v);
 /* Append a string of n bytes (n == (size_t)-1: use strlen). */
 void proto_put_str(struct proto_buf *b, const char *s, size_t n);
 /* Append a NULL-terminated (or count-limited, count >= 0) string array. */
 void proto_put_strlist(struct proto_buf *b, char *const *v, int count);
-/* Finish the frame (writes the length); returns 0 or -1 if the frame is invalid. */
+/* Heap-free: finish the frame (writes the length); returns 0 or -1 if the frame is invalid. */
 int proto_end(struct proto_buf *b);
-/* Wipe and release the encoder's memory. */
+/* Wipe and release the encoder's memory (a proto_begin_into buffer is only wiped). */
 void proto_buf_free(struct proto_buf *b);
 
-/* Length of the first frame in buf if complete (header included), 0 if more bytes are
+/* Heap-free: length of the first frame in buf if complete (header included), 0 if more bytes are
  * needed, -1 if the header announces an invalid size. */
 long proto_frame_len(const uint8_t *buf, size_t len);
-/* Decode one frame body (type byte + payload, header excluded) with full bounds checks.
- * Returns 0, or -1 with a one-line reason in err. */
+/* Heap-free: decode one frame body (type byte + payload, header excluded) with full bounds
+ * checks. Returns 0, or -1 with a one-line reason in err. */
 int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err, size_t errlen);
-/* Iterate a strlist: set *it = NULL first; returns 0 and the next item, -1 at the end. */
+/* Heap-free: iterate a strlist: set *it = NULL first; returns 0 and the next item, -1 at the end.
+ */
 int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr *out);
 /* Copy a strlist into a heap NULL-terminated array of C strings (free with proto_strv_free). */
 char **proto_strlist_dup(const struct pstrlist *l);
@@ -151,19 +162,28 @@ char **proto_strlist_dup(const struct pstrlist *l);
 char **proto_strv_dup(char *const *v);
 /* Free an array from proto_strlist_dup or proto_strv_dup. */
 void proto_strv_free(char **v);
-/* Copy a pstr into a NUL-terminated buffer; returns -1 if it does not fit. */
+/* Heap-free: copy a pstr into a NUL-terminated buffer; returns -1 if it does not fit. */
 int proto_str_copy(const struct pstr *s, char *out, size_t outlen);
-/* The fields of a message type, in order: 'u' u32, 's' str, 'l' strlist ("" if unknown). */
+/* Heap-free: the fields of a message type, in order: 'u' u32, 's' str, 'l' strlist ("" if unknown).
+ */
 const char *proto_schema(unsigned type);
-/* Name of a message type for diagnostics ("?" if unknown). */
+/* Heap-free: name of a message type for diagnostics ("?" if unknown). */
 const char *proto_type_name(unsigned type);
 
-/* Blocking send of a finished frame with optional fds (SCM_RIGHTS). Returns 0 or -1/errno. */
+/* Heap-free: blocking send of a finished frame with optional fds (SCM_RIGHTS). Returns 0 or
+ * -1/errno. */
 int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds);
 /* Blocking receive of one frame into *body (heap, caller frees), with up to maxfds fds
  * (received count in *nfds; extra fds closed). Returns frame body length, 0 on EOF,
  * -1 on error with err set. */
 long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err,
                 size_t errlen);
+/* Heap-free: blocking receive of one frame body into buf (cap bytes), with up to maxfds fds
+ * as proto_recv. Returns the body length, 0 on EOF before a frame, -1 on error (a frame
+ * over cap or PROTO_MAX_FRAME is EMSGSIZE, and its body is not read). */
+long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, int *nfds);
+/* Heap-free: read exactly n bytes, collecting up to maxfds fds that arrive (counted in *nfds,
+ * extra fds closed); returns n, 0 on EOF before the first byte, -1 on error or a short read. */
+long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds);
 
 #endif

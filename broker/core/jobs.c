@@ -12,6 +12,7 @@
 #include "log.h"
 #include "proto.h"
 #include "proxy.h"
+#include "state.h"
 
 int jobs_init(void)
 {

@@ -14,6 +14,7 @@
 #include "prompt.h"
 #include "proto.h"
 #include "session.h"
+#include "state.h"
 
 void peer_accept(void)
 {

@@ -210,8 +210,8 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     return shim_real()->posix_spawnp(pid, file, fa, at, argv, envp);
 }
 
-/* Loaded into the real ssh itself (a static or Go parent could not be hooked): hand over
- * to muxssh with the same argv, unless muxssh itself started this ssh (MUXSHIM_GUARD). */
+/* A TCP connect to an address in the user's routes goes through the broker (route.c); any
+ * other connect, and one the broker cannot serve, is the real one. */
 EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     int saved = errno, result;
@@ -224,6 +224,7 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     return shim_real()->connect(fd, sa, len);
 }
 
+/* A routed socket names the address the program connected to (route_peers.c). */
 EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
     int saved = errno;
@@ -235,6 +236,8 @@ EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
     return shim_real()->getpeername(fd, sa, len);
 }
 
+/* Loaded into the real ssh itself (a static or Go parent could not be hooked): hand over
+ * to muxssh with the same argv, unless muxssh itself started this ssh (MUXSHIM_GUARD). */
 __attribute__((constructor(102))) static void handover(int argc, char **argv, char **envp)
 {
     (void)argc;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "state.h"
 
 /* The port of a bound or connected socket's address. */
 static int port_of(const struct sockaddr_storage *ss)

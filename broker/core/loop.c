@@ -11,12 +11,13 @@
 
 #include "broker.h"
 #include "jobs.h"
-#include "prompt.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
+#include "prompt.h"
 #include "session.h"
 #include "spare.h"
+#include "state.h"
 
 #define EMPTY_GRACE 2 /* seconds the broker lingers holding nothing */
 

@@ -1,4 +1,6 @@
-/* The pool: shared connections by authority, their life cycle, and pumping their sessions. */
+/* The pool: shared connections by authority and their life cycle (making, attaching
+ * sessions, failing, killing, expiring). Pumping them is sweep.c, remembered hand-overs
+ * sticky.c. */
 #include "pool.h"
 
 #include <errno.h>
@@ -19,11 +21,13 @@
 #include "localcmd.h"
 #include "log.h"
 #include "peer.h"
+#include "pool_int.h"
 #include "proto.h"
 #include "proxy.h"
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
+#include "state.h"
 #include "stats.h"
 #include "words.h"
 
@@ -172,45 +176,6 @@ static struct sshconn *conn_new(struct session *s)
     return c;
 }
 
-/* Hosts the real ssh serves for now (an RSA key this libssh2 cannot sign with SHA-2):
- * without this, every session would make and drop a connection before falling back. */
-#define STICKY_MAX 64
-#define STICKY_SECONDS 600
-static struct {
-    char token[65]; /* the authority */
-    char why[512];
-    int gssapi; /* only for sessions with GSSAPIAuthentication on */
-    time_t until;
-} sticky[STICKY_MAX];
-
-static void remember_fallback(const char *token, const char *why, int gssapi)
-{
-    int pick = 0;
-    for (int i = 0; i < STICKY_MAX; i++) {
-        if (!strcmp(sticky[i].token, token)) {
-            pick = i;
-            break;
-        }
-        if (sticky[i].until < sticky[pick].until)
-            pick = i;
-    }
-    snprintf(sticky[pick].token, sizeof sticky[pick].token, "%s", token);
-    snprintf(sticky[pick].why, sizeof sticky[pick].why, "%s", why);
-    sticky[pick].gssapi = gssapi;
-    sticky[pick].until = time(NULL) + STICKY_SECONDS;
-}
-
-const char *pool_remembered(const struct session *s)
-{
-    time_t now = time(NULL);
-    for (int i = 0; i < STICKY_MAX; i++)
-        if (sticky[i].until > now && !strcmp(sticky[i].token, s->cfg->token) &&
-            (!sticky[i].gssapi || (s->cfg->gssapiauthentication &&
-                                   auth_krb5_creds(words_env(s->env, "KRB5CCNAME"), getuid()))))
-            return sticky[i].why;
-    return NULL;
-}
-
 /* Whether s may use the ready connection c of its authority (accept.h); a new host key
  * its policy lets in is added to its known_hosts, as ssh would. */
 static int accepts(const struct sshconn *c, struct session *s)
@@ -272,7 +237,7 @@ void pool_attach(struct session *s)
     link_session(wait, s);
 }
 
-static void unlink_session(struct sshconn *c, struct session *s)
+void pool_unlink_session(struct sshconn *c, struct session *s)
 {
     for (struct session **pp = &c->sessions; *pp; pp = &(*pp)->next) {
         if (*pp == s) {
@@ -292,12 +257,12 @@ static void unlink_session(struct sshconn *c, struct session *s)
 void pool_detach(struct session *s)
 {
     if (s->conn)
-        unlink_session(s->conn, s);
+        pool_unlink_session(s->conn, s);
 }
 
 /* Sessions waiting on c that c cannot serve go elsewhere: to another connection when c is
  * full or suspect, to the real ssh when the server takes no session channel at all. */
-static void move_waiting(struct sshconn *c)
+void pool_move_waiting(struct sshconn *c)
 {
     int refused = c->spare_refused;
     int full = c->suspect || c->draining ||
@@ -308,7 +273,7 @@ static void move_waiting(struct sshconn *c)
     while (s) {
         struct session *next = s->next;
         if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP && s->peer) {
-            unlink_session(c, s);
+            pool_unlink_session(c, s);
             if (refused) {
                 s->state = S_DONE;
                 if (s->cfg)
@@ -367,7 +332,7 @@ void pool_kill(struct sshconn *c, const char *msg)
             /* Nothing of the client's was consumed: try again on another connection. */
             if (s->ch)
                 s->ch = NULL; /* freed with the libssh2 session */
-            unlink_session(c, s);
+            pool_unlink_session(c, s);
             s->state = S_WAITCONN;
             s->blocked_op = OP_NONE;
             pool_attach(s);
@@ -395,7 +360,7 @@ static void conn_failed(struct sshconn *c, enum conn_status st, const char *err)
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
-        unlink_session(c, s);
+        pool_unlink_session(c, s);
         session_reject(s, st == CONN_FATAL ? ERR_FATAL : ERR_FALLBACK, err);
         s = next;
     }
@@ -424,7 +389,7 @@ static void check_waiting(struct sshconn *c)
     while (s) {
         struct session *next = s->next;
         if (s->state == S_WAITCONN && !s->made_conn && s->cfg && !accepts(c, s)) {
-            unlink_session(c, s);
+            pool_unlink_session(c, s);
             pool_attach(s);
         }
         s = next;
@@ -455,109 +420,8 @@ void pool_connected(struct job *j)
         return;
     }
     if (j->res.sticky)
-        remember_fallback(c->token, j->res.err, j->res.gssapi);
+        pool_remember_fallback(c->token, j->res.err, j->res.gssapi);
     conn_failed(c, j->status, j->res.err);
-}
-
-/* The oldest session on c that waits for a session channel (sessions are pushed at the
- * head, so the last one) and whose client has run its LocalCommand, or NULL. */
-static struct session *oldest_waiting(struct sshconn *c)
-{
-    struct session *pick = NULL;
-    for (struct session *s = c->sessions; s; s = s->next)
-        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP &&
-            !localcmd_pending(s))
-            pick = s;
-    return pick;
-}
-
-/* Give s a spare: it then sends only the env requests the spare has not (spare.h). */
-static int give_spare(struct sshconn *c, struct session *s)
-{
-    const char **rest = NULL;
-    s->ch = spare_take(c, s->envall, &rest, &s->spare_missed);
-    if (!s->ch)
-        return 0;
-    free(s->envreq);
-    s->envreq = rest;
-    s->envreq_next = 0;
-    s->state = S_SETENV;
-    c->dirty = 1;
-    return 1;
-}
-
-/* Ends finished sessions and gives ready spares to waiting sessions, oldest first. */
-static void sweep(struct sshconn *c)
-{
-    struct session *s = c->sessions;
-    while (s) {
-        struct session *next = s->next;
-        if (s->state == S_DONE) {
-            unlink_session(c, s);
-            session_finish(s);
-        }
-        s = next;
-    }
-    if (c->state != C_READY)
-        return;
-    move_waiting(c);
-    for (s = c->sessions; s; s = s->next) {
-        if (s->state != S_WAITCONN || localcmd_pending(s))
-            continue;
-        if (s->mode == MODE_NONE) {
-            session_show_hostkey(s);
-            s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
-            c->dirty = 1;
-            if (s->peer && !s->started) {
-                s->started = 1;
-                stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
-                peer_send_started(s->peer, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
-            }
-        } else if (s->mode == MODE_TCPIP) {
-            s->state = S_OPENING; /* its own channel, not a spare session channel */
-            c->dirty = 1;
-        }
-    }
-    if (alive_probing(c))
-        return;
-    while ((s = oldest_waiting(c)) != NULL && give_spare(c, s))
-        ;
-}
-
-static int blocked(const struct sshconn *c)
-{
-    return c->blocked || c->spare_blocked;
-}
-
-void pool_pump(struct sshconn *c)
-{
-    c->dirty = 0;
-    if (c->state == C_READY)
-        c->want_write = 0;
-    for (int round = 0; round < 64; round++) {
-        /* Any call may read packets for every channel: while the server's bytes keep
-         * coming, step everybody again, or a channel whose data was read by another's call
-         * would wait for a wake-up that never comes. */
-        unsigned long long rx = c->rx_bytes;
-        int progress = 0;
-        if (c->state == C_READY && c->spare_blocked)
-            progress |= spare_step(c);
-        if (c->state == C_READY && c->blocked)
-            progress |= session_step(c->blocked);
-        for (struct session *s = c->sessions; s && !blocked(c) && c->state == C_READY; s = s->next)
-            progress |= session_step(s);
-        sweep(c);
-        if (c->state == C_READY && !blocked(c))
-            progress |= spare_step(c);
-        sweep(c);
-        if (c->rx_bytes != rx)
-            progress = 1;
-        if (!progress && !c->dirty)
-            break;
-        c->dirty = 0;
-        if (round == 63)
-            c->dirty = 1; /* more to do: come back without sleeping */
-    }
 }
 
 void pool_tick(time_t now)
@@ -566,7 +430,7 @@ void pool_tick(time_t now)
     while (c) {
         struct sshconn *next = c->next;
         if (c->state == C_DEAD) {
-            sweep(c);
+            pool_sweep(c);
             if (!c->sessions) {
                 free_conn(c);
             }
@@ -618,7 +482,7 @@ void pool_shutdown(void)
     while (B.conns) {
         struct sshconn *c = B.conns;
         pool_kill(c, "muxshim broker stopped");
-        sweep(c);
+        pool_sweep(c);
         free_conn(c);
     }
 }

@@ -9,10 +9,11 @@
 #include "doctor.h"
 #include "engine.h"
 #include "peer.h"
-#include "route.h"
 #include "pool.h"
 #include "proto.h"
+#include "route.h"
 #include "session.h"
+#include "state.h"
 #include "stats.h"
 
 void control_resolved(struct session *s)

@@ -1,9 +1,8 @@
-/* Wire protocol: one encoder, one decoder, framed send/receive with fds. */
+/* Wire protocol: one encoder, one decoder, framed send/receive with fds. Nothing here uses
+ * the heap, stdio or a lock, so libmuxshim.so links this file; what does is proto_heap.c. */
 #include "proto.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,28 +49,22 @@ static void put_bytes(struct proto_buf *b, const void *src, size_t n)
         b->err = 1;
         return;
     }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) {
-            b->err = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
+    if (b->len + n > b->cap && (!b->grow || b->grow(b, b->len + n) < 0)) {
+        b->err = 1;
+        return;
     }
     memcpy(b->data + b->len, src, n);
     b->len += n;
 }
 
-void proto_begin(struct proto_buf *b, uint8_t type)
+void proto_begin_into(struct proto_buf *b, uint8_t type, uint8_t *buf, size_t cap)
 {
     static const uint8_t zero[PROTO_HDR];
-    b->data = NULL;
-    b->len = b->cap = 0;
+    b->data = buf;
+    b->len = 0;
+    b->cap = cap;
     b->err = 0;
+    b->grow = NULL;
     put_bytes(b, zero, sizeof zero);
     put_bytes(b, &type, 1);
 }
@@ -120,15 +113,6 @@ int proto_end(struct proto_buf *b)
     return 0;
 }
 
-void proto_buf_free(struct proto_buf *b)
-{
-    if (b->data)
-        explicit_bzero(b->data, b->cap); /* a frame may carry an answer or an environment */
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 long proto_frame_len(const uint8_t *buf, size_t len)
 {
     if (len < PROTO_HDR)
@@ -139,6 +123,26 @@ long proto_frame_len(const uint8_t *buf, size_t len)
     if (len < PROTO_HDR + n)
         return 0;
     return (long)(PROTO_HDR + n);
+}
+
+/* err = a, then the number n (when a number is given), then c: the decoder's one-line
+ * reasons, written without stdio (the shim decodes in its hooks). */
+static void reason(char *err, size_t errlen, const char *a, const char *b, int has_n, size_t n,
+                   const char *c)
+{
+    char num[24];
+    size_t k = 0, at = 0;
+    if (!errlen)
+        return;
+    do
+        num[sizeof num - 1 - k++] = (char)('0' + n % 10);
+    while ((n /= 10) && k < sizeof num);
+    const char *parts[4] = {a, b, has_n ? num + sizeof num - k : "", c};
+    const size_t lens[4] = {strlen(a), strlen(b), has_n ? k : 0, strlen(c)};
+    for (int i = 0; i < 4; i++)
+        for (size_t j = 0; j < lens[i] && at + 1 < errlen; j++)
+            err[at++] = parts[i][j];
+    err[at] = '\0';
 }
 
 /* Reads a str at *off; checks bounds and rejects embedded NUL. */
@@ -162,12 +166,12 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
 {
     memset(m, 0, sizeof *m);
     if (len < 1 || len > PROTO_MAX_FRAME) {
-        snprintf(err, errlen, "bad frame size %zu", len);
+        reason(err, errlen, "bad frame size ", "", 1, len, "");
         return -1;
     }
     m->type = body[0];
     if (m->type == 0 || m->type > MSG_TYPE_MAX) {
-        snprintf(err, errlen, "unknown message type %u", (unsigned)m->type);
+        reason(err, errlen, "unknown message type ", "", 1, m->type, "");
         return -1;
     }
     size_t off = 1;
@@ -187,8 +191,8 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
             uint32_t count = proto_be32(body + off);
             off += 4;
             if (count > PROTO_MAX_LIST) {
-                snprintf(err, errlen, "%s: list of %u items is over the limit", names[m->type],
-                         count);
+                reason(err, errlen, names[m->type], ": list of ", 1, count,
+                       " items is over the limit");
                 return -1;
             }
             size_t start = off;
@@ -204,12 +208,12 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
         }
     }
     if (off != len) {
-        snprintf(err, errlen, "%s: %zu trailing bytes", names[m->type], len - off);
+        reason(err, errlen, names[m->type], ": ", 1, len - off, " trailing bytes");
         return -1;
     }
     return 0;
 truncated:
-    snprintf(err, errlen, "%s: truncated or malformed field", names[m->type]);
+    reason(err, errlen, names[m->type], ": truncated or malformed field", 0, 0, "");
     return -1;
 }
 
@@ -227,48 +231,6 @@ int proto_strlist_next(const struct pstrlist *l, const uint8_t **it, struct pstr
     out->n = n;
     *it = p + 4 + n;
     return 0;
-}
-
-char **proto_strlist_dup(const struct pstrlist *l)
-{
-    char **v = calloc((size_t)l->count + 1, sizeof *v);
-    if (!v)
-        return NULL;
-    const uint8_t *it = NULL;
-    struct pstr s;
-    for (uint32_t i = 0; i < l->count && proto_strlist_next(l, &it, &s) == 0; i++) {
-        v[i] = strndup(s.p, s.n);
-        if (!v[i]) {
-            proto_strv_free(v);
-            return NULL;
-        }
-    }
-    return v;
-}
-
-char **proto_strv_dup(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **out = calloc(n + 1, sizeof *out);
-    for (size_t i = 0; out && i < n; i++) {
-        out[i] = strdup(v[i]);
-        if (!out[i]) {
-            proto_strv_free(out);
-            return NULL;
-        }
-    }
-    return out;
-}
-
-void proto_strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
 }
 
 int proto_str_copy(const struct pstr *s, char *out, size_t outlen)
@@ -315,8 +277,7 @@ int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
     return 0;
 }
 
-/* Reads exactly n bytes, collecting any fds that arrive; returns n, 0 on EOF, -1. */
-static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds)
+long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds)
 {
     size_t off = 0;
     while (off < n) {
@@ -355,36 +316,23 @@ static long recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, i
     return (long)n;
 }
 
-long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char *err, size_t errlen)
+long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, int *nfds)
 {
     uint8_t hdr[PROTO_HDR];
-    int dummy = 0;
-    if (!nfds)
-        nfds = &dummy;
     *nfds = 0;
-    *body = NULL;
-    long r = recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
-    if (r <= 0) {
-        if (r < 0)
-            snprintf(err, errlen, "read from peer: %s", strerror(errno));
+    long r = proto_recv_exact(sock, hdr, sizeof hdr, fds, maxfds, nfds);
+    if (r <= 0)
         return r;
-    }
     uint32_t n = proto_be32(hdr);
-    if (n < 1 || n > PROTO_MAX_FRAME) {
-        snprintf(err, errlen, "peer sent a frame of %u bytes", n);
+    if (n < 1 || n > PROTO_MAX_FRAME || n > cap) {
+        errno = EMSGSIZE;
         return -1;
     }
-    uint8_t *b = malloc(n);
-    if (!b) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    r = recv_exact(sock, b, n, fds, maxfds, nfds);
+    r = proto_recv_exact(sock, buf, n, fds, maxfds, nfds);
     if (r <= 0) {
-        snprintf(err, errlen, "peer closed in the middle of a frame");
-        free(b);
+        if (r == 0)
+            errno = EPIPE;
         return -1;
     }
-    *body = b;
     return (long)n;
 }

@@ -1,0 +1,22 @@
+/* What sshconfig.c, sshconfig_run.c and sshconfig_cache.c share (sshconfig.h is the
+ * interface). */
+#ifndef MUXSHIM_SSHCONFIG_INT_H
+#define MUXSHIM_SSHCONFIG_INT_H
+
+#include <stddef.h>
+
+#include "sshconfig.h"
+
+/* sshconfig.c */
+/* The home directory and name of the current uid, from passwd as OpenSSH does (once per
+ * thread). */
+void sshconfig_pw_home(char *home, size_t hlen, char *name, size_t nlen);
+
+/* sshconfig_run.c */
+/* Runs ssh -G; on success the parsed config, with its stderr kept as warnings, and in *raw
+ * the output itself (heap). */
+int sshconfig_run_g(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
+                    const char *command, char *const *env, struct hostcfg *cfg, char **raw,
+                    size_t *rawlen, char *err, size_t errlen);
+
+#endif

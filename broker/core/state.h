@@ -1,0 +1,26 @@
+/* The broker-wide state: the listening socket, the worker pipe, the lists of clients and
+ * connections. One instance, B (state.c); only the modules that walk those lists include
+ * this. */
+#ifndef MUXSHIM_STATE_H
+#define MUXSHIM_STATE_H
+
+#include <time.h>
+
+#include "broker.h"
+
+/* Broker-wide state. */
+struct broker {
+    int listen_fd;
+    int job_rd, job_wr; /* worker completion pipe */
+    char dir[108];
+    struct peer *peers;
+    struct sshconn *conns;
+    int njobs;
+    time_t empty_since;
+    int quit;
+    int freed; /* sessions freed since the heap was last trimmed */
+};
+
+extern struct broker B;
+
+#endif

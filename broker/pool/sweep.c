@@ -1,0 +1,114 @@
+/* Pumping a connection: every session stepped until nothing moves (libssh2's one pending send
+ * first), finished sessions ended, ready spares given to waiting sessions, oldest first. */
+#include "pool.h"
+
+#include <stdlib.h>
+
+#include "alive.h"
+#include "localcmd.h"
+#include "peer.h"
+#include "pool_int.h"
+#include "session.h"
+#include "spare.h"
+#include "stats.h"
+
+/* The oldest session on c that waits for a session channel (sessions are pushed at the
+ * head, so the last one) and whose client has run its LocalCommand, or NULL. */
+static struct session *oldest_waiting(struct sshconn *c)
+{
+    struct session *pick = NULL;
+    for (struct session *s = c->sessions; s; s = s->next)
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP &&
+            !localcmd_pending(s))
+            pick = s;
+    return pick;
+}
+
+/* Give s a spare: it then sends only the env requests the spare has not (spare.h). */
+static int give_spare(struct sshconn *c, struct session *s)
+{
+    const char **rest = NULL;
+    s->ch = spare_take(c, s->envall, &rest, &s->spare_missed);
+    if (!s->ch)
+        return 0;
+    free(s->envreq);
+    s->envreq = rest;
+    s->envreq_next = 0;
+    s->state = S_SETENV;
+    c->dirty = 1;
+    return 1;
+}
+
+/* Ends finished sessions and gives ready spares to waiting sessions, oldest first. */
+void pool_sweep(struct sshconn *c)
+{
+    struct session *s = c->sessions;
+    while (s) {
+        struct session *next = s->next;
+        if (s->state == S_DONE) {
+            pool_unlink_session(c, s);
+            session_finish(s);
+        }
+        s = next;
+    }
+    if (c->state != C_READY)
+        return;
+    pool_move_waiting(c);
+    for (s = c->sessions; s; s = s->next) {
+        if (s->state != S_WAITCONN || localcmd_pending(s))
+            continue;
+        if (s->mode == MODE_NONE) {
+            session_show_hostkey(s);
+            s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
+            c->dirty = 1;
+            if (s->peer && !s->started) {
+                s->started = 1;
+                stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
+                peer_send_started(s->peer, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+            }
+        } else if (s->mode == MODE_TCPIP) {
+            s->state = S_OPENING; /* its own channel, not a spare session channel */
+            c->dirty = 1;
+        }
+    }
+    if (alive_probing(c))
+        return;
+    while ((s = oldest_waiting(c)) != NULL && give_spare(c, s))
+        ;
+}
+
+static int blocked(const struct sshconn *c)
+{
+    return c->blocked || c->spare_blocked;
+}
+
+void pool_pump(struct sshconn *c)
+{
+    c->dirty = 0;
+    if (c->state == C_READY)
+        c->want_write = 0;
+    for (int round = 0; round < 64; round++) {
+        /* Any call may read packets for every channel: while the server's bytes keep
+         * coming, step everybody again, or a channel whose data was read by another's call
+         * would wait for a wake-up that never comes. */
+        unsigned long long rx = c->rx_bytes;
+        int progress = 0;
+        if (c->state == C_READY && c->spare_blocked)
+            progress |= spare_step(c);
+        if (c->state == C_READY && c->blocked)
+            progress |= session_step(c->blocked);
+        for (struct session *s = c->sessions; s && !blocked(c) && c->state == C_READY; s = s->next)
+            progress |= session_step(s);
+        pool_sweep(c);
+        if (c->state == C_READY && !blocked(c))
+            progress |= spare_step(c);
+        pool_sweep(c);
+        if (c->rx_bytes != rx)
+            progress = 1;
+        if (!progress && !c->dirty)
+            break;
+        c->dirty = 0;
+        if (round == 63)
+            c->dirty = 1; /* more to do: come back without sleeping */
+    }
+}

@@ -1,0 +1,358 @@
+/* One muxssh session: building it from OPEN, CONTROL, ROUTE or a jump host's tunnel, its
+ * endpoints (the client's fds), what its client going away or its connection dying does to
+ * it, and freeing it. The rest of its life is in policy.c, requests.c, pump.c and tcpip.c. */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "peer.h"
+#include "pool.h"
+#include "session_int.h"
+#include "state.h"
+#include "term.h"
+
+static char *pstrdup(const struct pstr *s)
+{
+    return strndup(s->p, s->n);
+}
+
+/* Take fd as the endpoint, noting whether it is a terminal; its flags are saved (and made
+ * non-blocking) only when the session starts running, by sess_endpoint_nonblock. */
+void sess_endpoint_open(struct endpoint *e, int fd)
+{
+    e->fd = fd;
+    e->saved_flags = -1;
+    e->ready = 0;
+    e->tty = fd >= 0 && isatty(fd);
+}
+
+/* Save an fd's flags and make it non-blocking; terminals stay as they are. */
+void sess_endpoint_nonblock(struct endpoint *e)
+{
+    if (e->fd < 0 || e->tty || e->saved_flags != -1)
+        return;
+    int fl = fcntl(e->fd, F_GETFL);
+    if (fl < 0)
+        return;
+    e->saved_flags = fl;
+    if (!(fl & O_NONBLOCK))
+        fcntl(e->fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Restore the caller's flags and close our copy. */
+void sess_endpoint_close(struct endpoint *e)
+{
+    if (e->fd < 0)
+        return;
+    if (e->saved_flags != -1)
+        fcntl(e->fd, F_SETFL, e->saved_flags);
+    close(e->fd);
+    e->fd = -1;
+}
+
+/* Start the ssh -G job of a new session; returns s, or NULL (s freed) with err. */
+static struct session *start_resolve(struct session *s, char *err, size_t errlen)
+{
+    s->state = S_RESOLVING;
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || (j->kind = JOB_RESOLVE, j->sess = s, jobs_start(j) < 0)) {
+        free(j);
+        snprintf(err, errlen, "cannot start resolving the host");
+        session_free(s);
+        return NULL;
+    }
+    s->job = 1;
+    return s;
+}
+
+/* -W's HOST:PORT (or [HOST]:PORT) into fwd_host and fwd_port; 0 or -1. */
+static int parse_fwd(struct session *s, const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return -1;
+    size_t n = (size_t)(colon - arg);
+    if (arg[0] == '[' && n >= 2 && arg[n - 1] == ']') {
+        arg++;
+        n -= 2;
+    }
+    s->fwd_host = strndup(arg, n);
+    s->fwd_port = (int)port;
+    return s->fwd_host ? 0 : -1;
+}
+
+/* A new session with its three endpoints (fds owned from here on) and no exit yet; NULL
+ * with err, the fds closed, when memory is short. */
+static struct session *session_alloc(struct peer *p, int in, int out, int errfd, char *err,
+                                     size_t errlen)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        for (int fd = 0, fds[3] = {in, out, errfd}; fd < 3; fd++)
+            if (fds[fd] >= 0)
+                close(fds[fd]);
+        return NULL;
+    }
+    s->peer = p;
+    sess_endpoint_open(&s->in, in);
+    sess_endpoint_open(&s->out, out);
+    sess_endpoint_open(&s->err, errfd);
+    s->exit_kind = -1;
+    return s;
+}
+
+struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
+                            char *err, size_t errlen)
+{
+    struct session *s =
+        session_alloc(p, fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
+    if (!s)
+        return NULL;
+    s->ctl_op = ctl_op;
+    if (ctl_op) {
+        /* CONTROL: u32 op, str real_ssh, str cwd, strlist opts, str dest, strlist env */
+        s->real_ssh = pstrdup(&m->s[0]);
+        s->cwd = pstrdup(&m->s[1]);
+        s->dest = pstrdup(&m->s[2]);
+        s->opts = proto_strlist_dup(&m->l[0]);
+        s->env = proto_strlist_dup(&m->l[1]);
+        /* HANDED: the reason, after dest */
+        s->command = ctl_op == SESSION_HANDED ? pstrdup(&m->s[3]) : strdup("");
+    } else {
+        /* OPEN: str real_ssh, str cwd, strlist opts, str dest, str command, strlist env,
+         * u32 flags */
+        s->real_ssh = pstrdup(&m->s[0]);
+        s->cwd = pstrdup(&m->s[1]);
+        s->dest = pstrdup(&m->s[2]);
+        s->command = pstrdup(&m->s[3]);
+        s->opts = proto_strlist_dup(&m->l[0]);
+        s->env = proto_strlist_dup(&m->l[1]);
+        s->flags = m->u[0];
+        /* Before the client can make it raw: the pty request carries these modes. */
+        if ((s->flags & OPEN_STDIN_TTY) && s->in.tty)
+            term_read(s->in.fd, &s->ti);
+    }
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->opts || !s->env) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    if (s->real_ssh[0] != '/' || s->cwd[0] != '/' || !s->dest[0]) {
+        snprintf(err, errlen, "%s needs an absolute ssh path, an absolute cwd and a destination",
+                 ctl_op ? "CONTROL" : "OPEN");
+        session_free(s);
+        return NULL;
+    }
+    if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
+        snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
+        session_free(s);
+        return NULL;
+    }
+    return start_resolve(s, err, errlen);
+}
+
+struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
+                                  size_t errlen)
+{
+    /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
+     * strlist opts */
+    struct session *s = session_alloc(p, -1, -1, -1, err, errlen);
+    if (!s)
+        return NULL;
+    s->real_ssh = pstrdup(&m->s[0]);
+    s->cwd = pstrdup(&m->s[1]);
+    s->dest = pstrdup(&m->s[2]);
+    s->fwd_host = pstrdup(&m->s[3]);
+    s->fwd_port = (int)m->u[0];
+    s->route = m->u[1] == AF_INET6 ? AF_INET6 : AF_INET;
+    s->env = proto_strlist_dup(&m->l[0]);
+    s->opts = proto_strlist_dup(&m->l[1]);
+    s->command = strdup("");
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->fwd_host || !s->env || !s->opts || !s->command) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    if (s->real_ssh[0] != '/' || s->cwd[0] != '/' || !s->dest[0] || s->fwd_port <= 0 ||
+        s->fwd_port > 65535 || (m->u[1] != AF_INET && m->u[1] != AF_INET6)) {
+        snprintf(err, errlen, "ROUTE needs an absolute ssh path and cwd, a host and a port");
+        session_free(s);
+        return NULL;
+    }
+    return start_resolve(s, err, errlen);
+}
+
+struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
+                                   const char *host, int port, int fd, struct sshconn *carries,
+                                   char *err, size_t errlen)
+{
+    struct session *s = session_alloc(NULL, fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
+    if (!s) {
+        proto_strv_free(opts);
+        return NULL;
+    }
+    s->opts = opts;
+    s->real_ssh = strdup(origin->real_ssh);
+    s->cwd = strdup(origin->cwd);
+    s->dest = strdup(dest);
+    s->command = strdup("");
+    s->fwd_host = strdup(host);
+    s->fwd_port = port;
+    s->env = proto_strv_dup(origin->env);
+    s->tunnel_for = carries;
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->fwd_host || !s->env || !s->opts ||
+        s->out.fd < 0) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    return start_resolve(s, err, errlen);
+}
+
+/* The session goes on, or ends, without its client, which closes once its replies are out. */
+void sess_release_peer(struct session *s)
+{
+    struct peer *p = s->peer;
+    if (!p)
+        return;
+    if (p->sess == s)
+        p->sess = NULL;
+    peer_finish(p);
+    s->peer = NULL;
+}
+
+/* A jump host's tunnel ends before it carried anything: the connection it was for fails
+ * with st and msg (pool_tunnel_done does nothing once that connection is made). */
+void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg)
+{
+    struct sshconn *t = s->tunnel_for;
+    if (!t)
+        return;
+    s->tunnel_for = NULL;
+    if (t->tunnel == s)
+        t->tunnel = NULL;
+    pool_tunnel_done(t, st, msg);
+}
+
+int session_unstarted(const struct session *s)
+{
+    return s->state < S_RUNNING && !s->started;
+}
+
+void session_client_gone(struct session *s)
+{
+    s->peer = NULL;
+    switch (s->state) {
+    case S_RESOLVING:
+        break; /* freed when its job returns */
+    case S_WAITCONN:
+        if (s->conn && s->conn->state == C_READY) {
+            s->state = S_DONE;
+            s->conn->dirty = 1;
+        } else if (s->conn) {
+            pool_detach(s);
+            session_free(s);
+        } else {
+            session_free(s);
+        }
+        break;
+    default:
+        if (s->conn)
+            s->conn->dirty = 1; /* the pump moves it to closing */
+        break;
+    }
+}
+
+void session_conn_lost(struct session *s, const char *msg)
+{
+    s->ch = NULL; /* freed with the connection */
+    s->blocked_op = OP_NONE;
+    sess_set_exit(s, EXIT_LOST, 255, msg);
+    s->state = S_DONE;
+}
+
+void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
+                           uint32_t ypixel)
+{
+    s->ti.cols = cols; /* before the pty request, it simply takes the new size */
+    s->ti.rows = rows;
+    s->ti.xpixel = xpixel;
+    s->ti.ypixel = ypixel;
+    if (!s->pty || !s->pty_sent || !s->ch)
+        return;
+    s->winch = 1;
+    if (s->conn)
+        s->conn->dirty = 1;
+}
+
+void session_poll_events(const struct session *s, short ev[3])
+{
+    ev[0] = ev[1] = ev[2] = 0;
+    if (s->state != S_RUNNING || s->mode == MODE_NONE)
+        return;
+    if (!s->in_eof && !buf_used(&s->to_ch))
+        ev[0] = POLLIN;
+    if (buf_used(&s->to_out))
+        ev[1] = POLLOUT;
+    if (buf_used(&s->to_err))
+        ev[2] = POLLOUT;
+}
+
+void session_finish(struct session *s)
+{
+    struct peer *p = s->peer;
+    /* Output is flushed (or its reader is gone): give the caller its fds back first. */
+    sess_endpoint_close(&s->err);
+    sess_endpoint_close(&s->out);
+    sess_endpoint_close(&s->in);
+    if (p) {
+        if (s->exit_kind == -1)
+            sess_set_exit(s, EXIT_STATUS, 0, "");
+        peer_send_exit(p, s->exit_kind, s->exit_code, s->exit_msg);
+        sess_release_peer(s);
+    }
+    session_free(s);
+}
+
+void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    B.freed++;
+    if (s->peer && s->peer->sess == s)
+        s->peer->sess = NULL;
+    sess_tunnel_fail(s, CONN_FATAL,
+                     s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
+    free(s->fwd_host);
+    /* Reverse order: a description shared by several fds ends with the flags it had. */
+    sess_endpoint_close(&s->err);
+    sess_endpoint_close(&s->out);
+    sess_endpoint_close(&s->in);
+    buf_free(&s->to_ch, 1);
+    buf_free(&s->to_out, 1);
+    buf_free(&s->to_err, 1);
+    free(s->envreq); /* their strings belong to env and cfg */
+    free(s->envall);
+    proto_strv_free(s->env);
+    proto_strv_free(s->opts);
+    free(s->real_ssh);
+    free(s->cwd);
+    free(s->dest);
+    free(s->command);
+    free(s->localcmd);
+    free(s->cfg);
+    free(s);
+}

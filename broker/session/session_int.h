@@ -1,0 +1,44 @@
+/* What broker/session's files share with each other and no other module (session.h is the
+ * interface). */
+#ifndef MUXSHIM_SESSION_INT_H
+#define MUXSHIM_SESSION_INT_H
+
+#include "session.h"
+
+/* session.c */
+/* Take fd as the endpoint (owned), noting whether it is a terminal; flags untouched. */
+void sess_endpoint_open(struct endpoint *e, int fd);
+/* Save the endpoint's flags and make it non-blocking; terminals stay as they are. */
+void sess_endpoint_nonblock(struct endpoint *e);
+/* Restore the caller's flags and close our copy. */
+void sess_endpoint_close(struct endpoint *e);
+/* The session goes on, or ends, without its client, which closes once its replies are out. */
+void sess_release_peer(struct session *s);
+/* A jump host's tunnel ends before it carried anything: the connection it was for fails. */
+void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg);
+
+/* policy.c */
+/* Count a session the broker serves (once its command may run). */
+void sess_count_served(const struct session *s);
+
+/* requests.c */
+/* Note an EAGAIN (1) that may have left a packet half sent by op; 0 for any other rc. */
+int sess_again(struct session *s, int rc, int op);
+/* The session's exit, unless one is already set. */
+void sess_set_exit(struct session *s, int kind, int code, const char *msg);
+/* Whether a libssh2 error concerns one channel only (else the connection is unusable). */
+int sess_channel_level(int rc);
+/* A libssh2 error that is not EAGAIN: end the channel, or the whole connection. */
+void sess_fail(struct session *s, int rc, const char *what);
+/* What ssh prints when a terminal session ends (LogLevel INFO and up), into out. */
+const char *sess_closed_line(const struct session *s, char *out, size_t outlen);
+
+/* pump.c */
+/* A running session: pump until nothing moves; nonzero on progress. */
+int sess_step_running(struct session *s);
+
+/* tcpip.c */
+/* -W or a jump host's tunnel: open the direct-tcpip channel, and the session runs. */
+int sess_step_opening(struct session *s);
+
+#endif

@@ -1,0 +1,107 @@
+/* direct-tcpip sessions: -W, a jump host's tunnel and a routed connect(), whose program gets
+ * one end of a loopback pair. */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "route.h"
+#include "session_int.h"
+
+/* A routed channel is open: the program gets one end of a loopback TCP pair, the session
+ * pumps the other and runs on without a client. 0, or -1 (the program was told). */
+static int hand_over(struct session *s)
+{
+    int mine, theirs, rc = -1;
+    if (route_pair(s->route, &mine, &theirs) < 0) {
+        blog("no loopback pair for a routed connection: %s", strerror(errno));
+        route_reply(s->peer, ECONNREFUSED, -1);
+    } else {
+        rc = route_reply(s->peer, 0, theirs);
+        close(theirs);
+        if (rc < 0)
+            close(mine);
+    }
+    sess_release_peer(s);
+    if (rc < 0)
+        return -1;
+    sess_endpoint_open(&s->in, mine);
+    sess_endpoint_open(&s->out, fcntl(mine, F_DUPFD_CLOEXEC, 3));
+    s->detached = 1;
+    return 0;
+}
+
+/* -W or a jump host's tunnel: open the direct-tcpip channel, and the session runs. */
+int sess_step_opening(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    if (c->opener && c->opener != s)
+        return 0; /* another channel open is in flight: ours waits its turn */
+    c->opener = s;
+    /* As ssh's stdio forward: the originator is 127.0.0.1 port 65535. */
+    s->ch = libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1", 65535);
+    if (!s->ch) {
+        int rc = libssh2_session_last_errno(c->ssh);
+        if (sess_again(s, rc, OP_OPEN))
+            return 0;
+        c->opener = NULL;
+        if (!sess_channel_level(rc)) {
+            sess_fail(s, rc, "direct-tcpip open");
+            return 1;
+        }
+        char *m = NULL;
+        libssh2_session_last_error(c->ssh, &m, NULL, 0);
+        /* libssh2 1.10 keeps the reason code but not the server's words ("Connection
+         * refused"), so the line ssh prints is shorter here. */
+        int prohibited = m && strstr(m, "prohibited");
+        char msg[128];
+        snprintf(msg, sizeof msg, "channel 0: open failed: %s\r\nstdio forwarding failed",
+                 m && strstr(m, "connect failed") ? "connect failed"
+                 : prohibited                     ? "administratively prohibited"
+                                                  : "open failed");
+        blog("direct-tcpip to %s port %d via %s refused: %s", s->fwd_host, s->fwd_port,
+             c->cfg.hostname, m ? m : "?");
+        s->started = 1;
+        sess_set_exit(s, EXIT_LOST, 255, msg);
+        s->state = S_DONE;
+        if (s->route && s->peer) {
+            /* libssh2 1.10 keeps only the reason code: "connect failed" covers refused,
+             * unreachable and timed out alike. */
+            route_reply(s->peer, prohibited ? EACCES : ECONNREFUSED, -1);
+            sess_release_peer(s);
+        }
+        sess_tunnel_fail(s, CONN_FATAL, msg);
+        return 1;
+    }
+    sess_again(s, 0, OP_OPEN);
+    c->opener = NULL;
+    if (!s->peer && !s->tunnel_for) {
+        s->state = S_CLOSING; /* nobody wants it any more */
+        return 1;
+    }
+    if (s->route && hand_over(s) < 0) {
+        s->state = S_CLOSING;
+        return 1;
+    }
+    s->started = 1;
+    session_show_hostkey(s);
+    sess_count_served(s);
+    if (s->peer)
+        peer_send_started(s->peer, 0);
+    sess_endpoint_nonblock(&s->in);
+    sess_endpoint_nonblock(&s->out);
+    s->state = S_RUNNING;
+    c->total_sessions++;
+    if (s->tunnel_for)
+        pool_tunnel_done(s->tunnel_for, CONN_OK, "");
+    return 1;
+}

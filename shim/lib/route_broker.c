@@ -1,0 +1,206 @@
+/* The shim's side of ROUTE: find (or start) the broker, send ROUTE through broker/proto's
+ * heap-free entry points, answer its questions, and take the connected fd it returns. Stack
+ * buffers and system calls only: no heap, no stdio, no locks. */
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ask.h"
+#include "proto.h"
+#include "route.h"
+#include "shim.h"
+
+extern char **environ;
+
+#define FRAME_MAX 8192 /* the largest frame the shim sends or takes */
+
+static void utoa(unsigned v, char *out)
+{
+    char t[12];
+    int n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 11);
+    for (int i = 0; i < n; i++)
+        out[i] = t[n - 1 - i];
+    out[n] = '\0';
+}
+
+static int runtime_dir(char *out, size_t cap)
+{
+    const char *d = shim_env(environ, "MUXSHIM_DIR"), *x = shim_env(environ, "XDG_RUNTIME_DIR");
+    char uid[12];
+    utoa((unsigned)getuid(), uid);
+    int rc = d && *d          ? route_join(out, cap, d, "", NULL)
+             : x && *x == '/' ? route_join(out, cap, x, "/muxshim", NULL)
+                              : route_join(out, cap, "/tmp/muxshim-", uid, NULL);
+    struct stat st;
+    if (rc < 0 || lstat(out, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+        (st.st_mode & 077))
+        return -1;
+    return 0;
+}
+
+static int dial(const char *dir)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (route_join(sa.sun_path, sizeof sa.sun_path, dir, "/broker.sock", NULL) < 0)
+        return -1;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    if (shim_real()->connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* No broker listening: `muxssh --mux-start` starts one (and waits until it listens). */
+static void start_broker(void)
+{
+    const char *m = shim_muxssh(environ);
+    if (!m)
+        return;
+    char *argv[] = {(char *)m, "--mux-start", NULL};
+    pid_t pid;
+    if (shim_real()->posix_spawn(&pid, m, NULL, NULL, argv, environ) != 0)
+        return;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Send a finished frame; 0 or -1. */
+static int send_frame(int s, struct proto_buf *f)
+{
+    return proto_end(f) == 0 ? proto_send(s, f, NULL, 0) : -1;
+}
+
+/* Read and decode one frame into buf (FRAME_MAX bytes), keeping at most one fd; 0 or -1. */
+static int recv_frame(int s, uint8_t *buf, struct proto_msg *m, int *fd)
+{
+    char why[8]; /* the decoder's reason is not shown: a bad frame is simply not served */
+    int n = 0;
+    *fd = -1; /* stays -1 unless an fd came (then the caller closes it on every path) */
+    long len = proto_recv_into(s, buf, FRAME_MAX, fd, 1, &n);
+    if (len <= 0)
+        return -1;
+    return proto_decode(buf, (size_t)len, m, why, sizeof why);
+}
+
+/* Environment the broker needs to resolve the route's host as ssh would. */
+static const char *const passed_env[] = {
+    "HOME",   "USER", "LOGNAME", "PATH", "SSH_AUTH_SOCK", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE",
+    "DISPLAY"};
+
+int route_ask_broker(const struct via *via, const char *host, unsigned port, int family, int *err)
+{
+    char dir[PATH_MAX];
+    *err = 0;
+    if (runtime_dir(dir, sizeof dir - 16) < 0) {
+        start_broker(); /* creates the directory too */
+        if (runtime_dir(dir, sizeof dir - 16) < 0)
+            return -1;
+    }
+    int s = dial(dir);
+    if (s < 0) {
+        start_broker();
+        s = dial(dir);
+    }
+    if (s < 0)
+        return -1;
+    uint8_t buf[FRAME_MAX];
+    struct proto_buf f;
+    struct proto_msg m;
+    int fd = -1, rc = -1;
+    proto_begin_into(&f, MSG_HELLO, buf, sizeof buf);
+    proto_put_u32(&f, PROTO_VERSION);
+    proto_put_u32(&f, (uint32_t)getpid());
+    proto_put_u32(&f, 0);
+    if (send_frame(s, &f) < 0 || recv_frame(s, buf, &m, &fd) < 0 || m.type != MSG_HELLO)
+        goto out;
+    char real[PATH_MAX], cwd[PATH_MAX];
+    if (shim_path_search("ssh", environ, real, sizeof real) != 0 || !getcwd(cwd, sizeof cwd))
+        goto out;
+    proto_begin_into(&f, MSG_ROUTE, buf, sizeof buf);
+    proto_put_str(&f, real, (size_t)-1);
+    proto_put_str(&f, cwd, (size_t)-1);
+    proto_put_str(&f, via->dest, (size_t)-1);
+    proto_put_str(&f, host, (size_t)-1);
+    proto_put_u32(&f, port);
+    proto_put_u32(&f, (uint32_t)family);
+    /* The "NAME=VALUE" words, packed: what does not fit here would not fit the frame. */
+    char *env[sizeof passed_env / sizeof passed_env[0] + 1], vars[FRAME_MAX];
+    size_t used = 0;
+    int nv = 0;
+    for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0]; i++) {
+        const char *v = shim_env(environ, passed_env[i]);
+        if (!v)
+            continue;
+        if (route_join(vars + used, sizeof vars - used, passed_env[i], "=", v) < 0) {
+            f.err = 1; /* the frame cannot be sent */
+            break;
+        }
+        env[nv++] = vars + used;
+        used += strlen(vars + used) + 1;
+    }
+    env[nv] = NULL;
+    proto_put_strlist(&f, env, -1);
+    char *opts[ROUTE_WORDS + 1];
+    for (int i = 0; i < via->nopts; i++)
+        opts[i] = (char *)via->opts[i];
+    opts[via->nopts] = NULL;
+    proto_put_strlist(&f, opts, -1);
+    if (send_frame(s, &f) < 0)
+        goto out;
+    for (;;) {
+        if (fd >= 0)
+            close(fd);
+        if (recv_frame(s, buf, &m, &fd) < 0)
+            goto out;
+        if (m.type == MSG_ROUTE_REPLY) {
+            uint32_t e = m.u[0];
+            if (e == 0 && fd >= 0) {
+                rc = fd;
+                fd = -1;
+            } else {
+                *err = e ? (int)e : ECONNREFUSED;
+            }
+            goto out;
+        }
+        if (m.type == MSG_MESSAGE) {
+            while (m.s[0].n && write(2, m.s[0].p, m.s[0].n) < 0 && errno == EINTR)
+                ;
+            continue;
+        }
+        if (m.type == MSG_PROMPT) {
+            uint32_t id = m.u[0], echo = m.u[1];
+            char q[2048], a[1024];
+            int ok = proto_str_copy(&m.s[0], q, sizeof q) == 0 &&
+                     ask_user(q, echo != 0, a, sizeof a) == 0;
+            proto_begin_into(&f, MSG_PROMPT_REPLY, buf, sizeof buf);
+            proto_put_u32(&f, id);
+            proto_put_u32(&f, ok ? 1 : 0);
+            proto_put_str(&f, ok ? a : "", (size_t)-1);
+            explicit_bzero(a, sizeof a);
+            int sent = send_frame(s, &f);
+            explicit_bzero(buf, sizeof buf); /* the answer */
+            if (sent < 0)
+                goto out;
+            continue;
+        }
+        goto out; /* ERROR or anything else: not served here */
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    close(s);
+    return rc;
+}
