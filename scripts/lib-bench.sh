@@ -24,9 +24,7 @@ bench_as_account() {
 }
 
 bench_cleanup() {
-    local pid s
-    pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$T"/cm-*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
+    mux_stop "$MUXSHIM_DIR" "$T"/cm-*
     [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
     sshd_stop "$T/s"
     rm -rf "$T"

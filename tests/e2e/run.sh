@@ -28,11 +28,7 @@ mkdir -m 700 "$MUXSHIM_DIR"
 chown "$U" "$MUXSHIM_DIR"
 
 cleanup() {
-    local pid
-    pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$MUXSHIM_DIR"/cm-* "$T"/own/* "$T"/owncp/*; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-    done
+    mux_stop "$MUXSHIM_DIR" "$T"/own/* "$T"/owncp/*
     sshd_stop "$T/s"
     rm -rf "$T"
 }

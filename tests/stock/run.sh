@@ -38,11 +38,7 @@ RT=$T/run
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
 export MUXSHIM_PERSIST=600
 cleanup() {
-    local pid s
-    pid=$(cat "$RT/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$RT"/cm-*; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-    done
+    mux_stop "$RT"
     sshd_stop "$T/s"
     rm -rf "$T"
 }
