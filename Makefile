@@ -186,8 +186,8 @@ demo: deps
 	@scripts/demo.sh
 
 soak: deps
-	$(MAKE) all
-	@tests/soak/run.sh $(B)
+	$(MAKE) all $(TEST_TOOLS)
+	@tests/soak/run.sh $(B); rc=$$?; tests/chaos/run.sh $(B) $(or $(CHAOS_SECONDS),300) && exit $$rc
 
 # Jump hosts and routes in a network namespace (root), timed against plain ssh.
 bench-net: deps

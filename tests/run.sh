@@ -64,8 +64,7 @@ echo "# unit tests: $((SECONDS - t0)) s"
 for entry in tests/shim/run.sh tests/e2e/run.sh tests/stock/run.sh tests/stock/run.sh:debian13 \
     tests/stock/run.sh:fedora tests/fault/run.sh tests/interactive/run.sh tests/ansible/run.sh \
     tests/ansible/run.sh:debian13 tests/ansible/run.sh:fedora tests/jump/run.sh \
-    tests/engine/run.sh \
-    tests/route/run.sh; do
+    tests/engine/run.sh tests/route/run.sh tests/chaos/run.sh; do
     suite=${entry%%:*}
     arg=${entry#"$suite"}
     arg=${arg#:}
