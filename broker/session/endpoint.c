@@ -23,7 +23,8 @@
 
 /* A blocking fd is only touched when poll said it is ready, and then at most this much per
  * write: a terminal reports POLLOUT only while fewer than 256 bytes wait in its output buffer
- * and it has room (none when stopped by ^S), so a write this small does not wait. */
+ * and it has room (none while stopped by ^S), so a write this small does not wait, but for
+ * the rare one that finds less room than that, or a ^S landing between poll and write. */
 #define GATED_CHUNK 256
 
 /* Take fd as the endpoint, noting whether it is a terminal; its flags are untouched until the
