@@ -50,12 +50,15 @@ enum session_state {
 /* MODE_TCPIP: a direct-tcpip channel to fwd_host:fwd_port (-W, or a jump host's tunnel). */
 enum session_mode { MODE_EXEC, MODE_SHELL, MODE_SUBSYSTEM, MODE_NONE, MODE_TCPIP };
 
-/* One side of the pump: a client fd and its saved flags. */
+/* One side of the pump: a client fd (or the broker's own reopened description of it, see
+ * broker/session/endpoint.c) and its saved flags. */
 struct endpoint {
     int fd;
     int saved_flags; /* -1: flags were not changed */
     int tty;
     int ready; /* poll said readable/writable since the last attempt */
+    int gated; /* blocking: touched only when ready, in small writes */
+    int sock;  /* a socket: recv/send with MSG_DONTWAIT, its flags untouched */
 };
 
 /* One muxssh session: a channel on a connection, pumped to the client's fds. */

@@ -49,12 +49,11 @@ static int typed(struct session *s, size_t n)
 static int pump_in(struct session *s)
 {
     int progress = 0;
-    if (!s->in_eof && !buf_used(&s->to_ch) && (!s->in.tty || s->in.ready)) {
+    if (!s->in_eof && !buf_used(&s->to_ch)) {
         if (buf_reserve(&s->to_ch, READ_CHUNK) < 0)
             return 0;
         size_t room = s->esc.ch >= 0 ? TYPED_CHUNK : READ_CHUNK;
-        ssize_t n = read(s->in.fd, s->to_ch.p + s->to_ch.len, room);
-        s->in.ready = 0;
+        ssize_t n = sess_endpoint_read(&s->in, s->to_ch.p + s->to_ch.len, room);
         if (n > 0 && s->esc.ch >= 0) {
             if (typed(s, (size_t)n))
                 return 1;
@@ -109,7 +108,7 @@ static int pump_out(struct session *s, int stream)
     int progress = 0;
     for (int round = 0; round < 16; round++) {
         while (buf_used(b)) {
-            ssize_t n = write(e->fd, b->p + b->off, buf_used(b));
+            ssize_t n = sess_endpoint_write(e, b->p + b->off, buf_used(b));
             if (n > 0) {
                 buf_consume(b, (size_t)n);
                 progress = 1;

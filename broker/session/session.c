@@ -24,40 +24,6 @@ static char *pstrdup(const struct pstr *s)
     return strndup(s->p, s->n);
 }
 
-/* Take fd as the endpoint, noting whether it is a terminal; its flags are saved (and made
- * non-blocking) only when the session starts running, by sess_endpoint_nonblock. */
-void sess_endpoint_open(struct endpoint *e, int fd)
-{
-    e->fd = fd;
-    e->saved_flags = -1;
-    e->ready = 0;
-    e->tty = fd >= 0 && isatty(fd);
-}
-
-/* Save an fd's flags and make it non-blocking; terminals stay as they are. */
-void sess_endpoint_nonblock(struct endpoint *e)
-{
-    if (e->fd < 0 || e->tty || e->saved_flags != -1)
-        return;
-    int fl = fcntl(e->fd, F_GETFL);
-    if (fl < 0)
-        return;
-    e->saved_flags = fl;
-    if (!(fl & O_NONBLOCK))
-        fcntl(e->fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* Restore the caller's flags and close our copy. */
-void sess_endpoint_close(struct endpoint *e)
-{
-    if (e->fd < 0)
-        return;
-    if (e->saved_flags != -1)
-        fcntl(e->fd, F_SETFL, e->saved_flags);
-    close(e->fd);
-    e->fd = -1;
-}
-
 /* Start the ssh -G job of a new session; returns s, or NULL (s freed) with err. */
 static struct session *start_resolve(struct session *s, char *err, size_t errlen)
 {

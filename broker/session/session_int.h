@@ -5,13 +5,19 @@
 
 #include "session.h"
 
-/* session.c */
+/* endpoint.c */
 /* Take fd as the endpoint (owned), noting whether it is a terminal; flags untouched. */
 void sess_endpoint_open(struct endpoint *e, int fd);
-/* Save the endpoint's flags and make it non-blocking; terminals stay as they are. */
+/* Make the endpoint's I/O non-blocking without changing a description the user shares. */
 void sess_endpoint_nonblock(struct endpoint *e);
-/* Restore the caller's flags and close our copy. */
+/* Restore the caller's flags (if they were changed) and close our copy. */
 void sess_endpoint_close(struct endpoint *e);
+/* read() that never waits: -1 with EAGAIN when the endpoint is not ready. */
+ssize_t sess_endpoint_read(struct endpoint *e, void *p, size_t n);
+/* write() that never waits: -1 with EAGAIN when the endpoint is not ready. */
+ssize_t sess_endpoint_write(struct endpoint *e, const void *p, size_t n);
+
+/* session.c */
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
 void sess_release_peer(struct session *s);
 /* A jump host's tunnel ends before it carried anything: the connection it was for fails. */

@@ -1,12 +1,14 @@
 /* The routes file (~/.config/muxshim/routes or $MUXSHIM_ROUTES): "CIDR [port P[,P...]] via
- * DEST [ssh options]" lines, matched against a connect()'s address. Stack buffers and system
- * calls only: no heap, no stdio, no locks. */
+ * DEST [ssh options]" lines, matched against a connect()'s address. Read once per process and
+ * again when its stat changes. Static and stack buffers and system calls only: no heap, no
+ * stdio, no locks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "route.h"
@@ -123,6 +125,89 @@ static int line_match(const char *l, size_t n, int family, const unsigned char *
     return 1;
 }
 
+/* A stat's identity of the routes file: a change to any of these means it was rewritten. */
+struct file_id {
+    int present;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+};
+
+static void file_id_of(struct file_id *id, const struct stat *st)
+{
+    id->present = 1;
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtime = st->st_mtim;
+    id->ctime = st->st_ctim;
+}
+
+static int file_id_eq(const struct file_id *a, const struct file_id *b)
+{
+    if (a->present != b->present)
+        return 0;
+    return !a->present ||
+           (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+            a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec);
+}
+
+/* Read path into buf (up to cap bytes); *id is what fstat said of the opened file, taken before
+ * reading, so a write during the read shows as a change at the next stat. Returns the length
+ * (0 with id->present = 0 when it cannot be opened). */
+static size_t read_routes(const char *path, char *buf, size_t cap, struct file_id *id)
+{
+    struct stat st;
+    id->present = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) == 0)
+        file_id_of(id, &st);
+    size_t len = 0;
+    ssize_t got;
+    while (len < cap && (got = read(fd, buf + len, cap - len)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        len += (size_t)got;
+    }
+    close(fd);
+    return len;
+}
+
+/* The first matching line of buf, into via. */
+static int match_lines(const char *buf, size_t len, int family, const unsigned char *addr,
+                       unsigned port, struct via *via)
+{
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && buf[e] != '\n')
+            e++;
+        if (line_match(buf + i, e - i, family, addr, port, via))
+            return 1;
+        i = e + 1;
+    }
+    return 0;
+}
+
+/* The routes file as last read by this process: read once, and again only when a stat of the
+ * path no longer matches (or the path itself changed, e.g. $MUXSHIM_ROUTES). Static, not heap:
+ * the hook may run in a vfork child or a signal handler. Whoever holds `busy` (taken with an
+ * atomic exchange, never waited for) owns the cache; a thread that finds it held reads the file
+ * into its own stack buffer, as every connect did before the cache. */
+static struct {
+    int busy;
+    int valid;
+    char path[PATH_MAX];
+    struct file_id id;
+    size_t len;
+    char buf[ROUTES_MAX];
+} cache;
+
 int route_for(int family, const unsigned char *addr, unsigned port, struct via *via)
 {
     char path[PATH_MAX];
@@ -134,27 +219,24 @@ int route_for(int family, const unsigned char *addr, unsigned port, struct via *
                route_join(path, sizeof path, home, "/.config/muxshim/routes", NULL) < 0) {
         return 0;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    char buf[ROUTES_MAX];
-    size_t len = 0;
-    ssize_t got;
-    while (len < sizeof buf && (got = read(fd, buf + len, sizeof buf - len)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            break;
-        len += (size_t)got;
+    if (__atomic_exchange_n(&cache.busy, 1, __ATOMIC_ACQUIRE)) {
+        char buf[ROUTES_MAX];
+        struct file_id id;
+        size_t len = read_routes(path, buf, sizeof buf, &id);
+        return match_lines(buf, len, family, addr, port, via);
     }
-    close(fd);
-    for (size_t i = 0; i < len;) {
-        size_t e = i;
-        while (e < len && buf[e] != '\n')
-            e++;
-        if (line_match(buf + i, e - i, family, addr, port, via))
-            return 1;
-        i = e + 1;
+    struct stat st;
+    struct file_id now = {0};
+    if (stat(path, &st) == 0)
+        file_id_of(&now, &st);
+    if (!cache.valid || strcmp(cache.path, path) || !file_id_eq(&now, &cache.id)) {
+        memcpy(cache.path, path, strlen(path) + 1);
+        cache.len = now.present ? read_routes(path, cache.buf, sizeof cache.buf, &cache.id) : 0;
+        if (!now.present)
+            cache.id.present = 0;
+        cache.valid = 1;
     }
-    return 0;
+    int hit = match_lines(cache.buf, cache.len, family, addr, port, via);
+    __atomic_store_n(&cache.busy, 0, __ATOMIC_RELEASE);
+    return hit;
 }

@@ -208,22 +208,39 @@ static void on_winch(int sig)
  * Returns 0, or -1 (err set) if the broker cannot be told. */
 static int wait_broker(int sock, char *err, size_t errlen)
 {
+    /* SIGWINCH stays blocked from the winched check until ppoll waits (which unblocks it
+     * atomically): one arriving in between wakes ppoll instead of being lost until the next
+     * message. The caller's mask is back on return (an exec'd real ssh must not inherit a
+     * blocked SIGWINCH). */
+    sigset_t winch, orig;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &winch, &orig);
+    sigset_t during = orig;
+    sigdelset(&during, SIGWINCH);
+    int rc = 0;
     for (;;) {
         if (winched) {
             struct winsize ws;
             winched = 0;
-            if (ioctl(0, TIOCGWINSZ, &ws) == 0 && client_window_change(sock, &ws, err, errlen) < 0)
-                return -1;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0 &&
+                client_window_change(sock, &ws, err, errlen) < 0) {
+                rc = -1;
+                break;
+            }
         }
         struct pollfd p = {.fd = sock, .events = POLLIN};
-        int r = poll(&p, 1, -1);
+        int r = ppoll(&p, 1, NULL, &during);
         if (r > 0)
-            return 0;
+            break;
         if (r < 0 && errno != EINTR) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
-            return -1;
+            rc = -1;
+            break;
         }
     }
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    return rc;
 }
 
 /* -f: fork as ssh's fork_postauth() does (daemon(1, 1), then fds 0-2 on /dev/null but

@@ -597,4 +597,8 @@ else
     notok "100MB-both-ways-concurrent" "$bad"
 fi
 
+# --- a stalled client holds up no other session (tests/fault/stall.sh) ------------------
+# shellcheck source=stall.sh
+. "$ROOT/tests/fault/stall.sh"
+
 [ "$failures" -eq 0 ]

@@ -140,6 +140,44 @@ for cmd in "sh -c 'echo hi; echo err >&2; exit 3'" "ls -d /" "$P/t_execvp true" 
     fi
 done
 
+# --- connect() reads the routes file once per process, and again when it changes ---------
+# 9 non-loopback connects (TEST-NET-1: no route, they fail at once) in one process, the
+# routes file rewritten twice in between (same size, then longer): 3 reads, not 9.
+if command -v strace >/dev/null && command -v python3 >/dev/null; then
+    printf '198.51.100.0/24 via nowhere.invalid\n' >"$T/routes"
+    cat >"$T/connects.py" <<'PY'
+import socket, sys, time
+def connect():
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("192.0.2.1", 9))
+    except OSError:
+        pass
+    s.close()
+for i in range(3):
+    connect()
+time.sleep(0.05)  # past the file system's timestamp granularity
+with open(sys.argv[1], "w") as f:
+    f.write("198.51.100.0/24 via other.invalid\n")  # the same size
+for i in range(3):
+    connect()
+time.sleep(0.05)
+with open(sys.argv[1], "w") as f:
+    f.write("198.51.100.0/24 via nowhere.invalid -p 2222\n")
+for i in range(3):
+    connect()
+PY
+    LD_PRELOAD=$LIB MUXSHIM_ROUTES=$T/routes strace -f -qq -e trace=open,openat \
+        -o "$T/strace" python3 "$T/connects.py" "$T/routes" >"$T/out" 2>&1
+    rc=$?
+    reads=$(grep -c "\"$T/routes\", O_RDONLY" "$T/strace")
+    [ "$rc" = 0 ] && [ "$reads" = 3 ] && ok "routes-read-once-per-change (3 reads for 9 connects)" ||
+        notok "routes-read-once-per-change" "rc=$rc, $reads reads of the routes file (want 3): $(head -c 200 "$T/out")"
+else
+    ok "routes-read-once-per-change # SKIP no strace or python3"
+fi
+
 # --- only the hooks are exported ---------------------------------------------------------
 exports=$(nm -D --defined-only "$LIB" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')
 want="connect execl execle execlp execv execve execvp execvpe fexecve getpeername posix_spawn posix_spawnp "
