@@ -37,7 +37,8 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broke
                broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
-                broker/session/envreq.c broker/session/localcmd.c broker/session/route.c
+                broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
+                broker/session/agentfwd.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c
 CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \

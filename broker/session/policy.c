@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "ctlpath.h"
+#include "engine.h"
 #include "envreq.h"
 #include "localcmd.h"
 #include "log.h"
@@ -28,6 +29,8 @@ static const char *choose_mode(struct session *s)
     int stdin_tty = (s->flags & OPEN_STDIN_TTY) != 0;
     if (c->unsupported[0])
         return c->unsupported;
+    if (c->forwardagent[0] && engine_old())
+        return "ForwardAgent"; /* libssh2 1.10 takes no auth-agent channels */
     if (s->fwd_host) {
         s->mode = MODE_TCPIP; /* no session: the channel carries stdin and stdout as they are */
         s->err_eof = 1;
