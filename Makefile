@@ -115,7 +115,9 @@ $(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
 $(B)/muxssh: $(B)/obj/shim/muxssh/muxssh.o $(B)/libclient.a
 	$(CC) $(SANFLAGS) -o $@ $^
 
-$(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
+# fastcrypto.o is linked as an object, ahead of libssh2: its ChaCha20 and Poly1305 replace
+# the library's portable ones (fastcrypto.h).
+$(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(B)/libbroker.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the sources it names here.
@@ -137,6 +139,7 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
+UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))
 
 .SECONDEXPANSION:
