@@ -35,6 +35,7 @@ struct agentch {
     struct agentch *next;
 };
 
+#if LIBSSH2_VERSION_NUM >= 0x010b00
 /* A non-blocking connection to the agent at path, or -1. */
 static int agent_connect(const char *path)
 {
@@ -53,7 +54,6 @@ static int agent_connect(const char *path)
     return fd;
 }
 
-#if LIBSSH2_VERSION_NUM >= 0x010b00
 /* libssh2 confirmed a server's auth-agent channel open, from inside whatever call read the
  * packet: only note it here (no libssh2 calls); the pump joins it. */
 static void on_agent_open(LIBSSH2_SESSION *ssh, LIBSSH2_CHANNEL *ch, void **abstract)
