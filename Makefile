@@ -38,7 +38,7 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broke
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
-                broker/session/endpoint.c
+                broker/session/endpoint.c broker/session/agentfwd.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c
 CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \
@@ -115,7 +115,9 @@ $(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
 $(B)/muxssh: $(B)/obj/shim/muxssh/muxssh.o $(B)/libclient.a
 	$(CC) $(SANFLAGS) -o $@ $^
 
-$(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/libbroker.a
+# fastcrypto.o is linked as an object, ahead of libssh2: its ChaCha20 and Poly1305 replace
+# the library's portable ones (fastcrypto.h).
+$(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(B)/libbroker.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the sources it names here.
@@ -137,6 +139,7 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
+UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))
 
 .SECONDEXPANSION:

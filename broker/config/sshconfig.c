@@ -171,8 +171,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
             note_unsupported(c, present[i].text);
     if (!strcmp(k, "proxycommand") && !strcmp(v, "-"))
         note_unsupported(c, "ProxyCommand -");
-    else if (!strcmp(k, "forwardagent") && strcmp(v, "no"))
-        note_unsupported(c, "ForwardAgent");
     else if (!strcmp(k, "forwardx11") && yes(v))
         note_unsupported(c, "ForwardX11");
     else if (!strcmp(k, "tunnel") && strcmp(v, "false") && strcmp(v, "no"))
@@ -255,6 +253,8 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             c->identitiesonly = yes(v);
         else if (!strcmp(k, "identityagent"))
             copy(c->identityagent, HC_STR, v);
+        else if (!strcmp(k, "forwardagent"))
+            copy(c->forwardagent, HC_STR, strcmp(v, "no") ? v : "");
         else if (!strcmp(k, "userknownhostsfile"))
             add_words(c->userknownhostsfile, &c->n_userknownhostsfile, HC_MAX_FILES, v);
         else if (!strcmp(k, "globalknownhostsfile"))

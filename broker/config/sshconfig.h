@@ -34,6 +34,8 @@ struct hostcfg {
     int n_identityfile;
     int identitiesonly;
     char identityagent[HC_STR]; /* "SSH_AUTH_SOCK" (use the client's), "none", or a path */
+    /* "forwardagent": "" (no), "yes", a socket path or "$NAME" (accept_fwd_agent) */
+    char forwardagent[HC_STR];
     char userknownhostsfile[HC_MAX_FILES][HC_STR];
     int n_userknownhostsfile;
     char globalknownhostsfile[HC_MAX_FILES][HC_STR];
@@ -70,7 +72,7 @@ struct hostcfg {
     int controlmaster_client; /* ControlMaster no, auto or autoask: ssh would use a master
                                  listening on controlpath (yes and ask never do) */
     char unsupported[128];    /* "" or the first setting muxshim cannot serve, e.g.
-                                 "ForwardAgent yes", "LocalForward", "ProxyCommand" */
+                                 "LocalForward", "ProxyCommand" */
     char token[65];           /* hex SHA-256 of the authority (see token_compute) */
     char warnings[1024];      /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
                                  file … not accessible"): the real ssh would print it too */

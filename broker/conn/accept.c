@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <uthash.h>
 
 #include "auth.h"
@@ -159,6 +161,61 @@ static const char *session_agent(const struct hostcfg *cfg, char *const *env)
     return a && *a ? a : NULL;
 }
 
+/* 1 when an agent listens on path (ssh's check_agent_present connects to it). */
+static int agent_present(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return 0;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+void accept_fwd_agent(const struct hostcfg *cfg, char *const *env, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const char *present = session_agent(cfg, env), *path = cfg->forwardagent;
+    /* As ssh: no forwarding without an agent it can reach (IdentityAgent, else
+     * SSH_AUTH_SOCK), nor when ForwardAgent names an unset environment variable. */
+    if (!cfg->forwardagent[0] || !present || !agent_present(present))
+        return;
+    if (!strcmp(path, "yes")) {
+        path = present;
+    } else if (path[0] == '$') {
+        char name[256];
+        size_t n = strlen(path + 1);
+        int braces = path[1] == '{' && n > 1 && path[n] == '}';
+        snprintf(name, sizeof name, "%.*s", (int)(braces ? n - 2 : n), path + 1 + braces);
+        path = words_env(env, name);
+        if (!path || !*path)
+            return;
+    }
+    snprintf(out, outlen, "%s", path);
+}
+
+/* (e) Agent forwarding: sshd gives the agent of a connection's first forwarding session to
+ * every later session on it (one listener per connection, SSH_AUTH_SOCK set for all), so a
+ * connection that forwards an agent serves only sessions that forward the same one, and a
+ * session that forwards one never takes a connection that does not. */
+static int fwd_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
+                  char *why, size_t whylen)
+{
+    char want[sizeof f->fwd_agent];
+    accept_fwd_agent(cfg, env, want, sizeof want);
+    if (!strcmp(want, f->fwd_agent))
+        return 1;
+    snprintf(why, whylen, "%s",
+             !want[0]           ? "it forwards an agent and the session does not"
+             : !f->fwd_agent[0] ? "the session forwards an agent and it does not"
+                                : "it forwards another agent");
+    return 0;
+}
+
 /* One entry of a session's offer order: a key, and its file if it is one. */
 struct offer {
     struct keyid id;
@@ -271,7 +328,8 @@ int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *co
         snprintf(why, whylen, "its address family is not the session's AddressFamily");
         return 0;
     }
-    if (!algs_ok(f, cfg, why, whylen) || !login_ok(f, cfg, env, why, whylen))
+    if (!fwd_ok(f, cfg, env, why, whylen) || !algs_ok(f, cfg, why, whylen) ||
+        !login_ok(f, cfg, env, why, whylen))
         return 0;
     return hostkey_ok(f, cfg, env, learn, why, whylen);
 }

@@ -16,10 +16,16 @@
  * logged it in, or the key that did is the one the session would log in with: the first of its
  * agent's keys (the same agent only) and identity files, in ssh's order, that the server did not
  * refuse; (c) its negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its
- * peer's address family satisfies AddressFamily. Else 0 with a one-line reason in why. Reads small
- * files; loop only. */
+ * peer's address family satisfies AddressFamily; (e) it forwards the agent the session would
+ * forward (accept_fwd_agent), or none when the session forwards none. Else 0 with a one-line
+ * reason in why. Reads small files and connects to the agent; loop only. */
 int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
                  int *learn, char *why, size_t whylen);
+/* The agent socket a session with cfg and env forwards, as ssh picks it, into out ("" when
+ * it forwards none): ForwardAgent yes the agent it would use (IdentityAgent, else its
+ * SSH_AUTH_SOCK), a path that path, $NAME that variable of env; and none at all when that
+ * agent does not answer a connect or $NAME is unset. Loop only. */
+void accept_fwd_agent(const struct hostcfg *cfg, char *const *env, char *out, size_t outlen);
 /* The id of an identity file's public key (see auth_identity_public), cached by path and
  * the files' mtimes and sizes; 0, or -1 if it has none. Loop only (not thread-safe). */
 int accept_identity_id(const char *keyfile, struct keyid *out);

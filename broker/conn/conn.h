@@ -58,6 +58,7 @@ struct conn_facts {
     char agent[256];                      /* the agent socket auth asked ("" none) ... */
     struct keyid agent_keys[CF_MAX_KEYS]; /* ... and the keys it listed, in its order */
     int n_agent_keys;
+    char fwd_agent[256]; /* the agent socket its sessions forward ("" none: accept_fwd_agent) */
     struct keyid refused[CF_MAX_KEYS]; /* keys offered before the login that were not taken */
     int n_refused;
     char kex[64], hostkey_alg[64]; /* negotiated (libssh2_session_methods) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "accept.h"
+#include "engine.h"
 #include "pool.h"
 #include "session.h"
 
@@ -38,7 +39,9 @@ int doctor_report(const struct session *s, char *text, size_t len)
         put(&o, "route: direct%s%s%s%s\n", c->bindaddress[0] ? ", from " : "", c->bindaddress,
             !c->bindaddress[0] && c->bindinterface[0] ? ", from interface " : "",
             c->bindaddress[0] ? "" : c->bindinterface);
-    const char *why = c->unsupported[0] ? c->unsupported : pool_remembered(s);
+    const char *why = c->unsupported[0]                    ? c->unsupported
+                      : c->forwardagent[0] && engine_old() ? "ForwardAgent"
+                                                           : pool_remembered(s);
     if (why) {
         put(&o, "served by the broker: no, handed to ssh: %s\n", why);
         return 0;

@@ -17,6 +17,7 @@ struct session;
 struct sshconn;
 struct job;
 struct proxy;
+struct agentch;
 
 /* One client on the broker socket: a muxssh (a session, -O, a HANDED notice, `muxrun doctor`)
  * or the shim asking for a routed connect(). */
@@ -92,6 +93,7 @@ struct session {
     struct term_info ti; /* the client's terminal as it was at OPEN */
     struct escape esc;   /* escape sequences on the typed bytes (pty sessions) */
     int winch;           /* a window-change waits to be sent (size in ti) */
+    int agent_sent;      /* the auth-agent request is done (agentfwd.h) */
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
@@ -174,6 +176,9 @@ struct sshconn {
     unsigned long long bytes_in, bytes_out;
     unsigned long total_sessions;
     int dirty; /* pump again without waiting */
+    /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
+     * packet half sent. */
+    struct agentch *agents, *agent_blocked;
     struct sshconn *next;
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agentfwd.h"
 #include "broker.h"
 #include "jobs.h"
 #include "log.h"
@@ -76,9 +77,15 @@ static void build(struct pollset *ps)
         if (c->state != C_READY)
             continue;
         /* Only poll for input that something will read: else poll would spin on it. */
-        short cev = (short)((spare_reads(c) ? POLLIN : 0) | (c->want_write ? POLLOUT : 0));
+        short cev = (short)((spare_reads(c) || agentfwd_reads(c) ? POLLIN : 0) |
+                            (c->want_write ? POLLOUT : 0));
         if (cev)
             add(ps, c->sock, cev, K_CONN, c, NULL);
+        short aev;
+        struct endpoint *aep;
+        for (int i = 0; (aep = agentfwd_endpoint(c, i, &aev)) != NULL; i++)
+            if (aev)
+                add(ps, aep->fd, aev, K_EP, c, aep);
         for (struct session *s = c->sessions; s; s = s->next) {
             short ev[3];
             session_poll_events(s, ev);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "agentfwd.h"
 #include "alive.h"
 #include "auth.h"
 #include "engine.h"
@@ -131,6 +132,7 @@ static struct sshconn *conn_new(struct session *s)
     memcpy(c->token, s->cfg->token, sizeof c->token);
     const char *agent = words_env(s->env, "SSH_AUTH_SOCK");
     snprintf(c->agent_sock, sizeof c->agent_sock, "%s", agent ? agent : "");
+    accept_fwd_agent(s->cfg, s->env, c->facts.fwd_agent, sizeof c->facts.fwd_agent);
     c->sock = -1;
     c->state = C_CONNECTING;
     c->persist = s->cfg->controlpersist >= 0 ? s->cfg->controlpersist : runtime_persist_default();
@@ -308,6 +310,7 @@ static void free_conn(struct sshconn *c)
         }
     }
     spare_drop(c);
+    agentfwd_drop(c);
     envreq_free(c->env_hint);
     if (c->ssh)
         conn_close(c->ssh, c->sock, c->dead_link ? NULL : "disconnected by muxshim");
@@ -402,11 +405,15 @@ void pool_connected(struct job *j)
     if (j->status == CONN_OK) {
         c->ssh = j->res.session;
         c->sock = j->res.sock;
+        char fwd[sizeof c->facts.fwd_agent]; /* what its first session forwards (conn_new) */
+        memcpy(fwd, c->facts.fwd_agent, sizeof fwd);
         c->facts = j->res.facts;
+        memcpy(c->facts.fwd_agent, fwd, sizeof fwd);
         c->proxy = j->res.proxy; /* a ProxyCommand lives as long as its connection */
         j->res.proxy = NULL;
         libssh2_session_set_blocking(c->ssh, 0);
         alive_init(c);
+        agentfwd_init(c);
         c->state = C_READY;
         c->dirty = 1;
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);

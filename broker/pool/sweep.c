@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "agentfwd.h"
 #include "alive.h"
 #include "localcmd.h"
 #include "peer.h"
@@ -79,7 +80,7 @@ void pool_sweep(struct sshconn *c)
 
 static int blocked(const struct sshconn *c)
 {
-    return c->blocked || c->spare_blocked;
+    return c->blocked || c->spare_blocked || c->agent_blocked;
 }
 
 void pool_pump(struct sshconn *c)
@@ -97,8 +98,12 @@ void pool_pump(struct sshconn *c)
             progress |= spare_step(c);
         if (c->state == C_READY && c->blocked)
             progress |= session_step(c->blocked);
+        if (c->state == C_READY && c->agent_blocked)
+            progress |= agentfwd_step(c);
         for (struct session *s = c->sessions; s && !blocked(c) && c->state == C_READY; s = s->next)
             progress |= session_step(s);
+        if (c->state == C_READY && !blocked(c))
+            progress |= agentfwd_step(c);
         pool_sweep(c);
         if (c->state == C_READY && !blocked(c))
             progress |= spare_step(c);

@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "ctlpath.h"
+#include "engine.h"
 #include "envreq.h"
 #include "localcmd.h"
 #include "log.h"
@@ -28,6 +29,8 @@ static const char *choose_mode(struct session *s)
     int stdin_tty = (s->flags & OPEN_STDIN_TTY) != 0;
     if (c->unsupported[0])
         return c->unsupported;
+    if (c->forwardagent[0] && engine_old())
+        return "ForwardAgent"; /* libssh2 1.10 takes no auth-agent channels */
     if (s->fwd_host) {
         s->mode = MODE_TCPIP; /* no session: the channel carries stdin and stdout as they are */
         s->err_eof = 1;
@@ -101,11 +104,12 @@ void session_reject(struct session *s, int code, const char *msg)
     if (s->peer && code == ERR_FALLBACK && !s->route && !s->ctl_op)
         count_handed(s, msg);
     if (s->peer) {
+        /* No multiplexing of ours either when the session forwards an agent (a 1.10
+         * build): an OpenSSH master forwards the agent of the session that started it. */
         char text[700];
+        int no_ctl = s->cfg && (s->cfg->has_own_controlpath || s->cfg->forwardagent[0]);
         snprintf(text, sizeof text, "%s%.600s",
-                 code == ERR_FALLBACK && s->cfg && s->cfg->has_own_controlpath ? "own-controlpath: "
-                                                                               : "",
-                 msg);
+                 code == ERR_FALLBACK && no_ctl ? "own-controlpath: " : "", msg);
         peer_send_error(s->peer, code, text);
         sess_release_peer(s);
     }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agentfwd.h"
 #include "envreq.h"
 #include "fingerprint.h"
 #include "log.h"
@@ -119,6 +120,10 @@ static int step_pty(struct session *s)
 
 static int step_setenv(struct session *s)
 {
+    if (!agentfwd_request(s)) /* ahead of the pty, as ssh sends it */
+        return 0;
+    if (s->state != S_SETENV)
+        return 1;
     if (s->pty && !s->pty_sent) {
         step_pty(s);
         if (!s->pty_sent)

@@ -19,7 +19,8 @@ enum session_op {
     OP_CLOSE,
     OP_PTY,
     OP_WINCH,
-    OP_OPEN
+    OP_OPEN,
+    OP_AGENT
 };
 
 /* ctl_op of a HANDED notice: resolved only to count a hand-over under its host. */

@@ -27,7 +27,7 @@ static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
                                     "AB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy";
 
 /* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
-static const char served_opts[] = "246aBbCcEefgiKklmnNopPqsSTtvxyFJOW"; /* -2 -P: ignored */
+static const char served_opts[] = "246AaBbCcEefgiKklmnNopPqsSTtvxyFJOW"; /* -2 -P: ignored */
 
 /* A tiny re-implementation of OpenBSD getopt's state (no permutation, no long options). */
 struct getopt_state {

@@ -77,7 +77,10 @@ scase() {
     local name=$1 want=$2 snippet=$3 before after masters
     run_side plain "$snippet"
     before=$(counters)
+    local c0
+    c0=$(sshd_connections "$T/s")
     run_side mux "$snippet"
+    MUX_CONNS=$(($(sshd_connections "$T/s") - c0))
     after=$(counters)
     local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
     masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
@@ -120,6 +123,52 @@ else
     # No banner under -q or LogLevel ERROR, as in ssh.
     scase banner-quiet 2 'ssh -q lab "echo q"; ssh -o LogLevel=ERROR lab "echo error"'
     scase banner-batchmode 1 'ssh -o BatchMode=yes lab "echo batch"'
+fi
+
+# Agent forwarding (-A, ForwardAgent): the broker joins the server's auth-agent channels to
+# the session's agent. Each snippet starts its own agent and removes the file key, so every
+# login (the remote's second hop included) can only come from an agent.
+AGENT='rm -f ~/.ssh/id_rsa ~/.ssh/id_rsa.pub; eval "$(ssh-agent -s)" >/dev/null && ssh-add -q ~/agent_rsa; '
+KILL='; ssh-agent -k >/dev/null'
+# mcase NAME CONNS WANT SESSIONS SNIPPET: scase, the shim side's stdout is WANT (so that the
+# differential means it), and it opened CONNS connections to sshd.
+mcase() {
+    local name=$1 conns=$2 want=$3
+    shift 3
+    scase "$name" "$@"
+    if [ "$(tr '\n' '|' <"$T/mux.out")" != "$want" ]; then
+        notok "$name/output" "stdout $(tr '\n' '|' <"$T/mux.out"), want $want"
+    elif [ "$MUX_CONNS" = "$conns" ]; then
+        ok "$name/connections ($conns)"
+    else
+        notok "$name/connections" "the shim side opened $MUX_CONNS connections, want $conns"
+    fi
+}
+if [ "$old" = 1 ]; then
+    run_side plain "${AGENT}ssh -A lab ssh-add -l$KILL"
+    before=$(counters)
+    run_side mux "${AGENT}ssh -A lab ssh-add -l$KILL"
+    after=$(counters)
+    if [ $((${after#* } - ${before#* })) -ge 1 ]; then
+        compare_sides agent-forward-handed-to-ssh
+    else
+        notok agent-forward-handed-to-ssh "counters $before -> $after"
+    fi
+else
+    # The remote lists the local agent's keys, as with plain ssh -A; ForwardAgent yes shares.
+    mcase agent-forward-list 1 "3072 $(ssh-keygen -lf "$H/agent_rsa.pub" | cut -d' ' -f2) engine-agent (RSA)|1|" 2 "${AGENT}"'ssh -A lab ssh-add -l; ssh -o ForwardAgent=yes lab "ssh-add -l | wc -l"'"$KILL"
+    # A second hop from the remote (plain ssh there) logs in with the forwarded agent only.
+    mcase agent-second-hop 2 'hop2|' 1 "${AGENT}"'ssh -A lab "ssh -o BatchMode=yes lab echo hop2"'"$KILL"
+    # Two agents at once, one key each: each session forwards its own, on its own connection.
+    mcase agent-two-agents 2 '2|1|' 2 "${AGENT}"'A1=$SSH_AUTH_SOCK P1=$SSH_AGENT_PID
+        eval "$(ssh-agent -s)" >/dev/null && ssh-add -q ~/agent_rsa && ssh-keygen -q -t ed25519 -N "" -f ~/e2 && ssh-add -q ~/e2
+        (SSH_AUTH_SOCK=$A1 ssh -A lab "sleep 1; ssh-add -l | wc -l" >a1.out) & SSH_AUTH_SOCK=$SSH_AUTH_SOCK ssh -A lab "ssh-add -l | wc -l"; wait; cat a1.out
+        rm -f ~/e2 ~/e2.pub; ssh-agent -k >/dev/null; SSH_AGENT_PID=$P1 ssh-agent -k >/dev/null'
+    # A session without -A after one with it: the connection that forwards an agent is not
+    # shared (sshd gives its agent to every later session on it), so the remote has no agent,
+    # as with plain ssh; the other way round, an -A session still gets its agent.
+    mcase agent-not-shared 2 'no agent|1|rc 2|' 4 "${AGENT}"'ssh -A lab true; ssh lab "echo \${SSH_AUTH_SOCK:-no agent}"
+        ssh -A lab "ssh-add -l | wc -l"; ssh lab "ssh-add -l >/dev/null 2>&1; echo rc \$?"'"$KILL"
 fi
 
 # Strict key exchange (kex-strict-*-v00@openssh.com): sshd logs it at debug level only, so

@@ -300,7 +300,7 @@ static const struct expect expects[] = {
     /* unsupported: the first one wins */
     {"-L 8080:localhost:80 -D 1080 h", 0, "h", "", 0, "-L|8080:localhost:80|-D|1080", 0, 0, 0, 0, 0,
      0, 0, 0, NULL, "-L"},
-    {"-C -A h", 0, "h", "", 0, "-C|-A", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-A"},
+    {"-C -A -X h", 0, "h", "", 0, "-C|-A|-X", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-X"},
     {"-J jump h cmd", 0, "h", "cmd", 1, "-J|jump", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-W localhost:22 h", 0, "h", "", 0, "-W|localhost:22", 0, 0, 1, 0, 0, 0, 0, 0, NULL, NULL},
     {"-f h cmd", 0, "h", "cmd", 1, "-f", 0, 1, 0, 0, 0, 0, 1, 0, NULL, NULL},

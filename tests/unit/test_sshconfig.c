@@ -168,8 +168,9 @@ static void test_fields(void)
     const char *bind[] = {"-b", "127.0.0.1", NULL};
     CHECK(resolve("beta", bind, &u, err) == 0 && strcmp(u.token, b.token) != 0,
           "another BindAddress, another authority");
-    CHECK(resolve("agent", NULL, &u, err) == 0 && !strcmp(u.unsupported, "ForwardAgent"),
-          "ForwardAgent unsupported: '%s'", u.unsupported);
+    CHECK(resolve("agent", NULL, &u, err) == 0 && !u.unsupported[0] &&
+              !strcmp(u.forwardagent, "yes"),
+          "ForwardAgent served: '%s' '%s'", u.unsupported, u.forwardagent);
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
           "LocalForward unsupported: '%s'", u.unsupported);
     CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath &&
