@@ -309,11 +309,17 @@ static void free_conn(struct sshconn *c)
     }
     spare_drop(c);
     envreq_free(c->env_hint);
-    if (c->ssh)
-        conn_close(c->ssh, c->sock, c->dead_link ? NULL : "disconnected by muxshim");
-    else if (c->sock >= 0)
-        close(c->sock);
-    proxy_release(c->proxy); /* SIGHUP, as ssh ends its proxy command */
+    if (c->ssh && !c->dead_link) {
+        /* The goodbye in a worker, the proxy command's SIGHUP after it: the loop never
+         * waits on the server. */
+        jobs_close(c->ssh, c->sock, c->proxy, "disconnected by muxshim");
+    } else {
+        if (c->ssh)
+            conn_close(c->ssh, c->sock, NULL); /* cuts the socket first: does not wait */
+        else if (c->sock >= 0)
+            close(c->sock);
+        proxy_release(c->proxy); /* SIGHUP, as ssh ends its proxy command */
+    }
     free(c);
 }
 
