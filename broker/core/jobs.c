@@ -39,6 +39,9 @@ static void run_resolve(struct job *j)
     }
     j->rc = sshconfig_resolve(s->real_ssh, s->cwd, s->opts, s->dest, s->command, s->env, j->cfg,
                               j->err, sizeof j->err);
+    /* Here, not on the loop: the files the sharing decision compares (accept.h). */
+    if (j->rc == 0)
+        j->known = accept_files_read(j->cfg);
 }
 
 static void run_connect(struct job *j)
@@ -95,6 +98,7 @@ void jobs_free(struct job *j)
         proxy_release(j->res.proxy); /* not taken by a connection: the command ends */
     jobs_client_free(j);
     free(j->cfg);
+    accept_files_free(j->known);
     explicit_bzero(j, sizeof *j);
     free(j);
 }

@@ -2,6 +2,7 @@
 #ifndef MUXSHIM_JOBS_H
 #define MUXSHIM_JOBS_H
 
+#include "accept.h"
 #include "broker.h"
 #include "conn.h"
 #include "prompt.h"
@@ -20,6 +21,7 @@ struct job {
     char *cwd;               /* ... directory, for a ProxyCommand or KnownHostsCommand */
     int rc;                  /* JOB_RESOLVE: 0 or -1 */
     struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
+    struct accept_files *known; /* JOB_RESOLVE result: read for conn_accepts (accept.h) */
     enum conn_status status; /* JOB_CONNECT result */
     struct conn_result res;  /* JOB_CLOSE: the session, socket and proxy to let go */
     char err[512];

@@ -182,7 +182,7 @@ static int accepts(const struct sshconn *c, struct session *s)
 {
     char why[512], err[512];
     int learn = 0;
-    if (!conn_accepts(&c->facts, s->cfg, s->env, &learn, why, sizeof why)) {
+    if (!conn_accepts(&c->facts, s->cfg, s->known, s->env, &learn, why, sizeof why)) {
         if (s->cfg->loglevel >= 5)
             blog("not sharing the connection to %s: %s", c->cfg.hostname, why);
         return 0;
