@@ -88,9 +88,9 @@ static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg,
     char name[HC_STR + 16];
     int ok = 0;
     hostkey_lookup_name(cfg, name, sizeof name);
-    enum hk_result r = f->hostkey_len ? hostkey_check_extra(NULL, 0, af->known, name, f->hostkey,
-                                                            f->hostkey_len)
-                                      : HK_CHANGED;
+    enum hk_result r =
+        f->hostkey_len ? hostkey_check_extra(NULL, 0, af->known, name, f->hostkey, f->hostkey_len)
+                       : HK_CHANGED;
     unsigned char id[32];
     if (r != HK_MATCH && f->by_khc && cfg->knownhostscommand[0] &&
         khcmd_id(cfg, env, name, f->hostkey, f->hostkey_len, id) == 0 &&
