@@ -134,6 +134,7 @@ UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/en
                             broker/conn/deadline.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_term      := broker/session/term.c
+UNIT_DEPS_test_deadline  := broker/conn/deadline.c
 UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/conn.c broker/conn/engine.c \
                             broker/conn/deadline.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
