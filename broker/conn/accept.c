@@ -21,77 +21,58 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <uthash.h>
 
 #include "auth.h"
 #include "hostkey.h"
 #include "khcmd.h"
 #include "words.h"
 
-#define IDCACHE_MAX 256
-
-/* One identity file's public half, valid while the files look the same. */
-struct idkey {
-    char path[HC_STR];
-    long long stamp[4]; /* mtime and size of the key file and of its .pub */
-    struct keyid id;
-    int have; /* the public half could be read */
-    UT_hash_handle hh;
-};
-
-static struct idkey *idcache;
-
-static void file_stamp(const char *path, long long *out)
+/* The id of an identity file's public key (see auth_identity_public); 0, or -1 if none. */
+static int identity_id(const char *keyfile, struct keyid *out)
 {
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        out[0] = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-        out[1] = (long long)st.st_size;
-    } else {
-        out[0] = out[1] = -1;
-    }
+    unsigned char blob[CF_BLOB_MAX];
+    long n = auth_identity_public(keyfile, blob, sizeof blob);
+    if (n <= 0)
+        return -1;
+    conn_keyid(blob, (size_t)n, out);
+    return 0;
 }
 
-int accept_identity_id(const char *keyfile, struct keyid *out)
+struct accept_files *accept_files_read(const struct hostcfg *cfg)
 {
-    char pub[HC_STR + 8];
-    long long stamp[4];
-    snprintf(pub, sizeof pub, "%s.pub", keyfile);
-    file_stamp(keyfile, stamp);
-    file_stamp(pub, stamp + 2);
-    struct idkey *k = NULL;
-    HASH_FIND_STR(idcache, keyfile, k);
-    if (!k) {
-        if (strlen(keyfile) >= sizeof k->path)
-            return -1;
-        if (HASH_COUNT(idcache) >= IDCACHE_MAX) {
-            struct idkey *it, *tmp;
-            HASH_ITER(hh, idcache, it, tmp)
-            {
-                HASH_DEL(idcache, it);
-                free(it);
-            }
-        }
-        k = calloc(1, sizeof *k);
-        if (!k)
-            return -1;
-        snprintf(k->path, sizeof k->path, "%s", keyfile);
-        k->stamp[0] = -2; /* never read */
-        HASH_ADD_STR(idcache, path, k);
+    struct accept_files *a = calloc(1, sizeof *a);
+    char(*files)[HC_STR] = calloc(2 * HC_MAX_FILES, HC_STR);
+    char name[HC_STR + 16];
+    int n = 0;
+    if (!a || !files) {
+        free(a);
+        free(files);
+        return NULL;
     }
-    if (memcmp(k->stamp, stamp, sizeof stamp) != 0) {
-        unsigned char blob[CF_BLOB_MAX];
-        memcpy(k->stamp, stamp, sizeof stamp);
-        long n =
-            stamp[0] < 0 && stamp[2] < 0 ? -1 : auth_identity_public(keyfile, blob, sizeof blob);
-        k->have = n > 0;
-        if (k->have)
-            conn_keyid(blob, (size_t)n, &k->id);
+    for (int i = 0; i < cfg->n_userknownhostsfile && i < HC_MAX_FILES; i++)
+        memcpy(files[n++], cfg->userknownhostsfile[i], HC_STR);
+    for (int i = 0; i < cfg->n_globalknownhostsfile && i < HC_MAX_FILES; i++)
+        memcpy(files[n++], cfg->globalknownhostsfile[i], HC_STR);
+    hostkey_lookup_name(cfg, name, sizeof name);
+    a->known = hostkey_lines(files, n, name);
+    free(files);
+    if (!a->known) {
+        free(a);
+        return NULL;
     }
-    if (!k->have)
-        return -1;
-    *out = k->id;
-    return 0;
+    for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES; i++) {
+        struct stat st;
+        a->have[i] = identity_id(cfg->identityfile[i], &a->ids[i]) == 0;
+        a->exists[i] = stat(cfg->identityfile[i], &st) == 0;
+    }
+    return a;
+}
+
+void accept_files_free(struct accept_files *a)
+{
+    if (a)
+        free(a->known);
+    free(a);
 }
 
 /* 1 if word is an entry of the comma list; an empty list or word (nothing configured, or
@@ -102,23 +83,16 @@ static int listed(const char *list, const char *word)
 }
 
 /* (a) The host key: known to the session's files, or new and let in by its policy. */
-static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
-                      int *learn, char *why, size_t whylen)
+static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg,
+                      const struct accept_files *af, char *const *env, int *learn, char *why,
+                      size_t whylen)
 {
-    char(*files)[HC_STR] = calloc(2 * HC_MAX_FILES, HC_STR);
     char name[HC_STR + 16];
-    int n = 0, ok = 0;
-    if (!files) {
-        snprintf(why, whylen, "out of memory");
-        return 0;
-    }
-    for (int i = 0; i < cfg->n_userknownhostsfile && i < HC_MAX_FILES; i++)
-        memcpy(files[n++], cfg->userknownhostsfile[i], HC_STR);
-    for (int i = 0; i < cfg->n_globalknownhostsfile && i < HC_MAX_FILES; i++)
-        memcpy(files[n++], cfg->globalknownhostsfile[i], HC_STR);
+    int ok = 0;
     hostkey_lookup_name(cfg, name, sizeof name);
     enum hk_result r =
-        f->hostkey_len ? hostkey_check(files, n, name, f->hostkey, f->hostkey_len) : HK_CHANGED;
+        f->hostkey_len ? hostkey_check_extra(NULL, 0, af->known, name, f->hostkey, f->hostkey_len)
+                       : HK_CHANGED;
     unsigned char id[32];
     if (r != HK_MATCH && f->by_khc && cfg->knownhostscommand[0] &&
         khcmd_id(cfg, env, name, f->hostkey, f->hostkey_len, id) == 0 &&
@@ -126,7 +100,6 @@ static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, cha
         r = HK_MATCH; /* the same command's lines let it in (it is not run again here) */
     if (r != HK_MATCH && f->by_dns && cfg->verifyhostkeydns == 1) {
         *learn = 2; /* a validated SSHFP record for this host name let it in */
-        free(files);
         return 1;
     }
     switch (r) {
@@ -146,7 +119,6 @@ static int hostkey_ok(const struct conn_facts *f, const struct hostcfg *cfg, cha
         snprintf(why, whylen, "its host key is not the one known as %.200s", name);
         break;
     }
-    free(files);
     return ok;
 }
 
@@ -239,13 +211,12 @@ static int id_in(const struct keyid *id, const struct keyid *v, int n)
 /* The keys the session would offer, in ssh's order (pubkey_prepare): the agent's keys as the
  * connection saw them (when it is the same agent; only those of identity files with
  * IdentitiesOnly), then its identity files that exist; returns how many. */
-static int offer_order(const struct conn_facts *f, const struct hostcfg *cfg, const char *agent,
-                       struct offer *o, int max)
+static int offer_order(const struct conn_facts *f, const struct hostcfg *cfg,
+                       const struct accept_files *af, const char *agent, struct offer *o, int max)
 {
-    struct keyid files[HC_MAX_FILES];
-    int have[HC_MAX_FILES] = {0}, n = 0;
-    for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES; i++)
-        have[i] = accept_identity_id(cfg->identityfile[i], &files[i]) == 0;
+    const struct keyid *files = af->ids;
+    const int *have = af->have;
+    int n = 0;
     if (agent && f->agent[0] && !strcmp(agent, f->agent)) {
         for (int i = 0; i < f->n_agent_keys && n < max; i++) {
             int is_file = 0;
@@ -256,13 +227,12 @@ static int offer_order(const struct conn_facts *f, const struct hostcfg *cfg, co
         }
     }
     for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES && n < max; i++) {
-        struct stat st;
         int dup = 0;
         for (int j = 0; j < n && have[i] && !dup; j++)
             dup = o[j].known && same_id(&o[j].id, &files[i]);
         if (have[i] && !dup)
             o[n++] = (struct offer){.id = files[i], .known = 1, .path = cfg->identityfile[i]};
-        else if (!have[i] && stat(cfg->identityfile[i], &st) == 0)
+        else if (!have[i] && af->exists[i])
             o[n++] = (struct offer){.path = cfg->identityfile[i]};
     }
     return n;
@@ -270,8 +240,8 @@ static int offer_order(const struct conn_facts *f, const struct hostcfg *cfg, co
 
 /* (b) The login: no key, or the key this session would log in with: the first it would
  * offer that the server did not refuse to the connection. */
-static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
-                    char *why, size_t whylen)
+static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg,
+                    const struct accept_files *af, char *const *env, char *why, size_t whylen)
 {
     if (f->login == LOGIN_NONE)
         return 1;
@@ -281,7 +251,7 @@ static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg, char 
         return 0;
     }
     struct offer o[CF_MAX_KEYS + HC_MAX_FILES];
-    int n = offer_order(f, cfg, agent, o, CF_MAX_KEYS + HC_MAX_FILES);
+    int n = offer_order(f, cfg, af, agent, o, CF_MAX_KEYS + HC_MAX_FILES);
     for (int i = 0; i < n; i++) {
         if (f->login == LOGIN_FILE && o[i].path && !strcmp(o[i].path, f->login_file))
             return 1;
@@ -318,18 +288,23 @@ static int algs_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *
     return 1;
 }
 
-int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
-                 int *learn, char *why, size_t whylen)
+int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg,
+                 const struct accept_files *af, char *const *env, int *learn, char *why,
+                 size_t whylen)
 {
     *learn = 0;
     why[0] = '\0';
+    if (!af) {
+        snprintf(why, whylen, "the session's known_hosts and identity files were not read");
+        return 0;
+    }
     /* (d) first: it costs nothing. A connection through a tunnel has no address family. */
     if (cfg->addressfamily && f->family && cfg->addressfamily != f->family) {
         snprintf(why, whylen, "its address family is not the session's AddressFamily");
         return 0;
     }
     if (!fwd_ok(f, cfg, env, why, whylen) || !algs_ok(f, cfg, why, whylen) ||
-        !login_ok(f, cfg, env, why, whylen))
+        !login_ok(f, cfg, af, env, why, whylen))
         return 0;
-    return hostkey_ok(f, cfg, env, learn, why, whylen);
+    return hostkey_ok(f, cfg, af, env, learn, why, whylen);
 }

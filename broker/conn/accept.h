@@ -7,6 +7,19 @@
 #include "conn.h"
 #include "sshconfig.h"
 
+/* What a session's sharing decision needs from files, read by its resolve job (a worker),
+ * so that conn_accepts compares in memory on the loop. */
+struct accept_files {
+    char *known;                    /* the lines of its known_hosts files naming the host */
+    struct keyid ids[HC_MAX_FILES]; /* each IdentityFile's public key (ids[i] of file i) ... */
+    int have[HC_MAX_FILES];         /* ... when it could be read; ... */
+    int exists[HC_MAX_FILES];       /* ... whether the file exists */
+};
+
+/* Read them for cfg (blocking: a worker's). NULL when out of memory. */
+struct accept_files *accept_files_read(const struct hostcfg *cfg);
+/* Free a (NULL is fine). */
+void accept_files_free(struct accept_files *a);
 /* 1 when a session with cfg (env: the client's environment) may use a connection of its
  * authority described by f: (a) its host key is one cfg's known_hosts files and
  * StrictHostKeyChecking accept without asking (*learn 0: the files (or the same
@@ -18,16 +31,15 @@
  * refuse; (c) its negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its
  * peer's address family satisfies AddressFamily; (e) it forwards the agent the session would
  * forward (accept_fwd_agent), or none when the session forwards none. Else 0 with a one-line
- * reason in why. Reads small files and connects to the agent; loop only. */
-int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg, char *const *env,
-                 int *learn, char *why, size_t whylen);
+ * reason in why. af is what accept_files_read read for cfg (NULL: 0); reads no file, but
+ * connects to the agent for (e). Loop only. */
+int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg,
+                 const struct accept_files *af, char *const *env, int *learn, char *why,
+                 size_t whylen);
 /* The agent socket a session with cfg and env forwards, as ssh picks it, into out ("" when
  * it forwards none): ForwardAgent yes the agent it would use (IdentityAgent, else its
  * SSH_AUTH_SOCK), a path that path, $NAME that variable of env; and none at all when that
  * agent does not answer a connect or $NAME is unset. Loop only. */
 void accept_fwd_agent(const struct hostcfg *cfg, char *const *env, char *out, size_t outlen);
-/* The id of an identity file's public key (see auth_identity_public), cached by path and
- * the files' mtimes and sizes; 0, or -1 if it has none. Loop only (not thread-safe). */
-int accept_identity_id(const char *keyfile, struct keyid *out);
 
 #endif

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "deadline.h"
 #include "fingerprint.h"
 #include "hostkey.h"
 #include "khcmd.h"
@@ -480,7 +481,9 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
 
     out->proxy = NULL;
     struct proxy *px = NULL;
-    int fd = sock;
+    struct deadline *dl = NULL;
+    int fd = sock, timed_out = 0, cut = 0;
+    long long t0 = deadline_now_ms(); /* ConnectTimeout covers the connect and the banner */
     if (fd < 0 && cfg->proxycommand[0]) {
         fd = proxy_start(cfg, prompter ? prompter->env : NULL, prompter ? prompter->cwd : NULL,
                          prompter && prompter->errfd > 2 ? prompter->errfd : -1, &px, out->err,
@@ -511,19 +514,23 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         set_pref(s, LIBSSH2_METHOD_HOSTKEY, cfg->hostkeyalgorithms, known, nknown, out->err,
                  sizeof out->err))
         goto fail;
-    if (cfg->connecttimeout > 0)
-        libssh2_session_set_timeout(s, (long)cfg->connecttimeout * 1000);
+    if (cfg->connecttimeout > 0 &&
+        !deadline_wait_banner(fd, cfg->connecttimeout * 1000L - (long)(deadline_now_ms() - t0))) {
+        timed_out = 1;
+        deadline_words(fd, 0, cfg->loglevel, out->err, sizeof out->err);
+        st = CONN_FATAL;
+        goto fail;
+    }
+    /* From here a server that goes silent fails the job at the window's end: libssh2 waits
+     * without a timeout of its own (it would count the user's time in a prompt). */
+    dl = deadline_start(fd, deadline_window_ms(cfg));
+    prompter = deadline_prompter(dl, prompter);
     if (libssh2_session_handshake(s, fd) != 0) {
         char *msg = NULL;
         int ec = libssh2_session_last_error(s, &msg, NULL, 0);
         snprintf(out->err, sizeof out->err, "handshake failed: %s", msg ? msg : "unknown");
-        if (px && ec == LIBSSH2_ERROR_TIMEOUT && !libssh2_session_banner_get(s)) {
-            snprintf(out->err, sizeof out->err,
-                     "Connection timed out during banner exchange\r\n"
-                     "Connection to UNKNOWN port 65535 timed out");
-            st = CONN_FATAL;
-        } else if (px &&
-                   (!libssh2_session_banner_get(s) || ec == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
+        if (px && !deadline_fired(dl) &&
+            (!libssh2_session_banner_get(s) || ec == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
             /* The command ended (or closed its output): ssh's words, before or after the
              * server's banner; a proxied peer has no address, hence UNKNOWN port 65535. */
             snprintf(out->err, sizeof out->err, "%sConnection closed by UNKNOWN port 65535",
@@ -534,7 +541,6 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         }
         goto fail;
     }
-    libssh2_session_set_timeout(s, 0);
     st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, &out->facts, out->err,
                        sizeof out->err);
     if (st != CONN_OK)
@@ -544,7 +550,9 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     st = arc == -2 ? CONN_FATAL : CONN_FALLBACK;
     out->sticky = arc == -3 || arc == -4;
     out->gssapi = arc == -4;
-    if (arc < 0)
+    cut = deadline_stop(dl); /* (cut just as the login ended: no use either) */
+    dl = NULL;
+    if (arc < 0 || cut)
         goto fail;
     record_facts(s, fd, &out->facts);
     free(files);
@@ -556,8 +564,16 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     out->err[0] = '\0';
     return CONN_OK;
 fail:
+    cut |= deadline_stop(dl);
+    if (cut) { /* the window passed: ssh's words, whatever the failing call said */
+        deadline_words(fd, s && libssh2_session_banner_get(s), cfg->loglevel, out->err,
+                       sizeof out->err);
+        st = CONN_FATAL;
+        out->sticky = out->gssapi = 0;
+    }
     free(files);
-    conn_close(s, fd, "connection not usable");
+    /* A server that timed out would not hear a goodbye either: cut, do not wait. */
+    conn_close(s, fd, timed_out || cut ? NULL : "connection not usable");
     if (px) {
         proxy_settle(px, 0); /* its last words reach the client before ours */
         proxy_release(px);

@@ -284,6 +284,36 @@ enum hk_result hostkey_check_extra(char (*files)[HC_STR], int nfiles, const char
     return verdict(&sc);
 }
 
+char *hostkey_lines(char (*files)[HC_STR], int nfiles, const char *name)
+{
+    char host[HC_STR + 16], *buf = NULL, *out = NULL;
+    size_t cap = 0, outlen = 0;
+    snprintf(host, sizeof host, "%s", name);
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    FILE *o = open_memstream(&out, &outlen);
+    if (!o)
+        return NULL;
+    for (int i = 0; i < nfiles; i++) {
+        FILE *f = fopen(files[i], "re");
+        if (!f)
+            continue;
+        ssize_t n;
+        while ((n = getline(&buf, &cap, f)) > 0) {
+            struct hk_line l;
+            if (parse_line(buf, &l) && line_names(&l, host))
+                fprintf(o, "%s%s", buf, buf[n - 1] == '\n' ? "" : "\n");
+        }
+        fclose(f);
+    }
+    free(buf);
+    if (fclose(o) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 int hostkey_known_types(char (*files)[HC_STR], int nfiles, const char *name, char types[][64],
                         int maxtypes)
 {

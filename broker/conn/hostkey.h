@@ -27,6 +27,10 @@ enum hk_result hostkey_check(char (*files)[HC_STR], int nfiles, const char *name
  * output) read after the files, as ssh loads them into one set. */
 enum hk_result hostkey_check_extra(char (*files)[HC_STR], int nfiles, const char *extra,
                                    const char *name, const unsigned char *blob, size_t bloblen);
+/* The lines of the files that name host (plain, @revoked and @cert-authority), in order, as
+ * one malloc'd text that hostkey_check_extra(NULL, 0, text, ...) judges as the files; NULL
+ * when out of memory. */
+char *hostkey_lines(char (*files)[HC_STR], int nfiles, const char *name);
 /* Key types ("ssh-ed25519", "ssh-rsa", ...) the files hold for name, in file order, no
  * duplicates; returns how many were written to types. */
 int hostkey_known_types(char (*files)[HC_STR], int nfiles, const char *name, char types[][64],

@@ -51,7 +51,7 @@ int doctor_report(const struct session *s, char *text, size_t len)
     for (int i = 0; i < n; i++) {
         char reason[512];
         int learn = 0;
-        if (conn_accepts(&found[i]->facts, c, s->env, &learn, reason, sizeof reason)) {
+        if (conn_accepts(&found[i]->facts, c, s->known, s->env, &learn, reason, sizeof reason)) {
             put(&o,
                 "served by the broker: yes, sharing open connection %d of %d (%d session%s now, "
                 "%lu so far)\n",

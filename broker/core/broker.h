@@ -18,6 +18,7 @@ struct sshconn;
 struct job;
 struct proxy;
 struct agentch;
+struct accept_files;
 
 /* One client on the broker socket: a muxssh (a session, -O, a HANDED notice, `muxrun doctor`)
  * or the shim asking for a routed connect(). */
@@ -67,6 +68,7 @@ struct session {
     struct peer *peer; /* NULL once the client went away */
     struct sshconn *conn;
     struct hostcfg *cfg; /* owned */
+    struct accept_files *known; /* owned: its files, read with cfg (accept.h) */
     enum session_state state;
     enum session_mode mode;
     char *command;       /* command line or subsystem name */

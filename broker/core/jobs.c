@@ -1,14 +1,17 @@
-/* Blocking work (ssh -G, connection set-up) in worker threads, completed on the loop. */
+/* Blocking work (ssh -G, connection set-up, goodbyes) in worker threads, completed on the loop. */
 #include "jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "log.h"
 #include "proto.h"
 #include "proxy.h"
@@ -36,6 +39,9 @@ static void run_resolve(struct job *j)
     }
     j->rc = sshconfig_resolve(s->real_ssh, s->cwd, s->opts, s->dest, s->command, s->env, j->cfg,
                               j->err, sizeof j->err);
+    /* Here, not on the loop: the files the sharing decision compares (accept.h). */
+    if (j->rc == 0)
+        j->known = accept_files_read(j->cfg);
 }
 
 static void run_connect(struct job *j)
@@ -57,6 +63,8 @@ static void *worker(void *arg)
     struct job *j = arg;
     if (j->kind == JOB_RESOLVE)
         run_resolve(j);
+    else if (j->kind == JOB_CLOSE)
+        conn_close(j->res.session, j->res.sock, j->err);
     else
         run_connect(j);
     jobs_notify(j);
@@ -86,10 +94,11 @@ int jobs_notify(struct job *j)
 void jobs_free(struct job *j)
 {
     prompt_destroy(&j->prompt);
-    if (j->kind == JOB_CONNECT)
+    if (j->kind != JOB_RESOLVE)
         proxy_release(j->res.proxy); /* not taken by a connection: the command ends */
     jobs_client_free(j);
     free(j->cfg);
+    accept_files_free(j->known);
     explicit_bzero(j, sizeof *j);
     free(j);
 }
@@ -118,13 +127,51 @@ int jobs_start(struct job *j)
     return 0;
 }
 
+/* libssh2's own reading, for a session that no connection counts the bytes of any more. */
+static ssize_t plain_recv(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
+{
+    (void)abstract;
+    ssize_t n = recv(fd, buf, len, flags);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return n;
+}
+
+void jobs_close(LIBSSH2_SESSION *ssh, int sock, struct proxy *px, const char *reason)
+{
+    struct job *j = B.quit ? NULL : calloc(1, sizeof *j);
+    if (j) {
+        /* The connection that the session's callbacks know is freed once we return. */
+        engine_set_recv(ssh, plain_recv);
+        *libssh2_session_abstract(ssh) = NULL;
+        j->kind = JOB_CLOSE;
+        j->errfd = -1;
+        j->sock = -1;
+        j->res.session = ssh;
+        j->res.sock = sock;
+        j->res.proxy = px;
+        snprintf(j->err, sizeof j->err, "%s", reason);
+        if (jobs_start(j) == 0)
+            return;
+        free(j);
+    }
+    /* The loop has ended (a goodbye may take its time now), or no worker: cut the link
+     * unless the broker is stopping, so that nothing waits on the server. */
+    conn_close(ssh, sock, B.quit ? reason : NULL);
+    proxy_release(px);
+}
+
 struct job *jobs_take(void)
 {
     struct job *j;
-    ssize_t n = read(B.job_rd, &j, sizeof j);
-    if (n != (ssize_t)sizeof j)
-        return NULL;
-    if (!prompt_pending(j))
-        B.njobs--;
-    return j;
+    for (;;) {
+        ssize_t n = read(B.job_rd, &j, sizeof j);
+        if (n != (ssize_t)sizeof j)
+            return NULL;
+        if (!prompt_pending(j))
+            B.njobs--;
+        if (j->kind != JOB_CLOSE)
+            return j;
+        jobs_free(j); /* a goodbye said: nobody waits for it */
+    }
 }

@@ -2,11 +2,12 @@
 #ifndef MUXSHIM_JOBS_H
 #define MUXSHIM_JOBS_H
 
+#include "accept.h"
 #include "broker.h"
 #include "conn.h"
 #include "prompt.h"
 
-enum job_kind { JOB_RESOLVE, JOB_CONNECT };
+enum job_kind { JOB_RESOLVE, JOB_CONNECT, JOB_CLOSE };
 
 struct job {
     enum job_kind kind;
@@ -20,8 +21,9 @@ struct job {
     char *cwd;               /* ... directory, for a ProxyCommand or KnownHostsCommand */
     int rc;                  /* JOB_RESOLVE: 0 or -1 */
     struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
+    struct accept_files *known; /* JOB_RESOLVE result: read for conn_accepts (accept.h) */
     enum conn_status status; /* JOB_CONNECT result */
-    struct conn_result res;
+    struct conn_result res;  /* JOB_CLOSE: the session, socket and proxy to let go */
     char err[512];
     struct prompt prompt;          /* JOB_CONNECT: the question being asked, if any */
     struct conn_prompter prompter; /* JOB_CONNECT: asks through prompt */
@@ -37,6 +39,10 @@ int jobs_notify(struct job *j);
 void jobs_client_free(struct job *j);
 /* Free a job the loop took back for good. */
 void jobs_free(struct job *j);
+/* Say goodbye to a server and free its session in a worker, so the loop never waits on
+ * it (conn_close's 1 s); the proxy command, if any, is released on the loop afterwards.
+ * Inline when the broker is stopping or no worker starts. */
+void jobs_close(LIBSSH2_SESSION *ssh, int sock, struct proxy *px, const char *reason);
 /* Take one finished job from the pipe, or NULL if none is ready. */
 struct job *jobs_take(void);
 

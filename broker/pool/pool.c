@@ -184,7 +184,7 @@ static int accepts(const struct sshconn *c, struct session *s)
 {
     char why[512], err[512];
     int learn = 0;
-    if (!conn_accepts(&c->facts, s->cfg, s->env, &learn, why, sizeof why)) {
+    if (!conn_accepts(&c->facts, s->cfg, s->known, s->env, &learn, why, sizeof why)) {
         if (s->cfg->loglevel >= 5)
             blog("not sharing the connection to %s: %s", c->cfg.hostname, why);
         return 0;
@@ -312,11 +312,17 @@ static void free_conn(struct sshconn *c)
     spare_drop(c);
     agentfwd_drop(c);
     envreq_free(c->env_hint);
-    if (c->ssh)
-        conn_close(c->ssh, c->sock, c->dead_link ? NULL : "disconnected by muxshim");
-    else if (c->sock >= 0)
-        close(c->sock);
-    proxy_release(c->proxy); /* SIGHUP, as ssh ends its proxy command */
+    if (c->ssh && !c->dead_link) {
+        /* The goodbye in a worker, the proxy command's SIGHUP after it: the loop never
+         * waits on the server. */
+        jobs_close(c->ssh, c->sock, c->proxy, "disconnected by muxshim");
+    } else {
+        if (c->ssh)
+            conn_close(c->ssh, c->sock, NULL); /* cuts the socket first: does not wait */
+        else if (c->sock >= 0)
+            close(c->sock);
+        proxy_release(c->proxy); /* SIGHUP, as ssh ends its proxy command */
+    }
     free(c);
 }
 

@@ -124,6 +124,8 @@ void session_resolved(struct job *j)
     if (j->rc == 0) {
         s->cfg = j->cfg;
         j->cfg = NULL;
+        s->known = j->known;
+        j->known = NULL;
     }
     if (s->ctl_op == SESSION_HANDED) {
         count_handed(s, s->command);

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -36,12 +38,15 @@ int route_pair(int family, int *mine, int *theirs)
         a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         sl = sizeof *a;
     }
-    int l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1;
+    /* Nothing here waits: a non-blocking connect to a loopback listener; Linux completes the
+     * handshake within the connect call, so the connection is in the listener's queue when
+     * it returns (if it is not, yet, the program's connect fails rather than the loop wait). */
+    int l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), c = -1, a = -1;
     if (l < 0 || bind(l, (struct sockaddr *)&ss, sl) < 0 || listen(l, 8) < 0 ||
         getsockname(l, (struct sockaddr *)&ss, &sl) < 0)
         goto fail;
-    c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, (struct sockaddr *)&ss, sl) < 0)
+    c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c < 0 || (connect(c, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS))
         goto fail;
     struct sockaddr_storage mine_addr;
     socklen_t ml = sizeof mine_addr;
@@ -49,21 +54,35 @@ int route_pair(int family, int *mine, int *theirs)
         goto fail;
     /* Another local user could connect to the listener in this instant: take only the
      * connection whose source is our own socket. */
-    for (int tries = 0; tries < 8; tries++) {
-        struct pollfd pf = {.fd = l, .events = POLLIN};
-        if (poll(&pf, 1, 1000) <= 0)
-            goto fail;
+    for (int tries = 0; tries < 64 && a < 0; tries++) {
         struct sockaddr_storage from;
         socklen_t fl = sizeof from;
         a = accept4(l, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
-        if (a >= 0 && port_of(&from) == port_of(&mine_addr))
-            break;
+        if (a < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            goto fail;
+        if (a < 0) {
+            sched_yield(); /* not in the queue yet: let the softirq finish, never sleep */
+        } else if (port_of(&from) != port_of(&mine_addr)) {
+            close(a);
+            a = -1;
+        }
+    }
+    int soerr = 0;
+    socklen_t el = sizeof soerr;
+    struct pollfd pc = {.fd = c, .events = POLLOUT};
+    if (a < 0 || poll(&pc, 1, 0) != 1 || getsockopt(c, SOL_SOCKET, SO_ERROR, &soerr, &el) < 0 ||
+        soerr != 0) {
         if (a >= 0)
             close(a);
-        a = -1;
-    }
-    if (a < 0)
+        errno = soerr ? soerr : ECONNREFUSED;
         goto fail;
+    }
+    /* The program's socket blocks unless it says otherwise, as its own connect's would. */
+    int fl = fcntl(c, F_GETFL);
+    if (fl < 0 || fcntl(c, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        close(a);
+        goto fail;
+    }
     close(l);
     int on = 1;
     setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);

@@ -7,7 +7,8 @@
 #include "proto.h"
 
 /* A connected loopback TCP pair of the family (AF_INET: 127.0.0.1, AF_INET6: ::1), made so
- * that nobody else can slip in between; 0 with *mine and *theirs, or -1. */
+ * that nobody else can slip in between, without waiting (it fails rather than wait for a
+ * handshake that did not complete at once); 0 with *mine and *theirs, or -1 with errno. */
 int route_pair(int family, int *mine, int *theirs);
 /* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
 int route_reply(struct peer *p, int err, int fd);

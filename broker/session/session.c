@@ -1,6 +1,7 @@
 /* One muxssh session: building it from OPEN, CONTROL, ROUTE or a jump host's tunnel, its
  * endpoints (the client's fds), what its client going away or its connection dying does to
  * it, and freeing it. The rest of its life is in policy.c, requests.c, pump.c and tcpip.c. */
+#include "accept.h"
 #include "session.h"
 
 #include <errno.h>
@@ -320,5 +321,6 @@ void session_free(struct session *s)
     free(s->command);
     free(s->localcmd);
     free(s->cfg);
+    accept_files_free(s->known);
     free(s);
 }

@@ -284,6 +284,10 @@ fi
 kill "$RELAY_PID"
 RELAY_PID=
 
+# --- servers that accept and then say nothing (tests/fault/silent.sh) -------------------
+# shellcheck source=silent.sh
+. "$ROOT/tests/fault/silent.sh"
+
 # --- a client killed mid-session --------------------------------------------------------
 mssh mux-test true
 bp=$(broker_pid)

@@ -1,12 +1,14 @@
 /* relay: a TCP relay on loopback for tests and the benchmark.
  *
- *   relay [-d MS] TARGET_PORT
+ *   relay [-d MS] [-s BYTES] TARGET_PORT
  *
  * Listens on a free 127.0.0.1 port, prints it on stdout, and forwards every connection to
  * 127.0.0.1:TARGET_PORT, holding each chunk MS milliseconds in each direction (a round trip
  * of 2×MS). SIGUSR1 stalls every connection open at that moment: its bytes are no longer
  * forwarded, but it stays open, as a link does when a laptop sleeps or a route dies. New
- * connections are forwarded as usual. SIGTERM ends the relay. */
+ * connections are forwarded as usual. With -s, every new connection stalls by itself once
+ * BYTES of the server's side have been forwarded (0: at once, before the server's banner).
+ * SIGTERM ends the relay. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -35,7 +37,8 @@ struct dir {
     int from, to;
     struct chunk *head, *tail;
     size_t queued;
-    int eof; /* from has closed: shut down to once the queue is empty */
+    int eof;     /* from has closed: shut down to once the queue is empty */
+    long budget; /* bytes still to forward before the pair stalls (-s), -1 no limit */
 };
 
 struct pair {
@@ -46,7 +49,7 @@ struct pair {
 
 static struct pair pairs[MAX_PAIRS];
 static volatile sig_atomic_t stall_req, stop_req;
-static long delay_ms;
+static long delay_ms, stall_after = -1;
 
 static long long now_ms(void)
 {
@@ -117,8 +120,9 @@ static void accept_one(int lfd, int target)
     fcntl(a, F_SETFL, O_NONBLOCK);
     fcntl(b, F_SETFL, O_NONBLOCK);
     p->used = 1;
-    p->d[0] = (struct dir){.from = a, .to = b};
-    p->d[1] = (struct dir){.from = b, .to = a};
+    p->d[0] = (struct dir){.from = a, .to = b, .budget = -1};
+    p->d[1] = (struct dir){.from = b, .to = a, .budget = stall_after};
+    p->stalled = stall_after == 0;
 }
 
 /* Read what is there into the queue; returns -1 when the pair is finished. */
@@ -153,11 +157,18 @@ static int pump_out(struct dir *d, long long now)
 {
     while (d->head && d->head->due <= now) {
         struct chunk *c = d->head;
-        ssize_t n = write(d->to, c->data + c->off, c->len - c->off);
+        size_t len = c->len - c->off;
+        if (d->budget >= 0 && len > (size_t)d->budget)
+            len = (size_t)d->budget;
+        if (len == 0)
+            return 0; /* -s: the pair stalls here */
+        ssize_t n = write(d->to, c->data + c->off, len);
         if (n < 0)
             return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
         c->off += (size_t)n;
         d->queued -= (size_t)n;
+        if (d->budget >= 0)
+            d->budget -= n;
         if (c->off < c->len)
             return 0;
         d->head = c->next;
@@ -175,14 +186,16 @@ static int pump_out(struct dir *d, long long now)
 int main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "d:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:s:")) != -1) {
         if (opt == 'd')
             delay_ms = atol(optarg);
+        else if (opt == 's')
+            stall_after = atol(optarg);
         else
             return 2;
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: relay [-d MS] TARGET_PORT\n");
+        fprintf(stderr, "usage: relay [-d MS] [-s BYTES] TARGET_PORT\n");
         return 2;
     }
     int target = atoi(argv[optind]);
@@ -250,6 +263,8 @@ int main(int argc, char **argv)
             if (!p->used || p->stalled)
                 continue;
             int dead = pump_out(&p->d[0], now) < 0 || pump_out(&p->d[1], now) < 0;
+            if (p->d[1].budget == 0)
+                p->stalled = 1;
             if (dead || (p->d[0].eof == 2 && p->d[1].eof == 2))
                 close_pair(p);
         }

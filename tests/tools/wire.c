@@ -5,7 +5,10 @@
  * decodes on its own, independent of broker/proto/proto.c.
  *
  *   wire [-f] [-w MS] SOCKET < bytes     -f: attach stdin/stdout/stderr as SCM_RIGHTS
- *                                        -w: how long to wait for answers (default 3000) */
+ *                                        -w: how long to wait for answers (default 3000)
+ *   wire -l MS SOCKET < bytes            for MS, every 20 ms: connect, send, wait for the
+ *                                        first answer; prints `max N` (ms): how long the
+ *                                        broker's loop kept a new client waiting at most */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint32_t be32(const unsigned char *p)
@@ -86,23 +90,61 @@ static void print_frames(unsigned char *buf, size_t *len)
     *len -= off;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* -l: the slowest first answer to bytes over ms of tries; 0, or 1 if one failed. */
+static int latency(const struct sockaddr_un *sa, int ms)
+{
+    static unsigned char in[65536];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof in && (r = read(0, in + n, sizeof in - n)) > 0)
+        n += (size_t)r;
+    long long end = now_ms() + ms, worst = 0;
+    while (now_ms() < end) {
+        long long t = now_ms();
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        unsigned char b;
+        if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 ||
+            send_all(fd, in, n, 0) < 0 || read(fd, &b, 1) != 1) {
+            printf("no answer: %s\n", strerror(errno));
+            return 1;
+        }
+        close(fd);
+        if (now_ms() - t > worst)
+            worst = now_ms() - t;
+        usleep(20000);
+    }
+    printf("max %lld\n", worst);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int with_fds = 0, wait_ms = 3000, opt;
-    while ((opt = getopt(argc, argv, "fw:")) != -1) {
+    int with_fds = 0, wait_ms = 3000, lat_ms = 0, opt;
+    while ((opt = getopt(argc, argv, "fw:l:")) != -1) {
         if (opt == 'f')
             with_fds = 1;
         else if (opt == 'w')
             wait_ms = atoi(optarg);
+        else if (opt == 'l')
+            lat_ms = atoi(optarg);
         else
             return 2;
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: wire [-f] [-w MS] SOCKET < bytes\n");
+        fprintf(stderr, "usage: wire [-f] [-w MS] [-l MS] SOCKET < bytes\n");
         return 2;
     }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", argv[optind]);
+    if (lat_ms > 0)
+        return latency(&sa, lat_ms);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         printf("connect failed: %s\n", strerror(errno));

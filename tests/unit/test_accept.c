@@ -77,7 +77,9 @@ static int ok(const struct conn_facts *f, const struct hostcfg *c, char *const *
 {
     char why[512];
     int l = 0;
-    int rc = conn_accepts(f, c, env, &l, why, sizeof why);
+    struct accept_files *af = accept_files_read(c);
+    int rc = conn_accepts(f, c, af, env, &l, why, sizeof why);
+    accept_files_free(af);
     if (learn)
         *learn = l;
     if (!rc && !why[0])
