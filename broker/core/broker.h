@@ -14,6 +14,7 @@
 #include "term.h"
 
 struct session;
+struct session_owner_ops;
 struct sshconn;
 struct job;
 struct proxy;
@@ -60,7 +61,11 @@ struct endpoint {
 
 /* One muxssh session: a channel on a connection, pumped to the client's fds. */
 struct session {
-    struct peer *peer; /* NULL once the client went away */
+    struct peer *peer; /* its client, the owner (NULL once it went away) */
+    const struct session_owner_ops *owner_ops; /* how it tells its owner (session.h) */
+    void *owner;                /* its client, or the connection a tunnel carries; or NULL */
+    int dead;                   /* released: freed at the end of the loop turn */
+    struct session *reap_next;  /* in B.reap while dead */
     struct sshconn *conn;
     struct hostcfg *cfg; /* owned */
     enum session_state state;
@@ -171,6 +176,7 @@ struct sshconn {
     unsigned long long bytes_in, bytes_out;
     unsigned long total_sessions;
     int dirty; /* pump again without waiting */
+    int reap;  /* released (C_DEAD): freed at the end of the loop turn */
     struct sshconn *next;
 };
 

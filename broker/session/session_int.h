@@ -12,6 +12,8 @@ void sess_endpoint_open(struct endpoint *e, int fd);
 void sess_endpoint_nonblock(struct endpoint *e);
 /* Restore the caller's flags and close our copy. */
 void sess_endpoint_close(struct endpoint *e);
+/* Tell the session's owner n (session.h); 0 when it has none. */
+int sess_tell(struct session *s, const struct session_note *n);
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
 void sess_release_peer(struct session *s);
 /* A jump host's tunnel ends before it carried anything: the connection it was for fails. */

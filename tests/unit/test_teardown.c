@@ -20,6 +20,8 @@
 /* The loop's end-of-turn reap (loop.h); weak so that this file also links against code that
  * has none, to show the old failure. */
 void loop_reap(void) __attribute__((weak));
+/* The client owns its session (peer.h); weak for the same reason. */
+void peer_own(struct peer *p, struct session *s) __attribute__((weak));
 
 static void reap(void)
 {
@@ -51,12 +53,15 @@ static struct session *waiting_session(struct peer *p)
     struct session *s = calloc(1, sizeof *s);
     s->peer = p;
     p->sess = s;
+    if (peer_own)
+        peer_own(p, s);
     s->in.fd = s->out.fd = s->err.fd = -1;
     s->in.saved_flags = s->out.saved_flags = s->err.saved_flags = -1;
     s->exit_kind = -1;
     s->state = S_WAITCONN;
     s->mode = MODE_EXEC;
     s->command = strdup("true");
+    s->dest = strdup("unit.invalid");
     return s;
 }
 
