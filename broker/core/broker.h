@@ -61,11 +61,11 @@ struct endpoint {
 
 /* One muxssh session: a channel on a connection, pumped to the client's fds. */
 struct session {
-    struct peer *peer; /* its client, the owner (NULL once it went away) */
+    struct peer *peer;                         /* its client, the owner (NULL once it went away) */
     const struct session_owner_ops *owner_ops; /* how it tells its owner (session.h) */
-    void *owner;                /* its client, or the connection a tunnel carries; or NULL */
-    int dead;                   /* released: freed at the end of the loop turn */
-    struct session *reap_next;  /* in B.reap while dead */
+    void *owner;               /* its client, or the connection a tunnel carries; or NULL */
+    int dead;                  /* released: freed at the end of the loop turn */
+    struct session *reap_next; /* in B.reap while dead */
     struct sshconn *conn;
     struct hostcfg *cfg; /* owned */
     enum session_state state;

@@ -203,8 +203,7 @@ void session_set_owner(struct session *s, const struct session_owner_ops *ops, v
 
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
-                                   const struct session_owner_ops *ops, char *err,
-                                   size_t errlen)
+                                   const struct session_owner_ops *ops, char *err, size_t errlen)
 {
     struct session *s = session_alloc(NULL, fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
     if (!s) {
@@ -265,8 +264,9 @@ void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg)
 {
     if (!s->tunnel_for)
         return;
-    sess_tell(s, &(struct session_note){
-                     .ev = SEV_ERROR, .code = st == CONN_FATAL ? ERR_FATAL : ERR_FALLBACK, .text = msg});
+    sess_tell(s, &(struct session_note){.ev = SEV_ERROR,
+                                        .code = st == CONN_FATAL ? ERR_FATAL : ERR_FALLBACK,
+                                        .text = msg});
     sess_tell(s, &(struct session_note){.ev = SEV_RELEASE});
     s->tunnel_for = NULL;
     s->owner = NULL;

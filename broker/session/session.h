@@ -67,8 +67,7 @@ void session_set_owner(struct session *s, const struct session_owner_ops *ops, v
  * cwd come from origin. Returns it, or NULL with err. */
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
-                                   const struct session_owner_ops *ops, char *err,
-                                   size_t errlen);
+                                   const struct session_owner_ops *ops, char *err, size_t errlen);
 /* A routed connect() (ROUTE): a direct-tcpip channel to host:port through the route's
  * host, answered with ROUTE_REPLY. Returns it, or NULL with err. */
 struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,

@@ -75,8 +75,9 @@ int sess_step_opening(struct session *s)
         if (s->route && s->peer) {
             /* libssh2 1.10 keeps only the reason code: "connect failed" covers refused,
              * unreachable and timed out alike. */
-            sess_tell(s, &(struct session_note){
-                             .ev = SEV_ROUTE_REPLY, .code = prohibited ? EACCES : ECONNREFUSED, .fd = -1});
+            sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY,
+                                                .code = prohibited ? EACCES : ECONNREFUSED,
+                                                .fd = -1});
             sess_release_peer(s);
         }
         sess_tunnel_fail(s, CONN_FATAL, msg);
