@@ -14,6 +14,7 @@
 #include "term.h"
 
 struct session;
+struct session_owner_ops;
 struct sshconn;
 struct job;
 struct proxy;
@@ -65,7 +66,11 @@ struct endpoint {
 
 /* One muxssh session: a channel on a connection, pumped to the client's fds. */
 struct session {
-    struct peer *peer; /* NULL once the client went away */
+    struct peer *peer;                         /* its client, the owner (NULL once it went away) */
+    const struct session_owner_ops *owner_ops; /* how it tells its owner (session.h) */
+    void *owner;               /* its client, or the connection a tunnel carries; or NULL */
+    int dead;                  /* released: freed at the end of the loop turn */
+    struct session *reap_next; /* in B.reap while dead */
     struct sshconn *conn;
     struct hostcfg *cfg; /* owned */
     struct accept_files *known; /* owned: its files, read with cfg (accept.h) */
@@ -181,6 +186,7 @@ struct sshconn {
     /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
+    int reap;  /* released (C_DEAD): freed at the end of the loop turn */
     struct sshconn *next;
 };
 

@@ -67,7 +67,10 @@ static void *worker(void *arg)
         conn_close(j->res.session, j->res.sock, j->err);
     else
         run_connect(j);
-    jobs_notify(j);
+    /* The pipe blocks while it is full, so this fails only when the loop's end is closed
+     * (the broker is stopping): nobody is left to finish the job. */
+    if (jobs_notify(j) < 0)
+        blog("worker: cannot hand a finished job to the loop: %s", strerror(errno));
     return NULL;
 }
 

@@ -64,15 +64,18 @@ static int add(struct pollset *ps, int fd, short ev, enum kind k, void *obj, str
     return 0;
 }
 
-static void build(struct pollset *ps)
+/* The poll set for this turn; -1 when an fd could not be added (memory is short). */
+static int build(struct pollset *ps)
 {
+    int rc = 0;
     ps->n = 0;
-    add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
-    add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
+    rc |= add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
+    rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = B.peers; p; p = p->next)
         if (!p->dead)
-            add(ps, p->fd, (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
-                K_PEER, p, NULL);
+            rc |= add(ps, p->fd,
+                      (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
+                      K_PEER, p, NULL);
     for (struct sshconn *c = B.conns; c; c = c->next) {
         if (c->state != C_READY)
             continue;
@@ -80,21 +83,22 @@ static void build(struct pollset *ps)
         short cev = (short)((spare_reads(c) || agentfwd_reads(c) ? POLLIN : 0) |
                             (c->want_write ? POLLOUT : 0));
         if (cev)
-            add(ps, c->sock, cev, K_CONN, c, NULL);
+            rc |= add(ps, c->sock, cev, K_CONN, c, NULL);
         short aev;
         struct endpoint *aep;
         for (int i = 0; (aep = agentfwd_endpoint(c, i, &aev)) != NULL; i++)
             if (aev)
-                add(ps, aep->fd, aev, K_EP, c, aep);
+                rc |= add(ps, aep->fd, aev, K_EP, c, aep);
         for (struct session *s = c->sessions; s; s = s->next) {
             short ev[3];
             session_poll_events(s, ev);
             struct endpoint *eps[3] = {&s->in, &s->out, &s->err};
             for (int i = 0; i < 3; i++)
                 if (ev[i] && eps[i]->fd >= 0)
-                    add(ps, eps[i]->fd, ev[i], K_EP, c, eps[i]);
+                    rc |= add(ps, eps[i]->fd, ev[i], K_EP, c, eps[i]);
         }
     }
+    return rc;
 }
 
 static int any_dirty(void)
@@ -121,13 +125,34 @@ static void finish_jobs(void)
     }
 }
 
+void loop_reap(void)
+{
+    /* Each step may release more (a dead client's session, a tunnel's connection and its
+     * sessions): go round until nothing is left. */
+    for (int n = 1; n;) {
+        n = peer_sweep();
+        n += session_reap();
+        n += pool_reap();
+    }
+}
+
 int loop_run(void)
 {
     struct pollset ps = {0};
     time_t last_tick = 0;
+    int short_set = 0;
     while (!stop_requested) {
-        build(&ps);
         int timeout = any_dirty() ? 0 : 1000;
+        if (build(&ps) < 0) {
+            /* Some fd is not polled: come back soon rather than sleep on what is. */
+            if (!short_set)
+                blog("out of memory for the poll set: %zu fds polled this turn", ps.n);
+            short_set = 1;
+            if (timeout > 10)
+                timeout = 10;
+        } else {
+            short_set = 0;
+        }
         int n = poll(ps.pfd, ps.n, timeout);
         if (n < 0 && errno != EINTR) {
             blog("poll: %s", strerror(errno));
@@ -165,13 +190,14 @@ int loop_run(void)
         for (struct sshconn *c = B.conns; c; c = c->next)
             if (c->dirty)
                 pool_pump(c);
-        peer_sweep();
+        loop_reap();
         time_t now = time(NULL);
         if (now != last_tick) {
             last_tick = now;
             pool_tick(now);
             /* Each session's buffers are large: hand the pages back once they are free,
              * so an idle broker's RSS is what its connections hold. */
+            loop_reap(); /* what the tick released */
             if (B.freed) {
                 malloc_trim(0);
                 B.freed = 0;

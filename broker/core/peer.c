@@ -13,6 +13,7 @@
 #include "log.h"
 #include "prompt.h"
 #include "proto.h"
+#include "route.h"
 #include "session.h"
 #include "state.h"
 
@@ -47,8 +48,12 @@ void peer_accept(void)
 
 void peer_queue(struct peer *p, struct proto_buf *b)
 {
-    if (proto_end(b) == 0 && !p->dead)
-        buf_append(&p->out, b->data, b->len);
+    if (!p->dead && (proto_end(b) < 0 || buf_append(&p->out, b->data, b->len) < 0)) {
+        /* A lost reply (an EXIT, a STARTED) would leave the client waiting: drop it, and
+         * muxssh reports the broker gone. */
+        blog("client pid %d: cannot queue a reply: dropping the client", (int)p->pid);
+        p->dead = 1;
+    }
     proto_buf_free(b);
     peer_on_writable(p);
 }
@@ -103,6 +108,53 @@ void peer_finish(struct peer *p)
     p->closing = 1;
     if (!buf_used(&p->out))
         p->dead = 1;
+}
+
+/* The client's side of its session's interface (session.h): the session's events become
+ * frames to it. */
+static int client_tell(void *owner, struct session *s, const struct session_note *n)
+{
+    struct peer *p = owner;
+    struct proto_buf b;
+    switch (n->ev) {
+    case SEV_MESSAGE:
+        peer_send_message(p, n->text);
+        return 0;
+    case SEV_LOCAL_COMMAND:
+        proto_begin(&b, MSG_LOCAL_COMMAND);
+        proto_put_str(&b, n->text, (size_t)-1);
+        peer_queue(p, &b);
+        return 0;
+    case SEV_STARTED:
+        return peer_send_started(p, (uint32_t)n->code);
+    case SEV_PENDING:
+        return buf_used(&p->out) != 0;
+    case SEV_RESOLVED:
+        control_resolved(s);
+        return 0;
+    case SEV_ROUTE_REPLY:
+        return route_reply(p, n->code, n->fd);
+    case SEV_ERROR:
+        peer_send_error(p, n->code, n->text);
+        return 0;
+    case SEV_EXIT:
+        peer_send_exit(p, n->kind, n->code, n->text);
+        return 0;
+    case SEV_RELEASE:
+        if (p->sess == s)
+            p->sess = NULL;
+        peer_finish(p); /* closes once its replies are out */
+        return 0;
+    }
+    return 0;
+}
+
+static const struct session_owner_ops client_owner = {.tell = client_tell};
+
+void peer_own(struct peer *p, struct session *s)
+{
+    p->sess = s;
+    session_set_owner(s, &client_owner, p);
 }
 
 /* Protocol violation: tell the client why, in one line, and drop it. */
@@ -179,7 +231,9 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         int fds[3] = {p->fds[0], p->fds[1], p->fds[2]};
         p->nfds = 0;
         p->sess = session_new(p, &m, fds, 0, err, sizeof err);
-        if (!p->sess) {
+        if (p->sess) {
+            peer_own(p, p->sess);
+        } else {
             peer_send_error(p, ERR_FALLBACK, err);
             peer_finish(p);
         }
@@ -199,7 +253,9 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             return;
         }
         p->sess = session_new(p, &m, NULL, (int)m.u[0], err, sizeof err);
-        if (!p->sess) {
+        if (p->sess) {
+            peer_own(p, p->sess);
+        } else {
             peer_send_ctl_reply(p, CTLR_ERROR, err);
             peer_finish(p);
         }
@@ -220,7 +276,9 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             return;
         }
         p->sess = session_new_route(p, &m, err, sizeof err);
-        if (!p->sess) {
+        if (p->sess) {
+            peer_own(p, p->sess);
+        } else {
             peer_send_error(p, ERR_FALLBACK, err);
             peer_finish(p);
         }
@@ -282,11 +340,9 @@ void peer_on_readable(struct peer *p)
             }
         }
         if (n <= 0) {
-            /* The client went away (it exited or was killed). */
+            /* The client went away (it exited or was killed): its session hears of it when
+             * peer_sweep frees it. */
             close_pending_fds(p);
-            if (p->sess)
-                session_client_gone(p->sess);
-            p->sess = NULL;
             p->dead = 1;
             return;
         }
@@ -323,10 +379,8 @@ void peer_on_writable(struct peer *p)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
-        /* The client is gone. */
-        if (p->sess)
-            session_client_gone(p->sess);
-        p->sess = NULL;
+        /* The client is gone: this may be deep in a session's call (an ERROR, an EXIT), so
+         * only mark it; peer_sweep tells the session at the end of the loop turn. */
         p->dead = 1;
         return;
     }
@@ -336,8 +390,9 @@ void peer_on_writable(struct peer *p)
         p->sess->conn->dirty = 1; /* a session may wait for its STARTED to leave */
 }
 
-void peer_sweep(void)
+int peer_sweep(void)
 {
+    int n = 0;
     struct peer **pp = &B.peers;
     while (*pp) {
         struct peer *p = *pp;
@@ -354,5 +409,7 @@ void peer_sweep(void)
         buf_free(&p->in, 1);
         buf_free(&p->out, 1);
         free(p);
+        n++;
     }
+    return n;
 }

@@ -23,9 +23,11 @@ void peer_send_ctl_reply(struct peer *p, int status, const char *text);
 void peer_send_message(struct peer *p, const char *text);
 /* Queue STARTED {flags} and try to send it now; nonzero once it has left the broker. */
 int peer_send_started(struct peer *p, uint32_t flags);
+/* p owns s (its one request): s tells p what happens to it (session.h). */
+void peer_own(struct peer *p, struct session *s);
 /* Mark the peer finished: close once its replies are flushed. */
 void peer_finish(struct peer *p);
-/* Free peers marked dead (after the loop's dispatch). */
-void peer_sweep(void);
+/* Free peers marked dead, telling their sessions (the loop's end of turn); how many. */
+int peer_sweep(void);
 
 #endif

@@ -18,7 +18,8 @@ struct broker {
     int njobs;
     time_t empty_since;
     int quit;
-    int freed; /* sessions freed since the heap was last trimmed */
+    int freed;            /* sessions freed since the heap was last trimmed */
+    struct session *reap; /* sessions released this loop turn, freed at its end */
 };
 
 extern struct broker B;

@@ -21,7 +21,6 @@
 #include "jump.h"
 #include "localcmd.h"
 #include "log.h"
-#include "peer.h"
 #include "pool_int.h"
 #include "proto.h"
 #include "proxy.h"
@@ -59,12 +58,14 @@ static void link_session(struct sshconn *c, struct session *s)
 }
 
 static void free_conn(struct sshconn *c);
+static void release_conn(struct sshconn *c);
+static const struct session_owner_ops tunnel_owner;
 
 /* The server's auth banner (engine.h), as ssh's own login would print it for s. */
 static void show_banner(const struct sshconn *c, struct session *s)
 {
     if (c->facts.banner[0] && s->peer && s->cfg && s->cfg->loglevel >= 3)
-        peer_send_message(s->peer, c->facts.banner);
+        session_say(s, c->facts.banner);
 }
 
 /* A connect job that was never started (its worker would have freed it with jobs_free). */
@@ -92,8 +93,8 @@ static int start_tunnel(struct sshconn *c, struct session *s)
         return -1;
     }
     c->pending_job->sock = sp[1];
-    c->tunnel = session_new_tunnel(s, opts, dest, s->cfg->hostname, s->cfg->port, sp[0], c, err,
-                                   sizeof err);
+    c->tunnel = session_new_tunnel(s, opts, dest, s->cfg->hostname, s->cfg->port, sp[0], c,
+                                   &tunnel_owner, err, sizeof err);
     if (!c->tunnel) {
         blog("no tunnel to %s through %s: %s", s->cfg->hostname, dest, err);
         return -1;
@@ -170,8 +171,7 @@ static struct sshconn *conn_new(struct session *s)
     c->next = B.conns;
     B.conns = c;
     if (c->pending_job && start_tunnel(c, s) < 0) {
-        c->state = C_DEAD;
-        free_conn(c);
+        release_conn(c);
         return NULL;
     }
     blog("connecting to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
@@ -281,9 +281,7 @@ void pool_move_waiting(struct sshconn *c)
                 if (s->cfg)
                     stats_handed(s->cfg->hostname, s->cfg->port, s->cfg->user,
                                  "the server refused the session channel");
-                peer_send_error(s->peer, ERR_FALLBACK, "the server refused the session channel");
-                s->peer->sess = NULL;
-                session_free(s);
+                session_refuse(s, ERR_FALLBACK, "the server refused the session channel");
             } else {
                 pool_attach(s);
             }
@@ -324,6 +322,34 @@ static void free_conn(struct sshconn *c)
         proxy_release(c->proxy); /* SIGHUP, as ssh ends its proxy command */
     }
     free(c);
+}
+
+/* c goes: out of every search now (C_DEAD), freed by pool_reap at the end of the loop turn.
+ * A tunnel that carries it no longer reports to it. */
+static void release_conn(struct sshconn *c)
+{
+    c->state = C_DEAD;
+    c->reap = 1;
+    if (c->tunnel) {
+        c->tunnel->tunnel_for = NULL;
+        c->tunnel->owner = NULL;
+        c->tunnel = NULL;
+    }
+}
+
+int pool_reap(void)
+{
+    int n = 0;
+    struct sshconn *c = B.conns;
+    while (c) {
+        struct sshconn *next = c->next;
+        if (c->reap) {
+            free_conn(c);
+            n++;
+        }
+        c = next;
+    }
+    return n;
 }
 
 void pool_kill(struct sshconn *c, const char *msg)
@@ -373,13 +399,13 @@ static void conn_failed(struct sshconn *c, enum conn_status st, const char *err)
         session_reject(s, st == CONN_FATAL ? ERR_FATAL : ERR_FALLBACK, err);
         s = next;
     }
-    free_conn(c);
+    release_conn(c);
 }
 
 void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err)
 {
     struct job *j = c->pending_job;
-    if (!j)
+    if (!j || c->reap)
         return;
     c->pending_job = NULL;
     if (st == CONN_OK && jobs_start(j) == 0)
@@ -444,9 +470,8 @@ void pool_tick(time_t now)
         struct sshconn *next = c->next;
         if (c->state == C_DEAD) {
             pool_sweep(c);
-            if (!c->sessions) {
-                free_conn(c);
-            }
+            if (!c->sessions && !c->reap)
+                release_conn(c);
         } else if (c->state == C_READY) {
             spare_tick(c, now);
             switch (alive_tick(c)) {
@@ -473,8 +498,7 @@ void pool_tick(time_t now)
                 ((c->persist > 0 && now - c->idle_since >= c->persist) || c->draining ||
                  c->suspect)) {
                 blog("closing idle connection to %s", c->cfg.hostname);
-                c->state = C_DEAD;
-                free_conn(c);
+                release_conn(c);
             }
         }
         c = next;
@@ -496,6 +520,31 @@ void pool_shutdown(void)
         struct sshconn *c = B.conns;
         pool_kill(c, "muxshim broker stopped");
         pool_sweep(c);
-        free_conn(c);
+        release_conn(c);
+        session_reap();
+        pool_reap();
     }
 }
+
+/* The connection's side of its tunnel's interface (session.h): the tunnel being open starts
+ * the connect job; its failure or end before that fails the connection. */
+static int tunnel_tell(void *owner, struct session *s, const struct session_note *n)
+{
+    struct sshconn *c = owner;
+    switch (n->ev) {
+    case SEV_STARTED:
+        pool_tunnel_done(c, CONN_OK, "");
+        return 1;
+    case SEV_ERROR:
+        pool_tunnel_done(c, n->code == ERR_FATAL ? CONN_FATAL : CONN_FALLBACK, n->text);
+        return 0;
+    case SEV_RELEASE:
+        if (c->tunnel == s)
+            c->tunnel = NULL;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct session_owner_ops tunnel_owner = {.tell = tunnel_tell};

@@ -33,6 +33,8 @@ int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI
  * with credentials), or NULL. */
 const char *pool_remembered(const struct session *s);
+/* Free the connections released since the last call (the loop's end of turn); how many. */
+int pool_reap(void);
 /* Close every connection (broker shutdown). */
 void pool_shutdown(void);
 

@@ -7,7 +7,6 @@
 #include "agentfwd.h"
 #include "alive.h"
 #include "localcmd.h"
-#include "peer.h"
 #include "pool_int.h"
 #include "session.h"
 #include "spare.h"
@@ -65,7 +64,7 @@ void pool_sweep(struct sshconn *c)
             if (s->peer && !s->started) {
                 s->started = 1;
                 stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
-                peer_send_started(s->peer, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+                session_tell_started(s, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
             }
         } else if (s->mode == MODE_TCPIP) {
             s->state = S_OPENING; /* its own channel, not a spare session channel */

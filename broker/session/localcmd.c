@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "peer.h"
 #include "percent.h"
 #include "proto.h"
+#include "session_int.h"
 
 const char *localcmd_prepare(struct session *s)
 {
@@ -29,10 +29,7 @@ int localcmd_pending(struct session *s)
     if (!s->localcmd || s->localcmd_state == 2 || !s->peer)
         return 0;
     if (s->localcmd_state == 0) {
-        struct proto_buf b;
-        proto_begin(&b, MSG_LOCAL_COMMAND);
-        proto_put_str(&b, s->localcmd, (size_t)-1);
-        peer_queue(s->peer, &b);
+        sess_tell(s, &(struct session_note){.ev = SEV_LOCAL_COMMAND, .text = s->localcmd});
         s->localcmd_state = 1;
     }
     return 1;

@@ -11,13 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "control.h"
 #include "ctlpath.h"
 #include "engine.h"
 #include "envreq.h"
 #include "localcmd.h"
 #include "log.h"
-#include "peer.h"
 #include "pool.h"
 #include "session_int.h"
 #include "stats.h"
@@ -64,8 +62,8 @@ static const char *choose_mode(struct session *s)
     if ((!stdin_tty || c->stdinnull || (s->flags & OPEN_STDIN_NULL)) &&
         c->requesttty != HC_TTY_FORCE) {
         if (pty && c->loglevel >= 3)
-            peer_send_message(s->peer, "Pseudo-terminal will not be allocated because stdin is "
-                                       "not a terminal.\r\n");
+            session_say(s, "Pseudo-terminal will not be allocated because stdin is "
+                           "not a terminal.\r\n");
         pty = 0;
     }
     s->pty = pty;
@@ -110,8 +108,8 @@ void session_reject(struct session *s, int code, const char *msg)
         int no_ctl = s->cfg && (s->cfg->has_own_controlpath || s->cfg->forwardagent[0]);
         snprintf(text, sizeof text, "%s%.600s",
                  code == ERR_FALLBACK && no_ctl ? "own-controlpath: " : "", msg);
-        peer_send_error(s->peer, code, text);
-        sess_release_peer(s);
+        session_refuse(s, code, text);
+        return;
     }
     sess_tunnel_fail(s, code == ERR_FATAL ? CONN_FATAL : CONN_FALLBACK, msg);
     session_free(s);
@@ -143,7 +141,7 @@ void session_resolved(struct job *j)
         return;
     }
     if (s->ctl_op) {
-        control_resolved(s);
+        sess_tell(s, &(struct session_note){.ev = SEV_RESOLVED}); /* the owner answers */
         return;
     }
     /* ssh would ride the OpenSSH master on the caller's own ControlPath: no new login. */
@@ -160,7 +158,7 @@ void session_resolved(struct job *j)
         return;
     }
     if (s->cfg->warnings[0] && s->peer) /* what the real ssh would have printed */
-        peer_send_message(s->peer, s->cfg->warnings);
+        session_say(s, s->cfg->warnings);
     s->state = S_WAITCONN;
     pool_attach(s);
 }

@@ -16,7 +16,6 @@
 #include "envreq.h"
 #include "fingerprint.h"
 #include "log.h"
-#include "peer.h"
 #include "pool.h"
 #include "session_int.h"
 
@@ -107,7 +106,7 @@ static int step_pty(struct session *s)
     if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED || rc == LIBSSH2_ERROR_CHANNEL_FAILURE ||
         rc == LIBSSH2_ERROR_INVAL) {
         /* As ssh: say so, and go on without one. */
-        peer_send_message(s->peer, "PTY allocation request failed on channel 0\r\n");
+        session_say(s, "PTY allocation request failed on channel 0\r\n");
         s->pty = 0;
         escape_init(&s->esc, -1);
     } else if (rc < 0) {
@@ -161,7 +160,7 @@ void session_show_hostkey(struct session *s)
     /* Ahead of the remote's stderr on the same fd; a terminal session's goes through
      * muxssh before it makes the terminal raw. */
     if (s->mode == MODE_NONE || s->mode == MODE_TCPIP || s->pty || (s->flags & OPEN_LOG_FILE))
-        peer_send_message(s->peer, text);
+        session_say(s, text);
     else
         buf_append(&s->to_err, text, strlen(text));
 }
@@ -179,9 +178,10 @@ static int step_start(struct session *s)
         sess_count_served(s);
         uint32_t fl =
             (s->pty ? STARTED_PTY : 0) | (s->cfg->forkafterauthentication ? STARTED_FORK : 0);
-        if (!peer_send_started(s->peer, fl))
+        if (!session_tell_started(s, fl))
             return 0;
-    } else if (buf_used(&s->peer->out) && s->blocked_op != OP_START) {
+    } else if (sess_tell(s, &(struct session_note){.ev = SEV_PENDING}) &&
+               s->blocked_op != OP_START) {
         return 0;
     }
     unsigned mlen = s->mode == MODE_SHELL ? 0 : (unsigned)strlen(s->command);

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "jobs.h"
-#include "peer.h"
 #include "pool.h"
 #include "session_int.h"
 #include "state.h"
@@ -74,6 +73,7 @@ static struct session *session_alloc(struct peer *p, int in, int out, int errfd,
         return NULL;
     }
     s->peer = p;
+    s->owner = p;
     sess_endpoint_open(&s->in, in);
     sess_endpoint_open(&s->out, out);
     sess_endpoint_open(&s->err, errfd);
@@ -162,9 +162,15 @@ struct session *session_new_route(struct peer *p, const struct proto_msg *m, cha
     return start_resolve(s, err, errlen);
 }
 
+void session_set_owner(struct session *s, const struct session_owner_ops *ops, void *owner)
+{
+    s->owner_ops = ops;
+    s->owner = owner;
+}
+
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
-                                   char *err, size_t errlen)
+                                   const struct session_owner_ops *ops, char *err, size_t errlen)
 {
     struct session *s = session_alloc(NULL, fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
     if (!s) {
@@ -180,6 +186,7 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
     s->fwd_port = port;
     s->env = proto_strv_dup(origin->env);
     s->tunnel_for = carries;
+    session_set_owner(s, ops, carries);
     if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->fwd_host || !s->env || !s->opts ||
         s->out.fd < 0) {
         snprintf(err, errlen, "out of memory");
@@ -189,29 +196,55 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
     return start_resolve(s, err, errlen);
 }
 
+/* Tell the session's owner n; 0 when it has none. */
+int sess_tell(struct session *s, const struct session_note *n)
+{
+    if (!s->owner || !s->owner_ops)
+        return 0;
+    return s->owner_ops->tell(s->owner, s, n);
+}
+
+void session_say(struct session *s, const char *text)
+{
+    if (s->peer)
+        sess_tell(s, &(struct session_note){.ev = SEV_MESSAGE, .text = text});
+}
+
+int session_tell_started(struct session *s, uint32_t flags)
+{
+    return sess_tell(s, &(struct session_note){.ev = SEV_STARTED, .code = (int)flags});
+}
+
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
 void sess_release_peer(struct session *s)
 {
-    struct peer *p = s->peer;
-    if (!p)
+    if (!s->peer)
         return;
-    if (p->sess == s)
-        p->sess = NULL;
-    peer_finish(p);
+    sess_tell(s, &(struct session_note){.ev = SEV_RELEASE});
     s->peer = NULL;
+    s->owner = NULL;
 }
 
 /* A jump host's tunnel ends before it carried anything: the connection it was for fails
- * with st and msg (pool_tunnel_done does nothing once that connection is made). */
+ * with st and msg (its owner does nothing once that connection is made). */
 void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg)
 {
-    struct sshconn *t = s->tunnel_for;
-    if (!t)
+    if (!s->tunnel_for)
         return;
+    sess_tell(s, &(struct session_note){.ev = SEV_ERROR,
+                                        .code = st == CONN_FATAL ? ERR_FATAL : ERR_FALLBACK,
+                                        .text = msg});
+    sess_tell(s, &(struct session_note){.ev = SEV_RELEASE});
     s->tunnel_for = NULL;
-    if (t->tunnel == s)
-        t->tunnel = NULL;
-    pool_tunnel_done(t, st, msg);
+    s->owner = NULL;
+}
+
+void session_refuse(struct session *s, int code, const char *msg)
+{
+    if (s->peer)
+        sess_tell(s, &(struct session_note){.ev = SEV_ERROR, .code = code, .text = msg});
+    sess_release_peer(s);
+    session_free(s);
 }
 
 int session_unstarted(const struct session *s)
@@ -221,7 +254,10 @@ int session_unstarted(const struct session *s)
 
 void session_client_gone(struct session *s)
 {
+    if (s->dead)
+        return;
     s->peer = NULL;
+    s->owner = NULL;
     switch (s->state) {
     case S_RESOLVING:
         break; /* freed when its job returns */
@@ -288,7 +324,10 @@ void session_finish(struct session *s)
     if (p) {
         if (s->exit_kind == -1)
             sess_set_exit(s, EXIT_STATUS, 0, "");
-        peer_send_exit(p, s->exit_kind, s->exit_code, s->exit_msg);
+        sess_tell(s, &(struct session_note){.ev = SEV_EXIT,
+                                            .kind = s->exit_kind,
+                                            .code = s->exit_code,
+                                            .text = s->exit_msg});
         sess_release_peer(s);
     }
     session_free(s);
@@ -296,11 +335,25 @@ void session_finish(struct session *s)
 
 void session_free(struct session *s)
 {
-    if (!s)
+    if (!s || s->dead)
         return;
+    s->dead = 1;
+    if (s->peer) {
+        if (s->peer->sess == s)
+            s->peer->sess = NULL;
+        s->peer = NULL;
+        s->owner = NULL;
+    }
+    if (s->conn)
+        pool_detach(s);
+    s->reap_next = B.reap;
+    B.reap = s;
+}
+
+/* Free a released session: its tunnel's connection, if it still waits, fails first. */
+static void destroy(struct session *s)
+{
     B.freed++;
-    if (s->peer && s->peer->sess == s)
-        s->peer->sess = NULL;
     sess_tunnel_fail(s, CONN_FATAL,
                      s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
     free(s->fwd_host);
@@ -323,4 +376,16 @@ void session_free(struct session *s)
     free(s->cfg);
     accept_files_free(s->known);
     free(s);
+}
+
+int session_reap(void)
+{
+    int n = 0;
+    while (B.reap) {
+        struct session *s = B.reap;
+        B.reap = s->reap_next; /* destroy may release more: they join the list */
+        destroy(s);
+        n++;
+    }
+    return n;
 }

@@ -23,6 +23,34 @@ enum session_op {
     OP_AGENT
 };
 
+/* What a session tells its owner: its client (peer.c), or the connection a jump host's
+ * tunnel carries (pool.c). The session reaches neither in any other way. */
+enum session_event {
+    SEV_MESSAGE,       /* text: a line for the user's stderr */
+    SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */
+    SEV_STARTED,       /* code: STARTED_* flags; returns nonzero once it has left */
+    SEV_PENDING,       /* returns nonzero while earlier replies wait to be sent */
+    SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it */
+    SEV_ROUTE_REPLY,   /* code: errno or 0, fd: the program's end; returns 0 or -1 */
+    SEV_ERROR,         /* code: ERR_*, text: the session cannot be served */
+    SEV_EXIT,          /* kind, code, text: the session ended */
+    SEV_RELEASE,       /* the session goes on, or ends, without its owner from here on */
+};
+
+/* One event and its arguments (unused ones zero). */
+struct session_note {
+    enum session_event ev;
+    int kind, code, fd;
+    const char *text;
+};
+
+/* An owner's side of the interface. */
+struct session_owner_ops {
+    /* Act on note n about session s, which owner owns; the result as the event says, else
+     * 0. Must not free s or anything it holds (release marks, the loop's reap frees). */
+    int (*tell)(void *owner, struct session *s, const struct session_note *n);
+};
+
 /* ctl_op of a HANDED notice: resolved only to count a hand-over under its host. */
 #define SESSION_HANDED 100
 
@@ -32,20 +60,28 @@ enum session_op {
  * or NULL with err set. */
 struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
                             char *err, size_t errlen);
+/* Make ops (with owner) the one the session tells what happens to it. */
+void session_set_owner(struct session *s, const struct session_owner_ops *ops, void *owner);
 /* A jump host's tunnel: a session with no client that resolves dest with opts (owned),
  * opens a direct-tcpip channel to host:port on dest's connection and pumps it to fd (a
- * socketpair end, owned), for the connection carries; env, ssh and cwd come from origin.
- * Returns it, or NULL with err. */
+ * socketpair end, owned), for the connection carries, its owner through ops; env, ssh and
+ * cwd come from origin. Returns it, or NULL with err. */
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
-                                   char *err, size_t errlen);
+                                   const struct session_owner_ops *ops, char *err, size_t errlen);
 /* A routed connect() (ROUTE): a direct-tcpip channel to host:port through the route's
  * host, answered with ROUTE_REPLY. Returns it, or NULL with err. */
 struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
                                   size_t errlen);
 /* The session cannot be served: ERROR to its client (or the failure to the connection its
- * tunnel was for), then free it. */
+ * tunnel was for), then release it. */
 void session_reject(struct session *s, int code, const char *msg);
+/* ERROR {code, msg} to its owner as it is (nothing counted), then release it. */
+void session_refuse(struct session *s, int code, const char *msg);
+/* A line for the user's stderr, through its owner (nothing without one). */
+void session_say(struct session *s, const char *text);
+/* Tell the owner the command may run (STARTED_* flags); nonzero once the client has it. */
+int session_tell_started(struct session *s, uint32_t flags);
 /* The ssh -G job finished: choose the mode and hand the session to the pool (or answer). */
 void session_resolved(struct job *j);
 /* Advance the session as far as it can go without blocking; returns nonzero on progress. */
@@ -65,9 +101,12 @@ void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint
                            uint32_t ypixel);
 /* Poll interest: fills events for the session's endpoints (in, out, err). */
 void session_poll_events(const struct session *s, short ev[3]);
-/* Tell the client the outcome (EXIT / ERROR) and free the session. */
+/* Tell the client the outcome (EXIT / ERROR) and release the session. */
 void session_finish(struct session *s);
-/* Free without telling anybody; fds restored and closed. */
+/* Release without telling anybody: off its client and connection now, marked dead and freed
+ * (fds restored and closed) by session_reap at the end of the loop turn. Idempotent. */
 void session_free(struct session *s);
+/* Free the sessions released since the last call (the loop's end of turn); how many. */
+int session_reap(void);
 
 #endif

@@ -18,6 +18,8 @@ ssize_t sess_endpoint_read(struct endpoint *e, void *p, size_t n);
 ssize_t sess_endpoint_write(struct endpoint *e, const void *p, size_t n);
 
 /* session.c */
+/* Tell the session's owner n (session.h); 0 when it has none. */
+int sess_tell(struct session *s, const struct session_note *n);
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
 void sess_release_peer(struct session *s);
 /* A jump host's tunnel ends before it carried anything: the connection it was for fails. */

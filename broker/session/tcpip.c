@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "peer.h"
 #include "pool.h"
 #include "route.h"
 #include "session_int.h"
@@ -24,9 +23,9 @@ static int hand_over(struct session *s)
     int mine, theirs, rc = -1;
     if (route_pair(s->route, &mine, &theirs) < 0) {
         blog("no loopback pair for a routed connection: %s", strerror(errno));
-        route_reply(s->peer, ECONNREFUSED, -1);
+        sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY, .code = ECONNREFUSED, .fd = -1});
     } else {
-        rc = route_reply(s->peer, 0, theirs);
+        rc = sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY, .fd = theirs});
         close(theirs);
         if (rc < 0)
             close(mine);
@@ -76,7 +75,9 @@ int sess_step_opening(struct session *s)
         if (s->route && s->peer) {
             /* libssh2 1.10 keeps only the reason code: "connect failed" covers refused,
              * unreachable and timed out alike. */
-            route_reply(s->peer, prohibited ? EACCES : ECONNREFUSED, -1);
+            sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY,
+                                                .code = prohibited ? EACCES : ECONNREFUSED,
+                                                .fd = -1});
             sess_release_peer(s);
         }
         sess_tunnel_fail(s, CONN_FATAL, msg);
@@ -96,12 +97,12 @@ int sess_step_opening(struct session *s)
     session_show_hostkey(s);
     sess_count_served(s);
     if (s->peer)
-        peer_send_started(s->peer, 0);
+        session_tell_started(s, 0);
     sess_endpoint_nonblock(&s->in);
     sess_endpoint_nonblock(&s->out);
     s->state = S_RUNNING;
     c->total_sessions++;
     if (s->tunnel_for)
-        pool_tunnel_done(s->tunnel_for, CONN_OK, "");
+        session_tell_started(s, 0); /* the connection it carries goes on */
     return 1;
 }

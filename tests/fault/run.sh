@@ -335,6 +335,71 @@ else
     notok "client-killed" "$bad"
 fi
 
+# --- 40 sessions, 20 of their muxssh SIGKILLed at random moments -----------------------
+# Kills land while ssh -G runs, while a session waits for its channel, as STARTED or EXIT
+# is sent, and mid-session: the broker must end each killed client's session, channel and
+# fds (it once kept 3 fds for good), and serve the other 20 as usual. 40 sessions need more
+# than one connection (MaxSessions 10): the pool may keep one more, persisted, so its TCP
+# sockets are not counted.
+tcp_count() { ss -Htnp state established 2>/dev/null | grep -c "pid=$1,"; }
+own_fds() { echo $(($(fd_count "$1") - $(tcp_count "$1"))); }
+mssh mux-test true
+bp=$(broker_pid)
+fd0=$(own_fds "$bp")
+for i in $(seq 1 20); do
+    sleep 0.3
+    f=$(own_fds "$bp")
+    [ "$f" = "$fd0" ] && break
+    fd0=$f
+done
+n0=$(mark)
+RK=()
+for i in $(seq 1 40); do
+    rm -f "$T/rw/rk.pid.$i"
+    (
+        # shellcheck disable=SC2016 # expanded by the inner sh
+        as_u sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && exec "$2" mux-test "$3"' sh \
+            "$T/rw/rk.pid.$i" "$B/muxssh" "echo started; sleep 2; echo done-$i" \
+            >"$T/rk.out.$i" 2>"$T/rk.err.$i" </dev/null
+        echo $? >"$T/rk.rc.$i"
+    ) &
+    RK+=($!)
+    if [ $((i % 2)) = 0 ]; then
+        ( # the victim: killed 0-2.5 s from now, whatever it is doing then
+            sleep "$((RANDOM % 2500 / 1000)).$(printf %03d $((RANDOM % 1000)))"
+            for _ in $(seq 1 200); do [ -s "$T/rw/rk.pid.$i" ] && break; sleep 0.01; done
+            kill -KILL "$(cat "$T/rw/rk.pid.$i")" 2>/dev/null
+        ) &
+        RK+=($!)
+    fi
+done
+wait "${RK[@]}"
+bad=
+killed=0
+for i in $(seq 1 40); do
+    if [ $((i % 2)) = 0 ]; then
+        [ "$(cat "$T/rk.rc.$i")" = 137 ] && killed=$((killed + 1))
+    elif [ "$(cat "$T/rk.rc.$i")" != 0 ] || [ "$(cat "$T/rk.out.$i")" != "started
+done-$i" ]; then
+        bad="$bad session $i exit $(cat "$T/rk.rc.$i"): $(tr '\r\n' '  ' <"$T/rk.out.$i") $(tr '\r\n' '  ' <"$T/rk.err.$i");"
+    fi
+done
+[ "$killed" -ge 15 ] || bad="$bad only $killed of 20 clients died of the kill;"
+for i in $(seq 1 200); do
+    [ "$(own_fds "$bp")" -le "$fd0" ] && break
+    sleep 0.05
+done
+[ "$(own_fds "$bp")" -le "$fd0" ] || bad="$bad broker fds $fd0 before, $(own_fds "$bp") after (connections not counted): $(ls -l "/proc/$bp/fd" | awk 'NR > 1 {print $NF}' | sort | uniq -c | tr '\n' ' ');"
+[ "$(broker_pid)" = "$bp" ] || bad="$bad the broker changed;"
+bad="$bad$(served_since "$n0" 20)"
+out=$(mssh mux-test echo after-kills 2>&1)
+[ "$out" = after-kills ] || bad="$bad next session said: $out;"
+if [ -z "$bad" ]; then
+    ok "random-client-kills (20 of 40 killed, 20 served, broker fds back to $fd0 besides $(tcp_count "$bp") connections)"
+else
+    notok "random-client-kills" "$bad"
+fi
+
 # --- other users and the runtime directory ----------------------------------------------
 mode=$(stat -c %a "$MUXSHIM_DIR")
 [ "$mode" = 700 ] && ok "runtime-dir-0700" || notok "runtime-dir-0700" "mode $mode"

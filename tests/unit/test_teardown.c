@@ -1,0 +1,144 @@
+/* Teardown regressions (issue 15): a client that is gone by the time the broker sends it an
+ * ERROR must not make the broker use or free its session twice. Each case builds the
+ * objects by hand around a client socket whose other end is closed, so the first send fails
+ * with EPIPE, then runs the loop's end-of-turn reap. Meant to run under ASan: on the old
+ * code each case is a heap-use-after-free or a double free. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "jobs.h"
+#include "peer.h"
+#include "pool.h"
+#include "pool_int.h"
+#include "proto.h"
+#include "session.h"
+#include "state.h"
+
+/* The loop's end-of-turn reap (loop.h); weak so that this file also links against code that
+ * has none, to show the old failure. */
+void loop_reap(void) __attribute__((weak));
+/* The client owns its session (peer.h); weak for the same reason. */
+void peer_own(struct peer *p, struct session *s) __attribute__((weak));
+
+static void reap(void)
+{
+    if (loop_reap)
+        loop_reap();
+    else
+        peer_sweep();
+}
+
+/* A client whose muxssh has already gone: its end of the socket is closed. */
+static struct peer *dead_client(void)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        return NULL;
+    close(sp[1]);
+    struct peer *p = calloc(1, sizeof *p);
+    p->fd = sp[0];
+    p->pid = getpid();
+    p->hello = 1;
+    p->next = B.peers;
+    B.peers = p;
+    return p;
+}
+
+/* A session of p waiting for a connection, with no fds of the client's. */
+static struct session *waiting_session(struct peer *p)
+{
+    struct session *s = calloc(1, sizeof *s);
+    s->peer = p;
+    p->sess = s;
+    if (peer_own)
+        peer_own(p, s);
+    s->in.fd = s->out.fd = s->err.fd = -1;
+    s->in.saved_flags = s->out.saved_flags = s->err.saved_flags = -1;
+    s->exit_kind = -1;
+    s->state = S_WAITCONN;
+    s->mode = MODE_EXEC;
+    s->command = strdup("true");
+    s->dest = strdup("unit.invalid");
+    return s;
+}
+
+/* A connection being made (or made, with state), in the broker's list, holding s. */
+static struct sshconn *conn_with(struct session *s, enum conn_state state)
+{
+    struct sshconn *c = calloc(1, sizeof *c);
+    snprintf(c->cfg.hostname, sizeof c->cfg.hostname, "unit.invalid");
+    c->sock = -1;
+    c->state = state;
+    c->next = B.conns;
+    B.conns = c;
+    s->conn = c;
+    c->sessions = s;
+    c->nsessions = 1;
+    return c;
+}
+
+/* session_reject on a session whose client closed its socket (pool_attach's reject paths,
+ * ssh -G failing). */
+static void test_reject_epipe(void)
+{
+    struct peer *p = dead_client();
+    CHECK(p != NULL, "socketpair");
+    struct session *s = waiting_session(p);
+    session_reject(s, ERR_FALLBACK, "the broker is stopping");
+    reap();
+    CHECK(B.peers == NULL, "the dead client is freed at the end of the turn");
+}
+
+/* The client dies in the poll round its connection job completes: the job slot is handled
+ * first, and conn_failed rejects the session to a client whose socket is closed. */
+static void test_conn_failed_epipe(void)
+{
+    struct peer *p = dead_client();
+    struct session *s = waiting_session(p);
+    struct sshconn *c = conn_with(s, C_CONNECTING);
+    struct job *j = calloc(1, sizeof *j);
+    j->kind = JOB_CONNECT;
+    j->conn = c;
+    j->sock = -1;
+    j->errfd = -1;
+    j->status = CONN_FALLBACK;
+    snprintf(j->res.err, sizeof j->res.err, "connection refused");
+    pool_connected(j);
+    free(j); /* jobs_free would also end a ProxyCommand: this one has none */
+    reap();
+    CHECK(B.peers == NULL, "the dead client is freed");
+    CHECK(B.conns == NULL, "the failed connection is freed");
+}
+
+/* A server that takes no session channel: the waiting session goes to the real ssh, its
+ * ERROR to a client that is gone (pool.c read s->peer->sess after the send cleared it). */
+static void test_refused_epipe(void)
+{
+    struct peer *p = dead_client();
+    struct session *s = waiting_session(p);
+    struct sshconn *c = conn_with(s, C_READY);
+    c->spare_refused = 1;
+    pool_move_waiting(c);
+    reap();
+    CHECK(B.peers == NULL, "the dead client is freed");
+    CHECK(c->sessions == NULL && c->nsessions == 0, "the session left the connection");
+    B.conns = c->next;
+    free(c);
+}
+
+/* No argument: every case; else only the one named (reject, conn_failed, refused). */
+int main(int argc, char **argv)
+{
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (!only || !strcmp(only, "reject"))
+        test_reject_epipe();
+    if (!only || !strcmp(only, "conn_failed"))
+        test_conn_failed_epipe();
+    if (!only || !strcmp(only, "refused"))
+        test_refused_epipe();
+    printf("teardown: %d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
