@@ -24,8 +24,9 @@ if [ -z "${MUXSHIM_STAGED:-}" ]; then
     MUXSHIM_STAGED=1 B=$B "$stage/tests/run.sh" | tee "$stage/check.out"
     tests/sweep.sh --report end | tee -a "$stage/check.out"
     passed=$(grep -c "^ok - " "$stage/check.out")
-    failed=$(grep -c "^not ok - " "$stage/check.out")
-    echo "check: $passed passed, $failed failed (${SECONDS} s)"
+    failed=$(grep "^not ok - " "$stage/check.out" | grep -vc " # TODO ")
+    known=$(grep "^not ok - " "$stage/check.out" | grep -c " # TODO ")
+    echo "check: $passed passed, $failed failed, $known known failures (# TODO) (${SECONDS} s)"
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
     exit
 fi
@@ -63,7 +64,7 @@ echo "# unit tests: $((SECONDS - t0)) s"
 # A suite, or SUITE:ARG (the stock suite once per distribution fixture of /etc/ssh).
 for entry in tests/shim/run.sh tests/e2e/run.sh tests/stock/run.sh tests/stock/run.sh:debian13 \
     tests/stock/run.sh:fedora tests/fault/run.sh tests/interactive/run.sh tests/ansible/run.sh \
-    tests/ansible/run.sh:debian13 tests/ansible/run.sh:fedora tests/jump/run.sh \
+    tests/ansible/run.sh:fedora tests/jump/run.sh \
     tests/engine/run.sh tests/route/run.sh tests/chaos/run.sh; do
     suite=${entry%%:*}
     arg=${entry#"$suite"}
@@ -73,7 +74,7 @@ for entry in tests/shim/run.sh tests/e2e/run.sh tests/stock/run.sh tests/stock/r
         "$suite" "$B" ${arg:+"$arg"} 2>&1 | tee -a "$log"
         rc=${PIPESTATUS[0]}
         echo "# $entry: $((SECONDS - t0)) s"
-        if [ "$rc" -ne 0 ] && ! grep -q "^not ok - " "$log"; then
+        if [ "$rc" -ne 0 ] && ! grep "^not ok - " "$log" | grep -vq " # TODO "; then
             echo "not ok - $entry exited $rc" | tee -a "$log"
         fi
         # what the suite started must be gone once it has ended
@@ -92,5 +93,6 @@ for r in "$san"/*; do
     head -30 "$r" | sed 's/^/#   /'
 done
 
-# (the copy's caller counts the results and prints the closing line)
-! grep -q "^not ok - " "$log"
+# (the copy's caller counts the results and prints the closing line; a # TODO is a known
+# failure of an open issue, shown but not failing the run)
+! grep "^not ok - " "$log" | grep -vq " # TODO "

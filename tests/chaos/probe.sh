@@ -1,5 +1,8 @@
 #!/bin/bash
-# The chaos suite's probe, run as the test account with the shim preloaded: `ssh lab true`
+# The chaos suite's probe, run as the test account with the shim preloaded: `ssh lab-probe true`
+# (the same sshd as lab, on a connection of its own: BindAddress makes it another authority,
+# so the probe measures the broker's loop, not the bandwidth of the TCP connection that the
+# chaos sessions' payloads share, which ControlMaster would share the same way)
 # from one shell, timed, every INTERVAL_MS, COUNT times or (COUNT -) until the file STOP
 # exists. Each time, the same probe runs at the same moment through a second, idle broker
 # (the runtime directory CONTROL_DIR), so that what the machine's load costs both can be
@@ -11,7 +14,7 @@ set -u
 out=$1 interval=$2 count=$3 stop=$4 control=$5 n=0
 one() { # DIR RESULT_FILE
     local t0=${EPOCHREALTIME/./} rc
-    MUXSHIM_DIR=$1 ssh lab true </dev/null >/dev/null 2>>"$out.err"
+    MUXSHIM_DIR=$1 ssh lab-probe true </dev/null >/dev/null 2>>"$out.err"
     rc=$?
     echo "$(((${EPOCHREALTIME/./} - t0) / 1000)) $rc" >"$2"
 }
