@@ -1,6 +1,7 @@
 /* ChaCha20 and Poly1305 for libssh2's chacha20-poly1305@openssh.com, on OpenSSL's EVP. */
 #include "fastcrypto.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <libssh2.h>
@@ -11,8 +12,31 @@ static __thread EVP_CIPHER_CTX *cctx;
 static __thread EVP_CIPHER *chacha;
 static __thread EVP_MAC_CTX *mctx;
 
+/* A worker thread's contexts are freed when it ends (the key's destructor runs while its
+ * thread-local variables still exist); the main thread's live as long as the broker. */
+static pthread_key_t fc_key;
+static pthread_once_t fc_once = PTHREAD_ONCE_INIT;
+
+static void fc_free(void *unused)
+{
+    (void)unused;
+    EVP_CIPHER_CTX_free(cctx);
+    cctx = NULL;
+    EVP_CIPHER_free(chacha);
+    chacha = NULL;
+    EVP_MAC_CTX_free(mctx);
+    mctx = NULL;
+}
+
+static void fc_key_make(void)
+{
+    pthread_key_create(&fc_key, fc_free);
+}
+
 int fastcrypto_ready(void)
 {
+    if (!cctx && pthread_once(&fc_once, fc_key_make) == 0)
+        pthread_setspecific(fc_key, &fc_key); /* any non-NULL value: the destructor runs */
     if (!cctx && !(cctx = EVP_CIPHER_CTX_new()))
         return 0;
     if (!chacha && !(chacha = EVP_CIPHER_fetch(NULL, "ChaCha20", NULL)))
