@@ -88,6 +88,8 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err
 int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
                       const char *command, char *const *env, struct hostcfg *cfg, char *err,
                       size_t errlen);
+/* The bytes the ssh -G cache holds (at most CACHE_MAX answers); *entries gets their count. */
+size_t sshconfig_cache_bytes(unsigned *entries);
 /* How many times sshconfig_resolve had to run ssh -G (a test hook for the cache). */
 unsigned long sshconfig_cache_misses(void);
 /* Hex SHA-256 of the authority a connection belongs to: local uid, remote user, hostname,

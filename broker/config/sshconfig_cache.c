@@ -49,6 +49,12 @@ static void centry_free(struct centry *ce)
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct centry *cache;
 static unsigned long misses;
+static size_t cache_bytes; /* what the entries' allocations hold, for the status */
+
+static size_t centry_bytes(const struct centry *ce)
+{
+    return sizeof *ce + (ce->text ? ce->len + 1 : 0) + (ce->warnings ? strlen(ce->warnings) + 1 : 0);
+}
 
 static void hex(const unsigned char *md, char out[65])
 {
@@ -187,6 +193,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
                 HASH_DEL(cache, it);
                 centry_free(it);
             }
+            cache_bytes = 0;
         }
         ce = calloc(1, sizeof *ce);
         if (ce) {
@@ -196,14 +203,21 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     }
     char *warnings = strdup(cfg->warnings);
     if (ce && warnings) {
+        /* ssh -G's output was read into a buffer of 16 KB or more: keep only the text */
+        char *fit = realloc(raw, rawlen + 1);
+        if (fit)
+            raw = fit;
         memcpy(ce->files, state, sizeof state);
+        cache_bytes -= ce->text ? centry_bytes(ce) : 0;
         free(ce->text);
         free(ce->warnings);
         ce->text = raw;
         ce->len = rawlen;
         ce->warnings = warnings;
+        cache_bytes += centry_bytes(ce);
         raw = warnings = NULL;
     } else if (ce) {
+        cache_bytes -= ce->text ? centry_bytes(ce) : 0;
         HASH_DEL(cache, ce);
         centry_free(ce);
     }
@@ -211,6 +225,15 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     free(raw);
     free(warnings);
     return 0;
+}
+
+size_t sshconfig_cache_bytes(unsigned *entries)
+{
+    pthread_mutex_lock(&cache_lock);
+    size_t n = cache_bytes;
+    *entries = HASH_COUNT(cache);
+    pthread_mutex_unlock(&cache_lock);
+    return n;
 }
 
 unsigned long sshconfig_cache_misses(void)
