@@ -39,12 +39,22 @@ compare_sides() {
     done
 }
 
-broker_counters() {
+# broker_status MUXSSH DIR ACCOUNT: the status of ACCOUNT's broker of runtime directory DIR
+broker_status() {
     local muxssh=$1 dir=$2 account=$3 run=()
     [ "$account" = "$(id -un)" ] || run=(runuser -u "$account" --)
-    "${run[@]}" env MUXSHIM_DIR="$dir" "$muxssh" --mux-status 2>/dev/null |
+    "${run[@]}" env MUXSHIM_DIR="$dir" "$muxssh" --mux-status 2>/dev/null
+}
+
+broker_counters() {
+    broker_status "$@" |
         sed -n 's/.*: served \([0-9]*\), handed to ssh \([0-9]*\).*/\1 \2/p' |
         awk '{ s += $1; h += $2 } END { printf "%d %d\n", s, h }'
+}
+
+# broker_handed_why MUXSSH DIR ACCOUNT: why sessions went to the real ssh, as the status says
+broker_handed_why() {
+    broker_status "$@" | sed -n 's/.*, handed to ssh [1-9][0-9]* (\(.*\))$/\1/p' | tr '\n' ' '
 }
 
 with_fixture() {

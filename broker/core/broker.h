@@ -171,6 +171,9 @@ struct sshconn {
     struct session *sessions; /* attached sessions (all states from S_WAITCONN) */
     int nsessions;
     int max_sessions;            /* learned from a refused channel open; 0 = unknown */
+    int opened_any;              /* a session channel has been opened on c */
+    long long chan_freed_ms;     /* CLOCK_MONOTONIC ms when c last freed a session channel */
+    int refused_soon;            /* refusals in a row right after a channel was freed */
     time_t idle_since;           /* when the last session left (0 while busy) */
     int persist;                 /* seconds; 0 = forever */
     int dead_link;               /* lost, timed out or suspect: close without a goodbye */

@@ -27,6 +27,7 @@
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
+#include "deadline.h"
 #include "state.h"
 #include "stats.h"
 #include "words.h"
@@ -39,6 +40,11 @@ int pool_channels(const struct sshconn *c)
             s->mode != MODE_TCPIP)
             n++;
     return n;
+}
+
+void pool_channel_freed(struct sshconn *c)
+{
+    c->chan_freed_ms = deadline_now_ms();
 }
 
 static int has_room(const struct sshconn *c)

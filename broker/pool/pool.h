@@ -21,6 +21,8 @@ void pool_pump(struct sshconn *c);
 void pool_tick(time_t now);
 /* Channels in use on c: sessions holding or about to hold one (the spare not counted). */
 int pool_channels(const struct sshconn *c);
+/* c has just freed a session channel: the server may count it a moment longer (spare.c). */
+void pool_channel_freed(struct sshconn *c);
 /* End a connection: sessions that have not started are re-attached, the others get msg. */
 void pool_kill(struct sshconn *c, const char *msg);
 /* End a connection the way a lost one ends in ssh ("Connection to HOST closed by remote

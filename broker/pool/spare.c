@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "envreq.h"
 #include "log.h"
 #include "pool.h"
@@ -12,6 +13,8 @@
 #define CHANNEL_WINDOW (2 * 1024 * 1024)
 #define CHANNEL_PACKET 32768
 #define IDLE_SHRINK_S 10 /* no session for this long: keep one spare again */
+#define LINGER_MS 1000   /* a refusal this soon after a channel was freed may be its slot */
+#define LINGER_TRIES 3
 
 static int index_of(const struct sshconn *c, const struct spare *sp)
 {
@@ -79,6 +82,38 @@ static int wanted(const struct sshconn *c)
            (c->max_sessions == 0 || pool_channels(c) + spare_count(c) < c->max_sessions);
 }
 
+/* The server refused a session channel. sshd frees a session's slot when it collects the
+ * closed channel, after the batch of packets that carried our close: an open right behind
+ * a close can find the slot still taken, which says nothing of the server's limit. So
+ * right after a channel was freed the open is tried again (after the refusal came back,
+ * so in a later batch) up to LINGER_TRIES times. Otherwise the limit is what is open
+ * now; a server that refuses the first channel of a connection takes none (its sessions
+ * go to the real ssh); one that refuses a used connection with nothing open (sessions
+ * ended by us linger there until their commands exit) gets no new sessions on it: they go
+ * to another connection, and this one goes when idle. */
+static void refused(struct sshconn *c)
+{
+    int open = pool_channels(c) + spare_count(c);
+    if (c->chan_freed_ms && deadline_now_ms() - c->chan_freed_ms < LINGER_MS &&
+        c->refused_soon < LINGER_TRIES) {
+        c->refused_soon++;
+        return;
+    }
+    c->refused_soon = 0;
+    if (open > 0) {
+        c->max_sessions = open;
+        blog("%s refused channel %d: limit %d sessions per connection", c->cfg.hostname,
+             open + 1, open);
+    } else if (!c->opened_any) {
+        c->spare_refused = 1; /* no session channel at all on this server */
+        blog("%s refused a session channel on a fresh connection", c->cfg.hostname);
+    } else {
+        c->draining = 1;
+        blog("%s refused a session channel with none open: no new sessions on this "
+             "connection", c->cfg.hostname);
+    }
+}
+
 static int step_open(struct sshconn *c, struct spare *sp)
 {
     sp->ch = libssh2_channel_open_ex(c->ssh, "session", sizeof "session" - 1, CHANNEL_WINDOW,
@@ -88,6 +123,8 @@ static int step_open(struct sshconn *c, struct spare *sp)
     if (sp->ch) {
         int ok;
         blocked(c, sp, 0);
+        c->opened_any = 1;
+        c->refused_soon = 0;
         sp->env = envreq_dup((const char *const *)c->env_hint, &ok); /* none if out of memory */
         sp->env_next = 0;
         sp->state = SPARE_ENV;
@@ -98,15 +135,7 @@ static int step_open(struct sshconn *c, struct spare *sp)
         return 0;
     clear(c, sp);
     if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
-        int open = pool_channels(c) + spare_count(c);
-        if (open == 0) {
-            c->spare_refused = 1; /* no session channel at all on this server */
-            blog("%s refused a session channel on a fresh connection", c->cfg.hostname);
-        } else {
-            c->max_sessions = open;
-            blog("%s refused channel %d: limit %d sessions per connection", c->cfg.hostname,
-                 open + 1, open);
-        }
+        refused(c);
         return 1;
     }
     char *m = NULL;
@@ -168,6 +197,7 @@ static int step_read(struct sshconn *c, struct spare *sp)
     /* The server closed the spare (or it broke): let it go and open another. */
     libssh2_channel_free(sp->ch);
     clear(c, sp);
+    pool_channel_freed(c);
     if (n < 0 && !channel_level((int)n))
         pool_lost(c);
     return 1;
@@ -180,6 +210,7 @@ static int step_close(struct sshconn *c, struct spare *sp)
         return 0;
     libssh2_channel_free(sp->ch);
     clear(c, sp);
+    pool_channel_freed(c);
     if (rc < 0 && !channel_level(rc))
         pool_lost(c);
     return 1;

@@ -249,6 +249,7 @@ static int step_closing(struct session *s)
         collect_exit(s);
         libssh2_channel_free(s->ch);
         s->ch = NULL;
+        pool_channel_freed(s->conn);
     }
     s->state = S_DONE;
     return 1;

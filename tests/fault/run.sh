@@ -92,7 +92,8 @@ served_since() {
     now=$(counters)
     s=$((${now% *} - s0))
     h=$((${now#* } - h0))
-    [ "$s" -ge "$2" ] && [ "$h" -eq 0 ] || echo " broker served $s sessions (want $2 or more), handed $h to ssh;"
+    [ "$s" -ge "$2" ] && [ "$h" -eq 0 ] ||
+        echo " broker served $s sessions (want $2 or more), handed $h to ssh ($(broker_handed_why "$B/muxssh" "$MUXSHIM_DIR" "$U"));"
 }
 now_ms() { date +%s%3N; }
 broker_pid() { cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null; }
@@ -612,27 +613,31 @@ fi
 
 # --- a server that takes two sessions per connection: the pool grows ---------------------
 # ($T/s2, started above: Host mux-test2 in the account's ~/.ssh/config)
+# Three rounds of 20 at once: from the second on, each open follows other sessions' closes
+# on the same connections, which sshd counts until it has collected them (spare.c refused).
 n0=$(mark)
-BG=()
-for i in $(seq 1 20); do
-    (mssh mux-test2 "sleep 0.3; echo s$i" >"$T/ms.out.$i" 2>"$T/ms.err.$i"
-        echo $? >>"$T/ms.out.$i") &
-    BG+=($!)
-done
-wait "${BG[@]}"
 bad=
-for i in $(seq 1 20); do
-    [ "$(cat "$T/ms.out.$i")" = "s$i
-0" ] || bad="$bad session $i: $(tr '\n' ' ' <"$T/ms.out.$i");"
+for r in 1 2 3; do
+    BG=()
+    for i in $(seq 1 20); do
+        (mssh mux-test2 "sleep 0.3; echo s$i" >"$T/ms.out.$r.$i" 2>"$T/ms.err.$r.$i"
+            echo $? >>"$T/ms.out.$r.$i") &
+        BG+=($!)
+    done
+    wait "${BG[@]}"
+    for i in $(seq 1 20); do
+        [ "$(cat "$T/ms.out.$r.$i")" = "s$i
+0" ] || bad="$bad round $r session $i: $(tr '\n' ' ' <"$T/ms.out.$r.$i");"
+    done
 done
 noise=$(cat "$T"/ms.err.* | wc -l)
 n=$(sshd_connections "$T/s2")
-bad="$bad$(served_since "$n0" 20)"
+bad="$bad$(served_since "$n0" 60)"
 sshd_stop "$T/s2"
 [ "$noise" = 0 ] || bad="$bad $noise lines on stderr: $(cat "$T"/ms.err.* | head -2 | tr '\r\n' '  ');"
-[ "$n" -le 10 ] || bad="$bad $n connections;"
+[ "$n" -le 15 ] || bad="$bad $n connections;"
 if [ -z "$bad" ]; then
-    ok "pool-maxsessions-2 (20 concurrent sessions over $n connections, stderr silent)"
+    ok "pool-maxsessions-2 (3 rounds of 20 concurrent sessions over $n connections, all served, stderr silent)"
 else
     notok "pool-maxsessions-2" "$bad"
 fi
