@@ -96,6 +96,10 @@ void control_list(struct peer *p)
              "cache, %u answer%s)\n",
              (int)getpid(), conns, conns == 1 ? "" : "s", (mi.uordblks + mi.hblkhd) / 1024,
              cached / 1024, answers, answers == 1 ? "" : "s");
+    off += strlen(text + off);
+    snprintf(text + off, sizeof text - off,
+             "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", B.turns,
+             B.turn_max_us / 1000, B.turns_slow, LOOP_SLOW_US / 1000);
     peer_send_ctl_reply(p, CTLR_OK, text);
     peer_finish(p);
 }

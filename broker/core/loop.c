@@ -136,6 +136,24 @@ void loop_reap(void)
     }
 }
 
+static long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+/* What one turn's work took: the time every other client waited for the next poll. */
+static void turn_done(long t0)
+{
+    long d = now_us() - t0;
+    B.turns++;
+    if (d > B.turn_max_us)
+        B.turn_max_us = d;
+    if (d > LOOP_SLOW_US)
+        B.turns_slow++;
+}
+
 int loop_run(void)
 {
     struct pollset ps = {0};
@@ -158,6 +176,7 @@ int loop_run(void)
             blog("poll: %s", strerror(errno));
             break;
         }
+        long t0 = now_us();
         /* Mark readiness first: objects may go away while we act on them. */
         for (size_t i = 0; n > 0 && i < ps.n; i++) {
             short re = ps.pfd[i].revents;
@@ -211,6 +230,7 @@ int loop_run(void)
                 B.empty_since = 0;
             }
         }
+        turn_done(t0);
     }
     B.quit = 1;
     free(ps.pfd);

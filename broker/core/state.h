@@ -20,7 +20,11 @@ struct broker {
     int quit;
     int freed;            /* sessions freed since the heap was last trimmed */
     struct session *reap; /* sessions released this loop turn, freed at its end */
+    long turn_max_us;     /* the longest loop turn (from poll's return to the next poll) */
+    unsigned long turns, turns_slow; /* loop turns, and those over LOOP_SLOW_US */
 };
+
+#define LOOP_SLOW_US 20000
 
 extern struct broker B;
 
