@@ -584,6 +584,8 @@ stopped=$((STOPS))
 echo "# sessions: $ran run in chaos ($WARM in warm-up), $killed killed on purpose ($KILLS SIGKILLed, $STOPKILLS killed while stopped), $stopped stopped ($CONTS continued), $verified verified, $server_failed failed with 255 on a server event, $PTYS on a terminal"
 echo "# chaos: $TICKS turns in $DUR s; every session ended $(( $(now_ms) / 1000 - start_ms / 1000 - DUR )) s after the chaos"
 echo "# broker CPU during the chaos: $(((${cpu1:-0} - ${cpu0:-0}) * 100 / $(getconf CLK_TCK) / DUR))% of one core"
+# the longest the loop kept every client waiting (its own share of a slow probe)
+echo "# broker $(as_user "$MUXSSH" --mux-status 2>/dev/null | grep '^loop: ')"
 echo "# server: $STALLS relay stalls, $KILLED_CONNS lab-die connections killed, lab-die sshd killed whole and restarted $(grep -c 'sshd restarted' "$ACTIONS") times"
 if [ -z "$bad" ] && [ "$verified" -gt 0 ]; then
     ok "sessions (every session not killed on purpose: bytes sha256-equal both ways, exit code, stderr)"
