@@ -10,6 +10,7 @@ struct buf {
     size_t off; /* first unread byte */
     size_t len; /* end of data */
     size_t cap;
+    size_t hw; /* bytes of p written so far (as far as len has reached): what a wipe clears */
 };
 
 /* Bytes waiting in b. */
@@ -23,7 +24,9 @@ int buf_reserve(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *src, size_t n);
 /* Drop n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);
-/* Free the memory, wiping it first when wipe is set. */
+/* Drop every byte waiting in b (kept for the wipe). */
+void buf_drop(struct buf *b);
+/* Free the memory, wiping what was written first when wipe is set. */
 void buf_free(struct buf *b, int wipe);
 
 #endif

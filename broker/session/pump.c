@@ -16,6 +16,7 @@
 
 #define READ_CHUNK (128 * 1024)
 #define TYPED_CHUNK 4096 /* a read from a terminal with escape sequences on */
+#define STEP_BYTES (256 * 1024)
 
 /* Bytes typed into a pty session, just read into to_ch's free space: take out escape
  * sequences. Returns 1 when ~. ended the session. */
@@ -73,7 +74,7 @@ static int pump_in(struct session *s)
             return progress;
         if (n < 0 && sess_channel_level((int)n)) {
             /* The remote end stopped reading (closed): the rest of stdin goes nowhere. */
-            s->to_ch.off = s->to_ch.len = 0;
+            buf_drop(&s->to_ch);
             s->in_eof = s->eof_sent = 1;
             return 1;
         }
@@ -106,7 +107,9 @@ static int pump_out(struct session *s, int stream)
     struct endpoint *e = stream ? &s->err : &s->out;
     int *eof = stream ? &s->err_eof : &s->out_eof;
     int progress = 0;
-    for (int round = 0; round < 16; round++) {
+    /* At most STEP_BYTES per step: the loop steps every session in turn. */
+    size_t moved = 0;
+    for (int round = 0; round < 16 && moved < STEP_BYTES; round++) {
         while (buf_used(b)) {
             ssize_t n = sess_endpoint_write(e, b->p + b->off, buf_used(b));
             if (n > 0) {
@@ -119,7 +122,7 @@ static int pump_out(struct session *s, int stream)
             if (n < 0 && errno == EAGAIN)
                 return progress;
             /* The reader went away (EPIPE) or the fd broke: drop output like a closed pipe. */
-            b->off = b->len = 0;
+            buf_drop(b);
             s->out_dead = 1;
             break;
         }
@@ -139,6 +142,7 @@ static int pump_out(struct session *s, int stream)
             return 1;
         }
         b->len += (size_t)n;
+        moved += (size_t)n;
         s->conn->bytes_in += (unsigned long long)n;
         progress = 1;
     }
