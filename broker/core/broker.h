@@ -185,7 +185,8 @@ struct sshconn {
     long long probe_at;          /* a probe before reuse is waiting since then, 0 if none */
     unsigned long long bytes_in, bytes_out;
     unsigned long total_sessions;
-    int dirty; /* pump again without waiting */
+    int dirty;     /* pump again without waiting */
+    int pump_from; /* the turn's budget ran out: the next pump starts at this session */
     /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
      * packet half sent. */
     struct agentch *agents, *agent_blocked;

@@ -136,7 +136,7 @@ void loop_reap(void)
     }
 }
 
-static long now_us(void)
+long loop_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -146,7 +146,7 @@ static long now_us(void)
 /* What one turn's work took: the time every other client waited for the next poll. */
 static void turn_done(long t0)
 {
-    long d = now_us() - t0;
+    long d = loop_now_us() - t0;
     B.turns++;
     if (d > B.turn_max_us)
         B.turn_max_us = d;
@@ -157,6 +157,9 @@ static void turn_done(long t0)
 int loop_run(void)
 {
     struct pollset ps = {0};
+    /* A fixed threshold (glibc raises its own as mapped chunks are freed): each session's
+     * 128 KiB buffers are mapped apart and unmapped when the session ends. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     time_t last_tick = 0;
     int short_set = 0;
     while (!stop_requested) {
@@ -176,7 +179,8 @@ int loop_run(void)
             blog("poll: %s", strerror(errno));
             break;
         }
-        long t0 = now_us();
+        long t0 = loop_now_us();
+        B.turn_end_us = t0 + LOOP_BUDGET_US;
         /* Mark readiness first: objects may go away while we act on them. */
         for (size_t i = 0; n > 0 && i < ps.n; i++) {
             short re = ps.pfd[i].revents;
@@ -214,10 +218,12 @@ int loop_run(void)
         if (now != last_tick) {
             last_tick = now;
             pool_tick(now);
-            /* Each session's buffers are large: hand the pages back once they are free,
-             * so an idle broker's RSS is what its connections hold. */
+            /* The sessions' large buffers are mapped apart (loop_run) and go back to the
+             * system when freed; what small allocations leave is handed back once no
+             * client is left, since malloc_trim walks every arena, which takes up to
+             * 0.2 s on a heap that many sessions used, and every client would wait. */
             loop_reap(); /* what the tick released */
-            if (B.freed) {
+            if (B.freed && !B.peers) {
                 malloc_trim(0);
                 B.freed = 0;
             }

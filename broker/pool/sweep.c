@@ -7,9 +7,11 @@
 #include "agentfwd.h"
 #include "alive.h"
 #include "localcmd.h"
+#include "loop.h"
 #include "pool_int.h"
 #include "session.h"
 #include "spare.h"
+#include "state.h"
 #include "stats.h"
 
 /* The oldest session on c that waits for a session channel (sessions are pushed at the
@@ -82,6 +84,33 @@ static int blocked(const struct sshconn *c)
     return c->blocked || c->spare_blocked || c->agent_blocked;
 }
 
+/* One step of every session, from c->pump_from round the list (wrapping), so that when the
+ * turn's budget runs out the next turn starts where this one stopped and no session
+ * waits for ever behind busier ones. Returns 1 when the budget ran out (c stays dirty). */
+static int step_sessions(struct sshconn *c, int *progress)
+{
+    int n = 0;
+    for (const struct session *s = c->sessions; s; s = s->next)
+        n++;
+    int from = c->pump_from < n ? c->pump_from : 0;
+    c->pump_from = 0;
+    struct session *s = c->sessions;
+    for (int i = 0; i < from; i++)
+        s = s->next;
+    for (int k = 0; k < n && !blocked(c) && c->state == C_READY; k++) {
+        *progress |= session_step(s);
+        if (s->conn != c)
+            break; /* it left the list (and the walk with it): the next round goes on */
+        s = s->next ? s->next : c->sessions;
+        if (k + 1 < n && loop_now_us() > B.turn_end_us) {
+            c->pump_from = (from + k + 1) % n;
+            c->dirty = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void pool_pump(struct sshconn *c)
 {
     c->dirty = 0;
@@ -99,8 +128,8 @@ void pool_pump(struct sshconn *c)
             progress |= session_step(c->blocked);
         if (c->state == C_READY && c->agent_blocked)
             progress |= agentfwd_step(c);
-        for (struct session *s = c->sessions; s && !blocked(c) && c->state == C_READY; s = s->next)
-            progress |= session_step(s);
+        if (step_sessions(c, &progress))
+            return; /* the turn's budget is spent: the rest after a poll */
         if (c->state == C_READY && !blocked(c))
             progress |= agentfwd_step(c);
         pool_sweep(c);
@@ -112,7 +141,9 @@ void pool_pump(struct sshconn *c)
         if (!progress && !c->dirty)
             break;
         c->dirty = 0;
-        if (round == 63)
-            c->dirty = 1; /* more to do: come back without sleeping */
+        if (round == 63 || loop_now_us() > B.turn_end_us) {
+            c->dirty = 1; /* more to do: come back without sleeping, after a poll */
+            break;
+        }
     }
 }

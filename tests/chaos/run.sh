@@ -445,6 +445,10 @@ while [ "$SECONDS" -lt "$end" ]; do
     # stopped sessions whose time has come: continued (most) or killed
     for i in "${!T_STOP[@]}"; do
         [ "$now" -ge "${T_STOP[$i]}" ] || continue
+        if [ -z "${PG[$i]:-}" ]; then # (it ended while stopped: killed by a server event)
+            unset "T_STOP[$i]" "STOP_ACT[$i]"
+            continue
+        fi
         if [ "${STOP_ACT[$i]}" = cont ]; then
             kill -CONT -- "-${PG[$i]}" 2>/dev/null
             FATE[$i]=continued
@@ -529,6 +533,7 @@ set +x
 cpu1=$(cpu_ticks "$BP")
 [ -n "$DOWN_AT" ] && sshd_up
 for i in "${!T_STOP[@]}"; do
+    [ -n "${PG[$i]:-}" ] || continue
     kill -CONT -- "-${PG[$i]}" 2>/dev/null
     FATE[$i]=continued
     CONTS=$((CONTS + 1))
