@@ -53,7 +53,8 @@ static size_t cache_bytes; /* what the entries' allocations hold, for the status
 
 static size_t centry_bytes(const struct centry *ce)
 {
-    return sizeof *ce + (ce->text ? ce->len + 1 : 0) + (ce->warnings ? strlen(ce->warnings) + 1 : 0);
+    return sizeof *ce + (ce->text ? ce->len + 1 : 0) +
+           (ce->warnings ? strlen(ce->warnings) + 1 : 0);
 }
 
 static void hex(const unsigned char *md, char out[65])

@@ -67,8 +67,9 @@ void control_list(struct peer *p)
     time_t now = time(NULL);
     int n = snprintf(text, sizeof text, "muxbroker with libssh2 %s\n", engine_version());
     off = (size_t)n;
-    n = snprintf(text + off, sizeof text - off, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s\n", "HOST",
-                     "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE");
+    n = snprintf(text + off, sizeof text - off, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s\n",
+                 "HOST", "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT",
+                 "IDLE");
     off += (size_t)n;
     int conns = 0;
     for (struct sshconn *c = B.conns; c; c = c->next) {
@@ -97,9 +98,8 @@ void control_list(struct peer *p)
              (int)getpid(), conns, conns == 1 ? "" : "s", (mi.uordblks + mi.hblkhd) / 1024,
              cached / 1024, answers, answers == 1 ? "" : "s");
     off += strlen(text + off);
-    snprintf(text + off, sizeof text - off,
-             "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", B.turns,
-             B.turn_max_us / 1000, B.turns_slow, LOOP_SLOW_US / 1000);
+    snprintf(text + off, sizeof text - off, "loop: %lu turns, the longest %ld ms, %lu over %d ms\n",
+             B.turns, B.turn_max_us / 1000, B.turns_slow, LOOP_SLOW_US / 1000);
     peer_send_ctl_reply(p, CTLR_OK, text);
     peer_finish(p);
 }

@@ -102,15 +102,16 @@ static void refused(struct sshconn *c)
     c->refused_soon = 0;
     if (open > 0) {
         c->max_sessions = open;
-        blog("%s refused channel %d: limit %d sessions per connection", c->cfg.hostname,
-             open + 1, open);
+        blog("%s refused channel %d: limit %d sessions per connection", c->cfg.hostname, open + 1,
+             open);
     } else if (!c->opened_any) {
         c->spare_refused = 1; /* no session channel at all on this server */
         blog("%s refused a session channel on a fresh connection", c->cfg.hostname);
     } else {
         c->draining = 1;
         blog("%s refused a session channel with none open: no new sessions on this "
-             "connection", c->cfg.hostname);
+             "connection",
+             c->cfg.hostname);
     }
 }
 
