@@ -86,8 +86,8 @@ static int blocked(const struct sshconn *c)
 
 /* One step of every session, from c->pump_from round the list (wrapping), so that when the
  * turn's budget runs out the next turn starts where this one stopped and no session
- * waits for ever behind busier ones. Returns 1 when the budget ran out (c stays dirty). */
-static int step_sessions(struct sshconn *c, int *progress)
+ * waits for ever behind busier ones (c stays dirty; the round's other steps still run). */
+static void step_sessions(struct sshconn *c, int *progress)
 {
     int n = 0;
     for (const struct session *s = c->sessions; s; s = s->next)
@@ -105,10 +105,9 @@ static int step_sessions(struct sshconn *c, int *progress)
         if (k + 1 < n && loop_now_us() > B.turn_end_us) {
             c->pump_from = (from + k + 1) % n;
             c->dirty = 1;
-            return 1;
+            return;
         }
     }
-    return 0;
 }
 
 void pool_pump(struct sshconn *c)
@@ -128,8 +127,7 @@ void pool_pump(struct sshconn *c)
             progress |= session_step(c->blocked);
         if (c->state == C_READY && c->agent_blocked)
             progress |= agentfwd_step(c);
-        if (step_sessions(c, &progress))
-            return; /* the turn's budget is spent: the rest after a poll */
+        step_sessions(c, &progress); /* a spent budget ends the pump after this round */
         if (c->state == C_READY && !blocked(c))
             progress |= agentfwd_step(c);
         pool_sweep(c);
