@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "deadline.h"
 #include "fingerprint.h"
 #include "hostkey.h"
@@ -483,7 +484,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     struct proxy *px = NULL;
     struct deadline *dl = NULL;
     int fd = sock, timed_out = 0, cut = 0;
-    long long t0 = deadline_now_ms(); /* ConnectTimeout covers the connect and the banner */
+    long long t0 = clock_ms(CLOCK_MONOTONIC); /* ConnectTimeout covers the connect and the banner */
     if (fd < 0 && cfg->proxycommand[0]) {
         fd = proxy_start(cfg, prompter ? prompter->env : NULL, prompter ? prompter->cwd : NULL,
                          prompter && prompter->errfd > 2 ? prompter->errfd : -1, &px, out->err,
@@ -515,7 +516,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
                  sizeof out->err))
         goto fail;
     if (cfg->connecttimeout > 0 &&
-        !deadline_wait_banner(fd, cfg->connecttimeout * 1000L - (long)(deadline_now_ms() - t0))) {
+        !deadline_wait_banner(fd, cfg->connecttimeout * 1000L - (long)(clock_ms(CLOCK_MONOTONIC) - t0))) {
         timed_out = 1;
         deadline_words(fd, 0, cfg->loglevel, out->err, sizeof out->err);
         st = CONN_FATAL;

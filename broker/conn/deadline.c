@@ -1,6 +1,7 @@
 /* The deadline of one connection's key exchange and login: a watchdog thread per
  * connection being made, which cuts its socket once the time is up. */
 #include "deadline.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -27,13 +28,6 @@ struct deadline {
     struct conn_prompter wrap;      /* ... and the wrapper */
 };
 
-long long deadline_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 long deadline_window_ms(const struct hostcfg *cfg)
 {
     /* ssh_packet_set_timeout: no timeout unless both are positive. */
@@ -44,9 +38,9 @@ long deadline_window_ms(const struct hostcfg *cfg)
 
 int deadline_wait_banner(int fd, long ms)
 {
-    long long end = deadline_now_ms() + (ms > 0 ? ms : 0);
+    long long end = clock_ms(CLOCK_MONOTONIC) + (ms > 0 ? ms : 0);
     for (;;) {
-        long left = (long)(end - deadline_now_ms());
+        long left = (long)(end - clock_ms(CLOCK_MONOTONIC));
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int rc = poll(&p, 1, left > 0 ? (int)left : 0);
         if (rc < 0 && errno == EINTR)
@@ -132,7 +126,7 @@ static void *watch(void *arg)
             pthread_cond_wait(&d->cv, &d->mu);
             continue;
         }
-        long long left = d->end - deadline_now_ms();
+        long long left = d->end - clock_ms(CLOCK_MONOTONIC);
         if (left <= 0) {
             /* The worker holds fd open until deadline_stop has joined us: never another's. */
             shutdown(d->fd, SHUT_RDWR);
@@ -165,7 +159,7 @@ struct deadline *deadline_start(int fd, long window_ms)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&d->mu, NULL);
     d->fd = fd;
-    d->end = deadline_now_ms() + window_ms;
+    d->end = clock_ms(CLOCK_MONOTONIC) + window_ms;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setstacksize(&at, 64 * 1024);
@@ -189,7 +183,7 @@ void deadline_pause(struct deadline *d, int pause)
     if (!d)
         return;
     pthread_mutex_lock(&d->mu);
-    long long now = deadline_now_ms();
+    long long now = clock_ms(CLOCK_MONOTONIC);
     if (pause && !d->paused_at) {
         d->paused_at = now ? now : 1;
     } else if (!pause && d->paused_at) {

@@ -15,8 +15,6 @@
 
 struct deadline;
 
-/* CLOCK_MONOTONIC in ms. */
-long long deadline_now_ms(void);
 /* The window of cfg's key exchange and login, in ms. */
 long deadline_window_ms(const struct hostcfg *cfg);
 /* Wait up to ms for the server's identification line on fd (ssh's ConnectTimeout for the

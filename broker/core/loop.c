@@ -11,6 +11,7 @@
 
 #include "agentfwd.h"
 #include "broker.h"
+#include "clock.h"
 #include "jobs.h"
 #include "log.h"
 #include "peer.h"
@@ -136,17 +137,10 @@ void loop_reap(void)
     }
 }
 
-long loop_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
 /* What one turn's work took: the time every other client waited for the next poll. */
 static void turn_done(long t0)
 {
-    long d = loop_now_us() - t0;
+    long d = clock_us(CLOCK_MONOTONIC) - t0;
     B.turns++;
     if (d > B.turn_max_us)
         B.turn_max_us = d;
@@ -179,7 +173,7 @@ int loop_run(void)
             blog("poll: %s", strerror(errno));
             break;
         }
-        long t0 = loop_now_us();
+        long t0 = clock_us(CLOCK_MONOTONIC);
         B.turn_end_us = t0 + LOOP_BUDGET_US;
         /* Mark readiness first: objects may go away while we act on them. */
         for (size_t i = 0; n > 0 && i < ps.n; i++) {

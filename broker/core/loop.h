@@ -7,8 +7,6 @@ int loop_run(void);
 /* The end of a loop turn, the one point where clients, sessions and connections released
  * during it are freed (each module marks them dead and lists them; nothing frees earlier). */
 void loop_reap(void);
-/* CLOCK_MONOTONIC in µs: with B.turn_end_us, whether this turn's budget is spent. */
-long loop_now_us(void);
 /* Ask the loop to stop (signal-safe). */
 void loop_stop(int sig);
 

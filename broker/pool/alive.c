@@ -16,19 +16,13 @@
 #include <linux/sockios.h>
 #include <time.h>
 
+#include "clock.h"
 #include "engine.h"
 
 #define DEFAULT_INTERVAL_S 5 /* when ServerAliveInterval is not set */
 #define DEFAULT_COUNTMAX 3   /* a 15 s window */
 #define PROBE_TIMEOUT_MS 3000
 #define MIN_WINDOW_MS 3000 /* libssh2 sends at most one keepalive per 2 s */
-
-static long long clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static long long interval_ms(const struct sshconn *c)
 {

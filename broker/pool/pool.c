@@ -15,6 +15,7 @@
 #include "agentfwd.h"
 #include "alive.h"
 #include "auth.h"
+#include "clock.h"
 #include "engine.h"
 #include "envreq.h"
 #include "hostkey.h"
@@ -27,7 +28,6 @@
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
-#include "deadline.h"
 #include "state.h"
 #include "stats.h"
 #include "words.h"
@@ -44,7 +44,7 @@ int pool_channels(const struct sshconn *c)
 
 void pool_channel_freed(struct sshconn *c)
 {
-    c->chan_freed_ms = deadline_now_ms();
+    c->chan_freed_ms = clock_ms(CLOCK_MONOTONIC);
 }
 
 static int has_room(const struct sshconn *c)

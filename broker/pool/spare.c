@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "deadline.h"
+#include "clock.h"
 #include "envreq.h"
 #include "log.h"
 #include "pool.h"
@@ -94,7 +94,7 @@ static int wanted(const struct sshconn *c)
 static void refused(struct sshconn *c)
 {
     int open = pool_channels(c) + spare_count(c);
-    if (c->chan_freed_ms && deadline_now_ms() - c->chan_freed_ms < LINGER_MS &&
+    if (c->chan_freed_ms && clock_ms(CLOCK_MONOTONIC) - c->chan_freed_ms < LINGER_MS &&
         c->refused_soon < LINGER_TRIES) {
         c->refused_soon++;
         return;

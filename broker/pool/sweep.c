@@ -6,8 +6,8 @@
 
 #include "agentfwd.h"
 #include "alive.h"
+#include "clock.h"
 #include "localcmd.h"
-#include "loop.h"
 #include "pool_int.h"
 #include "session.h"
 #include "spare.h"
@@ -102,7 +102,7 @@ static void step_sessions(struct sshconn *c, int *progress)
         if (s->conn != c)
             break; /* it left the list (and the walk with it): the next round goes on */
         s = s->next ? s->next : c->sessions;
-        if (k + 1 < n && loop_now_us() > B.turn_end_us) {
+        if (k + 1 < n && clock_us(CLOCK_MONOTONIC) > B.turn_end_us) {
             c->pump_from = (from + k + 1) % n;
             c->dirty = 1;
             return;
@@ -139,7 +139,7 @@ void pool_pump(struct sshconn *c)
         if (!progress && !c->dirty)
             break;
         c->dirty = 0;
-        if (round == 63 || loop_now_us() > B.turn_end_us) {
+        if (round == 63 || clock_us(CLOCK_MONOTONIC) > B.turn_end_us) {
             c->dirty = 1; /* more to do: come back without sleeping, after a poll */
             break;
         }
