@@ -20,6 +20,8 @@ notok() {
     failures=$((failures + 1))
 }
 skip() { echo "ok - $SUITE/$1 # SKIP $2"; }
+# verdict NAME BAD OK_TEXT: ok OK_TEXT when BAD (what went wrong) is empty, else not ok NAME: BAD
+verdict() { if [ -z "$2" ]; then ok "$3"; else notok "$1" "$2"; fi; }
 # A check known to fail, with its open issue: shown in every run, counted apart (tests/run.sh).
 todo() { echo "not ok - $SUITE/$1: $2 # TODO ${3:-open}"; }
 

@@ -664,11 +664,7 @@ for h in lab lab-stall lab-die; do
     [ "$rc" = 3 ] && [ "$out" = "again-$h" ] && [ ! -s "$T/again.err" ] ||
         bad="$bad $h: exit $rc, out $out, err $(head -c 200 "$T/again.err") ($((($(now_ms) - $(awk -v h="$h" '$1 == h { t = $3 } END { print t + 0 }' "$EVENTS")) / 1000)) s after the end of its server's last event);"
 done
-if [ -z "$bad" ]; then
-    ok "recovered (lab, lab-stall and lab-die serve again)"
-else
-    notok recovered "$bad"
-fi
+verdict recovered "$bad" "recovered (lab, lab-stall and lab-die serve again)"
 
 # the broker
 now_bp=$(broker_pid)

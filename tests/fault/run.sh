@@ -179,11 +179,7 @@ np=$(broker_pid)
 [ "$out" = next ] || bad="$bad next session said: $out;"
 bad="$bad$(served_since "0 0 $np" 1)" # the new broker's own counters
 [ -n "$np" ] && [ "$np" != "$bp" ] && kill -0 "$np" 2>/dev/null || bad="$bad no new broker;"
-if [ -z "$bad" ]; then
-    ok "broker-sigkill (20 sessions exited 255 within $WORST ms; a new broker took over)"
-else
-    notok "broker-sigkill" "$bad"
-fi
+verdict "broker-sigkill" "$bad" "broker-sigkill (20 sessions exited 255 within $WORST ms; a new broker took over)"
 
 # --- the server side of the shared connection killed -----------------------------------
 descendants() {
@@ -208,11 +204,7 @@ out=$(mssh mux-test echo reconnected 2>&1)
 c1=$(sshd_connections "$T/s")
 [ "$c1" -eq $((c0 + 1)) ] || bad="$bad server saw $((c1 - c0)) new connections, want 1;"
 bad="$bad$served$(served_since "$n0" 1)"
-if [ -z "$bad" ]; then
-    ok "server-killed (sessions exited 255 within $WORST ms; the next one reconnected)"
-else
-    notok "server-killed" "$bad"
-fi
+verdict "server-killed" "$bad" "server-killed (sessions exited 255 within $WORST ms; the next one reconnected)"
 # Killed while idle: the next session must not be handed the dead connection.
 n0=$(mark)
 kill_server_side
@@ -246,11 +238,7 @@ ended st 2 "$t0" 6000 '^Timeout, server 127\.0\.0\.1 not responding\.'
 [ "$out" = after-stall ] || bad="$bad new session said: $out;"
 [ "$t_new" -le 6000 ] || bad="$bad new session took $t_new ms;"
 bad="$bad$(served_since "$n0" 4)"
-if [ -z "$bad" ]; then
-    ok "stall (window 3 s: running sessions ended after $WORST ms; a new one finished in $t_new ms)"
-else
-    notok "stall" "$bad"
-fi
+verdict "stall" "$bad" "stall (window 3 s: running sessions ended after $WORST ms; a new one finished in $t_new ms)"
 
 # Idle longer than ServerAliveInterval, then stalled: the probe before reuse finds it.
 n0=$(mark)
@@ -330,11 +318,7 @@ A-done" ] || bad="$bad other session: $(cat "$T/ck.a");"
 [ "$(broker_pid)" = "$bp" ] || bad="$bad the broker changed;"
 bad="$bad$(served_since "$n0" 3)"
 pkill -f "sleep 100.$$" 2>/dev/null
-if [ -z "$bad" ]; then
-    ok "client-killed (channel closed, other sessions unaffected, broker fds back to $fd0)"
-else
-    notok "client-killed" "$bad"
-fi
+verdict "client-killed" "$bad" "client-killed (channel closed, other sessions unaffected, broker fds back to $fd0)"
 
 # --- 40 sessions, 20 of their muxssh SIGKILLed at random moments -----------------------
 # Kills land while ssh -G runs, while a session waits for its channel, as STARTED or EXIT
@@ -395,11 +379,7 @@ done
 bad="$bad$(served_since "$n0" 20)"
 out=$(mssh mux-test echo after-kills 2>&1)
 [ "$out" = after-kills ] || bad="$bad next session said: $out;"
-if [ -z "$bad" ]; then
-    ok "random-client-kills (20 of 40 killed, 20 served, broker fds back to $fd0 besides $(tcp_count "$bp") connections)"
-else
-    notok "random-client-kills" "$bad"
-fi
+verdict "random-client-kills" "$bad" "random-client-kills (20 of 40 killed, 20 served, broker fds back to $fd0 besides $(tcp_count "$bp") connections)"
 
 # --- other users and the runtime directory ----------------------------------------------
 mode=$(stat -c %a "$MUXSHIM_DIR")
@@ -601,11 +581,7 @@ else
     c=$(broker_counters "$B/muxssh" "$T/full" "$U")
     [ "${c% *}" -ge 1 ] && [ "${c#* }" = 0 ] ||
         bad="$bad the fresh broker served ${c% *} sessions (want 1), handed ${c#* } to ssh;"
-    if [ -z "$bad" ]; then
-        ok "full-disk${FULLNOTE:-}"
-    else
-        notok "full-disk" "$bad"
-    fi
+    verdict "full-disk" "$bad" "full-disk${FULLNOTE:-}"
     pid=$(cat "$T/full/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     sleep 0.3
     umount -l "$T/full"
@@ -636,11 +612,7 @@ bad="$bad$(served_since "$n0" 60)"
 sshd_stop "$T/s2"
 [ "$noise" = 0 ] || bad="$bad $noise lines on stderr: $(cat "$T"/ms.err.* | head -2 | tr '\r\n' '  ');"
 [ "$n" -le 15 ] || bad="$bad $n connections;"
-if [ -z "$bad" ]; then
-    ok "pool-maxsessions-2 (3 rounds of 20 concurrent sessions over $n connections, all served, stderr silent)"
-else
-    notok "pool-maxsessions-2" "$bad"
-fi
+verdict "pool-maxsessions-2" "$bad" "pool-maxsessions-2 (3 rounds of 20 concurrent sessions over $n connections, all served, stderr silent)"
 
 # --- 100 MB both ways while other sessions run -----------------------------------------
 head -c 100000000 /dev/urandom >"$T/big.bin"
@@ -665,11 +637,7 @@ for i in $(seq 1 8); do
     [ "$(cat "$T/cc.s$i")" = $((i * 1000)) ] || bad="$bad small $i: $(cat "$T/cc.s$i");"
 done
 bad="$bad$(served_since "$n0" 10)"
-if [ -z "$bad" ]; then
-    ok "100MB-both-ways-concurrent (sha256 equal both ways, 8 other sessions correct)"
-else
-    notok "100MB-both-ways-concurrent" "$bad"
-fi
+verdict "100MB-both-ways-concurrent" "$bad" "100MB-both-ways-concurrent (sha256 equal both ways, 8 other sessions correct)"
 
 # --- a stalled client holds up no other session (tests/fault/stall.sh) ------------------
 # shellcheck source=stall.sh

@@ -104,11 +104,7 @@ for lv in INFO ERROR; do
     silent_run sb -o Port="$RELAY_PORT" -o ConnectTimeout=2 -o LogLevel=$lv mux-test true
     same_as_ssh
     [ -n "$M_ERR" ] || bad="$bad nothing on stderr;"
-    if [ -z "$bad" ]; then
-        ok "silent-before-banner-$lv (as ssh: '$(echo "$M_ERR" | head -1)' after $M_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
-    else
-        notok "silent-before-banner-$lv" "$bad"
-    fi
+    verdict "silent-before-banner-$lv" "$bad" "silent-before-banner-$lv (as ssh: '$(echo "$M_ERR" | head -1)' after $M_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
 done
 
 # Without ConnectTimeout ssh would wait for ever: the window ends it, in the same words.
@@ -119,11 +115,7 @@ Connection to 127.0.0.1 port $RELAY_PORT timed out"
 [ "$M_RC" = 255 ] || bad="$bad exit $M_RC;"
 [ "$M_ERR" = "$want" ] || bad="$bad stderr '$M_ERR';"
 [ "$M_MS" -le $((2000 + BASE_MS + SLOW_MS)) ] || bad="$bad ended after $M_MS ms;"
-if [ -z "$bad" ]; then
-    ok "silent-before-banner-window (window 2 s: ended after $M_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
-else
-    notok "silent-before-banner-window" "$bad"
-fi
+verdict "silent-before-banner-window" "$bad" "silent-before-banner-window (window 2 s: ended after $M_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
 
 # --- silent after the banner, in the key exchange ----------------------------------------
 silent_relay -s 100 || notok "silent-after-banner" "the relay did not start"
@@ -131,11 +123,7 @@ bad=
 silent_run sa -o Port="$RELAY_PORT" -o LogLevel=INFO -o ConnectTimeout=1 "${ALIVE2[@]}" \
     mux-test true
 same_as_ssh
-if [ -z "$bad" ]; then
-    ok "silent-after-banner (as ssh: '$M_ERR' after $M_MS ms, ssh $P_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
-else
-    notok "silent-after-banner" "$bad"
-fi
+verdict "silent-after-banner" "$bad" "silent-after-banner (as ssh: '$M_ERR' after $M_MS ms, ssh $P_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
 kill "$RELAY_PID"
 RELAY_PID=
 
@@ -148,11 +136,7 @@ chown "$U" "$T/s3/id_ed25519"
 bad=
 silent_run sl -o LogLevel=INFO "${ALIVE2[@]}" mux-test3 true
 same_as_ssh
-if [ -z "$bad" ]; then
-    ok "silent-during-auth (as ssh: '$M_ERR' after $M_MS ms, ssh $P_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
-else
-    notok "silent-during-auth" "$bad"
-fi
+verdict "silent-during-auth" "$bad" "silent-during-auth (as ssh: '$M_ERR' after $M_MS ms, ssh $P_MS ms; probes $PROBE_MS ms at most, idle $BASE_MS ms)"
 kill -KILL $(descendants "$(cat "$T/s3/sshd.bgpid")") 2>/dev/null
 sshd_stop "$T/s3"
 
@@ -181,10 +165,6 @@ PROBE_MS=$(cat "$T/cs.probe" 2>/dev/null || echo none)
     bad="$bad the loop answered a HELLO after: $lat ms;"
 grep -q "closing idle connection to 127.0.0.1" "$MUXSHIM_DIR/broker.log" 2>/dev/null ||
     bad="$bad the connection was not closed;"
-if [ -z "$bad" ]; then
-    ok "close-to-stalled (while it closed: HELLO answered in ${lat#max } ms at most; probes took $PROBE_MS ms, idle $BASE_MS ms)"
-else
-    notok "close-to-stalled" "$bad"
-fi
+verdict "close-to-stalled" "$bad" "close-to-stalled (while it closed: HELLO answered in ${lat#max } ms at most; probes took $PROBE_MS ms, idle $BASE_MS ms)"
 kill "$RELAY_PID"
 RELAY_PID=

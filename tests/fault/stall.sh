@@ -69,11 +69,7 @@ stall_tty() {
         bad="$bad terminal flags before/during/after: $f0 $f1 $f2;"
     grep -Eq '^flowed [1-9]' "$d/out" || bad="$bad no output after ^Q: $out;"
     bad="$bad$(served_since "$n0" 11)"
-    if [ -z "$bad" ]; then
-        ok "$name (10 sessions while one terminal is stopped, ms:$PROBE; before:$BASE; flags $f0 kept)"
-    else
-        notok "$name" "$bad ms:$PROBE"
-    fi
+    verdict "$name" "${bad:+$bad ms:$PROBE}" "$name (10 sessions while one terminal is stopped, ms:$PROBE; before:$BASE; flags $f0 kept)"
 }
 wait_file() {
     local i
@@ -105,11 +101,7 @@ type_tty() {
     grep -q '^typed 1' "$d/out" || bad="$bad the remote did not get the line: $(tr '\n' ' ' <"$d/out");"
     [ -n "$f0" ] && [ "$f0" = "$f1" ] && [ "$f0" = "$f2" ] ||
         bad="$bad terminal flags before/during/after: $f0 $f1 $f2;"
-    if [ -z "$bad" ]; then
-        ok "$name (typed line reached the remote, flags $f0 kept)"
-    else
-        notok "$name" "$bad"
-    fi
+    verdict "$name" "$bad" "$name (typed line reached the remote, flags $f0 kept)"
 }
 type_tty terminal-input u
 if [ "$(id -u)" -eq 0 ] && [ "$U" != root ]; then
@@ -134,11 +126,7 @@ kill -0 "$mp" 2>/dev/null || bad="$bad the stalled session already ended;"
 kill "$mp" "$sleeper" 2>/dev/null
 wait "$sleeper" 2>/dev/null
 bad="$bad$(served_since "$n0" 11)"
-if [ -z "$bad" ]; then
-    ok "stall-unread-pipe (10 sessions while a pipe nobody reads is full, ms:$PROBE)"
-else
-    notok "stall-unread-pipe" "$bad ms:$PROBE"
-fi
+verdict "stall-unread-pipe" "${bad:+$bad ms:$PROBE}" "stall-unread-pipe (10 sessions while a pipe nobody reads is full, ms:$PROBE)"
 
 # A SIGSTOPped muxssh, its session's output (a line every 10 ms: this is not about the CPU)
 # going on to a pipe that is read.
@@ -154,11 +142,7 @@ kill -CONT "$mp"
 kill "$mp" 2>/dev/null
 wait "$mp" 2>/dev/null
 bad="$bad$(served_since "$n0" 11)"
-if [ -z "$bad" ]; then
-    ok "stall-stopped-muxssh (10 sessions while a muxssh is stopped, ms:$PROBE)"
-else
-    notok "stall-stopped-muxssh" "$bad ms:$PROBE"
-fi
+verdict "stall-stopped-muxssh" "${bad:+$bad ms:$PROBE}" "stall-stopped-muxssh (10 sessions while a muxssh is stopped, ms:$PROBE)"
 
 # stdout a pty master (/dev/ptmx, its slave never opened: its input buffer fills): the
 # broker must not reopen it (that would make a new pty) and must not wait on it.
@@ -172,8 +156,4 @@ kill -0 "$mp" 2>/dev/null || bad="$bad the stalled session already ended;"
 kill "$mp" 2>/dev/null
 wait "$mp" 2>/dev/null
 bad="$bad$(served_since "$n0" 11)"
-if [ -z "$bad" ]; then
-    ok "stall-pty-master (10 sessions while a pty master nobody drains is full, ms:$PROBE)"
-else
-    notok "stall-pty-master" "$bad ms:$PROBE"
-fi
+verdict "stall-pty-master" "${bad:+$bad ms:$PROBE}" "stall-pty-master (10 sessions while a pty master nobody drains is full, ms:$PROBE)"
