@@ -14,6 +14,7 @@
  * session without `-C` shares a compressed one). It changes nothing a session sees. */
 #include "accept.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,25 @@ static int identity_id(const char *keyfile, struct keyid *out)
     return 0;
 }
 
+/* Whether path can be opened for appending, or created in its folder. */
+static int can_append(const char *path)
+{
+    if (access(path, W_OK) == 0)
+        return 1;
+    if (errno != ENOENT)
+        return 0;
+    char dir[HC_STR];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    return access(dir, W_OK | X_OK) == 0;
+}
+
 struct accept_files *accept_files_read(const struct hostcfg *cfg)
 {
     struct accept_files *a = calloc(1, sizeof *a);
@@ -60,6 +80,7 @@ struct accept_files *accept_files_read(const struct hostcfg *cfg)
         free(a);
         return NULL;
     }
+    a->kh_writable = cfg->n_userknownhostsfile > 0 && can_append(cfg->userknownhostsfile[0]);
     for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES; i++) {
         struct stat st;
         a->have[i] = identity_id(cfg->identityfile[i], &a->ids[i]) == 0;

@@ -14,6 +14,7 @@ struct accept_files {
     struct keyid ids[HC_MAX_FILES]; /* each IdentityFile's public key (ids[i] of file i) ... */
     int have[HC_MAX_FILES];         /* ... when it could be read; ... */
     int exists[HC_MAX_FILES];       /* ... whether the file exists */
+    int kh_writable;                /* a key can be added to the first UserKnownHostsFile */
 };
 
 /* Read them for cfg (blocking: a worker's). NULL when out of memory. */

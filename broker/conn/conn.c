@@ -416,9 +416,7 @@ static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct h
     }
     if (cfg->loglevel >= 3 && pr && pr->say) {
         char msg[HC_STR + 128];
-        snprintf(msg, sizeof msg,
-                 "Warning: Permanently added '%s' (%s) to the list of known hosts.\r\n", name,
-                 fp_type_label(type));
+        fp_added_line(name, blob, len, msg, sizeof msg);
         pr->say(pr->ctx, msg);
     }
     return CONN_OK;

@@ -82,6 +82,16 @@ static unsigned mpint_bits(const unsigned char *p, size_t n)
     return bits;
 }
 
+void fp_added_line(const char *name, const unsigned char *blob, size_t len, char *out,
+                   size_t outlen)
+{
+    char type[64];
+    if (hostkey_blob_type(blob, len, type, sizeof type) < 0)
+        snprintf(type, sizeof type, "unknown");
+    snprintf(out, outlen, "Warning: Permanently added '%s' (%s) to the list of known hosts.\r\n",
+             name, fp_type_label(type));
+}
+
 unsigned fp_key_bits(const unsigned char *blob, size_t len)
 {
     char type[64];

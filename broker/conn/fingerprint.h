@@ -8,6 +8,10 @@
 void fp_sha256(const unsigned char *blob, size_t len, char *out, size_t outlen);
 /* ssh's short name of a wire key type ("ssh-ed25519" → "ED25519", "ssh-rsa" → "RSA"). */
 const char *fp_type_label(const char *wire_type);
+/* ssh's line for a host key it added to a known_hosts file, ending with "\r\n":
+ * "Warning: Permanently added 'NAME' (TYPE) to the list of known hosts." */
+void fp_added_line(const char *name, const unsigned char *blob, size_t len, char *out,
+                   size_t outlen);
 /* Bits of a key blob as sshkey_size counts them (RSA/DSA modulus, ECDSA curve, 256 for
  * Ed25519); 0 if unknown or malformed. */
 unsigned fp_key_bits(const unsigned char *blob, size_t len);

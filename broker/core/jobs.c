@@ -1,4 +1,5 @@
-/* Blocking work (ssh -G, connection set-up, goodbyes) in worker threads, completed on the loop. */
+/* Blocking work (ssh -G, connection set-up, goodbyes, known_hosts appends) in worker
+ * threads, completed on the loop. */
 #include "jobs.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "hostkey.h"
 #include "log.h"
 #include "proto.h"
 #include "proxy.h"
@@ -58,6 +60,14 @@ static void run_connect(struct job *j)
     jobs_client_free(j); /* the client's stderr must not stay open in the broker */
 }
 
+static void learn(const char *file, const char *name, const unsigned char *key, size_t len,
+                  int hashed)
+{
+    char err[512];
+    if (hostkey_append(file, name, key, len, hashed, err, sizeof err) < 0)
+        blog("%s", err);
+}
+
 static void *worker(void *arg)
 {
     struct job *j = arg;
@@ -65,6 +75,8 @@ static void *worker(void *arg)
         run_resolve(j);
     else if (j->kind == JOB_CLOSE)
         conn_close(j->res.session, j->res.sock, j->err);
+    else if (j->kind == JOB_LEARN)
+        learn(j->learn_file, j->learn_name, j->learn_key, j->learn_len, j->learn_hashed);
     else
         run_connect(j);
     /* The pipe blocks while it is full, so this fails only when the loop's end is closed
@@ -102,6 +114,9 @@ void jobs_free(struct job *j)
     jobs_client_free(j);
     free(j->cfg);
     accept_files_free(j->known);
+    free(j->learn_file);
+    free(j->learn_name);
+    free(j->learn_key);
     explicit_bzero(j, sizeof *j);
     free(j);
 }
@@ -164,6 +179,32 @@ void jobs_close(LIBSSH2_SESSION *ssh, int sock, struct proxy *px, const char *re
     proxy_release(px);
 }
 
+void jobs_learn(const char *file, const char *name, const unsigned char *key, size_t len,
+                int hashed)
+{
+    struct job *j = B.quit ? NULL : calloc(1, sizeof *j);
+    if (j) {
+        j->kind = JOB_LEARN;
+        j->errfd = -1;
+        j->sock = -1;
+        j->learn_file = strdup(file);
+        j->learn_name = strdup(name);
+        j->learn_key = malloc(len ? len : 1);
+        j->learn_len = len;
+        j->learn_hashed = hashed;
+        if (j->learn_file && j->learn_name && j->learn_key) {
+            memcpy(j->learn_key, key, len);
+            if (jobs_start(j) == 0)
+                return;
+        }
+        free(j->learn_file);
+        free(j->learn_name);
+        free(j->learn_key);
+        free(j);
+    }
+    learn(file, name, key, len, hashed);
+}
+
 struct job *jobs_take(void)
 {
     struct job *j;
@@ -173,8 +214,8 @@ struct job *jobs_take(void)
             return NULL;
         if (!prompt_pending(j))
             B.njobs--;
-        if (j->kind != JOB_CLOSE)
+        if (j->kind != JOB_CLOSE && j->kind != JOB_LEARN)
             return j;
-        jobs_free(j); /* a goodbye said: nobody waits for it */
+        jobs_free(j); /* a goodbye said, a key added: nobody waits for it */
     }
 }

@@ -1,4 +1,5 @@
-/* Blocking work (ssh -G, connection set-up) in worker threads, completed on the loop. */
+/* Blocking work (ssh -G, connection set-up, goodbyes, known_hosts appends) in worker
+ * threads, completed on the loop. */
 #ifndef MUXSHIM_JOBS_H
 #define MUXSHIM_JOBS_H
 
@@ -7,7 +8,7 @@
 #include "conn.h"
 #include "prompt.h"
 
-enum job_kind { JOB_RESOLVE, JOB_CONNECT, JOB_CLOSE };
+enum job_kind { JOB_RESOLVE, JOB_CONNECT, JOB_CLOSE, JOB_LEARN };
 
 struct job {
     enum job_kind kind;
@@ -24,6 +25,11 @@ struct job {
     struct accept_files *known; /* JOB_RESOLVE result: read for conn_accepts (accept.h) */
     enum conn_status status; /* JOB_CONNECT result */
     struct conn_result res;  /* JOB_CLOSE: the session, socket and proxy to let go */
+    char *learn_file;        /* JOB_LEARN: the known_hosts file, the host's name in it ... */
+    char *learn_name;
+    unsigned char *learn_key; /* ... and its key blob (all heap, freed with j) */
+    size_t learn_len;
+    int learn_hashed;        /* JOB_LEARN: HashKnownHosts */
     char err[512];
     struct prompt prompt;          /* JOB_CONNECT: the question being asked, if any */
     struct conn_prompter prompter; /* JOB_CONNECT: asks through prompt */
@@ -43,6 +49,10 @@ void jobs_free(struct job *j);
  * it (conn_close's 1 s); the proxy command, if any, is released on the loop afterwards.
  * Inline when the broker is stopping or no worker starts. */
 void jobs_close(LIBSSH2_SESSION *ssh, int sock, struct proxy *px, const char *reason);
+/* Add a host key to a known_hosts file in a worker (the file is locked and read first,
+ * which may wait); inline when the broker is stopping or no worker starts. */
+void jobs_learn(const char *file, const char *name, const unsigned char *key, size_t len,
+                int hashed);
 /* Take one finished job from the pipe, or NULL if none is ready. */
 struct job *jobs_take(void);
 

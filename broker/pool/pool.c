@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "envreq.h"
+#include "fingerprint.h"
 #include "hostkey.h"
 #include "jump.h"
 #include "localcmd.h"
@@ -188,7 +189,7 @@ static struct sshconn *conn_new(struct session *s)
  * its policy lets in is added to its known_hosts, as ssh would. */
 static int accepts(const struct sshconn *c, struct session *s)
 {
-    char why[512], err[512];
+    char why[512];
     int learn = 0;
     if (!conn_accepts(&c->facts, s->cfg, s->known, s->env, &learn, why, sizeof why)) {
         if (s->cfg->loglevel >= 5)
@@ -197,11 +198,21 @@ static int accepts(const struct sshconn *c, struct session *s)
     }
     s->hk_known = learn == 0; /* as ssh's HOST_OK: VisualHostKey shows it */
     if (learn == 1) {
-        char name[HC_STR + 16];
+        /* Added by a worker (the file is locked and read first); said now, as ssh says it
+         * before the session, from whether the resolve job found the file writable. */
+        char name[HC_STR + 16], msg[HC_STR + 600];
         hostkey_lookup_name(s->cfg, name, sizeof name);
-        if (hostkey_append(s->cfg->userknownhostsfile[0], name, c->facts.hostkey,
-                           c->facts.hostkey_len, s->cfg->hashknownhosts, err, sizeof err) < 0)
-            blog("%s", err);
+        if (s->known && s->known->kh_writable) {
+            jobs_learn(s->cfg->userknownhostsfile[0], name, c->facts.hostkey,
+                       c->facts.hostkey_len, s->cfg->hashknownhosts);
+            fp_added_line(name, c->facts.hostkey, c->facts.hostkey_len, msg, sizeof msg);
+        } else {
+            snprintf(msg, sizeof msg,
+                     "Failed to add the host to the list of known hosts (%.500s).\r\n",
+                     s->cfg->userknownhostsfile[0]);
+        }
+        if (s->peer && s->cfg->loglevel >= 3)
+            session_say(s, msg);
     }
     return 1;
 }

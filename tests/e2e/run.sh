@@ -257,6 +257,20 @@ fi
 dcase "hostkeyalias" 'echo "myalias $(cut -d" " -f1-2 "$HK_PUB")" >kh
     ssh -o HostKeyAlias=myalias -o UserKnownHostsFile="$PWD/kh" mux-test echo alias-ok'
 
+# A session whose known_hosts lacks the shared connection's host key, under a policy that
+# adds it: ssh's line on stderr, the key in the file (a strict session then knows it), and
+# ssh's other line when the file cannot be written. After the count: they share it.
+k0=$MUX_CONNS
+dcase "accept-new-shared" 'ssh -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$PWD/kh" mux-test echo learnt &&
+    ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$PWD/kh" mux-test echo known && wc -l <kh' 2
+dcase "known-hosts-dev-null" "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null mux-test echo devnull"
+dcase "known-hosts-unwritable" "ssh -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/nonexistent/kh mux-test echo unwritable"
+if [ "$MUX_CONNS" = "$k0" ]; then
+    ok "known-hosts-shared (those sessions rode the open connection)"
+else
+    notok "known-hosts-shared" "they made $((MUX_CONNS - k0)) TCP connections"
+fi
+
 # --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
 dcase "fallback-local-forward" "ssh -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded" handed
 dcase "fallback-version" "ssh -V" any
