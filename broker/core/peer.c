@@ -314,31 +314,11 @@ void peer_on_readable(struct peer *p)
             return;
         if (buf_reserve(&p->in, 65536) < 0)
             return;
-        struct iovec iov = {.iov_base = p->in.p + p->in.len, .iov_len = p->in.cap - p->in.len};
-        union {
-            struct cmsghdr h;
-            char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } cm;
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = cm.buf,
-                            .msg_controllen = sizeof cm.buf};
-        ssize_t n = recvmsg(p->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        ssize_t n = proto_recvmsg(p->fd, p->in.p + p->in.len, p->in.cap - p->in.len,
+                                  MSG_DONTWAIT, p->fds, (int)(sizeof p->fds / sizeof p->fds[0]),
+                                  &p->nfds);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int got[8];
-            memcpy(got, CMSG_DATA(c), k * sizeof(int));
-            for (size_t i = 0; i < k; i++) {
-                if (p->nfds < (int)(sizeof p->fds / sizeof p->fds[0]))
-                    p->fds[p->nfds++] = got[i];
-                else
-                    close(got[i]);
-            }
-        }
         if (n <= 0) {
             /* The client went away (it exited or was killed): its session hears of it when
              * peer_sweep frees it. */

@@ -277,37 +277,42 @@ int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
     return 0;
 }
 
+ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds,
+                      int *nfds)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+    } cm;
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    ssize_t r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int got[8];
+        memcpy(got, CMSG_DATA(c), k * sizeof(int));
+        for (size_t i = 0; i < k; i++) {
+            if (*nfds < maxfds)
+                fds[(*nfds)++] = got[i];
+            else
+                close(got[i]);
+        }
+    }
+    return r;
+}
+
 long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds)
 {
     size_t off = 0;
     while (off < n) {
-        struct iovec iov = {.iov_base = buf + off, .iov_len = n - off};
-        union {
-            struct cmsghdr h;
-            char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } cm;
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = cm.buf,
-                            .msg_controllen = sizeof cm.buf};
-        ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        ssize_t r = proto_recvmsg(sock, buf + off, n - off, 0, fds, maxfds, nfds);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
-        }
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int got[8];
-            memcpy(got, CMSG_DATA(c), k * sizeof(int));
-            for (size_t i = 0; i < k; i++) {
-                if (*nfds < maxfds)
-                    fds[(*nfds)++] = got[i];
-                else
-                    close(got[i]);
-            }
         }
         if (r == 0)
             return off == 0 ? 0 : -1;

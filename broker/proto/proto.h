@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PROTO_VERSION 6
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
@@ -182,6 +183,11 @@ long proto_recv(int sock, uint8_t **body, int *fds, int maxfds, int *nfds, char 
  * as proto_recv. Returns the body length, 0 on EOF before a frame, -1 on error (a frame
  * over cap or PROTO_MAX_FRAME is EMSGSIZE, and its body is not read). */
 long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, int *nfds);
+/* Heap-free: one recvmsg of up to len bytes into buf (flags as recvmsg's; fds arrive
+ * close-on-exec), appending the fds that come with them to fds (counted in *nfds, up to
+ * maxfds; extra fds closed). Returns recvmsg's result. */
+ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds,
+                      int *nfds);
 /* Heap-free: read exactly n bytes, collecting up to maxfds fds that arrive (counted in *nfds,
  * extra fds closed); returns n, 0 on EOF before the first byte, -1 on error or a short read. */
 long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds);
