@@ -154,17 +154,18 @@ static const char *session_agent(const struct hostcfg *cfg, char *const *env)
     return a && *a ? a : NULL;
 }
 
-/* 1 when an agent listens on path (ssh's check_agent_present connects to it). */
+/* 1 when an agent listens on path (ssh's check_agent_present connects to it). On the
+ * loop, so the connect does not wait: a listener whose backlog is full (EAGAIN) is there. */
 static int agent_present(const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path)
         return 0;
     memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return 0;
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EAGAIN;
     close(fd);
     return ok;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,6 +256,29 @@ int main(void)
         fclose(kf);
     CHECK(auth_krb5_creds(NULL, nobody), "no KRB5CCNAME, /tmp/krb5cc_<uid> exists");
     unlink(cc);
+
+    /* ForwardAgent's check that an agent listens: an agent that accepts nothing, with its
+     * backlog full, is there, and the check (made on the loop) does not wait for it. */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/agent", dir);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0), queued[64], nq = 0;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 0) < 0)
+        die("cannot make a listening socket");
+    for (int full = 0; !full && nq < 64; nq++) {
+        queued[nq] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        full = connect(queued[nq], (struct sockaddr *)&sa, sizeof sa) < 0;
+    }
+    char agentvar[160], fwd[HC_STR];
+    snprintf(agentvar, sizeof agentvar, "SSH_AUTH_SOCK=%s", sa.sun_path);
+    char *agentenv[] = {agentvar, NULL};
+    session(&c, "forwardagent yes\n");
+    alarm(5); /* a connect that waits would hang here: fail instead */
+    accept_fwd_agent(&c, agentenv, fwd, sizeof fwd);
+    alarm(0);
+    CHECK(!strcmp(fwd, sa.sun_path), "an agent with a full backlog is present (got '%s')", fwd);
+    for (int i = 0; i < nq; i++)
+        close(queued[i]);
+    close(lfd);
 
     free(other);
     run("rm -rf %s", dir);
