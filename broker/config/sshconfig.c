@@ -114,13 +114,79 @@ static void expand_path(const struct hostcfg *c, const char *in, char *out, size
     out[o] = 0;
 }
 
-static void add_words(char (*arr)[HC_STR], int *n, int max, const char *v)
+int hostcfg_add(char (**list)[HC_STR], int *n, int max, const char *v)
+{
+    if (*n >= max)
+        return -1;
+    char(*l)[HC_STR] = realloc(*list, (size_t)(*n + 1) * HC_STR);
+    if (!l)
+        return -1;
+    *list = l;
+    copy(l[(*n)++], HC_STR, v);
+    return 0;
+}
+
+/* The lists of a hostcfg, for clearing and copying them alike. */
+#define HC_LISTS(c)                                                                                \
+    {{&(c)->identityfile, &(c)->n_identityfile},                                                 \
+     {&(c)->userknownhostsfile, &(c)->n_userknownhostsfile},                                     \
+     {&(c)->globalknownhostsfile, &(c)->n_globalknownhostsfile},                                 \
+     {&(c)->sendenv, &(c)->n_sendenv},                                                           \
+     {&(c)->setenv, &(c)->n_setenv}}
+struct hc_list {
+    char (**l)[HC_STR];
+    int *n;
+};
+
+void hostcfg_clear(struct hostcfg *c)
+{
+    struct hc_list lists[] = HC_LISTS(c);
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        free(*lists[i].l);
+        *lists[i].l = NULL;
+        *lists[i].n = 0;
+    }
+}
+
+void hostcfg_free(struct hostcfg *c)
+{
+    if (!c)
+        return;
+    hostcfg_clear(c);
+    free(c);
+}
+
+int hostcfg_copy(struct hostcfg *dst, const struct hostcfg *src)
+{
+    *dst = *src;
+    struct hc_list lists[] = HC_LISTS(dst);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        char(*from)[HC_STR] = *lists[i].l;
+        *lists[i].l = NULL;
+        if (*lists[i].n == 0)
+            continue;
+        if (!(*lists[i].l = malloc((size_t)*lists[i].n * HC_STR))) {
+            rc = -1;
+            continue;
+        }
+        memcpy(*lists[i].l, from, (size_t)*lists[i].n * HC_STR);
+    }
+    if (rc < 0)
+        hostcfg_clear(dst);
+    return rc;
+}
+
+/* v's words (space-separated) appended to a list; -1 when out of memory. */
+static int add_words(char (**list)[HC_STR], int *n, int max, const char *v)
 {
     char tmp[HC_STR];
     copy(tmp, sizeof tmp, v);
     char *save = NULL;
     for (char *w = strtok_r(tmp, " ", &save); w && *n < max; w = strtok_r(NULL, " ", &save))
-        copy(arr[(*n)++], HC_STR, w);
+        if (hostcfg_add(list, n, max, w) < 0)
+            return -1;
+    return 0;
 }
 
 static int loglevel(const char *v)
@@ -183,6 +249,7 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
 
 int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, size_t errlen)
 {
+    hostcfg_clear(c);
     memset(c, 0, sizeof *c);
     c->port = 22;
     c->connecttimeout = -1;
@@ -194,7 +261,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     c->loglevel = 3;
     c->pubkeyauthentication = c->passwordauthentication = c->kbdinteractiveauthentication = 1;
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
-    int permitlocal = 0, fdpass = 0;
+    int permitlocal = 0, fdpass = 0, oom = 0;
     char idfiles[HC_MAX_FILES][HC_STR];
     int nid = 0;
 
@@ -256,9 +323,10 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "forwardagent"))
             copy(c->forwardagent, HC_STR, strcmp(v, "no") ? v : "");
         else if (!strcmp(k, "userknownhostsfile"))
-            add_words(c->userknownhostsfile, &c->n_userknownhostsfile, HC_MAX_FILES, v);
+            oom |= add_words(&c->userknownhostsfile, &c->n_userknownhostsfile, HC_MAX_FILES, v);
         else if (!strcmp(k, "globalknownhostsfile"))
-            add_words(c->globalknownhostsfile, &c->n_globalknownhostsfile, HC_MAX_FILES, v);
+            oom |= add_words(&c->globalknownhostsfile, &c->n_globalknownhostsfile, HC_MAX_FILES,
+                             v);
         else if (!strcmp(k, "stricthostkeychecking"))
             c->stricthostkeychecking = !strcmp(v, "true") || !strcmp(v, "yes") ? HC_STRICT_YES
                                        : !strcmp(v, "accept-new") ? HC_STRICT_ACCEPT_NEW
@@ -312,9 +380,9 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "loglevel"))
             c->loglevel = loglevel(v);
         else if (!strcmp(k, "sendenv") && c->n_sendenv < HC_MAX_ENV)
-            copy(c->sendenv[c->n_sendenv++], sizeof c->sendenv[0], v);
+            oom |= hostcfg_add(&c->sendenv, &c->n_sendenv, HC_MAX_ENV, v);
         else if (!strcmp(k, "setenv") && c->n_setenv < HC_MAX_ENV)
-            copy(c->setenv[c->n_setenv++], HC_STR, v);
+            oom |= hostcfg_add(&c->setenv, &c->n_setenv, HC_MAX_ENV, v);
         else if (!strcmp(k, "permitlocalcommand"))
             permitlocal = yes(v);
         else if (!strcmp(k, "localcommand"))
@@ -334,12 +402,20 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         note_unsupported(c, "ProxyUseFdpass");
     if (!c->hostname[0] || !c->user[0]) {
         snprintf(err, errlen, "ssh -G printed no hostname or user");
+        hostcfg_clear(c);
         return -1;
     }
     /* Paths: ~ and %-tokens need the host fields, so expand them last. */
-    for (int i = 0; i < nid; i++)
-        expand_path(c, idfiles[i], c->identityfile[i], HC_STR);
-    c->n_identityfile = nid;
+    for (int i = 0; i < nid; i++) {
+        char tmp[HC_STR];
+        expand_path(c, idfiles[i], tmp, sizeof tmp);
+        oom |= hostcfg_add(&c->identityfile, &c->n_identityfile, HC_MAX_FILES, tmp);
+    }
+    if (oom) {
+        snprintf(err, errlen, "out of memory");
+        hostcfg_clear(c);
+        return -1;
+    }
     for (int i = 0; i < c->n_userknownhostsfile; i++) {
         char tmp[HC_STR];
         expand_path(c, c->userknownhostsfile[i], tmp, sizeof tmp);

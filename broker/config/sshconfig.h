@@ -14,7 +14,10 @@ enum hc_tty { HC_TTY_AUTO = 0, HC_TTY_NO, HC_TTY_YES, HC_TTY_FORCE };
 enum hc_session { HC_SESSION_DEFAULT = 0, HC_SESSION_NONE, HC_SESSION_SUBSYSTEM };
 
 /* One host's effective configuration (the lower-case keys of `ssh -G`). Paths have `~`
- * expanded from the passwd entry, as OpenSSH does. */
+ * expanded from the passwd entry, as OpenSSH does. The lists (identity and known_hosts
+ * files, SendEnv, SetEnv) are heap arrays of exactly their count, so that a session holds
+ * the entries it has, not room for the most ssh allows: hostcfg_clear or hostcfg_free
+ * releases them, hostcfg_copy copies them. A struct that holds none is all zeros. */
 struct hostcfg {
     char host[HC_STR];         /* "host": the name given on the command line */
     char hostname[HC_STR];     /* "hostname" */
@@ -30,15 +33,15 @@ struct hostcfg {
     int serveraliveinterval;   /* seconds, 0 = off */
     int serveralivecountmax;
     int controlpersist; /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
-    char identityfile[HC_MAX_FILES][HC_STR];
+    char (*identityfile)[HC_STR]; /* at most HC_MAX_FILES */
     int n_identityfile;
     int identitiesonly;
     char identityagent[HC_STR]; /* "SSH_AUTH_SOCK" (use the client's), "none", or a path */
     /* "forwardagent": "" (no), "yes", a socket path or "$NAME" (accept_fwd_agent) */
     char forwardagent[HC_STR];
-    char userknownhostsfile[HC_MAX_FILES][HC_STR];
+    char (*userknownhostsfile)[HC_STR]; /* at most HC_MAX_FILES */
     int n_userknownhostsfile;
-    char globalknownhostsfile[HC_MAX_FILES][HC_STR];
+    char (*globalknownhostsfile)[HC_STR]; /* at most HC_MAX_FILES */
     int n_globalknownhostsfile;
     enum hc_strict stricthostkeychecking;
     int hashknownhosts;
@@ -60,9 +63,9 @@ struct hostcfg {
     int forkafterauthentication;
     int escapechar;                /* byte, or -1 for "none" */
     int loglevel;                  /* 0 QUIET, 1 FATAL, 2 ERROR, 3 INFO, 4 VERBOSE, 5.. DEBUG1.. */
-    char sendenv[HC_MAX_ENV][256]; /* patterns; a leading '-' removes, as in OpenSSH */
+    char (*sendenv)[HC_STR]; /* patterns; a leading '-' removes, as in OpenSSH (HC_MAX_ENV) */
     int n_sendenv;
-    char setenv[HC_MAX_ENV][HC_STR]; /* NAME=VALUE */
+    char (*setenv)[HC_STR]; /* NAME=VALUE (at most HC_MAX_ENV) */
     int n_setenv;
     char knownhostscommand[HC_STR]; /* "knownhostscommand", "" if none */
     int verifyhostkeydns;           /* 0 no, 1 yes, 2 ask */
@@ -78,7 +81,19 @@ struct hostcfg {
                                  file … not accessible"): the real ssh would print it too */
 };
 
-/* Parse the text `ssh -G` printed into cfg (token included). Returns 0 or -1 with err. */
+/* Append v to one of a hostcfg's lists (*list of *n entries), unless it holds max already.
+ * Returns 0, or -1 when full or out of memory. */
+int hostcfg_add(char (**list)[HC_STR], int *n, int max, const char *v);
+/* Release cfg's lists and set them empty (cfg itself stays). */
+void hostcfg_clear(struct hostcfg *cfg);
+/* hostcfg_clear, then free cfg (heap; NULL is fine). */
+void hostcfg_free(struct hostcfg *cfg);
+/* dst becomes a copy of src with lists of its own (dst's old lists are not released).
+ * Returns 0, or -1 when out of memory (dst then holds no lists). */
+int hostcfg_copy(struct hostcfg *dst, const struct hostcfg *src);
+/* Parse the text `ssh -G` printed into cfg (token included); cfg is all zeros or a parsed
+ * hostcfg, whose lists are released first. Returns 0 or -1 with err (cfg's lists are
+ * released with hostcfg_clear either way). */
 int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err, size_t errlen);
 /* Run `<real_ssh> -G <opts…> -- <dest> [command]` in cwd with env (LD_PRELOAD removed,
  * MUXSHIM_DISABLE=1 added) and parse it, through a cache keyed by real_ssh, cwd, opts,

@@ -112,7 +112,7 @@ void jobs_free(struct job *j)
     if (j->kind != JOB_RESOLVE)
         proxy_release(j->res.proxy); /* not taken by a connection: the command ends */
     jobs_client_free(j);
-    free(j->cfg);
+    hostcfg_free(j->cfg);
     accept_files_free(j->known);
     free(j->learn_file);
     free(j->learn_name);

@@ -81,7 +81,7 @@ static void drop_job(struct job *j)
     if (j->sock >= 0)
         close(j->sock);
     jobs_client_free(j);
-    free(j->cfg);
+    hostcfg_free(j->cfg);
     free(j);
 }
 
@@ -147,12 +147,14 @@ static struct sshconn *conn_new(struct session *s)
     struct job *j = calloc(1, sizeof *j);
     if (j)
         j->cfg = malloc(sizeof *j->cfg);
-    if (!j || !j->cfg) {
+    /* the connect job's own, freed with the job */
+    if (!j || !j->cfg || hostcfg_copy(j->cfg, s->cfg) < 0) {
+        if (j)
+            free(j->cfg);
         free(j);
         free(c);
         return NULL;
     }
-    *j->cfg = *s->cfg; /* the connect job's own, freed with the job */
     const char *krb5 = words_env(s->env, "KRB5CCNAME");
     j->has_krb5cc = krb5 != NULL;
     snprintf(j->krb5cc, sizeof j->krb5cc, "%s", krb5 ? krb5 : "");
@@ -162,7 +164,7 @@ static struct sshconn *conn_new(struct session *s)
     j->errfd = -1;
     if ((s->cfg->proxycommand[0] || s->cfg->knownhostscommand[0]) && client_context(j, s) < 0) {
         jobs_client_free(j);
-        free(j->cfg);
+        hostcfg_free(j->cfg);
         free(j);
         free(c);
         return NULL;

@@ -373,7 +373,7 @@ static void destroy(struct session *s)
     free(s->dest);
     free(s->command);
     free(s->localcmd);
-    free(s->cfg);
+    hostcfg_free(s->cfg);
     accept_files_free(s->known);
     free(s);
 }

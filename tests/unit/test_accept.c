@@ -280,7 +280,7 @@ int main(void)
         close(queued[i]);
     close(lfd);
 
-    free(other);
+    hostcfg_free(other);
     run("rm -rf %s", dir);
     printf("test_accept: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -174,13 +174,16 @@ static void init_cfg(void)
     base.addressfamily = AF_UNSPEC;
     base.connecttimeout = 10;
     base.numberofpasswordprompts = 3;
-    snprintf(base.identityfile[0], HC_STR, "%s/id_file", dir);
-    base.n_identityfile = 1;
+    char path[HC_STR];
+    snprintf(path, sizeof path, "%s/id_file", dir);
+    hostcfg_add(&base.identityfile, &base.n_identityfile, HC_MAX_FILES, path);
     snprintf(base.identityagent, HC_STR, "SSH_AUTH_SOCK");
-    snprintf(base.userknownhostsfile[0], HC_STR, "%s/known_hosts", dir);
-    base.n_userknownhostsfile = 1;
-    snprintf(base.globalknownhostsfile[0], HC_STR, "%s/no_global", dir);
-    base.n_globalknownhostsfile = 1;
+    snprintf(path, sizeof path, "%s/known_hosts", dir);
+    hostcfg_add(&base.userknownhostsfile, &base.n_userknownhostsfile, HC_MAX_FILES, path);
+    snprintf(path, sizeof path, "%s/no_global", dir);
+    hostcfg_add(&base.globalknownhostsfile, &base.n_globalknownhostsfile, HC_MAX_FILES, path);
+    if (!base.identityfile || !base.userknownhostsfile || !base.globalknownhostsfile)
+        die("out of memory");
     base.stricthostkeychecking = HC_STRICT_ACCEPT_NEW;
     base.pubkeyauthentication = base.passwordauthentication = 1;
     base.kbdinteractiveauthentication = 1;
@@ -188,6 +191,14 @@ static void init_cfg(void)
              "gssapi-with-mic,publickey,keyboard-interactive,password");
     fill_algs(&base);
     base.loglevel = 3;
+}
+
+/* c becomes a copy of base with lists of its own (c's earlier lists released). */
+static void from_base(struct hostcfg *c)
+{
+    hostcfg_clear(c);
+    if (hostcfg_copy(c, &base) < 0)
+        die("out of memory");
 }
 
 /* Runs "echo hi" over the session: proves it is authenticated and usable. */
@@ -264,7 +275,7 @@ static void test_key_and_hostkeys(void)
     static struct hostcfg c;
     char err[512], cmd[4096], kh[HC_STR];
     int works;
-    c = base;
+    from_base(&c);
     snprintf(kh, sizeof kh, "%s", c.userknownhostsfile[0]);
     unlink(kh);
 
@@ -316,7 +327,7 @@ static void test_key_and_hostkeys(void)
     CHECK(try(&c, NULL, err, &works) == CONN_OK && works, "ecdsa known, ordered first: %s", err);
     c.hostkeyalgorithms[0] = '\0';
     CHECK(try(&c, NULL, err, NULL) == CONN_OK, "ecdsa first with libssh2's own list: %s", err);
-    c = base;
+    from_base(&c);
     c.stricthostkeychecking = HC_STRICT_YES;
     /* Only the RSA key is known: libssh2 1.10 has no rsa-sha2-* host key method, and sshd
      * 9.2 refuses ssh-rsa, so this is left to the real ssh; 1.11 has rsa-sha2-512/256. */
@@ -393,7 +404,7 @@ static void test_key_and_hostkeys(void)
     c.batchmode = 0;
 
     /* Password through the prompter, with ssh's question, at most 3 times. */
-    c = base;
+    from_base(&c);
     snprintf(c.identityfile[0], HC_STR, "%s/id_enc", dir);
     snprintf(c.preferredauthentications, HC_STR, "publickey,password");
     struct script sc4 = {.answers = {"w1", "w2", "w3", "w4", "w5", "w6", "w7"}};
@@ -420,7 +431,7 @@ static void test_key_and_hostkeys(void)
           "PreferredAuthentications publickey never asks a password: %s", err);
 
     /* Encrypted identity only: skipped, nothing else to try. */
-    c = base;
+    from_base(&c);
     c.stricthostkeychecking = HC_STRICT_ACCEPT_NEW;
     snprintf(c.identityfile[0], HC_STR, "%s/id_enc", dir);
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK && strcmp(err, "no usable credentials") == 0,
@@ -429,7 +440,7 @@ static void test_key_and_hostkeys(void)
     snprintf(c.identityfile[0], HC_STR, "%s/nope", dir);
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK, "missing identity: %s", err);
     /* PubkeyAuthentication no. */
-    c = base;
+    from_base(&c);
     c.pubkeyauthentication = 0;
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK, "pubkey disabled: %s", err);
 }
@@ -474,7 +485,7 @@ static void test_agent(void)
         usleep(20000);
     snprintf(cmd, sizeof cmd, "SSH_AUTH_SOCK=%s ssh-add -q %s/id_agent 2>/dev/null", sock, dir);
     CHECK(run(cmd) == 0, "ssh-add");
-    c = base;
+    from_base(&c);
     snprintf(c.identityfile[0], HC_STR, "%s/nope", dir);
     CHECK(try(&c, sock, err, &works) == CONN_OK && works, "agent auth: %s", err);
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK, "no agent socket given: %s", err);
@@ -516,7 +527,7 @@ static void *worker_main(void *arg)
 static void test_threads(void)
 {
     static struct hostcfg c;
-    c = base;
+    from_base(&c);
     c.stricthostkeychecking = HC_STRICT_ACCEPT_NEW;
     c.hashknownhosts = 1;
     unlink(c.userknownhostsfile[0]);
@@ -544,7 +555,7 @@ static void test_connect_errors(void)
 {
     static struct hostcfg c;
     char err[512], want[512], cmd[512];
-    c = base;
+    from_base(&c);
     c.port = free_port();
     CHECK(try(&c, NULL, err, NULL) == CONN_FATAL, "closed port is fatal: %s", err);
     snprintf(cmd, sizeof cmd, "ssh -F /dev/null -o BatchMode=yes -p %d 127.0.0.1 true 2>&1",
@@ -558,7 +569,7 @@ static void test_connect_errors(void)
     CHECK(strcmp(err, want) == 0, "resolve wording: got '%s', ssh says '%s'", err, want);
 
     /* AddressFamily and BindAddress, worded as ssh words them (its last line). */
-    c = base;
+    from_base(&c);
     c.port = free_port();
     c.addressfamily = AF_INET6;
     CHECK(try(&c, NULL, err, NULL) == CONN_FATAL, "inet6 for an IPv4 literal: %s", err);
@@ -575,7 +586,7 @@ static void test_connect_errors(void)
              c.port);
     first_line(cmd, want, sizeof want);
     CHECK(strcmp(err, want) == 0, "bind wording: got '%s', ssh says '%s'", err, want);
-    c = base;
+    from_base(&c);
     snprintf(c.bindaddress, HC_STR, "127.0.0.1");
     CHECK(try(&c, NULL, err, NULL) == CONN_OK, "BindAddress 127.0.0.1: %s", err);
 
@@ -586,7 +597,7 @@ static void test_connect_errors(void)
     bind(lfd, (struct sockaddr *)&sa, sizeof sa);
     listen(lfd, 4);
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
-    c = base;
+    from_base(&c);
     c.port = ntohs(sa.sin_port);
     c.connecttimeout = 1;
     /* ssh's words (kex_exchange_identification, then sshpkt_fatal at INFO), and an end. */
@@ -599,7 +610,7 @@ static void test_connect_errors(void)
     close(lfd);
 
     /* Algorithms libssh2 does not have (1.11 has chacha20-poly1305, no version twofish). */
-    c = base;
+    from_base(&c);
     snprintf(c.ciphers, HC_STR, "%s",
              LIBSSH2_VERSION_NUM < 0x010b00 ? "chacha20-poly1305@openssh.com" : "twofish256-cbc");
     CHECK(try(&c, NULL, err, NULL) == CONN_FALLBACK && strstr(err, "algorithm"),

@@ -50,12 +50,13 @@ static void test_rest(void)
 
 static void test_build(void)
 {
-    static struct hostcfg cfg; /* large */
+    static struct hostcfg cfg;
+    static char sendenv[][HC_STR] = {"LANG", "LC_*", "-LC_NO"}, setenv[][HC_STR] = {"LC_X=set"};
     memset(&cfg, 0, sizeof cfg);
-    strcpy(cfg.sendenv[cfg.n_sendenv++], "LANG");
-    strcpy(cfg.sendenv[cfg.n_sendenv++], "LC_*");
-    strcpy(cfg.sendenv[cfg.n_sendenv++], "-LC_NO");
-    strcpy(cfg.setenv[cfg.n_setenv++], "LC_X=set");
+    cfg.sendenv = sendenv; /* the lists as sshconfig_parse makes them: an array of entries */
+    cfg.n_sendenv = 3;
+    cfg.setenv = setenv;
+    cfg.n_setenv = 1;
     char *env[] = {"HOME=/h", "LC_X=env", "LANG=C", "LC_NO=1", "LC_ALL=C", "=x", NULL};
     const char **r = envreq_build(&cfg, env);
     CHECK(r && envreq_count(r) == 4, "three SendEnv matches and one SetEnv");

@@ -81,7 +81,7 @@ static void ssh_g_stderr(const char *dest, char *out, size_t outlen)
 static void test_fields(void)
 {
     char err[512];
-    struct hostcfg c;
+    static struct hostcfg c;
     write_config("Host alpha\n"
                  "  HostName 127.0.0.9\n"
                  "  Port 2222\n"
@@ -137,26 +137,26 @@ static void test_fields(void)
     CHECK(strstr(c.warnings, "Identity file /nonexistent/id_a not accessible") != NULL,
           "warnings '%s'", c.warnings);
 
-    struct hostcfg b, g;
+    static struct hostcfg b, g;
     CHECK(resolve("beta", NULL, &b, err) == 0, "resolve beta: %s", err);
     CHECK(resolve("gamma", NULL, &g, err) == 0, "resolve gamma: %s", err);
     CHECK(!strcmp(b.token, g.token), "same settings, same token");
     /* Identities, known-hosts files and policy steer the login: one authority. */
     CHECK(!strcmp(b.token, c.token), "different identities, same authority");
-    struct hostcfg a2;
+    static struct hostcfg a2;
     CHECK(resolve("alpha", NULL, &a2, err) == 0 && !a2.warnings[0], "no -i, no warning: '%s'",
           a2.warnings);
     const char *port[] = {"-p", "2223", NULL};
-    struct hostcfg bp;
+    static struct hostcfg bp;
     CHECK(resolve("beta", port, &bp, err) == 0 && strcmp(bp.token, b.token) != 0,
           "another port, another token");
     const char *user[] = {"-l", "other", NULL};
-    struct hostcfg bu;
+    static struct hostcfg bu;
     CHECK(resolve("beta", user, &bu, err) == 0 && strcmp(bu.token, b.token) != 0 &&
               !strcmp(bu.user, "other"),
           "another user, another token");
 
-    struct hostcfg u;
+    static struct hostcfg u;
     CHECK(resolve("jump", NULL, &u, err) == 0 && !u.unsupported[0] && !strcmp(u.proxyjump, "alpha"),
           "ProxyJump served: '%s' '%s'", u.unsupported, u.proxyjump);
     CHECK(resolve("gss", NULL, &u, err) == 0 && !u.unsupported[0] && u.gssapiauthentication,
@@ -229,7 +229,7 @@ static void test_fields(void)
 static void test_cache(void)
 {
     char err[512];
-    struct hostcfg c;
+    static struct hostcfg c;
     write_config("Host cached\n  HostName 127.0.0.7\n  Port 2200\n");
     CHECK(resolve("cached", NULL, &c, err) == 0, "first: %s", err);
     unsigned long m0 = sshconfig_cache_misses();
@@ -246,7 +246,7 @@ static void test_cache(void)
 static void test_errors(void)
 {
     char err[512], want[512];
-    struct hostcfg c;
+    static struct hostcfg c;
     write_config("Host bad\n  NoSuchKeyword yes\n");
     ssh_g_stderr("bad", want, sizeof want);
     CHECK(resolve("bad", NULL, &c, err) == -1, "a bad config fails");
@@ -296,7 +296,7 @@ static void test_threads(void)
 
 static void test_parse_direct(void)
 {
-    struct hostcfg c;
+    static struct hostcfg c;
     char err[256];
     const char *text = "host h\nhostname example.org\nuser u\nport 22\nescapechar ~\n"
                        "controlpersist yes\nproxycommand none\nidentityfile %d/k_%r\n";
@@ -305,6 +305,27 @@ static void test_parse_direct(void)
     CHECK(c.n_identityfile == 1 && strstr(c.identityfile[0], "/k_u") && c.identityfile[0][0] == '/',
           "%%d and %%r expanded: %s", c.identityfile[0]);
     CHECK(sshconfig_parse("garbage", 7, &c, err, sizeof err) == -1, "no hostname: refused");
+    CHECK(c.n_identityfile == 0 && !c.identityfile, "a refused parse leaves no lists");
+
+    /* The lists are the hostcfg's own: a copy has its own, of exactly their count. */
+    const char *lists = "host h\nhostname h\nuser u\nidentityfile /a\nidentityfile /b\n"
+                        "userknownhostsfile /k1 /k2\nsendenv LANG\nsetenv A=1\n";
+    static struct hostcfg d;
+    CHECK(sshconfig_parse(lists, strlen(lists), &c, err, sizeof err) == 0, "parse: %s", err);
+    CHECK(c.n_identityfile == 2 && c.n_userknownhostsfile == 2 && c.n_sendenv == 1 &&
+              c.n_setenv == 1 && !strcmp(c.userknownhostsfile[1], "/k2") &&
+              !strcmp(c.setenv[0], "A=1"),
+          "lists parsed");
+    CHECK(hostcfg_copy(&d, &c) == 0 && d.identityfile != c.identityfile &&
+              !strcmp(d.identityfile[1], "/b") && !strcmp(d.sendenv[0], "LANG"),
+          "a copy has lists of its own");
+    snprintf(d.identityfile[0], HC_STR, "/changed");
+    CHECK(!strcmp(c.identityfile[0], "/a"), "changing the copy leaves the original");
+    hostcfg_clear(&d);
+    CHECK(!d.identityfile && d.n_identityfile == 0 && !d.setenv && d.n_setenv == 0,
+          "cleared: no lists");
+    CHECK(sizeof(struct hostcfg) < 32 * 1024, "a hostcfg without its lists is %zu bytes",
+          sizeof(struct hostcfg));
 }
 
 int main(void)
