@@ -126,22 +126,28 @@ int hostcfg_add(char (**list)[HC_STR], int *n, int max, const char *v)
     return 0;
 }
 
-/* The lists of a hostcfg, for clearing and copying them alike. */
-#define HC_LISTS(c)                                                                                \
-    {{&(c)->identityfile, &(c)->n_identityfile},                                                 \
-     {&(c)->userknownhostsfile, &(c)->n_userknownhostsfile},                                     \
-     {&(c)->globalknownhostsfile, &(c)->n_globalknownhostsfile},                                 \
-     {&(c)->sendenv, &(c)->n_sendenv},                                                           \
-     {&(c)->setenv, &(c)->n_setenv}}
+/* One of a hostcfg's lists and its count. */
 struct hc_list {
     char (**l)[HC_STR];
     int *n;
 };
+#define HC_NLISTS 5
+
+/* c's lists, for clearing and copying them alike. */
+static void lists_of(struct hostcfg *c, struct hc_list out[HC_NLISTS])
+{
+    out[0] = (struct hc_list){&c->identityfile, &c->n_identityfile};
+    out[1] = (struct hc_list){&c->userknownhostsfile, &c->n_userknownhostsfile};
+    out[2] = (struct hc_list){&c->globalknownhostsfile, &c->n_globalknownhostsfile};
+    out[3] = (struct hc_list){&c->sendenv, &c->n_sendenv};
+    out[4] = (struct hc_list){&c->setenv, &c->n_setenv};
+}
 
 void hostcfg_clear(struct hostcfg *c)
 {
-    struct hc_list lists[] = HC_LISTS(c);
-    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+    struct hc_list lists[HC_NLISTS];
+    lists_of(c, lists);
+    for (int i = 0; i < HC_NLISTS; i++) {
         free(*lists[i].l);
         *lists[i].l = NULL;
         *lists[i].n = 0;
@@ -159,9 +165,10 @@ void hostcfg_free(struct hostcfg *c)
 int hostcfg_copy(struct hostcfg *dst, const struct hostcfg *src)
 {
     *dst = *src;
-    struct hc_list lists[] = HC_LISTS(dst);
+    struct hc_list lists[HC_NLISTS];
+    lists_of(dst, lists);
     int rc = 0;
-    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+    for (int i = 0; i < HC_NLISTS; i++) {
         char(*from)[HC_STR] = *lists[i].l;
         *lists[i].l = NULL;
         if (*lists[i].n == 0)
@@ -325,8 +332,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         else if (!strcmp(k, "userknownhostsfile"))
             oom |= add_words(&c->userknownhostsfile, &c->n_userknownhostsfile, HC_MAX_FILES, v);
         else if (!strcmp(k, "globalknownhostsfile"))
-            oom |= add_words(&c->globalknownhostsfile, &c->n_globalknownhostsfile, HC_MAX_FILES,
-                             v);
+            oom |= add_words(&c->globalknownhostsfile, &c->n_globalknownhostsfile, HC_MAX_FILES, v);
         else if (!strcmp(k, "stricthostkeychecking"))
             c->stricthostkeychecking = !strcmp(v, "true") || !strcmp(v, "yes") ? HC_STRICT_YES
                                        : !strcmp(v, "accept-new") ? HC_STRICT_ACCEPT_NEW

@@ -514,7 +514,8 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
                  sizeof out->err))
         goto fail;
     if (cfg->connecttimeout > 0 &&
-        !deadline_wait_banner(fd, cfg->connecttimeout * 1000L - (long)(clock_ms(CLOCK_MONOTONIC) - t0))) {
+        !deadline_wait_banner(fd, cfg->connecttimeout * 1000L -
+                                      (long)(clock_ms(CLOCK_MONOTONIC) - t0))) {
         timed_out = 1;
         deadline_words(fd, 0, cfg->loglevel, out->err, sizeof out->err);
         st = CONN_FATAL;

@@ -314,9 +314,8 @@ void peer_on_readable(struct peer *p)
             return;
         if (buf_reserve(&p->in, 65536) < 0)
             return;
-        ssize_t n = proto_recvmsg(p->fd, p->in.p + p->in.len, p->in.cap - p->in.len,
-                                  MSG_DONTWAIT, p->fds, (int)(sizeof p->fds / sizeof p->fds[0]),
-                                  &p->nfds);
+        ssize_t n = proto_recvmsg(p->fd, p->in.p + p->in.len, p->in.cap - p->in.len, MSG_DONTWAIT,
+                                  p->fds, (int)(sizeof p->fds / sizeof p->fds[0]), &p->nfds);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0) {

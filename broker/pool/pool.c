@@ -205,8 +205,8 @@ static int accepts(const struct sshconn *c, struct session *s)
         char name[HC_STR + 16], msg[HC_STR + 600];
         hostkey_lookup_name(s->cfg, name, sizeof name);
         if (s->known && s->known->kh_writable) {
-            jobs_learn(s->cfg->userknownhostsfile[0], name, c->facts.hostkey,
-                       c->facts.hostkey_len, s->cfg->hashknownhosts);
+            jobs_learn(s->cfg->userknownhostsfile[0], name, c->facts.hostkey, c->facts.hostkey_len,
+                       s->cfg->hashknownhosts);
             fp_added_line(name, c->facts.hostkey, c->facts.hostkey_len, msg, sizeof msg);
         } else {
             snprintf(msg, sizeof msg,

@@ -277,8 +277,7 @@ int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
     return 0;
 }
 
-ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds,
-                      int *nfds)
+ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds, int *nfds)
 {
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     union {

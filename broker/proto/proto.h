@@ -186,8 +186,7 @@ long proto_recv_into(int sock, uint8_t *buf, size_t cap, int *fds, int maxfds, i
 /* Heap-free: one recvmsg of up to len bytes into buf (flags as recvmsg's; fds arrive
  * close-on-exec), appending the fds that come with them to fds (counted in *nfds, up to
  * maxfds; extra fds closed). Returns recvmsg's result. */
-ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds,
-                      int *nfds);
+ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds, int *nfds);
 /* Heap-free: read exactly n bytes, collecting up to maxfds fds that arrive (counted in *nfds,
  * extra fds closed); returns n, 0 on EOF before the first byte, -1 on error or a short read. */
 long proto_recv_exact(int sock, uint8_t *buf, size_t n, int *fds, int maxfds, int *nfds);
