@@ -18,16 +18,19 @@ endif
 # terminal questions both ask. broker/ is muxbroker, and broker/proto what every program
 # shares: the one wire codec and the runtime directory.
 # proto.c is the codec with no heap and no stdio (the shim links it alone); proto_heap.c adds
-# growable frames and heap copies for muxssh and the broker.
+# growable frames and heap copies for muxssh and the broker. runtime_core.c checks the
+# runtime directory and who serves broker.sock, for all three (no heap, no stdio);
+# runtime.c adds the messages.
 PROTO_NOHEAP_SRCS := broker/proto/proto.c
 PROTO_SRCS  := $(PROTO_NOHEAP_SRCS) broker/proto/proto_heap.c
-COMMON_SRCS := $(PROTO_SRCS) broker/proto/runtime.c
+RUNTIME_NOHEAP_SRCS := broker/proto/runtime_core.c
+COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
 LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/route.c shim/lib/route_file.c \
                    shim/lib/route_broker.c shim/lib/route_peers.c $(TTY_SRCS) \
-                   $(PROTO_NOHEAP_SRCS)
+                   $(PROTO_NOHEAP_SRCS) $(RUNTIME_NOHEAP_SRCS)
 SSHCONFIG_SRCS := broker/config/sshconfig.c broker/config/sshconfig_run.c \
                   broker/config/sshconfig_cache.c
 CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \

@@ -104,13 +104,19 @@ int main(int argc, char **argv)
     setenv("MUXSHIM_DISABLE", "1", 1);
 
     char err[256];
-    if (runtime_dir(B.dir, sizeof B.dir, 1, err, sizeof err) < 0) {
+    struct runtime_found found;
+    int dirfd, why = runtime_open(B.dir, sizeof B.dir, 1, &dirfd, &found);
+    if (why != RT_OK) {
         char msg[300];
+        runtime_why_text(why, B.dir, &found, err, sizeof err);
         snprintf(msg, sizeof msg, "error: %s", err);
         ready(ready_fd, msg);
         return 1;
     }
-    if (chdir(B.dir) < 0) {
+    /* Enter the directory that was checked, not whatever its path names by now. */
+    int entered = fchdir(dirfd);
+    close(dirfd);
+    if (entered < 0) {
         ready(ready_fd, "error: cannot enter the runtime directory");
         return 1;
     }

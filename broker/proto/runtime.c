@@ -1,11 +1,10 @@
-/* The per-user runtime directory: location, creation and the 0700/owner check. */
+/* The runtime directory's messages, and the paths and settings in it (runtime_core.c holds
+ * the checks). */
 #include "runtime.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 int runtime_path(const char *dir, const char *name, char *out, size_t outlen)
@@ -14,46 +13,57 @@ int runtime_path(const char *dir, const char *name, char *out, size_t outlen)
     return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+void runtime_why_text(int why, const char *dir, const struct runtime_found *found, char *err,
+                      size_t errlen)
+{
+    unsigned me = (unsigned)getuid();
+    switch (why) {
+    case RT_RELATIVE:
+        snprintf(err, errlen, "MUXSHIM_DIR is not an absolute path: %s", dir);
+        break;
+    case RT_TOO_LONG:
+        snprintf(err, errlen, "runtime directory path is too long for a socket");
+        break;
+    case RT_MISSING:
+    case RT_UNUSABLE:
+        snprintf(err, errlen, "runtime directory %s: %s", dir, strerror(found->err));
+        break;
+    case RT_SYMLINK:
+        snprintf(err, errlen, "runtime directory %s is a symbolic link", dir);
+        break;
+    case RT_NOT_DIR:
+        snprintf(err, errlen, "runtime directory %s is not a directory", dir);
+        break;
+    case RT_OWNER:
+        snprintf(err, errlen, "runtime directory %s is owned by uid %u, not by uid %u", dir,
+                 found->uid, me);
+        break;
+    case RT_MODE:
+        snprintf(err, errlen, "runtime directory %s has mode %04o, want 0700", dir, found->mode);
+        break;
+    case RT_NO_BROKER:
+        snprintf(err, errlen, "no broker is listening in %s", dir);
+        break;
+    case RT_IMPOSTOR:
+        if (found->uid == (unsigned)-1)
+            snprintf(err, errlen, "%s/broker.sock: cannot tell who serves it", dir);
+        else
+            snprintf(err, errlen, "%s/broker.sock is served by uid %u, not by uid %u", dir,
+                     found->uid, me);
+        break;
+    default:
+        snprintf(err, errlen, "runtime directory %s is usable", dir);
+    }
+}
+
 int runtime_dir(char *out, size_t outlen, int create, char *err, size_t errlen)
 {
-    const char *env = getenv("MUXSHIM_DIR");
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    int n;
-    if (env && *env)
-        n = snprintf(out, outlen, "%s", env);
-    else if (xdg && *xdg == '/')
-        n = snprintf(out, outlen, "%s/muxshim", xdg);
-    else
-        n = snprintf(out, outlen, "/tmp/muxshim-%u", (unsigned)getuid());
-    /* Leave room for "/cm-" plus a 64-hex-digit ControlPath hash inside sun_path. */
-    if (n < 0 || (size_t)n >= outlen || n > RUNTIME_PATH_MAX - 70) {
-        snprintf(err, errlen, "runtime directory path is too long for a socket");
-        return -1;
-    }
-    if (create && mkdir(out, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create runtime directory %s: %s", out, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (lstat(out, &st) < 0) {
-        snprintf(err, errlen, "runtime directory %s: %s", out, strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "runtime directory %s is not a directory", out);
-        return -1;
-    }
-    if (st.st_uid != getuid()) {
-        snprintf(err, errlen, "runtime directory %s is owned by uid %u, not by uid %u", out,
-                 (unsigned)st.st_uid, (unsigned)getuid());
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        snprintf(err, errlen, "runtime directory %s has mode %04o, want 0700", out,
-                 (unsigned)(st.st_mode & 07777));
-        return -1;
-    }
-    return 0;
+    struct runtime_found found;
+    int why = runtime_open(out, outlen, create, NULL, &found);
+    if (why == RT_OK)
+        return 0;
+    runtime_why_text(why, out, &found, err, errlen);
+    return -1;
 }
 
 int runtime_persist_default(void)

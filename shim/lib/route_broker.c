@@ -15,53 +15,12 @@
 #include "ask.h"
 #include "proto.h"
 #include "route.h"
+#include "runtime.h"
 #include "shim.h"
 
 extern char **environ;
 
 #define FRAME_MAX 8192 /* the largest frame the shim sends or takes */
-
-static void utoa(unsigned v, char *out)
-{
-    char t[12];
-    int n = 0;
-    do
-        t[n++] = (char)('0' + v % 10);
-    while ((v /= 10) && n < 11);
-    for (int i = 0; i < n; i++)
-        out[i] = t[n - 1 - i];
-    out[n] = '\0';
-}
-
-static int runtime_dir(char *out, size_t cap)
-{
-    const char *d = shim_env(environ, "MUXSHIM_DIR"), *x = shim_env(environ, "XDG_RUNTIME_DIR");
-    char uid[12];
-    utoa((unsigned)getuid(), uid);
-    int rc = d && *d          ? route_join(out, cap, d, "", NULL)
-             : x && *x == '/' ? route_join(out, cap, x, "/muxshim", NULL)
-                              : route_join(out, cap, "/tmp/muxshim-", uid, NULL);
-    struct stat st;
-    if (rc < 0 || lstat(out, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-        (st.st_mode & 077))
-        return -1;
-    return 0;
-}
-
-static int dial(const char *dir)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (route_join(sa.sun_path, sizeof sa.sun_path, dir, "/broker.sock", NULL) < 0)
-        return -1;
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -1;
-    if (shim_real()->connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(s);
-        return -1;
-    }
-    return s;
-}
 
 /* No broker listening: `muxssh --mux-start` starts one (and waits until it listens). */
 static void start_broker(void)
@@ -75,6 +34,23 @@ static void start_broker(void)
         return;
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
+}
+
+/* A socket to our own broker, or -1: runtime_open and runtime_dial decide (the directory
+ * checked through a descriptor, SO_PEERCRED before a byte is sent). Anything they refuse is
+ * "no broker", silently; only a missing directory or socket starts one, when start. */
+static int our_broker(int start)
+{
+    char dir[RUNTIME_PATH_MAX];
+    struct runtime_found found;
+    int s = -1, why = runtime_open(dir, sizeof dir, 0, NULL, &found);
+    if (why == RT_OK)
+        why = runtime_dial(dir, 0, shim_real()->connect, &s, &found);
+    if (start && (why == RT_MISSING || why == RT_NO_BROKER)) {
+        start_broker(); /* creates the directory too */
+        return our_broker(0);
+    }
+    return why == RT_OK ? s : -1;
 }
 
 /* Send a finished frame; 0 or -1. */
@@ -102,18 +78,8 @@ static const char *const passed_env[] = {
 
 int route_ask_broker(const struct via *via, const char *host, unsigned port, int family, int *err)
 {
-    char dir[PATH_MAX];
     *err = 0;
-    if (runtime_dir(dir, sizeof dir - 16) < 0) {
-        start_broker(); /* creates the directory too */
-        if (runtime_dir(dir, sizeof dir - 16) < 0)
-            return -1;
-    }
-    int s = dial(dir);
-    if (s < 0) {
-        start_broker();
-        s = dial(dir);
-    }
+    int s = our_broker(1);
     if (s < 0)
         return -1;
     uint8_t buf[FRAME_MAX];

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,28 +24,6 @@ static int count(char *const *v)
     while (v && v[n])
         n++;
     return n;
-}
-
-/* A connected socket to the broker in dir, or -1; nonblock: never wait (a full backlog
- * fails at once). */
-static int connect_sock_flags(const char *dir, int nonblock)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (runtime_path(dir, "broker.sock", sa.sun_path, sizeof sa.sun_path) < 0)
-        return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int connect_sock(const char *dir)
-{
-    return connect_sock_flags(dir, 0);
 }
 
 /* The broker binary: $MUXSHIM_BROKER, else muxbroker beside this program. */
@@ -71,10 +48,21 @@ static int broker_path(char *out, size_t outlen)
     return 0;
 }
 
-/* Start a broker detached from us (double fork, setsid) and read its readiness word. */
-static int start_broker(char *word, size_t wordlen, char *err, size_t errlen)
+/* Start a broker for dir detached from us (double fork, setsid) and read its readiness
+ * word: 0, -1 with err, or CLIENT_REFUSED when dir fails runtime_open's checks (no broker
+ * is started into it; the broker checks it again, with the same function). */
+static int start_broker(const char *dir, char *word, size_t wordlen, char *err, size_t errlen)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], here[RUNTIME_PATH_MAX];
+    struct runtime_found found;
+    int why = runtime_open(here, sizeof here, 0, NULL, &found);
+    if (why != RT_OK || strcmp(here, dir)) {
+        if (why == RT_OK)
+            snprintf(err, errlen, "runtime directory %s is not %s", here, dir);
+        else
+            runtime_why_text(why, here, &found, err, errlen);
+        return CLIENT_REFUSED;
+    }
     if (broker_path(path, sizeof path) < 0 || access(path, X_OK) < 0) {
         snprintf(err, errlen, "cannot find muxbroker");
         return -1;
@@ -110,6 +98,7 @@ static int start_broker(char *word, size_t wordlen, char *err, size_t errlen)
         snprintf(num, sizeof num, "%d", wfd);
         unsetenv("LD_PRELOAD");
         setenv("MUXSHIM_DISABLE", "1", 1);
+        setenv("MUXSHIM_DIR", dir, 1); /* the one checked above */
         execl(path, "muxbroker", "--ready-fd", num, (char *)NULL);
         _exit(127);
     }
@@ -174,11 +163,13 @@ static int hello(int fd, char *err, size_t errlen)
 
 int client_connect(const char *dir, int start, char *err, size_t errlen)
 {
-    int fd = connect_sock(dir);
-    if (fd < 0 && start) {
+    struct runtime_found found;
+    int fd, why = runtime_dial(dir, 0, NULL, &fd, &found);
+    if (why == RT_NO_BROKER && start) {
         char word[256];
-        if (start_broker(word, sizeof word, err, errlen) < 0)
-            return -1;
+        int r = start_broker(dir, word, sizeof word, err, errlen);
+        if (r < 0)
+            return r;
         if (!strncmp(word, "error: ", 7)) {
             snprintf(err, errlen, "broker: %s", word + 7);
             return -1;
@@ -187,8 +178,8 @@ int client_connect(const char *dir, int start, char *err, size_t errlen)
         struct timespec t0, now;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (;;) {
-            fd = connect_sock(dir);
-            if (fd >= 0)
+            why = runtime_dial(dir, 0, NULL, &fd, &found);
+            if (why != RT_NO_BROKER)
                 break;
             clock_gettime(CLOCK_MONOTONIC, &now);
             long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
@@ -197,9 +188,9 @@ int client_connect(const char *dir, int start, char *err, size_t errlen)
             usleep(10000);
         }
     }
-    if (fd < 0) {
-        snprintf(err, errlen, "no broker is listening in %s", dir);
-        return -1;
+    if (why != RT_OK) { /* nothing was sent */
+        runtime_why_text(why, dir, &found, err, errlen);
+        return why == RT_NO_BROKER ? -1 : CLIENT_REFUSED;
     }
     if (hello(fd, err, errlen) < 0) {
         close(fd);
@@ -256,8 +247,9 @@ int client_control(int sock, uint32_t op, const char *real_ssh, const char *cwd,
 void client_notify_handed(const char *dir, const char *real_ssh, const char *cwd, char *const *opts,
                           const char *dest, const char *reason, char *const *env)
 {
-    int fd = connect_sock_flags(dir, 1);
-    if (fd < 0)
+    struct runtime_found found;
+    int fd;
+    if (runtime_dial(dir, 1, NULL, &fd, &found) != RT_OK)
         return;
     struct proto_buf b;
     proto_begin(&b, MSG_HELLO);

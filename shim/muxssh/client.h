@@ -8,8 +8,13 @@
 
 #include "proto.h"
 
-/* Connect to the broker in dir; when start is set and nobody answers, start one and wait
- * for it. Returns the socket (HELLO exchanged) or -1 with a one-line reason in err. */
+/* client_connect's answer when it will not talk to what it found: the directory fails the
+ * checks, or broker.sock is served by another uid (nothing was sent). */
+#define CLIENT_REFUSED (-2)
+
+/* Connect to our own broker in dir (SO_PEERCRED checked before a byte is sent); when start
+ * is set and nobody answers, start one and wait for it. Returns the socket (HELLO
+ * exchanged), -1 with a one-line reason in err (no broker), or CLIENT_REFUSED with err. */
 int client_connect(const char *dir, int start, char *err, size_t errlen);
 /* Send OPEN with the three fds. Returns 0 or -1 with err. */
 int client_open(int sock, const char *real_ssh, const char *cwd, char *const *opts,

@@ -67,7 +67,8 @@ static void print_text(const struct pstr *s, int crlf)
 }
 
 /* The runtime directory (created when start) and a connection to its broker (started when
- * start); 0 with *sock (-1: no broker), or -1 with err when the directory is not usable. */
+ * start); 0 with *sock (-1: no broker), or -1 with err when the directory is not usable or
+ * another account serves its socket. */
 static int broker_socket(int start, int *sock, char *err, size_t errlen)
 {
     char dir[RUNTIME_PATH_MAX];
@@ -75,6 +76,10 @@ static int broker_socket(int start, int *sock, char *err, size_t errlen)
     if (runtime_dir(dir, sizeof dir, start, err, errlen) < 0)
         return -1;
     *sock = client_connect(dir, start, err, errlen);
+    if (*sock == CLIENT_REFUSED) {
+        *sock = -1;
+        return -1;
+    }
     return 0;
 }
 
@@ -498,6 +503,10 @@ int main(int argc, char **argv)
     }
     int is_ctl = f.args.ctl_cmd != NULL;
     int sock = client_connect(f.dir, !is_ctl, err, sizeof err);
+    if (sock == CLIENT_REFUSED) { /* as for a directory that is not ours: said, no ControlPath */
+        fprintf(stderr, "muxssh: %s\n", err);
+        return run_real(&f, CTL_NONE);
+    }
     if (sock < 0) {
         debug(&f, err);
         return run_real(&f, CTL_IF_CONFIG_SILENT);
