@@ -12,6 +12,11 @@
 #                        tests/stock/etc-ssh/FIXTURE bind-mounted over /etc/ssh/ssh_config and
 #                        /etc/ssh/ssh_config.d (a distribution's ssh_config), and exits with
 #                        its status; else returns
+#   impostor_start DIR ACCOUNT   (as root) an impostor broker: tests/tools/sink.py run as
+#                        ACCOUNT, bound beside DIR and moved to DIR/broker.sock; its pid in
+#                        IMPOSTOR_PID
+#   impostor_got         what it received: "CONNECTIONS BYTES" once a client has gone
+#                        (waits up to 10 s for one), else "0 none"
 
 failures=0
 ok() { echo "ok - $SUITE/$1"; }
@@ -71,4 +76,28 @@ with_fixture() {
     exec env MUXSHIM_FIXTURE_NS=1 unshare -m --propagation private bash -c '
         mount --bind "$1/ssh_config" /etc/ssh/ssh_config &&
         mount --bind "$1/ssh_config.d" /etc/ssh/ssh_config.d && shift && exec "$@"' _ "$fx" "$@"
+}
+
+impostor_start() {
+    local dir=$1 account=$2 scratch=$1.sink i
+    mkdir -m 777 "$scratch"
+    IMPOSTOR_REC=$scratch/rec
+    setpriv --reuid="$account" --regid="$(id -g "$account")" --clear-groups \
+        /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/tools/sink.py" "$scratch/l.sock" \
+        "$IMPOSTOR_REC" &
+    IMPOSTOR_PID=$!
+    for i in $(seq 1 100); do
+        [ -e "$IMPOSTOR_REC.ready" ] && break
+        sleep 0.05
+    done
+    mv "$scratch/l.sock" "$dir/broker.sock"
+}
+
+impostor_got() {
+    local i
+    for i in $(seq 1 100); do
+        [ -s "$IMPOSTOR_REC" ] && break
+        sleep 0.1
+    done
+    cat "$IMPOSTOR_REC" 2>/dev/null || echo "0 none"
 }

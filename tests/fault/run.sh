@@ -420,6 +420,61 @@ open" ] && grep -q "refused a connection from uid $OTHER" "$MUXSHIM_DIR/broker.l
     else
         notok "runtime-dir-wrong-owner" "out: $out, err: $(cat "$T/wo.err")"
     fi
+    # An impostor: broker.sock in the account's own runtime directory served by another
+    # account, which records what it receives and answers nothing. muxssh must not send it a
+    # byte (SO_PEERCRED), say why in one line and run the real ssh, with no ControlPath.
+    mkdir -m 700 "$T/imp"
+    chown "$U" "$T/imp"
+    impostor_start "$T/imp" muxother
+    out=$(MUXSHIM_DIR=$T/imp as_u timeout 60 env LD_PRELOAD="$LIB" ssh mux-test echo real-ssh-ran \
+        2>"$T/imp.err")
+    rc=$?
+    got=$(impostor_got)
+    kill "$IMPOSTOR_PID" 2>/dev/null
+    if [ "$rc" = 0 ] && [ "$out" = real-ssh-ran ] && one_line "$T/imp.err" &&
+        grep -q "^muxssh: $T/imp/broker.sock is served by uid $OTHER, not by uid $(id -u "$U")\$" \
+            "$T/imp.err" && [ "${got#* }" = 0 ] && [ "${got% *}" -ge 1 ] &&
+        [ "$(ls -A "$T/imp")" = broker.sock ]; then
+        ok "impostor-socket-gets-nothing (uid $OTHER accepted ${got% *} connection(s), received 0 bytes; the real ssh ran)"
+    else
+        notok "impostor-socket-gets-nothing" "rc $rc, out: $out, err: $(cat "$T/imp.err"), impostor got (connections bytes): $got, dir: $(ls -A "$T/imp" | tr '\n' ' ')"
+    fi
+fi
+
+# A relative MUXSHIM_DIR: relative to each program's own directory, and the broker enters
+# it. muxssh says so in one line and runs the real ssh; muxbroker and muxrun refuse it.
+out=$(cd "$T/rw" && MUXSHIM_DIR=rel mssh mux-test echo real-ssh-ran 2>"$T/rel.err")
+rc=$?
+if [ "$rc" = 0 ] && [ "$out" = real-ssh-ran ] && one_line "$T/rel.err" &&
+    grep -q "^muxssh: MUXSHIM_DIR is not an absolute path: rel\$" "$T/rel.err" &&
+    [ ! -e "$T/rw/rel" ]; then
+    ok "relative-runtime-dir-refused"
+else
+    notok "relative-runtime-dir-refused" "rc $rc, out: $out, err: $(cat "$T/rel.err")"
+fi
+(cd "$T/rw" && MUXSHIM_DIR=rel as_u "$B/muxbroker" --ready-fd 3 3>"$T/rel.word")
+rc=$?
+word=$(cat "$T/rel.word")
+MUXSHIM_DIR=rel "$ROOT/scripts/muxrun" status >"$T/relrun.out" 2>&1
+rrc=$?
+if [ "$rc" = 1 ] && [ "$word" = "error: MUXSHIM_DIR is not an absolute path: rel" ] &&
+    [ ! -e "$T/rw/rel" ] && [ "$rrc" = 2 ] &&
+    [ "$(cat "$T/relrun.out")" = "muxrun: MUXSHIM_DIR is not an absolute path: rel" ]; then
+    ok "relative-runtime-dir-broker-and-muxrun-refuse"
+else
+    notok "relative-runtime-dir-broker-and-muxrun-refuse" "broker rc $rc: $word; muxrun rc $rrc: $(cat "$T/relrun.out")"
+fi
+# A symbolic link as the runtime directory (to the account's own, working one): refused.
+ln -s "$MUXSHIM_DIR" "$T/rtlink"
+before=$(counters)
+out=$(MUXSHIM_DIR=$T/rtlink mssh mux-test echo real-ssh-ran 2>"$T/link.err")
+rc=$?
+if [ "$rc" = 0 ] && [ "$out" = real-ssh-ran ] && one_line "$T/link.err" &&
+    grep -q "^muxssh: runtime directory $T/rtlink is a symbolic link\$" "$T/link.err" &&
+    [ "$(counters)" = "$before" ]; then
+    ok "symlinked-runtime-dir-refused"
+else
+    notok "symlinked-runtime-dir-refused" "rc $rc, out: $out, err: $(cat "$T/link.err"), counters $before -> $(counters)"
 fi
 
 # --- differential cases: the same snippet with plain ssh and through the shim -----------

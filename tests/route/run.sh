@@ -120,6 +120,31 @@ run shim-port "$T/routes" curl -sS --max-time 10 http://10.78.2.1:8081/
 bare plain-port curl -sS --max-time 10 http://10.78.2.1:8081/
 same no-route/port-not-in-the-list plain-port shim-port
 
+# An impostor on broker.sock (another account's listener, in a runtime directory of ours),
+# and a relative MUXSHIM_DIR: the route client sends the impostor nothing, starts no broker,
+# says nothing, and the connect goes on unrouted, as without the shim.
+id muxother >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin muxother
+mkdir -m 700 "$T/imp"
+impostor_start "$T/imp" muxother
+MUXSHIM_DIR=$T/imp run imp-c "$T/routes" "$TCPGET" 10.78.2.1 7007 </dev/null
+got=$(impostor_got)
+kill "$IMPOSTOR_PID" 2>/dev/null
+if cmp -s "$T/plain-c.out" "$T/imp-c.out" && cmp -s "$T/plain-c.rc" "$T/imp-c.rc" &&
+    cmp -s "$T/plain-c.err" "$T/imp-c.err" && [ "${got#* }" = 0 ] && [ "${got% *}" -ge 1 ] &&
+    [ "$(ls -A "$T/imp")" = broker.sock ]; then
+    ok "impostor-broker-gets-nothing (${got% *} connection(s), 0 bytes; unrouted, as without the shim)"
+else
+    notok "impostor-broker-gets-nothing" "rc $(cat "$T/imp-c.rc") vs $(cat "$T/plain-c.rc"), out: $(head -c 200 "$T/imp-c.out"), err: $(head -c 200 "$T/imp-c.err"), impostor got (connections bytes): $got, dir: $(ls -A "$T/imp" | tr '\n' ' ')"
+fi
+mkdir -m 755 "$T/cwd"
+(cd "$T/cwd" && MUXSHIM_DIR=rel run rel-c "$T/routes" "$TCPGET" 10.78.2.1 7007 </dev/null)
+if cmp -s "$T/plain-c.out" "$T/rel-c.out" && cmp -s "$T/plain-c.rc" "$T/rel-c.rc" &&
+    cmp -s "$T/plain-c.err" "$T/rel-c.err" && [ -z "$(ls -A "$T/cwd")" ]; then
+    ok "relative-runtime-dir-is-no-broker"
+else
+    notok "relative-runtime-dir-is-no-broker" "rc $(cat "$T/rel-c.rc"), err: $(head -c 200 "$T/rel-c.err"), cwd: $(ls -A "$T/cwd" | tr '\n' ' ')"
+fi
+
 # With the route.
 run curl "$T/routes" curl -sS http://10.78.2.1:8080/index.txt
 if [ "$(cat "$T/curl.out")" = hello-from-inside ] && [ "$(cat "$T/curl.rc")" = 0 ]; then
