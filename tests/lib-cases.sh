@@ -79,14 +79,15 @@ with_fixture() {
 }
 
 impostor_start() {
-    local dir=$1 account=$2 scratch=$1.sink i
+    local dir=$1 account=$2 scratch=$1.sink
     mkdir -m 777 "$scratch"
     IMPOSTOR_REC=$scratch/rec
     setpriv --reuid="$account" --regid="$(id -g "$account")" --clear-groups \
         /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/tools/sink.py" "$scratch/l.sock" \
         "$IMPOSTOR_REC" &
+    # shellcheck disable=SC2034 # the suites end it
     IMPOSTOR_PID=$!
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [ -e "$IMPOSTOR_REC.ready" ] && break
         sleep 0.05
     done
@@ -94,8 +95,7 @@ impostor_start() {
 }
 
 impostor_got() {
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [ -s "$IMPOSTOR_REC" ] && break
         sleep 0.1
     done

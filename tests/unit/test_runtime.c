@@ -53,8 +53,8 @@ static void test_directory(void)
           "relative: %s", err);
     snprintf(path, sizeof path, "%s/rt", base);
     CHECK(open_with(path, 0, &fd, &f, out) == RT_MISSING, "missing, not created");
-    CHECK(open_with(path, 1, &fd, &f, out) == RT_OK && fd >= 0 && !strcmp(out, path),
-          "created: %s", out);
+    CHECK(open_with(path, 1, &fd, &f, out) == RT_OK && fd >= 0 && !strcmp(out, path), "created: %s",
+          out);
     struct stat a, b;
     CHECK(fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
               (b.st_mode & 0777) == 0700 && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
@@ -133,8 +133,8 @@ static void test_impostor(const char *dir)
     struct runtime_found f;
     int s;
     int why = runtime_dial(dir, 0, NULL, &s, &f);
-    CHECK(why == RT_IMPOSTOR && s == -1 && f.uid == OTHER_UID, "impostor refused: %d uid %u",
-          why, f.uid);
+    CHECK(why == RT_IMPOSTOR && s == -1 && f.uid == OTHER_UID, "impostor refused: %d uid %u", why,
+          f.uid);
     if (s >= 0)
         close(s);
     char said[32] = "";
