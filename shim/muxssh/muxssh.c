@@ -487,6 +487,8 @@ int main(int argc, char **argv)
     int errfd = 2;
     if (f.args.logfile && (errfd = log_to_file(&f)) < 0) {
         close(sock);
+        client_notify_handed(f.dir, f.real_ssh, f.cwd, f.args.opts, f.args.dest,
+                             "-E file cannot be opened", environ);
         return run_real(&f); /* ssh says why it cannot open it */
     }
     int code = serve(&f, sock, errfd);

@@ -41,9 +41,6 @@ cleanup() {
     local pid
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
-    for s in "$MUXSHIM_DIR"/cm-*; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-    done
     pkill -u "$U" -f "sleep $MARK" 2>/dev/null
     mountpoint -q "$T/full" 2>/dev/null && {
         pid=$(cat "$T/full/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
