@@ -25,8 +25,8 @@ int runtime_dir(char *out, size_t outlen, int create, char *err, size_t errlen)
         n = snprintf(out, outlen, "%s/muxshim", xdg);
     else
         n = snprintf(out, outlen, "/tmp/muxshim-%u", (unsigned)getuid());
-    /* Leave room for "/cm-" plus a 64-hex-digit ControlPath hash inside sun_path. */
-    if (n < 0 || (size_t)n >= outlen || n > RUNTIME_PATH_MAX - 70) {
+    /* Leave room for "/broker.sock", the longest socket name in it, inside sun_path. */
+    if (n < 0 || (size_t)n >= outlen || n >= RUNTIME_PATH_MAX - (int)sizeof "/broker.sock") {
         snprintf(err, errlen, "runtime directory path is too long for a socket");
         return -1;
     }

@@ -30,6 +30,7 @@ chown "$U" "$MUXSHIM_DIR"
 cleanup() {
     mux_stop "$MUXSHIM_DIR" "$T"/own/* "$T"/owncp/*
     mux_stop "$T/rho"
+    [ -n "${LONGRT:-}" ] && mux_stop "$LONGRT"
     [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null
     sshd_stop "$T/s"
     rm -rf "$T"
@@ -453,6 +454,18 @@ if [ "$(cat "$T/mux.out")" = still-works ] && grep -q "^muxssh: runtime director
     ok "runtime-dir-mode"
 else
     notok "runtime-dir-mode" "out: $(cat "$T/mux.out"), err: $(cat "$T/mux.err")"
+fi
+# A runtime directory path as long as a socket beside it allows (94 bytes) is served; one
+# byte more is refused, and ssh still runs.
+LONGRT=$T/$(printf 'l%.0s' $(seq 1 $((94 - ${#T} - 1))))
+mkdir -m 700 "$LONGRT" "${LONGRT}x" && chown "$U" "$LONGRT" "${LONGRT}x"
+run_side mux "MUXSHIM_DIR=$LONGRT ssh mux-test echo long; MUXSHIM_DIR=${LONGRT}x ssh mux-test echo longer"
+c=$(broker_counters "$B/muxssh" "$LONGRT" "$U")
+if [ "$(tr '\n' ' ' <"$T/mux.out")" = "long longer " ] && [ "${c% *}" = 1 ] &&
+    grep -q "^muxssh: runtime directory path is too long for a socket" "$T/mux.err"; then
+    ok "runtime-dir-long (${#LONGRT} bytes served)"
+else
+    notok "runtime-dir-long" "served ${c% *}, out: $(tr '\n' ' ' <"$T/mux.out"), err: $(head -c 300 "$T/mux.err")"
 fi
 
 [ "$failures" -eq 0 ]
