@@ -41,8 +41,8 @@
 #                       is where ssh reads the system's config without -F
 #   sshd_stop DIR       stops it
 #   mux_stop DIR [SOCKET...]   ends the broker of the runtime directory DIR and the OpenSSH
-#                       masters listening on DIR/cm-* (what went to the real ssh) and on
-#                       each SOCKET
+#                       masters listening on each SOCKET (masters a case asked for: a
+#                       hand-over runs ssh unchanged and starts none of its own)
 #   sshd_connections DIR   how many TCP connections it has logged
 #   sshd_relay DIR RELAY [ARGS...]   start tests/tools/relay (the binary RELAY, with ARGS such
 #                       as -d 25) in front of DIR's sshd; sets RELAY_PID and RELAY_PORT and
@@ -200,7 +200,7 @@ mux_stop() {
     local dir=$1 pid s
     shift
     pid=$(cat "$dir/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-    for s in "$dir"/cm-* "$@"; do
+    for s in "$@"; do
         [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
     done
     return 0

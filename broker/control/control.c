@@ -28,8 +28,8 @@ void control_resolved(struct session *s)
         int served = doctor_report(s, text, sizeof text);
         peer_send_ctl_reply(p, served ? CTLR_OK : CTLR_NOT_FOUND, text);
     } else if (n == 0 || ctlpath_live_master(s->cfg)) {
-        /* An OpenSSH master (a fallback's, or one on the caller's own ControlPath) holds
-         * it: muxssh asks the real ssh. */
+        /* Nothing of ours, or an OpenSSH master on the caller's own ControlPath holds it:
+         * muxssh asks the real ssh, which answers as it would without the shim. */
         peer_send_ctl_reply(p, CTLR_NOT_FOUND, "");
     } else if (s->ctl_op == CTL_CHECK) {
         /* OpenSSH's wording, with the broker as the master. */

@@ -71,8 +71,8 @@ int runtime_open(char *out, size_t outlen, int create, int *dirfd, struct runtim
         utoa((unsigned)getuid(), uid);
         n = join(out, outlen, "/tmp/muxshim-", uid, "");
     }
-    /* Leave room for "/cm-" plus a 64-hex-digit ControlPath hash inside sun_path. */
-    if (n < 0 || n > RUNTIME_PATH_MAX - 70)
+    /* Leave room for "/broker.sock", the longest socket name in it, inside sun_path. */
+    if (n < 0 || n >= RUNTIME_PATH_MAX - (int)sizeof "/broker.sock")
         return RT_TOO_LONG;
     if (create && mkdir(out, 0700) < 0 && errno != EEXIST) {
         found->err = errno;

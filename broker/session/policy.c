@@ -102,13 +102,7 @@ void session_reject(struct session *s, int code, const char *msg)
     if (s->peer && code == ERR_FALLBACK && !s->route && !s->ctl_op)
         count_handed(s, msg);
     if (s->peer) {
-        /* No multiplexing of ours either when the session forwards an agent (a 1.10
-         * build): an OpenSSH master forwards the agent of the session that started it. */
-        char text[700];
-        int no_ctl = s->cfg && (s->cfg->has_own_controlpath || s->cfg->forwardagent[0]);
-        snprintf(text, sizeof text, "%s%.600s",
-                 code == ERR_FALLBACK && no_ctl ? "own-controlpath: " : "", msg);
-        session_refuse(s, code, text);
+        session_refuse(s, code, msg);
         return;
     }
     sess_tunnel_fail(s, code == ERR_FATAL ? CONN_FATAL : CONN_FALLBACK, msg);

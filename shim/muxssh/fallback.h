@@ -7,15 +7,8 @@
 /* The real ssh: $MUXSHIM_REAL_SSH, else the first `ssh` on PATH that is not this program.
  * Returns 0 with the path in out, or -1. */
 int fallback_real_ssh(char *out, size_t outlen);
-/* Build the argv for the real ssh into a heap array: argv[0], then (when ctl_dir is not
- * NULL) OpenSSH's own multiplexing options under ctl_dir, then argv[1..]. NULL on ENOMEM. */
-char **fallback_argv(int argc, char **argv, const char *ctl_dir, int persist);
-/* Does the config the real ssh would read for argv choose its own multiplexing
- * (ControlMaster other than no, or a ControlPath)? Asks `real_ssh -G`; 1 when it does or
- * cannot tell, 0 when it does not. */
-int fallback_config_controls(const char *real_ssh, int argc, char **argv);
-/* Exec the real ssh with fallback_argv(...) and MUXSHIM_GUARD=1 set; returns only on failure
- * (after printing a one-line error), with 255 to exit with. */
-int fallback_exec(const char *real_ssh, int argc, char **argv, const char *ctl_dir);
+/* Exec the real ssh with argv unchanged (argv[0] included) and MUXSHIM_GUARD=1 set; returns
+ * only on failure (after printing a one-line error), with 255 to exit with. */
+int fallback_exec(const char *real_ssh, char **argv);
 
 #endif

@@ -23,13 +23,11 @@
 extern char **environ;
 
 struct front {
-    int argc;
     char **argv;
     struct ssh_args args;
     int parsed;
     char real_ssh[PATH_MAX];
     char dir[RUNTIME_PATH_MAX];
-    int have_dir;
     char cwd[PATH_MAX];
 };
 
@@ -39,21 +37,10 @@ static void debug(const struct front *f, const char *why)
         fprintf(stderr, "debug1: muxshim: %s\r\n", why);
 }
 
-/* How run_real may add OpenSSH's multiplexing: never, if `ssh -G` shows the config does
- * not choose its own, or at once (the broker has read the config already). */
-enum { CTL_NONE, CTL_IF_CONFIG_SILENT, CTL_ADD };
-
-/* Run the real ssh; add OpenSSH's own multiplexing unless the caller, the config, or a
- * query option (-G, -V, -Q, whose output must not change) says otherwise. */
-static int run_real(struct front *f, int add_ctl)
+/* Run the real ssh, unchanged (see fallback_exec). */
+static int run_real(struct front *f)
 {
-    const char *u = f->parsed ? f->args.unsupported : NULL;
-    if (!f->parsed || f->args.user_ctl || !f->have_dir ||
-        (u && (!strcmp(u, "-G") || !strcmp(u, "-V") || !strcmp(u, "-Q"))))
-        add_ctl = 0;
-    if (add_ctl == CTL_IF_CONFIG_SILENT && fallback_config_controls(f->real_ssh, f->argc, f->argv))
-        add_ctl = 0;
-    return fallback_exec(f->real_ssh, f->argc, f->argv, add_ctl ? f->dir : NULL);
+    return fallback_exec(f->real_ssh, f->argv);
 }
 
 static void print_text(const struct pstr *s, int crlf)
@@ -182,12 +169,12 @@ static int control(struct front *f, int sock)
         free(body);
         close(sock);
         debug(f, "no answer to -O from the broker");
-        return run_real(f, CTL_IF_CONFIG_SILENT);
+        return run_real(f);
     }
     close(sock);
     if (m.u[0] == CTLR_NOT_FOUND) {
         free(body);
-        return run_real(f, CTL_IF_CONFIG_SILENT);
+        return run_real(f);
     }
     print_text(&m.s[0], 1);
     free(body);
@@ -304,7 +291,7 @@ static int run_local_command(const char *cmd, int errfd)
  * code, or -1 to fall back to the real ssh, which happens only before STARTED: once the
  * command may have run, a lost broker or an ERROR ends with 255 and the broker's words,
  * never a second run. */
-static int serve(struct front *f, int sock, int errfd, int *no_ctl)
+static int serve(struct front *f, int sock, int errfd)
 {
     char err[512] = "";
     int fds[3] = {0, 1, errfd}, null = -1;
@@ -415,19 +402,14 @@ static int serve(struct front *f, int sock, int errfd, int *no_ctl)
             char text[600];
             proto_str_copy(&m.s[0], text, sizeof text);
             free(body);
-            const char *why = text;
-            if (!strncmp(text, "own-controlpath: ", 17)) {
-                *no_ctl = 1;
-                why += 17;
-            }
             if (started) { /* the command may be running: never run it a second time */
-                fprintf(stderr, "muxssh: broker: %s\n", why);
+                fprintf(stderr, "muxssh: broker: %s\n", text);
                 return 255;
             }
             if (code == ERR_PROTO)
-                fprintf(stderr, "muxssh: broker: %s\n", why);
+                fprintf(stderr, "muxssh: broker: %s\n", text);
             else
-                debug(f, why);
+                debug(f, text);
             return -1;
         }
         case MSG_EXIT: {
@@ -469,7 +451,6 @@ int main(int argc, char **argv)
 {
     static struct front f;
     char err[512];
-    f.argc = argc;
     f.argv = argv;
     if (argc == 2 && !strcmp(argv[1], "--mux-status"))
         return mux_status();
@@ -485,9 +466,8 @@ int main(int argc, char **argv)
         return mux_doctor(&f);
     if (runtime_dir(f.dir, sizeof f.dir, 1, err, sizeof err) < 0) {
         fprintf(stderr, "muxssh: %s\n", err);
-        return run_real(&f, CTL_NONE);
+        return run_real(&f);
     }
-    f.have_dir = 1;
     if (f.parsed && f.args.stdio_fwd && f.args.command[0])
         f.args.unsupported = "-W with a command";
     if (!getcwd(f.cwd, sizeof f.cwd))
@@ -499,26 +479,28 @@ int main(int argc, char **argv)
             debug(&f, err);
             client_notify_handed(f.dir, f.real_ssh, f.cwd, f.args.opts, f.args.dest, why, environ);
         }
-        return run_real(&f, CTL_IF_CONFIG_SILENT);
+        return run_real(&f);
     }
     int is_ctl = f.args.ctl_cmd != NULL;
     int sock = client_connect(f.dir, !is_ctl, err, sizeof err);
-    if (sock == CLIENT_REFUSED) { /* as for a directory that is not ours: said, no ControlPath */
+    if (sock == CLIENT_REFUSED) { /* as for a directory that is not ours: said */
         fprintf(stderr, "muxssh: %s\n", err);
-        return run_real(&f, CTL_NONE);
+        return run_real(&f);
     }
     if (sock < 0) {
         debug(&f, err);
-        return run_real(&f, CTL_IF_CONFIG_SILENT);
+        return run_real(&f);
     }
     if (is_ctl)
         return control(&f, sock);
-    int no_ctl = 0, errfd = 2;
+    int errfd = 2;
     if (f.args.logfile && (errfd = log_to_file(&f)) < 0) {
         close(sock);
-        return run_real(&f, CTL_IF_CONFIG_SILENT); /* ssh says why it cannot open it */
+        client_notify_handed(f.dir, f.real_ssh, f.cwd, f.args.opts, f.args.dest,
+                             "-E file cannot be opened", environ);
+        return run_real(&f); /* ssh says why it cannot open it */
     }
-    int code = serve(&f, sock, errfd, &no_ctl);
+    int code = serve(&f, sock, errfd);
     tty_restore();
     if (errfd != 2) { /* ssh's diagnostics go to stderr again */
         dup2(errfd, 2);
@@ -527,5 +509,5 @@ int main(int argc, char **argv)
     if (code >= 0)
         return code;
     close(sock);
-    return run_real(&f, no_ctl ? CTL_NONE : CTL_ADD);
+    return run_real(&f);
 }

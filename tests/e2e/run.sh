@@ -29,12 +29,15 @@ chown "$U" "$MUXSHIM_DIR"
 
 cleanup() {
     mux_stop "$MUXSHIM_DIR" "$T"/own/* "$T"/owncp/*
+    mux_stop "$T/rho"
+    [ -n "${LONGRT:-}" ] && mux_stop "$LONGRT"
+    [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null
     sshd_stop "$T/s"
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
+SSHD_EXTRA="X11Forwarding yes" SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
 # The account's own ~/.ssh, as a user has it: the default key, known_hosts, a Host entry.
 H=$(getent passwd "$U" | cut -d: -f6)
 mkdir -p "$H/.ssh"
@@ -271,25 +274,115 @@ else
     notok "known-hosts-shared" "they made $((MUX_CONNS - k0)) TCP connections"
 fi
 
-# --- handed to the real ssh, with OpenSSH's multiplexing --------------------------------
-dcase "fallback-local-forward" "ssh -o ExitOnForwardFailure=yes -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo forwarded" handed
-dcase "fallback-version" "ssh -V" any
-c0=$(sshd_connections "$T/s")
-run_side mux "ssh -W 127.0.0.1:9 mux-test </dev/null; ssh -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test true"
-c1=$(sshd_connections "$T/s")
-if ls "$MUXSHIM_DIR"/cm-* >/dev/null 2>&1 && [ $((c1 - c0)) -le 1 ]; then
-    ok "fallback-shares-openssh-master (new connections: $((c1 - c0)))"
-else
-    notok "fallback-shares-openssh-master" "new connections: $((c1 - c0)), masters: $(ls "$MUXSHIM_DIR" | tr '\n' ' ')"
-fi
-
-# --- the caller's own ControlMaster/ControlPath/ControlPersist: the broker is the master ---
-# handed: the broker's count of sessions handed to ssh
+# --- handed to the real ssh: exactly plain ssh -----------------------------------------
+# A hand-over runs the real ssh unchanged, so it is plain ssh whatever its stdio and settings.
+# Its own runtime directory gives the counters of these cases alone (the status keeps 12
+# reasons a host); the served session starts its broker, which then counts the hand-overs
+# muxssh decides on by itself.
+HO=$T/rho
+mkdir -m 700 "$HO" && chown "$U" "$HO"
+ho_run() { MUXSHIM_DIR=$HO run_side "$@"; }
+# handed [DIR]: how many sessions the broker of DIR (else $MUXSHIM_DIR) handed to ssh
 handed() {
     local c
-    c=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    c=$(broker_counters "$B/muxssh" "${1:-$MUXSHIM_DIR}" "$U")
     echo "${c#* }"
 }
+# ho_reason TEXT: how many hand-overs the status counts under the reason TEXT
+ho_reason() {
+    broker_status "$B/muxssh" "$HO" "$U" | sed -n 's/.*, handed to ssh [0-9]* (\(.*\))$/\1/p' |
+        tr ',' '\n' | sed 's/^ *//' |
+        awk -v w="$1: " 'index($0, w) == 1 { n += substr($0, length(w) + 1) } END { print n + 0 }'
+}
+ho_run mux "$S echo broker-up"
+# handcase NAME REASON OPTS: a session handed to ssh for REASON (as the status words it), run
+# under -v with stderr into the pipe, with stdout and stderr on pipes, and with -f: the same
+# output and exit codes as plain ssh, and every pipe closed when ssh is done (`timeout` says
+# 124 otherwise). -v comes first: a master started under -v kept the caller's stderr, and so
+# the pipe, for all of ControlPersist.
+handcase() {
+    local name=$1 why=$2 opts=$3 h0 r0 bad=
+    local c="'echo out; echo err >&2; exit 3'" snippet
+    snippet="timeout 20 ssh -v $opts mux-test $c 2>&1 | timeout 20 cat >\"\$W/v\"; echo \"-v: \${PIPESTATUS[*]}\"; grep -x -e out -e err \"\$W/v\"
+ssh $opts mux-test $c 2>\"\$W/err\" | cat; echo \"pipes: \${PIPESTATUS[*]}\"; cat \"\$W/err\"
+{ timeout 20 ssh -f $opts mux-test 'sleep 1; echo late; exit 3'; echo \"-f: \$?\"; } 2>/dev/null | timeout 20 cat; echo \"-f pipe: \${PIPESTATUS[1]}\""
+    run_side plain "$snippet"
+    h0=$(handed "$HO") r0=$(ho_reason "$why")
+    ho_run mux "$snippet"
+    grep -Eq '^-v: .*\<124\>|^-f pipe: 124' "$T/mux.out" && bad="timed out: $(grep -E '^-v|^-f' "$T/mux.out" | tr '\n' ' ')"
+    [ "$(handed "$HO")" = $((h0 + 3)) ] && [ "$(ho_reason "$why")" = $((r0 + 3)) ] ||
+        bad="${bad:+$bad; }handed to ssh $h0 -> $(handed "$HO"), as \"$why\" $r0 -> $(ho_reason "$why"): $(broker_handed_why "$B/muxssh" "$HO" "$U")"
+    if [ -n "$bad" ]; then
+        notok "handover-$name" "$bad"
+        return
+    fi
+    compare_sides "handover-$name"
+}
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1-2 "$T/s/id_ed25519.pub")" >"$T/changed_kh"
+ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
+chmod 644 "$T/changed_kh"
+chown "$U" "$T/stranger"
+cp "$T/s/id_ed25519.pub" "$T/cert.pub"
+ssh-keygen -q -s "$T/s/id_ed25519" -I handover -n "$U" "$T/cert.pub"
+chmod 644 "$T/cert-cert.pub"
+handcase pkcs11 PKCS11Provider "-o PKCS11Provider=/nonexistent.so"
+handcase local-forward -L "-o StreamLocalBindUnlink=yes -L \"\$W/fwd.sock:127.0.0.1:9\""
+handcase tunnel -w "-w any"
+handcase certificate CertificateFile "-o CertificateFile=$T/cert-cert.pub"
+handcase M -M "-M -S \"\$W/m.sock\""
+handcase unknown-host-key-strict "host key for [127.0.0.1]:$SSHD_PORT is unknown" "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null"
+handcase changed-host-key "host key for [127.0.0.1]:$SSHD_PORT has changed" "-o StrictHostKeyChecking=no -o UserKnownHostsFile=$T/changed_kh"
+handcase known-hosts-command "KnownHostsCommand failed" "-o UserKnownHostsFile=/dev/null -o KnownHostsCommand=/bin/false"
+handcase login-failed "no usable credentials" "-o IdentitiesOnly=yes -i $T/stranger"
+handcase logfile-unopenable "-E file cannot be opened" "-E /nonexistent/ssh.log"
+
+# A second hand-over to the same host with other settings gets what it asked for, as from
+# plain ssh, after a first one (-L) whose OpenSSH master would have served them all with
+# its own: X11 (-X, -Y: Xvfb, xauth, xdpyinfo), an agent, its environment, a forwarding.
+XA=$T/x/xauthority # in a directory of the account's: xauth locks the file beside it
+XDISPLAY=
+if command -v Xvfb >/dev/null && command -v xauth >/dev/null; then
+    xauth -q -f "$T/xserver.auth" add :0 . "$(mcookie)" 2>/dev/null
+    Xvfb -displayfd 5 -auth "$T/xserver.auth" -nolisten tcp 5>"$T/xdisplay" >"$T/xvfb.log" 2>&1 &
+    XVFB_PID=$!
+    for _ in $(seq 1 100); do [ -s "$T/xdisplay" ] && break; sleep 0.05; done
+    XDISPLAY=:$(cat "$T/xdisplay")
+    mkdir -m 700 "$T/x"
+    xauth -q -f "$XA" add "$XDISPLAY" . "$(xauth -f "$T/xserver.auth" list | awk '{ print $3 }')" 2>/dev/null
+    chown -R "$U" "$T/x"
+fi
+export XA XDISPLAY
+if [ "$XDISPLAY" = : ] || [ -z "$XDISPLAY" ]; then
+    notok "handover-other-settings" "no X server (Xvfb, xauth: scripts/install-deps.sh)"
+else
+    # (sshd's xauth makes ~/.Xauthority, saying so the first time: both sides start without)
+    ho_snippet='rm -f ~/.Xauthority
+ssh -o StreamLocalBindUnlink=yes -L "$W/fwd.sock:127.0.0.1:9" mux-test echo first
+DISPLAY=$XDISPLAY XAUTHORITY=$XA ssh -X mux-test '"'"'xdpyinfo | grep -c "^name of display"'"'"'
+DISPLAY=$XDISPLAY XAUTHORITY=$XA ssh -Y mux-test '"'"'echo ${DISPLAY%%:*}; xdpyinfo >/dev/null && echo trusted'"'"'
+eval "$(ssh-agent -s)" >/dev/null && ssh-add -q 2>/dev/null
+ssh -A -L "$W/fwd2.sock:127.0.0.1:9" mux-test '"'"'ssh-add -l | wc -l'"'"'
+ssh-agent -k >/dev/null
+LC_HANDOVER=h ssh -o SendEnv=LC_HANDOVER -L "$W/fwd3.sock:127.0.0.1:9" mux-test '"'"'echo ${LC_HANDOVER-unset}'"'"'
+ssh -R "$W/r.sock:127.0.0.1:9" mux-test "test -S $W/r.sock && echo remote-forward"'
+    run_side plain "$ho_snippet"
+    h0=$(handed "$HO")
+    ho_run mux "$ho_snippet"
+    h1=$(handed "$HO")
+    if ! printf 'first\n1\nlocalhost\ntrusted\n1\nh\nremote-forward\n' | cmp -s - "$T/mux.out"; then
+        notok "handover-other-settings" "stdout: $(tr '\n' ' ' <"$T/mux.out"), stderr: $(head -c 400 "$T/mux.err" | tr '\n' ' ')"
+    elif [ "$h1" != $((h0 + 6)) ]; then
+        notok "handover-other-settings" "handed to ssh $h0 -> $h1, want 6 more"
+    else
+        compare_sides "handover-other-settings"
+    fi
+fi
+ho_left="$(find "$HO" "$MUXSHIM_DIR" -maxdepth 1 -name 'cm-*')$(pgrep -a -u "$U" -f '^ssh: .*\[mux\]')"
+verdict "handover-no-master" "${ho_left:+OpenSSH masters: $(echo "$ho_left" | tr '\n' ' ')}" \
+    "handover-no-master (no OpenSSH master or socket of ours)"
+dcase "fallback-version" "ssh -V" any
+
+# --- the caller's own ControlMaster/ControlPath/ControlPersist: the broker is the master ---
 exit_masters() {
     local s
     for s in "$1"/*; do [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1; done
@@ -321,17 +414,15 @@ owncase "own-controlpath-S" "ssh -S $OWNCP/s mux-test echo via-S"
 owncase "controlpath-none" "ssh -o ControlPath=none mux-test echo none"
 
 # A config that chooses its own ControlMaster/ControlPath: a session the broker cannot
-# serve (-L) goes to the real ssh with them, nothing added.
-m0=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
+# serve (-L) goes to the real ssh, which starts the master the config asks for.
 mkdir -m 700 "$T/own" && chown "$U" "$T/own"
 printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 20\n' \
     "$CFG" "$T/own" >"$T/own.cfg"
 run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
-m1=$(ls "$MUXSHIM_DIR" | grep -c '^cm-')
-if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1 && [ "$m0" = "$m1" ]; then
+if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1; then
     ok "fallback-config-controlpath"
 else
-    notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T/own" | grep -c '^own-'), ours $m0 -> $m1"
+    notok "fallback-config-controlpath" "out: $(cat "$T/mux.out"), own masters: $(ls "$T/own" | grep -c '^own-')"
 fi
 # While that OpenSSH master lives, a session on its path rides it (as ssh would: no new
 # login) and -O answers from it; once it is gone, the broker serves the path.
@@ -363,6 +454,18 @@ if [ "$(cat "$T/mux.out")" = still-works ] && grep -q "^muxssh: runtime director
     ok "runtime-dir-mode"
 else
     notok "runtime-dir-mode" "out: $(cat "$T/mux.out"), err: $(cat "$T/mux.err")"
+fi
+# A runtime directory path as long as a socket beside it allows (94 bytes) is served; one
+# byte more is refused, and ssh still runs.
+LONGRT=$T/$(printf 'l%.0s' $(seq 1 $((94 - ${#T} - 1))))
+mkdir -m 700 "$LONGRT" "${LONGRT}x" && chown "$U" "$LONGRT" "${LONGRT}x"
+run_side mux "MUXSHIM_DIR=$LONGRT ssh mux-test echo long; MUXSHIM_DIR=${LONGRT}x ssh mux-test echo longer"
+c=$(broker_counters "$B/muxssh" "$LONGRT" "$U")
+if [ "$(tr '\n' ' ' <"$T/mux.out")" = "long longer " ] && [ "${c% *}" = 1 ] &&
+    grep -q "^muxssh: runtime directory path is too long for a socket" "$T/mux.err"; then
+    ok "runtime-dir-long (${#LONGRT} bytes served)"
+else
+    notok "runtime-dir-long" "served ${c% *}, out: $(tr '\n' ' ' <"$T/mux.out"), err: $(head -c 300 "$T/mux.err")"
 fi
 
 [ "$failures" -eq 0 ]

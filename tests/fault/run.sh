@@ -41,10 +41,6 @@ cleanup() {
     local pid
     pid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
     [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null
-    # (imp and rw/rel: where a build that let the refused cases through put its masters)
-    for s in "$MUXSHIM_DIR"/cm-* "$T"/imp/cm-* "$T"/rw/rel/cm-*; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-    done
     pkill -u "$U" -f "sleep $MARK" 2>/dev/null
     mountpoint -q "$T/full" 2>/dev/null && {
         pid=$(cat "$T/full/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null

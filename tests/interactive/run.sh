@@ -26,13 +26,9 @@ PAM_SERVICE=muxshim-test-otp
 SERVERS=""
 
 stop_brokers() {
-    local d pid s
+    local d pid
     for d in "$T"/rt*; do
         pid=$(cat "$d/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
-        # and the OpenSSH masters of the sessions handed to the real ssh
-        for s in "$d"/cm-*; do
-            [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-        done
     done
 }
 cleanup() {
@@ -314,9 +310,10 @@ once_then_nothing otp otp "$CODE" 'echo coded' coded
 
 # 10. RSA keys: libssh2 1.11 signs them with rsa-sha2-512/256, so the broker serves them:
 # six sessions make one connection. libssh2 1.10 signs them with SHA-1 only, which sshd 9.2
-# refuses, so the real ssh serves the host (with OpenSSH's own multiplexing): the broker
-# tries once and then remembers, and six sessions make two connections (the broker's try
-# and the master). Either way an encrypted RSA key's passphrase is asked once in all.
+# refuses, so the real ssh serves the host, unchanged: the broker tries once and then
+# remembers, and six sessions make seven connections (the broker's try and one login a
+# session, as plain ssh). An encrypted RSA key's passphrase is then asked by each ssh, as
+# plain ssh asks it; the broker asks it once in all.
 rsa_old=0
 case "$("$B/muxbroker" -V 2>&1)" in *"libssh2 1."[0-9].* | *"libssh2 1.10."*) rsa_old=1 ;; esac
 server rsa "" || exit 1
@@ -338,7 +335,7 @@ if [ "$rsa_old" = 1 ]; then compare rsa/falls-back-and-works; else compare rsa/s
 for i in 1 2 3 4 5; do side mux ap-mux rsa-plain 'echo rsa'; done
 conns=$(($(sshd_connections "$T/rsa") - before))
 if [ "$rsa_old" = 1 ]; then
-    if [ "$(cat "$T/mux.out")" = rsa ] && [ "$conns" = 2 ]; then
+    if [ "$(cat "$T/mux.out")" = rsa ] && [ "$conns" = 7 ]; then
         ok rsa/tried-once-then-remembered
     else
         notok rsa/tried-once-then-remembered "$conns connections for six sessions"
@@ -355,10 +352,12 @@ fi
 CASE=rsa-enc
 askpass ap-mux 'rsa pass'
 for i in 1 2 3; do side mux ap-mux rsa-enc 'echo rsa-enc'; done
-if [ "$(cat "$T/mux.out")" = rsa-enc ] && [ "$(wc -l <"$T/ap-mux.count")" = 1 ]; then
-    ok rsa/encrypted-key-passphrase-asked-once
+asked=$(wc -l <"$T/ap-mux.count") want=1
+[ "$rsa_old" = 1 ] && want=3
+if [ "$(cat "$T/mux.out")" = rsa-enc ] && [ "$asked" = "$want" ]; then
+    ok "rsa/encrypted-key-passphrase-asked ($asked times for three sessions)"
 else
-    notok rsa/encrypted-key-passphrase-asked-once "$(wc -l <"$T/ap-mux.count") questions"
+    notok rsa/encrypted-key-passphrase-asked "$asked questions, want $want"
 fi
 
 # 11. Agent forwarding (-A, ForwardAgent): the broker serves it with libssh2 1.11 (the

@@ -75,9 +75,11 @@ static void test_directory(void)
     snprintf(file, sizeof file, "%s/file", base);
     close(open(file, O_CREAT | O_WRONLY, 0600));
     CHECK(open_with(file, 1, &fd, &f, out) == RT_NOT_DIR, "a file is refused");
-    CHECK(open_with("/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, &fd, &f, out) ==
-              RT_TOO_LONG,
-          "too long for the sockets");
+    char longest[128]; /* 95 bytes: "/broker.sock" after it would not fit sun_path */
+    snprintf(longest, sizeof longest, "/tmp/%090d", 0);
+    CHECK(open_with(longest, 0, &fd, &f, out) == RT_TOO_LONG, "too long for the sockets");
+    longest[94] = '\0'; /* 94 bytes fit: only missing */
+    CHECK(open_with(longest, 0, &fd, &f, out) == RT_MISSING, "94 bytes are not too long");
     unsetenv("MUXSHIM_DIR");
     if (getuid() != 0) {
         printf("# skip: the foreign directory needs root\n");
