@@ -2,6 +2,7 @@
  * cache sshconfig_cache.c). */
 #include "sshconfig.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -334,6 +335,51 @@ static void resolve_paths(struct hostcfg *c, const char *cwd)
         bad |= anchor(cwd, c->forwardagent, NULL);
     if (c->has_own_controlpath)
         bad |= anchor(cwd, c->controlpath, NULL);
+    if (bad)
+        note_unsupported(c, "a relative path too long for its directory");
+}
+
+/* 1 when n is a name ssh takes for an environment variable (valid_env_name). */
+static int env_name_ok(const char *n)
+{
+    if (!n[0])
+        return 0;
+    for (; *n; n++)
+        if (!isalnum((unsigned char)*n) && *n != '_')
+            return 0;
+    return 1;
+}
+
+void sshconfig_env_paths(struct hostcfg *c, const char *cwd, char *const *env)
+{
+    int bad = 0;
+    char *ia = c->identityagent, *fa = c->forwardagent;
+    const char *v;
+    if (!strcmp(ia, "SSH_AUTH_SOCK")) {
+        v = words_env(env, "SSH_AUTH_SOCK");
+        if (v && v[0] && v[0] != '/') { /* ssh connects to it from its own directory */
+            copy(ia, HC_STR, v);
+            bad |= anchor(cwd, ia, NULL);
+        }
+    } else if (ia[0] == '$' && ia[1] != '{') { /* "${NAME}" ssh -G expanded already */
+        if (!env_name_ok(ia + 1)) {
+            note_unsupported(c, "IdentityAgent"); /* ssh refuses it, in its words */
+        } else {
+            v = words_env(env, ia + 1); /* unset or empty: ssh asks no agent */
+            copy(ia, HC_STR, v && v[0] ? v : "none");
+            if (v && v[0])
+                bad |= anchor(cwd, ia, NULL);
+        }
+    }
+    if (fa[0] == '$' && fa[1] != '{') {
+        if (!env_name_ok(fa + 1)) {
+            note_unsupported(c, "ForwardAgent");
+        } else {
+            v = words_env(env, fa + 1); /* unset: ssh forwards no agent */
+            copy(fa, HC_STR, v ? v : "");
+            bad |= anchor(cwd, fa, NULL);
+        }
+    }
     if (bad)
         note_unsupported(c, "a relative path too long for its directory");
 }

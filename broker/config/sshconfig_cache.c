@@ -173,6 +173,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
         sshconfig_parse(ce->text, ce->len, cwd, cfg, err, errlen) == 0) {
         snprintf(cfg->warnings, sizeof cfg->warnings, "%s", ce->warnings);
         pthread_mutex_unlock(&cache_lock);
+        sshconfig_env_paths(cfg, cwd, env);
         return 0;
     }
     misses++;
@@ -183,6 +184,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     if (sshconfig_run_g(real_ssh, cwd, opts, dest, command, env, cfg, &raw, &rawlen, err, errlen) <
         0)
         return -1;
+    sshconfig_env_paths(cfg, cwd, env);
 
     pthread_mutex_lock(&cache_lock);
     HASH_FIND_STR(cache, key, ce);

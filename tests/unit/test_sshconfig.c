@@ -421,6 +421,24 @@ static void test_relative_resolve(void)
               !strcmp(c.token, a.token),
           "the same files named from elsewhere: '%s' '%s'", c.identityfile[0],
           c.userknownhostsfile[0]);
+    /* Agents named through the environment: a relative SSH_AUTH_SOCK, IdentityAgent and
+     * ForwardAgent "$NAME" (set, unset, empty), each as ssh would connect to it. */
+    char *envr[] = {"SSH_AUTH_SOCK=rel.sock", "MY_AG=ag2.sock", "MY_EMPTY=", "FWD=/abs/fwd", NULL};
+    snprintf(want, sizeof want, "%s/rel.sock", sub);
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", envr, &b, err, 512) == 0 &&
+              !strcmp(b.identityagent, want),
+          "a relative SSH_AUTH_SOCK: '%s'", b.identityagent);
+    char *agopts[] = {"-F", "../config", "-o", "IdentityAgent=$MY_AG", "-o", "ForwardAgent=$FWD",
+                      NULL};
+    snprintf(want, sizeof want, "%s/ag2.sock", sub);
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, agopts, "rel", "", envr, &b, err, 512) == 0 &&
+              !strcmp(b.identityagent, want) && !strcmp(b.forwardagent, "/abs/fwd"),
+          "$NAME agents: '%s' '%s' (%s)", b.identityagent, b.forwardagent, err);
+    char *unset[] = {"-F", "../config", "-o", "IdentityAgent=$MY_EMPTY", "-o",
+                     "ForwardAgent=$NOT_SET_ANYWHERE", NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, unset, "rel", "", envr, &b, err, 512) == 0 &&
+              !strcmp(b.identityagent, "none") && !b.forwardagent[0],
+          "empty and unset: '%s' '%s'", b.identityagent, b.forwardagent);
     /* A relative -F is watched where ssh reads it: an edit is read again. */
     write_config("Host rel\n  HostName 127.0.0.4\n");
     struct timeval tv[2] = {{2, 0}, {2, 0}};
