@@ -383,8 +383,8 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
             continue;
         int rc = -1, refused = 1;
         if (auth_key_encrypted(text, len))
-            rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text,
-                                len, ui, &refused);
+            rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text, len,
+                               ui, &refused);
         else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);

@@ -344,8 +344,8 @@ static void test_relative_parse(void)
           err);
     CHECK(c.n_identityfile == 5 && !strcmp(c.identityfile[0], "/w/proj/key.pem") &&
               !strcmp(c.identityfile[1], "/w/proj/./key") &&
-              !strcmp(c.identityfile[2], "/w/proj/../id") && !strcmp(c.identityfile[3], "/root/k") &&
-              !strcmp(c.identityfile[4], "/abs/k"),
+              !strcmp(c.identityfile[2], "/w/proj/../id") &&
+              !strcmp(c.identityfile[3], "/root/k") && !strcmp(c.identityfile[4], "/abs/k"),
           "identity files joined to the directory, none dropped: %d '%s' '%s' '%s'",
           c.n_identityfile, c.identityfile[0], c.identityfile[2], c.identityfile[3]);
     CHECK(!strcmp(c.identityfile[0] + c.identityfile_shown[0], "key.pem") &&
@@ -356,7 +356,8 @@ static void test_relative_parse(void)
               !strcmp(c.userknownhostsfile[1], "/abs/kh") && c.n_globalknownhostsfile == 1 &&
               !strcmp(c.globalknownhostsfile[0], "/w/proj/gkh"),
           "known_hosts files: '%s' '%s'", c.userknownhostsfile[0], c.globalknownhostsfile[0]);
-    CHECK(!strcmp(c.identityagent, "/w/proj/ag.sock") && !strcmp(c.forwardagent, "/w/proj/fa.sock") &&
+    CHECK(!strcmp(c.identityagent, "/w/proj/ag.sock") &&
+              !strcmp(c.forwardagent, "/w/proj/fa.sock") &&
               !strcmp(c.controlpath, "/w/proj/cp-x") && !c.unsupported[0],
           "sockets: '%s' '%s' '%s'", c.identityagent, c.forwardagent, c.controlpath);
 
@@ -371,8 +372,8 @@ static void test_relative_parse(void)
     CHECK(c.n_userknownhostsfile == 0 && c.n_globalknownhostsfile == 1 &&
               c.globalknownhostsfile[0][0] == '/' && !strcmp(c.identityagent, "$MY_AGENT") &&
               !strcmp(c.forwardagent, "yes"),
-          "none, ~, $NAME and yes: %d '%s' '%s'", c.n_userknownhostsfile,
-          c.globalknownhostsfile[0], c.identityagent);
+          "none, ~, $NAME and yes: %d '%s' '%s'", c.n_userknownhostsfile, c.globalknownhostsfile[0],
+          c.identityagent);
 
     /* A path that cannot be made whole is ssh's to open: the session goes to it. */
     char longdir[HC_STR];
@@ -394,8 +395,8 @@ static void test_relative_resolve(void)
     snprintf(sub, sizeof sub, "%s/proj", dir);
     mkdir(sub, 0700);
     write_config("Host rel\n  HostName 127.0.0.3\n");
-    char *opts[] = {"-F", "../config", "-o", "IdentityFile=key.pem", "-o",
-                    "UserKnownHostsFile=kh", NULL};
+    char *opts[] = {"-F", "../config", "-o", "IdentityFile=key.pem", "-o", "UserKnownHostsFile=kh",
+                    NULL};
     CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", environ, &a, err, 512) == 0,
           "from proj: %s", err);
     snprintf(want, sizeof want, "%s/key.pem", sub);
@@ -428,14 +429,15 @@ static void test_relative_resolve(void)
     CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", envr, &b, err, 512) == 0 &&
               !strcmp(b.identityagent, want),
           "a relative SSH_AUTH_SOCK: '%s'", b.identityagent);
-    char *agopts[] = {"-F", "../config", "-o", "IdentityAgent=$MY_AG", "-o", "ForwardAgent=$FWD",
-                      NULL};
+    char *agopts[] = {"-F", "../config",         "-o", "IdentityAgent=$MY_AG",
+                      "-o", "ForwardAgent=$FWD", NULL};
     snprintf(want, sizeof want, "%s/ag2.sock", sub);
     CHECK(sshconfig_resolve("/usr/bin/ssh", sub, agopts, "rel", "", envr, &b, err, 512) == 0 &&
               !strcmp(b.identityagent, want) && !strcmp(b.forwardagent, "/abs/fwd"),
           "$NAME agents: '%s' '%s' (%s)", b.identityagent, b.forwardagent, err);
-    char *unset[] = {"-F", "../config", "-o", "IdentityAgent=$MY_EMPTY", "-o",
-                     "ForwardAgent=$NOT_SET_ANYWHERE", NULL};
+    char *unset[] = {
+        "-F", "../config", "-o", "IdentityAgent=$MY_EMPTY", "-o", "ForwardAgent=$NOT_SET_ANYWHERE",
+        NULL};
     CHECK(sshconfig_resolve("/usr/bin/ssh", sub, unset, "rel", "", envr, &b, err, 512) == 0 &&
               !strcmp(b.identityagent, "none") && !b.forwardagent[0],
           "empty and unset: '%s' '%s'", b.identityagent, b.forwardagent);
