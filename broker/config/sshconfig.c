@@ -2,6 +2,7 @@
  * cache sshconfig_cache.c). */
 #include "sshconfig.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,21 +57,49 @@ void sshconfig_pw_home(char *home, size_t hlen, char *name, size_t nlen)
     copy(name, nlen, n);
 }
 
-/* Expand a leading ~ and the %-tokens ssh leaves unexpanded in `ssh -G` paths. */
+/* ssh's tilde_expand: a leading "~" or "~user" (up to the first '/') becomes that passwd
+ * entry's home, slashes after it folded to one, written to out; returns where the rest of
+ * in starts. in itself (out "") when it has no "~" or names no user, as ssh then keeps it. */
+static const char *tilde(const char *in, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (in[0] != '~')
+        return in;
+    const char *slash = strchr(in, '/');
+    size_t ul = slash ? (size_t)(slash - in - 1) : strlen(in + 1);
+    char home[1024] = "", name[256];
+    if (ul == 0) {
+        sshconfig_pw_home(home, sizeof home, name, sizeof name);
+    } else if (ul < sizeof name) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        snprintf(name, sizeof name, "%.*s", (int)ul, in + 1);
+        if (getpwnam_r(name, &pw, buf, sizeof buf, &res) == 0 && res)
+            copy(home, sizeof home, pw.pw_dir);
+    }
+    if (!home[0])
+        return in;
+    size_t hl = strlen(home);
+    if (snprintf(out, outlen, "%s%s", home, home[hl - 1] == '/' ? "" : "/") >= (int)outlen) {
+        out[0] = '\0';
+        return in;
+    }
+    const char *rest = in + 1 + ul;
+    return rest + strspn(rest, "/");
+}
+
+/* Expand a leading ~ (tilde) and, with c, the %-tokens ssh leaves unexpanded in `ssh -G`
+ * paths. */
 static void expand_path(const struct hostcfg *c, const char *in, char *out, size_t outlen)
 {
     char home[1024], name[256];
     sshconfig_pw_home(home, sizeof home, name, sizeof name);
-    size_t o = 0;
-    const char *p = in;
-    if (p[0] == '~' && (p[1] == '/' || p[1] == 0)) {
-        o = (size_t)snprintf(out, outlen, "%s", home);
-        p++;
-    }
+    const char *p = tilde(in, out, outlen);
+    size_t o = strlen(out);
     for (; *p && o + 1 < outlen; p++) {
         const char *rep = NULL;
         char num[32];
-        if (*p == '%' && p[1]) {
+        if (c && *p == '%' && p[1]) {
             switch (p[1]) {
             case '%':
                 rep = "%";
@@ -112,6 +141,29 @@ static void expand_path(const struct hostcfg *c, const char *in, char *out, size
     if (o >= outlen)
         o = outlen - 1;
     out[o] = 0;
+}
+
+/* A relative path (after ~ and %-tokens) as ssh opens it, from its own working directory:
+ * path becomes cwd/path (HC_STR), and *shown (if given) where the name ssh shows, path as
+ * it was, begins in it. Absolute paths, "" and a NULL cwd are left as they are (*shown 0).
+ * Returns -1 when cwd/path does not fit. */
+static int anchor(const char *cwd, char *path, int *shown)
+{
+    if (shown)
+        *shown = 0;
+    if (!cwd || !cwd[0] || !path[0] || path[0] == '/')
+        return 0;
+    size_t cl = strlen(cwd), pl = strlen(path);
+    int sep = cwd[cl - 1] != '/';
+    if (cl + (size_t)sep + pl >= HC_STR)
+        return -1;
+    memmove(path + cl + (size_t)sep, path, pl + 1);
+    memcpy(path, cwd, cl);
+    if (sep)
+        path[cl] = '/';
+    if (shown)
+        *shown = (int)(cl + (size_t)sep);
+    return 0;
 }
 
 int hostcfg_add(char (**list)[HC_STR], int *n, int max, const char *v)
@@ -254,7 +306,86 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "-W");
 }
 
-int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, size_t errlen)
+/* The paths besides IdentityFile, as ssh reads them (see anchor): ssh -G printed
+ * UserKnownHostsFile, IdentityAgent, ForwardAgent and ControlPath with ~ and %-tokens
+ * expanded, GlobalKnownHostsFile as written (ssh expands only its ~). A path that does not
+ * fit once anchored sends the session to ssh. */
+static void resolve_paths(struct hostcfg *c, const char *cwd)
+{
+    int bad = 0;
+    char tmp[HC_STR];
+    for (int i = 0; i < c->n_userknownhostsfile; i++) {
+        expand_path(c, c->userknownhostsfile[i], tmp, sizeof tmp);
+        bad |= anchor(cwd, tmp, NULL);
+        copy(c->userknownhostsfile[i], HC_STR, tmp);
+    }
+    for (int i = 0; i < c->n_globalknownhostsfile; i++) {
+        expand_path(NULL, c->globalknownhostsfile[i], tmp, sizeof tmp);
+        bad |= anchor(cwd, tmp, NULL);
+        copy(c->globalknownhostsfile[i], HC_STR, tmp);
+    }
+    /* "SSH_AUTH_SOCK", "none" and "$NAME" (an environment variable) name no path. */
+    if (strcmp(c->identityagent, "SSH_AUTH_SOCK") && strcmp(c->identityagent, "none") &&
+        c->identityagent[0] != '$') {
+        expand_path(c, c->identityagent, tmp, sizeof tmp);
+        bad |= anchor(cwd, tmp, NULL);
+        copy(c->identityagent, HC_STR, tmp);
+    }
+    if (c->forwardagent[0] && strcmp(c->forwardagent, "yes") && c->forwardagent[0] != '$')
+        bad |= anchor(cwd, c->forwardagent, NULL);
+    if (c->has_own_controlpath)
+        bad |= anchor(cwd, c->controlpath, NULL);
+    if (bad)
+        note_unsupported(c, "a relative path too long for its directory");
+}
+
+/* 1 when n is a name ssh takes for an environment variable (valid_env_name). */
+static int env_name_ok(const char *n)
+{
+    if (!n[0])
+        return 0;
+    for (; *n; n++)
+        if (!isalnum((unsigned char)*n) && *n != '_')
+            return 0;
+    return 1;
+}
+
+void sshconfig_env_paths(struct hostcfg *c, const char *cwd, char *const *env)
+{
+    int bad = 0;
+    char *ia = c->identityagent, *fa = c->forwardagent;
+    const char *v;
+    if (!strcmp(ia, "SSH_AUTH_SOCK")) {
+        v = words_env(env, "SSH_AUTH_SOCK");
+        if (v && v[0] && v[0] != '/') { /* ssh connects to it from its own directory */
+            copy(ia, HC_STR, v);
+            bad |= anchor(cwd, ia, NULL);
+        }
+    } else if (ia[0] == '$' && ia[1] != '{') { /* "${NAME}" ssh -G expanded already */
+        if (!env_name_ok(ia + 1)) {
+            note_unsupported(c, "IdentityAgent"); /* ssh refuses it, in its words */
+        } else {
+            v = words_env(env, ia + 1); /* unset or empty: ssh asks no agent */
+            copy(ia, HC_STR, v && v[0] ? v : "none");
+            if (v && v[0])
+                bad |= anchor(cwd, ia, NULL);
+        }
+    }
+    if (fa[0] == '$' && fa[1] != '{') {
+        if (!env_name_ok(fa + 1)) {
+            note_unsupported(c, "ForwardAgent");
+        } else {
+            v = words_env(env, fa + 1); /* unset: ssh forwards no agent */
+            copy(fa, HC_STR, v ? v : "");
+            bad |= anchor(cwd, fa, NULL);
+        }
+    }
+    if (bad)
+        note_unsupported(c, "a relative path too long for its directory");
+}
+
+int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcfg *c, char *err,
+                    size_t errlen)
 {
     hostcfg_clear(c);
     memset(c, 0, sizeof *c);
@@ -329,9 +460,9 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
             copy(c->identityagent, HC_STR, v);
         else if (!strcmp(k, "forwardagent"))
             copy(c->forwardagent, HC_STR, strcmp(v, "no") ? v : "");
-        else if (!strcmp(k, "userknownhostsfile"))
+        else if (!strcmp(k, "userknownhostsfile") && strcmp(v, "none"))
             oom |= add_words(&c->userknownhostsfile, &c->n_userknownhostsfile, HC_MAX_FILES, v);
-        else if (!strcmp(k, "globalknownhostsfile"))
+        else if (!strcmp(k, "globalknownhostsfile") && strcmp(v, "none"))
             oom |= add_words(&c->globalknownhostsfile, &c->n_globalknownhostsfile, HC_MAX_FILES, v);
         else if (!strcmp(k, "stricthostkeychecking"))
             c->stricthostkeychecking = !strcmp(v, "true") || !strcmp(v, "yes") ? HC_STRICT_YES
@@ -414,7 +545,12 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
     /* Paths: ~ and %-tokens need the host fields, so expand them last. */
     for (int i = 0; i < nid; i++) {
         char tmp[HC_STR];
+        if (!strcasecmp(idfiles[i], "none")) /* ssh skips it */
+            continue;
         expand_path(c, idfiles[i], tmp, sizeof tmp);
+        int at = c->n_identityfile;
+        if (anchor(cwd, tmp, &c->identityfile_shown[at]) < 0)
+            note_unsupported(c, "a relative path too long for its directory");
         oom |= hostcfg_add(&c->identityfile, &c->n_identityfile, HC_MAX_FILES, tmp);
     }
     if (oom) {
@@ -422,16 +558,7 @@ int sshconfig_parse(const char *text, size_t len, struct hostcfg *c, char *err, 
         hostcfg_clear(c);
         return -1;
     }
-    for (int i = 0; i < c->n_userknownhostsfile; i++) {
-        char tmp[HC_STR];
-        expand_path(c, c->userknownhostsfile[i], tmp, sizeof tmp);
-        copy(c->userknownhostsfile[i], HC_STR, tmp);
-    }
-    if (strcmp(c->identityagent, "SSH_AUTH_SOCK") && strcmp(c->identityagent, "none")) {
-        char tmp[HC_STR];
-        expand_path(c, c->identityagent, tmp, sizeof tmp);
-        copy(c->identityagent, HC_STR, tmp);
-    }
+    resolve_paths(c, cwd);
     token_compute(c, getuid(), c->token);
     return 0;
 }

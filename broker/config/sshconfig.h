@@ -13,8 +13,10 @@ enum hc_strict { HC_STRICT_ASK = 0, HC_STRICT_YES, HC_STRICT_ACCEPT_NEW, HC_STRI
 enum hc_tty { HC_TTY_AUTO = 0, HC_TTY_NO, HC_TTY_YES, HC_TTY_FORCE };
 enum hc_session { HC_SESSION_DEFAULT = 0, HC_SESSION_NONE, HC_SESSION_SUBSYSTEM };
 
-/* One host's effective configuration (the lower-case keys of `ssh -G`). Paths have `~`
- * expanded from the passwd entry, as OpenSSH does. The lists (identity and known_hosts
+/* One host's effective configuration (the lower-case keys of `ssh -G`). Paths are what ssh
+ * opens: `~` expanded from the passwd entry, and a relative one joined to the client's
+ * working directory, where ssh would have opened it (so two sessions compare the files
+ * themselves, wherever each ran). The lists (identity and known_hosts
  * files, SendEnv, SetEnv) are heap arrays of exactly their count, so that a session holds
  * the entries it has, not room for the most ssh allows: hostcfg_clear or hostcfg_free
  * releases them, hostcfg_copy copies them. A struct that holds none is all zeros. */
@@ -35,6 +37,9 @@ struct hostcfg {
     int controlpersist; /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
     char (*identityfile)[HC_STR]; /* at most HC_MAX_FILES */
     int n_identityfile;
+    int identityfile_shown[HC_MAX_FILES]; /* where in identityfile[i] the name ssh shows
+                                             (in its passphrase prompt) begins: past the
+                                             directory a relative name was joined to */
     int identitiesonly;
     char identityagent[HC_STR]; /* "SSH_AUTH_SOCK" (use the client's), "none", or a path */
     /* "forwardagent": "" (no), "yes", a socket path or "$NAME" (accept_fwd_agent) */
@@ -91,10 +96,12 @@ void hostcfg_free(struct hostcfg *cfg);
 /* dst becomes a copy of src with lists of its own (dst's old lists are not released).
  * Returns 0, or -1 when out of memory (dst then holds no lists). */
 int hostcfg_copy(struct hostcfg *dst, const struct hostcfg *src);
-/* Parse the text `ssh -G` printed into cfg (token included); cfg is all zeros or a parsed
- * hostcfg, whose lists are released first. Returns 0 or -1 with err (cfg's lists are
- * released with hostcfg_clear either way). */
-int sshconfig_parse(const char *text, size_t len, struct hostcfg *cfg, char *err, size_t errlen);
+/* Parse the text `ssh -G` printed into cfg (token included), its relative paths joined to
+ * cwd, the directory ssh ran in (NULL: left relative); cfg is all zeros or a parsed hostcfg,
+ * whose lists are released first. Returns 0 or -1 with err (cfg's lists are released with
+ * hostcfg_clear either way). */
+int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcfg *cfg, char *err,
+                    size_t errlen);
 /* Run `<real_ssh> -G <opts…> -- <dest> [command]` in cwd with env (LD_PRELOAD removed,
  * MUXSHIM_DISABLE=1 added) and parse it, through a cache keyed by real_ssh, cwd, opts,
  * dest, command and HOME/USER/LOGNAME/SSH_AUTH_SOCK that is dropped when a config file the

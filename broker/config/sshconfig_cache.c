@@ -105,9 +105,9 @@ static void files_state(const char *cwd, char *const *opts, char out[65])
         if (!f)
             continue;
         have_f = 1;
-        if (f[0] == '~' && f[1] == '/')
-            snprintf(path, sizeof path, "%s%s", home, f + 1);
-        else if (f[0] != '/' && cwd)
+        if (!strcasecmp(f, "none")) /* ssh then reads no file */
+            continue;
+        if (f[0] != '/' && cwd) /* ssh opens -F as given (no ~): from its directory */
             snprintf(path, sizeof path, "%s/%s", cwd, f);
         else
             snprintf(path, sizeof path, "%s", f);
@@ -170,9 +170,10 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     struct centry *ce = NULL;
     HASH_FIND_STR(cache, key, ce);
     if (ce && !strcmp(ce->files, state) &&
-        sshconfig_parse(ce->text, ce->len, cfg, err, errlen) == 0) {
+        sshconfig_parse(ce->text, ce->len, cwd, cfg, err, errlen) == 0) {
         snprintf(cfg->warnings, sizeof cfg->warnings, "%s", ce->warnings);
         pthread_mutex_unlock(&cache_lock);
+        sshconfig_env_paths(cfg, cwd, env);
         return 0;
     }
     misses++;
@@ -183,6 +184,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     if (sshconfig_run_g(real_ssh, cwd, opts, dest, command, env, cfg, &raw, &rawlen, err, errlen) <
         0)
         return -1;
+    sshconfig_env_paths(cfg, cwd, env);
 
     pthread_mutex_lock(&cache_lock);
     HASH_FIND_STR(cache, key, ce);

@@ -11,6 +11,12 @@
 /* The home directory and name of the current uid, from passwd as OpenSSH does (once per
  * thread). */
 void sshconfig_pw_home(char *home, size_t hlen, char *name, size_t nlen);
+/* The agent sockets c names through the client's environment env, made paths as ssh makes
+ * them: IdentityAgent "$NAME" (ssh's legacy form) becomes NAME's value ("none" when unset
+ * or empty), ForwardAgent "$NAME" its value ("" when unset: no forwarding), and the
+ * default agent, a relative SSH_AUTH_SOCK, is joined to cwd like any path. Per question,
+ * after every parse: what the cache keeps depends on no environment but its key's. */
+void sshconfig_env_paths(struct hostcfg *c, const char *cwd, char *const *env);
 
 /* sshconfig_run.c */
 /* Runs ssh -G; on success the parsed config, with its stderr kept as warnings, and in *raw

@@ -181,7 +181,7 @@ int sshconfig_run_g(const char *real_ssh, const char *cwd, char *const *opts, co
         snprintf(err, errlen, "%s", errtext[0] ? errtext : "ssh -G failed");
         goto out;
     }
-    if (sshconfig_parse(out, outlen, cfg, err, errlen) < 0)
+    if (sshconfig_parse(out, outlen, cwd, cfg, err, errlen) < 0)
         goto out;
     drop_line(errtext, "Pseudo-terminal will not be allocated");
     snprintf(cfg->warnings, sizeof cfg->warnings, "%s", errtext);

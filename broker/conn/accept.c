@@ -175,20 +175,12 @@ void accept_fwd_agent(const struct hostcfg *cfg, char *const *env, char *out, si
     out[0] = '\0';
     const char *present = session_agent(cfg, env), *path = cfg->forwardagent;
     /* As ssh: no forwarding without an agent it can reach (IdentityAgent, else
-     * SSH_AUTH_SOCK), nor when ForwardAgent names an unset environment variable. */
+     * SSH_AUTH_SOCK). A ForwardAgent that names an environment variable was made its value
+     * ("" when unset) with the config (sshconfig_env_paths). */
     if (!cfg->forwardagent[0] || !present || !agent_present(present))
         return;
-    if (!strcmp(path, "yes")) {
+    if (!strcmp(path, "yes"))
         path = present;
-    } else if (path[0] == '$') {
-        char name[256];
-        size_t n = strlen(path + 1);
-        int braces = path[1] == '{' && n > 1 && path[n] == '}';
-        snprintf(name, sizeof name, "%.*s", (int)(braces ? n - 2 : n), path + 1 + braces);
-        path = words_env(env, name);
-        if (!path || !*path)
-            return;
-    }
     snprintf(out, outlen, "%s", path);
 }
 

@@ -39,8 +39,8 @@ int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg,
                  size_t whylen);
 /* The agent socket a session with cfg and env forwards, as ssh picks it, into out ("" when
  * it forwards none): ForwardAgent yes the agent it would use (IdentityAgent, else its
- * SSH_AUTH_SOCK), a path that path, $NAME that variable of env; and none at all when that
- * agent does not answer a connect or $NAME is unset. Loop only. */
+ * SSH_AUTH_SOCK), a path that path ($NAME was made its value with the config); and none
+ * at all when that agent does not answer a connect. Loop only. */
 void accept_fwd_agent(const struct hostcfg *cfg, char *const *env, char *out, size_t outlen);
 
 #endif

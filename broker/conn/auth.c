@@ -268,10 +268,11 @@ static int server_accepts(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const c
     return ok;
 }
 
-/* An encrypted key: ask its passphrase (ssh's prompt, NumberOfPasswordPrompts times);
- * *refused when the server said it would not take it. */
+/* An encrypted key: ask its passphrase (ssh's prompt, NumberOfPasswordPrompts times, with
+ * the file's name as ssh shows it, from shown on); *refused when the server said it would
+ * not take it. */
 static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *keyfile,
-                         const char *text, size_t len, struct auth_ui *ui, int *refused)
+                         int shown, const char *text, size_t len, struct auth_ui *ui, int *refused)
 {
     *refused = 0;
     if (!ui->pr || cfg->batchmode)
@@ -282,7 +283,7 @@ static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const ch
     }
     for (int t = 0; t < cfg->numberofpasswordprompts; t++) {
         char q[HC_STR + 64], a[1024];
-        snprintf(q, sizeof q, "Enter passphrase for key '%s': ", keyfile);
+        snprintf(q, sizeof q, "Enter passphrase for key '%s': ", keyfile + shown);
         if (ui->pr->ask(ui->pr->ctx, q, 0, a, sizeof a) != 0)
             return -1;
         ui->asked = 1;
@@ -382,7 +383,8 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
             continue;
         int rc = -1, refused = 1;
         if (auth_key_encrypted(text, len))
-            rc = try_encrypted(s, cfg, cfg->identityfile[i], text, len, ui, &refused);
+            rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text, len,
+                               ui, &refused);
         else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);

@@ -446,6 +446,26 @@ else
     notok "config-controlpath-served" "out: $(cat "$T/mux.out"), in $T/own: $(ls -A "$T/own" | tr '\n' ' '), handed $h0 -> $(handed)"
 fi
 
+# A relative ControlPath is where ssh looks: in the caller's directory. While an OpenSSH
+# master (plain ssh's) listens there, a session rides it and -O check and -O exit answer
+# from it, not from the broker; once it has exited, the broker serves the path.
+c0=$(sshd_connections "$T/s")
+h0=$(handed)
+run_side mux "MUXSHIM_DISABLE=1 ssh -o ControlMaster=yes -o ControlPath=rel-cm -o ControlPersist=20 -fN mux-test &&
+    ssh -o ControlPath=rel-cm mux-test echo rides-master && ssh -o ControlPath=rel-cm -O check mux-test 2>&1 &&
+    ssh -o ControlPath=rel-cm -O exit mux-test 2>&1 && sleep 0.5 && ssh -o ControlPath=rel-cm mux-test echo served; ls"
+c1=$(sshd_connections "$T/s")
+exit_masters "$W"
+bpid=$(cat "$MUXSHIM_DIR/broker.lock" 2>/dev/null)
+if grep -q '^rides-master$' "$T/mux.out" && grep -q '^Master running (pid=' "$T/mux.out" &&
+    ! grep -q "pid=$bpid)" "$T/mux.out" && grep -q '^Exit request sent' "$T/mux.out" &&
+    grep -q '^served$' "$T/mux.out" && ! grep -q rel-cm "$T/mux.out" &&
+    [ $((c1 - c0)) = 1 ] && [ "$(handed)" = $((h0 + 1)) ]; then
+    ok "relative-controlpath-live-master"
+else
+    notok "relative-controlpath-live-master" "new connections $((c1 - c0)), handed $h0 -> $(handed), out: $(tr '\n\r' '  ' <"$T/mux.out"), err: $(head -c 300 "$T/mux.err")"
+fi
+
 # --- a runtime directory that is not private is refused, and ssh still runs -------------
 mkdir -m 755 "$T/open"
 chown "$U" "$T/open"

@@ -164,6 +164,12 @@ else
         eval "$(ssh-agent -s)" >/dev/null && ssh-add -q ~/agent_rsa && ssh-keygen -q -t ed25519 -N "" -f ~/e2 && ssh-add -q ~/e2
         (SSH_AUTH_SOCK=$A1 ssh -A lab "sleep 1; ssh-add -l | wc -l" >a1.out) & SSH_AUTH_SOCK=$SSH_AUTH_SOCK ssh -A lab "ssh-add -l | wc -l"; wait; cat a1.out
         rm -f ~/e2 ~/e2.pub; ssh-agent -k >/dev/null; SSH_AGENT_PID=$P1 ssh-agent -k >/dev/null'
+    # ForwardAgent naming a socket by a relative path, and through a variable whose value is
+    # one: read from the caller's directory, as ssh does (an empty second agent, so the
+    # remote tells it from the first). Both name the same socket: one connection.
+    mcase agent-forward-relative 1 'The agent has no identities.|rc 1|rc 1|' 2 "${AGENT}"'ssh-agent -a fwd.sock -s >fwd.env
+        ssh -o ForwardAgent=fwd.sock lab "ssh-add -l; echo rc \$?"; MYFWD=fwd.sock ssh -o "ForwardAgent=\$MYFWD" lab "ssh-add -l >/dev/null; echo rc \$?"
+        (. ./fwd.env >/dev/null; ssh-agent -k >/dev/null)'"$KILL"
     # A session without -A after one with it: the connection that forwards an agent is not
     # shared (sshd gives its agent to every later session on it), so the remote has no agent,
     # as with plain ssh; the other way round, an -A session still gets its agent.

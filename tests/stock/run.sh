@@ -113,6 +113,19 @@ scase proxycommand-none 1 'ssh -o ProxyCommand=none lab "echo none"'
 # stderr still to stderr.
 scase logfile 1 'ssh -E e.log -o VisualHostKey=yes lab "echo out; echo err >&2"; echo "rc $?"; echo log:; cat e.log'
 
+# Relative paths, read as ssh reads them: from the caller's directory ($W, not home; the
+# broker runs elsewhere), ~ from passwd. Each names the only key or known_hosts file the
+# session has, so a path read from the wrong directory hands the session to ssh.
+scase rel-identity-in-its-folder 1 'mkdir proj && cp ~/.ssh/id_ed25519 proj/key.pem && cd proj && ssh -i key.pem lab "echo key.pem"'
+scase rel-identity-dot-slash 1 'cp ~/.ssh/id_ed25519 key && ssh -i ./key lab "echo dot-slash"'
+scase rel-identity-from-home 1 'cd && ssh -i .ssh/id_ed25519 lab "echo from-home"'
+scase rel-identityfile-parent 1 'cp ~/.ssh/id_ed25519 id && mkdir sub && cd sub && ssh -o IdentityFile=../id lab "echo parent"'
+scase rel-userknownhostsfile-from-home 1 'cd && ssh -o UserKnownHostsFile=.ssh/known_hosts lab "echo kh-home"'
+scase rel-userknownhostsfile 1 'mv ~/.ssh/known_hosts kh && ssh -o UserKnownHostsFile=kh lab "echo kh"'
+scase rel-globalknownhostsfile 1 'mv ~/.ssh/known_hosts gkh && ssh -o GlobalKnownHostsFile=gkh -o UserKnownHostsFile=/dev/null lab "echo gkh"'
+scase rel-F 1 'cp ~/.ssh/config my.cfg && ssh -F my.cfg lab "echo rel-F"'
+scase rel-E 1 'mkdir logs && cd logs && ssh -E rel.log -o VisualHostKey=yes lab "echo rel-E" && cat rel.log'
+
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ] && ! ls "$RT"/cm-* >/dev/null 2>&1; then
     ok "one-connection (the shim's sessions: $mux_conns TCP connection, no OpenSSH master)"
@@ -164,6 +177,19 @@ ccase bind-interface 2 1 "ssh -B lo lab 'echo bound-if'; ssh -o BindInterface=lo
 ccase bind-interface-missing 0 0 'ssh -B nosuch0 lab true; echo "rc $?"'
 ccase canonicalize-fallback-local 1 0 "ssh -o CanonicalizeHostname=yes -o CanonicalDomains=invalid $VM 'echo canon-vm'"
 ccase visualhostkey-proxy 1 1 "ssh -o VisualHostKey=yes -o ProxyCommand=\"$PROXY\" -o Port=$SSHD_PORT -o HostKeyAlias=[127.0.0.1]:$SSHD_PORT vm 'echo art'"
+
+# A relative IdentityAgent (the agent holds the only key), and sharing by the files
+# themselves: a key named from its folder and by its full name from elsewhere is one key,
+# so the second session rides the first one's connection.
+# (ssh-agent is setgid: a command it runs would lose LD_PRELOAD, so it runs apart.)
+ccase rel-identityagent 1 1 'eval "$(ssh-agent -a ag.sock -s)" >/dev/null && ssh-add -q ~/.ssh/id_ed25519 2>/dev/null &&
+rm ~/.ssh/id_ed25519 ~/.ssh/id_ed25519.pub && env -u SSH_AUTH_SOCK ssh -o IdentityAgent=ag.sock lab "echo agent"; echo "rc $?"; ssh-agent -k >/dev/null'
+ssh-keygen -q -t ed25519 -N '' -f "$T/projkey" && chown "$U" "$T/projkey" && cat "$T/projkey.pub" >>"$T/s/authorized_keys"
+ccase rel-identity-shared 2 1 "rm -rf ~/proj && mkdir ~/proj && cp $T/projkey ~/proj/key.pem && cd ~/proj && ssh -i key.pem lab 'echo from-proj' && cd \"\$W\" && ssh -i ~/proj/key.pem lab 'echo from-elsewhere'"
+masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
+bad=
+[ "$masters" = 0 ] || bad="OpenSSH masters: $masters"
+verdict no-openssh-master "$bad" "no-openssh-master (after every case)"
 
 as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
 [ "$failures" -eq 0 ]

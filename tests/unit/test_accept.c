@@ -62,7 +62,7 @@ static void session(struct hostcfg *c, const char *extra)
              "macs umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-256\n"
              "%s",
              dir, dir, kh, dir, extra);
-    if (sshconfig_parse(text, strlen(text), c, err, sizeof err) < 0)
+    if (sshconfig_parse(text, strlen(text), NULL, c, err, sizeof err) < 0)
         die(err);
 }
 
@@ -163,7 +163,7 @@ int main(void)
              "host lab\nhostname 127.0.0.1\nuser git\nport 2222\nidentityfile %s/id_b\n"
              "identityfile %s/id_a\nuserknownhostsfile %s/known_hosts\n",
              dir, dir, dir);
-    if (!other || sshconfig_parse(text, strlen(text), other, err, sizeof err) < 0)
+    if (!other || sshconfig_parse(text, strlen(text), NULL, other, err, sizeof err) < 0)
         die("parse");
     CHECK(!ok(&f, other, noenv, NULL), "-i another key (offered first) does not share");
     id_of("id_b", &f.refused[f.n_refused++]);

@@ -300,18 +300,18 @@ static void test_parse_direct(void)
     char err[256];
     const char *text = "host h\nhostname example.org\nuser u\nport 22\nescapechar ~\n"
                        "controlpersist yes\nproxycommand none\nidentityfile %d/k_%r\n";
-    CHECK(sshconfig_parse(text, strlen(text), &c, err, sizeof err) == 0, "parse: %s", err);
+    CHECK(sshconfig_parse(text, strlen(text), NULL, &c, err, sizeof err) == 0, "parse: %s", err);
     CHECK(c.escapechar == '~' && c.controlpersist == 0 && !c.unsupported[0], "parse values");
     CHECK(c.n_identityfile == 1 && strstr(c.identityfile[0], "/k_u") && c.identityfile[0][0] == '/',
           "%%d and %%r expanded: %s", c.identityfile[0]);
-    CHECK(sshconfig_parse("garbage", 7, &c, err, sizeof err) == -1, "no hostname: refused");
+    CHECK(sshconfig_parse("garbage", 7, NULL, &c, err, sizeof err) == -1, "no hostname: refused");
     CHECK(c.n_identityfile == 0 && !c.identityfile, "a refused parse leaves no lists");
 
     /* The lists are the hostcfg's own: a copy has its own, of exactly their count. */
     const char *lists = "host h\nhostname h\nuser u\nidentityfile /a\nidentityfile /b\n"
                         "userknownhostsfile /k1 /k2\nsendenv LANG\nsetenv A=1\n";
     static struct hostcfg d;
-    CHECK(sshconfig_parse(lists, strlen(lists), &c, err, sizeof err) == 0, "parse: %s", err);
+    CHECK(sshconfig_parse(lists, strlen(lists), NULL, &c, err, sizeof err) == 0, "parse: %s", err);
     CHECK(c.n_identityfile == 2 && c.n_userknownhostsfile == 2 && c.n_sendenv == 1 &&
               c.n_setenv == 1 && !strcmp(c.userknownhostsfile[1], "/k2") &&
               !strcmp(c.setenv[0], "A=1"),
@@ -328,6 +328,132 @@ static void test_parse_direct(void)
           sizeof(struct hostcfg));
 }
 
+/* Relative paths mean what they mean to ssh: from the client's directory (cwd), ~ from
+ * passwd; the name ssh shows stays at hand; "none" names no file. */
+static void test_relative_parse(void)
+{
+    static struct hostcfg c;
+    char err[256], want[HC_STR];
+    const char *home = getenv("HOME");
+    const char *text = "host h\nhostname h\nuser u\n"
+                       "identityfile key.pem\nidentityfile ./key\nidentityfile ../id\n"
+                       "identityfile none\nidentityfile ~root/k\nidentityfile /abs/k\n"
+                       "userknownhostsfile kh /abs/kh\nglobalknownhostsfile gkh\n"
+                       "identityagent ag.sock\nforwardagent fa.sock\ncontrolpath cp-x\n";
+    CHECK(sshconfig_parse(text, strlen(text), "/w/proj", &c, err, sizeof err) == 0, "parse: %s",
+          err);
+    CHECK(c.n_identityfile == 5 && !strcmp(c.identityfile[0], "/w/proj/key.pem") &&
+              !strcmp(c.identityfile[1], "/w/proj/./key") &&
+              !strcmp(c.identityfile[2], "/w/proj/../id") &&
+              !strcmp(c.identityfile[3], "/root/k") && !strcmp(c.identityfile[4], "/abs/k"),
+          "identity files joined to the directory, none dropped: %d '%s' '%s' '%s'",
+          c.n_identityfile, c.identityfile[0], c.identityfile[2], c.identityfile[3]);
+    CHECK(!strcmp(c.identityfile[0] + c.identityfile_shown[0], "key.pem") &&
+              !strcmp(c.identityfile[2] + c.identityfile_shown[2], "../id") &&
+              c.identityfile_shown[4] == 0,
+          "the names ssh shows");
+    CHECK(c.n_userknownhostsfile == 2 && !strcmp(c.userknownhostsfile[0], "/w/proj/kh") &&
+              !strcmp(c.userknownhostsfile[1], "/abs/kh") && c.n_globalknownhostsfile == 1 &&
+              !strcmp(c.globalknownhostsfile[0], "/w/proj/gkh"),
+          "known_hosts files: '%s' '%s'", c.userknownhostsfile[0], c.globalknownhostsfile[0]);
+    CHECK(!strcmp(c.identityagent, "/w/proj/ag.sock") &&
+              !strcmp(c.forwardagent, "/w/proj/fa.sock") &&
+              !strcmp(c.controlpath, "/w/proj/cp-x") && !c.unsupported[0],
+          "sockets: '%s' '%s' '%s'", c.identityagent, c.forwardagent, c.controlpath);
+
+    const char *words = "host h\nhostname h\nuser u\nidentityfile k\nidentityfile ~/k\n"
+                        "userknownhostsfile none\nglobalknownhostsfile ~/g\n"
+                        "identityagent $MY_AGENT\nforwardagent yes\n";
+    CHECK(sshconfig_parse(words, strlen(words), "/", &c, err, sizeof err) == 0, "parse: %s", err);
+    snprintf(want, sizeof want, "%s/k", home && strcmp(home, "/") ? home : "");
+    CHECK(c.n_identityfile == 2 && !strcmp(c.identityfile[0], "/k") &&
+              c.identityfile_shown[0] == 1 && (!home || !strcmp(c.identityfile[1], want)),
+          "from /: '%s' '%s' (want '%s')", c.identityfile[0], c.identityfile[1], want);
+    CHECK(c.n_userknownhostsfile == 0 && c.n_globalknownhostsfile == 1 &&
+              c.globalknownhostsfile[0][0] == '/' && !strcmp(c.identityagent, "$MY_AGENT") &&
+              !strcmp(c.forwardagent, "yes"),
+          "none, ~, $NAME and yes: %d '%s' '%s'", c.n_userknownhostsfile, c.globalknownhostsfile[0],
+          c.identityagent);
+
+    /* A path that cannot be made whole is ssh's to open: the session goes to it. */
+    char longdir[HC_STR];
+    memset(longdir, 'd', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = '\0';
+    CHECK(sshconfig_parse(words, strlen(words), longdir, &c, err, sizeof err) == 0 &&
+              c.unsupported[0],
+          "too long: '%s'", c.unsupported);
+    hostcfg_clear(&c);
+}
+
+/* Through ssh -G and its cache: the same words in two directories are two answers, each
+ * with its own directory's files; a file named from another directory is the same file. */
+static void test_relative_resolve(void)
+{
+    static struct hostcfg a, b, c;
+    char err[512], sub[600], rel[700], want[700];
+    snprintf(sub, sizeof sub, "%s/proj", dir);
+    mkdir(sub, 0700);
+    write_config("Host rel\n  HostName 127.0.0.3\n");
+    char *opts[] = {"-F", "../config", "-o", "IdentityFile=key.pem", "-o", "UserKnownHostsFile=kh",
+                    NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", environ, &a, err, 512) == 0,
+          "from proj: %s", err);
+    snprintf(want, sizeof want, "%s/key.pem", sub);
+    CHECK(a.n_identityfile == 1 && !strcmp(a.identityfile[0], want) &&
+              a.n_userknownhostsfile == 1 && !strncmp(a.userknownhostsfile[0], sub, strlen(sub)),
+          "relative -F, IdentityFile, UserKnownHostsFile from proj: '%s'", a.identityfile[0]);
+    char *opts2[] = {"-F", "config", "-o", "IdentityFile=key.pem", "-o", "UserKnownHostsFile=kh",
+                     NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", dir, opts2, "rel", "", environ, &b, err, 512) == 0,
+          "from its parent: %s", err);
+    snprintf(want, sizeof want, "%s/key.pem", dir);
+    CHECK(b.n_identityfile == 1 && !strcmp(b.identityfile[0], want),
+          "the other directory's answer: '%s'", b.identityfile[0]);
+    unsigned long m0 = sshconfig_cache_misses();
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", environ, &a, err, 512) == 0 &&
+              sshconfig_cache_misses() == m0 && !strncmp(a.identityfile[0], sub, strlen(sub)),
+          "a cached answer keeps its own directory: '%s'", a.identityfile[0]);
+    snprintf(rel, sizeof rel, "IdentityFile=%s/key.pem", sub);
+    char *opts3[] = {"-F", "config", "-o", rel, "-o", "UserKnownHostsFile=proj/kh", NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", dir, opts3, "rel", "", environ, &c, err, 512) == 0 &&
+              !strcmp(c.identityfile[0], a.identityfile[0]) &&
+              !strcmp(c.userknownhostsfile[0], a.userknownhostsfile[0]) &&
+              !strcmp(c.token, a.token),
+          "the same files named from elsewhere: '%s' '%s'", c.identityfile[0],
+          c.userknownhostsfile[0]);
+    /* Agents named through the environment: a relative SSH_AUTH_SOCK, IdentityAgent and
+     * ForwardAgent "$NAME" (set, unset, empty), each as ssh would connect to it. */
+    char *envr[] = {"SSH_AUTH_SOCK=rel.sock", "MY_AG=ag2.sock", "MY_EMPTY=", "FWD=/abs/fwd", NULL};
+    snprintf(want, sizeof want, "%s/rel.sock", sub);
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", envr, &b, err, 512) == 0 &&
+              !strcmp(b.identityagent, want),
+          "a relative SSH_AUTH_SOCK: '%s'", b.identityagent);
+    char *agopts[] = {"-F", "../config",         "-o", "IdentityAgent=$MY_AG",
+                      "-o", "ForwardAgent=$FWD", NULL};
+    snprintf(want, sizeof want, "%s/ag2.sock", sub);
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, agopts, "rel", "", envr, &b, err, 512) == 0 &&
+              !strcmp(b.identityagent, want) && !strcmp(b.forwardagent, "/abs/fwd"),
+          "$NAME agents: '%s' '%s' (%s)", b.identityagent, b.forwardagent, err);
+    char *unset[] = {
+        "-F", "../config", "-o", "IdentityAgent=$MY_EMPTY", "-o", "ForwardAgent=$NOT_SET_ANYWHERE",
+        NULL};
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, unset, "rel", "", envr, &b, err, 512) == 0 &&
+              !strcmp(b.identityagent, "none") && !b.forwardagent[0],
+          "empty and unset: '%s' '%s'", b.identityagent, b.forwardagent);
+    /* A relative -F is watched where ssh reads it: an edit is read again. */
+    write_config("Host rel\n  HostName 127.0.0.4\n");
+    struct timeval tv[2] = {{2, 0}, {2, 0}};
+    utimes(cfgpath, tv);
+    CHECK(sshconfig_resolve("/usr/bin/ssh", sub, opts, "rel", "", environ, &a, err, 512) == 0 &&
+              !strcmp(a.hostname, "127.0.0.4"),
+          "relative -F edited: %s", a.hostname);
+    hostcfg_clear(&a);
+    hostcfg_clear(&b);
+    hostcfg_clear(&c);
+    rmdir(sub);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -336,6 +462,8 @@ int main(void)
     }
     snprintf(cfgpath, sizeof cfgpath, "%s/config", dir);
     test_parse_direct();
+    test_relative_parse();
+    test_relative_resolve();
     test_fields();
     test_cache();
     test_errors();
