@@ -22,7 +22,36 @@ struct auth_ui {
     int rsa_refused;          /* an RSA key failed, and this libssh2 can only sign it with SHA-1 */
     int krb5;                 /* the user holds Kerberos credentials */
     struct conn_facts *facts; /* where the key that logged in is recorded (may be NULL) */
+    int broken; /* the libssh2 error that corrupted the stream (then nothing more is tried:
+                   every later call fails too, with other codes), or 0 */
 };
+
+/* Whether the last libssh2 call failed because the connection itself broke (the peer
+ * went, or the stream is corrupted); a corrupted stream is noted in ui->broken. After a
+ * call that reads a key file (key 1), LIBSSH2_ERROR_DECRYPT is the key's (a wrong
+ * passphrase) rather than a packet's: the next call on the wire tells. */
+static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
+{
+    if (ui->broken)
+        return 1;
+    switch (libssh2_session_last_errno(s)) {
+    case LIBSSH2_ERROR_DECRYPT:
+        if (key)
+            return 0;
+        /* fall through */
+    case LIBSSH2_ERROR_INVALID_MAC:
+    case LIBSSH2_ERROR_OUT_OF_BOUNDARY:
+        ui->broken = libssh2_session_last_errno(s);
+        return 1;
+    case LIBSSH2_ERROR_SOCKET_SEND:
+    case LIBSSH2_ERROR_SOCKET_RECV:
+    case LIBSSH2_ERROR_SOCKET_DISCONNECT:
+    case LIBSSH2_ERROR_TIMEOUT:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
 static char *slurp(const char *path, size_t *len)
@@ -170,6 +199,8 @@ static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
                 }
                 break;
             }
+            if (broke(s, ui, 0))
+                break;
             note_refused(ui->facts, id->blob, id->blob_len);
             if (blob_is_rsa(id->blob, id->blob_len) && rsa_sha1_only())
                 ui->rsa_refused = 1;
@@ -298,8 +329,7 @@ static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const ch
         /* The server said it takes this key, so a failure is most likely a wrong
          * passphrase (libssh2's code for it varies by key format): ask again, unless the
          * connection itself broke. */
-        if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
-            rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_TIMEOUT)
+        if (broke(s, ui, 1))
             return -1;
     }
     return -1;
@@ -386,6 +416,11 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
         else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);
+        if (rc != 0 && broke(s, ui, 1)) {
+            explicit_bzero(text, len);
+            free(text);
+            return -1;
+        }
         if (rc != 0 && rsa_sha1_only() && key_is_rsa(cfg->identityfile[i], text))
             ui->rsa_refused = 1;
         record_file(ui->facts, cfg->identityfile[i], text, rc == 0, rc != 0 && refused);
@@ -442,7 +477,9 @@ static int try_kbdint(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth
     *abs = &k;
     int rc = -1;
     for (int t = 0; t < cfg->numberofpasswordprompts && rc != 0 && !k.failed; t++)
-        rc = libssh2_userauth_keyboard_interactive(s, cfg->user, kbd_cb);
+        if ((rc = libssh2_userauth_keyboard_interactive(s, cfg->user, kbd_cb)) != 0 &&
+            broke(s, ui, 0))
+            break;
     *abs = saved;
     return rc == 0 ? 0 : -1;
 }
@@ -462,6 +499,8 @@ static int try_password(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct au
         explicit_bzero(a, sizeof a);
         if (rc == 0)
             return 0;
+        if (broke(s, ui, 0))
+            return -1;
     }
     return -1;
 }
@@ -498,6 +537,8 @@ static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
         }
         if (rc == 0 || libssh2_userauth_authenticated(s))
             return 0;
+        if (ui->broken)
+            return -1;
     }
     return tried ? 1 : -1;
 }
@@ -530,7 +571,7 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         if (!methods) {
             if (libssh2_userauth_authenticated(s))
                 return 0;
-            if (round > 0)
+            if (round > 0 || broke(s, &ui, 0))
                 break;
             snprintf(err, errlen, "no authentication methods offered");
             return -1;
@@ -554,6 +595,12 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         }
         if (rc < 0)
             break;
+    }
+    if (ui.broken) {
+        /* Not the login that failed but the stream: leave its code for the caller. */
+        snprintf(err, errlen, "the stream broke during the login (%d)", ui.broken);
+        libssh2_session_set_last_error(s, ui.broken, err);
+        return -5;
     }
     if (ui.asked) {
         /* The user answered and it was not enough: running ssh would only ask again. */

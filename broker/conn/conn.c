@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "deadline.h"
+#include "fatal.h"
 #include "fingerprint.h"
 #include "hostkey.h"
 #include "khcmd.h"
@@ -538,6 +539,9 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
                          ? ""
                          : "kex_exchange_identification: Connection closed by remote host\r\n");
             st = CONN_FATAL;
+        } else if (!deadline_fired(dl) && fatal_words(ec, FATAL_CORRUPT, fd, 0, cfg->hostname,
+                                                      cfg->loglevel, out->err, sizeof out->err)) {
+            st = CONN_FATAL; /* a corrupted stream: ssh would fail the same way */
         }
         goto fail;
     }
@@ -552,6 +556,12 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     out->gssapi = arc == -4;
     cut = deadline_stop(dl); /* (cut just as the login ended: no use either) */
     dl = NULL;
+    if (arc == -5 && !cut &&
+        fatal_words(libssh2_session_last_errno(s), FATAL_CORRUPT, fd, 0, cfg->hostname,
+                    cfg->loglevel, out->err, sizeof out->err)) {
+        st = CONN_FATAL; /* the stream broke during the login, not the login itself */
+        out->sticky = out->gssapi = 0;
+    }
     if (arc < 0 || cut)
         goto fail;
     record_facts(s, fd, &out->facts);
