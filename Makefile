@@ -143,7 +143,7 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
-UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c
+UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
 # The whole broker: teardown runs through session, pool, peer and loop code.
 UNIT_DEPS_test_teardown  := $(BROKER_SRCS)
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fatal.h"
 #include "hostkey.h"
 #include "proto.h"
 #include "words.h"
@@ -34,15 +35,29 @@ static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
 {
     if (ui->broken)
         return 1;
-    switch (libssh2_session_last_errno(s)) {
+    char *msg = NULL;
+    int rc = libssh2_session_last_error(s, &msg, NULL, 0);
+    if (fatal_noted()) {
+        /* A packet failed its MAC: libssh2 dropped it (perhaps the answer that logged us
+         * in) and said something else, or nothing. */
+        ui->broken = fatal_code(s, rc);
+        return 1;
+    }
+    switch (rc) {
+    case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
+        /* libssh2's publickey call reports any failure to read the answer so, whatever
+         * broke: the stream did, in a way fatal_code may still know. */
+        if (!msg || strcmp(msg, "Waiting for USERAUTH response") != 0)
+            return 0;
+        rc = FATAL_UNSAID;
+        break;
     case LIBSSH2_ERROR_DECRYPT:
         if (key)
             return 0;
-        /* fall through */
+        break;
     case LIBSSH2_ERROR_INVALID_MAC:
     case LIBSSH2_ERROR_OUT_OF_BOUNDARY:
-        ui->broken = libssh2_session_last_errno(s);
-        return 1;
+        break;
     case LIBSSH2_ERROR_SOCKET_SEND:
     case LIBSSH2_ERROR_SOCKET_RECV:
     case LIBSSH2_ERROR_SOCKET_DISCONNECT:
@@ -51,6 +66,8 @@ static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
     default:
         return 0;
     }
+    ui->broken = fatal_code(s, rc);
+    return 1;
 }
 
 /* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
@@ -571,14 +588,14 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         if (!methods) {
             if (libssh2_userauth_authenticated(s))
                 return 0;
-            if (round > 0 || broke(s, &ui, 0))
+            if (broke(s, &ui, 0) || round > 0)
                 break;
             snprintf(err, errlen, "no authentication methods offered");
             return -1;
         }
         /* The banner comes with the answer to the first request, before any prompt. */
-        if (round == 0 && facts && engine_banner(s, facts->banner, sizeof facts->banner) &&
-            ui.pr && ui.pr->say && cfg->loglevel >= 3)
+        if (round == 0 && facts && engine_banner(s, facts->banner, sizeof facts->banner) && ui.pr &&
+            ui.pr->say && cfg->loglevel >= 3)
             facts->banner_said = ui.pr->say(ui.pr->ctx, facts->banner) == 0;
         snprintf(server, sizeof server, "%s", methods);
         if (!strcmp(server, prev))

@@ -1,5 +1,6 @@
 /* ChaCha20 and Poly1305 for libssh2's chacha20-poly1305@openssh.com, on OpenSSL's EVP. */
 #include "fastcrypto.h"
+#include "fatal.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -134,7 +135,9 @@ void poly1305_auth(u_char out[16], const u_char *m, size_t inlen, const u_char k
      * length key of that direction (the context after the main one in libssh2's struct
      * chachapoly_ctx) is spoilt, so the next read finds a length of 0 and fails with
      * LIBSSH2_ERROR_DECRYPT. The connection is dead anyway, as it is in ssh. */
-    if (out != m + inlen && last_ctx && CRYPTO_memcmp(out, m + inlen, 16) != 0)
+    if (out != m + inlen && last_ctx && CRYPTO_memcmp(out, m + inlen, 16) != 0) {
         (last_ctx + 1)->input[0] = 0;
+        fatal_note(LIBSSH2_ERROR_DECRYPT); /* what failed, which libssh2 does not say */
+    }
 }
 #endif

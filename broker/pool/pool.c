@@ -396,7 +396,7 @@ void pool_kill(struct sshconn *c, const char *msg)
             s->blocked_op = OP_NONE;
             pool_attach(s);
         } else if (c->lost_rc &&
-                   fatal_words(c->lost_rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname,
+                   fatal_words(c->ssh, c->lost_rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname,
                                s->cfg ? s->cfg->loglevel : 3, words, sizeof words)) {
             session_conn_lost(s, words); /* a corrupted stream: ssh's words for it */
         } else {
@@ -416,8 +416,8 @@ void pool_broken(struct sshconn *c, int rc)
     char msg[HC_STR + 64], words[512];
     snprintf(msg, sizeof msg, "Connection to %s closed by remote host.", c->cfg.hostname);
     c->dead_link = 1;
-    c->lost_rc = rc;
-    if (fatal_words(rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname, 3, words, sizeof words))
+    c->lost_rc = rc = fatal_code(c->ssh, rc);
+    if (fatal_words(c->ssh, rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname, 3, words, sizeof words))
         blog("connection to %s is corrupted: %s", c->cfg.hostname, words);
     pool_kill(c, msg);
 }

@@ -35,8 +35,8 @@ struct parser {
     unsigned long long left; /* bytes of the current packet after its header */
     int newkeys;             /* the current packet in the clear is NEWKEYS */
     unsigned long long enc_start;
-    long long pkt;                  /* index of the current encrypted packet */
-    unsigned long long pkt_target;  /* offset to flip in pkt: mode, 0 = not known yet */
+    long long pkt;                 /* index of the current encrypted packet */
+    unsigned long long pkt_target; /* offset to flip in pkt: mode, 0 = not known yet */
 };
 
 static long long want_pkt = -1, want_off = -1, want_enc = -1;
@@ -64,8 +64,8 @@ static int step(struct parser *p, unsigned char b)
         if (p->hdrlen < 6) {
             p->hdr[p->hdrlen++] = b;
             if (p->hdrlen == 6) {
-                unsigned long long len = ((unsigned long long)p->hdr[0] << 24) |
-                                         (p->hdr[1] << 16) | (p->hdr[2] << 8) | p->hdr[3];
+                unsigned long long len = ((unsigned long long)p->hdr[0] << 24) | (p->hdr[1] << 16) |
+                                         (p->hdr[2] << 8) | p->hdr[3];
                 p->newkeys = p->hdr[5] == 21;
                 p->left = len > 2 ? len - 2 : 0;
             }
@@ -88,8 +88,8 @@ static int step(struct parser *p, unsigned char b)
         if (p->hdrlen < 4) {
             p->hdr[p->hdrlen++] = b;
             if (p->hdrlen == 4) {
-                unsigned long long len = ((unsigned long long)p->hdr[0] << 24) |
-                                         (p->hdr[1] << 16) | (p->hdr[2] << 8) | p->hdr[3];
+                unsigned long long len = ((unsigned long long)p->hdr[0] << 24) | (p->hdr[1] << 16) |
+                                         (p->hdr[2] << 8) | p->hdr[3];
                 p->left = len + maclen;
                 if (p->pkt == want_pkt)
                     p->pkt_target = p->off + p->left - 1;
