@@ -44,7 +44,8 @@ struct proxy {
     /* The relay (the reaper's): the command's stdin and stdout pipes, our end of the
      * socketpair, and what is on its way each way. -1 once closed. */
     int to_cmd, from_cmd, sock;
-    int sock_rd; /* the socket's reading side is still open */
+    int sock_rd;  /* the socket's reading side is still open */
+    int sock_eof; /* the command's EOF was passed on (shutdown SHUT_WR) */
     struct relay_buf {
         size_t off, len;
         char b[65536];
@@ -173,8 +174,10 @@ static void relay_turn(struct proxy *p, const struct pollfd *pf)
         close_fd(&p->from_cmd);
     if (fail) /* the broker's end is gone: the command's writes fail, as when ssh exits */
         close_fd(&p->from_cmd);
-    if (p->from_cmd < 0 && !p->down.len && p->sock >= 0)
+    if (p->from_cmd < 0 && !p->down.len && p->sock >= 0 && !p->sock_eof) {
         shutdown(p->sock, SHUT_WR); /* its EOF, to libssh2 */
+        p->sock_eof = 1;
+    }
     /* socket → command */
     move(p->sock, p->to_cmd, &p->up, p->sock_rd && p->to_cmd >= 0 && (pf[3].revents & POLLIN), &end,
          &fail);
