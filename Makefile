@@ -38,7 +38,7 @@ CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \
 CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
                broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
                broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c \
-               broker/conn/deadline.c
+               broker/conn/deadline.c broker/conn/fatal.c
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
@@ -138,16 +138,16 @@ UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
 UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/engine.c \
-                            broker/conn/deadline.c \
+                            broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_term      := broker/session/term.c
-UNIT_DEPS_test_deadline  := broker/conn/deadline.c
+UNIT_DEPS_test_deadline  := broker/conn/deadline.c broker/conn/fatal.c
 UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/conn.c broker/conn/engine.c \
-                            broker/conn/deadline.c \
+                            broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
-UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c
+UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
 # The whole broker: teardown runs through session, pool, peer and loop code.
 UNIT_DEPS_test_teardown  := $(BROKER_SRCS)
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))

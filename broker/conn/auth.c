@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fatal.h"
 #include "hostkey.h"
 #include "proto.h"
 #include "words.h"
@@ -22,7 +23,52 @@ struct auth_ui {
     int rsa_refused;          /* an RSA key failed, and this libssh2 can only sign it with SHA-1 */
     int krb5;                 /* the user holds Kerberos credentials */
     struct conn_facts *facts; /* where the key that logged in is recorded (may be NULL) */
+    int broken; /* the libssh2 error that corrupted the stream (then nothing more is tried:
+                   every later call fails too, with other codes), or 0 */
 };
+
+/* Whether the last libssh2 call failed because the connection itself broke (the peer
+ * went, or the stream is corrupted); a corrupted stream is noted in ui->broken. After a
+ * call that reads a key file (key 1), LIBSSH2_ERROR_DECRYPT is the key's (a wrong
+ * passphrase) rather than a packet's: the next call on the wire tells. */
+static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
+{
+    if (ui->broken)
+        return 1;
+    char *msg = NULL;
+    int rc = libssh2_session_last_error(s, &msg, NULL, 0);
+    if (fatal_noted()) {
+        /* A packet failed its MAC: libssh2 dropped it (perhaps the answer that logged us
+         * in) and said something else, or nothing. */
+        ui->broken = fatal_code(s, rc);
+        return 1;
+    }
+    switch (rc) {
+    case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
+        /* libssh2's publickey call reports any failure to read the answer so, whatever
+         * broke: the stream did, in a way fatal_code may still know. */
+        if (!msg || strcmp(msg, "Waiting for USERAUTH response") != 0)
+            return 0;
+        rc = FATAL_UNSAID;
+        break;
+    case LIBSSH2_ERROR_DECRYPT:
+        if (key)
+            return 0;
+        break;
+    case LIBSSH2_ERROR_INVALID_MAC:
+    case LIBSSH2_ERROR_OUT_OF_BOUNDARY:
+        break;
+    case LIBSSH2_ERROR_SOCKET_SEND:
+    case LIBSSH2_ERROR_SOCKET_RECV:
+    case LIBSSH2_ERROR_SOCKET_DISCONNECT:
+    case LIBSSH2_ERROR_TIMEOUT:
+        return 1;
+    default:
+        return 0;
+    }
+    ui->broken = fatal_code(s, rc);
+    return 1;
+}
 
 /* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
 static char *slurp(const char *path, size_t *len)
@@ -170,6 +216,8 @@ static int try_agent(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
                 }
                 break;
             }
+            if (broke(s, ui, 0))
+                break;
             note_refused(ui->facts, id->blob, id->blob_len);
             if (blob_is_rsa(id->blob, id->blob_len) && rsa_sha1_only())
                 ui->rsa_refused = 1;
@@ -299,8 +347,7 @@ static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const ch
         /* The server said it takes this key, so a failure is most likely a wrong
          * passphrase (libssh2's code for it varies by key format): ask again, unless the
          * connection itself broke. */
-        if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
-            rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_TIMEOUT)
+        if (broke(s, ui, 1))
             return -1;
     }
     return -1;
@@ -388,6 +435,11 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
         else
             rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
                                                        text, len, NULL);
+        if (rc != 0 && broke(s, ui, 1)) {
+            explicit_bzero(text, len);
+            free(text);
+            return -1;
+        }
         if (rc != 0 && rsa_sha1_only() && key_is_rsa(cfg->identityfile[i], text))
             ui->rsa_refused = 1;
         record_file(ui->facts, cfg->identityfile[i], text, rc == 0, rc != 0 && refused);
@@ -444,7 +496,9 @@ static int try_kbdint(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth
     *abs = &k;
     int rc = -1;
     for (int t = 0; t < cfg->numberofpasswordprompts && rc != 0 && !k.failed; t++)
-        rc = libssh2_userauth_keyboard_interactive(s, cfg->user, kbd_cb);
+        if ((rc = libssh2_userauth_keyboard_interactive(s, cfg->user, kbd_cb)) != 0 &&
+            broke(s, ui, 0))
+            break;
     *abs = saved;
     return rc == 0 ? 0 : -1;
 }
@@ -464,6 +518,8 @@ static int try_password(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct au
         explicit_bzero(a, sizeof a);
         if (rc == 0)
             return 0;
+        if (broke(s, ui, 0))
+            return -1;
     }
     return -1;
 }
@@ -500,6 +556,8 @@ static int one_round(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *
         }
         if (rc == 0 || libssh2_userauth_authenticated(s))
             return 0;
+        if (ui->broken)
+            return -1;
     }
     return tried ? 1 : -1;
 }
@@ -532,14 +590,14 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         if (!methods) {
             if (libssh2_userauth_authenticated(s))
                 return 0;
-            if (round > 0)
+            if (broke(s, &ui, 0) || round > 0)
                 break;
             snprintf(err, errlen, "no authentication methods offered");
             return -1;
         }
         /* The banner comes with the answer to the first request, before any prompt. */
-        if (round == 0 && facts && engine_banner(s, facts->banner, sizeof facts->banner) &&
-            ui.pr && ui.pr->say && cfg->loglevel >= 3)
+        if (round == 0 && facts && engine_banner(s, facts->banner, sizeof facts->banner) && ui.pr &&
+            ui.pr->say && cfg->loglevel >= 3)
             facts->banner_said = ui.pr->say(ui.pr->ctx, facts->banner) == 0;
         snprintf(server, sizeof server, "%s", methods);
         if (!strcmp(server, prev))
@@ -556,6 +614,12 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         }
         if (rc < 0)
             break;
+    }
+    if (ui.broken) {
+        /* Not the login that failed but the stream: leave its code for the caller. */
+        snprintf(err, errlen, "the stream broke during the login (%d)", ui.broken);
+        libssh2_session_set_last_error(s, ui.broken, err);
+        return -5;
     }
     if (ui.asked) {
         /* The user answered and it was not enough: running ssh would only ask again. */

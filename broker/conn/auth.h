@@ -16,7 +16,8 @@
  * ssh's "Permission denied"); -3 when an RSA key failed because libssh2 < 1.11 signs it
  * with SHA-1 only; -4 when ssh would log in with gssapi-with-mic (GSSAPIAuthentication on,
  * the server offers it before what would succeed, and krb5cc names Kerberos credentials
- * that exist): the real ssh should serve it. */
+ * that exist): the real ssh should serve it; -5 when the stream was corrupted during the
+ * login (libssh2's last error is the code it broke with). */
 int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_sock,
              const char *krb5cc, const struct conn_prompter *prompter, struct conn_facts *facts,
              char *err, size_t errlen);

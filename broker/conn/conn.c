@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "deadline.h"
+#include "fatal.h"
 #include "fingerprint.h"
 #include "hostkey.h"
 #include "khcmd.h"
@@ -112,7 +113,8 @@ static int bind_local(int fd, const struct hostcfg *cfg, int family, char *why, 
         struct sockaddr_storage ss;
         socklen_t len = 0;
         if (iface_addr(cfg->bindinterface, family, &ss, &len) < 0) {
-            snprintf(why, whylen, "getifaddrs: %.64s: no suitable addresses\r\n", cfg->bindinterface);
+            snprintf(why, whylen, "getifaddrs: %.64s: no suitable addresses\r\n",
+                     cfg->bindinterface);
             return -1;
         }
         return bind(fd, (struct sockaddr *)&ss, len);
@@ -501,6 +503,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         goto fail;
     }
     libssh2_session_set_blocking(s, 1);
+    fatal_watch(s);
     if (cfg->compression)
         libssh2_session_flag(s, LIBSSH2_FLAG_COMPRESS, 1);
     hostkey_lookup_name(cfg, name, sizeof name);
@@ -528,7 +531,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     if (libssh2_session_handshake(s, fd) != 0) {
         char *msg = NULL;
         int ec = libssh2_session_last_error(s, &msg, NULL, 0);
-        snprintf(out->err, sizeof out->err, "handshake failed: %s", msg ? msg : "unknown");
+        snprintf(out->err, sizeof out->err, "handshake failed: %s (%d)", msg ? msg : "unknown", ec);
         if (px && !deadline_fired(dl) &&
             (!libssh2_session_banner_get(s) || ec == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
             /* The command ended (or closed its output): ssh's words, before or after the
@@ -538,6 +541,10 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
                          ? ""
                          : "kex_exchange_identification: Connection closed by remote host\r\n");
             st = CONN_FATAL;
+        } else if (!deadline_fired(dl) &&
+                   fatal_words(s, fatal_code(s, ec), FATAL_CORRUPT, fd, 0, cfg->hostname,
+                               cfg->loglevel, out->err, sizeof out->err)) {
+            st = CONN_FATAL; /* a corrupted stream: ssh would fail the same way */
         }
         goto fail;
     }
@@ -552,6 +559,12 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     out->gssapi = arc == -4;
     cut = deadline_stop(dl); /* (cut just as the login ended: no use either) */
     dl = NULL;
+    if (arc == -5 && !cut &&
+        fatal_words(s, libssh2_session_last_errno(s), FATAL_CORRUPT, fd, 0, cfg->hostname,
+                    cfg->loglevel, out->err, sizeof out->err)) {
+        st = CONN_FATAL; /* the stream broke during the login, not the login itself */
+        out->sticky = out->gssapi = 0;
+    }
     if (arc < 0 || cut)
         goto fail;
     record_facts(s, fd, &out->facts);

@@ -2,6 +2,7 @@
  * connection being made, which cuts its socket once the time is up. */
 #include "deadline.h"
 #include "clock.h"
+#include "fatal.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -68,23 +69,13 @@ int deadline_wait_banner(int fd, long ms)
 void deadline_words(int fd, int banner, int loglevel, char *err, size_t errlen)
 {
     /* ssh_remote_ipaddr and ssh_remote_port: a proxied peer has no address. */
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    char host[NI_MAXHOST] = "UNKNOWN", serv[NI_MAXSERV] = "65535";
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
-        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(host, sizeof host, "UNKNOWN");
+    char id[NI_MAXHOST + 32];
+    fatal_remote_id(fd, id, sizeof id);
     /* kex_exchange_identification's error(), then sshpkt_fatal's logdie() at INFO. */
-    snprintf(err, errlen, "%s%s%s%s%s%s",
+    snprintf(err, errlen, "%s%s%s%s%s",
              !banner && loglevel >= 2 ? "Connection timed out during banner exchange" : "",
              !banner && loglevel >= 3 ? "\r\n" : "", loglevel >= 3 ? "Connection to " : "",
-             loglevel >= 3 ? host : "", loglevel >= 3 ? " port " : "", loglevel >= 3 ? serv : "");
-    if (loglevel >= 3) {
-        size_t l = strlen(err);
-        snprintf(err + l, errlen - l, " timed out");
-    }
+             loglevel >= 3 ? id : "", loglevel >= 3 ? " timed out" : "");
 }
 
 static int paused_ask(void *ctx, const char *prompt, int echo, char *answer, size_t answerlen)

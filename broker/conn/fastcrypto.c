@@ -1,10 +1,12 @@
 /* ChaCha20 and Poly1305 for libssh2's chacha20-poly1305@openssh.com, on OpenSSL's EVP. */
 #include "fastcrypto.h"
+#include "fatal.h"
 
 #include <pthread.h>
 #include <string.h>
 
 #include <libssh2.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 /* Per thread: the worker threads that make connections encrypt too. */
@@ -86,10 +88,22 @@ void chacha_ivsetup(struct chacha_ctx *x, const u_char *iv, const u_char *ctr)
     x->input[15] = le32(iv + 4);
 }
 
+/* The context chacha_encrypt_bytes used last in this thread: in a decryption, the
+ * packet's main context, which has just made the Poly1305 key that poly1305_auth gets. */
+static __thread struct chacha_ctx *last_ctx;
+
+/* A context whose first word is not sigma's: its connection failed a tag (poly1305_auth). */
+#define POISONED(x) ((x)->input[0] == 0)
+
 void chacha_encrypt_bytes(struct chacha_ctx *x, const u_char *m, u_char *c, u_int bytes)
 {
+    last_ctx = x;
     if (!bytes)
         return;
+    if (POISONED(x)) {
+        memset(c, 0, bytes);
+        return;
+    }
     /* OpenSSL's 16-byte IV is state words 12-15: its 32-bit counter is the low half of
      * ours, which an SSH packet (35000 bytes: 547 blocks, from 0 or 1) never carries out of. */
     u_char key[32], iv[16];
@@ -114,5 +128,16 @@ void poly1305_auth(u_char out[16], const u_char *m, size_t inlen, const u_char k
     if (!fastcrypto_ready() || !EVP_MAC_init(mctx, key, 32, NULL) ||
         !EVP_MAC_update(mctx, m, inlen) || !EVP_MAC_final(mctx, out, &outl, 16) || outl != 16)
         memset(out, 0, 16);
+    /* libssh2 1.11.1 turns a failed tag into a positive return from its transport read,
+     * which its callers take for a packet: it decrypts the same bytes again, for ever,
+     * leaking a packet each time (upstream's fix is libssh2 PR #2392). A verification is
+     * the call whose tag follows m (a signature writes it there): when it fails, the
+     * length key of that direction (the context after the main one in libssh2's struct
+     * chachapoly_ctx) is spoilt, so the next read finds a length of 0 and fails with
+     * LIBSSH2_ERROR_DECRYPT. The connection is dead anyway, as it is in ssh. */
+    if (out != m + inlen && last_ctx && CRYPTO_memcmp(out, m + inlen, 16) != 0) {
+        (last_ctx + 1)->input[0] = 0;
+        fatal_note(LIBSSH2_ERROR_DECRYPT); /* what failed, which libssh2 does not say */
+    }
 }
 #endif

@@ -12,9 +12,10 @@ struct proxy;
  * as sshconnect.c's expand_proxy_command; 0, or -1 with err. */
 int proxy_expand(const struct hostcfg *cfg, char *out, size_t outlen, char *err, size_t errlen);
 /* Run cfg's ProxyCommand as ssh does (the client's $SHELL, else /bin/sh, -c "exec …", in
- * cwd with env) with one end of a socketpair as its stdin and stdout. Its stderr goes to
- * errfd (the asking client's, not taken; -1 none) until proxy_settle, then to the broker
- * log; a thread reaps it. Returns our end of the socketpair and *out, or -1 with err. */
+ * cwd with env) with a pipe as its stdin and another as its stdout, as ssh gives it. Its
+ * stderr goes to errfd (the asking client's, not taken; -1 none) until proxy_settle, then
+ * to the broker log; a thread relays between the pipes and a socketpair and reaps it.
+ * Returns our end of the socketpair and *out, or -1 with err. */
 int proxy_start(const struct hostcfg *cfg, char *const *env, const char *cwd, int errfd,
                 struct proxy **out, char *err, size_t errlen);
 /* The connection is made (ok) or not: its stderr stops going to the client (failed: once

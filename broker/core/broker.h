@@ -110,6 +110,7 @@ struct session {
     int ctl_op;           /* nonzero: this is a CONTROL request, not a session */
     int job;              /* a worker job points at this session */
     int made_conn;        /* its connection was made for it (it need not be asked again) */
+    int retried;          /* its connection broke before it started: it went to another */
     int hk_known;         /* its connection's host key is known to it (ssh's HOST_OK) */
     int hk_shown;         /* VisualHostKey's lines were given to the client */
     char *localcmd;       /* expanded LocalCommand for the client to run first, or NULL */
@@ -177,6 +178,7 @@ struct sshconn {
     time_t idle_since;           /* when the last session left (0 while busy) */
     int persist;                 /* seconds; 0 = forever */
     int dead_link;               /* lost, timed out or suspect: close without a goodbye */
+    int lost_rc;                 /* the libssh2 error it broke with (pool_broken), or 0 */
     unsigned long long rx_bytes; /* bytes libssh2 has read from the server socket */
     int quickack;                /* the socket is TCP: ask for quick ACKs after each read */
     long long last_rx;           /* CLOCK_MONOTONIC ms of the last bytes from the server */

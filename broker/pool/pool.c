@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "envreq.h"
+#include "fatal.h"
 #include "fingerprint.h"
 #include "hostkey.h"
 #include "jump.h"
@@ -382,14 +383,22 @@ void pool_kill(struct sshconn *c, const char *msg)
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
-        if (session_unstarted(s) && s->peer) {
-            /* Nothing of the client's was consumed: try again on another connection. */
+        char words[512];
+        if (session_unstarted(s) && s->peer && !s->retried) {
+            /* Nothing of the client's was consumed: try again on another connection, once
+             * (a link that breaks every connection the same way must not hold the session
+             * for ever: the second time it ends as ssh would have the first time). */
+            s->retried = 1;
             if (s->ch)
                 s->ch = NULL; /* freed with the libssh2 session */
             pool_unlink_session(c, s);
             s->state = S_WAITCONN;
             s->blocked_op = OP_NONE;
             pool_attach(s);
+        } else if (c->lost_rc &&
+                   fatal_words(c->ssh, c->lost_rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname,
+                               s->cfg ? s->cfg->loglevel : 3, words, sizeof words)) {
+            session_conn_lost(s, words); /* a corrupted stream: ssh's words for it */
         } else {
             session_conn_lost(s, msg);
         }
@@ -399,9 +408,17 @@ void pool_kill(struct sshconn *c, const char *msg)
 
 void pool_lost(struct sshconn *c)
 {
-    char msg[HC_STR + 64];
+    pool_broken(c, 0);
+}
+
+void pool_broken(struct sshconn *c, int rc)
+{
+    char msg[HC_STR + 64], words[512];
     snprintf(msg, sizeof msg, "Connection to %s closed by remote host.", c->cfg.hostname);
     c->dead_link = 1;
+    c->lost_rc = rc = fatal_code(c->ssh, rc);
+    if (fatal_words(c->ssh, rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname, 3, words, sizeof words))
+        blog("connection to %s is corrupted: %s", c->cfg.hostname, words);
     pool_kill(c, msg);
 }
 

@@ -23,11 +23,15 @@ void pool_tick(time_t now);
 int pool_channels(const struct sshconn *c);
 /* c has just freed a session channel: the server may count it a moment longer (spare.c). */
 void pool_channel_freed(struct sshconn *c);
-/* End a connection: sessions that have not started are re-attached, the others get msg. */
+/* End a connection: sessions that have not started are re-attached (once each), the others
+ * get msg. */
 void pool_kill(struct sshconn *c, const char *msg);
 /* End a connection the way a lost one ends in ssh ("Connection to HOST closed by remote
  * host."). */
 void pool_lost(struct sshconn *c);
+/* The same for a libssh2 call that failed with rc on c: a session that ends for it gets
+ * ssh's words for rc when rc is a corrupted stream (fatal.h). */
+void pool_broken(struct sshconn *c, int rc);
 /* Detach a session from its connection (the connection notes when it became idle). */
 void pool_detach(struct session *s);
 /* Count of ready connections of an authority (a token); fills up to max of them into out. */

@@ -142,7 +142,7 @@ static int step_open(struct sshconn *c, struct spare *sp)
     char *m = NULL;
     libssh2_session_last_error(c->ssh, &m, NULL, 0);
     blog("channel open on %s: %s (%d)", c->cfg.hostname, m ? m : "?", rc);
-    pool_lost(c);
+    pool_broken(c, rc);
     return 1;
 }
 
@@ -171,7 +171,7 @@ static int step_env(struct sshconn *c, struct spare *sp)
             libssh2_session_last_error(c->ssh, &m, NULL, 0);
             blog("env request on a spare on %s: %s (%d)", c->cfg.hostname, m ? m : "?", rc);
             if (!channel_level(rc)) {
-                pool_lost(c);
+                pool_broken(c, rc);
                 return 1;
             }
             sp->state = SPARE_CLOSING;
@@ -200,7 +200,7 @@ static int step_read(struct sshconn *c, struct spare *sp)
     clear(c, sp);
     pool_channel_freed(c);
     if (n < 0 && !channel_level((int)n))
-        pool_lost(c);
+        pool_broken(c, (int)n);
     return 1;
 }
 
@@ -213,7 +213,7 @@ static int step_close(struct sshconn *c, struct spare *sp)
     clear(c, sp);
     pool_channel_freed(c);
     if (rc < 0 && !channel_level(rc))
-        pool_lost(c);
+        pool_broken(c, rc);
     return 1;
 }
 

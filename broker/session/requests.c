@@ -74,7 +74,7 @@ void sess_fail(struct session *s, int rc, const char *what)
         s->state = S_CLOSING;
         return;
     }
-    pool_lost(s->conn);
+    pool_broken(s->conn, rc);
 }
 
 /* The pty request, ahead of env requests as ssh sends it. */

@@ -3,7 +3,8 @@
 # killed, a stalled network (tests/tools/relay), a client killed mid-session, another
 # local user, a changed host key, malformed protocol frames (tests/tools/wire), hostile
 # argv, bad ssh_config, a full disk under the runtime directory, a server with
-# MaxSessions 2 (the pool grows), and 100 MB both ways under concurrent sessions.
+# MaxSessions 2 (the pool grows), 100 MB both ways under concurrent sessions, a client
+# that does not read (stall.sh), and a corrupted link through a ProxyCommand (corrupt.sh).
 #
 # The client side (every ssh and muxssh) runs as a test account with its own home and
 # ~/.ssh/config (Host mux-test, and mux-test2 for the MaxSessions 2 server), no -F (but in
@@ -694,5 +695,9 @@ verdict "100MB-both-ways-concurrent" "$bad" "100MB-both-ways-concurrent (sha256 
 # --- a stalled client holds up no other session (tests/fault/stall.sh) ------------------
 # shellcheck source=stall.sh
 . "$ROOT/tests/fault/stall.sh"
+
+# --- a corrupted link, and a ProxyCommand's stdio (tests/fault/corrupt.sh) ----------------
+# shellcheck source=corrupt.sh
+. "$ROOT/tests/fault/corrupt.sh"
 
 [ "$failures" -eq 0 ]
