@@ -54,7 +54,7 @@ MUXSSH_INC := -Ishim/muxssh -Ishim/tty $(PROTO_INC)
 SHIM_INC   := -Ishim/lib -Ishim/tty $(PROTO_INC)
 BROKER_INC := -Ibroker/core -Ibroker/control -Ibroker/config -Ibroker/conn -Ibroker/session \
               -Ibroker/pool $(PROTO_INC)
-UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty
+UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-pq
 HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
@@ -94,6 +94,10 @@ $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_
 $(B)/obj/broker/%.o: broker/%.c $(HEADERS) | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(BROKER_INC) -c -o $@ $<
+
+$(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(B)/obj/shim/%.o: shim/%.c $(HEADERS) | build-deps
 	@mkdir -p $(dir $@)
@@ -144,6 +148,8 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
 UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c
+# The post-quantum key exchanges' arithmetic, compiled into our libssh2 too (libssh2.sh).
+UNIT_DEPS_test_pqkex     := scripts/libssh2-pq/hybrid.c
 # The whole broker: teardown runs through session, pool, peer and loop code.
 UNIT_DEPS_test_teardown  := $(BROKER_SRCS)
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))

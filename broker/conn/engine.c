@@ -14,6 +14,32 @@ const char *engine_built_version(void)
     return LIBSSH2_VERSION;
 }
 
+int engine_kex_pq(const char *name)
+{
+    return !strncmp(name, "sntrup761x25519-", 16) || !strncmp(name, "mlkem", 5);
+}
+
+void engine_pq_kexes(char *out, size_t cap)
+{
+    const char **algs = NULL;
+    size_t off = 0;
+    out[0] = '\0';
+    LIBSSH2_SESSION *s = libssh2_session_init();
+    int n = s ? libssh2_session_supported_algs(s, LIBSSH2_METHOD_KEX, &algs) : 0;
+    for (int i = 0; i < n; i++) {
+        if (!engine_kex_pq(algs[i]))
+            continue;
+        int w = snprintf(out + off, cap - off, "%s%s", off ? "," : "", algs[i]);
+        if (w < 0 || (size_t)w >= cap - off)
+            break;
+        off += (size_t)w;
+    }
+    if (algs)
+        libssh2_free(s, algs);
+    if (s)
+        libssh2_session_free(s);
+}
+
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **))
 {

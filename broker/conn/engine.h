@@ -19,6 +19,15 @@ static inline int engine_old(void)
 const char *engine_version(void);
 const char *engine_built_version(void);
 
+/* 1 when the key exchange named name is a post-quantum hybrid (sntrup761x25519-*,
+ * mlkem*): what OpenSSH 10.1 and later count as post-quantum. */
+int engine_kex_pq(const char *name);
+
+/* The post-quantum key exchanges the libssh2 running has, comma-separated, into out (cap
+ * bytes): empty for a libssh2 without them (any packaged one so far; ours has them, see
+ * scripts/libssh2.sh). */
+void engine_pq_kexes(char *out, size_t cap);
+
 /* Sets libssh2's recv callback (set2 where the library has it). */
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **));
