@@ -196,19 +196,29 @@ if [[ "$version" != *"post-quantum key exchange: "*sntrup761x25519* ]]; then
     skip pq-kex-same-as-ssh "$version"
     skip pq-only-server "$version"
 else
-    # pq_case NAME KEXALGORITHMS: a DEBUG1 sshd (KexAlgorithms as given, if any); plain ssh
-    # then the shim each open one connection; both kex lines equal and post-quantum, the
-    # broker served the session (scase: differential, counters, no master).
+    # pq_case NAME KEXALGORITHMS [OPENSSH]: a DEBUG1 sshd (KexAlgorithms as given, if any);
+    # plain ssh then the shim each open one connection; both kex lines equal and
+    # post-quantum, the broker served the session (scase: differential, counters, no
+    # master). With OPENSSH (a directory of OpenSSH 10's programs) the sshd is its, and so
+    # is the user's ssh (first on PATH).
     pq_case() {
-        local name=$1 kex=$2 log plain mux
-        SSHD_USER=$U SSHD_EXTRA="LogLevel DEBUG1${kex:+
-KexAlgorithms $kex}" sshd_start "$T/q" >/dev/null || exit 1
+        local name=$1 kex=$2 o=${3:-} log plain mux path=
+        local extra="LogLevel DEBUG1${kex:+
+KexAlgorithms $kex}"
+        if [ -n "$o" ]; then
+            extra="$extra
+SshdSessionPath $o/sshd-session
+SshdAuthPath $o/sshd-auth"
+            mkdir -p "$T/ssh10" && ln -sf "$o/ssh" "$T/ssh10/ssh"
+            path="PATH=$T/ssh10:\$PATH "
+        fi
+        SSHD_BIN=${o:+$o/sshd} SSHD_USER=$U SSHD_EXTRA=$extra sshd_start "$T/q" >/dev/null || exit 1
         cp "$T/s/authorized_keys" "$T/q/authorized_keys"
         chmod 644 "$T/q/authorized_keys"
         cp -a "$T/ssh.pristine" "$T/ssh.keep"
         printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$T/q/host_ed25519.pub")" >>"$T/ssh.pristine/known_hosts"
         log=$T/q/sshd.log
-        scase "$name" 1 "ssh -p $SSHD_PORT 127.0.0.1 'echo pq'"
+        scase "$name" 1 "${path}ssh -p $SSHD_PORT 127.0.0.1 'echo pq'"
         # the first connection's line is plain ssh's, the second the broker's
         plain=$(grep -o 'kex: algorithm: [^ ]*' "$log" | sed -n '1s/.*: //p')
         mux=$(grep -o 'kex: algorithm: [^ ]*' "$log" | sed -n '2s/.*: //p')
@@ -229,6 +239,13 @@ KexAlgorithms $kex}" sshd_start "$T/q" >/dev/null || exit 1
     # A server that takes only OpenSSH's name of sntrup761x25519 (libssh2 1.11.1 alone fails
     # the handshake there).
     pq_case pq-only-server sntrup761x25519-sha512@openssh.com
+    # OpenSSH 10.0 (Debian 13's source, built into the build directory once) on both sides,
+    # its server taking only mlkem768x25519-sha256.
+    if o10=$("$ROOT/scripts/openssh10.sh" "$ROOT/build" 2>"$T/o10.err"); then
+        pq_case pq-mlkem-openssh10 mlkem768x25519-sha256 "$o10"
+    else
+        notok pq-mlkem-openssh10 "no OpenSSH 10: $(head -c 300 "$T/o10.err")"
+    fi
 fi
 
 as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
