@@ -29,10 +29,12 @@ pq=$(realpath "$(dirname "$0")/libssh2-pq")
 suite=trixie
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
-# Write the two lines of FLAGS ("cflags=…", "libs=…") unless they are already there.
+# Write the lines of FLAGS ("cflags=…", "libs=…", and for our build "stamp=…", so that a
+# rebuilt library relinks what uses it) unless they are already there.
 emit() {
     local text
     text=$(printf 'cflags=%s\nlibs=%s\n' "$1" "$2")
+    [ -z "${3:-}" ] || text=$(printf '%s\nstamp=%s\n' "$text" "$3")
     mkdir -p "$(dirname "$flags")"
     if [ ! -f "$flags" ] || [ "$(cat "$flags")" != "$text" ]; then
         printf '%s\n' "$text" >"$flags.tmp" && mv "$flags.tmp" "$flags"
@@ -46,7 +48,7 @@ system_flags() {
 
 # The built copy: its headers first, the static library and what it needs.
 own_flags() {
-    emit "-I$root/include" "$root/lib/libssh2.a -lssl -lcrypto -lz"
+    emit "-I$root/include" "$root/lib/libssh2.a -lssl -lcrypto -lz" "$(cat "$root/pq.stamp")"
 }
 
 # Stop with the one line, remember why, and use the system's library.
