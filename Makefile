@@ -41,7 +41,7 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
                 broker/session/endpoint.c broker/session/agentfwd.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
-               broker/pool/alive.c
+               broker/pool/alive.c broker/pool/kex.c
 CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \
                broker/core/prompt.c broker/core/log.c broker/core/buf.c
 CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
