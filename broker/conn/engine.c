@@ -66,6 +66,11 @@ int engine_kem_pair_make(const char *kex, unsigned char *pair)
     return libssh2_kem_pair_make(kex, pair);
 }
 
+void engine_kem_wait(LIBSSH2_SESSION *s, int on)
+{
+    libssh2_session_kem_wait(s, on);
+}
+
 int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair)
 {
     return libssh2_session_kem_give(s, kex, pair) ? -1 : 0;
@@ -102,6 +107,12 @@ int engine_kem_pair_make(const char *kex, unsigned char *pair)
     (void)kex;
     (void)pair;
     return -1;
+}
+
+void engine_kem_wait(LIBSSH2_SESSION *s, int on)
+{
+    (void)s;
+    (void)on;
 }
 
 int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair)

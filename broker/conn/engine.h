@@ -46,6 +46,9 @@ const char *engine_kem_wanted(LIBSSH2_SESSION *s);
 size_t engine_kem_pair_len(const char *kex);
 /* A new KEM key pair for kex into pair (engine_kem_pair_len bytes); any thread. 0 or -1. */
 int engine_kem_pair_make(const char *kex, unsigned char *pair);
+/* on 1: s's hybrid key exchanges wait (EAGAIN) for a pair given instead of making one on
+ * the caller's thread (non-blocking sessions whose pairs a worker makes); 0: they make it. */
+void engine_kem_wait(LIBSSH2_SESSION *s, int on);
 /* Give s the pair for its next key exchange by kex (copied). 0 or -1. */
 int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair);
 

@@ -3,7 +3,8 @@
  * made ahead, in a worker, for each connection's next key exchange. A rekey
  * the server starts runs inside libssh2 on the loop, and making an sntrup761 key pair takes
  * about 24 ms (ML-KEM-768 0.2 ms): our libssh2 patch takes a pair given ahead instead
- * (engine.h), so the loop never makes one. The first exchange runs in the connect job's
+ * (engine.h), and a rekey that comes before its pair is ready waits for it (the server
+ * waits for our reply meanwhile), so the loop never makes one. The first exchange runs in the connect job's
  * worker and makes its own; after it, and after each rekey, the next pair is made here. */
 #include "pool.h"
 
@@ -76,6 +77,8 @@ void pool_kem_ahead(struct sshconn *c)
         free(j->kem_pair);
     free(j);
     c->kem_failed = 1;
+    engine_kem_wait(c->ssh, 0); /* libssh2 makes its own, on the loop */
+    c->dirty = 1;
     blog("no %s key pair made ahead for %s: its next rekey makes one on the loop", kex,
          c->cfg.hostname);
 }
@@ -90,9 +93,12 @@ void pool_kem_made(struct job *j)
         return;
     if (j->rc != 0 || engine_kem_give(c->ssh, j->kem, j->kem_pair) != 0) {
         c->kem_failed = 1; /* not again: libssh2 makes its own then */
+        engine_kem_wait(c->ssh, 0);
+        c->dirty = 1;
         blog("the %s key pair made ahead for %s was not taken", j->kem, c->cfg.hostname);
         return;
     }
     c->kem_given++;
+    c->dirty = 1; /* a rekey may be waiting for it */
     pool_kem_ahead(c); /* a rekey by another method since the job started */
 }

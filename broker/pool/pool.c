@@ -466,6 +466,7 @@ void pool_connected(struct job *j)
         c->proxy = j->res.proxy; /* a ProxyCommand lives as long as its connection */
         j->res.proxy = NULL;
         libssh2_session_set_blocking(c->ssh, 0);
+        engine_kem_wait(c->ssh, 1); /* rekeys take pairs a worker made (kex.c) */
         alive_init(c);
         agentfwd_init(c);
         c->state = C_READY;

@@ -282,14 +282,13 @@ SshdAuthPath $o/sshd-auth"
         ok "pq-no-classical-ride/kex (2 connections of the broker, sshd: $mux)"
     fi
     # ssh -v prints its "kex: algorithm:" and "kex: host key algorithm:" lines: so does the
-    # session through the shim, riding the broker's post-quantum connection.
-    scase pq-verbose-kex-lines 1 "ssh -v -p $SSHD_PORT 127.0.0.1 'echo v'"
-    plain=$(grep -E '^debug1: kex: (algorithm|host key algorithm):' "$T/plain.err" | tr -d '\r')
-    mux=$(grep -E '^debug1: kex: (algorithm|host key algorithm):' "$T/mux.err" | tr -d '\r')
-    if [ -n "$plain" ] && [ "$plain" = "$mux" ]; then
-        ok "pq-verbose-kex-lines/same ($(echo "$mux" | tr '\n' ' '))"
+    # session through the shim, riding the broker's post-quantum connection (the lines are
+    # the snippet's stdout, so the differential compares them).
+    scase pq-verbose-kex-lines 1 "ssh -v -p $SSHD_PORT 127.0.0.1 'echo v' 2>&1 >/dev/null | tr -d '\\r' | grep -E '^debug1: kex: (algorithm|host key algorithm):'"
+    if [ "$(grep -c '^debug1: kex: ' "$T/mux.out")" -eq 2 ] && grep -q 'algorithm: sntrup761x25519-' "$T/mux.out"; then
+        ok "pq-verbose-kex-lines/printed ($(tr '\n' ' ' <"$T/mux.out"))"
     else
-        notok pq-verbose-kex-lines/same "plain ssh: $(echo "$plain" | tr '\n' ' '); through the shim: $(echo "$mux" | tr '\n' ' ')"
+        notok pq-verbose-kex-lines/printed "through the shim: $(tr '\n' ' ' <"$T/mux.out")"
     fi
     pq_sshd_end
     # A server that offers no post-quantum exchange: two default sessions share one
@@ -306,8 +305,9 @@ SshdAuthPath $o/sshd-auth"
     # Rekeys on a served connection (issue 22 item 1): sshd starts a key exchange every 4 MB
     # during a bulk transfer; it runs inside libssh2 on the broker's loop, with the KEM key
     # pair a worker made ahead (broker/pool/kex.c). The output is plain ssh's; the broker's
-    # connection rekeyed (sshd's log) with pairs made ahead (the status), and its loop's
-    # longest turn is printed (a fresh broker, so the figure is this case's).
+    # connection rekeyed (sshd's log), each time with a pair made ahead (the status counts
+    # them: at least one per rekey), and its loop's longest turn is printed (a fresh broker,
+    # so the figure is this case's; not asserted, the machine's load decides it).
     mux_stop "$RT"
     sleep 0.5
     pq_sshd "RekeyLimit 4M 1s"
@@ -317,7 +317,8 @@ SshdAuthPath $o/sshd-auth"
     given=$(echo "$st" | grep "$SSHD_PORT" | sed -n 's/.*, KEM key pairs made ahead \([0-9]*\).*/\1/p')
     if [ "$(echo "$mux" | wc -w)" -lt 3 ]; then
         notok pq-rekey-bulk/rekeyed "the broker's connection did not rekey twice: sshd logged $mux"
-    elif [[ "$mux" != sntrup761x25519-* ]] || [ "${given:-0}" -lt 2 ]; then
+    elif [[ "$mux" != sntrup761x25519-* ]] || [ "${given:-0}" -lt $(($(echo "$mux" | wc -w) - 1)) ]; then
+        # each rekey took a pair made ahead (none was made on the loop)
         notok pq-rekey-bulk/rekeyed "exchanges $mux; KEM key pairs made ahead: ${given:-none}"
     else
         ok "pq-rekey-bulk/rekeyed ($(($(echo "$mux" | wc -w) - 1)) rekeys, ${given} KEM key pairs made ahead)"
