@@ -44,7 +44,7 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
                 broker/session/endpoint.c broker/session/agentfwd.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
-               broker/pool/alive.c
+               broker/pool/alive.c broker/pool/kex.c
 CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \
                broker/core/prompt.c broker/core/log.c broker/core/buf.c
 CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
@@ -57,7 +57,7 @@ MUXSSH_INC := -Ishim/muxssh -Ishim/tty $(PROTO_INC)
 SHIM_INC   := -Ishim/lib -Ishim/tty $(PROTO_INC)
 BROKER_INC := -Ibroker/core -Ibroker/control -Ibroker/config -Ibroker/conn -Ibroker/session \
               -Ibroker/pool $(PROTO_INC)
-UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty
+UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-pq
 HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
@@ -97,6 +97,10 @@ $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_
 $(B)/obj/broker/%.o: broker/%.c $(HEADERS) | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(BROKER_INC) -c -o $@ $<
+
+$(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(B)/obj/shim/%.o: shim/%.c $(HEADERS) | build-deps
 	@mkdir -p $(dir $@)
@@ -148,6 +152,8 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
 UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
+# The post-quantum key exchanges' arithmetic, compiled into our libssh2 too (libssh2.sh).
+UNIT_DEPS_test_pqkex     := scripts/libssh2-pq/hybrid.c
 # The whole broker: teardown runs through session, pool, peer and loop code.
 UNIT_DEPS_test_teardown  := $(BROKER_SRCS)
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))

@@ -86,8 +86,11 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc)
             ready_fd = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-V")) {
-            printf("muxbroker: libssh2 %s (built with %s)\n", engine_version(),
-                   engine_built_version());
+            char pq[256];
+            engine_pq_kexes(pq, sizeof pq);
+            printf("muxbroker: libssh2 %s (built with %s), %s%s\n", engine_version(),
+                   engine_built_version(),
+                   pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
             return 0;
         } else {
             fprintf(stderr, "muxbroker: usage: muxbroker [-V] [--ready-fd N]\n");

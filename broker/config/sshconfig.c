@@ -530,6 +530,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->verifyhostkeydns = !strcmp(v, "ask") ? 2 : yes(v);
         else if (!strcmp(k, "visualhostkey"))
             c->visualhostkey = yes(v);
+        else if (!strcmp(k, "warnweakcrypto"))
+            c->warnweakcrypto = yes(v);
         else if (!strcmp(k, "proxyusefdpass"))
             fdpass = yes(v);
     }

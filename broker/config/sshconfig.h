@@ -75,6 +75,10 @@ struct hostcfg {
     char knownhostscommand[HC_STR]; /* "knownhostscommand", "" if none */
     int verifyhostkeydns;           /* 0 no, 1 yes, 2 ask */
     int visualhostkey;
+    /* ssh would warn of a key exchange that is not post-quantum: `warnweakcrypto yes`
+     * (OpenSSH 10.1 and later; older ones have no such keyword) and KexAlgorithms not set,
+     * that is the binary's default (sshconfig_resolve) */
+    int warnweakcrypto;
     int has_own_controlpath;  /* controlpath is set (not "none") */
     char controlpath[HC_STR]; /* "controlpath" as ssh -G expanded it, "" when none */
     int controlmaster_client; /* ControlMaster no, auto or autoask: ssh would use a master

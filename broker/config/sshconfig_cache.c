@@ -158,6 +158,54 @@ static void question_key(const char *real_ssh, const char *cwd, char *const *opt
     hex(md, out);
 }
 
+/* The default KexAlgorithms of each ssh binary asked so far (ssh -G -F none: no config). */
+#define KEX_DEFAULTS_MAX 4
+static struct {
+    char path[HC_STR];
+    char kex[HC_STR];
+} kex_defaults[KEX_DEFAULTS_MAX];
+static int n_kex_defaults;
+static pthread_mutex_t kex_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* OpenSSH 10.1+ warns of a classical key exchange only when KexAlgorithms was not set
+ * (readconf.c's kex_algorithms_set): ssh -G cannot say so, so a list equal to the
+ * binary's default counts as not set (a list set to exactly the default would not warn
+ * in ssh). Clears cfg->warnweakcrypto when the list is not the default or that is unknown. */
+static void kex_set_check(const char *real_ssh, struct hostcfg *cfg)
+{
+    if (!cfg->warnweakcrypto)
+        return;
+    int found = 0, same = 0;
+    pthread_mutex_lock(&kex_lock);
+    for (int i = 0; i < n_kex_defaults && !found; i++)
+        if (!strcmp(kex_defaults[i].path, real_ssh)) {
+            found = 1;
+            same = !strcmp(kex_defaults[i].kex, cfg->kexalgorithms);
+        }
+    pthread_mutex_unlock(&kex_lock);
+    if (!found) {
+        char *const opts[] = {"-F", "none", NULL};
+        char *raw = NULL, err[256];
+        size_t rawlen = 0;
+        struct hostcfg *d = calloc(1, sizeof *d);
+        if (d && sshconfig_run_g(real_ssh, "/", opts, "muxshim.invalid", NULL, NULL, d, &raw,
+                                 &rawlen, err, sizeof err) == 0) {
+            same = !strcmp(d->kexalgorithms, cfg->kexalgorithms);
+            pthread_mutex_lock(&kex_lock);
+            if (n_kex_defaults < KEX_DEFAULTS_MAX) {
+                snprintf(kex_defaults[n_kex_defaults].path, HC_STR, "%s", real_ssh);
+                snprintf(kex_defaults[n_kex_defaults].kex, HC_STR, "%s", d->kexalgorithms);
+                n_kex_defaults++;
+            }
+            pthread_mutex_unlock(&kex_lock);
+        }
+        free(raw);
+        hostcfg_free(d);
+    }
+    if (!same)
+        cfg->warnweakcrypto = 0;
+}
+
 int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, const char *dest,
                       const char *command, char *const *env, struct hostcfg *cfg, char *err,
                       size_t errlen)
@@ -174,6 +222,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
         snprintf(cfg->warnings, sizeof cfg->warnings, "%s", ce->warnings);
         pthread_mutex_unlock(&cache_lock);
         sshconfig_env_paths(cfg, cwd, env);
+        kex_set_check(real_ssh, cfg);
         return 0;
     }
     misses++;
@@ -227,6 +276,7 @@ int sshconfig_resolve(const char *real_ssh, const char *cwd, char *const *opts, 
     pthread_mutex_unlock(&cache_lock);
     free(raw);
     free(warnings);
+    kex_set_check(real_ssh, cfg);
     return 0;
 }
 

@@ -3,7 +3,9 @@
  * The authority (token.c) is uid, user, host, port, route and bind address. Within it, a
  * connection is usable when it is what the session itself could have made: a host key the
  * session trusts, a login key the session would offer, algorithms from its lists, an
- * address family it allows. Everything else a session sets only steers how to log in or
+ * address family it allows, and the key exchange the session's own list would get from
+ * that server (a session whose ssh would get a post-quantum exchange never rides a
+ * classical one). Everything else a session sets only steers how to log in or
  * how to behave locally (BatchMode, ConnectTimeout, the *Authentication switches,
  * PreferredAuthentications, NumberOfPasswordPrompts, LogLevel, SendEnv, SetEnv,
  * RequestTTY, EscapeChar) and never splits a connection.
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "engine.h"
 #include "hostkey.h"
 #include "khcmd.h"
 #include "words.h"
@@ -280,9 +283,42 @@ static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg,
     return 0;
 }
 
-/* (c) The negotiated algorithms: each in the session's list. */
+/* The key exchange the list mine would negotiate with a server that offers offer (RFC 4253
+ * 7.1: the client's first that the server also has), among those libssh2 can negotiate (a
+ * LIBSSH2=system build has no hybrids: it gets the classical one); into out, "" if none. */
+static void kex_would_get(const char *mine, const char *offer, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (const char *p = mine; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && n < cap && words_in_list(offer, p, n)) {
+            memcpy(out, p, n);
+            out[n] = '\0';
+            if (engine_kex_supported(out))
+                return;
+            out[0] = '\0';
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* (c) The negotiated algorithms: each in the session's list; the key exchange the one the
+ * session's own list would get from the server (known when the server's offer is, engine.h),
+ * so that a session whose ssh would get a post-quantum exchange never rides a classical
+ * connection, and sessions to a server with no post-quantum exchange share one. */
 static int algs_ok(const struct conn_facts *f, const struct hostcfg *cfg, char *why, size_t whylen)
 {
+    if (f->server_kex[0] && cfg->kexalgorithms[0] && f->kex[0]) {
+        char want[128];
+        kex_would_get(cfg->kexalgorithms, f->server_kex, want, sizeof want);
+        if (strcmp(want, f->kex)) {
+            snprintf(why, whylen, "it negotiated %s where the session's KexAlgorithms would get %s",
+                     f->kex, want[0] ? want : "none");
+            return 0;
+        }
+    }
     const struct {
         const char *list, *got, *what;
     } a[] = {

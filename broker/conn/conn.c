@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "deadline.h"
+#include "engine.h"
 #include "fatal.h"
 #include "fingerprint.h"
 #include "hostkey.h"
@@ -448,6 +449,8 @@ static void record_facts(LIBSSH2_SESSION *s, int fd, struct conn_facts *f)
         const char *v = libssh2_session_methods(s, m[i].type);
         snprintf((char *)f + m[i].off, sizeof f->kex, "%s", v ? v : "");
     }
+    if (engine_server_kex(s, f->server_kex, sizeof f->server_kex) < 0)
+        f->server_kex[0] = '\0';
     size_t len = 0;
     int ktype = 0;
     const char *blob = libssh2_session_hostkey(s, &len, &ktype);

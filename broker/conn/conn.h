@@ -63,6 +63,7 @@ struct conn_facts {
     int n_refused;
     char kex[64], hostkey_alg[64]; /* negotiated (libssh2_session_methods) */
     char cipher_cs[64], cipher_sc[64], mac_cs[64], mac_sc[64];
+    char server_kex[1024]; /* the key exchanges the server offered ("": unknown, engine.h) */
     int family;            /* AF_INET or AF_INET6 of the peer; 0 through a tunnel */
     int hk_known;          /* the host key was in known_hosts (or KnownHostsCommand's lines) */
     int by_khc;            /* ... in KnownHostsCommand's lines only: khc is ... */

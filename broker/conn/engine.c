@@ -14,6 +14,131 @@ const char *engine_built_version(void)
     return LIBSSH2_VERSION;
 }
 
+int engine_kex_pq(const char *name)
+{
+    return !strncmp(name, "sntrup761x25519-", 16) || !strncmp(name, "mlkem", 5);
+}
+
+void engine_pq_kexes(char *out, size_t cap)
+{
+    const char **algs = NULL;
+    size_t off = 0;
+    out[0] = '\0';
+    LIBSSH2_SESSION *s = libssh2_session_init();
+    int n = s ? libssh2_session_supported_algs(s, LIBSSH2_METHOD_KEX, &algs) : 0;
+    for (int i = 0; i < n; i++) {
+        if (!engine_kex_pq(algs[i]))
+            continue;
+        int w = snprintf(out + off, cap - off, "%s%s", off ? "," : "", algs[i]);
+        if (w < 0 || (size_t)w >= cap - off)
+            break;
+        off += (size_t)w;
+    }
+    if (algs)
+        libssh2_free(s, algs);
+    if (s)
+        libssh2_session_free(s);
+}
+
+#ifdef LIBSSH2_MUXSHIM_PQ
+int engine_has_pq_api(void)
+{
+    return 1;
+}
+
+int engine_server_kex(LIBSSH2_SESSION *s, char *out, size_t cap)
+{
+    return libssh2_session_server_kex_methods(s, out, cap) < 0 ? -1 : 0;
+}
+
+const char *engine_kem_wanted(LIBSSH2_SESSION *s)
+{
+    return libssh2_session_kem_wanted(s);
+}
+
+size_t engine_kem_pair_len(const char *kex)
+{
+    return libssh2_kem_pair_len(kex);
+}
+
+int engine_kem_pair_make(const char *kex, unsigned char *pair)
+{
+    return libssh2_kem_pair_make(kex, pair);
+}
+
+void engine_kem_wait(LIBSSH2_SESSION *s, int on)
+{
+    libssh2_session_kem_wait(s, on);
+}
+
+int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair)
+{
+    return libssh2_session_kem_give(s, kex, pair) ? -1 : 0;
+}
+#else
+/* A libssh2 without our patch (LIBSSH2=system): no hybrids, no server list. */
+int engine_has_pq_api(void)
+{
+    return 0;
+}
+
+int engine_server_kex(LIBSSH2_SESSION *s, char *out, size_t cap)
+{
+    (void)s;
+    if (cap)
+        out[0] = '\0';
+    return -1;
+}
+
+const char *engine_kem_wanted(LIBSSH2_SESSION *s)
+{
+    (void)s;
+    return NULL;
+}
+
+size_t engine_kem_pair_len(const char *kex)
+{
+    (void)kex;
+    return 0;
+}
+
+int engine_kem_pair_make(const char *kex, unsigned char *pair)
+{
+    (void)kex;
+    (void)pair;
+    return -1;
+}
+
+void engine_kem_wait(LIBSSH2_SESSION *s, int on)
+{
+    (void)s;
+    (void)on;
+}
+
+int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair)
+{
+    (void)s;
+    (void)kex;
+    (void)pair;
+    return -1;
+}
+#endif
+
+int engine_kex_supported(const char *name)
+{
+    const char **algs = NULL;
+    int found = 0;
+    LIBSSH2_SESSION *s = libssh2_session_init();
+    int n = s ? libssh2_session_supported_algs(s, LIBSSH2_METHOD_KEX, &algs) : 0;
+    for (int i = 0; i < n && !found; i++)
+        found = !strcmp(algs[i], name);
+    if (algs)
+        libssh2_free(s, algs);
+    if (s)
+        libssh2_session_free(s);
+    return found;
+}
+
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **))
 {

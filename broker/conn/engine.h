@@ -19,6 +19,39 @@ static inline int engine_old(void)
 const char *engine_version(void);
 const char *engine_built_version(void);
 
+/* 1 when the key exchange named name is a post-quantum hybrid (sntrup761x25519-*,
+ * mlkem*): what OpenSSH 10.1 and later count as post-quantum. */
+int engine_kex_pq(const char *name);
+
+/* The post-quantum key exchanges the libssh2 running has, comma-separated, into out (cap
+ * bytes): empty for a libssh2 without them (any packaged one so far; ours has them, see
+ * scripts/libssh2.sh). */
+void engine_pq_kexes(char *out, size_t cap);
+
+/* 1 when this build's libssh2 has our patch's API (scripts/libssh2-pq/kex-hybrid.patch):
+ * KEM key pairs given ahead, the server's offered key exchanges. */
+int engine_has_pq_api(void);
+
+/* 1 when libssh2 can negotiate the key exchange named name. */
+int engine_kex_supported(const char *name);
+
+/* The key exchange methods the server offered (its KEXINIT list) into out (cap bytes);
+ * 0, or -1 (no patch, or none). */
+int engine_server_kex(LIBSSH2_SESSION *s, char *out, size_t cap);
+
+/* The hybrid key exchange whose KEM key pair s's next key exchange would have to make
+ * (none given ahead), or NULL. */
+const char *engine_kem_wanted(LIBSSH2_SESSION *s);
+/* Bytes of a KEM key pair for the hybrid kex (0: not one, or no patch). */
+size_t engine_kem_pair_len(const char *kex);
+/* A new KEM key pair for kex into pair (engine_kem_pair_len bytes); any thread. 0 or -1. */
+int engine_kem_pair_make(const char *kex, unsigned char *pair);
+/* on 1: s's hybrid key exchanges wait (EAGAIN) for a pair given instead of making one on
+ * the caller's thread (non-blocking sessions whose pairs a worker makes); 0: they make it. */
+void engine_kem_wait(LIBSSH2_SESSION *s, int on);
+/* Give s the pair for its next key exchange by kex (copied). 0 or -1. */
+int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair);
+
 /* Sets libssh2's recv callback (set2 where the library has it). */
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **));

@@ -60,26 +60,56 @@ static const char *state_name(const struct sshconn *c)
     return c->draining ? "stopped" : "ready";
 }
 
+/* One direction pair as "cs" or "cs/sc"; an AEAD cipher's MAC (libssh2's INTEGRATED-…) as
+ * ssh names it. */
+static void pair_text(const char *cs, const char *sc, int mac, char *out, size_t cap)
+{
+    if (mac && !strncmp(cs, "INTEGRATED", 10))
+        cs = "<implicit>";
+    if (mac && !strncmp(sc, "INTEGRATED", 10))
+        sc = "<implicit>";
+    snprintf(out, cap, "%s%s%s", cs[0] ? cs : "-", strcmp(cs, sc) ? "/" : "",
+             strcmp(cs, sc) ? sc : "");
+}
+
+void control_algs_text(const struct conn_facts *f, char *out, size_t cap)
+{
+    char cipher[160], mac[160];
+    pair_text(f->cipher_cs, f->cipher_sc, 0, cipher, sizeof cipher);
+    pair_text(f->mac_cs, f->mac_sc, 1, mac, sizeof mac);
+    snprintf(out, cap, "kex %s, host key %s, cipher %s, MAC %s", f->kex[0] ? f->kex : "-",
+             f->hostkey_alg[0] ? f->hostkey_alg : "-", cipher, mac);
+}
+
 void control_list(struct peer *p)
 {
     char text[16384];
     size_t off = 0;
     time_t now = time(NULL);
-    int n = snprintf(text, sizeof text, "muxbroker with libssh2 %s\n", engine_version());
+    char pq[256];
+    engine_pq_kexes(pq, sizeof pq);
+    int n = snprintf(text, sizeof text, "muxbroker with libssh2 %s, %s%s\n", engine_version(),
+                     pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
     off = (size_t)n;
-    n = snprintf(text + off, sizeof text - off, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s\n",
-                 "HOST", "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT",
-                 "IDLE");
+    n = snprintf(text + off, sizeof text - off,
+                 "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n", "HOST", "USER", "PORT",
+                 "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
     off += (size_t)n;
     int conns = 0;
     for (struct sshconn *c = B.conns; c; c = c->next) {
-        char idle[16] = "-";
+        char idle[16] = "-", algs[512] = "-";
+        if (c->state == C_READY || c->facts.kex[0])
+            control_algs_text(&c->facts, algs, sizeof algs);
+        if (c->kem_given) { /* post-quantum rekeys without a KEM key pair made on the loop */
+            size_t l = strlen(algs);
+            snprintf(algs + l, sizeof algs - l, ", KEM key pairs made ahead %lu", c->kem_given);
+        }
         if (c->idle_since)
             snprintf(idle, sizeof idle, "%lds", (long)(now - c->idle_since));
         n = snprintf(text + off, sizeof text - off,
-                     "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s\n", c->cfg.hostname,
-                     c->cfg.user, c->cfg.port, state_name(c), c->nsessions, c->total_sessions,
-                     c->bytes_in, c->bytes_out, idle);
+                     "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s %s\n",
+                     c->cfg.hostname, c->cfg.user, c->cfg.port, state_name(c), c->nsessions,
+                     c->total_sessions, c->bytes_in, c->bytes_out, idle, algs);
         if (n < 0 || (size_t)n >= sizeof text - off)
             break;
         off += (size_t)n;

@@ -2,11 +2,18 @@
 #ifndef MUXSHIM_CONTROL_H
 #define MUXSHIM_CONTROL_H
 
+#include <stddef.h>
+
 #include "broker.h"
+#include "conn.h"
 
 /* A CONTROL request's host is resolved: answer it and free the request. */
 void control_resolved(struct session *s);
 /* Answer CTL_LIST at once with the status table. */
 void control_list(struct peer *p);
+/* The negotiated methods of f as `muxrun status` and doctor show them, into out (cap
+ * bytes): "kex NAME, host key NAME, cipher NAME[/NAME], MAC NAME[/NAME]" (ssh's
+ * "<implicit>" for an AEAD cipher's MAC; "/" when the two directions differ). */
+void control_algs_text(const struct conn_facts *f, char *out, size_t cap);
 
 #endif

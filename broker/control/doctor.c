@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "accept.h"
+#include "control.h"
 #include "engine.h"
 #include "pool.h"
 #include "session.h"
@@ -46,11 +47,17 @@ int doctor_report(const struct session *s, char *text, size_t len)
         put(&o, "served by the broker: no, handed to ssh: %s\n", why);
         return 0;
     }
+    char pq[256];
+    engine_pq_kexes(pq, sizeof pq);
+    put(&o, "engine: libssh2 %s, %s%s\n", engine_version(),
+        pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
     struct sshconn *found[64];
     int n = pool_find(c->token, found, 64);
     for (int i = 0; i < n; i++) {
-        char reason[512];
+        char reason[512], algs[512];
         int learn = 0;
+        control_algs_text(&found[i]->facts, algs, sizeof algs);
+        put(&o, "open connection %d of %d: %s\n", i + 1, n, algs);
         if (conn_accepts(&found[i]->facts, c, s->known, s->env, &learn, reason, sizeof reason)) {
             put(&o,
                 "served by the broker: yes, sharing open connection %d of %d (%d session%s now, "

@@ -193,6 +193,9 @@ struct sshconn {
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
     int reap;  /* released (C_DEAD): freed at the end of the loop turn */
+    struct job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
+    int kem_failed;      /* ... could not be made or given: the next rekey makes its own */
+    unsigned long kem_given; /* key pairs given ahead */
     struct sshconn *next;
 };
 

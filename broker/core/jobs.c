@@ -1,4 +1,5 @@
-/* Blocking work (ssh -G, connection set-up, goodbyes, known_hosts appends) in worker
+/* Blocking or slow work (ssh -G, connection set-up, goodbyes, known_hosts appends, KEM
+ * key pairs for the next rekey) in worker
  * threads, completed on the loop. */
 #include "jobs.h"
 
@@ -77,6 +78,8 @@ static void *worker(void *arg)
         conn_close(j->res.session, j->res.sock, j->err);
     else if (j->kind == JOB_LEARN)
         learn(j->learn_file, j->learn_name, j->learn_key, j->learn_len, j->learn_hashed);
+    else if (j->kind == JOB_KEM)
+        j->rc = engine_kem_pair_make(j->kem, j->kem_pair);
     else
         run_connect(j);
     /* The pipe blocks while it is full, so this fails only when the loop's end is closed
@@ -109,7 +112,7 @@ int jobs_notify(struct job *j)
 void jobs_free(struct job *j)
 {
     prompt_destroy(&j->prompt);
-    if (j->kind != JOB_RESOLVE)
+    if (j->kind != JOB_RESOLVE && j->kind != JOB_KEM)
         proxy_release(j->res.proxy); /* not taken by a connection: the command ends */
     jobs_client_free(j);
     hostcfg_free(j->cfg);
@@ -117,6 +120,9 @@ void jobs_free(struct job *j)
     free(j->learn_file);
     free(j->learn_name);
     free(j->learn_key);
+    if (j->kem_pair) /* a secret key */
+        explicit_bzero(j->kem_pair, j->kem_len);
+    free(j->kem_pair);
     explicit_bzero(j, sizeof *j);
     free(j);
 }

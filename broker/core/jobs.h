@@ -1,4 +1,5 @@
-/* Blocking work (ssh -G, connection set-up, goodbyes, known_hosts appends) in worker
+/* Blocking or slow work (ssh -G, connection set-up, goodbyes, known_hosts appends, KEM
+ * key pairs for the next rekey) in worker
  * threads, completed on the loop. */
 #ifndef MUXSHIM_JOBS_H
 #define MUXSHIM_JOBS_H
@@ -8,12 +9,12 @@
 #include "conn.h"
 #include "prompt.h"
 
-enum job_kind { JOB_RESOLVE, JOB_CONNECT, JOB_CLOSE, JOB_LEARN };
+enum job_kind { JOB_RESOLVE, JOB_CONNECT, JOB_CLOSE, JOB_LEARN, JOB_KEM };
 
 struct job {
     enum job_kind kind;
     struct session *sess;    /* JOB_RESOLVE: inputs read from it, untouched by the loop meanwhile */
-    struct sshconn *conn;    /* JOB_CONNECT */
+    struct sshconn *conn;    /* JOB_CONNECT, JOB_KEM (NULL once that connection went) */
     int sock;                /* JOB_CONNECT: a connected stream to use (a tunnel), or -1 */
     char krb5cc[HC_STR];     /* JOB_CONNECT: the client's KRB5CCNAME ... */
     int has_krb5cc;          /* ... when it has one */
@@ -30,6 +31,9 @@ struct job {
     unsigned char *learn_key; /* ... and its key blob (all heap, freed with j) */
     size_t learn_len;
     int learn_hashed;        /* JOB_LEARN: HashKnownHosts */
+    char kem[64];            /* JOB_KEM: the hybrid key exchange a key pair is made for ... */
+    unsigned char *kem_pair; /* ... into this (heap, wiped and freed with j) ... */
+    size_t kem_len;          /* ... of this many bytes; rc 0 when made */
     char err[512];
     struct prompt prompt;          /* JOB_CONNECT: the question being asked, if any */
     struct conn_prompter prompter; /* JOB_CONNECT: asks through prompt */

@@ -120,6 +120,8 @@ static void finish_jobs(void)
         }
         if (j->kind == JOB_RESOLVE)
             session_resolved(j);
+        else if (j->kind == JOB_KEM)
+            pool_kem_made(j);
         else
             pool_connected(j);
         jobs_free(j);

@@ -240,6 +240,7 @@ void pool_attach(struct session *s)
                 continue;
             s->made_conn = 0;
             link_session(c, s);
+            pool_say_kex(c, s);
             show_banner(c, s);
             if (!alive_fresh(c))
                 alive_probe(c); /* idle a while (or the machine slept): ask first */
@@ -327,6 +328,8 @@ static void free_conn(struct sshconn *c)
             break;
         }
     }
+    if (c->kem_job)
+        c->kem_job->conn = NULL; /* it finishes on its own (pool_kem_made) */
     spare_drop(c);
     agentfwd_drop(c);
     envreq_free(c->env_hint);
@@ -480,6 +483,7 @@ void pool_connected(struct job *j)
         c->proxy = j->res.proxy; /* a ProxyCommand lives as long as its connection */
         j->res.proxy = NULL;
         libssh2_session_set_blocking(c->ssh, 0);
+        engine_kem_wait(c->ssh, 1); /* rekeys take pairs a worker made (kex.c) */
         alive_init(c);
         agentfwd_init(c);
         c->state = C_READY;
@@ -489,6 +493,9 @@ void pool_connected(struct job *j)
             if (s->made_conn)
                 s->hk_known = c->facts.hk_known;
         check_waiting(c);
+        pool_kem_ahead(c);
+        for (struct session *s = c->sessions; s; s = s->next)
+            pool_say_kex(c, s);
         for (struct session *s = c->sessions; s; s = s->next)
             if (!s->made_conn || !c->facts.banner_said)
                 show_banner(c, s);

@@ -144,4 +144,5 @@ void pool_pump(struct sshconn *c)
             break;
         }
     }
+    pool_kem_ahead(c); /* a key exchange may have used the pair given ahead */
 }

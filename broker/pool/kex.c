@@ -1,0 +1,104 @@
+/* The key exchange of the pool's connections: what a session is told about its
+ * connection's (ssh -v's kex lines, OpenSSH 10.1's post-quantum warning), and KEM key pairs
+ * made ahead, in a worker, for each connection's next key exchange. A rekey
+ * the server starts runs inside libssh2 on the loop, and making an sntrup761 key pair takes
+ * about 24 ms (ML-KEM-768 0.2 ms): our libssh2 patch takes a pair given ahead instead
+ * (engine.h), and a rekey that comes before its pair is ready waits for it (the server
+ * waits for our reply meanwhile), so the loop never makes one. The first exchange runs in the connect job's
+ * worker and makes its own; after it, and after each rekey, the next pair is made here. */
+#include "pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "jobs.h"
+#include "log.h"
+#include "session.h"
+#include "state.h"
+
+void pool_say_kex(const struct sshconn *c, struct session *s)
+{
+    if (!s->peer || !s->cfg || !c->facts.kex[0])
+        return;
+    char text[1024] = "", pq[256];
+    size_t off = 0;
+    if (s->cfg->loglevel >= 5) { /* DEBUG1 (-v): ssh's lines from its key exchange */
+        engine_pq_kexes(pq, sizeof pq);
+        if (!pq[0])
+            off += (size_t)snprintf(text + off, sizeof text - off,
+                                    "debug1: muxshim: libssh2 %s has no post-quantum key "
+                                    "exchange\r\n",
+                                    engine_version());
+        off += (size_t)snprintf(text + off, sizeof text - off,
+                                "debug1: kex: algorithm: %s\r\n"
+                                "debug1: kex: host key algorithm: %s\r\n",
+                                c->facts.kex, c->facts.hostkey_alg);
+    }
+    /* OpenSSH 10.1 and later (sshconnect.c), at LogLevel INFO, word for word. */
+    if (s->cfg->warnweakcrypto && s->cfg->loglevel >= 3 && !engine_kex_pq(c->facts.kex) &&
+        off < sizeof text)
+        snprintf(text + off, sizeof text - off, "%s",
+                 "** WARNING: connection is not using a post-quantum key exchange "
+                 "algorithm.\r\n"
+                 "** This session may be vulnerable to \"store now, decrypt later\" "
+                 "attacks.\r\n"
+                 "** The server may need to be upgraded. See https://openssh.com/pq.html\r\n");
+    if (text[0])
+        session_say(s, text);
+}
+
+void pool_kem_ahead(struct sshconn *c)
+{
+    if (c->kem_job || c->kem_failed || c->state != C_READY || !c->ssh || B.quit)
+        return;
+    const char *kex = engine_kem_wanted(c->ssh);
+    if (!kex)
+        return;
+    size_t len = engine_kem_pair_len(kex);
+    struct job *j = len ? calloc(1, sizeof *j) : NULL;
+    if (j)
+        j->kem_pair = malloc(len);
+    if (j && j->kem_pair) {
+        j->kind = JOB_KEM;
+        j->conn = c;
+        j->sock = -1;
+        j->errfd = -1;
+        j->rc = -1;
+        j->kem_len = len;
+        snprintf(j->kem, sizeof j->kem, "%s", kex);
+        if (jobs_start(j) == 0) {
+            c->kem_job = j;
+            return;
+        }
+    }
+    if (j)
+        free(j->kem_pair);
+    free(j);
+    c->kem_failed = 1;
+    engine_kem_wait(c->ssh, 0); /* libssh2 makes its own, on the loop */
+    c->dirty = 1;
+    blog("no %s key pair made ahead for %s: its next rekey makes one on the loop", kex,
+         c->cfg.hostname);
+}
+
+void pool_kem_made(struct job *j)
+{
+    struct sshconn *c = j->conn;
+    if (!c)
+        return; /* the connection went meanwhile */
+    c->kem_job = NULL;
+    if (c->state != C_READY || !c->ssh)
+        return;
+    if (j->rc != 0 || engine_kem_give(c->ssh, j->kem, j->kem_pair) != 0) {
+        c->kem_failed = 1; /* not again: libssh2 makes its own then */
+        engine_kem_wait(c->ssh, 0);
+        c->dirty = 1;
+        blog("the %s key pair made ahead for %s was not taken", j->kem, c->cfg.hostname);
+        return;
+    }
+    c->kem_given++;
+    c->dirty = 1; /* a rekey may be waiting for it */
+    pool_kem_ahead(c); /* a rekey by another method since the job started */
+}
