@@ -133,7 +133,7 @@ CONN_DEPS := broker/conn/child.c broker/conn/fingerprint.c broker/conn/khcmd.c \
 HOSTKEY_DEPS := broker/conn/hostkey.c $(SSHCONFIG_SRCS) broker/config/token.c \
                 broker/config/words.c
 UNIT_DEPS_test_proto     :=
-UNIT_DEPS_test_argv      := $(ARGV_SRCS)
+UNIT_DEPS_test_argv      := $(ARGV_SRCS) shim/muxssh/fallback.c
 UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)

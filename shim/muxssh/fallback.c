@@ -82,28 +82,15 @@ char **fallback_argv(int argc, char **argv, const char *ctl_dir, int persist)
     return v;
 }
 
-/* Is this `ssh -G` output line "KEY VALUE" with a value that turns multiplexing on? */
-static int line_controls(const char *line)
+/* Runs real_ssh with the words v (v[0] is argv[0]), stdin and stderr /dev/null and the shim
+ * inert, and hands each line of its stdout to on_line (over-long lines are skipped). Returns
+ * 0 when it exited with 0, else -1. */
+static int ask_ssh(const char *real_ssh, char **v, void (*on_line)(const char *, void *),
+                   void *arg)
 {
-    if (!strncmp(line, "controlmaster ", 14))
-        return strcmp(line + 14, "false") != 0;
-    if (!strncmp(line, "controlpath ", 12))
-        return strcmp(line + 12, "none") != 0;
-    return 0;
-}
-
-int fallback_config_controls(const char *real_ssh, int argc, char **argv)
-{
-    char **v = calloc((size_t)argc + 2, sizeof *v);
-    int fds[2], found = 1;
-    if (!v || pipe2(fds, O_CLOEXEC) < 0) {
-        free(v);
-        return 1;
-    }
-    v[0] = argv[0];
-    v[1] = "-G";
-    for (int i = 1; i < argc; i++)
-        v[i + 1] = argv[i];
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
@@ -113,17 +100,14 @@ int fallback_config_controls(const char *real_ssh, int argc, char **argv)
         execv(real_ssh, v);
         _exit(127);
     }
-    free(v);
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        return 1;
+        return -1;
     }
-    /* Line by line; only the two keys matter, so over-long lines are skipped. */
     char buf[4096], line[1024];
     size_t n = 0;
-    int seen = 0, skip = 0;
-    found = 0;
+    int skip = 0;
     for (;;) {
         ssize_t r = read(fds[0], buf, sizeof buf);
         if (r < 0 && errno == EINTR)
@@ -139,10 +123,8 @@ int fallback_config_controls(const char *real_ssh, int argc, char **argv)
                 continue;
             }
             line[n] = 0;
-            if (!skip) {
-                seen |= !strncmp(line, "controlmaster ", 14);
-                found |= line_controls(line);
-            }
+            if (!skip)
+                on_line(line, arg);
             n = 0;
             skip = 0;
         }
@@ -151,10 +133,60 @@ int fallback_config_controls(const char *real_ssh, int argc, char **argv)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    /* No answer from ssh -G (bad argv, missing -F file): do not add anything. */
-    if (!seen || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+struct controls {
+    int seen, found;
+};
+
+/* An `ssh -G` output line "KEY VALUE": is it controlmaster, and does it turn multiplexing on? */
+static void line_controls(const char *line, void *arg)
+{
+    struct controls *c = arg;
+    if (!strncmp(line, "controlmaster ", 14)) {
+        c->seen = 1;
+        c->found |= strcmp(line + 14, "false") != 0;
+    } else if (!strncmp(line, "controlpath ", 12)) {
+        c->found |= strcmp(line + 12, "none") != 0;
+    }
+}
+
+int fallback_config_controls(const char *real_ssh, int argc, char **argv)
+{
+    char **v = calloc((size_t)argc + 2, sizeof *v);
+    struct controls c = {0, 0};
+    if (!v)
         return 1;
-    return found;
+    v[0] = argv[0];
+    v[1] = "-G";
+    for (int i = 1; i < argc; i++)
+        v[i + 1] = argv[i];
+    int rc = ask_ssh(real_ssh, v, line_controls, &c);
+    free(v);
+    /* No answer from ssh -G (bad argv, missing -F file): do not add anything. */
+    if (rc < 0 || !c.seen)
+        return 1;
+    return c.found;
+}
+
+/* An `ssh -G -P x y` output line: which word became the host name? */
+static void line_hostname(const char *line, void *arg)
+{
+    enum ssh_dialect *d = arg;
+    if (!strcmp(line, "hostname x"))
+        *d = SSH_DIALECT_P_FLAG;
+    else if (!strcmp(line, "hostname y"))
+        *d = SSH_DIALECT_P_TAG;
+}
+
+enum ssh_dialect fallback_dialect(const char *real_ssh)
+{
+    char *v[] = {"ssh", "-F", "/dev/null", "-G", "-P", "x", "y", NULL};
+    enum ssh_dialect d = SSH_DIALECT_UNKNOWN;
+    if (ask_ssh(real_ssh, v, line_hostname, &d) < 0)
+        return SSH_DIALECT_UNKNOWN;
+    return d;
 }
 
 int fallback_exec(const char *real_ssh, int argc, char **argv, const char *ctl_dir)
