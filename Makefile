@@ -177,6 +177,13 @@ check: deps
 	$(MAKE) tests fuzzers
 	@B=$(B) tests/run.sh
 
+# The end-to-end and stock suites again with OpenSSH 10.0 (built from Debian 13's source into
+# build/openssh10) as the user's ssh, against its sshd and this machine's (.ci/run runs it
+# after `make check`).
+check-openssh10: deps
+	$(MAKE) tests
+	@B=$(B) tests/openssh10.sh
+
 # libFuzzer targets (clang, with ASan and UBSan), always in build/fuzz. `make fuzz` runs
 # each for FUZZ_SECONDS on a copy of its committed seed corpus; `make check` replays the
 # seeds only.
@@ -235,5 +242,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps bench-env bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: FORCE build-deps bench-env bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 .SECONDARY:

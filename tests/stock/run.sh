@@ -16,7 +16,7 @@ case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 FIXTURE=${2:-}
 LIB=$B/libmuxshim.so
 MUXSSH=$B/muxssh
-SUITE=stock${FIXTURE:+-$FIXTURE}
+SUITE=stock${FIXTURE:+-$FIXTURE}${MUXSHIM_TEST_TAG:+-$MUXSHIM_TEST_TAG}
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 if [ "$(id -u)" -ne 0 ]; then
@@ -36,6 +36,10 @@ H=$T/home
 W=$T/w
 RT=$T/run
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
+# MUXSHIM_TEST_SSH_DIR: a directory whose ssh (scp, sftp) is the user's, first on PATH on both
+# sides; SSHD_BIN: the server's sshd (scripts/lib-sshd.sh); MUXSHIM_TEST_TAG: a suffix of the
+# result names. tests/openssh10.sh runs the suite so with OpenSSH 10.
+[ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || export PATH=$MUXSHIM_TEST_SSH_DIR:$PATH
 export MUXSHIM_PERSIST=600
 cleanup() {
     mux_stop "$RT"
