@@ -137,7 +137,7 @@ HOSTKEY_DEPS := broker/conn/hostkey.c $(SSHCONFIG_SRCS) broker/config/token.c \
                 broker/config/words.c
 UNIT_DEPS_test_proto     :=
 UNIT_DEPS_test_runtime   :=
-UNIT_DEPS_test_argv      := $(ARGV_SRCS)
+UNIT_DEPS_test_argv      := $(ARGV_SRCS) shim/muxssh/fallback.c
 UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
@@ -181,6 +181,13 @@ check: deps
 	$(MAKE) tests fuzzers
 	@B=$(B) tests/run.sh
 
+# The end-to-end and stock suites again with OpenSSH 10.0 (built from Debian 13's source into
+# build/openssh10) as the user's ssh, against its sshd and this machine's (.ci/run runs it
+# after `make check`).
+check-openssh10: deps
+	$(MAKE) tests
+	@B=$(B) tests/openssh10.sh
+
 # libFuzzer targets (clang, with ASan and UBSan), always in build/fuzz. `make fuzz` runs
 # each for FUZZ_SECONDS on a copy of its committed seed corpus; `make check` replays the
 # seeds only.
@@ -216,7 +223,15 @@ bench-net: deps
 
 bench: deps
 	$(MAKE) all $(TEST_TOOLS)
+	@scripts/openssh10.sh build >/dev/null || echo "bench: no OpenSSH 10.0 to time" >&2
 	@B=$(B) scripts/bench.sh
+
+# The first connection with the post-quantum key exchange, plain ssh and muxshim (cold), and
+# the broker's CPU per handshake (also part of `make bench`).
+bench-kex: deps
+	$(MAKE) all
+	@scripts/openssh10.sh build >/dev/null || echo "bench-kex: no OpenSSH 10.0 to time" >&2
+	@B=$(B) scripts/bench-kex.sh
 
 # Goal 2 as users have it: SendEnv LANG LC_* with LANG set (also part of `make bench`).
 bench-env: deps
@@ -239,5 +254,5 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps bench-env bench-net all tests fuzzers fuzz deps check demo soak bench install format lint clean
+.PHONY: FORCE build-deps bench-env bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 .SECONDARY:

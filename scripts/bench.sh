@@ -93,6 +93,10 @@ rt() { awk -v t="$1" 'BEGIN { printf "%.2f", t / 50 }'; }
 say "2'/6 the same with SendEnv LANG LC_* and LANG set"
 B=$B RUNS=$R_RTT RUNS_PLAIN=$R_RTT_PLAIN "$ROOT/scripts/bench-env.sh" >"$T/env-table.md"
 
+# --- 2''. the first connection with the post-quantum exchange (scripts/bench-kex.sh) ------
+say "2''/6 the first connection with the post-quantum key exchange, and its CPU"
+B=$B RUNS=$R_RTT "$ROOT/scripts/bench-kex.sh" >"$T/kex-table.md"
+
 # --- 3. throughput through one session ------------------------------------------------------
 say "3/6 $BIG_MB MiB up and down through one session"
 SZ=$((BIG_MB * 1048576))
@@ -199,6 +203,8 @@ cat "$TABLE"
 echo
 cat "$T/env-table.md"
 echo
+cat "$T/kex-table.md"
+echo
 echo "broker: $nconn"
 
 mkdir -p "$BENCH_OUT"
@@ -218,6 +224,10 @@ mkdir -p "$BENCH_OUT"
     echo "Goal 2 with Debian's stock \`SendEnv LANG LC_*\` and \`LANG\` set (\`scripts/bench-env.sh\`, $R_RTT runs):"
     echo
     cat "$T/env-table.md"
+    echo
+    echo "The first connection with the post-quantum key exchange (\`scripts/bench-kex.sh\`, $R_RTT runs each; sshd's log names the exchange of every connection):"
+    echo
+    cat "$T/kex-table.md"
     echo
     echo "![ssh host true: plain ssh, ControlMaster, muxshim](chart.png)"
     echo

@@ -8,7 +8,9 @@
 #                       SSHD_MAXSESSIONS (default 10), SSHD_EXTRA (config lines that
 #                       override the defaults),
 #                       SSHD_USER (the account ssh_config logs in as; default: this one;
-#                       another account gets read access to DIR's keys).
+#                       another account gets read access to DIR's keys), SSHD_BIN (the sshd
+#                       to run; default /usr/sbin/sshd; an OpenSSH 10 one with sshd-session
+#                       and sshd-auth beside it runs those, as scripts/openssh10.sh builds).
 #   sshd_light_user     as root: the account "muxsoak" (created if missing), whose shell is
 #                       /bin/sh with no profile, for runs where a heavy or noisy login
 #                       profile (root's may print to stderr under load) would be measured
@@ -66,6 +68,7 @@ sshd_start() {
         # SSHD_EXTRA first: for sshd the first value of a keyword wins.
         cat >"$dir/sshd_config" <<EOF
 ${SSHD_EXTRA:-}
+$(sshd_helpers "${SSHD_BIN:-/usr/sbin/sshd}")
 Port $port
 ListenAddress $addr
 HostKey $dir/host_ed25519
@@ -119,6 +122,17 @@ EOF
     SSHD_PORT=$port
     SSHD_DIR=$dir
     export SSHD_PORT SSHD_DIR
+}
+
+# sshd_helpers SSHD: the config lines that make an OpenSSH 10 sshd (sshd-session and
+# sshd-auth beside it, built outside their installed place) run its own helpers; nothing for
+# an older one (an installed sshd finds its own; 9.x knows no such keywords).
+sshd_helpers() {
+    local d
+    d=$(dirname "$(readlink -f "$1")")
+    [ -x "$d/sshd-session" ] && [ "$d" != /usr/sbin ] || return 0
+    printf 'SshdSessionPath %s/sshd-session\n' "$d"
+    [ ! -x "$d/sshd-auth" ] || printf 'SshdAuthPath %s/sshd-auth\n' "$d"
 }
 
 # Every account the suites create; tests/sweep.sh ends whatever they leave running.

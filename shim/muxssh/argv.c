@@ -25,12 +25,17 @@
 /* OpenSSH 9.2 ssh.c: the option string handed to getopt. */
 static const char ssh_optstring[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
                                     "AB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy";
+/* OpenSSH 10.0 ssh.c (since 9.4): the same but "P:", -P TAG (the Tag option). */
+static const char ssh_optstring_tag[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
+                                        "AB:CD:E:F:GI:J:KL:MNO:P:Q:R:S:TVw:W:XYy";
 
 /* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
-static const char served_opts[] = "246AaBbCcEefgiKklmnNopPqsSTtvxyFJOW"; /* -2 -P: ignored */
+static const char served_opts[] = "246AaBbCcEefgiKklmnNopPqsSTtvxyFJOW"; /* -2: ignored; -P:
+                                    ignored (9.2) or the Tag `ssh -G` applies (9.4 and later) */
 
 /* A tiny re-implementation of OpenBSD getopt's state (no permutation, no long options). */
 struct getopt_state {
+    const char *optstring; /* ssh_optstring or ssh_optstring_tag */
     int argc;
     char **argv;
     int optind;        /* next word to look at */
@@ -90,7 +95,7 @@ static int next_opt(struct getopt_state *g)
         g->place = w + 1;
     }
     int c = (unsigned char)*g->place++;
-    const char *oli = (c == ':') ? NULL : strchr(ssh_optstring, c);
+    const char *oli = (c == ':') ? NULL : strchr(g->optstring, c);
     if (c == '-' && *g->place == '\0') {
         g->trailing_dash = 1; /* POSIX: a '-' ending a cluster ends the options */
         return -1;
@@ -144,6 +149,12 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
     switch (c) {
     case '1':
         return argv_fail(ps, "SSH protocol v.1 is no longer supported");
+    case 'P':
+        if (ps->dialect == SSH_DIALECT_UNKNOWN) {
+            ps->need_dialect = 1; /* the words after it depend on the version */
+            return argv_fail(ps, "-P means what this ssh's version makes it");
+        }
+        break;
     case 'n':
         a->stdin_null = 1;
         break;
@@ -265,7 +276,7 @@ static int parse_pass(struct parse_state *ps, struct getopt_state *g)
             return 0;
         }
         if (c == '?') {
-            if (g->optarg == NULL && strchr(ssh_optstring, g->optopt) != NULL && g->optopt != ':')
+            if (g->optarg == NULL && strchr(g->optstring, g->optopt) != NULL && g->optopt != ':')
                 return argv_fail(ps, "option requires an argument -- %c", g->optopt);
             return argv_fail(ps, "unknown option -- %c", g->optopt);
         }
@@ -331,6 +342,12 @@ static int insert_dest_opts(struct parse_state *ps, int at, const char *user, in
 
 int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_t errlen)
 {
+    return ssh_args_parse_as(argc, argv, SSH_DIALECT_P_FLAG, out, err, errlen);
+}
+
+int ssh_args_parse_as(int argc, char **argv, enum ssh_dialect dialect, struct ssh_args *out,
+                      char *err, size_t errlen)
+{
     struct parse_state ps;
     struct getopt_state g;
     char *duser = NULL, *dhost = NULL;
@@ -340,6 +357,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     memset(&ps, 0, sizeof(ps));
     ps.out = out;
     ps.session_type = SESSION_UNSET;
+    ps.dialect = dialect;
     ps.err = err;
     ps.errlen = errlen;
     if (err != NULL && errlen > 0)
@@ -353,6 +371,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     }
 
     memset(&g, 0, sizeof(g));
+    g.optstring = dialect == SSH_DIALECT_P_TAG ? ssh_optstring_tag : ssh_optstring;
     g.argc = argc;
     g.argv = argv;
     g.optind = 1;
@@ -385,6 +404,7 @@ int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_
     char **cmd = words + 1;
     if (rest > 1 && !opt_terminated) {
         memset(&g, 0, sizeof(g));
+        g.optstring = dialect == SSH_DIALECT_P_TAG ? ssh_optstring_tag : ssh_optstring;
         g.argc = rest;
         g.argv = words;
         g.optind = 1;
@@ -445,7 +465,7 @@ out:
     free(ps.user_copy);
     free(duser);
     free(dhost);
-    return rc;
+    return rc != 0 && ps.need_dialect ? -2 : rc;
 }
 
 void ssh_args_free(struct ssh_args *a)

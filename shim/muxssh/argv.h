@@ -1,4 +1,4 @@
-/* ssh's command line, parsed as OpenSSH 9's ssh.c does. */
+/* ssh's command line, parsed as OpenSSH 9.2's or 10's ssh.c does. */
 #ifndef MUXSHIM_ARGV_H
 #define MUXSHIM_ARGV_H
 
@@ -33,10 +33,18 @@ struct ssh_args {
                                 "-G", "-o ProxyCommand"), as a short text for -v output */
 };
 
-/* Parse argv (argc words, argv[0] included). Returns 0, or -1 with a one-line reason when
- * ssh itself would reject the command line (then muxssh runs the real ssh, which prints the
- * exact usage error). */
+/* How a version of ssh reads -P: OpenSSH 9.2 as a flag it ignores, 9.4 and later as -P TAG
+ * (the Tag option); UNKNOWN when the version is not known yet. */
+enum ssh_dialect { SSH_DIALECT_UNKNOWN, SSH_DIALECT_P_FLAG, SSH_DIALECT_P_TAG };
+
+/* Parse argv (argc words, argv[0] included) as OpenSSH 9.2 does. Returns 0, or -1 with a
+ * one-line reason when ssh itself would reject the command line (then muxssh runs the real
+ * ssh, which prints the exact usage error). */
 int ssh_args_parse(int argc, char **argv, struct ssh_args *out, char *err, size_t errlen);
+/* The same as the given dialect of ssh does; with SSH_DIALECT_UNKNOWN, -2 when a -P option
+ * makes the answer depend on the version (ask the real ssh, then parse again). */
+int ssh_args_parse_as(int argc, char **argv, enum ssh_dialect dialect, struct ssh_args *out,
+                      char *err, size_t errlen);
 /* Release memory owned by a parsed struct. */
 void ssh_args_free(struct ssh_args *a);
 

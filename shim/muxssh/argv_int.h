@@ -21,6 +21,8 @@ struct parse_state {
     int stdio_forward;
     int syslog;
     int logfile;
+    enum ssh_dialect dialect;
+    int need_dialect; /* a -P was met with dialect SSH_DIALECT_UNKNOWN */
     char *err;
     size_t errlen;
 };

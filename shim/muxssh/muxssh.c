@@ -461,7 +461,13 @@ int main(int argc, char **argv)
         return 255;
     }
     int doctor = argc >= 2 && !strcmp(argv[1], "--mux-doctor");
-    f.parsed = ssh_args_parse(argc - doctor, argv + doctor, &f.args, err, sizeof err) == 0;
+    /* -P is a flag to ssh 9.2 and takes a tag in later versions: only then ask which. */
+    int pr = ssh_args_parse_as(argc - doctor, argv + doctor, SSH_DIALECT_UNKNOWN, &f.args, err,
+                               sizeof err);
+    if (pr == -2)
+        pr = ssh_args_parse_as(argc - doctor, argv + doctor, fallback_dialect(f.real_ssh),
+                               &f.args, err, sizeof err);
+    f.parsed = pr == 0;
     if (doctor)
         return mux_doctor(&f);
     if (runtime_dir(f.dir, sizeof f.dir, 1, err, sizeof err) < 0) {

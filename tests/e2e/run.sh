@@ -21,6 +21,10 @@ chmod 711 "$T"
 W=$T/w # the work directory every case runs in (same path on both sides)
 export MUXSHIM_DIR=$T/run MUXSHIM_PERSIST=600
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK
+# MUXSHIM_TEST_SSH_DIR: a directory whose ssh (scp, sftp) is the user's, first on PATH on both
+# sides; SSHD_BIN: the server's sshd (scripts/lib-sshd.sh); MUXSHIM_TEST_TAG: a suffix of the
+# result names. tests/openssh10.sh runs the suite so with OpenSSH 10.
+[ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || export PATH=$MUXSHIM_TEST_SSH_DIR:$PATH
 # As root, both sides run as a test account whose shell reads no profile, and log in as it;
 # as anyone else, as that user.
 suite_account "$T/home" || exit 1
@@ -49,7 +53,7 @@ CFG=$H/.ssh/config # for the cases that name it with -F
 HK_PUB=$T/s/host_ed25519.pub
 export CFG HK_PUB
 
-SUITE=e2e
+SUITE=e2e${MUXSHIM_TEST_TAG:+-$MUXSHIM_TEST_TAG}
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 

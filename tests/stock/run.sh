@@ -16,7 +16,7 @@ case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 FIXTURE=${2:-}
 LIB=$B/libmuxshim.so
 MUXSSH=$B/muxssh
-SUITE=stock${FIXTURE:+-$FIXTURE}
+SUITE=stock${FIXTURE:+-$FIXTURE}${MUXSHIM_TEST_TAG:+-$MUXSHIM_TEST_TAG}
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 if [ "$(id -u)" -ne 0 ]; then
@@ -36,6 +36,10 @@ H=$T/home
 W=$T/w
 RT=$T/run
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
+# MUXSHIM_TEST_SSH_DIR: a directory whose ssh (scp, sftp) is the user's, first on PATH on both
+# sides; SSHD_BIN: the server's sshd (scripts/lib-sshd.sh); MUXSHIM_TEST_TAG: a suffix of the
+# result names. tests/openssh10.sh runs the suite so with OpenSSH 10.
+[ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || export PATH=$MUXSHIM_TEST_SSH_DIR:$PATH
 export MUXSHIM_PERSIST=600
 cleanup() {
     mux_stop "$RT"
@@ -89,10 +93,13 @@ scase ssh-true 1 'ssh lab true'
 scase ssh-echo 1 'ssh lab echo hello; echo "rc $?"'
 scase ssh-exit-3 1 'ssh lab "exit 3"'
 scase sendenv-lang 1 'ssh lab "echo \$LANG \$LC_MESSAGES"'
+# -P: a flag ssh 9.2 ignores, -P TAG since 9.4 (the Tag option): as the user's ssh reads it.
+P_OPT=-P
+ssh -F /dev/null -G -P x y 2>/dev/null | grep -qx 'hostname y' && P_OPT="-P mytag"
 for opt in "-o BatchMode=yes" -4 -C "-i ~/.ssh/id_ed25519" "-o IdentitiesOnly=yes" \
     "-o PasswordAuthentication=no" "-o StrictHostKeyChecking=yes" "-F ~/.ssh/config" -T -q -x \
     -a -n "-o ConnectTimeout=5" "-o LogLevel=ERROR" "-o SendEnv=NOT_SET" "-o SetEnv=FOO=1" \
-    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30" -g -K -P -y; do
+    "-o RequestTTY=no" "-e none" "-o ServerAliveInterval=30" -g -K "$P_OPT" -y; do
     scase "option $opt" 1 "ssh $opt lab 'echo opt'"
 done
 GIT='export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z

@@ -8,7 +8,10 @@
  * 3. The command words: each case that makes a plain session is run by the real ssh against a
  *    real sshd (inetd mode through ProxyCommand, ForceCommand printing
  *    $SSH_ORIGINAL_COMMAND, the sshd log naming subsystems); what the server received must be
- *    the parser's command, subsystem flag included. */
+ *    the parser's command, subsystem flag included.
+ * SSH_BIN names the ssh (default /usr/bin/ssh): the cases are parsed as its version does (-P is
+ * a flag to 9.2, -P TAG since 9.4: fallback_dialect asks it), so OpenSSH 10's ssh is an oracle
+ * too (tests/openssh10.sh). SSHD_BIN names the sshd of part 3. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "fallback.h"
 
 #include "check.h"
 
@@ -33,6 +37,7 @@
 
 static const char *ssh_bin = "/usr/bin/ssh";
 static const char *sshd_bin = "/usr/sbin/sshd";
+static enum ssh_dialect dialect = SSH_DIALECT_P_FLAG; /* how ssh_bin reads -P */
 static char tmpdir[64];
 
 /* ---- shell words ---------------------------------------------------------------------- */
@@ -384,6 +389,36 @@ static int str_eq(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* -P: a flag to ssh 9.2, -P TAG to later versions; unknown until the real ssh is asked. */
+static void test_dialects(void)
+{
+    char *w[] = {"ssh", "-vP", "mytag", "host", "cmd", NULL};
+    struct ssh_args a;
+    char err[256];
+    CHECK(ssh_args_parse_as(5, w, SSH_DIALECT_UNKNOWN, &a, err, sizeof err) == -2,
+          "-P with an unknown version: want -2");
+    CHECK(ssh_args_parse_as(5, w, SSH_DIALECT_P_TAG, &a, err, sizeof err) == 0 &&
+              str_eq(a.dest, "host") && str_eq(a.command, "cmd") && a.verbose == 1 &&
+              a.nopts == 2 && str_eq(a.opts[1], "mytag") && a.unsupported == NULL,
+          "-P TAG: dest %s command %s", a.dest, a.command);
+    ssh_args_free(&a);
+    CHECK(ssh_args_parse_as(5, w, SSH_DIALECT_P_FLAG, &a, err, sizeof err) == 0 &&
+              str_eq(a.dest, "mytag") && str_eq(a.command, "host cmd") && a.nopts == 1,
+          "-P flag: dest %s command %s", a.dest, a.command);
+    ssh_args_free(&a);
+    char *none[] = {"ssh", "-v", "host", "-q", "cmd", NULL};
+    CHECK(ssh_args_parse_as(5, none, SSH_DIALECT_UNKNOWN, &a, err, sizeof err) == 0 &&
+              str_eq(a.dest, "host"),
+          "no -P: the version does not matter");
+    ssh_args_free(&a);
+    char *last[] = {"ssh", "host", "-P", NULL};
+    CHECK(ssh_args_parse_as(3, last, SSH_DIALECT_P_TAG, &a, err, sizeof err) == -1,
+          "-P TAG with no tag is a usage error");
+    /* the real ssh says which; this machine's is 9.2 unless SSH_BIN names another */
+    CHECK(fallback_dialect("/bin/false") == SSH_DIALECT_UNKNOWN, "no answer: unknown");
+    CHECK(fallback_dialect(ssh_bin) != SSH_DIALECT_UNKNOWN, "%s does not say", ssh_bin);
+}
+
 static void test_expectations(void)
 {
     for (size_t i = 0; i < sizeof(expects) / sizeof(expects[0]); i++) {
@@ -640,7 +675,8 @@ static int setup_server(void)
 /* Whether the option words (as checked by the ssh -G oracle) use one of the letters. */
 static int opts_use(const struct ssh_args *a, const char *letters)
 {
-    static const char with_arg[] = "bceilmopBDEFIJLOQRSwW";
+    const char *with_arg = dialect == SSH_DIALECT_P_TAG ? "bceilmopBDEFIJLOPQRSwW"
+                                                        : "bceilmopBDEFIJLOQRSwW";
     for (int i = 0; i < a->nopts; i++) {
         const char *w = a->opts[i];
         if (w[0] != '-')
@@ -863,6 +899,11 @@ int main(int argc, char **argv)
         ssh_bin = getenv("SSH_BIN");
     if (getenv("SSHD_BIN"))
         sshd_bin = getenv("SSHD_BIN");
+    dialect = fallback_dialect(ssh_bin);
+    printf("argv: %s reads -P as %s\n", ssh_bin,
+           dialect == SSH_DIALECT_P_TAG    ? "-P TAG"
+           : dialect == SSH_DIALECT_P_FLAG ? "a flag"
+                                           : "(no answer)");
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_argv.XXXXXX");
     if (mkdtemp(tmpdir) == NULL) {
         perror("test_argv: mkdtemp");
@@ -870,13 +911,14 @@ int main(int argc, char **argv)
     }
 
     test_expectations();
+    test_dialects();
 
     ncases = load_cases(path, &cases);
     if (ncases < 0)
         return 1;
     for (int i = 0; i < ncases; i++) {
         struct tcase *t = &cases[i];
-        t->rc = ssh_args_parse(t->n + 1, t->words, &t->a, t->err, sizeof(t->err));
+        t->rc = ssh_args_parse_as(t->n + 1, t->words, dialect, &t->a, t->err, sizeof(t->err));
         check_with_ssh_g(t);
         t->exec_oracle = exec_eligible(t);
     }
