@@ -8,20 +8,24 @@
 #include "shim.h"
 
 #define PEERS 64
-static struct peer_slot {
+struct peer_slot {
     int state; /* 0 free, 1 being written, 2 ready (atomic) */
     int fd;
     dev_t dev;
     ino_t ino;
     socklen_t len;
     struct sockaddr_storage addr;
-} peers[PEERS];
+};
+/* The table: one mapping made at the first routed connect (route_map_once), never static
+ * storage, which would cost every process a mapping at load. */
+static struct peer_slot *peers;
 static unsigned next_slot;
 
 void route_remember(int fd, const struct sockaddr *sa, socklen_t len)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0 || len > sizeof(struct sockaddr_storage))
+    if (fstat(fd, &st) < 0 || len > sizeof(struct sockaddr_storage) ||
+        !route_map_once((void **)&peers, PEERS * sizeof *peers))
         return;
     for (int tries = 0; tries < PEERS; tries++) {
         unsigned i = __atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED) % PEERS;
@@ -39,10 +43,12 @@ void route_remember(int fd, const struct sockaddr *sa, socklen_t len)
     }
 }
 
-int shim_route_peername(int fd, struct sockaddr *sa, socklen_t *len)
+int shim_route_peername(int fd, struct sockaddr *sa, socklen_t cap, socklen_t *len)
 {
     struct stat st;
     int have = 0;
+    if (!__atomic_load_n(&peers, __ATOMIC_ACQUIRE))
+        return 0; /* nothing was ever routed here */
     for (int i = 0; i < PEERS; i++) {
         if (__atomic_load_n(&peers[i].state, __ATOMIC_ACQUIRE) != 2 || peers[i].fd != fd)
             continue;
@@ -52,7 +58,7 @@ int shim_route_peername(int fd, struct sockaddr *sa, socklen_t *len)
         have = 1;
         if (peers[i].dev != st.st_dev || peers[i].ino != st.st_ino)
             continue;
-        socklen_t n = peers[i].len < *len ? peers[i].len : *len;
+        socklen_t n = peers[i].len < cap ? peers[i].len : cap;
         memcpy(sa, &peers[i].addr, n);
         *len = peers[i].len;
         return 1;

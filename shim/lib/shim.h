@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* The libc functions the hooks stand in front of, resolved once at load. */
+/* The libc functions the hooks stand in front of: the exec family's resolved at load, connect's
+ * and getpeername's when first used (shim_real_net). */
 struct shim_real {
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
@@ -21,18 +22,71 @@ struct shim_real {
     int (*getpeername)(int, struct sockaddr *, socklen_t *);
 };
 
-/* The real functions (resolved on first use if the constructor has not run yet). */
+/* The real functions (the exec family's resolved here if the constructor has not run yet). */
 const struct shim_real *shim_real(void);
+/* The same, with connect and getpeername resolved (dlsym: never from a vfork child). */
+const struct shim_real *shim_real_net(void);
+/* The first definition of the function name after this library in the loader's search order,
+ * as dlsym(RTLD_NEXT) finds it, but lock-free and with no system call (libc_sym.c); NULL if
+ * none is found that way. */
+void *shim_next_sym(const char *name);
 /* The value of name in envp, or NULL. */
 const char *shim_env(char *const envp[], const char *name);
 /* Whether the shim must stay out of an exec with this environment. */
 int shim_inert(char *const envp[]);
 /* Whether the file name (a path or a bare name) names ssh. */
 int shim_is_ssh_name(const char *file, char *const envp[]);
+
+/* The value of key (the name and its '=') in envp, or NULL; plain loops, no libc function. */
+static inline __attribute__((always_inline)) const char *shim_env_at(char *const envp[],
+                                                                     const char *key)
+{
+    for (; envp && *envp; envp++) {
+        const char *e = *envp, *k = key;
+        while (*k && *e == *k)
+            e++, k++;
+        if (!*k)
+            return e;
+    }
+    return NULL;
+}
+
+/* shim_is_ssh_name for code that runs at load in every process (hooks.c's handover): inlined,
+ * with no libc function and no string constant (each would touch one more page of the
+ * library, or bind one more symbol, in every process). */
+static inline __attribute__((always_inline)) int
+shim_ssh_name_at(const char *file, char *const envp[], char *const env2[])
+{
+    const char *base = file;
+    for (const char *p = file; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    if (base[0] == 's' && base[1] == 's' && base[2] == 'h' && !base[3])
+        return 1;
+    char key[] = {'M', 'U', 'X', 'S', 'H', 'I', 'M', '_', 'S', 'S',
+                  'H', '_', 'N', 'A', 'M', 'E', 'S', '=', 0};
+    const char *names = shim_env_at(envp, key);
+    if (!names)
+        names = shim_env_at(env2, key);
+    /* Each ':'-separated name against base. */
+    for (const char *p = names; p && *p;) {
+        const char *b = base;
+        while (*p && *p != ':' && *p == *b)
+            p++, b++;
+        if (!*b && (!*p || *p == ':') && b != base)
+            return 1;
+        while (*p && *p != ':')
+            p++;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
 /* Resolve a bare name through PATH as execvp does, into out; 0 if an executable was found. */
 int shim_path_search(const char *file, char *const envp[], char *out, size_t outlen);
-/* The muxssh to run: $MUXSHIM_MUXSSH or muxssh beside the library. NULL if unknown. */
-const char *shim_muxssh(char *const envp[]);
+/* The muxssh to run, written into buf (PATH_MAX bytes): $MUXSHIM_MUXSSH, else muxssh beside
+ * the library. buf, or NULL if unknown. */
+const char *shim_muxssh(char *const envp[], char *buf);
 /* Count environment entries. */
 size_t shim_env_count(char *const envp[]);
 /* Fill out (room for count+2 entries) with envp minus MUXSHIM_REAL_SSH plus var. */
@@ -43,7 +97,8 @@ int shim_real_var(const char *real, char *buf, size_t buflen);
 /* connect() to a routed address: 1 when handled (*result is connect's return value, errno
  * set on failure), 0 to let the real connect run. */
 int shim_route_connect(int fd, const struct sockaddr *sa, socklen_t len, int *result);
-/* getpeername() of a routed socket: 1 and the address the program connected to, else 0. */
-int shim_route_peername(int fd, struct sockaddr *sa, socklen_t *len);
+/* getpeername() of a routed socket: 1 and the address the program connected to (at most cap
+ * bytes of it into sa, its length into *len), else 0 and nothing changed. */
+int shim_route_peername(int fd, struct sockaddr *sa, socklen_t cap, socklen_t *len);
 
 #endif
