@@ -1,26 +1,27 @@
 #!/bin/bash
 # make bench-exec: the shim's cost in every process. ROUNDS rounds (15) of EXECS (1000)
-# execs of /bin/true from bash, each round timing bash under LD_PRELOAD of the shim and of
-# a one-function library (build/bench/libempty.so) back to back, the order alternating
-# round by round (this machine's speed drifts by more than the difference, so the ratio is
-# taken within a round). What is timed is the CPU time (user + system) of the loop's bash
-# and of its children, from bash's `times`: other work on the machine stretches the wall
-# clock of a run but hardly its CPU time. Prints the median of the per-round ratios
-# shim / empty with its min and max, and the same for the empty library over none.
-#   B=build [LIB=other.so] ROUNDS=15 EXECS=1000 scripts/bench-exec.sh
+# execs of /bin/true from bash under LD_PRELOAD of the shim, of a one-function library
+# (build/bench/libempty.so) and of none. A round runs the three in turn CHUNKS times (10),
+# EXECS / CHUNKS execs each time, the order rotating, and sums each one's time: this
+# machine's speed drifts, and other work on it comes and goes, by more than the difference,
+# so the ratio is taken within a round of finely interleaved runs. What is timed is the CPU
+# time (user + system) of the loop's bash and of its children, from bash's `times`: other
+# work stretches the wall clock of a run more than its CPU time. Prints the median of the
+# per-round ratios shim / empty with its min and max, and the same for empty / none.
+#   B=build [LIB=other.so] ROUNDS=15 EXECS=1000 CHUNKS=10 scripts/bench-exec.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
 case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 LIB=${LIB:-$B/libmuxshim.so} EMPTY=$B/bench/libempty.so
-ROUNDS=${ROUNDS:-15} EXECS=${EXECS:-1000}
+ROUNDS=${ROUNDS:-15} EXECS=${EXECS:-1000} CHUNKS=${CHUNKS:-10}
 for f in "$LIB" "$EMPTY"; do
     [ -f "$f" ] || { echo "bench-exec: $f missing (make all $B/bench/libempty.so)" >&2; exit 1; }
 done
 T=$(mktemp -d /tmp/muxshim-bench-exec-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 {
-    echo "i=0; while [ \$i -lt $EXECS ]; do /bin/true; i=\$((i + 1)); done"
+    echo "i=0; while [ \$i -lt $((EXECS / CHUNKS)) ]; do /bin/true; i=\$((i + 1)); done"
     echo times
 } >"$T/loop.sh"
 # Nothing of the user's shim set-up may change what is timed.
@@ -34,12 +35,15 @@ us() { # PRELOAD: one loop, CPU microseconds of bash and its children
 us "$LIB" >/dev/null # warm-up: page cache, the dynamic loader's cache
 : >"$T/ratios" >"$T/floor"
 for r in $(seq 1 "$ROUNDS"); do
-    # Rotate the order of the three runs round by round.
-    case $((r % 3)) in
-    0) n=$(us "") e=$(us "$EMPTY") s=$(us "$LIB") ;;
-    1) e=$(us "$EMPTY") s=$(us "$LIB") n=$(us "") ;;
-    2) s=$(us "$LIB") n=$(us "") e=$(us "$EMPTY") ;;
-    esac
+    n=0 e=0 s=0
+    for c in $(seq 1 "$CHUNKS"); do
+        # Rotate the order of the three runs chunk by chunk.
+        case $(((r + c) % 3)) in
+        0) n=$((n + $(us ""))) e=$((e + $(us "$EMPTY"))) s=$((s + $(us "$LIB"))) ;;
+        1) e=$((e + $(us "$EMPTY"))) s=$((s + $(us "$LIB"))) n=$((n + $(us ""))) ;;
+        2) s=$((s + $(us "$LIB"))) n=$((n + $(us ""))) e=$((e + $(us "$EMPTY"))) ;;
+        esac
+    done
     echo "$s $e" | awk '{ printf "%.5f\n", $1 / $2 }' >>"$T/ratios"
     echo "$e $n" | awk '{ printf "%.5f\n", $1 / $2 }' >>"$T/floor"
     [ -n "${BENCH_VERBOSE:-}" ] && echo "round $r: none $n us, empty $e us, shim $s us" >&2

@@ -173,7 +173,7 @@ int shim_inert(char *const envp[])
 
 int shim_is_ssh_name(const char *file, char *const envp[])
 {
-    return shim_ssh_name_at(file, envp, environ);
+    return file && shim_ssh_name_at(file, envp, environ);
 }
 
 int shim_path_search(const char *file, char *const envp[], char *out, size_t outlen)

@@ -64,15 +64,30 @@ static int redirect_exec(const char *real, const char *mux, char *const argv[], 
     return r->execve(real, argv, envp);
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+/* An exec whose file is named as ssh is: decide and redirect, errno as the caller left it.
+ * Apart from the fast paths below, so that their frames stay small. */
+static __attribute__((noinline)) int exec_ssh(const char *file, int search, char *const argv[],
+                                              char *const envp[])
 {
     int saved = errno;
     char real[PATH_MAX], mux[PATH_MAX];
-    if (wants(path, 0, envp, real, mux)) {
+    if (wants(file, search, envp, real, mux)) {
         errno = saved;
         return redirect_exec(real, mux, argv, envp);
     }
     errno = saved;
+    return search ? shim_real()->execvpe(file, argv, envp) : shim_real()->execve(file, argv, envp);
+}
+
+/* The exec hooks' fast path, taken by every exec of every program (a shell's forked child,
+ * most often): the name check only, with no libc call, no errno access and a small frame. A
+ * forked child pays a copy-on-write fault for each page it first writes, of its stack (large
+ * buffers are probed page by page) or of the library's GOT (a libc function bound lazily),
+ * and those faults, not the check, were most of the shim's cost in a loop of execs. */
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    if (shim_is_ssh_name(path, envp))
+        return exec_ssh(path, 0, argv, envp);
     return shim_real()->execve(path, argv, envp);
 }
 
@@ -83,13 +98,8 @@ EXPORT int execv(const char *path, char *const argv[])
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    int saved = errno;
-    char real[PATH_MAX], mux[PATH_MAX];
-    if (*file && wants(file, 1, envp, real, mux)) {
-        errno = saved;
-        return redirect_exec(real, mux, argv, envp);
-    }
-    errno = saved;
+    if (shim_is_ssh_name(file, envp) && *file)
+        return exec_ssh(file, 1, argv, envp);
     return shim_real()->execvpe(file, argv, envp);
 }
 
@@ -186,29 +196,36 @@ static int redirect_spawn(pid_t *pid, const char *real, const char *mux,
     return r->posix_spawn(pid, real, fa, at, argv, envp);
 }
 
-EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                       const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+/* posix_spawn(p) of a file named as ssh is: as exec_ssh. */
+static __attribute__((noinline)) int spawn_ssh(pid_t *pid, const char *file, int search,
+                                               const posix_spawn_file_actions_t *fa,
+                                               const posix_spawnattr_t *at, char *const argv[],
+                                               char *const envp[])
 {
     int saved = errno;
     char real[PATH_MAX], mux[PATH_MAX];
-    if (wants(path, 0, envp, real, mux)) {
+    if (wants(file, search, envp, real, mux)) {
         errno = saved;
         return redirect_spawn(pid, real, mux, fa, at, argv, envp);
     }
     errno = saved;
+    return search ? shim_real()->posix_spawnp(pid, file, fa, at, argv, envp)
+                  : shim_real()->posix_spawn(pid, file, fa, at, argv, envp);
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    if (shim_is_ssh_name(path, envp))
+        return spawn_ssh(pid, path, 0, fa, at, argv, envp);
     return shim_real()->posix_spawn(pid, path, fa, at, argv, envp);
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                         const posix_spawnattr_t *at, char *const argv[], char *const envp[])
 {
-    int saved = errno;
-    char real[PATH_MAX], mux[PATH_MAX];
-    if (*file && wants(file, 1, envp, real, mux)) {
-        errno = saved;
-        return redirect_spawn(pid, real, mux, fa, at, argv, envp);
-    }
-    errno = saved;
+    if (shim_is_ssh_name(file, envp) && *file)
+        return spawn_ssh(pid, file, 1, fa, at, argv, envp);
     return shim_real()->posix_spawnp(pid, file, fa, at, argv, envp);
 }
 
@@ -216,13 +233,15 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
  * other connect, and one the broker cannot serve, is the real one. */
 EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    int saved = errno, result;
-    if (shim_route_connect(fd, sa, len, &result)) {
-        if (result == 0)
-            errno = saved;
-        return result;
+    if (shim_maybe_routed(sa, len)) {
+        int saved = errno, result;
+        if (shim_route_connect(fd, sa, len, &result)) {
+            if (result == 0)
+                errno = saved;
+            return result;
+        }
+        errno = saved;
     }
-    errno = saved;
     return shim_real_net()->connect(fd, sa, len);
 }
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 /* The libc functions the hooks stand in front of: the exec family's resolved at load, connect's
@@ -34,22 +35,8 @@ void *shim_next_sym(const char *name);
 const char *shim_env(char *const envp[], const char *name);
 /* Whether the shim must stay out of an exec with this environment. */
 int shim_inert(char *const envp[]);
-/* Whether the file name (a path or a bare name) names ssh. */
+/* Whether the file name (a path or a bare name; NULL: no) names ssh. No libc call, no errno. */
 int shim_is_ssh_name(const char *file, char *const envp[]);
-
-/* The value of key (the name and its '=') in envp, or NULL; plain loops, no libc function. */
-static inline __attribute__((always_inline)) const char *shim_env_at(char *const envp[],
-                                                                     const char *key)
-{
-    for (; envp && *envp; envp++) {
-        const char *e = *envp, *k = key;
-        while (*k && *e == *k)
-            e++, k++;
-        if (!*k)
-            return e;
-    }
-    return NULL;
-}
 
 /* shim_is_ssh_name for code that runs at load in every process (hooks.c's handover): inlined,
  * with no libc function and no string constant (each would touch one more page of the
@@ -63,11 +50,18 @@ shim_ssh_name_at(const char *file, char *const envp[], char *const env2[])
             base = p + 1;
     if (base[0] == 's' && base[1] == 's' && base[2] == 'h' && !base[3])
         return 1;
-    char key[] = {'M', 'U', 'X', 'S', 'H', 'I', 'M', '_', 'S', 'S',
-                  'H', '_', 'N', 'A', 'M', 'E', 'S', '=', 0};
-    const char *names = shim_env_at(envp, key);
-    if (!names)
-        names = shim_env_at(env2, key);
+    /* MUXSHIM_SSH_NAMES=, compared a character at a time: an array initialized from a
+     * constant would be copied from .rodata, one more page touched at load. */
+    const char *names = NULL;
+    for (int k = 0; k < 2 && !names; k++)
+        for (char *const *e = k ? env2 : envp; e && *e && !names; e++) {
+            const char *v = *e;
+            if (v[0] == 'M' && v[1] == 'U' && v[2] == 'X' && v[3] == 'S' && v[4] == 'H' &&
+                v[5] == 'I' && v[6] == 'M' && v[7] == '_' && v[8] == 'S' && v[9] == 'S' &&
+                v[10] == 'H' && v[11] == '_' && v[12] == 'N' && v[13] == 'A' && v[14] == 'M' &&
+                v[15] == 'E' && v[16] == 'S' && v[17] == '=')
+                names = v + 18;
+        }
     /* Each ':'-separated name against base. */
     for (const char *p = names; p && *p;) {
         const char *b = base;
@@ -93,6 +87,22 @@ size_t shim_env_count(char *const envp[]);
 void shim_env_with(char *const envp[], char **out, char *var);
 /* Build "MUXSHIM_REAL_SSH=<real>" into buf; 0 if it fits. */
 int shim_real_var(const char *real, char *buf, size_t buflen);
+
+/* Whether connect() to sa could be routed: TCP's families, not loopback (the check before
+ * anything else, inlined: most connects are to unix sockets or loopback). */
+static inline int shim_maybe_routed(const struct sockaddr *sa, socklen_t len)
+{
+    if (!sa)
+        return 0;
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+        return ((const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)
+                    ->sin_addr)[0] != 127;
+    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_V4MAPPED(a);
+    }
+    return 0;
+}
 
 /* connect() to a routed address: 1 when handled (*result is connect's return value, errno
  * set on failure), 0 to let the real connect run. */
