@@ -2,11 +2,12 @@
 # make bench-exec: the shim's cost in every process. ROUNDS rounds (15) of EXECS (1000)
 # execs of /bin/true from bash under LD_PRELOAD of the shim, of a one-function library
 # (build/bench/libempty.so) and of none. A round runs the three in turn CHUNKS times (10),
-# EXECS / CHUNKS execs each time, the order rotating, and sums each one's time: this
-# machine's speed drifts, and other work on it comes and goes, by more than the difference,
-# so the ratio is taken within a round of finely interleaved runs. What is timed is the CPU
-# time (user + system) of the loop's bash and of its children, from bash's `times`: other
-# work stretches the wall clock of a run more than its CPU time. Prints the median of the
+# EXECS / CHUNKS execs each time, the order rotating, and keeps each one's fastest run,
+# times CHUNKS: this machine's speed drifts, and other work on it comes and goes, by more
+# than the difference, and such noise only ever adds time, so the ratio is taken within a
+# round of finely interleaved runs, from their least disturbed. What is timed is the CPU time
+# (user + system) of the loop's bash and of its children, from bash's `times`: other work
+# stretches the wall clock of a run more than its CPU time. Prints the median of the
 # per-round ratios shim / empty with its min and max, and the same for empty / none.
 #   B=build [LIB=other.so] ROUNDS=15 EXECS=1000 CHUNKS=10 scripts/bench-exec.sh
 set -euo pipefail
@@ -35,18 +36,20 @@ us() { # PRELOAD: one loop, CPU microseconds of bash and its children
 us "$LIB" >/dev/null # warm-up: page cache, the dynamic loader's cache
 : >"$T/ratios" >"$T/floor"
 for r in $(seq 1 "$ROUNDS"); do
-    n=0 e=0 s=0
+    n=-1 e=-1 s=-1
     for c in $(seq 1 "$CHUNKS"); do
-        # Rotate the order of the three runs chunk by chunk.
-        case $(((r + c) % 3)) in
-        0) n=$((n + $(us ""))) e=$((e + $(us "$EMPTY"))) s=$((s + $(us "$LIB"))) ;;
-        1) e=$((e + $(us "$EMPTY"))) s=$((s + $(us "$LIB"))) n=$((n + $(us ""))) ;;
-        2) s=$((s + $(us "$LIB"))) n=$((n + $(us ""))) e=$((e + $(us "$EMPTY"))) ;;
-        esac
+        # Rotate the order of the three runs chunk by chunk; keep each one's fastest.
+        for k in $(((r + c) % 3)) $(((r + c + 1) % 3)) $(((r + c + 2) % 3)); do
+            case $k in
+            0) t=$(us "") && { [ "$n" -ge 0 ] && [ "$n" -le "$t" ]; } || n=$t ;;
+            1) t=$(us "$EMPTY") && { [ "$e" -ge 0 ] && [ "$e" -le "$t" ]; } || e=$t ;;
+            2) t=$(us "$LIB") && { [ "$s" -ge 0 ] && [ "$s" -le "$t" ]; } || s=$t ;;
+            esac
+        done
     done
     echo "$s $e" | awk '{ printf "%.5f\n", $1 / $2 }' >>"$T/ratios"
     echo "$e $n" | awk '{ printf "%.5f\n", $1 / $2 }' >>"$T/floor"
-    [ -n "${BENCH_VERBOSE:-}" ] && echo "round $r: none $n us, empty $e us, shim $s us" >&2
+    [ -n "${BENCH_VERBOSE:-}" ] && echo "round $r, fastest of $CHUNKS: none $n us, empty $e us, shim $s us" >&2
 done
 # summary FILE: "median M (min A, max Z)" as percentages over 1.
 summary() {
