@@ -58,7 +58,7 @@ int shim_route_connect(int fd, const struct sockaddr *sa, socklen_t len, int *re
         return 0;
     }
     if (shim_inert(environ) || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-        type != SOCK_STREAM)
+        type != SOCK_STREAM || route_known(fd))
         return 0;
     struct via via;
     struct route_ask ask = {.port = port, .family = family};

@@ -56,6 +56,9 @@ int route_ask_broker(const struct via *via, const struct route_ask *ask, int *er
  * EINPROGRESS or the failure), 0 when the real connect must run (no broker), -1 when the
  * waiting path must (a socket the program bound itself). */
 int route_connect_async(int fd, int family, struct via *via, struct route_ask *ask, int *result);
+/* Whether fd is a socket this shim routed (connected, or connecting): another connect() on it
+ * is the kernel's (EALREADY, EISCONN or the failure, as for any socket). */
+int route_known(int fd);
 /* Remember that fd is a routed socket connected to sa, for getpeername. */
 void route_remember(int fd, const struct sockaddr *sa, socklen_t len);
 
