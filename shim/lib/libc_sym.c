@@ -12,10 +12,21 @@
 
 #define STARTUP __attribute__((section(".text.startup.muxshim")))
 
-extern ElfW(Dyn) _DYNAMIC[];
+/* The native ELF types, named without link.h's ElfW() (which cppcheck cannot expand). */
+#if UINTPTR_MAX > 0xffffffffu
+typedef Elf64_Addr addr_t;
+typedef Elf64_Dyn dyn_t;
+typedef Elf64_Sym sym_t;
+#else
+typedef Elf32_Addr addr_t;
+typedef Elf32_Dyn dyn_t;
+typedef Elf32_Sym sym_t;
+#endif
+
+extern dyn_t _DYNAMIC[];
 
 /* A d_ptr of m's dynamic section: the loader relocates most in place, not the vDSO's. */
-STARTUP static ElfW(Addr) dyn_addr(const struct link_map *m, ElfW(Addr) p)
+STARTUP static addr_t dyn_addr(const struct link_map *m, addr_t p)
 {
     return p < m->l_addr ? p + m->l_addr : p;
 }
@@ -30,8 +41,8 @@ STARTUP static int same_name(const char *a, const char *b)
 /* name (GNU hash h) as a function defined in m at its default version, or NULL. */
 STARTUP static void *lookup_in(const struct link_map *m, const char *name, uint32_t h)
 {
-    ElfW(Addr) gh = 0, sym = 0, str = 0, ver = 0;
-    for (const ElfW(Dyn) *d = m->l_ld; d && d->d_tag != DT_NULL; d++) {
+    addr_t gh = 0, sym = 0, str = 0, ver = 0;
+    for (const dyn_t *d = m->l_ld; d && d->d_tag != DT_NULL; d++) {
         if (d->d_tag == DT_GNU_HASH)
             gh = dyn_addr(m, d->d_un.d_ptr);
         else if (d->d_tag == DT_SYMTAB)
@@ -47,18 +58,17 @@ STARTUP static void *lookup_in(const struct link_map *m, const char *name, uint3
     uint32_t nbuckets = ht[0], symoffset = ht[1], bloom_size = ht[2], bloom_shift = ht[3];
     if (!nbuckets || !bloom_size)
         return NULL;
-    const ElfW(Addr) *bloom = (const ElfW(Addr) *)(ht + 4);
+    const addr_t *bloom = (const addr_t *)(ht + 4);
     const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
     const uint32_t *chain = buckets + nbuckets;
-    const unsigned bits = sizeof(ElfW(Addr)) * 8;
-    ElfW(Addr) word = bloom[(h / bits) % bloom_size];
-    ElfW(Addr) mask =
-        ((ElfW(Addr))1 << (h % bits)) | ((ElfW(Addr))1 << ((h >> bloom_shift) % bits));
+    const unsigned bits = sizeof(addr_t) * 8;
+    addr_t word = bloom[(h / bits) % bloom_size];
+    addr_t mask = ((addr_t)1 << (h % bits)) | ((addr_t)1 << ((h >> bloom_shift) % bits));
     if ((word & mask) != mask)
         return NULL;
     for (uint32_t i = buckets[h % nbuckets]; i >= symoffset; i++) {
         uint32_t c = chain[i - symoffset];
-        const ElfW(Sym) *s = (const ElfW(Sym) *)sym + i;
+        const sym_t *s = (const sym_t *)sym + i;
         const uint16_t *vs = (const uint16_t *)ver;
         int type = ELF64_ST_TYPE(s->st_info);
         if ((c | 1) == (h | 1) && s->st_shndx != SHN_UNDEF && s->st_value &&

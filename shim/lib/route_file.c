@@ -122,7 +122,7 @@ static int port_in(const char *list, size_t n, unsigned port)
 static int parse_line(const char *base, size_t off, size_t n, struct rule *r)
 {
     const char *l = base + off;
-    size_t w[ROUTE_WORDS + 2], wl[ROUTE_WORDS + 2];
+    size_t w[ROUTE_WORDS] = {0}, wl[ROUTE_WORDS] = {0};
     int nw = 0;
     for (size_t i = 0; i < n;) {
         while (i < n && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
