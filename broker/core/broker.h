@@ -72,7 +72,7 @@ struct session {
     int dead;                  /* released: freed at the end of the loop turn */
     struct session *reap_next; /* in B.reap while dead */
     struct sshconn *conn;
-    struct hostcfg *cfg; /* owned */
+    struct hostcfg *cfg;        /* owned */
     struct accept_files *known; /* owned: its files, read with cfg (accept.h) */
     enum session_state state;
     enum session_mode mode;
@@ -104,7 +104,10 @@ struct session {
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
-    int route;            /* a routed connect(): the address family asked for (0: not a route) */
+    int route;      /* a routed connect(): the address family asked for (0: not a route) */
+    int route_from; /* a non-blocking one: the loopback port to connect from (else 0) */
+    char *route_to; /* ... and the program's socket's address and port */
+    int route_to_port;
     int detached;         /* a routed channel handed to its program: runs on with no client */
     int out_shut;         /* a routed channel's EOF was passed on (shutdown SHUT_WR) */
     int ctl_op;           /* nonzero: this is a CONTROL request, not a session */

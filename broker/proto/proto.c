@@ -9,12 +9,12 @@
 
 /* Field layout of each message type: u = u32, s = str, l = strlist. */
 static const char *const schema[MSG_TYPE_MAX + 1] = {
-    [MSG_HELLO] = "uuu",        [MSG_OPEN] = "sslsslu",  [MSG_PROMPT] = "uus",
-    [MSG_PROMPT_REPLY] = "uus", [MSG_MESSAGE] = "s",     [MSG_WINDOW_CHANGE] = "uuuu",
-    [MSG_SIGNAL] = "s",         [MSG_EXIT] = "uus",      [MSG_CONTROL] = "usslsl",
-    [MSG_CONTROL_REPLY] = "us", [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
-    [MSG_ROUTE] = "ssssuull",   [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
-    [MSG_LOCAL_COMMAND] = "s",  [MSG_LOCAL_DONE] = "u",
+    [MSG_HELLO] = "uuu",         [MSG_OPEN] = "sslsslu",  [MSG_PROMPT] = "uus",
+    [MSG_PROMPT_REPLY] = "uus",  [MSG_MESSAGE] = "s",     [MSG_WINDOW_CHANGE] = "uuuu",
+    [MSG_SIGNAL] = "s",          [MSG_EXIT] = "uus",      [MSG_CONTROL] = "usslsl",
+    [MSG_CONTROL_REPLY] = "us",  [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
+    [MSG_ROUTE] = "ssssuullusu", [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
+    [MSG_LOCAL_COMMAND] = "s",   [MSG_LOCAL_DONE] = "u",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION 6
+#define PROTO_VERSION 7
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -33,10 +33,13 @@ enum proto_type {
     MSG_STARTED = 12,       /* u32 flags (STARTED_*): the request that runs the command goes
                                out next */
     MSG_ROUTE = 13,         /* str real_ssh, str cwd, str via, str host, u32 port, u32 family,
-                               strlist env, strlist opts: the shim's connect() to host:port
-                               through via (resolved with ssh -G opts via) */
+                               strlist env, strlist opts, u32 from_port, str to_addr,
+                               u32 to_port: the shim's connect() to host:port through via
+                               (resolved with ssh -G opts via); from_port nonzero: connect
+                               the channel's end from loopback port from_port to the
+                               program's socket at to_addr:to_port (a non-blocking connect) */
     MSG_ROUTE_REPLY = 14,   /* u32 errno (0: connected; + 1 fd, the program's end of a
-                               loopback TCP pair carried by the channel) */
+                               loopback TCP pair carried by the channel, unless from_port) */
     MSG_HANDED = 15,        /* str real_ssh, str cwd, strlist opts, str dest, str reason,
                                strlist env: muxssh ran the real ssh itself for this session
                                (counted per host; no reply) */

@@ -135,7 +135,7 @@ struct session *session_new_route(struct peer *p, const struct proto_msg *m, cha
                                   size_t errlen)
 {
     /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
-     * strlist opts */
+     * strlist opts, u32 from_port, str to_addr, u32 to_port */
     struct session *s = session_alloc(p, -1, -1, -1, err, errlen);
     if (!s)
         return NULL;
@@ -148,7 +148,11 @@ struct session *session_new_route(struct peer *p, const struct proto_msg *m, cha
     s->env = proto_strlist_dup(&m->l[0]);
     s->opts = proto_strlist_dup(&m->l[1]);
     s->command = strdup("");
-    if (!s->real_ssh || !s->cwd || !s->dest || !s->fwd_host || !s->env || !s->opts || !s->command) {
+    s->route_from = m->u[2] <= 65535 ? (int)m->u[2] : 0;
+    s->route_to = pstrdup(&m->s[4]);
+    s->route_to_port = m->u[3] <= 65535 ? (int)m->u[3] : 0;
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->fwd_host || !s->env || !s->opts || !s->command ||
+        !s->route_to) {
         snprintf(err, errlen, "out of memory");
         session_free(s);
         return NULL;
@@ -357,6 +361,7 @@ static void destroy(struct session *s)
     sess_tunnel_fail(s, CONN_FATAL,
                      s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
     free(s->fwd_host);
+    free(s->route_to);
     /* Reverse order: a description shared by several fds ends with the flags it had. */
     sess_endpoint_close(&s->err);
     sess_endpoint_close(&s->out);

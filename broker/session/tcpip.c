@@ -21,7 +21,19 @@
 static int hand_over(struct session *s)
 {
     int mine, theirs, rc = -1;
-    if (route_pair(s->route, &mine, &theirs) < 0) {
+    if (s->route_from) {
+        /* A non-blocking connect: the program's own socket is connected to ours. */
+        if (route_connect_to(s->route, s->route_from, s->route_to, s->route_to_port, &mine) < 0) {
+            blog("cannot connect a routed channel to its program: %s", strerror(errno));
+            sess_tell(
+                s, &(struct session_note){.ev = SEV_ROUTE_REPLY, .code = ECONNREFUSED, .fd = -1});
+        } else {
+            /* The program's socket is connected now: the reply only lets the shim's helper
+             * go, and the channel runs whether it arrives or not. */
+            sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY, .fd = -1});
+            rc = 0;
+        }
+    } else if (route_pair(s->route, &mine, &theirs) < 0) {
         blog("no loopback pair for a routed connection: %s", strerror(errno));
         sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY, .code = ECONNREFUSED, .fd = -1});
     } else {

@@ -33,10 +33,11 @@ static int absolute(const char *path, char *out, size_t outlen)
     return 0;
 }
 
-/* Decide whether file is an ssh to redirect; on yes, real holds its absolute path. */
-static int wants(const char *file, int search, char *const envp[], char *real, size_t len)
+/* Decide whether file is an ssh to redirect; on yes, real holds its absolute path and mux
+ * the muxssh to run (both PATH_MAX). */
+static int wants(const char *file, int search, char *const envp[], char *real, char *mux)
 {
-    if (!file || !shim_is_ssh_name(file, envp) || shim_inert(envp) || !shim_muxssh(envp))
+    if (!file || !shim_is_ssh_name(file, envp) || shim_inert(envp) || !shim_muxssh(envp, mux))
         return 0;
     char found[PATH_MAX];
     if (search) {
@@ -47,31 +48,46 @@ static int wants(const char *file, int search, char *const envp[], char *real, s
             return 0;
         memcpy(found, file, strlen(file) + 1);
     }
-    return absolute(found, real, len) == 0;
+    return absolute(found, real, PATH_MAX) == 0;
 }
 
 /* exec muxssh in place of the real ssh; if that fails, the real ssh as asked. */
-static int redirect_exec(const char *real, char *const argv[], char *const envp[])
+static int redirect_exec(const char *real, const char *mux, char *const argv[], char *const envp[])
 {
     const struct shim_real *r = shim_real();
     char var[PATH_MAX + 32];
     if (shim_real_var(real, var, sizeof var) == 0) {
         char *env[shim_env_count(envp) + 2];
         shim_env_with(envp, env, var);
-        r->execve(shim_muxssh(envp), argv, env);
+        r->execve(mux, argv, env);
     }
     return r->execve(real, argv, envp);
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+/* An exec whose file is named as ssh is: decide and redirect, errno as the caller left it.
+ * Apart from the fast paths below, so that their frames stay small. */
+static __attribute__((noinline)) int exec_ssh(const char *file, int search, char *const argv[],
+                                              char *const envp[])
 {
     int saved = errno;
-    char real[PATH_MAX];
-    if (wants(path, 0, envp, real, sizeof real)) {
+    char real[PATH_MAX], mux[PATH_MAX];
+    if (wants(file, search, envp, real, mux)) {
         errno = saved;
-        return redirect_exec(real, argv, envp);
+        return redirect_exec(real, mux, argv, envp);
     }
     errno = saved;
+    return search ? shim_real()->execvpe(file, argv, envp) : shim_real()->execve(file, argv, envp);
+}
+
+/* The exec hooks' fast path, taken by every exec of every program (a shell's forked child,
+ * most often): the name check only, with no libc call, no errno access and a small frame. A
+ * forked child pays a copy-on-write fault for each page it first writes, of its stack (large
+ * buffers are probed page by page) or of the library's GOT (a libc function bound lazily),
+ * and those faults, not the check, were most of the shim's cost in a loop of execs. */
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    if (shim_is_ssh_name(path, envp))
+        return exec_ssh(path, 0, argv, envp);
     return shim_real()->execve(path, argv, envp);
 }
 
@@ -82,13 +98,8 @@ EXPORT int execv(const char *path, char *const argv[])
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    int saved = errno;
-    char real[PATH_MAX];
-    if (*file && wants(file, 1, envp, real, sizeof real)) {
-        errno = saved;
-        return redirect_exec(real, argv, envp);
-    }
-    errno = saved;
+    if (shim_is_ssh_name(file, envp) && *file)
+        return exec_ssh(file, 1, argv, envp);
     return shim_real()->execvpe(file, argv, envp);
 }
 
@@ -141,7 +152,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     int saved = errno;
-    char link[32] = "/proc/self/fd/", digits[12], target[PATH_MAX], real[PATH_MAX];
+    char link[32] = "/proc/self/fd/", digits[12], target[PATH_MAX], real[PATH_MAX], mux[PATH_MAX];
     int nd = 0;
     for (unsigned v = (unsigned)fd; nd == 0 || v; v /= 10)
         digits[nd++] = (char)('0' + v % 10);
@@ -152,14 +163,14 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     ssize_t n = readlink(link, target, sizeof target - 1);
     if (n > 0) {
         target[n] = 0;
-        if (wants(target, 0, envp, real, sizeof real)) {
+        if (wants(target, 0, envp, real, mux)) {
             errno = saved;
             const struct shim_real *r = shim_real();
             char var[PATH_MAX + 32];
             if (shim_real_var(real, var, sizeof var) == 0) {
                 char *env[shim_env_count(envp) + 2];
                 shim_env_with(envp, env, var);
-                r->execve(shim_muxssh(envp), argv, env);
+                r->execve(mux, argv, env);
             }
             return r->fexecve(fd, argv, envp);
         }
@@ -169,44 +180,52 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 }
 
 /* posix_spawn of an ssh spawns muxssh with the same file actions and attributes. */
-static int redirect_spawn(pid_t *pid, const char *real, const posix_spawn_file_actions_t *fa,
-                          const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+static int redirect_spawn(pid_t *pid, const char *real, const char *mux,
+                          const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+                          char *const argv[], char *const envp[])
 {
     const struct shim_real *r = shim_real();
     char var[PATH_MAX + 32];
     if (shim_real_var(real, var, sizeof var) == 0) {
         char *env[shim_env_count(envp) + 2];
         shim_env_with(envp, env, var);
-        int rc = r->posix_spawn(pid, shim_muxssh(envp), fa, at, argv, env);
+        int rc = r->posix_spawn(pid, mux, fa, at, argv, env);
         if (rc == 0)
             return 0;
     }
     return r->posix_spawn(pid, real, fa, at, argv, envp);
 }
 
+/* posix_spawn(p) of a file named as ssh is: as exec_ssh. */
+static __attribute__((noinline)) int spawn_ssh(pid_t *pid, const char *file, int search,
+                                               const posix_spawn_file_actions_t *fa,
+                                               const posix_spawnattr_t *at, char *const argv[],
+                                               char *const envp[])
+{
+    int saved = errno;
+    char real[PATH_MAX], mux[PATH_MAX];
+    if (wants(file, search, envp, real, mux)) {
+        errno = saved;
+        return redirect_spawn(pid, real, mux, fa, at, argv, envp);
+    }
+    errno = saved;
+    return search ? shim_real()->posix_spawnp(pid, file, fa, at, argv, envp)
+                  : shim_real()->posix_spawn(pid, file, fa, at, argv, envp);
+}
+
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                        const posix_spawnattr_t *at, char *const argv[], char *const envp[])
 {
-    int saved = errno;
-    char real[PATH_MAX];
-    if (wants(path, 0, envp, real, sizeof real)) {
-        errno = saved;
-        return redirect_spawn(pid, real, fa, at, argv, envp);
-    }
-    errno = saved;
+    if (shim_is_ssh_name(path, envp))
+        return spawn_ssh(pid, path, 0, fa, at, argv, envp);
     return shim_real()->posix_spawn(pid, path, fa, at, argv, envp);
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                         const posix_spawnattr_t *at, char *const argv[], char *const envp[])
 {
-    int saved = errno;
-    char real[PATH_MAX];
-    if (*file && wants(file, 1, envp, real, sizeof real)) {
-        errno = saved;
-        return redirect_spawn(pid, real, fa, at, argv, envp);
-    }
-    errno = saved;
+    if (shim_is_ssh_name(file, envp) && *file)
+        return spawn_ssh(pid, file, 1, fa, at, argv, envp);
     return shim_real()->posix_spawnp(pid, file, fa, at, argv, envp);
 }
 
@@ -214,26 +233,30 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
  * other connect, and one the broker cannot serve, is the real one. */
 EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    int saved = errno, result;
-    if (shim_route_connect(fd, sa, len, &result)) {
-        if (result == 0)
-            errno = saved;
-        return result;
+    if (shim_maybe_routed(sa, len)) {
+        int saved = errno, result;
+        if (shim_route_connect(fd, sa, len, &result)) {
+            if (result == 0)
+                errno = saved;
+            return result;
+        }
+        errno = saved;
     }
-    errno = saved;
-    return shim_real()->connect(fd, sa, len);
+    return shim_real_net()->connect(fd, sa, len);
 }
 
-/* A routed socket names the address the program connected to (route_peers.c). */
+/* A routed socket, once connected, names the address the program connected to
+ * (route_peers.c); before that, and for every other socket, what the kernel says. */
 EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
-    int saved = errno;
-    if (sa && len && shim_route_peername(fd, sa, len)) {
+    socklen_t cap = len ? *len : 0;
+    int rc = shim_real_net()->getpeername(fd, sa, len);
+    if (rc == 0 && sa && len) {
+        int saved = errno;
+        shim_route_peername(fd, sa, cap, len);
         errno = saved;
-        return 0;
     }
-    errno = saved;
-    return shim_real()->getpeername(fd, sa, len);
+    return rc;
 }
 
 /* Loaded into the real ssh itself (a static or Go parent could not be hooked): hand over
@@ -243,7 +266,7 @@ __attribute__((constructor(102))) static void handover(int argc, char **argv, ch
     (void)argc;
     /* Every process loads the shim: reading /proc/self/exe costs more than all the rest of
      * it, so only a process that calls itself ssh looks further. */
-    if (!argv || !argv[0] || !envp || !shim_is_ssh_name(argv[0], envp))
+    if (!argv || !argv[0] || !envp || !shim_ssh_name_at(argv[0], envp, environ))
         return;
     int saved = errno;
     char self[PATH_MAX];
@@ -253,12 +276,12 @@ __attribute__((constructor(102))) static void handover(int argc, char **argv, ch
         return;
     }
     self[n] = 0;
-    char var[PATH_MAX + 32];
-    if (shim_is_ssh_name(self, envp) && !shim_inert(envp) && shim_muxssh(envp) &&
+    char var[PATH_MAX + 32], mux[PATH_MAX];
+    if (shim_is_ssh_name(self, envp) && !shim_inert(envp) && shim_muxssh(envp, mux) &&
         shim_real_var(self, var, sizeof var) == 0) {
         char *env[shim_env_count(envp) + 2];
         shim_env_with(envp, env, var);
-        shim_real()->execve(shim_muxssh(envp), argv, env); /* on failure, ssh just runs */
+        shim_real()->execve(mux, argv, env); /* on failure, ssh just runs */
     }
     errno = saved;
 }

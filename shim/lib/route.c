@@ -1,7 +1,10 @@
 /* connect() routing: a TCP connect to an address the user routed (~/.config/muxshim/routes
  * or $MUXSHIM_ROUTES) is carried by a direct-tcpip channel on the broker's connection to the
- * route's host. The broker answers with one end of a loopback TCP pair, which takes the
- * caller's fd number; getpeername on it reports the address the program asked for.
+ * route's host. On a blocking socket the hook waits (the route's ConnectTimeout at most for
+ * each answer of the broker) and the broker answers with one end of a loopback TCP pair,
+ * which takes the caller's fd number; a non-blocking one returns EINPROGRESS at once and its
+ * own socket is connected later (route_async.c). getpeername on either reports the address
+ * the program asked for.
  * Stack buffers and system calls only: no heap, no stdio, no locks. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +35,8 @@ static void carry_over(int from, int to)
 
 int shim_route_connect(int fd, const struct sockaddr *sa, socklen_t len, int *result)
 {
-    if (!sa || shim_inert(environ))
+    /* The address first: most connects (unix sockets, loopback) end here. */
+    if (!sa)
         return 0;
     int family = sa->sa_family, type = 0;
     socklen_t tl = sizeof type;
@@ -53,13 +57,23 @@ int shim_route_connect(int fd, const struct sockaddr *sa, socklen_t len, int *re
     } else {
         return 0;
     }
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+    if (shim_inert(environ) || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+        type != SOCK_STREAM || route_known(fd))
         return 0;
     struct via via;
-    char host[INET6_ADDRSTRLEN];
-    if (!route_for(family, addr, port, &via) || !inet_ntop(family, addr, host, sizeof host))
+    struct route_ask ask = {.port = port, .family = family};
+    if (!route_for(family, addr, port, &via) || !inet_ntop(family, addr, ask.host, sizeof ask.host))
         return 0;
-    int err = 0, got = route_ask_broker(&via, host, port, family, &err);
+    int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), err = 0, got;
+    if (fl >= 0 && (fl & O_NONBLOCK)) {
+        got = route_connect_async(fd, family, &via, &ask, result);
+        if (got >= 0) {
+            if (got)
+                route_remember(fd, sa, len);
+            return got;
+        }
+    }
+    got = route_ask_broker(&via, &ask, &err);
     if (got < 0 && !err)
         return 0; /* the broker cannot serve it: as without the shim */
     if (got < 0) {
@@ -67,7 +81,6 @@ int shim_route_connect(int fd, const struct sockaddr *sa, socklen_t len, int *re
         errno = err;
         return 1;
     }
-    int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
     carry_over(fd, got);
     if (fl >= 0)
         fcntl(got, F_SETFL, fl);

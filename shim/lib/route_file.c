@@ -1,12 +1,13 @@
 /* The routes file (~/.config/muxshim/routes or $MUXSHIM_ROUTES): "CIDR [port P[,P...]] via
- * DEST [ssh options]" lines, matched against a connect()'s address. Read once per process and
- * again when its stat changes. Static and stack buffers and system calls only: no heap, no
- * stdio, no locks. */
+ * DEST [ssh options]" lines, matched against a connect()'s address. Read and parsed once per
+ * process and again when its stat changes. Static and stack buffers and system calls only: no heap,
+ * no stdio, no locks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,37 +33,69 @@ int route_join(char *dst, size_t cap, const char *a, const char *b, const char *
     return 0;
 }
 
-/* Does addr (4 or 16 bytes) fall in the CIDR text? */
-static int cidr_match(const char *cidr, size_t n, int family, const unsigned char *addr)
+void *route_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *route_map_once(void **slot, size_t size)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (p)
+        return p;
+    void *n = route_map(size);
+    if (!n)
+        return NULL;
+    if (__atomic_compare_exchange_n(slot, &p, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return n;
+    munmap(n, size); /* another thread's came first */
+    return p;
+}
+
+void *route_stack(void)
+{
+    return route_map(ROUTE_STACK);
+}
+
+/* One routes line, parsed: the network, the ports (offsets into the file's text) and the
+ * words after "via" (the destination, then ssh options). */
+struct rule {
+    unsigned char family, bits, nwords;
+    unsigned char net[16];
+    unsigned short ports_off, ports_len; /* ports_len 0: any port */
+    unsigned short word_off[ROUTE_WORDS], word_len[ROUTE_WORDS];
+};
+
+/* The CIDR text into r's family, net and bits; 0 if it is one. */
+static int parse_cidr(const char *cidr, size_t n, struct rule *r)
 {
     char text[64];
     if (n >= sizeof text)
-        return 0;
+        return -1;
     memcpy(text, cidr, n);
     text[n] = '\0';
     char *slash = strchr(text, '/');
-    int bits = family == AF_INET ? 32 : 128;
-    if (slash) {
+    if (slash)
         *slash = '\0';
-        int b = 0;
+    if (inet_pton(AF_INET, text, r->net) == 1)
+        r->family = AF_INET;
+    else if (inet_pton(AF_INET6, text, r->net) == 1)
+        r->family = AF_INET6;
+    else
+        return -1;
+    int max = r->family == AF_INET ? 32 : 128, b = 0;
+    if (slash) {
         for (const char *p = slash + 1; *p; p++) {
             if (*p < '0' || *p > '9' || b > 128)
-                return 0;
+                return -1;
             b = b * 10 + (*p - '0');
         }
-        if (b > bits || !slash[1])
-            return 0;
-        bits = b;
+        if (b > max || !slash[1])
+            return -1;
     }
-    unsigned char net[16];
-    if (inet_pton(family, text, net) != 1)
-        return 0;
-    for (int i = 0; i < bits; i++) {
-        int m = 0x80 >> (i % 8);
-        if ((net[i / 8] & m) != (addr[i / 8] & m))
-            return 0;
-    }
-    return 1;
+    r->bits = (unsigned char)(slash ? b : max);
+    return 0;
 }
 
 /* Is port in the comma list? */
@@ -84,12 +117,12 @@ static int port_in(const char *list, size_t n, unsigned port)
     return 0;
 }
 
-/* One routes line: "CIDR [port P[,P...]] via DEST [ssh options]"; 1 and v on a match. */
-static int line_match(const char *l, size_t n, int family, const unsigned char *addr, unsigned port,
-                      struct via *v)
+/* One line of text (at base + off, n bytes): "CIDR [port P[,P...]] via DEST [ssh options]";
+ * 0 and *r when it is a rule. */
+static int parse_line(const char *base, size_t off, size_t n, struct rule *r)
 {
-    const char *w[ROUTE_WORDS] = {0};
-    size_t wl[ROUTE_WORDS] = {0};
+    const char *l = base + off;
+    size_t w[ROUTE_WORDS] = {0}, wl[ROUTE_WORDS] = {0};
     int nw = 0;
     for (size_t i = 0; i < n;) {
         while (i < n && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
@@ -97,32 +130,67 @@ static int line_match(const char *l, size_t n, int family, const unsigned char *
         if (i >= n || l[i] == '#')
             break;
         if (nw == ROUTE_WORDS)
-            return 0; /* too many words: not a line this shim understands */
-        w[nw] = l + i;
+            return -1; /* too many words: not a line this shim understands */
+        w[nw] = i;
         while (i < n && l[i] != ' ' && l[i] != '\t' && l[i] != '\r')
             i++;
-        wl[nw] = (size_t)(l + i - w[nw]);
+        wl[nw] = i - w[nw];
         nw++;
     }
     int k = 1;
-    if (nw >= 4 && wl[1] == 4 && !memcmp(w[1], "port", 4)) {
-        if (!port_in(w[2], wl[2], port))
-            return 0;
+    r->ports_len = 0;
+    if (nw >= 4 && wl[1] == 4 && !memcmp(l + w[1], "port", 4)) {
+        r->ports_off = (unsigned short)(off + w[2]);
+        r->ports_len = (unsigned short)wl[2];
         k = 3;
     }
-    if (nw < k + 2 || wl[k] != 3 || memcmp(w[k], "via", 3))
-        return 0;
-    if (!cidr_match(w[0], wl[0], family, addr))
-        return 0;
-    v->nopts = 0;
+    if (nw < k + 2 || wl[k] != 3 || memcmp(l + w[k], "via", 3) ||
+        parse_cidr(l + w[0], wl[0], r) < 0)
+        return -1;
+    r->nwords = 0;
     for (int i = k + 1; i < nw; i++) {
-        char *dst = i == k + 1 ? v->dest : v->opts[v->nopts++];
         if (wl[i] >= 256)
+            return -1;
+        r->word_off[r->nwords] = (unsigned short)(off + w[i]);
+        r->word_len[r->nwords++] = (unsigned short)wl[i];
+    }
+    return 0;
+}
+
+/* Does the rule (over the text base) take addr:port? 1 and *v if so. */
+static int rule_match(const struct rule *r, const char *base, int family, const unsigned char *addr,
+                      unsigned port, struct via *v)
+{
+    if (r->family != family || (r->ports_len && !port_in(base + r->ports_off, r->ports_len, port)))
+        return 0;
+    for (int i = 0; i < r->bits; i++) {
+        int m = 0x80 >> (i % 8);
+        if ((r->net[i / 8] & m) != (addr[i / 8] & m))
             return 0;
-        memcpy(dst, w[i], wl[i]);
-        dst[wl[i]] = '\0';
+    }
+    v->nopts = 0;
+    for (int i = 0; i < r->nwords; i++) {
+        char *dst = i == 0 ? v->dest : v->opts[v->nopts++];
+        memcpy(dst, base + r->word_off[i], r->word_len[i]);
+        dst[r->word_len[i]] = '\0';
     }
     return 1;
+}
+
+/* Each line of buf in turn: fn(base, off, len, arg) until it returns nonzero. */
+static int each_line(const char *buf, size_t len, int (*fn)(const char *, size_t, size_t, void *),
+                     void *arg)
+{
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && buf[e] != '\n')
+            e++;
+        int rc = fn(buf, i, e - i, arg);
+        if (rc)
+            return rc;
+        i = e + 1;
+    }
+    return 0;
 }
 
 /* A stat's identity of the routes file: a change to any of these means it was rewritten. */
@@ -179,34 +247,51 @@ static size_t read_routes(const char *path, char *buf, size_t cap, struct file_i
     return len;
 }
 
-/* The first matching line of buf, into via. */
-static int match_lines(const char *buf, size_t len, int family, const unsigned char *addr,
-                       unsigned port, struct via *via)
+/* What a connect asks of the lines (match_line), or how many rules were kept (keep_line). */
+struct query {
+    int family;
+    const unsigned char *addr;
+    unsigned port;
+    struct via *via;
+};
+
+static int match_line(const char *base, size_t off, size_t n, void *arg)
 {
-    for (size_t i = 0; i < len;) {
-        size_t e = i;
-        while (e < len && buf[e] != '\n')
-            e++;
-        if (line_match(buf + i, e - i, family, addr, port, via))
-            return 1;
-        i = e + 1;
-    }
-    return 0;
+    struct query *q = arg;
+    struct rule r;
+    return parse_line(base, off, n, &r) == 0 &&
+           rule_match(&r, base, q->family, q->addr, q->port, q->via);
 }
 
-/* The routes file as last read by this process: read once, and again only when a stat of the
- * path no longer matches (or the path itself changed, e.g. $MUXSHIM_ROUTES). Static, not heap:
- * the hook may run in a vfork child or a signal handler. Whoever holds `busy` (taken with an
- * atomic exchange, never waited for) owns the cache; a thread that finds it held reads the file
- * into its own stack buffer, as every connect did before the cache. */
-static struct {
+#define RULES_MAX 512 /* the most rules kept from one file (a line is at least 13 bytes) */
+
+/* The routes file as last read by this process, and its rules parsed: read and parsed once,
+ * and again only when a stat of the path no longer matches (or the path itself changed, e.g.
+ * $MUXSHIM_ROUTES). Not heap: one anonymous mapping, made at the first connect that could be
+ * routed and published with a compare-and-swap (a static array this size would cost every
+ * process, routing or not, a mapping at load). The hook may run in a vfork child or a signal
+ * handler: whoever holds `busy` (taken with an atomic exchange, never waited for) owns the
+ * cache; a thread that finds it held reads the file into its own stack buffer and matches
+ * as it parses. */
+struct cache {
     int busy;
     int valid;
     char path[PATH_MAX];
     struct file_id id;
     size_t len;
     char buf[ROUTES_MAX];
-} cache;
+    int nrules;
+    struct rule rules[RULES_MAX];
+};
+static struct cache *cache_mem;
+
+static int keep_line(const char *base, size_t off, size_t n, void *arg)
+{
+    struct cache *c = arg;
+    if (c->nrules < RULES_MAX && parse_line(base, off, n, &c->rules[c->nrules]) == 0)
+        c->nrules++;
+    return 0;
+}
 
 int route_for(int family, const unsigned char *addr, unsigned port, struct via *via)
 {
@@ -219,24 +304,30 @@ int route_for(int family, const unsigned char *addr, unsigned port, struct via *
                route_join(path, sizeof path, home, "/.config/muxshim/routes", NULL) < 0) {
         return 0;
     }
-    if (__atomic_exchange_n(&cache.busy, 1, __ATOMIC_ACQUIRE)) {
+    struct query q = {family, addr, port, via};
+    struct cache *c = route_map_once((void **)&cache_mem, sizeof *c);
+    if (!c || __atomic_exchange_n(&c->busy, 1, __ATOMIC_ACQUIRE)) {
         char buf[ROUTES_MAX];
         struct file_id id;
         size_t len = read_routes(path, buf, sizeof buf, &id);
-        return match_lines(buf, len, family, addr, port, via);
+        return each_line(buf, len, match_line, &q);
     }
     struct stat st;
     struct file_id now = {0};
     if (stat(path, &st) == 0)
         file_id_of(&now, &st);
-    if (!cache.valid || strcmp(cache.path, path) || !file_id_eq(&now, &cache.id)) {
-        memcpy(cache.path, path, strlen(path) + 1);
-        cache.len = now.present ? read_routes(path, cache.buf, sizeof cache.buf, &cache.id) : 0;
+    if (!c->valid || strcmp(c->path, path) || !file_id_eq(&now, &c->id)) {
+        memcpy(c->path, path, strlen(path) + 1);
+        c->len = now.present ? read_routes(path, c->buf, sizeof c->buf, &c->id) : 0;
         if (!now.present)
-            cache.id.present = 0;
-        cache.valid = 1;
+            c->id.present = 0;
+        c->nrules = 0;
+        each_line(c->buf, c->len, keep_line, c);
+        c->valid = 1;
     }
-    int hit = match_lines(cache.buf, cache.len, family, addr, port, via);
-    __atomic_store_n(&cache.busy, 0, __ATOMIC_RELEASE);
+    int hit = 0;
+    for (int i = 0; i < c->nrules && !hit; i++)
+        hit = rule_match(&c->rules[i], c->buf, family, addr, port, via);
+    __atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
     return hit;
 }

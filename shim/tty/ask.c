@@ -54,7 +54,9 @@ static int run_askpass(const char *prog, const char *prompt, char *answer, size_
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
-    pid_t pid = fork();
+    /* _Fork, not fork: no atfork handlers and no libc locks taken, so it is safe in the
+     * shim's route helper (a copy of a program whose other threads may have held them). */
+    pid_t pid = _Fork();
     if (pid < 0) {
         close(p[0]);
         close(p[1]);

@@ -111,6 +111,9 @@ static void test_all_types(void)
             proto_put_u32(&b, 2);
             proto_put_strlist(&b, env_a, -1);
             proto_put_strlist(&b, argv_a, -1);
+            proto_put_u32(&b, 40000);
+            proto_put_str(&b, "127.0.0.1", (size_t)-1);
+            proto_put_u32(&b, 40001);
             break;
         case MSG_ROUTE_REPLY:
             proto_put_u32(&b, 0);
