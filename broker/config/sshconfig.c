@@ -532,6 +532,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->visualhostkey = yes(v);
         else if (!strcmp(k, "warnweakcrypto"))
             c->warnweakcrypto = yes(v);
+        else if (!strcmp(k, "obscurekeystroketiming"))
+            c->ssh_9_5 = 1;
         else if (!strcmp(k, "proxyusefdpass"))
             fdpass = yes(v);
     }

@@ -79,6 +79,10 @@ struct hostcfg {
      * (OpenSSH 10.1 and later; older ones have no such keyword) and KexAlgorithms not set,
      * that is the binary's default (sshconfig_resolve) */
     int warnweakcrypto;
+    /* ssh is 9.5 or later (its -G prints obscurekeystroketiming, new in 9.5): from then on
+     * kex_exchange_identification's "Connection closed by remote host" is logged at VERBOSE,
+     * before at ERROR */
+    int ssh_9_5;
     int has_own_controlpath;  /* controlpath is set (not "none") */
     char controlpath[HC_STR]; /* "controlpath" as ssh -G expanded it, "" when none */
     int controlmaster_client; /* ControlMaster no, auto or autoask: ssh would use a master

@@ -538,11 +538,14 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         if (px && !deadline_fired(dl) &&
             (!libssh2_session_banner_get(s) || ec == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
             /* The command ended (or closed its output): ssh's words, before or after the
-             * server's banner; a proxied peer has no address, hence UNKNOWN port 65535. */
+             * server's banner; a proxied peer has no address, hence UNKNOWN port 65535.
+             * kex_exchange_identification's line is an error() before ssh 9.5, verbose()
+             * from then on. */
+            int said = !libssh2_session_banner_get(s) &&
+                       cfg->loglevel >= (cfg->ssh_9_5 ? 4 : 2);
             snprintf(out->err, sizeof out->err, "%sConnection closed by UNKNOWN port 65535",
-                     libssh2_session_banner_get(s)
-                         ? ""
-                         : "kex_exchange_identification: Connection closed by remote host\r\n");
+                     said ? "kex_exchange_identification: Connection closed by remote host\r\n"
+                          : "");
             st = CONN_FATAL;
         } else if (!deadline_fired(dl) &&
                    fatal_words(s, fatal_code(s, ec), FATAL_CORRUPT, fd, 0, cfg->hostname,
