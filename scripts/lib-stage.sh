@@ -13,6 +13,32 @@ stage_tree() {
     mkdir -p "$dir/build" && tar -C "$top/build" -cf - . | tar -C "$dir/build" -xf -
 }
 
+#   staged_run LABEL SCRIPT [ARGS...]   as make check runs its suites: a copy of the tree
+#                       and build (stage_tree) in /tmp/muxshim-check-XXXXXX, $B pointed into
+#                       it, SCRIPT (a path in the tree) run there with MUXSHIM_STAGED=1 and
+#                       B, then tests/sweep.sh (also on an interrupt), each through
+#                       $STAGE_WRAP when set (a command prefix, such as a lock); prints
+#                       "LABEL: N passed, N failed, N known failures (# TODO) (S s)" and
+#                       returns 0 when something passed and nothing but a # TODO failed
+staged_run() {
+    local label=$1 script=$2 stage passed failed known
+    shift 2
+    stage=$(mktemp -d /tmp/muxshim-check-XXXXXX) || return 1
+    # shellcheck disable=SC2064 # the folder is known now
+    trap "${STAGE_WRAP:-} tests/sweep.sh; rm -rf '$stage'" EXIT
+    trap 'exit 130' INT TERM
+    stage_tree "$stage" || return 1
+    case "$B" in /*) B=$stage/${B#"$PWD"/} ;; *) B=$stage/$B ;; esac
+    SECONDS=0
+    MUXSHIM_STAGED=1 B=$B "$stage/$script" "$@" | tee "$stage/check.out"
+    ${STAGE_WRAP:-} tests/sweep.sh --report end | tee -a "$stage/check.out"
+    passed=$(grep -c "^ok - " "$stage/check.out")
+    failed=$(grep "^not ok - " "$stage/check.out" | grep -vc " # TODO ")
+    known=$(grep "^not ok - " "$stage/check.out" | grep -c " # TODO ")
+    echo "$label: $passed passed, $failed failed, $known known failures (# TODO) (${SECONDS} s)"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
 #   rerun_as_account NAME TAG SCRIPT [ARGS...]   as root: runs the tree's SCRIPT (a path in
 #                       the tree) as the test account NAME, from a copy of the tree and
 #                       build in /tmp/muxshim-TAG-XXXXXX with a fresh home there, so that it

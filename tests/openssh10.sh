@@ -34,18 +34,8 @@ locked() {
 if [ -z "${MUXSHIM_STAGED:-}" ]; then
     # shellcheck source=../scripts/lib-stage.sh
     . scripts/lib-stage.sh
-    stage=$(mktemp -d /tmp/muxshim-check-XXXXXX) || exit 1
-    trap 'locked tests/sweep.sh; rm -rf "$stage"' EXIT
-    trap 'exit 130' INT TERM
-    stage_tree "$stage" || exit 1
-    case "$B" in /*) B=$stage/${B#"$PWD"/} ;; *) B=$stage/$B ;; esac
-    SECONDS=0
-    MUXSHIM_STAGED=1 "$stage/tests/openssh10.sh" "$B" | tee "$stage/check.out"
-    locked tests/sweep.sh --report end | tee -a "$stage/check.out"
-    passed=$(grep -c "^ok - " "$stage/check.out")
-    failed=$(grep -c "^not ok - " "$stage/check.out")
-    echo "check-openssh10: $passed passed, $failed failed (${SECONDS} s)"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    [ -n "${MUXSHIM_SUITE_LOCK:-}" ] && STAGE_WRAP=locked
+    staged_run check-openssh10 tests/openssh10.sh
     exit
 fi
 if [ "$(id -u)" -ne 0 ]; then
