@@ -39,7 +39,7 @@ CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \
                broker/config/ctlpath.c broker/config/words.c broker/config/jump.c
 CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
                broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
-               broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c \
+               broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c broker/conn/keyfile.c \
                broker/conn/deadline.c broker/conn/fatal.c
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
@@ -149,12 +149,12 @@ UNIT_DEPS_test_argv      := $(ARGV_SRCS) shim/muxssh/fallback.c
 UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
-UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/engine.c \
+UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/engine.c \
                             broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_term      := broker/session/term.c
 UNIT_DEPS_test_deadline  := broker/conn/deadline.c broker/conn/fatal.c
-UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/conn.c broker/conn/engine.c \
+UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/conn.c broker/conn/engine.c \
                             broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)

@@ -26,16 +26,17 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "keyfile.h"
 #include "engine.h"
 #include "hostkey.h"
 #include "khcmd.h"
 #include "words.h"
 
-/* The id of an identity file's public key (see auth_identity_public); 0, or -1 if none. */
+/* The id of an identity file's public key (see keyfile_identity_public); 0, or -1 if none. */
 static int identity_id(const char *keyfile, struct keyid *out)
 {
     unsigned char blob[CF_BLOB_MAX];
-    long n = auth_identity_public(keyfile, blob, sizeof blob);
+    long n = keyfile_identity_public(keyfile, blob, sizeof blob);
     if (n <= 0)
         return -1;
     conn_keyid(blob, (size_t)n, out);

@@ -11,10 +11,9 @@
 #include "engine.h"
 #include "fatal.h"
 #include "hostkey.h"
+#include "keyfile.h"
 #include "proto.h"
 #include "words.h"
-
-#define KEY_MAX (64 * 1024)
 
 /* What auth may ask of the user, and whether it did. */
 struct auth_ui {
@@ -70,73 +69,6 @@ static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
     return 1;
 }
 
-/* Whole small file into a malloc'd NUL-terminated buffer; NULL if missing or too big. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char *buf = malloc(KEY_MAX + 1);
-    size_t n = buf ? fread(buf, 1, KEY_MAX + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > KEY_MAX) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-int auth_key_encrypted(const char *text, size_t len)
-{
-    (void)len;
-    if (strstr(text, "Proc-Type: 4,ENCRYPTED") || strstr(text, "BEGIN ENCRYPTED PRIVATE KEY"))
-        return 1;
-    const char *b = strstr(text, "-----BEGIN OPENSSH PRIVATE KEY-----");
-    if (!b)
-        return 0;
-    b = strchr(b, '\n');
-    if (!b)
-        return 1;
-    /* The first base64 line (70 chars) covers the magic and the cipher name. */
-    char chunk[96] = {0};
-    size_t n = 0;
-    for (const char *p = b + 1; *p && *p != '-' && n < 64; p++)
-        if (*p != '\n' && *p != '\r')
-            chunk[n++] = *p;
-    unsigned char dec[64];
-    if (n < 64 || EVP_DecodeBlock(dec, (const unsigned char *)chunk, 64) < 0)
-        return 1;
-    static const char magic[] = "openssh-key-v1";
-    if (memcmp(dec, magic, sizeof magic) != 0)
-        return 1;
-    const unsigned char *c = dec + sizeof magic;
-    size_t cl = proto_be32(c);
-    return !(cl == 4 && memcmp(c + 4, "none", 4) == 0);
-}
-
-/* Wire blob of a .pub file ("type base64 comment") into out; returns its length or -1. */
-static long pub_blob(const char *path, unsigned char *out, size_t cap)
-{
-    size_t len = 0;
-    char *t = slurp(path, &len);
-    if (!t)
-        return -1;
-    long n = -1;
-    char *sp = strchr(t, ' ');
-    if (sp) {
-        size_t bl = strcspn(sp + 1, " \t\r\n");
-        if (bl % 4 == 0 && bl / 4 * 3 <= cap) {
-            n = EVP_DecodeBlock(out, (unsigned char *)sp + 1, (int)bl);
-            if (n >= 0 && bl >= 2)
-                n -= (sp[bl] == '=') + (sp[bl - 1] == '=');
-        }
-    }
-    free(t);
-    return n;
-}
-
 /* 1 if IdentitiesOnly allows this agent key (it matches an IdentityFile's .pub). */
 static int agent_key_allowed(const struct hostcfg *cfg, const struct libssh2_agent_publickey *id)
 {
@@ -146,7 +78,7 @@ static int agent_key_allowed(const struct hostcfg *cfg, const struct libssh2_age
         char path[HC_STR + 8];
         unsigned char blob[KEY_MAX];
         snprintf(path, sizeof path, "%s.pub", cfg->identityfile[i]);
-        long n = pub_blob(path, blob, sizeof blob);
+        long n = keyfile_pub_file(path, blob, sizeof blob);
         if (n > 0 && (size_t)n == id->blob_len && memcmp(blob, id->blob, id->blob_len) == 0)
             return 1;
     }
@@ -241,65 +173,6 @@ static LIBSSH2_USERAUTH_PUBLICKEY_SIGN_FUNC(accepted_cb)
     return -1;
 }
 
-/* The public key blob stored in the clear inside an openssh-key-v1 private key (encrypted
- * or not), as ssh reads it when there is no .pub file; its length, or -1. */
-static long private_pub_blob(const char *text, unsigned char *out, size_t cap)
-{
-    const char *b = strstr(text, "-----BEGIN OPENSSH PRIVATE KEY-----");
-    const char *e = b ? strstr(b, "-----END OPENSSH PRIVATE KEY-----") : NULL;
-    if (!b || !e)
-        return -1;
-    b = strchr(b, '\n');
-    if (!b || b > e)
-        return -1;
-    size_t n = 0, cap64 = (size_t)(e - b);
-    char *b64 = malloc(cap64 + 1);
-    unsigned char *raw = malloc(cap64 + 1);
-    long rc = -1;
-    if (!b64 || !raw)
-        goto out;
-    for (const char *p = b; p < e; p++)
-        if (*p != '\n' && *p != '\r')
-            b64[n++] = *p;
-    if (n == 0 || n % 4)
-        goto out;
-    int len = EVP_DecodeBlock(raw, (unsigned char *)b64, (int)n);
-    if (len < 0)
-        goto out;
-    len -= (b64[n - 1] == '=') + (b64[n - 2] == '=');
-    /* "openssh-key-v1\0", string cipher, string kdf, string kdfoptions, u32 nkeys,
-     * string publickey */
-    size_t off = 15;
-    for (int field = 0; field < 4; field++) {
-        if (off + 4 > (size_t)len)
-            goto out;
-        size_t fl = field == 3 ? 0 : proto_be32(raw + off);
-        off += 4 + fl;
-    }
-    if (off + 4 > (size_t)len)
-        goto out;
-    size_t pl = proto_be32(raw + off);
-    off += 4;
-    if (pl > cap || off + pl > (size_t)len || memcmp(raw, "openssh-key-v1", 15) != 0)
-        goto out;
-    memcpy(out, raw + off, pl);
-    rc = (long)pl;
-out:
-    free(b64);
-    free(raw);
-    return rc;
-}
-
-/* The public half of an identity file: its .pub file, else the openssh-key-v1 private
- * key's clear public part; the blob's length, or -1 (a PEM key without its .pub). */
-static long key_public_blob(const char *keyfile, const char *text, unsigned char *blob, size_t cap)
-{
-    char path[HC_STR + 8];
-    snprintf(path, sizeof path, "%s.pub", keyfile);
-    long n = pub_blob(path, blob, cap);
-    return n > 0 ? n : private_pub_blob(text, blob, cap);
-}
-
 /* Would the server take this key? As ssh, ask before asking the user for a passphrase:
  * 1 yes, 0 no; 1 too when the public key is unknown (a PEM key without its .pub file: ssh
  * asks first too). */
@@ -307,7 +180,7 @@ static int server_accepts(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const c
                           const char *text)
 {
     unsigned char blob[KEY_MAX];
-    long n = key_public_blob(keyfile, text, blob, sizeof blob);
+    long n = keyfile_public(keyfile, text, blob, sizeof blob);
     if (n <= 0)
         return 1;
     int ok = 0;
@@ -358,7 +231,7 @@ static int try_encrypted(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const ch
 static int key_is_rsa(const char *keyfile, const char *text)
 {
     unsigned char blob[KEY_MAX];
-    long n = key_public_blob(keyfile, text, blob, sizeof blob);
+    long n = keyfile_public(keyfile, text, blob, sizeof blob);
     if (n > 0)
         return blob_is_rsa(blob, (size_t)n);
     return strstr(text, "BEGIN RSA PRIVATE KEY") != NULL;
@@ -370,7 +243,7 @@ static void record_file(struct conn_facts *f, const char *keyfile, const char *t
                         int refused)
 {
     unsigned char blob[KEY_MAX];
-    long n = f && (ok || refused) ? key_public_blob(keyfile, text, blob, sizeof blob) : -1;
+    long n = f && (ok || refused) ? keyfile_public(keyfile, text, blob, sizeof blob) : -1;
     if (!f || (!ok && n <= 0))
         return;
     if (!ok) {
@@ -385,23 +258,6 @@ static void record_file(struct conn_facts *f, const char *keyfile, const char *t
         f->login = LOGIN_FILE;
         snprintf(f->login_file, sizeof f->login_file, "%s", keyfile);
     }
-}
-
-long auth_identity_public(const char *keyfile, unsigned char *blob, size_t cap)
-{
-    char path[HC_STR + 8];
-    snprintf(path, sizeof path, "%s.pub", keyfile);
-    long n = pub_blob(path, blob, cap);
-    if (n > 0)
-        return n;
-    size_t len = 0;
-    char *text = slurp(keyfile, &len);
-    if (!text)
-        return -1;
-    n = private_pub_blob(text, blob, cap);
-    explicit_bzero(text, len);
-    free(text);
-    return n;
 }
 
 int auth_krb5_creds(const char *krb5cc, uid_t uid)
@@ -425,11 +281,11 @@ static int try_files(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct auth_
 {
     for (int i = 0; i < cfg->n_identityfile; i++) {
         size_t len = 0;
-        char *text = slurp(cfg->identityfile[i], &len);
+        char *text = keyfile_read(cfg->identityfile[i], &len);
         if (!text)
             continue;
         int rc = -1, refused = 1;
-        if (auth_key_encrypted(text, len))
+        if (keyfile_encrypted(text, len))
             rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text, len,
                                ui, &refused);
         else

@@ -25,10 +25,5 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
  * client's KRB5CCNAME (NULL: unset, then /tmp/krb5cc_<uid>); a FILE: or plain path counts
  * when it exists, any other cache type (KEYRING:, KCM:, DIR:, ...) always. */
 int auth_krb5_creds(const char *krb5cc, uid_t uid);
-/* The public key blob of an identity file: its .pub, else the clear public half of an
- * openssh-key-v1 private key; the length, or -1. Reads two small files, no crypto. */
-long auth_identity_public(const char *keyfile, unsigned char *blob, size_t cap);
-/* 1 if the private key file text is encrypted (PEM Proc-Type, PKCS#8, openssh-key-v1). */
-int auth_key_encrypted(const char *text, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "accept.h"
 #include "auth.h"
+#include "keyfile.h"
 #include "sshconfig.h"
 
 #include "check.h"
@@ -37,7 +38,7 @@ static size_t blob_of(const char *name, unsigned char *out)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    long n = auth_identity_public(path, out, CF_BLOB_MAX);
+    long n = keyfile_identity_public(path, out, CF_BLOB_MAX);
     if (n <= 0)
         die("cannot read a test key");
     return (size_t)n;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "keyfile.h"
 #include "conn.h"
 #include "hostkey.h"
 
@@ -457,7 +458,7 @@ static void test_encrypted_detection(void)
         buf[n] = '\0';
         if (f)
             fclose(f);
-        CHECK(auth_key_encrypted(buf, n) == (i == 0), "encrypted detection %s", names[i]);
+        CHECK(keyfile_encrypted(buf, n) == (i == 0), "encrypted detection %s", names[i]);
     }
     char cmd[512];
     snprintf(cmd, sizeof cmd, "ssh-keygen -q -t rsa -b 2048 -m PEM -N pwpwpw -f %s/pem_enc", dir);
@@ -469,7 +470,7 @@ static void test_encrypted_detection(void)
     buf[n] = '\0';
     if (f)
         fclose(f);
-    CHECK(n > 0 && auth_key_encrypted(buf, n), "encrypted PEM detected");
+    CHECK(n > 0 && keyfile_encrypted(buf, n), "encrypted PEM detected");
 }
 
 static void test_agent(void)
