@@ -190,8 +190,9 @@ check: deps
 	@B=$(B) tests/run.sh
 
 # The end-to-end and stock suites again with OpenSSH 10.0 (built from Debian 13's source into
-# build/openssh10) as the user's ssh, against its sshd and this machine's (.ci/run runs it
-# after `make check`).
+# build/openssh10) as the user's ssh, against its sshd and this machine's, and before them the
+# engine suite's post-quantum warning cases with sid's OpenSSH 10 (10.1+, build/openssh-*)
+# as the user's ssh (.ci/run runs it after `make check`).
 check-openssh10: deps
 	$(MAKE) tests
 	@B=$(B) tests/openssh10.sh

@@ -27,7 +27,8 @@ flags=${3:?}
 work=$(realpath -m "$root.work") # apt wants absolute paths
 pq=$(realpath "$(dirname "$0")/libssh2-pq")
 suite=trixie
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+# shellcheck source=lib-debsrc.sh
+. "$(dirname "$0")/lib-debsrc.sh"
 
 # Write the lines of FLAGS ("cflags=…", "libs=…", and for our build "stamp=…", so that a
 # rebuilt library relinks what uses it) unless they are already there.
@@ -62,24 +63,6 @@ unavailable() {
     exit 0
 }
 
-# The URI of the Debian archive (not debian-security) the system's apt sources name.
-archive_uri() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk 'BEGIN { RS = ""; FS = "\n" }
-             { uri = ""; deb = 0
-               for (i = 1; i <= NF; i++) {
-                   if ($i ~ /^URIs:/) { split($i, w, " "); uri = w[2] }
-                   if ($i ~ /^Types:.*deb/) deb = 1
-               }
-               if (deb && uri ~ /\/debian\/?$/) { print uri; exit } }' "$f"
-    done
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-        awk '$1 ~ /^deb(-src)?$/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {
-                 if ($i ~ /\/debian\/?$/) print $i; break } }'
-}
-
 # The unpacked sources of Debian 13's libssh2 and openssh into $src and $ossh; 1 if not
 # both are there.
 find_sources() {
@@ -92,30 +75,7 @@ find_sources() {
 
 # Debian 13's libssh2 and openssh sources, unpacked in $work/src (find_sources).
 fetch_source() {
-    local uri kr apt
-    uri=$(archive_uri | head -n1 || true)
-    [ -n "$uri" ] || unavailable "no Debian archive in the system's apt sources"
-    kr=$keyring
-    [ -f "$kr" ] || kr=/usr/share/keyrings/debian-archive-$suite-stable.gpg
-    [ -f "$kr" ] || unavailable "no Debian archive keyring in /usr/share/keyrings"
-    command -v dpkg-source >/dev/null || unavailable "dpkg-source (dpkg-dev) is not installed"
-    rm -rf "$work/apt" "$work/src"
-    mkdir -p "$work/apt/etc/sources.list.d" "$work/apt/etc/preferences.d" \
-        "$work/apt/state/lists/partial" "$work/apt/cache/archives/partial" "$work/src"
-    echo "deb-src [signed-by=$kr] $uri $suite main" >"$work/apt/etc/sources.list"
-    apt=(apt-get -q -o "Dir::State=$work/apt/state" -o "Dir::Cache=$work/apt/cache"
-        -o "Dir::Etc::sourcelist=$work/apt/etc/sources.list"
-        -o "Dir::Etc::sourceparts=$work/apt/etc/sources.list.d"
-        -o "Dir::Etc::preferences=$work/apt/etc/preferences"
-        -o "Dir::Etc::preferencesparts=$work/apt/etc/preferences.d"
-        -o APT::Sandbox::User="$(id -un)")
-    echo "libssh2: fetching Debian $suite's libssh2 and openssh sources from $uri" >&2
-    "${apt[@]}" --error-on=any update >"$work/apt.log" 2>&1 ||
-        unavailable "apt-get update of $uri $suite failed, see $work/apt.log"
-    # apt checks each .dsc and its files against the signed Sources index.
-    (cd "$work/src" && "${apt[@]}" source "libssh2/$suite" "openssh/$suite") \
-        >>"$work/apt.log" 2>&1 ||
-        unavailable "apt-get source libssh2/$suite openssh/$suite failed, see $work/apt.log"
+    debsrc_fetch "$work" "$suite" libssh2 openssh || unavailable "$debsrc_error"
     find_sources || unavailable "apt-get source did not unpack libssh2 and openssh"
 }
 

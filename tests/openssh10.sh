@@ -4,6 +4,9 @@
 # scripts/openssh10.sh's ssh, scp and sftp first on PATH on both sides, each once against
 # that build's sshd 10.0 and once against this machine's sshd. Every case compares plain ssh
 # 10.0 with the shim, whose real ssh (the one the broker asks `ssh -G`) is that ssh 10.0.
+# Before them, the engine suite's pq-warn cases with the newest OpenSSH 10 Debian has
+# (`scripts/openssh10.sh build sid`, 10.1 or later) as the user's ssh: OpenSSH 10.1's
+# post-quantum warning, word for word and in its place, through the shim.
 # Prints `ok - …`/`not ok - …` lines and a count, as tests/run.sh does.
 #
 #   tests/openssh10.sh [BUILD]      (as root; BUILD defaults to $B or build)
@@ -14,6 +17,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 B=${1:-${B:-build}}
 o10=$(scripts/openssh10.sh build) || exit 1
+# The newest OpenSSH 10 Debian has (sid; 10.1 or later), for OpenSSH 10.1's post-quantum
+# warning: the engine suite's pq-warn cases run with it as the user's ssh.
+onew=$(scripts/openssh10.sh build sid) || exit 1
 
 # locked CMD...: runs CMD holding MUXSHIM_SUITE_LOCK, if set (CMD's processes do not inherit
 # the lock, so what outlives it keeps nobody waiting).
@@ -77,7 +83,14 @@ suite() {
     tests/sweep.sh --report "$1-ssh10-sshd$2"
     return "$rc"
 }
+# The post-quantum warning of OpenSSH 10.1+ (only those cases of the engine suite).
+warn_cases() {
+    SECONDS=0
+    MUXSHIM_OPENSSH_WARN=$onew MUXSHIM_ENGINE_ONLY=warn tests/engine/run.sh "$B" 2>&1 || return 1
+    echo "# engine pq-warn, ssh $(basename "$(dirname "$onew")" | sed 's/^openssh-//'): $SECONDS s"
+}
 rc=0
+locked warn_cases || rc=1
 for entry in e2e:10 e2e:9 stock:10 stock:9; do
     locked suite "${entry%%:*}" "${entry#*:}" || rc=1
 done

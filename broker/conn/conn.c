@@ -558,6 +558,12 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
                        sizeof out->err);
     if (st != CONN_OK)
         goto fail;
+    char words[1024]; /* what ssh prints after its key exchange, before the login */
+    if (prompter && prompter->say &&
+        engine_kex_words(libssh2_session_methods(s, LIBSSH2_METHOD_KEX),
+                         libssh2_session_methods(s, LIBSSH2_METHOD_HOSTKEY), cfg->loglevel,
+                         cfg->warnweakcrypto, words, sizeof words))
+        out->facts.kex_said = prompter->say(prompter->ctx, words) == 0;
     int arc =
         auth_run(s, cfg, agent_sock, krb5cc, prompter, &out->facts, out->err, sizeof out->err);
     st = arc == -2 ? CONN_FATAL : CONN_FALLBACK;

@@ -71,6 +71,7 @@ struct conn_facts {
     int by_dns;            /* let in by a DNSSEC-validated SSHFP match (VerifyHostKeyDNS yes) */
     char banner[4096];     /* the server's auth banner as ssh prints it ("" none; engine.h) */
     int banner_said;       /* ... already shown to the client asked during the login */
+    int kex_said; /* engine_kex_words shown to that client after the key exchange */
 };
 
 /* The id of a public key blob. */

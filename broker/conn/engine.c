@@ -19,6 +19,42 @@ int engine_kex_pq(const char *name)
     return !strncmp(name, "sntrup761x25519-", 16) || !strncmp(name, "mlkem", 5);
 }
 
+size_t engine_kex_words(const char *kex, const char *hkalg, int loglevel, int warnweak, char *out,
+                        size_t cap)
+{
+    char pq[256];
+    size_t off = 0;
+    out[0] = '\0';
+    if (!kex || !kex[0])
+        return 0;
+    if (!hkalg)
+        hkalg = "";
+    if (loglevel >= 5) { /* DEBUG1 (-v): ssh's lines from its key exchange */
+        engine_pq_kexes(pq, sizeof pq);
+        if (!pq[0])
+            off += (size_t)snprintf(out + off, cap - off,
+                                    "debug1: muxshim: libssh2 %s has no post-quantum key "
+                                    "exchange\r\n",
+                                    engine_version());
+        if (off < cap)
+            off += (size_t)snprintf(out + off, cap - off,
+                                    "debug1: kex: algorithm: %s\r\n"
+                                    "debug1: kex: host key algorithm: %s\r\n",
+                                    kex, hkalg);
+    }
+    /* OpenSSH 10.1 and later (sshconnect.c warn_nonpq_kex, after the key exchange and
+     * before the login), at LogLevel INFO, word for word. */
+    if (warnweak && loglevel >= 3 && !engine_kex_pq(kex) && off < cap)
+        off += (size_t)snprintf(out + off, cap - off, "%s",
+                                "** WARNING: connection is not using a post-quantum key exchange "
+                                "algorithm.\r\n"
+                                "** This session may be vulnerable to \"store now, decrypt "
+                                "later\" attacks.\r\n"
+                                "** The server may need to be upgraded. See "
+                                "https://openssh.com/pq.html\r\n");
+    return off < cap ? off : strlen(out);
+}
+
 void engine_pq_kexes(char *out, size_t cap)
 {
     const char **algs = NULL;

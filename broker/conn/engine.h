@@ -23,6 +23,13 @@ const char *engine_built_version(void);
  * mlkem*): what OpenSSH 10.1 and later count as post-quantum. */
 int engine_kex_pq(const char *name);
 
+/* What ssh prints once its key exchange kex (host key algorithm hkalg) is done, at
+ * loglevel (0 QUIET … 5 DEBUG1), into out (cap bytes, "\r\n" line ends): -v's "kex:" lines,
+ * and, with warnweak (ssh 10.1+'s WarnWeakCrypto, its KexAlgorithms not set), OpenSSH
+ * 10.1's warning (a logit(), INFO) when kex is not post-quantum. Returns strlen(out). */
+size_t engine_kex_words(const char *kex, const char *hkalg, int loglevel, int warnweak, char *out,
+                        size_t cap);
+
 /* The post-quantum key exchanges the libssh2 running has, comma-separated, into out (cap
  * bytes): empty for a libssh2 without them (any packaged one so far; ours has them, see
  * scripts/libssh2.sh). */

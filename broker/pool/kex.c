@@ -20,32 +20,10 @@
 
 void pool_say_kex(const struct sshconn *c, struct session *s)
 {
-    if (!s->peer || !s->cfg || !c->facts.kex[0])
-        return;
-    char text[1024] = "", pq[256];
-    size_t off = 0;
-    if (s->cfg->loglevel >= 5) { /* DEBUG1 (-v): ssh's lines from its key exchange */
-        engine_pq_kexes(pq, sizeof pq);
-        if (!pq[0])
-            off += (size_t)snprintf(text + off, sizeof text - off,
-                                    "debug1: muxshim: libssh2 %s has no post-quantum key "
-                                    "exchange\r\n",
-                                    engine_version());
-        off += (size_t)snprintf(text + off, sizeof text - off,
-                                "debug1: kex: algorithm: %s\r\n"
-                                "debug1: kex: host key algorithm: %s\r\n",
-                                c->facts.kex, c->facts.hostkey_alg);
-    }
-    /* OpenSSH 10.1 and later (sshconnect.c), at LogLevel INFO, word for word. */
-    if (s->cfg->warnweakcrypto && s->cfg->loglevel >= 3 && !engine_kex_pq(c->facts.kex) &&
-        off < sizeof text)
-        snprintf(text + off, sizeof text - off, "%s",
-                 "** WARNING: connection is not using a post-quantum key exchange "
-                 "algorithm.\r\n"
-                 "** This session may be vulnerable to \"store now, decrypt later\" "
-                 "attacks.\r\n"
-                 "** The server may need to be upgraded. See https://openssh.com/pq.html\r\n");
-    if (text[0])
+    char text[1024];
+    if (s->peer && s->cfg && c->facts.kex[0] &&
+        engine_kex_words(c->facts.kex, c->facts.hostkey_alg, s->cfg->loglevel,
+                         s->cfg->warnweakcrypto, text, sizeof text))
         session_say(s, text);
 }
 

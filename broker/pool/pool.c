@@ -495,7 +495,8 @@ void pool_connected(struct job *j)
         check_waiting(c);
         pool_kem_ahead(c);
         for (struct session *s = c->sessions; s; s = s->next)
-            pool_say_kex(c, s);
+            if (!s->made_conn || !c->facts.kex_said) /* (said before the login: conn.c) */
+                pool_say_kex(c, s);
         for (struct session *s = c->sessions; s; s = s->next)
             if (!s->made_conn || !c->facts.banner_said)
                 show_banner(c, s);

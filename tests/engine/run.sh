@@ -99,6 +99,98 @@ else
     notok banner-shown-by-ssh "plain ssh printed no banner: $(head -c 300 "$T/plain.err")"
 fi
 
+# pq_sshd EXTRA [OPENSSH]: a DEBUG1 sshd in $T/q (sshd_config lines EXTRA) whose host key
+# the account knows, its port SSHD_PORT; with OPENSSH (a directory of OpenSSH 10's
+# programs) the sshd is its, and so is the user's ssh (PQPATH puts it first on PATH).
+# pq_sshd_end stops it and forgets its key.
+pq_sshd() {
+    local extra="LogLevel DEBUG1${1:+
+$1}" o=${2:-}
+    PQPATH=
+    if [ -n "$o" ]; then
+        extra="$extra
+SshdSessionPath $o/sshd-session
+SshdAuthPath $o/sshd-auth"
+        mkdir -p "$T/ssh10" && ln -sf "$o/ssh" "$T/ssh10/ssh"
+        PQPATH="PATH=$T/ssh10:\$PATH "
+    fi
+    SSHD_BIN=${o:+$o/sshd} SSHD_USER=$U SSHD_EXTRA=$extra sshd_start "$T/q" >/dev/null || exit 1
+    cp "$T/s/authorized_keys" "$T/q/authorized_keys"
+    chmod 644 "$T/q/authorized_keys"
+    cp -a "$T/ssh.pristine" "$T/ssh.keep"
+    printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$T/q/host_ed25519.pub")" >>"$T/ssh.pristine/known_hosts"
+}
+pq_sshd_end() {
+    rm -rf "$T/ssh.pristine" && mv "$T/ssh.keep" "$T/ssh.pristine"
+    sshd_stop "$T/q"
+}
+# kex_lines: the exchanges sshd logged, in order, one line ("kex: algorithm: …" per key
+# exchange, rekeys included)
+kex_lines() { grep -o 'kex: algorithm: [^ ]*' "$T/q/sshd.log" | sed 's/.*: //' | tr '\n' ' '; }
+
+# OpenSSH 10.1 and later warn of a key exchange that is not post-quantum (issue 22 item 3):
+# with that ssh first on PATH (MUXSHIM_OPENSSH_WARN, a directory of its programs, as
+# `scripts/openssh10.sh build sid` builds them; tests/openssh10.sh sets it), the session
+# through the shim prints ssh's three warning lines, in ssh's place among the other stderr
+# lines (before the banner), exactly where plain ssh does: a classical-only server (with
+# ssh's defaults), and never against a post-quantum server, with KexAlgorithms set by the
+# user, with WarnWeakCrypto=no or under LogLevel ERROR. Each case is served by the broker.
+# MUXSHIM_ENGINE_ONLY=warn runs only these.
+WARN_LINE='** WARNING: connection is not using a post-quantum key exchange algorithm.'
+if [ -z "${MUXSHIM_OPENSSH_WARN:-}" ]; then
+    skip pq-warn "no OpenSSH 10.1+ given (make check-openssh10 runs these with one)"
+elif [[ "$version" != *"post-quantum key exchange: "*sntrup761x25519* ]]; then
+    skip pq-warn "$version"
+else
+    mkdir -p "$T/sshwarn" && ln -sf "$MUXSHIM_OPENSSH_WARN/ssh" "$T/sshwarn/ssh"
+    WPATH="PATH=$T/sshwarn:\$PATH "
+    echo "# pq-warn: user's ssh $("$T/sshwarn/ssh" -V 2>&1)"
+    # wcase NAME WARNS SESSIONS SNIPPET: scase (differential, SESSIONS served), and plain ssh printed the
+    # warning (WARNS 1: the three lines per session, before the banner) or not (0), so that the
+    # differential means it.
+    wcase() {
+        local name=$1 warns=$2 n
+        scase "$name" "$3" "$4"
+        n=$(grep -cF -e "$WARN_LINE" -e '** This session may be vulnerable to "store now, decrypt later" attacks.' \
+            -e '** The server may need to be upgraded. See https://openssh.com/pq.html' "$T/plain.err")
+        if [ "$warns" = 1 ] && { [ "$n" -ne $((3 * $3)) ] || ! grep -A10 -F "$WARN_LINE" "$T/plain.err" | grep -q 'Authorized use only'; }; then
+            notok "$name/ssh-warns" "plain ssh printed $n of the warning lines (want 3, before the banner): $(head -c 400 "$T/plain.err")"
+        elif [ "$warns" = 0 ] && [ "$n" -ne 0 ]; then
+            notok "$name/ssh-warns" "plain ssh printed the warning: $(head -c 400 "$T/plain.err")"
+        else
+            ok "$name/ssh-warns (plain ssh: $n warning lines)"
+        fi
+        [ "$warns" = 0 ] || tr -d '\r' <"$T/plain.err" | sed 's/^/#   plain ssh stderr: /'
+    }
+    # A server that offers only curve25519-sha256, showing the banner.
+    pq_sshd "KexAlgorithms curve25519-sha256
+Banner $T/banner"
+    # (two sessions: the second rides the first's connection and is told as well)
+    wcase pq-warn-classical-server 1 2 "${WPATH}ssh -p $SSHD_PORT 127.0.0.1 'echo w'; ${WPATH}ssh -p $SSHD_PORT 127.0.0.1 'echo w2'"
+    wcase pq-warn-kex-set 0 1 "${WPATH}ssh -o KexAlgorithms=curve25519-sha256 -p $SSHD_PORT 127.0.0.1 'echo k'"
+    wcase pq-warn-weakcrypto-no 0 1 "${WPATH}ssh -o WarnWeakCrypto=no -p $SSHD_PORT 127.0.0.1 'echo n'"
+    wcase pq-warn-loglevel-error 0 1 "${WPATH}ssh -o LogLevel=ERROR -p $SSHD_PORT 127.0.0.1 'echo e'"
+    pq_sshd_end
+    # This machine's sshd with its defaults (sntrup761x25519 negotiated): no warning.
+    pq_sshd "Banner $T/banner"
+    wcase pq-warn-pq-server 0 1 "${WPATH}ssh -p $SSHD_PORT 127.0.0.1 'echo p'"
+    pq_sshd_end
+    # The same OpenSSH as the server (mlkem768x25519-sha256): no warning.
+    pq_sshd "Banner $T/banner" "$MUXSHIM_OPENSSH_WARN"
+    wcase pq-warn-mlkem-server 0 1 "${WPATH}ssh -p $SSHD_PORT 127.0.0.1 'echo m'"
+    if grep -q 'kex: algorithm: mlkem768x25519-sha256' "$T/q/sshd.log"; then
+        ok "pq-warn-mlkem-server/kex (sshd: $(kex_lines))"
+    else
+        notok pq-warn-mlkem-server/kex "sshd negotiated $(kex_lines)"
+    fi
+    pq_sshd_end
+fi
+if [ "${MUXSHIM_ENGINE_ONLY:-}" = warn ]; then
+    as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
+    [ "$failures" -eq 0 ]
+    exit
+fi
+
 if [ "$old" = 1 ]; then
     # The one switch (engine_old): an RSA key goes to the real ssh, which shows the banner.
     run_side plain 'ssh lab "echo rsa"'
@@ -205,34 +297,6 @@ if [[ "$version" != *"post-quantum key exchange: "*sntrup761x25519* ]]; then
         skip "$c" "$version"
     done
 else
-    # pq_sshd EXTRA [OPENSSH]: a DEBUG1 sshd in $T/q (sshd_config lines EXTRA) whose host key
-    # the account knows, its port SSHD_PORT; with OPENSSH (a directory of OpenSSH 10's
-    # programs) the sshd is its, and so is the user's ssh (PQPATH puts it first on PATH).
-    # pq_sshd_end stops it and forgets its key.
-    pq_sshd() {
-        local extra="LogLevel DEBUG1${1:+
-$1}" o=${2:-}
-        PQPATH=
-        if [ -n "$o" ]; then
-            extra="$extra
-SshdSessionPath $o/sshd-session
-SshdAuthPath $o/sshd-auth"
-            mkdir -p "$T/ssh10" && ln -sf "$o/ssh" "$T/ssh10/ssh"
-            PQPATH="PATH=$T/ssh10:\$PATH "
-        fi
-        SSHD_BIN=${o:+$o/sshd} SSHD_USER=$U SSHD_EXTRA=$extra sshd_start "$T/q" >/dev/null || exit 1
-        cp "$T/s/authorized_keys" "$T/q/authorized_keys"
-        chmod 644 "$T/q/authorized_keys"
-        cp -a "$T/ssh.pristine" "$T/ssh.keep"
-        printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$T/q/host_ed25519.pub")" >>"$T/ssh.pristine/known_hosts"
-    }
-    pq_sshd_end() {
-        rm -rf "$T/ssh.pristine" && mv "$T/ssh.keep" "$T/ssh.pristine"
-        sshd_stop "$T/q"
-    }
-    # kex_lines: the exchanges sshd logged, in order, one line ("kex: algorithm: …" per key
-    # exchange, rekeys included)
-    kex_lines() { grep -o 'kex: algorithm: [^ ]*' "$T/q/sshd.log" | sed 's/.*: //' | tr '\n' ' '; }
     # pq_case NAME KEXALGORITHMS [OPENSSH]: plain ssh then the shim each open one connection
     # to pq_sshd; both kex lines equal and post-quantum, the broker served the session
     # (scase: differential, counters, no master).
