@@ -18,8 +18,9 @@ cd "$(dirname "$0")/.." || exit 1
 B=${1:-${B:-build}}
 o10=$(scripts/openssh10.sh build) || exit 1
 # The newest OpenSSH 10 Debian has (sid; 10.1 or later), for OpenSSH 10.1's post-quantum
-# warning: the engine suite's pq-warn cases run with it as the user's ssh.
-onew=$(scripts/openssh10.sh build sid) || exit 1
+# warning: the engine suite's pq-warn cases run with it as the user's ssh. Its source is not
+# in a stable suite: when the archive no longer serves it, those cases are skipped, said so.
+onew=$(scripts/openssh10.sh build sid) || onew=
 
 # locked CMD...: runs CMD holding MUXSHIM_SUITE_LOCK, if set (CMD's processes do not inherit
 # the lock, so what outlives it keeps nobody waiting).
@@ -85,6 +86,10 @@ suite() {
 }
 # The post-quantum warning of OpenSSH 10.1+ (only those cases of the engine suite).
 warn_cases() {
+    if [ -z "$onew" ]; then
+        echo "ok - engine/pq-warn # SKIP no OpenSSH 10.1 or later could be fetched and built"
+        return 0
+    fi
     SECONDS=0
     MUXSHIM_OPENSSH_WARN=$onew MUXSHIM_ENGINE_ONLY=warn tests/engine/run.sh "$B" 2>&1 || return 1
     echo "# engine pq-warn, ssh $(basename "$(dirname "$onew")" | sed 's/^openssh-//'): $SECONDS s"
