@@ -181,7 +181,7 @@ struct sshconn {
     int quickack;                /* the socket is TCP: ask for quick ACKs after each read */
     long long last_rx;           /* CLOCK_MONOTONIC ms of the last bytes from the server */
     long long last_rx_boot;      /* the same moment on CLOCK_BOOTTIME, which counts suspend */
-    long long ka_first;          /* first keepalive sent since then, 0 if none */
+    long long ka_first;          /* first keepalive due since then (sent or not), 0 if none */
     long long probe_at;          /* a probe before reuse is waiting since then, 0 if none */
     unsigned long long bytes_in, bytes_out;
     unsigned long total_sessions;

@@ -3,7 +3,10 @@
  * ssh sends keepalives only when ServerAliveInterval is set; a shared connection outlives
  * the sessions that would notice a dead link, so muxshim always watches: when sessions
  * wait on a server that has said nothing for an interval, it sends a keepalive that wants a
- * reply, and ends the connection when none comes within the window. A connection idle for
+ * reply, and ends the connection when the server stays silent for the window. The window
+ * runs from the moment a keepalive is due, whether or not it could be written: behind a
+ * stalled server our own bytes fill the socket's queue and no keepalive can go out, and ssh
+ * too counts the keepalives it queued, not the ones the network took. A connection idle for
  * an interval of wall-clock time (suspend included) is probed before it takes a new
  * session, so the first command after a laptop wakes does not hang on a dead link. */
 #include "alive.h"
@@ -87,16 +90,19 @@ int alive_fresh(const struct sshconn *c)
     return clock_ms(CLOCK_BOOTTIME) - c->last_rx_boot < interval_ms(c);
 }
 
-/* Send a keepalive unless a packet is half sent (libssh2 1.10 would then refuse every later
- * send) or the socket's queue is not empty (the keepalive could be cut in two). */
-static void send_keepalive(struct sshconn *c, long long now)
+/* A keepalive is due: the window counts from now (unless it already does), and the
+ * keepalive goes out unless a packet is half sent (libssh2 1.10 would then refuse every
+ * later send) or the socket's queue is not empty (the keepalive could be cut in two); then
+ * it is tried again at the next tick, and the window runs on meanwhile. */
+static void keepalive_due(struct sshconn *c, long long now)
 {
     int queued = 0, next = 0;
+    if (!c->ka_first)
+        c->ka_first = now;
     if (c->blocked || c->spare_blocked || c->want_write || ioctl(c->sock, SIOCOUTQ, &queued) < 0 ||
         queued > 0)
         return;
-    if (libssh2_keepalive_send(c->ssh, &next) == 0 && !c->ka_first)
-        c->ka_first = now;
+    libssh2_keepalive_send(c->ssh, &next);
 }
 
 void alive_probe(struct sshconn *c)
@@ -105,7 +111,7 @@ void alive_probe(struct sshconn *c)
         return;
     long long now = clock_ms(CLOCK_MONOTONIC);
     c->probe_at = now;
-    send_keepalive(c, now);
+    keepalive_due(c, now);
 }
 
 int alive_probing(const struct sshconn *c)
@@ -117,8 +123,8 @@ int alive_tick(struct sshconn *c)
 {
     long long now = clock_ms(CLOCK_MONOTONIC), iv = interval_ms(c);
     if (c->probe_at || (c->nsessions > 0 && now - c->last_rx >= iv))
-        send_keepalive(c, now);
-    /* Counted from the first unanswered keepalive: silence of a whole window in all. */
+        keepalive_due(c, now);
+    /* Counted from the first keepalive due: silence of a whole window in all. */
     long long rest = alive_window_ms(c) - iv;
     if (rest < 1000)
         rest = 1000;
