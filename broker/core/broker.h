@@ -178,6 +178,9 @@ struct sshconn {
     int persist;                 /* seconds; 0 = forever */
     int dead_link;               /* lost, timed out or suspect: close without a goodbye */
     unsigned long long rx_bytes; /* bytes libssh2 has read from the server socket */
+    unsigned long long tx_bytes; /* bytes libssh2 has written to it */
+    long long seen_in, seen_out; /* the link's counts at the last tick (alive.c) */
+    int seen_queued;             /* and the bytes of ours the socket held then */
     int quickack;                /* the socket is TCP: ask for quick ACKs after each read */
     long long last_rx;           /* CLOCK_MONOTONIC ms of the last bytes from the server */
     long long last_rx_boot;      /* the same moment on CLOCK_BOOTTIME, which counts suspend */

@@ -6,7 +6,9 @@
  * reply, and ends the connection when the server stays silent for the window. The window
  * runs from the moment a keepalive is due, whether or not it could be written: behind a
  * stalled server our own bytes fill the socket's queue and no keepalive can go out, and ssh
- * too counts the keepalives it queued, not the ones the network took. A connection idle for
+ * too counts the keepalives it queued, not the ones the network took. Silence is the
+ * server's, not ours: bytes of its waiting unread in the socket, and bytes of ours that it
+ * takes from the socket's queue, are signs of life (link_moved). A connection idle for
  * an interval of wall-clock time (suspend included) is probed before it takes a new
  * session, so the first command after a laptop wakes does not hang on a dead link. */
 #include "alive.h"
@@ -76,12 +78,40 @@ static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int fla
     return n;
 }
 
+/* libssh2's writes to the server socket, counted: written less what the socket still holds
+ * is what the far end took (link_moved). */
+static ssize_t counting_send(libssh2_socket_t fd, const void *buf, size_t len, int flags,
+                             void **abstract)
+{
+    struct sshconn *c = *abstract;
+    ssize_t n = send(fd, buf, len, flags);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    c->tx_bytes += (unsigned long long)n;
+    return n;
+}
+
+/* The bytes of the server's that reached our socket (read or not), the bytes of ours that
+ * left it (taken by the far end), so far, and the bytes of ours it still holds. */
+static void link_counts(const struct sshconn *c, long long *in, long long *out, int *queued)
+{
+    int unread = 0;
+    if (ioctl(c->sock, SIOCINQ, &unread) < 0)
+        unread = 0;
+    if (ioctl(c->sock, SIOCOUTQ, queued) < 0)
+        *queued = 0;
+    *in = (long long)c->rx_bytes + unread;
+    *out = (long long)c->tx_bytes - *queued;
+}
+
 void alive_init(struct sshconn *c)
 {
     libssh2_keepalive_config(c->ssh, 1, 2);
     *libssh2_session_abstract(c->ssh) = c;
     engine_set_recv(c->ssh, counting_recv);
+    engine_set_send(c->ssh, counting_send);
     c->quickack = 1;
+    link_counts(c, &c->seen_in, &c->seen_out, &c->seen_queued);
     alive_rx(c);
 }
 
@@ -119,9 +149,31 @@ int alive_probing(const struct sshconn *c)
     return c->probe_at != 0;
 }
 
+/* Since the last tick: bytes of the server's arrived that we have not read yet (while a
+ * packet of ours is half sent the pump reads nothing, since libssh2 must finish that send
+ * first, nor while no client takes its output: the server spoke all the same), or the far
+ * end took bytes of ours that were waiting in the socket (so it reads: a slow server on a
+ * loaded machine). A stalled link does neither once its buffers are full (they take at
+ * most the channels' windows); what it takes while our queue was empty (a keepalive, the
+ * last of a write) does not count. */
+static void link_moved(struct sshconn *c)
+{
+    long long in, out;
+    int queued;
+    link_counts(c, &in, &out, &queued);
+    if (in > c->seen_in && in > (long long)c->rx_bytes)
+        alive_rx(c);
+    else if (out > c->seen_out && c->seen_queued > 0)
+        c->ka_first = 0; /* its silence counts from now */
+    c->seen_in = in;
+    c->seen_out = out;
+    c->seen_queued = queued;
+}
+
 int alive_tick(struct sshconn *c)
 {
     long long now = clock_ms(CLOCK_MONOTONIC), iv = interval_ms(c);
+    link_moved(c);
     if (c->probe_at || (c->nsessions > 0 && now - c->last_rx >= iv))
         keepalive_due(c, now);
     /* Counted from the first keepalive due: silence of a whole window in all. */
