@@ -185,6 +185,16 @@ void engine_set_recv(LIBSSH2_SESSION *s,
 #endif
 }
 
+void engine_set_send(LIBSSH2_SESSION *s,
+                     ssize_t (*fn)(libssh2_socket_t, const void *, size_t, int, void **))
+{
+#if LIBSSH2_VERSION_NUM >= 0x010b01
+    libssh2_session_callback_set2(s, LIBSSH2_CALLBACK_SEND, (libssh2_cb_generic *)fn);
+#else
+    libssh2_session_callback_set(s, LIBSSH2_CALLBACK_SEND, (void *)fn);
+#endif
+}
+
 #if LIBSSH2_VERSION_NUM >= 0x010b00
 /* One byte as ssh's fmprintf shows it: printable ASCII, tab, newline and carriage return
  * and the bytes of multibyte characters as they are; other control bytes as \ooo. */

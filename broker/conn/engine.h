@@ -62,6 +62,9 @@ int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pa
 /* Sets libssh2's recv callback (set2 where the library has it). */
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **));
+/* Sets libssh2's send callback (set2 where the library has it). */
+void engine_set_send(LIBSSH2_SESSION *s,
+                     ssize_t (*fn)(libssh2_socket_t, const void *, size_t, int, void **));
 
 /* The server's SSH_MSG_USERAUTH_BANNER, rendered as ssh prints it, into out (cap bytes);
  * 1 when there is one, 0 when not (or the library cannot say). Call after the first

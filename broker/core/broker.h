@@ -183,10 +183,13 @@ struct sshconn {
     int dead_link;               /* lost, timed out or suspect: close without a goodbye */
     int lost_rc;                 /* the libssh2 error it broke with (pool_broken), or 0 */
     unsigned long long rx_bytes; /* bytes libssh2 has read from the server socket */
+    unsigned long long tx_bytes; /* bytes libssh2 has written to it */
+    long long seen_in, seen_out; /* the link's counts at the last tick (alive.c) */
+    int seen_queued;             /* and the bytes of ours the socket held then */
     int quickack;                /* the socket is TCP: ask for quick ACKs after each read */
     long long last_rx;           /* CLOCK_MONOTONIC ms of the last bytes from the server */
     long long last_rx_boot;      /* the same moment on CLOCK_BOOTTIME, which counts suspend */
-    long long ka_first;          /* first keepalive sent since then, 0 if none */
+    long long ka_first;          /* first keepalive due since then (sent or not), 0 if none */
     long long probe_at;          /* a probe before reuse is waiting since then, 0 if none */
     unsigned long long bytes_in, bytes_out;
     unsigned long total_sessions;

@@ -161,12 +161,24 @@ static ssize_t plain_recv(libssh2_socket_t fd, void *buf, size_t len, int flags,
     return n;
 }
 
+/* libssh2's own writing, likewise. */
+static ssize_t plain_send(libssh2_socket_t fd, const void *buf, size_t len, int flags,
+                          void **abstract)
+{
+    (void)abstract;
+    ssize_t n = send(fd, buf, len, flags);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return n;
+}
+
 void jobs_close(LIBSSH2_SESSION *ssh, int sock, struct proxy *px, const char *reason)
 {
     struct job *j = B.quit ? NULL : calloc(1, sizeof *j);
     if (j) {
         /* The connection that the session's callbacks know is freed once we return. */
         engine_set_recv(ssh, plain_recv);
+        engine_set_send(ssh, plain_send);
         *libssh2_session_abstract(ssh) = NULL;
         j->kind = JOB_CLOSE;
         j->errfd = -1;

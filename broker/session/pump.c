@@ -106,11 +106,17 @@ static int pump_out(struct session *s, int stream)
     struct buf *b = stream ? &s->to_err : &s->to_out;
     struct endpoint *e = stream ? &s->err : &s->out;
     int *eof = stream ? &s->err_eof : &s->out_eof;
+    int op = stream ? OP_READ_ERR : OP_READ_OUT;
     int progress = 0;
+    /* A read of this stream left a packet half sent (the window adjust it sends): the whole
+     * connection waits on it, so the read is retried first, not after the client has taken
+     * what is buffered (a client that does not read would stop every session on the
+     * connection, and its keepalives). At most one chunk more is buffered. */
+    int retry = s->conn->blocked == s && s->blocked_op == op;
     /* At most STEP_BYTES per step: the loop steps every session in turn. */
     size_t moved = 0;
     for (int round = 0; round < 16 && moved < STEP_BYTES; round++) {
-        while (buf_used(b)) {
+        while (buf_used(b) && !retry) {
             ssize_t n = sess_endpoint_write(e, b->p + b->off, buf_used(b));
             if (n > 0) {
                 buf_consume(b, (size_t)n);
@@ -130,8 +136,9 @@ static int pump_out(struct session *s, int stream)
             return progress;
         if (buf_reserve(b, READ_CHUNK) < 0)
             return progress;
+        retry = 0;
         ssize_t n = libssh2_channel_read_ex(s->ch, stream, (char *)b->p + b->len, READ_CHUNK);
-        if (sess_again(s, (int)n, stream ? OP_READ_ERR : OP_READ_OUT))
+        if (sess_again(s, (int)n, op))
             return progress;
         if (n < 0) {
             sess_fail(s, (int)n, "channel read");

@@ -1,8 +1,9 @@
 # Sourced by tests/fault/run.sh: servers that accept the TCP connection and then say
-# nothing, before their banner, after it, or during the login. The session ends with ssh's
-# words (the same stderr as plain ssh's, where plain ssh ends at all) within the deadline:
-# ConnectTimeout for the banner, then ServerAliveInterval × ServerAliveCountMax; meanwhile
-# the broker keeps serving sessions to a healthy server.
+# nothing, before their banner, after it, during the login, or once stalled with our bytes
+# queued for them. The session ends with ssh's words (the same stderr as plain ssh's, where
+# plain ssh ends at all) within the deadline: ConnectTimeout for the banner, then
+# ServerAliveInterval × ServerAliveCountMax; meanwhile the broker keeps serving sessions to
+# a healthy server.
 
 # The slack on a deadline over plain ssh's time, and over an idle broker's for a probe
 # session (the machine may be loaded: both are measured, not assumed).
@@ -166,5 +167,53 @@ PROBE_MS=$(cat "$T/cs.probe" 2>/dev/null || echo none)
 grep -q "closing idle connection to 127.0.0.1" "$MUXSHIM_DIR/broker.log" 2>/dev/null ||
     bad="$bad the connection was not closed;"
 verdict "close-to-stalled" "$bad" "close-to-stalled (while it closed: HELLO answered in ${lat#max } ms at most; probes took $PROBE_MS ms, idle $BASE_MS ms)"
+kill "$RELAY_PID"
+RELAY_PID=
+
+# --- a stall with our bytes queued behind it ---------------------------------------------
+# The client's stdin goes on after the server stalls, so the connection's socket queue fills
+# behind a server that takes nothing (relay -r: a 64 KiB receive buffer, as a slow link's,
+# not megabytes of loopback buffer) and no keepalive can be written. The window counts all
+# the same, as ssh's does (it queues its keepalive behind the data): the shared connection's
+# session ends as plain ssh's beside it, with 255 and ssh's words, within the window.
+silent_relay -r 65536 || notok "stall-queued" "the relay did not start"
+QA=(-o Port="$RELAY_PORT" -o LogLevel=INFO -o ServerAliveInterval=1 -o ServerAliveCountMax=3)
+# queued NAME CMD...: `CMD mux-test` as the account in the background, its stdin 8 MB once
+# $T/sq.go exists; stdout, stderr and "EXIT END_MS" go to $T/sq.NAME.{out,err,rc}. What
+# hangs is ended by timeout (exit 124).
+queued() {
+    local name=$1
+    shift
+    (
+        as_u timeout -k 2 30 "$@" "${QA[@]}" mux-test 'echo started; exec cat >/dev/null' \
+            >"$T/sq.$name.out" 2>"$T/sq.$name.err" \
+            < <(while [ ! -e "$T/sq.go" ]; do sleep 0.05; done; exec head -c 8000000 /dev/zero)
+        echo "$? $(now_ms)" >"$T/sq.$name.rc"
+    ) &
+}
+bad=
+n0=$(mark)
+mssh "${QA[@]}" mux-test true # the shared connection, through this relay
+queued shim env LD_PRELOAD="$LIB" ssh
+queued plain ssh
+wait_for "$T/sq.shim.out" "$T/sq.plain.out" || bad="$bad the sessions did not start;"
+kill -USR1 "$RELAY_PID"
+t0=$(now_ms)
+touch "$T/sq.go"
+for _ in $(seq 1 700); do # (the timeouts end both within 32 s)
+    [ -s "$T/sq.shim.rc" ] && [ -s "$T/sq.plain.rc" ] && break
+    sleep 0.05
+done
+read -r M_RC M_MS <"$T/sq.shim.rc"
+read -r P_RC P_MS <"$T/sq.plain.rc"
+M_MS=$((${M_MS:-0} - t0))
+P_MS=$((${P_MS:-0} - t0))
+M_ERR=$(tr '\r' '\n' <"$T/sq.shim.err" | sed '/^$/d')
+P_ERR=$(tr '\r' '\n' <"$T/sq.plain.err" | sed '/^$/d')
+same_as_ssh
+[ "$M_ERR" = "Timeout, server 127.0.0.1 not responding." ] || bad="$bad stderr '$M_ERR';"
+[ "$M_MS" -le $((3000 + 2000 + SLOW_MS)) ] || bad="$bad ended $M_MS ms after the stall;"
+bad="$bad$(served_since "$n0" 2)"
+verdict "stall-queued" "$bad" "stall-queued (bytes queued behind the stall: as ssh, '$M_ERR' $M_MS ms after it, ssh $P_MS ms)"
 kill "$RELAY_PID"
 RELAY_PID=

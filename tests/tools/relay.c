@@ -1,6 +1,6 @@
 /* relay: a TCP relay on loopback for tests and the benchmark.
  *
- *   relay [-d MS] [-s BYTES] TARGET_PORT
+ *   relay [-d MS] [-s BYTES] [-r BYTES] TARGET_PORT
  *
  * Listens on a free 127.0.0.1 port, prints it on stdout, and forwards every connection to
  * 127.0.0.1:TARGET_PORT, holding each chunk MS milliseconds in each direction (a round trip
@@ -8,6 +8,9 @@
  * forwarded, but it stays open, as a link does when a laptop sleeps or a route dies. New
  * connections are forwarded as usual. With -s, every new connection stalls by itself once
  * BYTES of the server's side have been forwarded (0: at once, before the server's banner).
+ * With -r, the client's side of every connection gets a receive buffer of BYTES (no
+ * autotuning), so that a stall soon fills the window and the client's sends queue up behind
+ * it, as on a slow link that stops, instead of vanishing into megabytes of loopback buffer.
  * SIGTERM ends the relay. */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +52,7 @@ struct pair {
 
 static struct pair pairs[MAX_PAIRS];
 static volatile sig_atomic_t stall_req, stop_req;
-static long delay_ms, stall_after = -1;
+static long delay_ms, stall_after = -1, rcvbuf;
 
 static long long now_ms(void)
 {
@@ -186,16 +189,18 @@ static int pump_out(struct dir *d, long long now)
 int main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "d:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:s:r:")) != -1) {
         if (opt == 'd')
             delay_ms = atol(optarg);
         else if (opt == 's')
             stall_after = atol(optarg);
+        else if (opt == 'r')
+            rcvbuf = atol(optarg);
         else
             return 2;
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: relay [-d MS] [-s BYTES] TARGET_PORT\n");
+        fprintf(stderr, "usage: relay [-d MS] [-s BYTES] [-r BYTES] TARGET_PORT\n");
         return 2;
     }
     int target = atoi(argv[optind]);
@@ -210,6 +215,11 @@ int main(int argc, char **argv)
     la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t ll = sizeof la;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* before listen: accepted sockets inherit it, and the window scale is chosen from it */
+    if (rcvbuf > 0) {
+        int rb = (int)rcvbuf;
+        setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+    }
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&la, sizeof la) < 0 || listen(lfd, 128) < 0 ||
         getsockname(lfd, (struct sockaddr *)&la, &ll) < 0) {
         perror("relay: listen");
