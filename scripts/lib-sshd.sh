@@ -218,9 +218,10 @@ user_cfg_end() {
 mux_stop() {
     local dir=$1 pid s
     shift
-    pid=$(cat "$dir/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null
+    # (safe under set -e, as in an EXIT trap: a broker or master already gone is no failure)
+    pid=$(cat "$dir/broker.lock" 2>/dev/null) && kill "$pid" 2>/dev/null || true
     for s in "$@"; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+        [ ! -S "$s" ] || ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1 || true
     done
     return 0
 }
