@@ -52,6 +52,9 @@ int runtime_dir(char *out, size_t outlen, int create, char *err, size_t errlen);
 /* The one-line reason for a runtime_open or runtime_dial result about dir. */
 void runtime_why_text(int why, const char *dir, const struct runtime_found *found, char *err,
                       size_t errlen);
+/* a, b and c (NULL: none) joined into out, always terminated; the length, or -1 when cut
+ * short. Heap-free (runtime_core.c). */
+int runtime_join(char *out, size_t cap, const char *a, const char *b, const char *c);
 /* Join the runtime directory and a file name ("broker.sock") into out; -1 if too long. */
 int runtime_path(const char *dir, const char *name, char *out, size_t outlen);
 /* Seconds of persistence from $MUXSHIM_PERSIST (default RUNTIME_DEFAULT_PERSIST). */

@@ -11,10 +11,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* a, b and c joined into out (always terminated); their length, or -1 if cut short. */
-static int join(char *out, size_t cap, const char *a, const char *b, const char *c)
+int runtime_join(char *out, size_t cap, const char *a, const char *b, const char *c)
 {
-    const char *part[3] = {a, b, c};
+    const char *part[3] = {a, b, c ? c : ""};
     size_t n = 0;
     if (!cap)
         return -1;
@@ -62,14 +61,14 @@ int runtime_open(char *out, size_t outlen, int create, int *dirfd, struct runtim
     if (dirfd)
         *dirfd = -1;
     if (env && *env) {
-        n = join(out, outlen, env, "", "");
+        n = runtime_join(out, outlen, env, "", "");
         if (*env != '/')
             return RT_RELATIVE; /* the broker enters it: relative to what, then? */
     } else if (xdg && *xdg == '/') {
-        n = join(out, outlen, xdg, "/muxshim", "");
+        n = runtime_join(out, outlen, xdg, "/muxshim", "");
     } else {
         utoa((unsigned)getuid(), uid);
-        n = join(out, outlen, "/tmp/muxshim-", uid, "");
+        n = runtime_join(out, outlen, "/tmp/muxshim-", uid, "");
     }
     /* Leave room for "/broker.sock", the longest socket name in it, inside sun_path. */
     if (n < 0 || n >= RUNTIME_PATH_MAX - (int)sizeof "/broker.sock")
@@ -113,7 +112,7 @@ int runtime_dial(const char *dir, int nonblock, runtime_connect_fn conn, int *so
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     *sock = -1;
     *found = (struct runtime_found){0};
-    if (join(sa.sun_path, sizeof sa.sun_path, dir, "/broker.sock", "") < 0)
+    if (runtime_join(sa.sun_path, sizeof sa.sun_path, dir, "/broker.sock", "") < 0)
         return RT_TOO_LONG;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (s < 0) {

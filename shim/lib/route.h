@@ -23,8 +23,6 @@ void *route_map(size_t size);
 void *route_map_once(void **slot, size_t size);
 /* A mapping of ROUTE_STACK bytes for a clone child's stack (munmap it after), or NULL. */
 void *route_stack(void);
-/* dst = a + b (+ c); -1 (dst unchanged past cap) when it does not fit. */
-int route_join(char *dst, size_t cap, const char *a, const char *b, const char *c);
 /* The route for addr:port in $MUXSHIM_ROUTES, else $HOME/.config/muxshim/routes: 1 and *via
  * on a match, else 0. */
 int route_for(int family, const unsigned char *addr, unsigned port, struct via *via);

@@ -198,7 +198,7 @@ int route_converse(int s, const struct via *via, const struct route_ask *ask, in
         const char *v = shim_env(environ, passed_env[i]);
         if (!v)
             continue;
-        if (route_join(vars + used, sizeof vars - used, passed_env[i], "=", v) < 0) {
+        if (runtime_join(vars + used, sizeof vars - used, passed_env[i], "=", v) < 0) {
             f.err = 1; /* the frame cannot be sent */
             break;
         }

@@ -13,25 +13,12 @@
 #include <unistd.h>
 
 #include "route.h"
+#include "runtime.h"
 #include "shim.h"
 
 extern char **environ;
 
 #define ROUTES_MAX 8192
-
-/* dst = a + b (+ c), truncation is failure. */
-int route_join(char *dst, size_t cap, const char *a, const char *b, const char *c)
-{
-    size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
-    if (la + lb + lc + 1 > cap)
-        return -1;
-    memcpy(dst, a, la);
-    memcpy(dst + la, b, lb);
-    if (c)
-        memcpy(dst + la + lb, c, lc);
-    dst[la + lb + lc] = '\0';
-    return 0;
-}
 
 void *route_map(size_t size)
 {
@@ -298,10 +285,10 @@ int route_for(int family, const unsigned char *addr, unsigned port, struct via *
     char path[PATH_MAX];
     const char *r = shim_env(environ, "MUXSHIM_ROUTES"), *home = shim_env(environ, "HOME");
     if (r && *r) {
-        if (route_join(path, sizeof path, r, "", NULL) < 0)
+        if (runtime_join(path, sizeof path, r, "", NULL) < 0)
             return 0;
     } else if (!home || !*home ||
-               route_join(path, sizeof path, home, "/.config/muxshim/routes", NULL) < 0) {
+               runtime_join(path, sizeof path, home, "/.config/muxshim/routes", NULL) < 0) {
         return 0;
     }
     struct query q = {family, addr, port, via};
