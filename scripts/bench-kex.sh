@@ -4,8 +4,10 @@
 # has built it: the median wall time of a cold `ssh host true` for plain ssh and for muxshim
 # with a new broker each round (so broker start, ssh -G, TCP, key exchange, login and the
 # session are all in it); the broker's CPU time per first connection (each new broker's
-# utime+stime from /proc/PID/stat after its one session: start, ssh -G, handshake, login and
-# session; apart, its ssh -G children's); and plain ssh's own CPU per connection. sshd logs
+# user+system time, all threads', from the `cpu:` line of its status after its one session:
+# start, ssh -G, handshake, login and session; apart, its ssh -G children's; the kernel's
+# count to the microsecond, as getrusage gives it); and plain ssh's own CPU per connection
+# (this shell's waited-for children, /proc/PID/stat, in clock ticks: summed over RUNS). sshd logs
 # at DEBUG1, and every connection's `kex: algorithm:` line must name the same post-quantum
 # exchange for both sides, or the bench fails. As root it runs as the test account muxuser
 # (scripts/lib-bench.sh). Prints a markdown table; also run by `make bench`.
@@ -73,6 +75,12 @@ now() { echo "${EPOCHREALTIME/./}"; } # microseconds, no fork when used as $((â€
 cpu() { awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 per() { awk -v t="$1" -v n="$RUNS" -v hz="$hz" 'BEGIN { printf "%.1f", t * 1000 / hz / n }'; }
+ms_per() { awk -v t="$1" -v n="$RUNS" 'BEGIN { printf "%.1f", t / n }'; }
+# broker_cpu: the running broker's CPU and its ended children's, "OWN KIDS" in ms
+broker_cpu() {
+    broker_status "$B/muxssh" "$MUXSHIM_DIR" "$(id -un)" |
+        sed -n 's/^cpu: \([0-9.]*\) ms, its ended children \([0-9.]*\) ms$/\1 \2/p'
+}
 
 echo "| first connection (\`ssh host true\`, cold) | key exchange (sshd's log) | plain ssh (median ms) | muxshim, a new broker each (median ms) | broker CPU per first connection (ms) | its ssh -G (ms) | plain ssh's CPU per connection (ms) |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
@@ -109,11 +117,13 @@ for s in "${servers[@]}"; do
         PATH=$path env LD_PRELOAD="$LIB" ssh "${F[@]}" "$host" true || die "muxshim to $host failed"
         mux+=($(($(now) - t0)))
         [ "$(counters)" = "1 0" ] || die "$name: the broker did not serve round $i ($(counters))"
-        read -r o k < <(cpu "$(broker_pid)")
-        own=$((own + o)) kids=$((kids + k))
+        read -r o k < <(broker_cpu)
+        [ -n "$k" ] || die "$name: no cpu line in the broker's status"
+        own=$(awk -v a="$own" -v b="$o" 'BEGIN { print a + b }')
+        kids=$(awk -v a="$kids" -v b="$k" 'BEGIN { print a + b }')
     done
     check_kex "$s" "$from" "$pkex" "$name, muxshim" >/dev/null
-    echo "| $name | $pkex, both | $(printf '%s\n' "${plain[@]}" | median) | $(printf '%s\n' "${mux[@]}" | median) | $(per "$own") | $(per "$kids") | $(per $((k1 - k0))) |"
+    echo "| $name | $pkex, both | $(printf '%s\n' "${plain[@]}" | median) | $(printf '%s\n' "${mux[@]}" | median) | $(ms_per "$own") | $(ms_per "$kids") | $(per $((k1 - k0))) |"
     stop_broker
 done
-say "$RUNS runs each way; CPU from /proc/PID/stat (${hz} Hz ticks)"
+say "$RUNS runs each way; the broker's CPU from getrusage (its status), plain ssh's from /proc/PID/stat (${hz} Hz ticks)"
