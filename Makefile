@@ -44,23 +44,36 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broke
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
-                broker/session/endpoint.c broker/session/agentfwd.c
+                broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c broker/pool/kex.c
-CORE_SRCS   := broker/core/state.c broker/core/loop.c broker/core/peer.c broker/core/jobs.c \
-               broker/core/prompt.c broker/core/log.c broker/core/buf.c
-CONTROL_SRCS := broker/control/control.c broker/control/doctor.c broker/control/stats.c
-BROKER_SRCS := $(CORE_SRCS) $(CONTROL_SRCS) $(CONFIG_SRCS) $(CONN_SRCS) $(SESSION_SRCS) \
-               $(POOL_SRCS)
+BASE_SRCS   := broker/base/state.c broker/base/log.c broker/base/buf.c
+JOBS_SRCS   := broker/jobs/jobs.c
+FRONT_SRCS  := broker/front/loop.c broker/front/peer.c broker/front/prompt.c \
+               broker/front/control.c broker/front/doctor.c
+BROKER_SRCS := $(BASE_SRCS) $(CONFIG_SRCS) $(CONN_SRCS) $(JOBS_SRCS) $(SESSION_SRCS) \
+               $(POOL_SRCS) $(FRONT_SRCS)
 
 # Include paths: muxssh and the shim see their own folders and broker/proto only.
 PROTO_INC  := -Ibroker/proto
 MUXSSH_INC := -Ishim/muxssh -Ishim/tty $(PROTO_INC)
 SHIM_INC   := -Ishim/lib -Ishim/tty $(PROTO_INC)
-BROKER_INC := -Ibroker/core -Ibroker/control -Ibroker/config -Ibroker/conn -Ibroker/session \
-              -Ibroker/pool $(PROTO_INC)
+# The broker's folders are layers, lowest first: each folder's objects see the headers of
+# their own folder and of those below only, and `make check` runs scripts/layers.sh, which
+# fails on any use of a symbol of a higher folder (the README's layout table). proto/ uses
+# nothing of the broker (the shim links it alone).
+LAYERS     := base proto config conn jobs session pool front
+layers_below :=
+$(foreach l,$(LAYERS),$(eval LAYER_INC_$(l) := $(layers_below) -Ibroker/$(l))$(eval \
+    layers_below += -Ibroker/$(l)))
+LAYER_INC_proto := -Ibroker/proto
+BROKER_INC := $(LAYER_INC_front)
+# While the layers are being untangled: every folder sees every header (to be removed).
+LAYERS_OPEN ?= 1
 UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-pq
 HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
+# Each object's header dependencies, as the compiler saw them (build/obj/**/*.d).
+DEPFLAGS   := -MMD -MP
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
@@ -96,22 +109,23 @@ $(SSH2_FLAGS): FORCE | build-deps
 # Everything that includes libssh2.h or links it follows the flags.
 $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_FLAGS)
 
-$(B)/obj/broker/%.o: broker/%.c $(HEADERS) | build-deps
+# broker/F/x.c gets F's include paths; muxbroker.c (above every folder) gets them all.
+$(B)/obj/broker/%.o: broker/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(BROKER_INC) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(if $(LAYERS_OPEN),$(BROKER_INC),$(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front))) -c -o $@ $<
 
 $(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
-$(B)/obj/shim/%.o: shim/%.c $(HEADERS) | build-deps
+$(B)/obj/shim/%.o: shim/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
 
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
-$(B)/shimobj/%.o: %.c $(HEADERS) | build-deps
+$(B)/shimobj/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
 
 $(B)/libmuxshim.so: $(SHIM_OBJS) shim/lib/shim.map
 	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
@@ -139,7 +153,7 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(
 # Each unit test links the common objects plus the sources it names here.
 # conn.c runs what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
 CONN_DEPS := broker/conn/child.c broker/conn/fingerprint.c broker/conn/khcmd.c \
-             broker/config/percent.c broker/conn/proxy.c broker/conn/sshfp.c broker/core/log.c \
+             broker/config/percent.c broker/conn/proxy.c broker/conn/sshfp.c broker/base/log.c \
              broker/config/words.c
 HOSTKEY_DEPS := broker/conn/hostkey.c $(SSHCONFIG_SRCS) broker/config/token.c \
                 broker/config/words.c
@@ -187,6 +201,7 @@ deps:
 
 check: deps
 	$(MAKE) tests fuzzers
+	@scripts/layers.sh $(B) $(LAYERS)
 	@B=$(B) tests/run.sh
 
 # The end-to-end and stock suites again with OpenSSH 10.0 (built from Debian 13's source into
@@ -269,3 +284,5 @@ clean:
 
 .PHONY: FORCE build-deps bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 .SECONDARY:
+
+-include $(shell find $(B)/obj $(B)/shimobj -name '*.d' 2>/dev/null)
