@@ -14,7 +14,7 @@
 
 #include <libssh2.h>
 
-#include "broker.h"
+#include "objects.h"
 #include "engine.h"
 #include "jobs.h"
 #include "log.h"

@@ -6,7 +6,9 @@
 
 #include <time.h>
 
-#include "broker.h"
+struct peer;
+struct session;
+struct sshconn;
 
 /* Broker-wide state. */
 struct broker {

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "broker.h"
+#include "objects.h"
 #include "conn.h"
 
 /* A CONTROL request's host is resolved: answer it and free the request. */

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "broker.h"
+#include "objects.h"
 
 /* Describe, for the resolved CONTROL request s, who it logs in as, its route, and whether
  * the broker would serve it (on which open connection, or a new one, and why the open ones

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "agentfwd.h"
-#include "broker.h"
+#include "objects.h"
 #include "clock.h"
 #include "jobs.h"
 #include "log.h"

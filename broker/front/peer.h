@@ -2,8 +2,27 @@
 #ifndef MUXSHIM_PEER_H
 #define MUXSHIM_PEER_H
 
-#include "broker.h"
+#include "buf.h"
+#include "objects.h"
 #include "proto.h"
+
+/* One client on the broker socket: a muxssh (a session, -O, a HANDED notice, `muxrun doctor`)
+ * or the shim asking for a routed connect(). */
+struct peer {
+    int fd;
+    pid_t pid;
+    struct buf in;  /* bytes received, not yet a whole frame */
+    struct buf out; /* frames queued for sending */
+    int fds[8];     /* fds received, not yet claimed by an OPEN */
+    int nfds;
+    int hello;              /* HELLO exchanged */
+    int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
+    int closing;            /* close once out is flushed */
+    int dead;               /* remove from the list */
+    struct job *prompt_job; /* the connect job whose question this client is answering */
+    struct session *sess;
+    struct peer *next;
+};
 
 /* Accept every pending connection on the listening socket. */
 void peer_accept(void);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker.h"
+#include "objects.h"
 
 #define PROMPT_TEXT 2048
 #define PROMPT_ANSWER 1024

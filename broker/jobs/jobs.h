@@ -5,7 +5,7 @@
 #define MUXSHIM_JOBS_H
 
 #include "accept.h"
-#include "broker.h"
+#include "objects.h"
 #include "conn.h"
 #include "prompt.h"
 

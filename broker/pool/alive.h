@@ -3,7 +3,7 @@
 #ifndef MUXSHIM_ALIVE_H
 #define MUXSHIM_ALIVE_H
 
-#include "broker.h"
+#include "objects.h"
 
 /* A freshly authenticated connection: start counting from now, and count every byte
  * libssh2 reads from the server from here on (c->rx_bytes, the time of the last one). */

@@ -2,7 +2,7 @@
 #ifndef MUXSHIM_POOL_H
 #define MUXSHIM_POOL_H
 
-#include "broker.h"
+#include "objects.h"
 #include "conn.h"
 #include "jobs.h"
 

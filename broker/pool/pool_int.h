@@ -3,7 +3,7 @@
 #ifndef MUXSHIM_POOL_INT_H
 #define MUXSHIM_POOL_INT_H
 
-#include "broker.h"
+#include "objects.h"
 
 /* pool.c */
 /* Take s off c's session list (the connection notes when it became idle). */

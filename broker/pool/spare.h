@@ -7,7 +7,7 @@
 #ifndef MUXSHIM_SPARE_H
 #define MUXSHIM_SPARE_H
 
-#include "broker.h"
+#include "objects.h"
 
 /* Open spares while fewer than wanted, send their env requests, read through ready ones,
  * close unusable ones; returns nonzero on progress. A refused open is recorded in

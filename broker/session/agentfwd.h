@@ -5,7 +5,7 @@
 #ifndef MUXSHIM_AGENTFWD_H
 #define MUXSHIM_AGENTFWD_H
 
-#include "broker.h"
+#include "objects.h"
 
 /* Take the server's auth-agent channels on c (libssh2's LIBSSH2_CALLBACK_AUTHAGENT; with a
  * libssh2 older than 1.11 nothing: such sessions went to the real ssh). */

@@ -4,7 +4,7 @@
 #ifndef MUXSHIM_ENVREQ_H
 #define MUXSHIM_ENVREQ_H
 
-#include "broker.h"
+#include "objects.h"
 
 /* Whether env entry "NAME=VALUE" is selected by cfg's SendEnv patterns. */
 int envreq_selected(const struct hostcfg *cfg, const char *entry);

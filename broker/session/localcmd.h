@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "broker.h"
+#include "objects.h"
 #include "sshconfig.h"
 
 /* At resolve time: the session's expanded LocalCommand (NULL when there is none or

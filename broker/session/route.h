@@ -3,7 +3,7 @@
 #ifndef MUXSHIM_ROUTE_H
 #define MUXSHIM_ROUTE_H
 
-#include "broker.h"
+#include "objects.h"
 #include "proto.h"
 
 /* A connected loopback TCP pair of the family (AF_INET: 127.0.0.1, AF_INET6: ::1), made so

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "jobs.h"
+#include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
 #include "pool.h"
 #include "session_int.h"
 #include "state.h"

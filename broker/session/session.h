@@ -2,7 +2,7 @@
 #ifndef MUXSHIM_SESSION_H
 #define MUXSHIM_SESSION_H
 
-#include "broker.h"
+#include "objects.h"
 #include "jobs.h"
 #include "proto.h"
 

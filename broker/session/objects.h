@@ -1,7 +1,8 @@
-/* muxbroker's objects: clients (peers), sessions (channels) and connections. The broker-wide
- * state that holds them, B, is state.h. */
-#ifndef MUXSHIM_BROKER_H
-#define MUXSHIM_BROKER_H
+/* The session and the connection it runs on, as sessions use them: a session is created and
+ * ended by its owner (a client, front/peer.c, or a tunnel's connection), a connection by
+ * pool/ (pool.h). */
+#ifndef MUXSHIM_OBJECTS_H
+#define MUXSHIM_OBJECTS_H
 
 #include <libssh2.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include "sshconfig.h"
 #include "term.h"
 
+struct peer;
 struct session;
 struct session_owner_ops;
 struct sshconn;
@@ -20,24 +22,6 @@ struct job;
 struct proxy;
 struct agentch;
 struct accept_files;
-
-/* One client on the broker socket: a muxssh (a session, -O, a HANDED notice, `muxrun doctor`)
- * or the shim asking for a routed connect(). */
-struct peer {
-    int fd;
-    pid_t pid;
-    struct buf in;  /* bytes received, not yet a whole frame */
-    struct buf out; /* frames queued for sending */
-    int fds[8];     /* fds received, not yet claimed by an OPEN */
-    int nfds;
-    int hello;              /* HELLO exchanged */
-    int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
-    int closing;            /* close once out is flushed */
-    int dead;               /* remove from the list */
-    struct job *prompt_job; /* the connect job whose question this client is answering */
-    struct session *sess;
-    struct peer *next;
-};
 
 enum session_state {
     S_RESOLVING, /* ssh -G in a worker */
