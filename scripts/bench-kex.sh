@@ -106,6 +106,7 @@ for s in "${servers[@]}"; do
     done
     read -r _ k1 < <(cpu $$)
     pkex=$(check_kex "$s" "$from" "" "$name, plain ssh")
+    say "$name, plain ssh: sshd logged $(kex_lines "$s" "$from" | sort | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/\1 x "kex: algorithm: \2"/')"
     # muxshim: a new broker each round, which served the session (its counters); its CPU
     # (all of its life: start, the session's ssh -G, the handshake, login, the session) is
     # read before it is stopped
@@ -123,6 +124,7 @@ for s in "${servers[@]}"; do
         kids=$(awk -v a="$kids" -v b="$k" 'BEGIN { print a + b }')
     done
     check_kex "$s" "$from" "$pkex" "$name, muxshim" >/dev/null
+    say "$name, muxshim: sshd logged $(kex_lines "$s" "$from" | sort | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/\1 x "kex: algorithm: \2"/'); each round's broker counted 1 served, 0 handed to ssh"
     echo "| $name | $pkex, both | $(printf '%s\n' "${plain[@]}" | median) | $(printf '%s\n' "${mux[@]}" | median) | $(ms_per "$own") | $(ms_per "$kids") | $(per $((k1 - k0))) |"
     stop_broker
 done
