@@ -176,7 +176,7 @@ int loop_run(void)
             break;
         }
         long t0 = clock_us(CLOCK_MONOTONIC);
-        B.turn_end_us = t0 + LOOP_BUDGET_US;
+        long long turn_end_us = t0 + LOOP_BUDGET_US; /* when this turn's pumping stops */
         /* Mark readiness first: objects may go away while we act on them. */
         for (size_t i = 0; n > 0 && i < ps.n; i++) {
             short re = ps.pfd[i].revents;
@@ -208,7 +208,7 @@ int loop_run(void)
         }
         for (struct sshconn *c = B.conns; c; c = c->next)
             if (c->dirty)
-                pool_pump(c);
+                pool_pump(c, turn_end_us);
         loop_reap();
         time_t now = time(NULL);
         if (now != last_tick) {

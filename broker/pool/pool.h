@@ -15,8 +15,9 @@ void pool_connected(struct job *j);
  * failed (c fails with st and err). */
 void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err);
 /* Advance every session on the connection until nothing moves (respects libssh2's
- * one-pending-send rule). */
-void pool_pump(struct sshconn *c);
+ * one-pending-send rule), or until CLOCK_MONOTONIC passes deadline_us (clock.h), the end of
+ * this loop turn's budget: then c stays dirty and the next turn goes on where this stopped. */
+void pool_pump(struct sshconn *c, long long deadline_us);
 /* Once a second: persistence expiry, keepalives, broker exit when empty. */
 void pool_tick(time_t now);
 /* Channels in use on c: sessions holding or about to hold one (the spare not counted). */
