@@ -18,18 +18,10 @@ struct broker {
     struct peer *peers;
     struct sshconn *conns;
     int njobs;
-    time_t empty_since;
     int quit;
     int freed;            /* sessions freed since the heap was last trimmed */
     struct session *reap; /* sessions released this loop turn, freed at its end */
-    long turn_max_us;     /* the longest loop turn (from poll's return to the next poll) */
-    unsigned long turns, turns_slow; /* loop turns, and those over LOOP_SLOW_US */
 };
-
-#define LOOP_SLOW_US 20000
-/* A turn pumps connections for about this long, then polls again (without sleeping) so
- * new clients and other connections are not kept waiting behind bulk transfers. */
-#define LOOP_BUDGET_US 4000
 
 extern struct broker B;
 

@@ -10,6 +10,7 @@
 #include "ctlpath.h"
 #include "doctor.h"
 #include "engine.h"
+#include "loop.h"
 #include "peer.h"
 #include "pool.h"
 #include "proto.h"
@@ -139,9 +140,10 @@ void control_list(struct peer *p)
              (int)getpid(), conns, conns == 1 ? "" : "s", (mi.uordblks + mi.hblkhd) / 1024,
              cached / 1024, answers, answers == 1 ? "" : "s");
     off += strlen(text + off);
+    struct loop_turns lt = loop_turns();
     off += (size_t)snprintf(text + off, sizeof text - off,
-                            "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", B.turns,
-                            B.turn_max_us / 1000, B.turns_slow, LOOP_SLOW_US / 1000);
+                            "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", lt.turns,
+                            lt.max_us / 1000, lt.slow, LOOP_SLOW_US / 1000);
     if (off < sizeof text) /* every thread's, ended ones too: the kernel's count, to 1 us */
         snprintf(text + off, sizeof text - off, "cpu: %.1f ms, its ended children %.1f ms\n",
                  cpu_ms(RUSAGE_SELF), cpu_ms(RUSAGE_CHILDREN));

@@ -22,8 +22,12 @@
 #include "state.h"
 
 #define EMPTY_GRACE 2 /* seconds the broker lingers holding nothing */
+/* A turn pumps connections for about this long, then polls again (without sleeping) so
+ * new clients and other connections are not kept waiting behind bulk transfers. */
+#define LOOP_BUDGET_US 4000
 
 static volatile sig_atomic_t stop_requested;
+static struct loop_turns turn_counts; /* written by turn_done only */
 
 void loop_stop(int sig)
 {
@@ -143,11 +147,16 @@ void loop_reap(void)
 static void turn_done(long t0)
 {
     long d = clock_us(CLOCK_MONOTONIC) - t0;
-    B.turns++;
-    if (d > B.turn_max_us)
-        B.turn_max_us = d;
+    turn_counts.turns++;
+    if (d > turn_counts.max_us)
+        turn_counts.max_us = d;
     if (d > LOOP_SLOW_US)
-        B.turns_slow++;
+        turn_counts.slow++;
+}
+
+struct loop_turns loop_turns(void)
+{
+    return turn_counts;
 }
 
 int loop_run(void)
@@ -157,6 +166,7 @@ int loop_run(void)
      * 128 KiB buffers are mapped apart and unmapped when the session ends. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     time_t last_tick = 0;
+    time_t empty_since = 0; /* since when the broker holds nothing; 0 while it holds some */
     int short_set = 0;
     while (!stop_requested) {
         int timeout = any_dirty() ? 0 : 1000;
@@ -224,12 +234,12 @@ int loop_run(void)
                 B.freed = 0;
             }
             if (!B.conns && !B.peers && B.njobs == 0) {
-                if (!B.empty_since)
-                    B.empty_since = now;
-                else if (now - B.empty_since >= EMPTY_GRACE)
+                if (!empty_since)
+                    empty_since = now;
+                else if (now - empty_since >= EMPTY_GRACE)
                     break;
             } else {
-                B.empty_since = 0;
+                empty_since = 0;
             }
         }
         turn_done(t0);

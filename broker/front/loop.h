@@ -10,4 +10,15 @@ void loop_reap(void);
 /* Ask the loop to stop (signal-safe). */
 void loop_stop(int sig);
 
+#define LOOP_SLOW_US 20000 /* a turn longer than this is counted slow */
+/* What the loop's turns took so far, each from poll's return to the next poll (the time
+ * every other client waited): the status table's "loop:" line. */
+struct loop_turns {
+    unsigned long turns; /* turns run */
+    long max_us;         /* the longest one */
+    unsigned long slow;  /* those over LOOP_SLOW_US */
+};
+/* The counts so far. */
+struct loop_turns loop_turns(void);
+
 #endif
