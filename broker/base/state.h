@@ -12,9 +12,7 @@ struct sshconn;
 
 /* Broker-wide state. */
 struct broker {
-    int listen_fd;
     int job_rd, job_wr; /* worker completion pipe */
-    char dir[108];
     struct peer *peers;
     struct sshconn *conns;
     int njobs;

@@ -70,11 +70,11 @@ static int add(struct pollset *ps, int fd, short ev, enum kind k, void *obj, str
 }
 
 /* The poll set for this turn; -1 when an fd could not be added (memory is short). */
-static int build(struct pollset *ps)
+static int build(struct pollset *ps, int listen_fd)
 {
     int rc = 0;
     ps->n = 0;
-    rc |= add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
+    rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = B.peers; p; p = p->next)
         if (!p->dead)
@@ -159,7 +159,7 @@ struct loop_turns loop_turns(void)
     return turn_counts;
 }
 
-int loop_run(void)
+int loop_run(int listen_fd)
 {
     struct pollset ps = {0};
     /* A fixed threshold (glibc raises its own as mapped chunks are freed): each session's
@@ -170,7 +170,7 @@ int loop_run(void)
     int short_set = 0;
     while (!stop_requested) {
         int timeout = any_dirty() ? 0 : 1000;
-        if (build(&ps) < 0) {
+        if (build(&ps, listen_fd) < 0) {
             /* Some fd is not polled: come back soon rather than sleep on what is. */
             if (!short_set)
                 blog("out of memory for the poll set: %zu fds polled this turn", ps.n);
@@ -205,7 +205,7 @@ int loop_run(void)
                 continue;
             struct slot *sl = &ps.slot[i];
             if (sl->kind == K_LISTEN)
-                peer_accept();
+                peer_accept(listen_fd);
             else if (sl->kind == K_JOBS)
                 finish_jobs();
             else if (sl->kind == K_PEER) {

@@ -2,8 +2,9 @@
 #ifndef MUXSHIM_LOOP_H
 #define MUXSHIM_LOOP_H
 
-/* Run until the broker holds nothing (or is told to stop); returns the exit code. */
-int loop_run(void);
+/* Run until the broker holds nothing (or is told to stop), accepting clients on listen_fd
+ * (the broker's socket, which stays the caller's); returns the exit code. */
+int loop_run(int listen_fd);
 /* The end of a loop turn, the one point where clients, sessions and connections released
  * during it are freed (each module marks them dead and lists them; nothing frees earlier). */
 void loop_reap(void);

@@ -17,10 +17,10 @@
 #include "session.h"
 #include "state.h"
 
-void peer_accept(void)
+void peer_accept(int listen_fd)
 {
     for (;;) {
-        int fd = accept4(B.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 blog("accept: %s", strerror(errno));

@@ -24,8 +24,8 @@ struct peer {
     struct peer *next;
 };
 
-/* Accept every pending connection on the listening socket. */
-void peer_accept(void);
+/* Accept every pending connection on the listening socket listen_fd. */
+void peer_accept(int listen_fd);
 /* Read what the client sent and act on each whole frame. */
 void peer_on_readable(struct peer *p);
 /* Flush queued frames. */
