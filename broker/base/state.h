@@ -13,7 +13,6 @@ struct sshconn;
 /* Broker-wide state. */
 struct broker {
     int job_rd, job_wr; /* worker completion pipe */
-    struct peer *peers;
     struct sshconn *conns;
     int njobs;
     int quit;

@@ -76,7 +76,7 @@ static int build(struct pollset *ps, int listen_fd)
     ps->n = 0;
     rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
-    for (struct peer *p = B.peers; p; p = p->next)
+    for (struct peer *p = peer_first(); p; p = p->next)
         if (!p->dead)
             rc |= add(ps, p->fd,
                       (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
@@ -229,11 +229,11 @@ int loop_run(int listen_fd)
              * client is left, since malloc_trim walks every arena, which takes up to
              * 0.2 s on a heap that many sessions used, and every client would wait. */
             loop_reap(); /* what the tick released */
-            if (B.freed && !B.peers) {
+            if (B.freed && !peer_first()) {
                 malloc_trim(0);
                 B.freed = 0;
             }
-            if (!B.conns && !B.peers && B.njobs == 0) {
+            if (!B.conns && !peer_first() && B.njobs == 0) {
                 if (!empty_since)
                     empty_since = now;
                 else if (now - empty_since >= EMPTY_GRACE)

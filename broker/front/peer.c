@@ -15,7 +15,27 @@
 #include "proto.h"
 #include "route.h"
 #include "session.h"
-#include "state.h"
+
+/* Every connected client, the newest first: linked by peer_add, unlinked and freed by
+ * peer_sweep only. */
+static struct peer *peers;
+
+struct peer *peer_add(int fd, pid_t pid)
+{
+    struct peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->fd = fd;
+    p->pid = pid;
+    p->next = peers;
+    peers = p;
+    return p;
+}
+
+struct peer *peer_first(void)
+{
+    return peers;
+}
 
 void peer_accept(int listen_fd)
 {
@@ -34,15 +54,10 @@ void peer_accept(int listen_fd)
             close(fd);
             continue;
         }
-        struct peer *p = calloc(1, sizeof *p);
-        if (!p) {
+        if (!peer_add(fd, cred.pid)) {
             close(fd);
             return;
         }
-        p->fd = fd;
-        p->pid = cred.pid;
-        p->next = B.peers;
-        B.peers = p;
     }
 }
 
@@ -372,7 +387,7 @@ void peer_on_writable(struct peer *p)
 int peer_sweep(void)
 {
     int n = 0;
-    struct peer **pp = &B.peers;
+    struct peer **pp = &peers;
     while (*pp) {
         struct peer *p = *pp;
         if (!p->dead) {

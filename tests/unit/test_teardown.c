@@ -38,12 +38,8 @@ static struct peer *dead_client(void)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
         return NULL;
     close(sp[1]);
-    struct peer *p = calloc(1, sizeof *p);
-    p->fd = sp[0];
-    p->pid = getpid();
+    struct peer *p = peer_add(sp[0], getpid());
     p->hello = 1;
-    p->next = B.peers;
-    B.peers = p;
     return p;
 }
 
@@ -89,7 +85,7 @@ static void test_reject_epipe(void)
     struct session *s = waiting_session(p);
     session_reject(s, ERR_FALLBACK, "the broker is stopping");
     reap();
-    CHECK(B.peers == NULL, "the dead client is freed at the end of the turn");
+    CHECK(peer_first() == NULL, "the dead client is freed at the end of the turn");
 }
 
 /* The client dies in the poll round its connection job completes: the job slot is handled
@@ -109,7 +105,7 @@ static void test_conn_failed_epipe(void)
     pool_connected(j);
     free(j); /* jobs_free would also end a ProxyCommand: this one has none */
     reap();
-    CHECK(B.peers == NULL, "the dead client is freed");
+    CHECK(peer_first() == NULL, "the dead client is freed");
     CHECK(B.conns == NULL, "the failed connection is freed");
 }
 
@@ -123,7 +119,7 @@ static void test_refused_epipe(void)
     c->spare_refused = 1;
     pool_move_waiting(c);
     reap();
-    CHECK(B.peers == NULL, "the dead client is freed");
+    CHECK(peer_first() == NULL, "the dead client is freed");
     CHECK(c->sessions == NULL && c->nsessions == 0, "the session left the connection");
     B.conns = c->next;
     free(c);
