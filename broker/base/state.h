@@ -13,7 +13,6 @@ struct sshconn;
 /* Broker-wide state. */
 struct broker {
     int job_rd, job_wr; /* worker completion pipe */
-    struct sshconn *conns;
     int njobs;
     int quit;
     int freed;            /* sessions freed since the heap was last trimmed */

@@ -17,7 +17,6 @@
 #include "route.h"
 #include "session.h"
 #include "sshconfig.h"
-#include "state.h"
 #include "stats.h"
 
 void control_resolved(struct session *s)
@@ -108,7 +107,7 @@ void control_list(struct peer *p)
                  "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
     off += (size_t)n;
     int conns = 0;
-    for (struct sshconn *c = B.conns; c; c = c->next) {
+    for (struct sshconn *c = pool_first(); c; c = c->next) {
         char idle[16] = "-", algs[512] = "-";
         if (c->state == C_READY || c->facts.kex[0])
             control_algs_text(&c->facts, algs, sizeof algs);
@@ -127,7 +126,10 @@ void control_list(struct peer *p)
         off += (size_t)n;
         conns++;
     }
-    off += route_status(text + off, sizeof text - off);
+    size_t routes = 0; /* the routed channels, a heading over the first line */
+    for (struct sshconn *c = pool_first(); c; c = c->next)
+        routes += route_status(c, routes == 0, text + off + routes, sizeof text - off - routes);
+    off += routes;
     off += stats_format(text + off, sizeof text - off);
     /* What the broker's allocations hold, in every arena: unlike its RSS, this falls back
      * once sessions end, so a leak shows as growth here. */

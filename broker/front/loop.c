@@ -81,7 +81,7 @@ static int build(struct pollset *ps, int listen_fd)
             rc |= add(ps, p->fd,
                       (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
                       K_PEER, p, NULL);
-    for (struct sshconn *c = B.conns; c; c = c->next) {
+    for (struct sshconn *c = pool_first(); c; c = c->next) {
         if (c->state != C_READY)
             continue;
         /* Only poll for input that something will read: else poll would spin on it. */
@@ -108,7 +108,7 @@ static int build(struct pollset *ps, int listen_fd)
 
 static int any_dirty(void)
 {
-    for (struct sshconn *c = B.conns; c; c = c->next)
+    for (struct sshconn *c = pool_first(); c; c = c->next)
         if (c->dirty)
             return 1;
     return 0;
@@ -216,7 +216,7 @@ int loop_run(int listen_fd)
                     peer_on_readable(p);
             }
         }
-        for (struct sshconn *c = B.conns; c; c = c->next)
+        for (struct sshconn *c = pool_first(); c; c = c->next)
             if (c->dirty)
                 pool_pump(c, turn_end_us);
         loop_reap();
@@ -233,7 +233,7 @@ int loop_run(int listen_fd)
                 malloc_trim(0);
                 B.freed = 0;
             }
-            if (!B.conns && !peer_first() && B.njobs == 0) {
+            if (!pool_first() && !peer_first() && B.njobs == 0) {
                 if (!empty_since)
                     empty_since = now;
                 else if (now - empty_since >= EMPTY_GRACE)

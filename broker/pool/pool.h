@@ -35,6 +35,8 @@ void pool_lost(struct sshconn *c);
 void pool_broken(struct sshconn *c, int rc);
 /* Detach a session from its connection (the connection notes when it became idle). */
 void pool_detach(struct session *s);
+/* The first connection of the pool (then c->next), or NULL when it holds none. */
+struct sshconn *pool_first(void);
 /* Count of ready connections of an authority (a token); fills up to max of them into out. */
 int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI

@@ -68,8 +68,7 @@ static struct sshconn *conn_with(struct session *s, enum conn_state state)
     snprintf(c->cfg.hostname, sizeof c->cfg.hostname, "unit.invalid");
     c->sock = -1;
     c->state = state;
-    c->next = B.conns;
-    B.conns = c;
+    pool_link(c);
     s->conn = c;
     c->sessions = s;
     c->nsessions = 1;
@@ -106,7 +105,7 @@ static void test_conn_failed_epipe(void)
     free(j); /* jobs_free would also end a ProxyCommand: this one has none */
     reap();
     CHECK(peer_first() == NULL, "the dead client is freed");
-    CHECK(B.conns == NULL, "the failed connection is freed");
+    CHECK(pool_first() == NULL, "the failed connection is freed");
 }
 
 /* A server that takes no session channel: the waiting session goes to the real ssh, its
@@ -121,8 +120,9 @@ static void test_refused_epipe(void)
     reap();
     CHECK(peer_first() == NULL, "the dead client is freed");
     CHECK(c->sessions == NULL && c->nsessions == 0, "the session left the connection");
-    B.conns = c->next;
-    free(c);
+    pool_shutdown(); /* c goes the way every connection goes when the broker stops */
+    reap();
+    CHECK(pool_first() == NULL, "the connection is freed when the broker stops");
 }
 
 /* No argument: every case; else only the one named (reject, conn_failed, refused). */
