@@ -21,7 +21,6 @@
 #include "loop.h"
 #include "pool.h"
 #include "runtime.h"
-#include "state.h"
 
 #define LOG_ROTATE_BYTES (1024 * 1024)
 
@@ -106,12 +105,12 @@ int main(int argc, char **argv)
     unsetenv("LD_PRELOAD");
     setenv("MUXSHIM_DISABLE", "1", 1);
 
-    char err[256];
+    char err[256], dir[RUNTIME_PATH_MAX];
     struct runtime_found found;
-    int dirfd, why = runtime_open(B.dir, sizeof B.dir, 1, &dirfd, &found);
+    int dirfd, why = runtime_open(dir, sizeof dir, 1, &dirfd, &found);
     if (why != RT_OK) {
         char msg[300];
-        runtime_why_text(why, B.dir, &found, err, sizeof err);
+        runtime_why_text(why, dir, &found, err, sizeof err);
         snprintf(msg, sizeof msg, "error: %s", err);
         ready(ready_fd, msg);
         return 1;
@@ -124,7 +123,7 @@ int main(int argc, char **argv)
         return 1;
     }
     char lockpath[RUNTIME_PATH_MAX + 16];
-    runtime_path(B.dir, "broker.lock", lockpath, sizeof lockpath);
+    runtime_path(dir, "broker.lock", lockpath, sizeof lockpath);
     int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (lock < 0) {
         ready(ready_fd, "error: cannot open the lock file");
@@ -139,25 +138,25 @@ int main(int argc, char **argv)
     int pn = snprintf(pidtxt, sizeof pidtxt, "%ld\n", (long)getpid());
     if (ftruncate(lock, 0) < 0 || write(lock, pidtxt, (size_t)pn) != pn)
         blog("cannot record the pid in broker.lock");
-    open_log(B.dir);
-    B.listen_fd = listen_on(B.dir, err, sizeof err);
-    if (B.listen_fd < 0 || jobs_init() < 0 || libssh2_init(0) != 0) {
-        blog("cannot start: %s", B.listen_fd < 0 ? err : "init failed");
+    open_log(dir);
+    int listen_fd = listen_on(dir, err, sizeof err);
+    if (listen_fd < 0 || jobs_init() < 0 || libssh2_init(0) != 0) {
+        blog("cannot start: %s", listen_fd < 0 ? err : "init failed");
         char msg[300];
-        snprintf(msg, sizeof msg, "error: %s", B.listen_fd < 0 ? err : "init failed");
+        snprintf(msg, sizeof msg, "error: %s", listen_fd < 0 ? err : "init failed");
         ready(ready_fd, msg);
         return 1;
     }
-    blog("started in %s", B.dir);
+    blog("started in %s", dir);
     ready(ready_fd, "ok");
 
-    int rc = loop_run();
+    int rc = loop_run(listen_fd);
 
     /* Unlink first so that new clients start a new broker instead of talking to us. */
     char sock[RUNTIME_PATH_MAX + 16];
-    runtime_path(B.dir, "broker.sock", sock, sizeof sock);
+    runtime_path(dir, "broker.sock", sock, sizeof sock);
     unlink(sock);
-    close(B.listen_fd);
+    close(listen_fd);
     pool_shutdown();
     blog("stopped");
     libssh2_exit();

@@ -1,36 +1,31 @@
-/* The broker-wide state: the listening socket, the worker pipe, the lists of clients and
- * connections. One instance, B (state.c); only the modules that walk those lists include
- * this. */
+/* What is left of the broker-wide state B (state.c) while issue 23's helpers move each field
+ * to its owner (the lists of clients and connections are peer.c's and pool.c's, the loop's
+ * counts loop.c's, the listening socket main's, the turn's deadline an argument of
+ * pool_pump); to be removed once these fields have gone too. */
 #ifndef MUXSHIM_STATE_H
 #define MUXSHIM_STATE_H
 
-#include <time.h>
-
-struct peer;
 struct session;
-struct sshconn;
 
 /* Broker-wide state. */
 struct broker {
-    int listen_fd;
-    int job_rd, job_wr; /* worker completion pipe */
-    char dir[108];
-    struct peer *peers;
-    struct sshconn *conns;
+    /* The worker completion pipe: made by jobs_init, a finished job's pointer written to
+     * job_wr by its worker thread (jobs.c), read by jobs_take when the loop polls job_rd. */
+    int job_rd, job_wr;
+    /* Jobs started and not yet taken back (jobs_start counts, jobs_take uncounts): the loop
+     * does not end while one is out. */
     int njobs;
-    time_t empty_since;
+    /* The loop has ended (set by loop_run as it returns): the broker is stopping, so
+     * pool_attach sends new sessions to the real ssh, jobs_close and jobs_learn do their work
+     * on the calling thread instead of a worker's, kex.c makes no KEM key pair ahead. */
     int quit;
-    int freed;            /* sessions freed since the heap was last trimmed */
-    struct session *reap; /* sessions released this loop turn, freed at its end */
-    long turn_max_us;     /* the longest loop turn (from poll's return to the next poll) */
-    long turn_end_us;     /* CLOCK_MONOTONIC µs by which this turn's pumping should stop */
-    unsigned long turns, turns_slow; /* loop turns, and those over LOOP_SLOW_US */
+    /* Sessions freed since the heap was last trimmed: session.c counts them, the loop's tick
+     * trims the heap and clears it once no client is left. */
+    int freed;
+    /* Sessions released this loop turn (linked by reap_next), freed at its end: session.c
+     * links them when released and frees them in session_reap (loop_reap). */
+    struct session *reap;
 };
-
-#define LOOP_SLOW_US 20000
-/* A turn pumps connections for about this long, then polls again (without sleeping) so
- * new clients and other connections are not kept waiting behind bulk transfers. */
-#define LOOP_BUDGET_US 4000
 
 extern struct broker B;
 

@@ -10,13 +10,13 @@
 #include "ctlpath.h"
 #include "doctor.h"
 #include "engine.h"
+#include "loop.h"
 #include "peer.h"
 #include "pool.h"
 #include "proto.h"
 #include "route.h"
 #include "session.h"
 #include "sshconfig.h"
-#include "state.h"
 #include "stats.h"
 
 void control_resolved(struct session *s)
@@ -107,7 +107,7 @@ void control_list(struct peer *p)
                  "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
     off += (size_t)n;
     int conns = 0;
-    for (struct sshconn *c = B.conns; c; c = c->next) {
+    for (struct sshconn *c = pool_first(); c; c = c->next) {
         char idle[16] = "-", algs[512] = "-";
         if (c->state == C_READY || c->facts.kex[0])
             control_algs_text(&c->facts, algs, sizeof algs);
@@ -126,7 +126,10 @@ void control_list(struct peer *p)
         off += (size_t)n;
         conns++;
     }
-    off += route_status(text + off, sizeof text - off);
+    size_t routes = 0; /* the routed channels, a heading over the first line */
+    for (struct sshconn *c = pool_first(); c; c = c->next)
+        routes += route_status(c, routes == 0, text + off + routes, sizeof text - off - routes);
+    off += routes;
     off += stats_format(text + off, sizeof text - off);
     /* What the broker's allocations hold, in every arena: unlike its RSS, this falls back
      * once sessions end, so a leak shows as growth here. */
@@ -139,9 +142,10 @@ void control_list(struct peer *p)
              (int)getpid(), conns, conns == 1 ? "" : "s", (mi.uordblks + mi.hblkhd) / 1024,
              cached / 1024, answers, answers == 1 ? "" : "s");
     off += strlen(text + off);
+    struct loop_turns lt = loop_turns();
     off += (size_t)snprintf(text + off, sizeof text - off,
-                            "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", B.turns,
-                            B.turn_max_us / 1000, B.turns_slow, LOOP_SLOW_US / 1000);
+                            "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", lt.turns,
+                            lt.max_us / 1000, lt.slow, LOOP_SLOW_US / 1000);
     if (off < sizeof text) /* every thread's, ended ones too: the kernel's count, to 1 us */
         snprintf(text + off, sizeof text - off, "cpu: %.1f ms, its ended children %.1f ms\n",
                  cpu_ms(RUSAGE_SELF), cpu_ms(RUSAGE_CHILDREN));

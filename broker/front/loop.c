@@ -22,8 +22,12 @@
 #include "state.h"
 
 #define EMPTY_GRACE 2 /* seconds the broker lingers holding nothing */
+/* A turn pumps connections for about this long, then polls again (without sleeping) so
+ * new clients and other connections are not kept waiting behind bulk transfers. */
+#define LOOP_BUDGET_US 4000
 
 static volatile sig_atomic_t stop_requested;
+static struct loop_turns turn_counts; /* written by turn_done only */
 
 void loop_stop(int sig)
 {
@@ -66,18 +70,18 @@ static int add(struct pollset *ps, int fd, short ev, enum kind k, void *obj, str
 }
 
 /* The poll set for this turn; -1 when an fd could not be added (memory is short). */
-static int build(struct pollset *ps)
+static int build(struct pollset *ps, int listen_fd)
 {
     int rc = 0;
     ps->n = 0;
-    rc |= add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
+    rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
-    for (struct peer *p = B.peers; p; p = p->next)
+    for (struct peer *p = peer_first(); p; p = p->next)
         if (!p->dead)
             rc |= add(ps, p->fd,
                       (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
                       K_PEER, p, NULL);
-    for (struct sshconn *c = B.conns; c; c = c->next) {
+    for (struct sshconn *c = pool_first(); c; c = c->next) {
         if (c->state != C_READY)
             continue;
         /* Only poll for input that something will read: else poll would spin on it. */
@@ -104,7 +108,7 @@ static int build(struct pollset *ps)
 
 static int any_dirty(void)
 {
-    for (struct sshconn *c = B.conns; c; c = c->next)
+    for (struct sshconn *c = pool_first(); c; c = c->next)
         if (c->dirty)
             return 1;
     return 0;
@@ -143,24 +147,30 @@ void loop_reap(void)
 static void turn_done(long t0)
 {
     long d = clock_us(CLOCK_MONOTONIC) - t0;
-    B.turns++;
-    if (d > B.turn_max_us)
-        B.turn_max_us = d;
+    turn_counts.turns++;
+    if (d > turn_counts.max_us)
+        turn_counts.max_us = d;
     if (d > LOOP_SLOW_US)
-        B.turns_slow++;
+        turn_counts.slow++;
 }
 
-int loop_run(void)
+struct loop_turns loop_turns(void)
+{
+    return turn_counts;
+}
+
+int loop_run(int listen_fd)
 {
     struct pollset ps = {0};
     /* A fixed threshold (glibc raises its own as mapped chunks are freed): each session's
      * 128 KiB buffers are mapped apart and unmapped when the session ends. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     time_t last_tick = 0;
+    time_t empty_since = 0; /* since when the broker holds nothing; 0 while it holds some */
     int short_set = 0;
     while (!stop_requested) {
         int timeout = any_dirty() ? 0 : 1000;
-        if (build(&ps) < 0) {
+        if (build(&ps, listen_fd) < 0) {
             /* Some fd is not polled: come back soon rather than sleep on what is. */
             if (!short_set)
                 blog("out of memory for the poll set: %zu fds polled this turn", ps.n);
@@ -176,7 +186,7 @@ int loop_run(void)
             break;
         }
         long t0 = clock_us(CLOCK_MONOTONIC);
-        B.turn_end_us = t0 + LOOP_BUDGET_US;
+        long long turn_end_us = t0 + LOOP_BUDGET_US; /* when this turn's pumping stops */
         /* Mark readiness first: objects may go away while we act on them. */
         for (size_t i = 0; n > 0 && i < ps.n; i++) {
             short re = ps.pfd[i].revents;
@@ -195,7 +205,7 @@ int loop_run(void)
                 continue;
             struct slot *sl = &ps.slot[i];
             if (sl->kind == K_LISTEN)
-                peer_accept();
+                peer_accept(listen_fd);
             else if (sl->kind == K_JOBS)
                 finish_jobs();
             else if (sl->kind == K_PEER) {
@@ -206,9 +216,9 @@ int loop_run(void)
                     peer_on_readable(p);
             }
         }
-        for (struct sshconn *c = B.conns; c; c = c->next)
+        for (struct sshconn *c = pool_first(); c; c = c->next)
             if (c->dirty)
-                pool_pump(c);
+                pool_pump(c, turn_end_us);
         loop_reap();
         time_t now = time(NULL);
         if (now != last_tick) {
@@ -219,17 +229,17 @@ int loop_run(void)
              * client is left, since malloc_trim walks every arena, which takes up to
              * 0.2 s on a heap that many sessions used, and every client would wait. */
             loop_reap(); /* what the tick released */
-            if (B.freed && !B.peers) {
+            if (B.freed && !peer_first()) {
                 malloc_trim(0);
                 B.freed = 0;
             }
-            if (!B.conns && !B.peers && B.njobs == 0) {
-                if (!B.empty_since)
-                    B.empty_since = now;
-                else if (now - B.empty_since >= EMPTY_GRACE)
+            if (!pool_first() && !peer_first() && B.njobs == 0) {
+                if (!empty_since)
+                    empty_since = now;
+                else if (now - empty_since >= EMPTY_GRACE)
                     break;
             } else {
-                B.empty_since = 0;
+                empty_since = 0;
             }
         }
         turn_done(t0);

@@ -15,12 +15,32 @@
 #include "proto.h"
 #include "route.h"
 #include "session.h"
-#include "state.h"
 
-void peer_accept(void)
+/* Every connected client, the newest first: linked by peer_add, unlinked and freed by
+ * peer_sweep only. */
+static struct peer *peers;
+
+struct peer *peer_add(int fd, pid_t pid)
+{
+    struct peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->fd = fd;
+    p->pid = pid;
+    p->next = peers;
+    peers = p;
+    return p;
+}
+
+struct peer *peer_first(void)
+{
+    return peers;
+}
+
+void peer_accept(int listen_fd)
 {
     for (;;) {
-        int fd = accept4(B.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 blog("accept: %s", strerror(errno));
@@ -34,15 +54,10 @@ void peer_accept(void)
             close(fd);
             continue;
         }
-        struct peer *p = calloc(1, sizeof *p);
-        if (!p) {
+        if (!peer_add(fd, cred.pid)) {
             close(fd);
             return;
         }
-        p->fd = fd;
-        p->pid = cred.pid;
-        p->next = B.peers;
-        B.peers = p;
     }
 }
 
@@ -372,7 +387,7 @@ void peer_on_writable(struct peer *p)
 int peer_sweep(void)
 {
     int n = 0;
-    struct peer **pp = &B.peers;
+    struct peer **pp = &peers;
     while (*pp) {
         struct peer *p = *pp;
         if (!p->dead) {

@@ -24,8 +24,13 @@ struct peer {
     struct peer *next;
 };
 
-/* Accept every pending connection on the listening socket. */
-void peer_accept(void);
+/* Accept every pending connection on the listening socket listen_fd. */
+void peer_accept(int listen_fd);
+/* A new client on fd, of process pid, in the list of clients; NULL when memory is short (fd
+ * stays the caller's). */
+struct peer *peer_add(int fd, pid_t pid);
+/* The first client of the list (then p->next), or NULL when none is connected. */
+struct peer *peer_first(void);
 /* Read what the client sent and act on each whole frame. */
 void peer_on_readable(struct peer *p);
 /* Flush queued frames. */

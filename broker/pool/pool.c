@@ -34,6 +34,20 @@
 #include "stats.h"
 #include "words.h"
 
+/* Every connection, the newest first: linked by pool_link, unlinked by free_conn only. */
+static struct sshconn *conns;
+
+struct sshconn *pool_first(void)
+{
+    return conns;
+}
+
+void pool_link(struct sshconn *c)
+{
+    c->next = conns;
+    conns = c;
+}
+
 int pool_channels(const struct sshconn *c)
 {
     int n = 0;
@@ -178,8 +192,7 @@ static struct sshconn *conn_new(struct session *s)
         free(c);
         return NULL;
     }
-    c->next = B.conns;
-    B.conns = c;
+    pool_link(c);
     if (c->pending_job && start_tunnel(c, s) < 0) {
         release_conn(c);
         return NULL;
@@ -232,7 +245,7 @@ void pool_attach(struct session *s)
         session_reject(s, ERR_FALLBACK, "the broker is stopping");
         return;
     }
-    for (struct sshconn *c = B.conns; c; c = c->next) {
+    for (struct sshconn *c = conns; c; c = c->next) {
         if (strcmp(c->token, s->cfg->token) || !has_room(c))
             continue;
         if (c->state == C_READY) {
@@ -322,7 +335,7 @@ static void free_conn(struct sshconn *c)
         c->tunnel->tunnel_for = NULL;
         c->tunnel = NULL;
     }
-    for (struct sshconn **pp = &B.conns; *pp; pp = &(*pp)->next) {
+    for (struct sshconn **pp = &conns; *pp; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
             break;
@@ -363,7 +376,7 @@ static void release_conn(struct sshconn *c)
 int pool_reap(void)
 {
     int n = 0;
-    struct sshconn *c = B.conns;
+    struct sshconn *c = conns;
     while (c) {
         struct sshconn *next = c->next;
         if (c->reap) {
@@ -509,7 +522,7 @@ void pool_connected(struct job *j)
 
 void pool_tick(time_t now)
 {
-    struct sshconn *c = B.conns;
+    struct sshconn *c = conns;
     while (c) {
         struct sshconn *next = c->next;
         if (c->state == C_DEAD) {
@@ -552,7 +565,7 @@ void pool_tick(time_t now)
 int pool_find(const char *token, struct sshconn **out, int max)
 {
     int n = 0;
-    for (struct sshconn *c = B.conns; c && n < max; c = c->next)
+    for (struct sshconn *c = conns; c && n < max; c = c->next)
         if (c->state == C_READY && !strcmp(c->token, token))
             out[n++] = c;
     return n;
@@ -560,8 +573,8 @@ int pool_find(const char *token, struct sshconn **out, int max)
 
 void pool_shutdown(void)
 {
-    while (B.conns) {
-        struct sshconn *c = B.conns;
+    while (conns) {
+        struct sshconn *c = conns;
         pool_kill(c, "muxshim broker stopped");
         pool_sweep(c);
         release_conn(c);

@@ -15,8 +15,9 @@ void pool_connected(struct job *j);
  * failed (c fails with st and err). */
 void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err);
 /* Advance every session on the connection until nothing moves (respects libssh2's
- * one-pending-send rule). */
-void pool_pump(struct sshconn *c);
+ * one-pending-send rule), or until CLOCK_MONOTONIC passes deadline_us (clock.h), the end of
+ * this loop turn's budget: then c stays dirty and the next turn goes on where this stopped. */
+void pool_pump(struct sshconn *c, long long deadline_us);
 /* Once a second: persistence expiry, keepalives, broker exit when empty. */
 void pool_tick(time_t now);
 /* Channels in use on c: sessions holding or about to hold one (the spare not counted). */
@@ -34,6 +35,8 @@ void pool_lost(struct sshconn *c);
 void pool_broken(struct sshconn *c, int rc);
 /* Detach a session from its connection (the connection notes when it became idle). */
 void pool_detach(struct session *s);
+/* The first connection of the pool (then c->next), or NULL when it holds none. */
+struct sshconn *pool_first(void);
 /* Count of ready connections of an authority (a token); fills up to max of them into out. */
 int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI

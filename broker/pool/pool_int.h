@@ -6,6 +6,8 @@
 #include "objects.h"
 
 /* pool.c */
+/* Put the new connection c in the pool's list (conn_new; unit tests that build one). */
+void pool_link(struct sshconn *c);
 /* Take s off c's session list (the connection notes when it became idle). */
 void pool_unlink_session(struct sshconn *c, struct session *s);
 /* Sessions waiting on c that c cannot serve go elsewhere: another connection when c is full

@@ -11,7 +11,6 @@
 #include "pool_int.h"
 #include "session.h"
 #include "spare.h"
-#include "state.h"
 #include "stats.h"
 
 /* The oldest session on c that waits for a session channel (sessions are pushed at the
@@ -85,9 +84,10 @@ static int blocked(const struct sshconn *c)
 }
 
 /* One step of every session, from c->pump_from round the list (wrapping), so that when the
- * turn's budget runs out the next turn starts where this one stopped and no session
- * waits for ever behind busier ones (c stays dirty; the round's other steps still run). */
-static void step_sessions(struct sshconn *c, int *progress)
+ * turn's budget runs out (CLOCK_MONOTONIC past deadline_us) the next turn starts where this
+ * one stopped and no session waits for ever behind busier ones (c stays dirty; the round's
+ * other steps still run). */
+static void step_sessions(struct sshconn *c, int *progress, long long deadline_us)
 {
     int n = 0;
     for (const struct session *s = c->sessions; s; s = s->next)
@@ -102,7 +102,7 @@ static void step_sessions(struct sshconn *c, int *progress)
         if (s->conn != c)
             break; /* it left the list (and the walk with it): the next round goes on */
         s = s->next ? s->next : c->sessions;
-        if (k + 1 < n && clock_us(CLOCK_MONOTONIC) > B.turn_end_us) {
+        if (k + 1 < n && clock_us(CLOCK_MONOTONIC) > deadline_us) {
             c->pump_from = (from + k + 1) % n;
             c->dirty = 1;
             return;
@@ -110,7 +110,7 @@ static void step_sessions(struct sshconn *c, int *progress)
     }
 }
 
-void pool_pump(struct sshconn *c)
+void pool_pump(struct sshconn *c, long long deadline_us)
 {
     c->dirty = 0;
     if (c->state == C_READY)
@@ -127,7 +127,8 @@ void pool_pump(struct sshconn *c)
             progress |= session_step(c->blocked);
         if (c->state == C_READY && c->agent_blocked)
             progress |= agentfwd_step(c);
-        step_sessions(c, &progress); /* a spent budget ends the pump after this round */
+        /* A spent budget ends the pump after this round. */
+        step_sessions(c, &progress, deadline_us);
         if (c->state == C_READY && !blocked(c))
             progress |= agentfwd_step(c);
         pool_sweep(c);
@@ -139,7 +140,7 @@ void pool_pump(struct sshconn *c)
         if (!progress && !c->dirty)
             break;
         c->dirty = 0;
-        if (round == 63 || clock_us(CLOCK_MONOTONIC) > B.turn_end_us) {
+        if (round == 63 || clock_us(CLOCK_MONOTONIC) > deadline_us) {
             c->dirty = 1; /* more to do: come back without sleeping, after a poll */
             break;
         }

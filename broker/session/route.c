@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "peer.h"
-#include "state.h"
 
 /* The port of a bound or connected socket's address. */
 static int port_of(const struct sockaddr_storage *ss)
@@ -196,32 +195,31 @@ static int same_route(const struct session *t, const struct session *s)
            !strcmp(t->fwd_host, s->fwd_host);
 }
 
-size_t route_status(char *out, size_t cap)
+size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap)
 {
     size_t off = 0;
-    for (struct sshconn *c = B.conns; c; c = c->next) {
-        for (struct session *s = c->sessions; s; s = s->next) {
-            if (!same_route(s, s))
-                continue;
-            int seen = 0, n = 0;
-            for (struct session *t = c->sessions; t != s && !seen; t = t->next)
-                seen = same_route(t, s);
-            if (seen)
-                continue; /* counted with the first one */
-            for (struct session *t = s; t; t = t->next)
-                n += same_route(t, s);
-            char dest[300];
-            snprintf(dest, sizeof dest, s->route == AF_INET6 ? "[%.256s]:%d" : "%.256s:%d",
-                     s->fwd_host, s->fwd_port);
-            int w = snprintf(out + off, cap - off, "%s%-40.40s %-28.28s %8d\n",
-                             off ? ""
-                                 : "ROUTED TO                                VIA                   "
-                                   "       CHANNELS\n",
-                             dest, c->cfg.hostname, n);
-            if (w < 0 || (size_t)w >= cap - off)
-                return off;
-            off += (size_t)w;
-        }
+    for (const struct session *s = c->sessions; s; s = s->next) {
+        if (!same_route(s, s))
+            continue;
+        int seen = 0, n = 0;
+        for (const struct session *t = c->sessions; t != s && !seen; t = t->next)
+            seen = same_route(t, s);
+        if (seen)
+            continue; /* counted with the first one */
+        for (const struct session *t = s; t; t = t->next)
+            n += same_route(t, s);
+        char dest[300];
+        snprintf(dest, sizeof dest, s->route == AF_INET6 ? "[%.256s]:%d" : "%.256s:%d", s->fwd_host,
+                 s->fwd_port);
+        int w = snprintf(out + off, cap - off, "%s%-40.40s %-28.28s %8d\n",
+                         off || !heading
+                             ? ""
+                             : "ROUTED TO                                VIA                   "
+                               "       CHANNELS\n",
+                         dest, c->cfg.hostname, n);
+        if (w < 0 || (size_t)w >= cap - off)
+            return off;
+        off += (size_t)w;
     }
     return off;
 }

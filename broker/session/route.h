@@ -16,7 +16,9 @@ int route_pair(int family, int *mine, int *theirs);
  * simultaneous open; 0 and *mine, or -1 with errno. */
 int route_connect_to(int family, int from_port, const char *to, int to_port, int *mine);
 int route_reply(struct peer *p, int err, int fd);
-/* Lines for the status table: the routed channels open now, per route and destination. */
-size_t route_status(char *out, size_t cap);
+/* Lines for the status table: the routed channels open now on c, per destination, the
+ * table's heading over the first when heading is nonzero; the length written (a line that
+ * does not fit in cap is left out, with those after it). */
+size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap);
 
 #endif

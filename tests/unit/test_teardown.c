@@ -38,12 +38,8 @@ static struct peer *dead_client(void)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
         return NULL;
     close(sp[1]);
-    struct peer *p = calloc(1, sizeof *p);
-    p->fd = sp[0];
-    p->pid = getpid();
+    struct peer *p = peer_add(sp[0], getpid());
     p->hello = 1;
-    p->next = B.peers;
-    B.peers = p;
     return p;
 }
 
@@ -72,8 +68,7 @@ static struct sshconn *conn_with(struct session *s, enum conn_state state)
     snprintf(c->cfg.hostname, sizeof c->cfg.hostname, "unit.invalid");
     c->sock = -1;
     c->state = state;
-    c->next = B.conns;
-    B.conns = c;
+    pool_link(c);
     s->conn = c;
     c->sessions = s;
     c->nsessions = 1;
@@ -89,7 +84,7 @@ static void test_reject_epipe(void)
     struct session *s = waiting_session(p);
     session_reject(s, ERR_FALLBACK, "the broker is stopping");
     reap();
-    CHECK(B.peers == NULL, "the dead client is freed at the end of the turn");
+    CHECK(peer_first() == NULL, "the dead client is freed at the end of the turn");
 }
 
 /* The client dies in the poll round its connection job completes: the job slot is handled
@@ -109,8 +104,8 @@ static void test_conn_failed_epipe(void)
     pool_connected(j);
     free(j); /* jobs_free would also end a ProxyCommand: this one has none */
     reap();
-    CHECK(B.peers == NULL, "the dead client is freed");
-    CHECK(B.conns == NULL, "the failed connection is freed");
+    CHECK(peer_first() == NULL, "the dead client is freed");
+    CHECK(pool_first() == NULL, "the failed connection is freed");
 }
 
 /* A server that takes no session channel: the waiting session goes to the real ssh, its
@@ -123,10 +118,11 @@ static void test_refused_epipe(void)
     c->spare_refused = 1;
     pool_move_waiting(c);
     reap();
-    CHECK(B.peers == NULL, "the dead client is freed");
+    CHECK(peer_first() == NULL, "the dead client is freed");
     CHECK(c->sessions == NULL && c->nsessions == 0, "the session left the connection");
-    B.conns = c->next;
-    free(c);
+    pool_shutdown(); /* c goes the way every connection goes when the broker stops */
+    reap();
+    CHECK(pool_first() == NULL, "the connection is freed when the broker stops");
 }
 
 /* No argument: every case; else only the one named (reject, conn_failed, refused). */
