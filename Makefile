@@ -46,7 +46,7 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
                 broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
-               broker/pool/alive.c broker/pool/kex.c
+               broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c
 BASE_SRCS   := broker/base/state.c broker/base/log.c broker/base/buf.c
 JOBS_SRCS   := broker/jobs/jobs.c
 FRONT_SRCS  := broker/front/loop.c broker/front/peer.c broker/front/prompt.c \

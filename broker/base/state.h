@@ -1,4 +1,4 @@
-/* The broker-wide state: the listening socket, the worker pipe, the lists of clients and
+/* The broker-wide state: the listening socket, the lists of clients and
  * connections. One instance, B (state.c); only the modules that walk those lists include
  * this. */
 #ifndef MUXSHIM_STATE_H
@@ -13,13 +13,10 @@ struct sshconn;
 /* Broker-wide state. */
 struct broker {
     int listen_fd;
-    int job_rd, job_wr; /* worker completion pipe */
     char dir[108];
     struct peer *peers;
     struct sshconn *conns;
-    int njobs;
     time_t empty_since;
-    int quit;
     int freed;            /* sessions freed since the heap was last trimmed */
     struct session *reap; /* sessions released this loop turn, freed at its end */
     long turn_max_us;     /* the longest loop turn (from poll's return to the next poll) */

@@ -71,7 +71,7 @@ static int build(struct pollset *ps)
     int rc = 0;
     ps->n = 0;
     rc |= add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
-    rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
+    rc |= add(ps, jobs_fd(), POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = B.peers; p; p = p->next)
         if (!p->dead)
             rc |= add(ps, p->fd,
@@ -108,24 +108,6 @@ static int any_dirty(void)
         if (c->dirty)
             return 1;
     return 0;
-}
-
-static void finish_jobs(void)
-{
-    struct job *j;
-    while ((j = jobs_take()) != NULL) {
-        if (prompt_pending(j)) {
-            prompt_route(j); /* a question, not the end: the worker waits for the answer */
-            continue;
-        }
-        if (j->kind == JOB_RESOLVE)
-            session_resolved(j);
-        else if (j->kind == JOB_KEM)
-            pool_kem_made(j);
-        else
-            pool_connected(j);
-        jobs_free(j);
-    }
 }
 
 void loop_reap(void)
@@ -197,7 +179,7 @@ int loop_run(void)
             if (sl->kind == K_LISTEN)
                 peer_accept();
             else if (sl->kind == K_JOBS)
-                finish_jobs();
+                jobs_finish(prompt_route); /* a question goes to a waiting client */
             else if (sl->kind == K_PEER) {
                 struct peer *p = sl->obj;
                 if (re & POLLOUT)
@@ -223,7 +205,7 @@ int loop_run(void)
                 malloc_trim(0);
                 B.freed = 0;
             }
-            if (!B.conns && !B.peers && B.njobs == 0) {
+            if (!B.conns && !B.peers && jobs_running() == 0) {
                 if (!B.empty_since)
                     B.empty_since = now;
                 else if (now - B.empty_since >= EMPTY_GRACE)
@@ -234,7 +216,7 @@ int loop_run(void)
         }
         turn_done(t0);
     }
-    B.quit = 1;
+    jobs_stop(); /* from here on, work is done inline: nothing waits on the loop */
     free(ps.pfd);
     free(ps.slot);
     return 0;
