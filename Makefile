@@ -173,6 +173,7 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
+UNIT_DEPS_test_jobs      := broker/jobs/jobs.c broker/base/log.c
 UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
 # The post-quantum key exchanges' arithmetic, compiled into our libssh2 too (libssh2.sh).
 UNIT_DEPS_test_pqkex     := scripts/libssh2-pq/hybrid.c
