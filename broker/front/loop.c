@@ -75,7 +75,7 @@ static int build(struct pollset *ps, int listen_fd)
     int rc = 0;
     ps->n = 0;
     rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
-    rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
+    rc |= add(ps, jobs_fd(), POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = peer_first(); p; p = p->next)
         if (!p->dead)
             rc |= add(ps, p->fd,
@@ -112,24 +112,6 @@ static int any_dirty(void)
         if (c->dirty)
             return 1;
     return 0;
-}
-
-static void finish_jobs(void)
-{
-    struct job *j;
-    while ((j = jobs_take()) != NULL) {
-        if (prompt_pending(j)) {
-            prompt_route(j); /* a question, not the end: the worker waits for the answer */
-            continue;
-        }
-        if (j->kind == JOB_RESOLVE)
-            session_resolved(j);
-        else if (j->kind == JOB_KEM)
-            pool_kem_made(j);
-        else
-            pool_connected(j);
-        jobs_free(j);
-    }
 }
 
 void loop_reap(void)
@@ -207,7 +189,7 @@ int loop_run(int listen_fd)
             if (sl->kind == K_LISTEN)
                 peer_accept(listen_fd);
             else if (sl->kind == K_JOBS)
-                finish_jobs();
+                jobs_finish(prompt_route); /* a question goes to a waiting client */
             else if (sl->kind == K_PEER) {
                 struct peer *p = sl->obj;
                 if (re & POLLOUT)
@@ -233,7 +215,7 @@ int loop_run(int listen_fd)
                 malloc_trim(0);
                 B.freed = 0;
             }
-            if (!pool_first() && !peer_first() && B.njobs == 0) {
+            if (!pool_first() && !peer_first() && jobs_running() == 0) {
                 if (!empty_since)
                     empty_since = now;
                 else if (now - empty_since >= EMPTY_GRACE)
@@ -244,7 +226,7 @@ int loop_run(int listen_fd)
         }
         turn_done(t0);
     }
-    B.quit = 1;
+    jobs_stop(); /* from here on, work is done inline: nothing waits on the loop */
     free(ps.pfd);
     free(ps.slot);
     return 0;

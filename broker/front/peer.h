@@ -19,7 +19,8 @@ struct peer {
     int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
     int closing;            /* close once out is flushed */
     int dead;               /* remove from the list */
-    struct job *prompt_job; /* the connect job whose question this client is answering */
+    struct job *prompt_job; /* the job whose question this client is answering (prompt.c) */
+    uint32_t prompt_id;     /* ... and the PROMPT frame it was asked in */
     struct session *sess;
     struct peer *next;
 };

@@ -1,63 +1,83 @@
-/* Blocking or slow work (ssh -G, connection set-up, goodbyes, known_hosts appends, KEM
- * key pairs for the next rekey) in worker
- * threads, completed on the loop. */
+/* Slow or blocking work in worker threads, completed on the loop (as tmux's job_run): a job
+ * runs in its own thread, then the loop calls its done and free callbacks. Each kind of job
+ * (ssh -G, connection set-up, goodbyes, known_hosts appends, KEM key pairs) is defined next
+ * to its user; this module knows none of them. A worker may also ask the user a question
+ * through the loop and wait for the answer (jobs_ask); the loop routes it (jobs_finish). */
 #ifndef MUXSHIM_JOBS_H
 #define MUXSHIM_JOBS_H
 
-#include "accept.h"
-#include "objects.h"
-#include "conn.h"
-#include "prompt.h"
+#include <pthread.h>
+#include <stddef.h>
 
-enum job_kind { JOB_RESOLVE, JOB_CONNECT, JOB_CLOSE, JOB_LEARN, JOB_KEM };
+#define JOB_QUESTION 2048 /* the longest question a job asks, with its NUL */
+#define JOB_ANSWER 1024   /* the longest answer it takes, with its NUL */
 
-struct job {
-    enum job_kind kind;
-    struct session *sess;    /* JOB_RESOLVE: inputs read from it, untouched by the loop meanwhile */
-    struct sshconn *conn;    /* JOB_CONNECT, JOB_KEM (NULL once that connection went) */
-    int sock;                /* JOB_CONNECT: a connected stream to use (a tunnel), or -1 */
-    char krb5cc[HC_STR];     /* JOB_CONNECT: the client's KRB5CCNAME ... */
-    int has_krb5cc;          /* ... when it has one */
-    int errfd;               /* JOB_CONNECT: a dup of the client's stderr (> 2), else none */
-    char **env;              /* JOB_CONNECT: the client's environment and ... */
-    char *cwd;               /* ... directory, for a ProxyCommand or KnownHostsCommand */
-    int rc;                  /* JOB_RESOLVE: 0 or -1 */
-    struct hostcfg *cfg;     /* JOB_RESOLVE result, JOB_CONNECT input (heap, freed with j) */
-    struct accept_files *known; /* JOB_RESOLVE result: read for conn_accepts (accept.h) */
-    enum conn_status status; /* JOB_CONNECT result */
-    struct conn_result res;  /* JOB_CLOSE: the session, socket and proxy to let go */
-    char *learn_file;        /* JOB_LEARN: the known_hosts file, the host's name in it ... */
-    char *learn_name;
-    unsigned char *learn_key; /* ... and its key blob (all heap, freed with j) */
-    size_t learn_len;
-    int learn_hashed;        /* JOB_LEARN: HashKnownHosts */
-    char kem[64];            /* JOB_KEM: the hybrid key exchange a key pair is made for ... */
-    unsigned char *kem_pair; /* ... into this (heap, wiped and freed with j) ... */
-    size_t kem_len;          /* ... of this many bytes; rc 0 when made */
-    char err[512];
-    struct prompt prompt;          /* JOB_CONNECT: the question being asked, if any */
-    struct conn_prompter prompter; /* JOB_CONNECT: asks through prompt */
+struct job;
+
+/* A kind of job: one static table next to its user. */
+struct job_ops {
+    /* In the worker thread: the slow part. Touches only the job's own data (and what its
+     * kind says the loop leaves alone meanwhile). */
+    void (*run)(struct job *j);
+    /* On the loop once run has returned, or NULL: use the result. */
+    void (*done)(struct job *j);
+    /* The kind's one destructor: on the loop after done, or by whoever made a job that
+     * never started. */
+    void (*free)(struct job *j);
 };
 
-/* Create the completion pipe (B.job_rd/B.job_wr). Returns 0 or -1. */
+/* A question a worker asks the user through the loop (jobs_ask, jobs_say). */
+struct job_question {
+    char text[JOB_QUESTION];
+    int echo; /* 1: the answer may be shown as it is typed */
+    int say;  /* 1: text only, for the user's stderr; no answer */
+};
+
+/* One job: a member of its kind's own struct (JOB_OF gets that back in the callbacks). The
+ * fields are jobs.c's. */
+struct job {
+    const struct job_ops *ops;
+    pthread_mutex_t mu; /* the question: asked by the worker, answered by the loop */
+    pthread_cond_t cv;
+    int state; /* of the question (jobs.c) */
+    struct job_question q;
+    char answer[JOB_ANSWER];
+};
+
+/* The struct of type (with member job) that job pointer p is in. */
+#define JOB_OF(p, type) ((type *)(void *)((char *)(p)-offsetof(type, job)))
+
+/* Create the completion pipe. Returns 0 or -1. */
 int jobs_init(void);
-/* Run j in a new detached thread; returns 0 or -1 (then j is untouched). */
-int jobs_start(struct job *j);
-/* Worker: wake the loop for j (finished, or with a question); returns 0 or -1. */
-int jobs_notify(struct job *j);
-/* Let go of a connect job's client context (errfd, env, cwd). */
-void jobs_client_free(struct job *j);
-/* Free a job the loop took back for good. */
-void jobs_free(struct job *j);
-/* Say goodbye to a server and free its session in a worker, so the loop never waits on
- * it (conn_close's 1 s); the proxy command, if any, is released on the loop afterwards.
- * Inline when the broker is stopping or no worker starts. */
-void jobs_close(LIBSSH2_SESSION *ssh, int sock, struct proxy *px, const char *reason);
-/* Add a host key to a known_hosts file in a worker (the file is locked and read first,
- * which may wait); inline when the broker is stopping or no worker starts. */
-void jobs_learn(const char *file, const char *name, const unsigned char *key, size_t len,
-                int hashed);
-/* Take one finished job from the pipe, or NULL if none is ready. */
-struct job *jobs_take(void);
+/* The read end of the completion pipe, for the loop's poll (readable: call jobs_finish). */
+int jobs_fd(void);
+/* Run j (a kind's job, its data filled) with ops in a new detached thread; 0, or -1 when no
+ * thread starts or the loop has ended (jobs_stop): then j is untouched, still the caller's,
+ * and the caller does the work inline or gives up. */
+int jobs_start(struct job *j, const struct job_ops *ops);
+/* Loop: take every job the pipe holds. A finished one gets its done then its free callback;
+ * one whose worker waits on a question (jobs_question) is given to asked, which must end
+ * the wait with jobs_answer, at once or later. */
+void jobs_finish(void (*asked)(struct job *j));
+/* Jobs started and not yet finished (questions do not count as finished). */
+int jobs_running(void);
+/* The loop has ended: from now on no job starts (jobs_start fails). */
+void jobs_stop(void);
+/* Whether jobs_stop was called: work that would have been a job is done inline, and may
+ * then block, as nothing waits on the loop any more. */
+int jobs_stopped(void);
+
+/* Worker: ask the user text through the loop and wait; 0 and the answer (NUL-terminated, at
+ * most answerlen), or -1 if nobody could answer. Fits struct conn_prompter's ask (conn.h),
+ * with the job as its ctx. */
+int jobs_ask(void *job, const char *text, int echo, char *answer, size_t answerlen);
+/* Worker: show text on the user's stderr through the loop; 0, or -1 if nobody saw it. Fits
+ * struct conn_prompter's say. */
+int jobs_say(void *job, const char *text);
+/* Loop: the question j's worker waits on, or NULL when it waits on none. */
+const struct job_question *jobs_question(struct job *j);
+/* Loop: end the wait of j's question with answer (len bytes; "" for a say), or with no
+ * answer when answer is NULL or longer than JOB_ANSWER allows. */
+void jobs_answer(struct job *j, const char *answer, size_t len);
 
 #endif

@@ -4,7 +4,6 @@
 #include "pool.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "fatal.h"
 #include "fingerprint.h"
 #include "hostkey.h"
+#include "jobs.h"
 #include "jump.h"
 #include "localcmd.h"
 #include "log.h"
@@ -90,16 +90,6 @@ static void show_banner(const struct sshconn *c, struct session *s)
         session_say(s, c->facts.banner);
 }
 
-/* A connect job that was never started (its worker would have freed it with jobs_free). */
-static void drop_job(struct job *j)
-{
-    if (j->sock >= 0)
-        close(j->sock);
-    jobs_client_free(j);
-    hostcfg_free(j->cfg);
-    free(j);
-}
-
 /* The tunnel through the last jump host that will carry c's SSH connection. */
 static int start_tunnel(struct sshconn *c, struct session *s)
 {
@@ -125,23 +115,6 @@ static int start_tunnel(struct sshconn *c, struct session *s)
     return 0;
 }
 
-/* What the commands ssh would run need of the client: its stderr, environment, cwd. */
-static int client_context(struct job *j, const struct session *s)
-{
-    int n = 0;
-    while (s->env && s->env[n])
-        n++;
-    j->env = calloc((size_t)n + 1, sizeof *j->env);
-    j->cwd = strdup(s->cwd ? s->cwd : "/");
-    if (!j->env || !j->cwd)
-        return -1;
-    for (int i = 0; i < n; i++)
-        if (!(j->env[i] = strdup(s->env[i])))
-            return -1;
-    j->errfd = s->err.fd >= 0 ? fcntl(s->err.fd, F_DUPFD_CLOEXEC, 3) : -1;
-    return 0;
-}
-
 static struct sshconn *conn_new(struct session *s)
 {
     struct sshconn *c = calloc(1, sizeof *c);
@@ -159,36 +132,16 @@ static struct sshconn *conn_new(struct session *s)
     c->sock = -1;
     c->state = C_CONNECTING;
     c->persist = s->cfg->controlpersist >= 0 ? s->cfg->controlpersist : runtime_persist_default();
-    struct job *j = calloc(1, sizeof *j);
-    if (j)
-        j->cfg = malloc(sizeof *j->cfg);
-    /* the connect job's own, freed with the job */
-    if (!j || !j->cfg || hostcfg_copy(j->cfg, s->cfg) < 0) {
-        if (j)
-            free(j->cfg);
-        free(j);
-        free(c);
-        return NULL;
-    }
-    const char *krb5 = words_env(s->env, "KRB5CCNAME");
-    j->has_krb5cc = krb5 != NULL;
-    snprintf(j->krb5cc, sizeof j->krb5cc, "%s", krb5 ? krb5 : "");
-    j->kind = JOB_CONNECT;
-    j->conn = c;
-    j->sock = -1;
-    j->errfd = -1;
-    if ((s->cfg->proxycommand[0] || s->cfg->knownhostscommand[0]) && client_context(j, s) < 0) {
-        jobs_client_free(j);
-        hostcfg_free(j->cfg);
-        free(j);
+    struct connect_job *j = pool_connect_job_new(c, s);
+    if (!j) {
         free(c);
         return NULL;
     }
     if (s->cfg->proxyjump[0]) {
         /* Through a jump host: the job starts once the tunnel's channel is open. */
         c->pending_job = j;
-    } else if (jobs_start(j) < 0) {
-        drop_job(j);
+    } else if (pool_connect_job_start(j) < 0) {
+        pool_connect_job_free(j);
         free(c);
         return NULL;
     }
@@ -219,7 +172,7 @@ static int accepts(const struct sshconn *c, struct session *s)
         char name[HC_STR + 16], msg[HC_STR + 600];
         hostkey_lookup_name(s->cfg, name, sizeof name);
         if (s->known && s->known->kh_writable) {
-            jobs_learn(s->cfg->userknownhostsfile[0], name, c->facts.hostkey, c->facts.hostkey_len,
+            pool_learn(s->cfg->userknownhostsfile[0], name, c->facts.hostkey, c->facts.hostkey_len,
                        s->cfg->hashknownhosts);
             fp_added_line(name, c->facts.hostkey, c->facts.hostkey_len, msg, sizeof msg);
         } else {
@@ -241,7 +194,7 @@ void pool_attach(struct session *s)
         return;
     }
     struct sshconn *wait = NULL;
-    if (B.quit) {
+    if (jobs_stopped()) {
         session_reject(s, ERR_FALLBACK, "the broker is stopping");
         return;
     }
@@ -327,7 +280,7 @@ void pool_move_waiting(struct sshconn *c)
 static void free_conn(struct sshconn *c)
 {
     if (c->pending_job) {
-        drop_job(c->pending_job);
+        pool_connect_job_free(c->pending_job);
         c->pending_job = NULL;
     }
     if (c->tunnel) {
@@ -341,15 +294,14 @@ static void free_conn(struct sshconn *c)
             break;
         }
     }
-    if (c->kem_job)
-        c->kem_job->conn = NULL; /* it finishes on its own (pool_kem_made) */
+    pool_kem_drop(c);
     spare_drop(c);
     agentfwd_drop(c);
     envreq_free(c->env_hint);
     if (c->ssh && !c->dead_link) {
         /* The goodbye in a worker, the proxy command's SIGHUP after it: the loop never
          * waits on the server. */
-        jobs_close(c->ssh, c->sock, c->proxy, "disconnected by muxshim");
+        pool_close_ssh(c->ssh, c->sock, c->proxy, "disconnected by muxshim");
     } else {
         if (c->ssh)
             conn_close(c->ssh, c->sock, NULL); /* cuts the socket first: does not wait */
@@ -456,13 +408,13 @@ static void conn_failed(struct sshconn *c, enum conn_status st, const char *err)
 
 void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err)
 {
-    struct job *j = c->pending_job;
+    struct connect_job *j = c->pending_job;
     if (!j || c->reap)
         return;
     c->pending_job = NULL;
-    if (st == CONN_OK && jobs_start(j) == 0)
+    if (st == CONN_OK && pool_connect_job_start(j) == 0)
         return;
-    drop_job(j);
+    pool_connect_job_free(j);
     if (c->state == C_CONNECTING)
         conn_failed(c, st == CONN_OK ? CONN_FALLBACK : st,
                     st == CONN_OK ? "cannot start a worker thread" : err);
@@ -483,7 +435,7 @@ static void check_waiting(struct sshconn *c)
     }
 }
 
-void pool_connected(struct job *j)
+void pool_connected(struct connect_job *j)
 {
     struct sshconn *c = j->conn;
     if (j->status == CONN_OK) {

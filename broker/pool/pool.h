@@ -4,13 +4,14 @@
 
 #include "objects.h"
 #include "conn.h"
-#include "jobs.h"
+
+struct job;
 
 /* Give a resolved session a connection of its authority: a ready one with room that it
  * accepts (accept.h), one being made, or a new one. */
 void pool_attach(struct session *s);
-/* A connection job finished: start its waiting sessions, or fail them. */
-void pool_connected(struct job *j);
+/* The connection a job is making (a connect job asking the user a question), else NULL. */
+struct sshconn *pool_job_conn(const struct job *j);
 /* The tunnel for c (through a jump host) is open (CONN_OK: start the connect job) or
  * failed (c fails with st and err). */
 void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err);
@@ -50,8 +51,6 @@ void pool_say_kex(const struct sshconn *c, struct session *s);
 /* If c's next key exchange would make a KEM key pair (a post-quantum hybrid), have a worker
  * make one ahead (kex.c), so that a rekey on the loop makes none. */
 void pool_kem_ahead(struct sshconn *c);
-/* A KEM job finished: give its key pair to its connection, if that is still there. */
-void pool_kem_made(struct job *j);
 /* Close every connection (broker shutdown). */
 void pool_shutdown(void);
 

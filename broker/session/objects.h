@@ -18,7 +18,8 @@ struct peer;
 struct session;
 struct session_owner_ops;
 struct sshconn;
-struct job;
+struct connect_job;
+struct kem_job;
 struct proxy;
 struct agentch;
 struct accept_files;
@@ -143,7 +144,7 @@ struct sshconn {
     int want_write;          /* the last EAGAIN was on sending */
     struct session *blocked; /* session whose op must be retried before any other */
     struct session *tunnel;  /* through a jump host: the session carrying our socket */
-    struct job *pending_job; /* through a jump host: the connect job, until the tunnel opens */
+    struct connect_job *pending_job; /* via a jump host: the connect job, until the tunnel opens */
     struct proxy *proxy;     /* through a ProxyCommand: the command (proxy.h) */
     struct spare spares[SPARE_MAX]; /* session channels opened ahead for the next sessions */
     const void *opener;             /* who has a channel open in flight (a spare, or a session):
@@ -183,7 +184,7 @@ struct sshconn {
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
     int reap;  /* released (C_DEAD): freed at the end of the loop turn */
-    struct job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
+    struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;      /* ... could not be made or given: the next rekey makes its own */
     unsigned long kem_given; /* key pairs given ahead */
     struct sshconn *next;

@@ -109,7 +109,7 @@ void session_reject(struct session *s, int code, const char *msg)
     session_free(s);
 }
 
-void session_resolved(struct job *j)
+void sess_resolved(struct resolve_job *j)
 {
     struct session *s = j->sess;
     s->job = 0;

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "jobs.h"
 #include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
 #include "pool.h"
 #include "session_int.h"
@@ -25,13 +24,49 @@ static char *pstrdup(const struct pstr *s)
     return strndup(s->p, s->n);
 }
 
+/* Worker: ssh -G for the session, and the files its sharing decision compares (accept.h),
+ * read here rather than on the loop. */
+static void resolve_run(struct job *job)
+{
+    struct resolve_job *j = JOB_OF(job, struct resolve_job);
+    struct session *s = j->sess;
+    j->cfg = calloc(1, sizeof *j->cfg);
+    if (!j->cfg) {
+        j->rc = -1;
+        strcpy(j->err, "out of memory");
+        return;
+    }
+    j->rc = sshconfig_resolve(s->real_ssh, s->cwd, s->opts, s->dest, s->command, s->env, j->cfg,
+                              j->err, sizeof j->err);
+    if (j->rc == 0)
+        j->known = accept_files_read(j->cfg);
+}
+
+static void resolve_done(struct job *job)
+{
+    sess_resolved(JOB_OF(job, struct resolve_job));
+}
+
+/* The resolve job's destructor: what the session did not take. */
+static void resolve_free(struct job *job)
+{
+    struct resolve_job *j = JOB_OF(job, struct resolve_job);
+    hostcfg_free(j->cfg);
+    accept_files_free(j->known);
+    free(j);
+}
+
+static const struct job_ops resolve_ops = {
+    .run = resolve_run, .done = resolve_done, .free = resolve_free};
+
 /* Start the ssh -G job of a new session; returns s, or NULL (s freed) with err. */
 static struct session *start_resolve(struct session *s, char *err, size_t errlen)
 {
     s->state = S_RESOLVING;
-    struct job *j = calloc(1, sizeof *j);
-    if (!j || (j->kind = JOB_RESOLVE, j->sess = s, jobs_start(j) < 0)) {
-        free(j);
+    struct resolve_job *j = calloc(1, sizeof *j);
+    if (!j || (j->sess = s, jobs_start(&j->job, &resolve_ops) < 0)) {
+        if (j)
+            resolve_free(&j->job);
         snprintf(err, errlen, "cannot start resolving the host");
         session_free(s);
         return NULL;

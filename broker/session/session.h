@@ -3,7 +3,6 @@
 #define MUXSHIM_SESSION_H
 
 #include "objects.h"
-#include "jobs.h"
 #include "proto.h"
 
 /* Operations that may leave a partially sent packet and must be retried first. */
@@ -82,8 +81,6 @@ void session_refuse(struct session *s, int code, const char *msg);
 void session_say(struct session *s, const char *text);
 /* Tell the owner the command may run (STARTED_* flags); nonzero once the client has it. */
 int session_tell_started(struct session *s, uint32_t flags);
-/* The ssh -G job finished: choose the mode and hand the session to the pool (or answer). */
-void session_resolved(struct job *j);
 /* Advance the session as far as it can go without blocking; returns nonzero on progress. */
 int session_step(struct session *s);
 /* The muxssh behind the session went away. */

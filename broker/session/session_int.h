@@ -3,6 +3,7 @@
 #ifndef MUXSHIM_SESSION_INT_H
 #define MUXSHIM_SESSION_INT_H
 
+#include "jobs.h"
 #include "session.h"
 
 /* endpoint.c */
@@ -26,6 +27,17 @@ void sess_release_peer(struct session *s);
 void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg);
 
 /* policy.c */
+/* A session's ssh -G job (session.c starts it; sess_resolved takes its result). */
+struct resolve_job {
+    struct job job;
+    struct session *sess;       /* inputs read from it, untouched by the loop meanwhile */
+    int rc;                     /* 0, or -1 with err */
+    struct hostcfg *cfg;        /* the result (heap: taken, or freed with the job) */
+    struct accept_files *known; /* the files conn_accepts reads (accept.h), likewise */
+    char err[512];
+};
+/* The ssh -G job finished: choose the mode and hand the session to the pool (or answer). */
+void sess_resolved(struct resolve_job *j);
 /* Count a session the broker serves (once its command may run). */
 void sess_count_served(const struct session *s);
 

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "jobs.h"
 #include "peer.h"
 #include "pool.h"
 #include "pool_int.h"
@@ -94,15 +93,14 @@ static void test_conn_failed_epipe(void)
     struct peer *p = dead_client();
     struct session *s = waiting_session(p);
     struct sshconn *c = conn_with(s, C_CONNECTING);
-    struct job *j = calloc(1, sizeof *j);
-    j->kind = JOB_CONNECT;
+    struct connect_job *j = calloc(1, sizeof *j);
     j->conn = c;
     j->sock = -1;
     j->errfd = -1;
     j->status = CONN_FALLBACK;
     snprintf(j->res.err, sizeof j->res.err, "connection refused");
     pool_connected(j);
-    free(j); /* jobs_free would also end a ProxyCommand: this one has none */
+    pool_connect_job_free(j); /* as the loop does after a connect job's done */
     reap();
     CHECK(peer_first() == NULL, "the dead client is freed");
     CHECK(pool_first() == NULL, "the failed connection is freed");
