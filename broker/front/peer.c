@@ -11,6 +11,7 @@
 #include "control.h"
 #include "localcmd.h"
 #include "log.h"
+#include "pool.h"
 #include "prompt.h"
 #include "proto.h"
 #include "route.h"
@@ -230,7 +231,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         }
         int fds[3] = {p->fds[0], p->fds[1], p->fds[2]};
         p->nfds = 0;
-        p->sess = session_new(p, &m, fds, 0, err, sizeof err);
+        p->sess = session_new(p, &m, fds, 0, &pool_session_ops, err, sizeof err);
         if (p->sess) {
             peer_own(p, p->sess);
         } else {
@@ -252,7 +253,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "unknown CONTROL operation");
             return;
         }
-        p->sess = session_new(p, &m, NULL, (int)m.u[0], err, sizeof err);
+        p->sess = session_new(p, &m, NULL, (int)m.u[0], &pool_session_ops, err, sizeof err);
         if (p->sess) {
             peer_own(p, p->sess);
         } else {
@@ -262,9 +263,9 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         return;
     case MSG_HANDED: {
         /* No reply: the session resolves its host with no client, to be counted. */
-        struct session *s = p->sess || p->closing
-                                ? NULL
-                                : session_new(NULL, &m, NULL, SESSION_HANDED, err, sizeof err);
+        struct session *s = p->sess || p->closing ? NULL
+                                                  : session_new(NULL, &m, NULL, SESSION_HANDED,
+                                                                &pool_session_ops, err, sizeof err);
         if (!s && !p->sess && !p->closing)
             blog("client pid %d: HANDED not counted: %s", (int)p->pid, err);
         peer_finish(p);
@@ -275,7 +276,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "ROUTE while a request is running");
             return;
         }
-        p->sess = session_new_route(p, &m, err, sizeof err);
+        p->sess = session_new_route(p, &m, &pool_session_ops, err, sizeof err);
         if (p->sess) {
             peer_own(p, p->sess);
         } else {

@@ -592,3 +592,10 @@ static int tunnel_tell(void *owner, struct session *s, const struct session_note
 }
 
 static const struct session_owner_ops tunnel_owner = {.tell = tunnel_tell};
+
+const struct session_pool_ops pool_session_ops = {
+    .attach = pool_attach,
+    .detach = pool_detach,
+    .broken = pool_broken,
+    .channel_freed = pool_channel_freed,
+};

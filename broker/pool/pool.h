@@ -6,6 +6,11 @@
 #include "conn.h"
 #include "jobs.h"
 
+struct session_pool_ops;
+
+/* What the pool does for the sessions it holds (session.h): given to each session it is
+ * to hold (session_new, session_new_route). */
+extern const struct session_pool_ops pool_session_ops;
 /* Give a resolved session a connection of its authority: a ready one with room that it
  * accepts (accept.h), one being made, or a new one. */
 void pool_attach(struct session *s);

@@ -17,6 +17,7 @@
 struct peer;
 struct session;
 struct session_owner_ops;
+struct session_pool_ops;
 struct sshconn;
 struct job;
 struct proxy;
@@ -53,6 +54,7 @@ struct session {
     struct peer *peer;                         /* its client, the owner (NULL once it went away) */
     const struct session_owner_ops *owner_ops; /* how it tells its owner (session.h) */
     void *owner;               /* its client, or the connection a tunnel carries; or NULL */
+    const struct session_pool_ops *pool_ops; /* how it asks its pool (session.h) */
     int dead;                  /* released: freed at the end of the loop turn */
     struct session *reap_next; /* in B.reap while dead */
     struct sshconn *conn;

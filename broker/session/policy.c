@@ -16,7 +16,6 @@
 #include "envreq.h"
 #include "localcmd.h"
 #include "log.h"
-#include "pool.h"
 #include "session_int.h"
 #include "stats.h"
 
@@ -154,5 +153,5 @@ void session_resolved(struct job *j)
     if (s->cfg->warnings[0] && s->peer) /* what the real ssh would have printed */
         session_say(s, s->cfg->warnings);
     s->state = S_WAITCONN;
-    pool_attach(s);
+    s->pool_ops->attach(s);
 }

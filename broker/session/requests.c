@@ -16,7 +16,6 @@
 #include "envreq.h"
 #include "fingerprint.h"
 #include "log.h"
-#include "pool.h"
 #include "session_int.h"
 
 /* Records an EAGAIN: when it left a packet half sent, this op must be retried first. */
@@ -74,7 +73,7 @@ void sess_fail(struct session *s, int rc, const char *what)
         s->state = S_CLOSING;
         return;
     }
-    pool_broken(s->conn, rc);
+    s->pool_ops->broken(s->conn, rc);
 }
 
 /* The pty request, ahead of env requests as ssh sends it. */
@@ -249,7 +248,7 @@ static int step_closing(struct session *s)
         collect_exit(s);
         libssh2_channel_free(s->ch);
         s->ch = NULL;
-        pool_channel_freed(s->conn);
+        s->pool_ops->channel_freed(s->conn);
     }
     s->state = S_DONE;
     return 1;

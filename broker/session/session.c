@@ -15,7 +15,6 @@
 
 #include "jobs.h"
 #include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
-#include "pool.h"
 #include "session_int.h"
 #include "state.h"
 #include "term.h"
@@ -83,12 +82,13 @@ static struct session *session_alloc(struct peer *p, int in, int out, int errfd,
 }
 
 struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
-                            char *err, size_t errlen)
+                            const struct session_pool_ops *pool, char *err, size_t errlen)
 {
     struct session *s =
         session_alloc(p, fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
     if (!s)
         return NULL;
+    s->pool_ops = pool;
     s->ctl_op = ctl_op;
     if (ctl_op) {
         /* CONTROL: u32 op, str real_ssh, str cwd, strlist opts, str dest, strlist env */
@@ -132,14 +132,15 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
     return start_resolve(s, err, errlen);
 }
 
-struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
-                                  size_t errlen)
+struct session *session_new_route(struct peer *p, const struct proto_msg *m,
+                                  const struct session_pool_ops *pool, char *err, size_t errlen)
 {
     /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
      * strlist opts, u32 from_port, str to_addr, u32 to_port */
     struct session *s = session_alloc(p, -1, -1, -1, err, errlen);
     if (!s)
         return NULL;
+    s->pool_ops = pool;
     s->real_ssh = pstrdup(&m->s[0]);
     s->cwd = pstrdup(&m->s[1]);
     s->dest = pstrdup(&m->s[2]);
@@ -183,6 +184,7 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
         return NULL;
     }
     s->opts = opts;
+    s->pool_ops = origin->pool_ops;
     s->real_ssh = strdup(origin->real_ssh);
     s->cwd = strdup(origin->cwd);
     s->dest = strdup(dest);
@@ -271,7 +273,7 @@ void session_client_gone(struct session *s)
             s->state = S_DONE;
             s->conn->dirty = 1;
         } else if (s->conn) {
-            pool_detach(s);
+            s->pool_ops->detach(s);
             session_free(s);
         } else {
             session_free(s);
@@ -350,7 +352,7 @@ void session_free(struct session *s)
         s->owner = NULL;
     }
     if (s->conn)
-        pool_detach(s);
+        s->pool_ops->detach(s);
     s->reap_next = B.reap;
     B.reap = s;
 }

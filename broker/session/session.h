@@ -51,28 +51,41 @@ struct session_owner_ops {
     int (*tell)(void *owner, struct session *s, const struct session_note *n);
 };
 
+/* What a session asks of the pool that holds its connections (pool.c gives it with the
+ * session, pool.h): the session reaches pool/ in no other way. */
+struct session_pool_ops {
+    /* s is resolved: give it a connection of its authority (it may be rejected instead). */
+    void (*attach)(struct session *s);
+    /* Take s off its connection (s->conn). */
+    void (*detach)(struct session *s);
+    /* A libssh2 call on c failed with rc (not EAGAIN, not of one channel): c is unusable. */
+    void (*broken)(struct sshconn *c, int rc);
+    /* c has just freed a session channel. */
+    void (*channel_freed)(struct sshconn *c);
+};
+
 /* ctl_op of a HANDED notice: resolved only to count a hand-over under its host. */
 #define SESSION_HANDED 100
 
 /* Build a session from a decoded OPEN (or CONTROL when ctl_op; HANDED when ctl_op is
- * SESSION_HANDED: no client, the reason in command) and start its ssh -G job.
- * fds (3 for OPEN) are owned by the session from here on, even on failure. Returns it,
- * or NULL with err set. */
+ * SESSION_HANDED: no client, the reason in command), which asks pool for its connection,
+ * and start its ssh -G job. fds (3 for OPEN) are owned by the session from here on, even on
+ * failure. Returns it, or NULL with err set. */
 struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
-                            char *err, size_t errlen);
+                            const struct session_pool_ops *pool, char *err, size_t errlen);
 /* Make ops (with owner) the one the session tells what happens to it. */
 void session_set_owner(struct session *s, const struct session_owner_ops *ops, void *owner);
 /* A jump host's tunnel: a session with no client that resolves dest with opts (owned),
  * opens a direct-tcpip channel to host:port on dest's connection and pumps it to fd (a
- * socketpair end, owned), for the connection carries, its owner through ops; env, ssh and
- * cwd come from origin. Returns it, or NULL with err. */
+ * socketpair end, owned), for the connection carries, its owner through ops; env, ssh, cwd
+ * and the pool come from origin. Returns it, or NULL with err. */
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
                                    const struct session_owner_ops *ops, char *err, size_t errlen);
 /* A routed connect() (ROUTE): a direct-tcpip channel to host:port through the route's
- * host, answered with ROUTE_REPLY. Returns it, or NULL with err. */
-struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
-                                  size_t errlen);
+ * host, on a connection of pool, answered with ROUTE_REPLY. Returns it, or NULL with err. */
+struct session *session_new_route(struct peer *p, const struct proto_msg *m,
+                                  const struct session_pool_ops *pool, char *err, size_t errlen);
 /* The session cannot be served: ERROR to its client (or the failure to the connection its
  * tunnel was for), then release it. */
 void session_reject(struct session *s, int code, const char *msg);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pool.h"
 #include "route.h"
 #include "session_int.h"
 

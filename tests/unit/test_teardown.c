@@ -52,6 +52,7 @@ static struct session *waiting_session(struct peer *p)
 {
     struct session *s = calloc(1, sizeof *s);
     s->peer = p;
+    s->pool_ops = &pool_session_ops;
     p->sess = s;
     if (peer_own)
         peer_own(p, s);
