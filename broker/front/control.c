@@ -19,9 +19,8 @@
 #include "state.h"
 #include "stats.h"
 
-void control_resolved(struct session *s)
+void control_resolved(struct peer *p, const struct session *s)
 {
-    struct peer *p = s->peer;
     struct sshconn *found[64];
     int n = pool_find(s->cfg->token, found, 64);
     char text[4096];
@@ -47,9 +46,6 @@ void control_resolved(struct session *s)
         }
         peer_send_ctl_reply(p, CTLR_OK, "Exit request sent.\r\n");
     }
-    p->sess = NULL;
-    peer_finish(p);
-    session_free(s);
 }
 
 /* cpu_ms: user and system time of WHO (RUSAGE_SELF or RUSAGE_CHILDREN) in ms */

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
+#include "session.h"
 
 void prompt_init(struct prompt *p)
 {
@@ -98,7 +99,7 @@ static struct peer *asker_of(const struct sshconn *c, int depth)
     struct peer *pick = NULL;
     /* Sessions are pushed at the head: the last one found is the oldest. */
     for (struct session *s = c ? c->sessions : NULL; s && depth < 16; s = s->next) {
-        struct peer *p = s->peer;
+        struct peer *p = session_client(s);
         if (p && !p->dead && !p->closing && !p->prompt_job)
             pick = p;
         else if (!p && s->tunnel_for) {

@@ -72,7 +72,7 @@ static const struct session_owner_ops tunnel_owner;
 /* The server's auth banner (engine.h), as ssh's own login would print it for s. */
 static void show_banner(const struct sshconn *c, struct session *s)
 {
-    if (c->facts.banner[0] && s->peer && s->cfg && s->cfg->loglevel >= 3)
+    if (c->facts.banner[0] && session_client(s) && s->cfg && s->cfg->loglevel >= 3)
         session_say(s, c->facts.banner);
 }
 
@@ -214,7 +214,7 @@ static int accepts(const struct sshconn *c, struct session *s)
                      "Failed to add the host to the list of known hosts (%.500s).\r\n",
                      s->cfg->userknownhostsfile[0]);
         }
-        if (s->peer && s->cfg->loglevel >= 3)
+        if (session_client(s) && s->cfg->loglevel >= 3)
             session_say(s, msg);
     }
     return 1;
@@ -295,7 +295,8 @@ void pool_move_waiting(struct sshconn *c)
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
-        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP && s->peer) {
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP &&
+            session_client(s)) {
             pool_unlink_session(c, s);
             if (refused) {
                 s->state = S_DONE;
@@ -387,7 +388,7 @@ void pool_kill(struct sshconn *c, const char *msg)
     while (s) {
         struct session *next = s->next;
         char words[512];
-        if (session_unstarted(s) && s->peer && !s->retried) {
+        if (session_unstarted(s) && session_client(s) && !s->retried) {
             /* Nothing of the client's was consumed: try again on another connection, once
              * (a link that breaks every connection the same way must not hold the session
              * for ever: the second time it ends as ssh would have the first time). */

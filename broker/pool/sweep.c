@@ -63,7 +63,7 @@ void pool_sweep(struct sshconn *c)
             session_show_hostkey(s);
             s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
             c->dirty = 1;
-            if (s->peer && !s->started) {
+            if (session_client(s) && !s->started) {
                 s->started = 1;
                 stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
                 session_tell_started(s, s->cfg->forkafterauthentication ? STARTED_FORK : 0);

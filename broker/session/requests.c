@@ -151,8 +151,8 @@ void session_show_hostkey(struct session *s)
 {
     char text[1024];
     struct sshconn *c = s->conn;
-    if (s->hk_shown || !s->peer || !s->cfg || !c || !s->cfg->visualhostkey || !s->hk_known ||
-        s->cfg->loglevel < 3 ||
+    if (s->hk_shown || !session_client(s) || !s->cfg || !c || !s->cfg->visualhostkey ||
+        !s->hk_known || s->cfg->loglevel < 3 ||
         fp_visual_text(c->facts.hostkey, c->facts.hostkey_len, text, sizeof text) < 0)
         return;
     s->hk_shown = 1;
@@ -270,24 +270,24 @@ int session_step(struct session *s)
 {
     switch (s->state) {
     case S_OPENING:
-        if (!s->peer && !s->tunnel_for && !s->detached && s->conn->opener != s) {
+        if (!session_client(s) && !s->tunnel_for && !s->detached && s->conn->opener != s) {
             s->state = S_DONE;
             return 1;
         }
         return sess_step_opening(s); /* an open in flight is finished, then closed */
     case S_SETENV:
     case S_START:
-        if (!s->peer) {
+        if (!session_client(s)) {
             s->state = S_CLOSING;
             return 1;
         }
         return step_requests(s);
     case S_RUNNING:
-        if (!s->peer && s->mode == MODE_NONE) {
+        if (!session_client(s) && s->mode == MODE_NONE) {
             s->state = S_DONE;
             return 1;
         }
-        if (!s->peer && !s->tunnel_for && !s->detached) {
+        if (!session_client(s) && !s->tunnel_for && !s->detached) {
             s->state = S_CLOSING;
             return 1;
         }

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "jobs.h"
-#include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
 #include "session_int.h"
 #include "state.h"
 #include "term.h"
@@ -61,8 +60,7 @@ static int parse_fwd(struct session *s, const char *arg)
 
 /* A new session with its three endpoints (fds owned from here on) and no exit yet; NULL
  * with err, the fds closed, when memory is short. */
-static struct session *session_alloc(struct peer *p, int in, int out, int errfd, char *err,
-                                     size_t errlen)
+static struct session *session_alloc(int in, int out, int errfd, char *err, size_t errlen)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -72,8 +70,6 @@ static struct session *session_alloc(struct peer *p, int in, int out, int errfd,
                 close(fds[fd]);
         return NULL;
     }
-    s->peer = p;
-    s->owner = p;
     sess_endpoint_open(&s->in, in);
     sess_endpoint_open(&s->out, out);
     sess_endpoint_open(&s->err, errfd);
@@ -81,11 +77,11 @@ static struct session *session_alloc(struct peer *p, int in, int out, int errfd,
     return s;
 }
 
-struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
+struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_op,
                             const struct session_pool_ops *pool, char *err, size_t errlen)
 {
     struct session *s =
-        session_alloc(p, fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
+        session_alloc(fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
     if (!s)
         return NULL;
     s->pool_ops = pool;
@@ -132,12 +128,12 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
     return start_resolve(s, err, errlen);
 }
 
-struct session *session_new_route(struct peer *p, const struct proto_msg *m,
-                                  const struct session_pool_ops *pool, char *err, size_t errlen)
+struct session *session_new_route(const struct proto_msg *m, const struct session_pool_ops *pool,
+                                  char *err, size_t errlen)
 {
     /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
      * strlist opts, u32 from_port, str to_addr, u32 to_port */
-    struct session *s = session_alloc(p, -1, -1, -1, err, errlen);
+    struct session *s = session_alloc(-1, -1, -1, err, errlen);
     if (!s)
         return NULL;
     s->pool_ops = pool;
@@ -174,11 +170,38 @@ void session_set_owner(struct session *s, const struct session_owner_ops *ops, v
     s->owner = owner;
 }
 
+void *session_client(const struct session *s)
+{
+    return s->tunnel_for ? NULL : s->owner; /* a tunnel's owner is the connection it carries */
+}
+
+static void *asker_of(const struct sshconn *c, int (*can_ask)(void *client), int depth)
+{
+    void *pick = NULL;
+    /* Sessions are pushed at the head: the last one found is the oldest. */
+    for (struct session *s = c ? c->sessions : NULL; s && depth < 16; s = s->next) {
+        void *p = session_client(s);
+        if (p && can_ask(p))
+            pick = p;
+        else if (!p && s->tunnel_for) {
+            void *q = asker_of(s->tunnel_for, can_ask, depth + 1);
+            if (q)
+                pick = q;
+        }
+    }
+    return pick;
+}
+
+void *session_asker(const struct sshconn *c, int (*can_ask)(void *client))
+{
+    return asker_of(c, can_ask, 0);
+}
+
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
                                    const struct session_owner_ops *ops, char *err, size_t errlen)
 {
-    struct session *s = session_alloc(NULL, fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
+    struct session *s = session_alloc(fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
     if (!s) {
         proto_strv_free(opts);
         return NULL;
@@ -213,7 +236,7 @@ int sess_tell(struct session *s, const struct session_note *n)
 
 void session_say(struct session *s, const char *text)
 {
-    if (s->peer)
+    if (session_client(s))
         sess_tell(s, &(struct session_note){.ev = SEV_MESSAGE, .text = text});
 }
 
@@ -223,12 +246,11 @@ int session_tell_started(struct session *s, uint32_t flags)
 }
 
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
-void sess_release_peer(struct session *s)
+void sess_release_client(struct session *s)
 {
-    if (!s->peer)
+    if (!session_client(s))
         return;
     sess_tell(s, &(struct session_note){.ev = SEV_RELEASE});
-    s->peer = NULL;
     s->owner = NULL;
 }
 
@@ -248,9 +270,9 @@ void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg)
 
 void session_refuse(struct session *s, int code, const char *msg)
 {
-    if (s->peer)
+    if (session_client(s))
         sess_tell(s, &(struct session_note){.ev = SEV_ERROR, .code = code, .text = msg});
-    sess_release_peer(s);
+    sess_release_client(s);
     session_free(s);
 }
 
@@ -263,7 +285,6 @@ void session_client_gone(struct session *s)
 {
     if (s->dead)
         return;
-    s->peer = NULL;
     s->owner = NULL;
     switch (s->state) {
     case S_RESOLVING:
@@ -323,19 +344,19 @@ void session_poll_events(const struct session *s, short ev[3])
 
 void session_finish(struct session *s)
 {
-    struct peer *p = s->peer;
+    int client = session_client(s) != NULL;
     /* Output is flushed (or its reader is gone): give the caller its fds back first. */
     sess_endpoint_close(&s->err);
     sess_endpoint_close(&s->out);
     sess_endpoint_close(&s->in);
-    if (p) {
+    if (client) {
         if (s->exit_kind == -1)
             sess_set_exit(s, EXIT_STATUS, 0, "");
         sess_tell(s, &(struct session_note){.ev = SEV_EXIT,
                                             .kind = s->exit_kind,
                                             .code = s->exit_code,
                                             .text = s->exit_msg});
-        sess_release_peer(s);
+        sess_release_client(s);
     }
     session_free(s);
 }
@@ -345,12 +366,7 @@ void session_free(struct session *s)
     if (!s || s->dead)
         return;
     s->dead = 1;
-    if (s->peer) {
-        if (s->peer->sess == s)
-            s->peer->sess = NULL;
-        s->peer = NULL;
-        s->owner = NULL;
-    }
+    sess_release_client(s); /* a client still holding it lets it go */
     if (s->conn)
         s->pool_ops->detach(s);
     s->reap_next = B.reap;

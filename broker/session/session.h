@@ -30,7 +30,8 @@ enum session_event {
     SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */
     SEV_STARTED,       /* code: STARTED_* flags; returns nonzero once it has left */
     SEV_PENDING,       /* returns nonzero while earlier replies wait to be sent */
-    SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it */
+    SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it (the
+                          session is released after) */
     SEV_ROUTE_REPLY,   /* code: errno or 0, fd: the program's end; returns 0 or -1 */
     SEV_ERROR,         /* code: ERR_*, text: the session cannot be served */
     SEV_EXIT,          /* kind, code, text: the session ended */
@@ -71,10 +72,17 @@ struct session_pool_ops {
  * SESSION_HANDED: no client, the reason in command), which asks pool for its connection,
  * and start its ssh -G job. fds (3 for OPEN) are owned by the session from here on, even on
  * failure. Returns it, or NULL with err set. */
-struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
+struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_op,
                             const struct session_pool_ops *pool, char *err, size_t errlen);
-/* Make ops (with owner) the one the session tells what happens to it. */
+/* Make ops (with owner) the one the session tells what happens to it: its client's (the
+ * client that sent OPEN, CONTROL or ROUTE), or a tunnel's (session_new_tunnel). */
 void session_set_owner(struct session *s, const struct session_owner_ops *ops, void *owner);
+/* The client that owns s, or NULL (it has none, it went away, or s is a tunnel). */
+void *session_client(const struct session *s);
+/* The client to ask what connection c's connect job asks: of the clients of the sessions
+ * waiting on c, the first that came and that can_ask accepts; for a jump host's connection,
+ * such a client of a connection its tunnel carries. NULL when there is none. */
+void *session_asker(const struct sshconn *c, int (*can_ask)(void *client));
 /* A jump host's tunnel: a session with no client that resolves dest with opts (owned),
  * opens a direct-tcpip channel to host:port on dest's connection and pumps it to fd (a
  * socketpair end, owned), for the connection carries, its owner through ops; env, ssh, cwd
@@ -84,8 +92,8 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
                                    const struct session_owner_ops *ops, char *err, size_t errlen);
 /* A routed connect() (ROUTE): a direct-tcpip channel to host:port through the route's
  * host, on a connection of pool, answered with ROUTE_REPLY. Returns it, or NULL with err. */
-struct session *session_new_route(struct peer *p, const struct proto_msg *m,
-                                  const struct session_pool_ops *pool, char *err, size_t errlen);
+struct session *session_new_route(const struct proto_msg *m, const struct session_pool_ops *pool,
+                                  char *err, size_t errlen);
 /* The session cannot be served: ERROR to its client (or the failure to the connection its
  * tunnel was for), then release it. */
 void session_reject(struct session *s, int code, const char *msg);
@@ -116,8 +124,9 @@ void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint
 void session_poll_events(const struct session *s, short ev[3]);
 /* Tell the client the outcome (EXIT / ERROR) and release the session. */
 void session_finish(struct session *s);
-/* Release without telling anybody: off its client and connection now, marked dead and freed
- * (fds restored and closed) by session_reap at the end of the loop turn. Idempotent. */
+/* Release without telling anybody more than that (a client still owning it is told
+ * SEV_RELEASE): off its client and connection now, marked dead and freed (fds restored and
+ * closed) by session_reap at the end of the loop turn. Idempotent. */
 void session_free(struct session *s);
 /* Free the sessions released since the last call (the loop's end of turn); how many. */
 int session_reap(void);

@@ -51,7 +51,6 @@ static struct peer *dead_client(void)
 static struct session *waiting_session(struct peer *p)
 {
     struct session *s = calloc(1, sizeof *s);
-    s->peer = p;
     s->pool_ops = &pool_session_ops;
     p->sess = s;
     if (peer_own)
