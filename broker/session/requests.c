@@ -266,6 +266,37 @@ static int step_requests(struct session *s)
     return progress;
 }
 
+int session_conn_ready(struct session *s)
+{
+    if (s->mode == MODE_NONE) {
+        session_show_hostkey(s);
+        s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
+        if (session_client(s) && !s->started) {
+            s->started = 1;
+            sess_count_served(s);
+            session_tell_started(s, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+        }
+        return 1;
+    }
+    if (s->mode == MODE_TCPIP) {
+        s->state = S_OPENING; /* its own channel, not a spare session channel */
+        return 1;
+    }
+    return 0;
+}
+
+void session_give_channel(struct session *s, LIBSSH2_CHANNEL *ch, const char **rest, int missed)
+{
+    s->spare_missed = missed;
+    s->ch = ch;
+    if (!ch)
+        return;
+    free(s->envreq);
+    s->envreq = rest;
+    s->envreq_next = 0;
+    s->state = S_SETENV;
+}
+
 int session_step(struct session *s)
 {
     switch (s->state) {

@@ -281,6 +281,56 @@ int session_unstarted(const struct session *s)
     return s->state < S_RUNNING && !s->started;
 }
 
+void session_link(struct session *s, struct sshconn *c, int made)
+{
+    s->made_conn = made;
+    s->conn = c;
+    s->next = c->sessions;
+    c->sessions = s;
+    c->nsessions++;
+}
+
+void session_unlink(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    for (struct session **pp = c ? &c->sessions : NULL; pp && *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            c->nsessions--;
+            break;
+        }
+    }
+    if (c && c->blocked == s)
+        c->blocked = NULL;
+    s->next = NULL;
+    s->conn = NULL;
+}
+
+void session_hostkey_known(struct session *s, int known)
+{
+    s->hk_known = known;
+}
+
+int session_retry(struct session *s)
+{
+    if (!session_unstarted(s) || !session_client(s) || s->retried)
+        return 0;
+    /* Nothing of the client's was consumed: try again on another connection, once (a link
+     * that breaks every connection the same way must not hold the session for ever: the
+     * second time it ends as ssh would have the first time). */
+    s->retried = 1;
+    s->ch = NULL; /* freed with the libssh2 session */
+    s->state = S_WAITCONN;
+    s->blocked_op = OP_NONE;
+    return 1;
+}
+
+void session_carried_gone(struct session *s)
+{
+    s->tunnel_for = NULL;
+    s->owner = NULL;
+}
+
 void session_client_gone(struct session *s)
 {
     if (s->dead)

@@ -114,6 +114,27 @@ void session_client_gone(struct session *s);
 void session_conn_lost(struct session *s, const char *msg);
 /* Whether the session has consumed nothing from the client yet (it may still fall back). */
 int session_unstarted(const struct session *s);
+/* s joins c's session list (at the head); made: c is being made for s (pool.h). */
+void session_link(struct session *s, struct sshconn *c, int made);
+/* s leaves its connection's session list (and c's op to retry first, if it is s's). */
+void session_unlink(struct session *s);
+/* Whether the host key of s's connection is known to s (ssh's HOST_OK: VisualHostKey shows
+ * it). */
+void session_hostkey_known(struct session *s, int known);
+/* Its connection broke: a session of a client that has consumed nothing of it goes back to
+ * waiting for a connection, once (nonzero; the pool attaches it again), else 0 (it stays). */
+int session_retry(struct session *s);
+/* The connection a tunnel carries goes: the tunnel tells it nothing more, and ends by itself
+ * when the connection's end of its socket closes. */
+void session_carried_gone(struct session *s);
+/* s waits on its ready connection with its LocalCommand run: a -N session runs (STARTED:
+ * -f forks), a direct-tcpip one opens its own channel; nonzero when it moved (pump c), 0
+ * when it waits for a session channel (session_give_channel). */
+int session_conn_ready(struct session *s);
+/* The pool's answer to s waiting for a session channel: ch, a spare on which the env
+ * requests rest (owned) are still to be sent, and s goes on with them; or NULL (missed:
+ * s has been counted as finding none, spare.h). */
+void session_give_channel(struct session *s, LIBSSH2_CHANNEL *ch, const char **rest, int missed);
 /* VisualHostKey: ssh's fingerprint line and picture for the session's connection, once, on
  * its client's stderr, when its host key is known to it (as ssh prints them at login). */
 void session_show_hostkey(struct session *s);
