@@ -37,11 +37,11 @@ void control_resolved(struct peer *p, const struct session *s)
         peer_send_ctl_reply(p, CTLR_OK, text);
     } else if (s->ctl_op == CTL_STOP) {
         for (int i = 0; i < n; i++)
-            found[i]->draining = 1;
+            pool_drain(found[i]);
         peer_send_ctl_reply(p, CTLR_OK, "Stop listening request sent.\r\n");
     } else {
         for (int i = 0; i < n; i++) {
-            found[i]->draining = 1;
+            pool_drain(found[i]);
             pool_lost(found[i]);
         }
         peer_send_ctl_reply(p, CTLR_OK, "Exit request sent.\r\n");

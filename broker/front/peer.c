@@ -399,8 +399,8 @@ void peer_on_writable(struct peer *p)
     }
     if (p->closing && !buf_used(&p->out))
         p->dead = 1;
-    if (p->sess && p->sess->conn && !buf_used(&p->out))
-        p->sess->conn->dirty = 1; /* a session may wait for its STARTED to leave */
+    if (p->sess && !buf_used(&p->out))
+        session_client_flushed(p->sess); /* a session may wait for its STARTED to leave */
 }
 
 int peer_sweep(void)

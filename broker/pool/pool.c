@@ -521,6 +521,16 @@ void pool_tick(time_t now)
     }
 }
 
+void pool_wake(struct sshconn *c)
+{
+    c->dirty = 1;
+}
+
+void pool_drain(struct sshconn *c)
+{
+    c->draining = 1;
+}
+
 int pool_find(const char *token, struct sshconn **out, int max)
 {
     int n = 0;

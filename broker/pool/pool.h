@@ -39,6 +39,10 @@ void pool_lost(struct sshconn *c);
 void pool_broken(struct sshconn *c, int rc);
 /* Detach a session from its connection (the connection notes when it became idle). */
 void pool_detach(struct session *s);
+/* Poll found c's socket, or an fd of its sessions or agent channels, ready: pump c. */
+void pool_wake(struct sshconn *c);
+/* -O stop: c takes no new sessions, and closes once it has none. */
+void pool_drain(struct sshconn *c);
 /* Count of ready connections of an authority (a token); fills up to max of them into out. */
 int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI

@@ -357,6 +357,12 @@ void session_client_gone(struct session *s)
     }
 }
 
+void session_client_flushed(struct session *s)
+{
+    if (s->conn)
+        s->conn->dirty = 1; /* its connection's pump steps it again */
+}
+
 void session_conn_lost(struct session *s, const char *msg)
 {
     s->ch = NULL; /* freed with the connection */

@@ -109,6 +109,8 @@ void session_resolved(struct job *j);
 int session_step(struct session *s);
 /* The muxssh behind the session went away. */
 void session_client_gone(struct session *s);
+/* Its client's replies have all left: a session waiting for its STARTED to leave goes on. */
+void session_client_flushed(struct session *s);
 /* The connection died: sessions that have not started go back to the pool; the others end
  * with EXIT_LOST and msg. */
 void session_conn_lost(struct session *s, const char *msg);
@@ -141,6 +143,8 @@ void session_show_hostkey(struct session *s);
 /* The client's terminal changed size: send window-change (pty sessions only). */
 void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
                            uint32_t ypixel);
+/* Poll found e (a session's or an agent channel's endpoint) ready for what it asked. */
+void session_endpoint_ready(struct endpoint *e);
 /* Poll interest: fills events for the session's endpoints (in, out, err). */
 void session_poll_events(const struct session *s, short ev[3]);
 /* Tell the client the outcome (EXIT / ERROR) and release the session. */
