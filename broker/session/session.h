@@ -116,7 +116,8 @@ void session_client_flushed(struct session *s);
 void session_conn_lost(struct session *s, const char *msg);
 /* Whether the session has consumed nothing from the client yet (it may still fall back). */
 int session_unstarted(const struct session *s);
-/* s joins c's session list (at the head); made: c is being made for s (pool.h). */
+/* s joins c's session list (at the head); made: c is being made for s (then s need not be
+ * asked whether it accepts c once c is up). */
 void session_link(struct session *s, struct sshconn *c, int made);
 /* s leaves its connection's session list (and c's op to retry first, if it is s's). */
 void session_unlink(struct session *s);
