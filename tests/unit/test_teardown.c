@@ -129,7 +129,20 @@ static void test_refused_epipe(void)
     free(c);
 }
 
-/* No argument: every case; else only the one named (reject, conn_failed, refused). */
+/* session_free on a session its client still holds: the client is told (SEV_RELEASE) and
+ * lets go of it, so nothing points at the session once the reap frees it. */
+static void test_free_held(void)
+{
+    struct peer *p = dead_client();
+    struct session *s = waiting_session(p);
+    session_free(s);
+    CHECK(p->sess == NULL, "the client lets go of its freed session");
+    reap();
+    CHECK(B.peers == NULL, "the client, finished, is freed");
+}
+
+/* No argument: every case; else only the one named (reject, conn_failed, refused,
+ * free_held). */
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -139,6 +152,8 @@ int main(int argc, char **argv)
         test_conn_failed_epipe();
     if (!only || !strcmp(only, "refused"))
         test_refused_epipe();
+    if (!only || !strcmp(only, "free_held"))
+        test_free_held();
     printf("teardown: %d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
