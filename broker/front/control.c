@@ -19,9 +19,8 @@
 #include "sshconfig.h"
 #include "stats.h"
 
-void control_resolved(struct session *s)
+void control_resolved(struct peer *p, const struct session *s)
 {
-    struct peer *p = s->peer;
     struct sshconn *found[64];
     int n = pool_find(s->cfg->token, found, 64);
     char text[4096];
@@ -38,18 +37,15 @@ void control_resolved(struct session *s)
         peer_send_ctl_reply(p, CTLR_OK, text);
     } else if (s->ctl_op == CTL_STOP) {
         for (int i = 0; i < n; i++)
-            found[i]->draining = 1;
+            pool_drain(found[i]);
         peer_send_ctl_reply(p, CTLR_OK, "Stop listening request sent.\r\n");
     } else {
         for (int i = 0; i < n; i++) {
-            found[i]->draining = 1;
+            pool_drain(found[i]);
             pool_lost(found[i]);
         }
         peer_send_ctl_reply(p, CTLR_OK, "Exit request sent.\r\n");
     }
-    p->sess = NULL;
-    peer_finish(p);
-    session_free(s);
 }
 
 /* cpu_ms: user and system time of WHO (RUSAGE_SELF or RUSAGE_CHILDREN) in ms */

@@ -7,8 +7,11 @@
 #include "objects.h"
 #include "conn.h"
 
-/* A CONTROL request's host is resolved: answer it and free the request. */
-void control_resolved(struct session *s);
+struct peer;
+
+/* The host of s, client p's CONTROL request, is resolved: answer p (the session is released
+ * after, session.h). */
+void control_resolved(struct peer *p, const struct session *s);
 /* Answer CTL_LIST at once with the status table. */
 void control_list(struct peer *p);
 /* The negotiated methods of f as `muxrun status` and doctor show them, into out (cap

@@ -176,9 +176,9 @@ int loop_run(int listen_fd)
                 continue;
             struct slot *sl = &ps.slot[i];
             if (sl->kind == K_CONN || sl->kind == K_EP) {
-                ((struct sshconn *)sl->obj)->dirty = 1;
+                pool_wake(sl->obj);
                 if (sl->ep)
-                    sl->ep->ready = 1;
+                    session_endpoint_ready(sl->ep);
             }
         }
         for (size_t i = 0; n > 0 && i < ps.n; i++) {

@@ -11,9 +11,9 @@
 #include "control.h"
 #include "localcmd.h"
 #include "log.h"
+#include "pool.h"
 #include "prompt.h"
 #include "proto.h"
-#include "route.h"
 #include "session.h"
 
 /* Every connected client, the newest first: linked by peer_add, unlinked and freed by
@@ -125,6 +125,40 @@ void peer_finish(struct peer *p)
         p->dead = 1;
 }
 
+/* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
+static int send_route_reply(struct peer *p, int err, int fd)
+{
+    if (buf_used(&p->out))
+        peer_on_writable(p);
+    if (buf_used(&p->out) || p->dead)
+        return -1; /* the fd must ride on this frame's first byte: nothing may be ahead */
+    struct proto_buf b;
+    proto_begin(&b, MSG_ROUTE_REPLY);
+    proto_put_u32(&b, (uint32_t)err);
+    int rc = proto_end(&b) < 0 ? -1 : 0;
+    if (rc == 0) {
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = b.data, .iov_len = b.len};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+            mh.msg_control = cbuf;
+            mh.msg_controllen = sizeof cbuf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        }
+        ssize_t n;
+        do
+            n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        rc = n == (ssize_t)b.len ? 0 : -1;
+    }
+    proto_buf_free(&b);
+    return rc;
+}
+
 /* The client's side of its session's interface (session.h): the session's events become
  * frames to it. */
 static int client_tell(void *owner, struct session *s, const struct session_note *n)
@@ -145,10 +179,10 @@ static int client_tell(void *owner, struct session *s, const struct session_note
     case SEV_PENDING:
         return buf_used(&p->out) != 0;
     case SEV_RESOLVED:
-        control_resolved(s);
+        control_resolved(p, s);
         return 0;
     case SEV_ROUTE_REPLY:
-        return route_reply(p, n->code, n->fd);
+        return send_route_reply(p, n->code, n->fd);
     case SEV_ERROR:
         peer_send_error(p, n->code, n->text);
         return 0;
@@ -245,7 +279,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         }
         int fds[3] = {p->fds[0], p->fds[1], p->fds[2]};
         p->nfds = 0;
-        p->sess = session_new(p, &m, fds, 0, err, sizeof err);
+        p->sess = session_new(&m, fds, 0, &pool_session_ops, err, sizeof err);
         if (p->sess) {
             peer_own(p, p->sess);
         } else {
@@ -267,7 +301,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "unknown CONTROL operation");
             return;
         }
-        p->sess = session_new(p, &m, NULL, (int)m.u[0], err, sizeof err);
+        p->sess = session_new(&m, NULL, (int)m.u[0], &pool_session_ops, err, sizeof err);
         if (p->sess) {
             peer_own(p, p->sess);
         } else {
@@ -277,9 +311,9 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         return;
     case MSG_HANDED: {
         /* No reply: the session resolves its host with no client, to be counted. */
-        struct session *s = p->sess || p->closing
-                                ? NULL
-                                : session_new(NULL, &m, NULL, SESSION_HANDED, err, sizeof err);
+        struct session *s = p->sess || p->closing ? NULL
+                                                  : session_new(&m, NULL, SESSION_HANDED,
+                                                                &pool_session_ops, err, sizeof err);
         if (!s && !p->sess && !p->closing)
             blog("client pid %d: HANDED not counted: %s", (int)p->pid, err);
         peer_finish(p);
@@ -290,7 +324,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "ROUTE while a request is running");
             return;
         }
-        p->sess = session_new_route(p, &m, err, sizeof err);
+        p->sess = session_new_route(&m, &pool_session_ops, err, sizeof err);
         if (p->sess) {
             peer_own(p, p->sess);
         } else {
@@ -380,8 +414,8 @@ void peer_on_writable(struct peer *p)
     }
     if (p->closing && !buf_used(&p->out))
         p->dead = 1;
-    if (p->sess && p->sess->conn && !buf_used(&p->out))
-        p->sess->conn->dirty = 1; /* a session may wait for its STARTED to leave */
+    if (p->sess && !buf_used(&p->out))
+        session_client_flushed(p->sess); /* a session may wait for its STARTED to leave */
 }
 
 int peer_sweep(void)

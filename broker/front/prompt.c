@@ -7,6 +7,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "proto.h"
+#include "session.h"
 
 /* Loop: end j's question with answer (NULL: none); asked, if any, answers no more. */
 static void settle(struct job *j, struct peer *asked, const char *answer, size_t len)
@@ -16,23 +17,11 @@ static void settle(struct job *j, struct peer *asked, const char *answer, size_t
     jobs_answer(j, answer, len);
 }
 
-/* The client that asked for connection c first and can still be asked, or NULL; for a
- * jump host, a client waiting for a connection its tunnel carries. */
-static struct peer *asker_of(const struct sshconn *c, int depth)
+/* Can this client be asked a question now (session_asker)? */
+static int can_ask(void *client)
 {
-    struct peer *pick = NULL;
-    /* Sessions are pushed at the head: the last one found is the oldest. */
-    for (struct session *s = c ? c->sessions : NULL; s && depth < 16; s = s->next) {
-        struct peer *p = s->peer;
-        if (p && !p->dead && !p->closing && !p->prompt_job)
-            pick = p;
-        else if (!p && s->tunnel_for) {
-            struct peer *q = asker_of(s->tunnel_for, depth + 1);
-            if (q)
-                pick = q;
-        }
-    }
-    return pick;
+    const struct peer *p = client;
+    return !p->dead && !p->closing && !p->prompt_job;
 }
 
 void prompt_route(struct job *j)
@@ -42,7 +31,7 @@ void prompt_route(struct job *j)
     if (!q)
         return;
     const struct sshconn *c = pool_job_conn(j);
-    struct peer *to = asker_of(c, 0);
+    struct peer *to = session_asker(c, can_ask);
     if (!to) {
         settle(j, NULL, NULL, 0);
         return;

@@ -21,7 +21,7 @@
 void pool_say_kex(const struct sshconn *c, struct session *s)
 {
     char text[1024];
-    if (s->peer && s->cfg && c->facts.kex[0] &&
+    if (session_client(s) && s->cfg && c->facts.kex[0] &&
         engine_kex_words(c->facts.kex, c->facts.hostkey_alg, s->cfg->loglevel,
                          s->cfg->warnweakcrypto, text, sizeof text))
         session_say(s, text);

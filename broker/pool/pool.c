@@ -31,7 +31,6 @@
 #include "session.h"
 #include "spare.h"
 #include "state.h"
-#include "stats.h"
 #include "words.h"
 
 /* Every connection, the newest first: linked by pool_link, unlinked by free_conn only. */
@@ -69,12 +68,10 @@ static int has_room(const struct sshconn *c)
            (c->max_sessions == 0 || c->nsessions < c->max_sessions);
 }
 
-static void link_session(struct sshconn *c, struct session *s)
+/* s joins c; made: c is being made for it. */
+static void link_session(struct sshconn *c, struct session *s, int made)
 {
-    s->conn = c;
-    s->next = c->sessions;
-    c->sessions = s;
-    c->nsessions++;
+    session_link(s, c, made);
     c->idle_since = 0;
     c->dirty = 1;
 }
@@ -86,7 +83,7 @@ static const struct session_owner_ops tunnel_owner;
 /* The server's auth banner (engine.h), as ssh's own login would print it for s. */
 static void show_banner(const struct sshconn *c, struct session *s)
 {
-    if (c->facts.banner[0] && s->peer && s->cfg && s->cfg->loglevel >= 3)
+    if (c->facts.banner[0] && session_client(s) && s->cfg && s->cfg->loglevel >= 3)
         session_say(s, c->facts.banner);
 }
 
@@ -165,7 +162,7 @@ static int accepts(const struct sshconn *c, struct session *s)
             blog("not sharing the connection to %s: %s", c->cfg.hostname, why);
         return 0;
     }
-    s->hk_known = learn == 0; /* as ssh's HOST_OK: VisualHostKey shows it */
+    session_hostkey_known(s, learn == 0); /* as ssh's HOST_OK: VisualHostKey shows it */
     if (learn == 1) {
         /* Added by a worker (the file is locked and read first); said now, as ssh says it
          * before the session, from whether the resolve job found the file writable. */
@@ -180,7 +177,7 @@ static int accepts(const struct sshconn *c, struct session *s)
                      "Failed to add the host to the list of known hosts (%.500s).\r\n",
                      s->cfg->userknownhostsfile[0]);
         }
-        if (s->peer && s->cfg->loglevel >= 3)
+        if (session_client(s) && s->cfg->loglevel >= 3)
             session_say(s, msg);
     }
     return 1;
@@ -204,8 +201,7 @@ void pool_attach(struct session *s)
         if (c->state == C_READY) {
             if (!accepts(c, s))
                 continue;
-            s->made_conn = 0;
-            link_session(c, s);
+            link_session(c, s, 0);
             pool_say_kex(c, s);
             show_banner(c, s);
             if (!alive_fresh(c))
@@ -216,29 +212,19 @@ void pool_attach(struct session *s)
             wait = c;
     }
     /* A connection still being made: wait for it, and see once it is up (pool_connected). */
-    s->made_conn = 0;
+    int made = 0;
     if (!wait && (wait = conn_new(s)) != NULL)
-        s->made_conn = 1;
+        made = 1;
     if (!wait) {
         session_reject(s, ERR_FALLBACK, "cannot start a connection");
         return;
     }
-    link_session(wait, s);
+    link_session(wait, s, made);
 }
 
 void pool_unlink_session(struct sshconn *c, struct session *s)
 {
-    for (struct session **pp = &c->sessions; *pp; pp = &(*pp)->next) {
-        if (*pp == s) {
-            *pp = s->next;
-            c->nsessions--;
-            break;
-        }
-    }
-    if (c->blocked == s)
-        c->blocked = NULL;
-    s->next = NULL;
-    s->conn = NULL;
+    session_unlink(s);
     if (c->nsessions == 0)
         c->idle_since = time(NULL);
 }
@@ -261,17 +247,13 @@ void pool_move_waiting(struct sshconn *c)
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;
-        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP && s->peer) {
+        if (s->state == S_WAITCONN && s->mode != MODE_NONE && s->mode != MODE_TCPIP &&
+            session_client(s)) {
             pool_unlink_session(c, s);
-            if (refused) {
-                s->state = S_DONE;
-                if (s->cfg)
-                    stats_handed(s->cfg->hostname, s->cfg->port, s->cfg->user,
-                                 "the server refused the session channel");
-                session_refuse(s, ERR_FALLBACK, "the server refused the session channel");
-            } else {
+            if (refused)
+                session_reject(s, ERR_FALLBACK, "the server refused the session channel");
+            else
                 pool_attach(s);
-            }
         }
         s = next;
     }
@@ -284,8 +266,7 @@ static void free_conn(struct sshconn *c)
         c->pending_job = NULL;
     }
     if (c->tunnel) {
-        /* The tunnel ends by itself when our end of its socket closes below. */
-        c->tunnel->tunnel_for = NULL;
+        session_carried_gone(c->tunnel); /* it ends when our end of its socket closes below */
         c->tunnel = NULL;
     }
     for (struct sshconn **pp = &conns; *pp; pp = &(*pp)->next) {
@@ -319,8 +300,7 @@ static void release_conn(struct sshconn *c)
     c->state = C_DEAD;
     c->reap = 1;
     if (c->tunnel) {
-        c->tunnel->tunnel_for = NULL;
-        c->tunnel->owner = NULL;
+        session_carried_gone(c->tunnel);
         c->tunnel = NULL;
     }
 }
@@ -352,16 +332,8 @@ void pool_kill(struct sshconn *c, const char *msg)
     while (s) {
         struct session *next = s->next;
         char words[512];
-        if (session_unstarted(s) && s->peer && !s->retried) {
-            /* Nothing of the client's was consumed: try again on another connection, once
-             * (a link that breaks every connection the same way must not hold the session
-             * for ever: the second time it ends as ssh would have the first time). */
-            s->retried = 1;
-            if (s->ch)
-                s->ch = NULL; /* freed with the libssh2 session */
+        if (session_retry(s)) { /* nothing of the client's consumed: another connection */
             pool_unlink_session(c, s);
-            s->state = S_WAITCONN;
-            s->blocked_op = OP_NONE;
             pool_attach(s);
         } else if (c->lost_rc &&
                    fatal_words(c->ssh, c->lost_rc, FATAL_CORRUPT, c->sock, 1, c->cfg.hostname,
@@ -456,7 +428,7 @@ void pool_connected(struct connect_job *j)
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);
         for (struct session *s = c->sessions; s; s = s->next)
             if (s->made_conn)
-                s->hk_known = c->facts.hk_known;
+                session_hostkey_known(s, c->facts.hk_known);
         check_waiting(c);
         pool_kem_ahead(c);
         for (struct session *s = c->sessions; s; s = s->next)
@@ -514,6 +486,16 @@ void pool_tick(time_t now)
     }
 }
 
+void pool_wake(struct sshconn *c)
+{
+    c->dirty = 1;
+}
+
+void pool_drain(struct sshconn *c)
+{
+    c->draining = 1;
+}
+
 int pool_find(const char *token, struct sshconn **out, int max)
 {
     int n = 0;
@@ -557,3 +539,10 @@ static int tunnel_tell(void *owner, struct session *s, const struct session_note
 }
 
 static const struct session_owner_ops tunnel_owner = {.tell = tunnel_tell};
+
+const struct session_pool_ops pool_session_ops = {
+    .attach = pool_attach,
+    .detach = pool_detach,
+    .broken = pool_broken,
+    .channel_freed = pool_channel_freed,
+};

@@ -7,6 +7,11 @@
 
 struct job;
 
+struct session_pool_ops;
+
+/* What the pool does for the sessions it holds (session.h): given to each session it is
+ * to hold (session_new, session_new_route). */
+extern const struct session_pool_ops pool_session_ops;
 /* Give a resolved session a connection of its authority: a ready one with room that it
  * accepts (accept.h), one being made, or a new one. */
 void pool_attach(struct session *s);
@@ -38,6 +43,10 @@ void pool_broken(struct sshconn *c, int rc);
 void pool_detach(struct session *s);
 /* The first connection of the pool (then c->next), or NULL when it holds none. */
 struct sshconn *pool_first(void);
+/* Poll found c's socket, or an fd of its sessions or agent channels, ready: pump c. */
+void pool_wake(struct sshconn *c);
+/* -O stop: c takes no new sessions, and closes once it has none. */
+void pool_drain(struct sshconn *c);
 /* Count of ready connections of an authority (a token); fills up to max of them into out. */
 int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI

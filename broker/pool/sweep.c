@@ -29,13 +29,11 @@ static struct session *oldest_waiting(struct sshconn *c)
 static int give_spare(struct sshconn *c, struct session *s)
 {
     const char **rest = NULL;
-    s->ch = spare_take(c, s->envall, &rest, &s->spare_missed);
-    if (!s->ch)
+    int missed = s->spare_missed;
+    LIBSSH2_CHANNEL *ch = spare_take(c, s->envall, &rest, &missed);
+    session_give_channel(s, ch, rest, missed);
+    if (!ch)
         return 0;
-    free(s->envreq);
-    s->envreq = rest;
-    s->envreq_next = 0;
-    s->state = S_SETENV;
     c->dirty = 1;
     return 1;
 }
@@ -55,23 +53,9 @@ void pool_sweep(struct sshconn *c)
     if (c->state != C_READY)
         return;
     pool_move_waiting(c);
-    for (s = c->sessions; s; s = s->next) {
-        if (s->state != S_WAITCONN || localcmd_pending(s))
-            continue;
-        if (s->mode == MODE_NONE) {
-            session_show_hostkey(s);
-            s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
-            c->dirty = 1;
-            if (s->peer && !s->started) {
-                s->started = 1;
-                stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
-                session_tell_started(s, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
-            }
-        } else if (s->mode == MODE_TCPIP) {
-            s->state = S_OPENING; /* its own channel, not a spare session channel */
-            c->dirty = 1;
-        }
-    }
+    for (s = c->sessions; s; s = s->next)
+        if (s->state == S_WAITCONN && !localcmd_pending(s) && session_conn_ready(s))
+            c->dirty = 1; /* -N runs, -W and tunnels open their own channels */
     if (alive_probing(c))
         return;
     while ((s = oldest_waiting(c)) != NULL && give_spare(c, s))

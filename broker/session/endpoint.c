@@ -27,6 +27,11 @@
  * the rare one that finds less room than that, or a ^S landing between poll and write. */
 #define GATED_CHUNK 256
 
+void session_endpoint_ready(struct endpoint *e)
+{
+    e->ready = 1;
+}
+
 /* Take fd as the endpoint, noting whether it is a terminal; its flags are untouched until the
  * session starts running (sess_endpoint_nonblock). Until then a terminal is only read when
  * poll said so. */

@@ -26,7 +26,7 @@ const char *localcmd_prepare(struct session *s)
 
 int localcmd_pending(struct session *s)
 {
-    if (!s->localcmd || s->localcmd_state == 2 || !s->peer)
+    if (!s->localcmd || s->localcmd_state == 2 || !session_client(s))
         return 0;
     if (s->localcmd_state == 0) {
         sess_tell(s, &(struct session_note){.ev = SEV_LOCAL_COMMAND, .text = s->localcmd});

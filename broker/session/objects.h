@@ -14,9 +14,9 @@
 #include "sshconfig.h"
 #include "term.h"
 
-struct peer;
 struct session;
 struct session_owner_ops;
+struct session_pool_ops;
 struct sshconn;
 struct connect_job;
 struct kem_job;
@@ -51,9 +51,10 @@ struct endpoint {
 
 /* One muxssh session: a channel on a connection, pumped to the client's fds. */
 struct session {
-    struct peer *peer;                         /* its client, the owner (NULL once it went away) */
     const struct session_owner_ops *owner_ops; /* how it tells its owner (session.h) */
-    void *owner;               /* its client, or the connection a tunnel carries; or NULL */
+    /* Its client, or the connection a tunnel carries (tunnel_for); NULL once it went away. */
+    void *owner;
+    const struct session_pool_ops *pool_ops; /* how it asks its pool (session.h) */
     int dead;                  /* released: freed at the end of the loop turn */
     struct session *reap_next; /* in B.reap while dead */
     struct sshconn *conn;

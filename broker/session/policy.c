@@ -16,7 +16,6 @@
 #include "envreq.h"
 #include "localcmd.h"
 #include "log.h"
-#include "pool.h"
 #include "session_int.h"
 #include "stats.h"
 
@@ -93,15 +92,15 @@ static void count_handed(const struct session *s, const char *why)
 /* Count a session the broker serves (once its command may run). */
 void sess_count_served(const struct session *s)
 {
-    if (s->peer && !s->route && !s->ctl_op && s->cfg)
+    if (session_client(s) && !s->route && !s->ctl_op && s->cfg)
         stats_served(s->cfg->hostname, s->cfg->port, s->cfg->user);
 }
 
 void session_reject(struct session *s, int code, const char *msg)
 {
-    if (s->peer && code == ERR_FALLBACK && !s->route && !s->ctl_op)
+    if (session_client(s) && code == ERR_FALLBACK && !s->route && !s->ctl_op)
         count_handed(s, msg);
-    if (s->peer) {
+    if (session_client(s)) {
         session_refuse(s, code, msg);
         return;
     }
@@ -124,7 +123,7 @@ void sess_resolved(struct resolve_job *j)
         session_free(s);
         return;
     }
-    if (!s->peer && !s->tunnel_for) { /* the client left while ssh -G ran */
+    if (!session_client(s) && !s->tunnel_for) { /* the client left while ssh -G ran */
         session_free(s);
         return;
     }
@@ -136,6 +135,8 @@ void sess_resolved(struct resolve_job *j)
     }
     if (s->ctl_op) {
         sess_tell(s, &(struct session_note){.ev = SEV_RESOLVED}); /* the owner answers */
+        sess_release_client(s);
+        session_free(s);
         return;
     }
     /* ssh would ride the OpenSSH master on the caller's own ControlPath: no new login. */
@@ -151,8 +152,8 @@ void sess_resolved(struct resolve_job *j)
         session_reject(s, ERR_FALLBACK, "out of memory");
         return;
     }
-    if (s->cfg->warnings[0] && s->peer) /* what the real ssh would have printed */
+    if (s->cfg->warnings[0] && session_client(s)) /* what the real ssh would have printed */
         session_say(s, s->cfg->warnings);
     s->state = S_WAITCONN;
-    pool_attach(s);
+    s->pool_ops->attach(s);
 }

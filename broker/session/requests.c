@@ -16,7 +16,6 @@
 #include "envreq.h"
 #include "fingerprint.h"
 #include "log.h"
-#include "pool.h"
 #include "session_int.h"
 
 /* Records an EAGAIN: when it left a packet half sent, this op must be retried first. */
@@ -74,7 +73,7 @@ void sess_fail(struct session *s, int rc, const char *what)
         s->state = S_CLOSING;
         return;
     }
-    pool_broken(s->conn, rc);
+    s->pool_ops->broken(s->conn, rc);
 }
 
 /* The pty request, ahead of env requests as ssh sends it. */
@@ -152,8 +151,8 @@ void session_show_hostkey(struct session *s)
 {
     char text[1024];
     struct sshconn *c = s->conn;
-    if (s->hk_shown || !s->peer || !s->cfg || !c || !s->cfg->visualhostkey || !s->hk_known ||
-        s->cfg->loglevel < 3 ||
+    if (s->hk_shown || !session_client(s) || !s->cfg || !c || !s->cfg->visualhostkey ||
+        !s->hk_known || s->cfg->loglevel < 3 ||
         fp_visual_text(c->facts.hostkey, c->facts.hostkey_len, text, sizeof text) < 0)
         return;
     s->hk_shown = 1;
@@ -249,7 +248,7 @@ static int step_closing(struct session *s)
         collect_exit(s);
         libssh2_channel_free(s->ch);
         s->ch = NULL;
-        pool_channel_freed(s->conn);
+        s->pool_ops->channel_freed(s->conn);
     }
     s->state = S_DONE;
     return 1;
@@ -267,28 +266,59 @@ static int step_requests(struct session *s)
     return progress;
 }
 
+int session_conn_ready(struct session *s)
+{
+    if (s->mode == MODE_NONE) {
+        session_show_hostkey(s);
+        s->state = S_RUNNING; /* -N: nothing to open; logged in is started (-f forks) */
+        if (session_client(s) && !s->started) {
+            s->started = 1;
+            sess_count_served(s);
+            session_tell_started(s, s->cfg->forkafterauthentication ? STARTED_FORK : 0);
+        }
+        return 1;
+    }
+    if (s->mode == MODE_TCPIP) {
+        s->state = S_OPENING; /* its own channel, not a spare session channel */
+        return 1;
+    }
+    return 0;
+}
+
+void session_give_channel(struct session *s, LIBSSH2_CHANNEL *ch, const char **rest, int missed)
+{
+    s->spare_missed = missed;
+    s->ch = ch;
+    if (!ch)
+        return;
+    free(s->envreq);
+    s->envreq = rest;
+    s->envreq_next = 0;
+    s->state = S_SETENV;
+}
+
 int session_step(struct session *s)
 {
     switch (s->state) {
     case S_OPENING:
-        if (!s->peer && !s->tunnel_for && !s->detached && s->conn->opener != s) {
+        if (!session_client(s) && !s->tunnel_for && !s->detached && s->conn->opener != s) {
             s->state = S_DONE;
             return 1;
         }
         return sess_step_opening(s); /* an open in flight is finished, then closed */
     case S_SETENV:
     case S_START:
-        if (!s->peer) {
+        if (!session_client(s)) {
             s->state = S_CLOSING;
             return 1;
         }
         return step_requests(s);
     case S_RUNNING:
-        if (!s->peer && s->mode == MODE_NONE) {
+        if (!session_client(s) && s->mode == MODE_NONE) {
             s->state = S_DONE;
             return 1;
         }
-        if (!s->peer && !s->tunnel_for && !s->detached) {
+        if (!session_client(s) && !s->tunnel_for && !s->detached) {
             s->state = S_CLOSING;
             return 1;
         }

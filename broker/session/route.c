@@ -1,4 +1,5 @@
-/* connect() routing in the broker: loopback pairs, the reply with its fd, the status. */
+/* connect() routing in the broker: loopback pairs, the status (the reply with its fd is the
+ * client's: front/peer.c). */
 #include "route.h"
 
 #include <arpa/inet.h>
@@ -13,7 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "peer.h"
 
 /* The port of a bound or connected socket's address. */
 static int port_of(const struct sockaddr_storage *ss)
@@ -153,39 +153,6 @@ fail:
         errno = e;
     }
     return -1;
-}
-
-int route_reply(struct peer *p, int err, int fd)
-{
-    if (buf_used(&p->out))
-        peer_on_writable(p);
-    if (buf_used(&p->out) || p->dead)
-        return -1; /* the fd must ride on this frame's first byte: nothing may be ahead */
-    struct proto_buf b;
-    proto_begin(&b, MSG_ROUTE_REPLY);
-    proto_put_u32(&b, (uint32_t)err);
-    int rc = proto_end(&b) < 0 ? -1 : 0;
-    if (rc == 0) {
-        char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {.iov_base = b.data, .iov_len = b.len};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (fd >= 0) {
-            mh.msg_control = cbuf;
-            mh.msg_controllen = sizeof cbuf;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        }
-        ssize_t n;
-        do
-            n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        rc = n == (ssize_t)b.len ? 0 : -1;
-    }
-    proto_buf_free(&b);
-    return rc;
 }
 
 /* Is t a running routed channel to s's destination? */

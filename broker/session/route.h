@@ -10,12 +10,10 @@
  * that nobody else can slip in between, without waiting (it fails rather than wait for a
  * handshake that did not complete at once); 0 with *mine and *theirs, or -1 with errno. */
 int route_pair(int family, int *mine, int *theirs);
-/* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
 /* A non-blocking routed connect: connect a new socket from loopback port from_port (SO_REUSEPORT
  * beside the shim's listener) to the program's socket at to:to_port (loopback only), a TCP
  * simultaneous open; 0 and *mine, or -1 with errno. */
 int route_connect_to(int family, int from_port, const char *to, int to_port, int *mine);
-int route_reply(struct peer *p, int err, int fd);
 /* Lines for the status table: the routed channels open now on c, per destination, the
  * table's heading over the first when heading is nonzero; the length written (a line that
  * does not fit in cap is left out, with those after it). */

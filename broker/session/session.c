@@ -13,8 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
-#include "pool.h"
+#include "jobs.h"
 #include "session_int.h"
 #include "state.h"
 #include "term.h"
@@ -97,8 +96,7 @@ static int parse_fwd(struct session *s, const char *arg)
 
 /* A new session with its three endpoints (fds owned from here on) and no exit yet; NULL
  * with err, the fds closed, when memory is short. */
-static struct session *session_alloc(struct peer *p, int in, int out, int errfd, char *err,
-                                     size_t errlen)
+static struct session *session_alloc(int in, int out, int errfd, char *err, size_t errlen)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -108,8 +106,6 @@ static struct session *session_alloc(struct peer *p, int in, int out, int errfd,
                 close(fds[fd]);
         return NULL;
     }
-    s->peer = p;
-    s->owner = p;
     sess_endpoint_open(&s->in, in);
     sess_endpoint_open(&s->out, out);
     sess_endpoint_open(&s->err, errfd);
@@ -117,13 +113,14 @@ static struct session *session_alloc(struct peer *p, int in, int out, int errfd,
     return s;
 }
 
-struct session *session_new(struct peer *p, const struct proto_msg *m, const int *fds, int ctl_op,
-                            char *err, size_t errlen)
+struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_op,
+                            const struct session_pool_ops *pool, char *err, size_t errlen)
 {
     struct session *s =
-        session_alloc(p, fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
+        session_alloc(fds ? fds[0] : -1, fds ? fds[1] : -1, fds ? fds[2] : -1, err, errlen);
     if (!s)
         return NULL;
+    s->pool_ops = pool;
     s->ctl_op = ctl_op;
     if (ctl_op) {
         /* CONTROL: u32 op, str real_ssh, str cwd, strlist opts, str dest, strlist env */
@@ -167,14 +164,15 @@ struct session *session_new(struct peer *p, const struct proto_msg *m, const int
     return start_resolve(s, err, errlen);
 }
 
-struct session *session_new_route(struct peer *p, const struct proto_msg *m, char *err,
-                                  size_t errlen)
+struct session *session_new_route(const struct proto_msg *m, const struct session_pool_ops *pool,
+                                  char *err, size_t errlen)
 {
     /* ROUTE: str real_ssh, str cwd, str via, str host, u32 port, u32 family, strlist env,
      * strlist opts, u32 from_port, str to_addr, u32 to_port */
-    struct session *s = session_alloc(p, -1, -1, -1, err, errlen);
+    struct session *s = session_alloc(-1, -1, -1, err, errlen);
     if (!s)
         return NULL;
+    s->pool_ops = pool;
     s->real_ssh = pstrdup(&m->s[0]);
     s->cwd = pstrdup(&m->s[1]);
     s->dest = pstrdup(&m->s[2]);
@@ -208,16 +206,44 @@ void session_set_owner(struct session *s, const struct session_owner_ops *ops, v
     s->owner = owner;
 }
 
+void *session_client(const struct session *s)
+{
+    return s->tunnel_for ? NULL : s->owner; /* a tunnel's owner is the connection it carries */
+}
+
+static void *asker_of(const struct sshconn *c, int (*can_ask)(void *client), int depth)
+{
+    void *pick = NULL;
+    /* Sessions are pushed at the head: the last one found is the oldest. */
+    for (struct session *s = c ? c->sessions : NULL; s && depth < 16; s = s->next) {
+        void *p = session_client(s);
+        if (p && can_ask(p))
+            pick = p;
+        else if (!p && s->tunnel_for) {
+            void *q = asker_of(s->tunnel_for, can_ask, depth + 1);
+            if (q)
+                pick = q;
+        }
+    }
+    return pick;
+}
+
+void *session_asker(const struct sshconn *c, int (*can_ask)(void *client))
+{
+    return asker_of(c, can_ask, 0);
+}
+
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
                                    const struct session_owner_ops *ops, char *err, size_t errlen)
 {
-    struct session *s = session_alloc(NULL, fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
+    struct session *s = session_alloc(fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
     if (!s) {
         proto_strv_free(opts);
         return NULL;
     }
     s->opts = opts;
+    s->pool_ops = origin->pool_ops;
     s->real_ssh = strdup(origin->real_ssh);
     s->cwd = strdup(origin->cwd);
     s->dest = strdup(dest);
@@ -246,7 +272,7 @@ int sess_tell(struct session *s, const struct session_note *n)
 
 void session_say(struct session *s, const char *text)
 {
-    if (s->peer)
+    if (session_client(s))
         sess_tell(s, &(struct session_note){.ev = SEV_MESSAGE, .text = text});
 }
 
@@ -256,12 +282,11 @@ int session_tell_started(struct session *s, uint32_t flags)
 }
 
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
-void sess_release_peer(struct session *s)
+void sess_release_client(struct session *s)
 {
-    if (!s->peer)
+    if (!session_client(s))
         return;
     sess_tell(s, &(struct session_note){.ev = SEV_RELEASE});
-    s->peer = NULL;
     s->owner = NULL;
 }
 
@@ -281,9 +306,9 @@ void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg)
 
 void session_refuse(struct session *s, int code, const char *msg)
 {
-    if (s->peer)
+    if (session_client(s))
         sess_tell(s, &(struct session_note){.ev = SEV_ERROR, .code = code, .text = msg});
-    sess_release_peer(s);
+    sess_release_client(s);
     session_free(s);
 }
 
@@ -292,11 +317,60 @@ int session_unstarted(const struct session *s)
     return s->state < S_RUNNING && !s->started;
 }
 
+void session_link(struct session *s, struct sshconn *c, int made)
+{
+    s->made_conn = made;
+    s->conn = c;
+    s->next = c->sessions;
+    c->sessions = s;
+    c->nsessions++;
+}
+
+void session_unlink(struct session *s)
+{
+    struct sshconn *c = s->conn;
+    for (struct session **pp = c ? &c->sessions : NULL; pp && *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            c->nsessions--;
+            break;
+        }
+    }
+    if (c && c->blocked == s)
+        c->blocked = NULL;
+    s->next = NULL;
+    s->conn = NULL;
+}
+
+void session_hostkey_known(struct session *s, int known)
+{
+    s->hk_known = known;
+}
+
+int session_retry(struct session *s)
+{
+    if (!session_unstarted(s) || !session_client(s) || s->retried)
+        return 0;
+    /* Nothing of the client's was consumed: try again on another connection, once (a link
+     * that breaks every connection the same way must not hold the session for ever: the
+     * second time it ends as ssh would have the first time). */
+    s->retried = 1;
+    s->ch = NULL; /* freed with the libssh2 session */
+    s->state = S_WAITCONN;
+    s->blocked_op = OP_NONE;
+    return 1;
+}
+
+void session_carried_gone(struct session *s)
+{
+    s->tunnel_for = NULL;
+    s->owner = NULL;
+}
+
 void session_client_gone(struct session *s)
 {
     if (s->dead)
         return;
-    s->peer = NULL;
     s->owner = NULL;
     switch (s->state) {
     case S_RESOLVING:
@@ -306,7 +380,7 @@ void session_client_gone(struct session *s)
             s->state = S_DONE;
             s->conn->dirty = 1;
         } else if (s->conn) {
-            pool_detach(s);
+            s->pool_ops->detach(s);
             session_free(s);
         } else {
             session_free(s);
@@ -317,6 +391,12 @@ void session_client_gone(struct session *s)
             s->conn->dirty = 1; /* the pump moves it to closing */
         break;
     }
+}
+
+void session_client_flushed(struct session *s)
+{
+    if (s->conn)
+        s->conn->dirty = 1; /* its connection's pump steps it again */
 }
 
 void session_conn_lost(struct session *s, const char *msg)
@@ -356,19 +436,19 @@ void session_poll_events(const struct session *s, short ev[3])
 
 void session_finish(struct session *s)
 {
-    struct peer *p = s->peer;
+    int client = session_client(s) != NULL;
     /* Output is flushed (or its reader is gone): give the caller its fds back first. */
     sess_endpoint_close(&s->err);
     sess_endpoint_close(&s->out);
     sess_endpoint_close(&s->in);
-    if (p) {
+    if (client) {
         if (s->exit_kind == -1)
             sess_set_exit(s, EXIT_STATUS, 0, "");
         sess_tell(s, &(struct session_note){.ev = SEV_EXIT,
                                             .kind = s->exit_kind,
                                             .code = s->exit_code,
                                             .text = s->exit_msg});
-        sess_release_peer(s);
+        sess_release_client(s);
     }
     session_free(s);
 }
@@ -378,14 +458,9 @@ void session_free(struct session *s)
     if (!s || s->dead)
         return;
     s->dead = 1;
-    if (s->peer) {
-        if (s->peer->sess == s)
-            s->peer->sess = NULL;
-        s->peer = NULL;
-        s->owner = NULL;
-    }
+    sess_release_client(s); /* a client still holding it lets it go */
     if (s->conn)
-        pool_detach(s);
+        s->pool_ops->detach(s);
     s->reap_next = B.reap;
     B.reap = s;
 }

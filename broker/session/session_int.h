@@ -22,7 +22,7 @@ ssize_t sess_endpoint_write(struct endpoint *e, const void *p, size_t n);
 /* Tell the session's owner n (session.h); 0 when it has none. */
 int sess_tell(struct session *s, const struct session_note *n);
 /* The session goes on, or ends, without its client, which closes once its replies are out. */
-void sess_release_peer(struct session *s);
+void sess_release_client(struct session *s);
 /* A jump host's tunnel ends before it carried anything: the connection it was for fails. */
 void sess_tunnel_fail(struct session *s, enum conn_status st, const char *msg);
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pool.h"
 #include "route.h"
 #include "session_int.h"
 
@@ -42,7 +41,7 @@ static int hand_over(struct session *s)
         if (rc < 0)
             close(mine);
     }
-    sess_release_peer(s);
+    sess_release_client(s);
     if (rc < 0)
         return -1;
     sess_endpoint_open(&s->in, mine);
@@ -84,20 +83,20 @@ int sess_step_opening(struct session *s)
         s->started = 1;
         sess_set_exit(s, EXIT_LOST, 255, msg);
         s->state = S_DONE;
-        if (s->route && s->peer) {
+        if (s->route && session_client(s)) {
             /* libssh2 1.10 keeps only the reason code: "connect failed" covers refused,
              * unreachable and timed out alike. */
             sess_tell(s, &(struct session_note){.ev = SEV_ROUTE_REPLY,
                                                 .code = prohibited ? EACCES : ECONNREFUSED,
                                                 .fd = -1});
-            sess_release_peer(s);
+            sess_release_client(s);
         }
         sess_tunnel_fail(s, CONN_FATAL, msg);
         return 1;
     }
     sess_again(s, 0, OP_OPEN);
     c->opener = NULL;
-    if (!s->peer && !s->tunnel_for) {
+    if (!session_client(s) && !s->tunnel_for) {
         s->state = S_CLOSING; /* nobody wants it any more */
         return 1;
     }
@@ -108,7 +107,7 @@ int sess_step_opening(struct session *s)
     s->started = 1;
     session_show_hostkey(s);
     sess_count_served(s);
-    if (s->peer)
+    if (session_client(s))
         session_tell_started(s, 0);
     sess_endpoint_nonblock(&s->in);
     sess_endpoint_nonblock(&s->out);

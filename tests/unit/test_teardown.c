@@ -46,7 +46,7 @@ static struct peer *dead_client(void)
 static struct session *waiting_session(struct peer *p)
 {
     struct session *s = calloc(1, sizeof *s);
-    s->peer = p;
+    s->pool_ops = &pool_session_ops;
     p->sess = s;
     if (peer_own)
         peer_own(p, s);
@@ -123,7 +123,20 @@ static void test_refused_epipe(void)
     CHECK(pool_first() == NULL, "the connection is freed when the broker stops");
 }
 
-/* No argument: every case; else only the one named (reject, conn_failed, refused). */
+/* session_free on a session its client still holds: the client is told (SEV_RELEASE) and
+ * lets go of it, so nothing points at the session once the reap frees it. */
+static void test_free_held(void)
+{
+    struct peer *p = dead_client();
+    struct session *s = waiting_session(p);
+    session_free(s);
+    CHECK(p->sess == NULL, "the client lets go of its freed session");
+    reap();
+    CHECK(peer_first() == NULL, "the client, finished, is freed");
+}
+
+/* No argument: every case; else only the one named (reject, conn_failed, refused,
+ * free_held). */
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -133,6 +146,8 @@ int main(int argc, char **argv)
         test_conn_failed_epipe();
     if (!only || !strcmp(only, "refused"))
         test_refused_epipe();
+    if (!only || !strcmp(only, "free_held"))
+        test_free_held();
     printf("teardown: %d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
