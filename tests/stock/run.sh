@@ -181,9 +181,10 @@ ccase() {
 }
 PROXY="bash -c 'exec 3<>/dev/tcp/%h/%p; cat <&3 & cat >&3'"
 ccase proxycommand 2 1 "ssh -o ProxyCommand=\"$PROXY\" lab 'echo via proxy; echo e >&2'; ssh -o ProxyCommand=\"$PROXY\" lab 'exit 4'; echo \"rc \$?\""
-ccase proxycommand-fails 0 0 'ssh -o ProxyCommand=false lab true; echo "rc $?"'
-# The proxy lives a moment after its complaint: ssh writes its banner first, and a proxy
-# already gone makes that write fail ("Broken pipe") or not by timing alone, in ssh as here.
+# A proxy that fails lives a moment first: ssh writes its banner at once, and a proxy
+# already gone makes that write fail ("Broken pipe") or not by timing alone, in ssh as here
+# (ProxyCommand=false gave either wording from plain ssh itself).
+ccase proxycommand-fails 0 0 "ssh -o ProxyCommand=\"sh -c 'sleep 0.3; exit 1'\" lab true; echo \"rc \$?\""
 ccase proxycommand-stderr 0 0 "ssh -o ProxyCommand=\"sh -c 'echo proxy says no >&2; sleep 0.3; exit 1'\" lab true; echo \"rc \$?\""
 ccase knownhostscommand 2 1 'cp ~/.ssh/known_hosts ~/kh && : >~/.ssh/known_hosts &&
 ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo khc" && ssh -o KnownHostsCommand="/bin/cat $HOME/kh" lab "echo again"; echo "rc $?"; wc -c <~/.ssh/known_hosts'
