@@ -20,8 +20,6 @@ struct broker {
     int njobs;
     time_t empty_since;
     int quit;
-    int freed;            /* sessions freed since the heap was last trimmed */
-    struct session *reap; /* sessions released this loop turn, freed at its end */
     long turn_max_us;     /* the longest loop turn (from poll's return to the next poll) */
     long turn_end_us;     /* CLOCK_MONOTONIC µs by which this turn's pumping should stop */
     unsigned long turns, turns_slow; /* loop turns, and those over LOOP_SLOW_US */

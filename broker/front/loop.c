@@ -17,6 +17,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "prompt.h"
+#include "reap.h"
 #include "session.h"
 #include "spare.h"
 #include "state.h"
@@ -134,7 +135,7 @@ void loop_reap(void)
      * sessions): go round until nothing is left. */
     for (int n = 1; n;) {
         n = peer_sweep();
-        n += session_reap();
+        n += reap_run();
         n += pool_reap();
     }
 }
@@ -219,10 +220,8 @@ int loop_run(void)
              * client is left, since malloc_trim walks every arena, which takes up to
              * 0.2 s on a heap that many sessions used, and every client would wait. */
             loop_reap(); /* what the tick released */
-            if (B.freed && !B.peers) {
+            if (!B.peers && session_freed_take())
                 malloc_trim(0);
-                B.freed = 0;
-            }
             if (!B.conns && !B.peers && B.njobs == 0) {
                 if (!B.empty_since)
                     B.empty_since = now;

@@ -565,7 +565,7 @@ void pool_shutdown(void)
         pool_kill(c, "muxshim broker stopped");
         pool_sweep(c);
         release_conn(c);
-        session_reap();
+        reap_run();
         pool_reap();
     }
 }

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "reap.h"
 #include "sshconfig.h"
 #include "term.h"
 
@@ -53,8 +54,7 @@ struct session {
     struct peer *peer;                         /* its client, the owner (NULL once it went away) */
     const struct session_owner_ops *owner_ops; /* how it tells its owner (session.h) */
     void *owner;               /* its client, or the connection a tunnel carries; or NULL */
-    int dead;                  /* released: freed at the end of the loop turn */
-    struct session *reap_next; /* in B.reap while dead */
+    struct reap_node reap;     /* released (session_free): freed at the end of the loop turn */
     struct sshconn *conn;
     struct hostcfg *cfg;        /* owned */
     struct accept_files *known; /* owned: its files, read with cfg (accept.h) */

@@ -17,7 +17,6 @@
 #include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
 #include "pool.h"
 #include "session_int.h"
-#include "state.h"
 #include "term.h"
 
 static char *pstrdup(const struct pstr *s)
@@ -259,7 +258,7 @@ int session_unstarted(const struct session *s)
 
 void session_client_gone(struct session *s)
 {
-    if (s->dead)
+    if (reap_released(&s->reap))
         return;
     s->peer = NULL;
     s->owner = NULL;
@@ -338,11 +337,12 @@ void session_finish(struct session *s)
     session_free(s);
 }
 
+static reap_free_fn destroy;
+
 void session_free(struct session *s)
 {
-    if (!s || s->dead)
+    if (!s || reap_released(&s->reap))
         return;
-    s->dead = 1;
     if (s->peer) {
         if (s->peer->sess == s)
             s->peer->sess = NULL;
@@ -351,14 +351,18 @@ void session_free(struct session *s)
     }
     if (s->conn)
         pool_detach(s);
-    s->reap_next = B.reap;
-    B.reap = s;
+    reap_release(&s->reap, destroy);
 }
 
-/* Free a released session: its tunnel's connection, if it still waits, fails first. */
-static void destroy(struct session *s)
+/* Sessions freed since session_freed_take last said so. */
+static int freed;
+
+/* Free a released session (reap.h): its tunnel's connection, if it still waits, fails
+ * first. */
+static void destroy(struct reap_node *r)
 {
-    B.freed++;
+    struct session *s = REAP_OBJ(r, struct session, reap);
+    freed++;
     sess_tunnel_fail(s, CONN_FATAL,
                      s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
     free(s->fwd_host);
@@ -384,14 +388,9 @@ static void destroy(struct session *s)
     free(s);
 }
 
-int session_reap(void)
+int session_freed_take(void)
 {
-    int n = 0;
-    while (B.reap) {
-        struct session *s = B.reap;
-        B.reap = s->reap_next; /* destroy may release more: they join the list */
-        destroy(s);
-        n++;
-    }
+    int n = freed;
+    freed = 0;
     return n;
 }
