@@ -136,7 +136,6 @@ void loop_reap(void)
     for (int n = 1; n;) {
         n = peer_sweep();
         n += reap_run();
-        n += pool_reap();
     }
 }
 

@@ -39,8 +39,6 @@ int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI
  * with credentials), or NULL. */
 const char *pool_remembered(const struct session *s);
-/* Free the connections released since the last call (the loop's end of turn); how many. */
-int pool_reap(void);
 /* Tell s (riding or having made c) what ssh would print of c's key exchange: under -v its
  * "kex: algorithm:" lines, and OpenSSH 10.1's warning when it is not post-quantum. */
 void pool_say_kex(const struct sshconn *c, struct session *s);
@@ -49,7 +47,8 @@ void pool_say_kex(const struct sshconn *c, struct session *s);
 void pool_kem_ahead(struct sshconn *c);
 /* A KEM job finished: give its key pair to its connection, if that is still there. */
 void pool_kem_made(struct job *j);
-/* Close every connection (broker shutdown). */
+/* End every connection (broker shutdown): their sessions finish, and the connections and
+ * what they held are released, to be freed by the caller's reap (loop_reap). */
 void pool_shutdown(void);
 
 #endif

@@ -182,7 +182,7 @@ struct sshconn {
     /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
-    int reap;  /* released (C_DEAD): freed at the end of the loop turn */
+    struct reap_node reap; /* released (C_DEAD): freed at the end of the loop turn */
     struct job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;      /* ... could not be made or given: the next rekey makes its own */
     unsigned long kem_given; /* key pairs given ahead */

@@ -16,6 +16,7 @@
 #include "jobs.h"
 #include "peer.h" /* upward: session_free clears its client (to go, issue 23) */
 #include "pool.h"
+#include "reap.h"
 #include "session_int.h"
 #include "term.h"
 
