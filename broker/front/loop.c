@@ -74,7 +74,7 @@ static int build(struct pollset *ps)
     rc |= add(ps, B.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, B.job_rd, POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = B.peers; p; p = p->next)
-        if (!p->dead)
+        if (!reap_released(&p->reap))
             rc |= add(ps, p->fd,
                       (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
                       K_PEER, p, NULL);
@@ -131,12 +131,9 @@ static void finish_jobs(void)
 
 void loop_reap(void)
 {
-    /* Each step may release more (a dead client's session, a tunnel's connection and its
-     * sessions): go round until nothing is left. */
-    for (int n = 1; n;) {
-        n = peer_sweep();
-        n += reap_run();
-    }
+    /* Freeing may release more (a gone client's session, a tunnel's connection and its
+     * sessions): reap_run frees those too, until nothing is left. */
+    reap_run();
 }
 
 /* What one turn's work took: the time every other client waited for the next poll. */

@@ -99,7 +99,7 @@ static struct peer *asker_of(const struct sshconn *c, int depth)
     /* Sessions are pushed at the head: the last one found is the oldest. */
     for (struct session *s = c ? c->sessions : NULL; s && depth < 16; s = s->next) {
         struct peer *p = s->peer;
-        if (p && !p->dead && !p->closing && !p->prompt_job)
+        if (p && !reap_released(&p->reap) && !p->closing && !p->prompt_job)
             pick = p;
         else if (!p && s->tunnel_for) {
             struct peer *q = asker_of(s->tunnel_for, depth + 1);

@@ -160,7 +160,7 @@ int route_reply(struct peer *p, int err, int fd)
 {
     if (buf_used(&p->out))
         peer_on_writable(p);
-    if (buf_used(&p->out) || p->dead)
+    if (buf_used(&p->out) || reap_released(&p->reap))
         return -1; /* the fd must ride on this frame's first byte: nothing may be ahead */
     struct proto_buf b;
     proto_begin(&b, MSG_ROUTE_REPLY);
