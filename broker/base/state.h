@@ -7,7 +7,6 @@
 #include <time.h>
 
 struct peer;
-struct session;
 struct sshconn;
 
 /* Broker-wide state. */
