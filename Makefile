@@ -47,7 +47,7 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c
-BASE_SRCS   := broker/base/state.c broker/base/log.c broker/base/buf.c
+BASE_SRCS   := broker/base/log.c broker/base/buf.c broker/base/reap.c
 JOBS_SRCS   := broker/jobs/jobs.c
 FRONT_SRCS  := broker/front/loop.c broker/front/peer.c broker/front/prompt.c \
                broker/front/control.c broker/front/doctor.c
@@ -174,6 +174,7 @@ UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c
 UNIT_DEPS_test_jobs      := broker/jobs/jobs.c broker/base/log.c
+UNIT_DEPS_test_reap      := broker/base/reap.c
 UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
 # The post-quantum key exchanges' arithmetic, compiled into our libssh2 too (libssh2.sh).
 UNIT_DEPS_test_pqkex     := scripts/libssh2-pq/hybrid.c

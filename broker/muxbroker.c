@@ -158,6 +158,7 @@ int main(int argc, char **argv)
     unlink(sock);
     close(listen_fd);
     pool_shutdown();
+    loop_reap(); /* frees what the shutdown released */
     blog("stopped");
     libssh2_exit();
     close(lock);

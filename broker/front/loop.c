@@ -17,9 +17,9 @@
 #include "peer.h"
 #include "pool.h"
 #include "prompt.h"
+#include "reap.h"
 #include "session.h"
 #include "spare.h"
-#include "state.h"
 
 #define EMPTY_GRACE 2 /* seconds the broker lingers holding nothing */
 /* A turn pumps connections for about this long, then polls again (without sleeping) so
@@ -77,7 +77,7 @@ static int build(struct pollset *ps, int listen_fd)
     rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, jobs_fd(), POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = peer_first(); p; p = p->next)
-        if (!p->dead)
+        if (!reap_released(&p->reap))
             rc |= add(ps, p->fd,
                       (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
                       K_PEER, p, NULL);
@@ -116,13 +116,9 @@ static int any_dirty(void)
 
 void loop_reap(void)
 {
-    /* Each step may release more (a dead client's session, a tunnel's connection and its
-     * sessions): go round until nothing is left. */
-    for (int n = 1; n;) {
-        n = peer_sweep();
-        n += session_reap();
-        n += pool_reap();
-    }
+    /* Freeing may release more (a gone client's session, a tunnel's connection and its
+     * sessions): reap_run frees those too, until nothing is left. */
+    reap_run();
 }
 
 /* What one turn's work took: the time every other client waited for the next poll. */
@@ -211,10 +207,8 @@ int loop_run(int listen_fd)
              * client is left, since malloc_trim walks every arena, which takes up to
              * 0.2 s on a heap that many sessions used, and every client would wait. */
             loop_reap(); /* what the tick released */
-            if (B.freed && !peer_first()) {
+            if (!peer_first() && session_freed_take())
                 malloc_trim(0);
-                B.freed = 0;
-            }
             if (!pool_first() && !peer_first() && jobs_running() == 0) {
                 if (!empty_since)
                     empty_since = now;

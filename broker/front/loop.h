@@ -6,7 +6,8 @@
  * (the broker's socket, which stays the caller's); returns the exit code. */
 int loop_run(int listen_fd);
 /* The end of a loop turn, the one point where clients, sessions and connections released
- * during it are freed (each module marks them dead and lists them; nothing frees earlier). */
+ * during it are freed (each module releases them to base/reap.h; nothing frees earlier);
+ * also the broker's exit, after pool_shutdown. */
 void loop_reap(void);
 /* Ask the loop to stop (signal-safe). */
 void loop_stop(int sig);

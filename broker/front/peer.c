@@ -61,13 +61,23 @@ void peer_accept(int listen_fd)
     }
 }
 
+static reap_free_fn peer_free;
+
+/* p is done with: out of the poll set now, freed at the end of the loop turn (reap.h), when
+ * its session hears of it. */
+static void release(struct peer *p)
+{
+    reap_release(&p->reap, peer_free);
+}
+
 void peer_queue(struct peer *p, struct proto_buf *b)
 {
-    if (!p->dead && (proto_end(b) < 0 || buf_append(&p->out, b->data, b->len) < 0)) {
+    if (!reap_released(&p->reap) &&
+        (proto_end(b) < 0 || buf_append(&p->out, b->data, b->len) < 0)) {
         /* A lost reply (an EXIT, a STARTED) would leave the client waiting: drop it, and
          * muxssh reports the broker gone. */
         blog("client pid %d: cannot queue a reply: dropping the client", (int)p->pid);
-        p->dead = 1;
+        release(p);
     }
     proto_buf_free(b);
     peer_on_writable(p);
@@ -122,7 +132,7 @@ void peer_finish(struct peer *p)
 {
     p->closing = 1;
     if (!buf_used(&p->out))
-        p->dead = 1;
+        release(p);
 }
 
 /* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
@@ -130,7 +140,7 @@ static int send_route_reply(struct peer *p, int err, int fd)
 {
     if (buf_used(&p->out))
         peer_on_writable(p);
-    if (buf_used(&p->out) || p->dead)
+    if (buf_used(&p->out) || reap_released(&p->reap))
         return -1; /* the fd must ride on this frame's first byte: nothing may be ahead */
     struct proto_buf b;
     proto_begin(&b, MSG_ROUTE_REPLY);
@@ -359,7 +369,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
 void peer_on_readable(struct peer *p)
 {
     for (;;) {
-        if (p->dead || p->closing)
+        if (reap_released(&p->reap) || p->closing)
             return;
         if (buf_reserve(&p->in, 65536) < 0)
             return;
@@ -369,9 +379,9 @@ void peer_on_readable(struct peer *p)
             return;
         if (n <= 0) {
             /* The client went away (it exited or was killed): its session hears of it when
-             * peer_sweep frees it. */
+             * p is freed. */
             close_pending_fds(p);
-            p->dead = 1;
+            release(p);
             return;
         }
         p->in.len += (size_t)n;
@@ -388,7 +398,7 @@ void peer_on_readable(struct peer *p)
             size_t blen = (size_t)fl - PROTO_HDR;
             dispatch(p, body, blen);
             buf_consume(&p->in, (size_t)fl);
-            if (p->dead || p->closing)
+            if (reap_released(&p->reap) || p->closing)
                 return;
         }
     }
@@ -396,7 +406,7 @@ void peer_on_readable(struct peer *p)
 
 void peer_on_writable(struct peer *p)
 {
-    while (buf_used(&p->out) && !p->dead) {
+    while (buf_used(&p->out) && !reap_released(&p->reap)) {
         ssize_t n =
             send(p->fd, p->out.p + p->out.off, buf_used(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
@@ -408,36 +418,32 @@ void peer_on_writable(struct peer *p)
         if (n < 0 && errno == EAGAIN)
             return;
         /* The client is gone: this may be deep in a session's call (an ERROR, an EXIT), so
-         * only mark it; peer_sweep tells the session at the end of the loop turn. */
-        p->dead = 1;
+         * only release it; freeing it tells the session at the end of the loop turn. */
+        release(p);
         return;
     }
     if (p->closing && !buf_used(&p->out))
-        p->dead = 1;
+        release(p);
     if (p->sess && !buf_used(&p->out))
         session_client_flushed(p->sess); /* a session may wait for its STARTED to leave */
 }
 
-int peer_sweep(void)
+/* Free a released client (reap.h): off the list, and its session and question hear of it. */
+static void peer_free(struct reap_node *r)
 {
-    int n = 0;
-    struct peer **pp = &peers;
-    while (*pp) {
-        struct peer *p = *pp;
-        if (!p->dead) {
-            pp = &p->next;
-            continue;
+    struct peer *p = REAP_OBJ(r, struct peer, reap);
+    for (struct peer **pp = &peers; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
         }
-        *pp = p->next;
-        if (p->sess)
-            session_client_gone(p->sess);
-        prompt_peer_gone(p);
-        close_pending_fds(p);
-        close(p->fd);
-        buf_free(&p->in, 1);
-        buf_free(&p->out, 1);
-        free(p);
-        n++;
     }
-    return n;
+    if (p->sess)
+        session_client_gone(p->sess);
+    prompt_peer_gone(p);
+    close_pending_fds(p);
+    close(p->fd);
+    buf_free(&p->in, 1);
+    buf_free(&p->out, 1);
+    free(p);
 }

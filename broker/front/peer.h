@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "objects.h"
 #include "proto.h"
+#include "reap.h"
 
 /* One client on the broker socket: a muxssh (a session, -O, a HANDED notice, `muxrun doctor`)
  * or the shim asking for a routed connect(). */
@@ -18,7 +19,7 @@ struct peer {
     int hello;              /* HELLO exchanged */
     int notice;             /* HELLO_NOTICE: a HANDED only, no replies */
     int closing;            /* close once out is flushed */
-    int dead;               /* remove from the list */
+    struct reap_node reap;  /* released: freed (and off the list) at the end of the turn */
     struct job *prompt_job; /* the job whose question this client is answering (prompt.c) */
     uint32_t prompt_id;     /* ... and the PROMPT frame it was asked in */
     struct session *sess;
@@ -52,7 +53,5 @@ int peer_send_started(struct peer *p, uint32_t flags);
 void peer_own(struct peer *p, struct session *s);
 /* Mark the peer finished: close once its replies are flushed. */
 void peer_finish(struct peer *p);
-/* Free peers marked dead, telling their sessions (the loop's end of turn); how many. */
-int peer_sweep(void);
 
 #endif

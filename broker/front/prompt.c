@@ -21,7 +21,7 @@ static void settle(struct job *j, struct peer *asked, const char *answer, size_t
 static int can_ask(void *client)
 {
     const struct peer *p = client;
-    return !p->dead && !p->closing && !p->prompt_job;
+    return !reap_released(&p->reap) && !p->closing && !p->prompt_job;
 }
 
 void prompt_route(struct job *j)

@@ -27,10 +27,10 @@
 #include "pool_int.h"
 #include "proto.h"
 #include "proxy.h"
+#include "reap.h"
 #include "runtime.h"
 #include "session.h"
 #include "spare.h"
-#include "state.h"
 #include "words.h"
 
 /* Every connection, the newest first: linked by pool_link, unlinked by free_conn only. */
@@ -76,7 +76,7 @@ static void link_session(struct sshconn *c, struct session *s, int made)
     c->dirty = 1;
 }
 
-static void free_conn(struct sshconn *c);
+static reap_free_fn free_conn;
 static void release_conn(struct sshconn *c);
 static const struct session_owner_ops tunnel_owner;
 
@@ -259,8 +259,10 @@ void pool_move_waiting(struct sshconn *c)
     }
 }
 
-static void free_conn(struct sshconn *c)
+/* Free a released connection (reap.h). */
+static void free_conn(struct reap_node *r)
 {
+    struct sshconn *c = REAP_OBJ(r, struct sshconn, reap);
     if (c->pending_job) {
         pool_connect_job_free(c->pending_job);
         c->pending_job = NULL;
@@ -293,31 +295,16 @@ static void free_conn(struct sshconn *c)
     free(c);
 }
 
-/* c goes: out of every search now (C_DEAD), freed by pool_reap at the end of the loop turn.
- * A tunnel that carries it no longer reports to it. */
+/* c goes: out of every search now (C_DEAD), released (reap.h) and freed at the end of the
+ * loop turn. A tunnel that carries it no longer reports to it. */
 static void release_conn(struct sshconn *c)
 {
     c->state = C_DEAD;
-    c->reap = 1;
+    reap_release(&c->reap, free_conn);
     if (c->tunnel) {
         session_carried_gone(c->tunnel);
         c->tunnel = NULL;
     }
-}
-
-int pool_reap(void)
-{
-    int n = 0;
-    struct sshconn *c = conns;
-    while (c) {
-        struct sshconn *next = c->next;
-        if (c->reap) {
-            free_conn(c);
-            n++;
-        }
-        c = next;
-    }
-    return n;
 }
 
 void pool_kill(struct sshconn *c, const char *msg)
@@ -381,7 +368,7 @@ static void conn_failed(struct sshconn *c, enum conn_status st, const char *err)
 void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err)
 {
     struct connect_job *j = c->pending_job;
-    if (!j || c->reap)
+    if (!j || reap_released(&c->reap))
         return;
     c->pending_job = NULL;
     if (st == CONN_OK && pool_connect_job_start(j) == 0)
@@ -451,7 +438,7 @@ void pool_tick(time_t now)
         struct sshconn *next = c->next;
         if (c->state == C_DEAD) {
             pool_sweep(c);
-            if (!c->sessions && !c->reap)
+            if (!c->sessions && !reap_released(&c->reap))
                 release_conn(c);
         } else if (c->state == C_READY) {
             spare_tick(c, now);
@@ -507,13 +494,19 @@ int pool_find(const char *token, struct sshconn **out, int max)
 
 void pool_shutdown(void)
 {
-    while (conns) {
-        struct sshconn *c = conns;
-        pool_kill(c, "muxshim broker stopped");
-        pool_sweep(c);
-        release_conn(c);
-        session_reap();
-        pool_reap();
+    /* Released only: the caller's reap frees them (loop_reap). Ending one may not make
+     * another (pool_attach turns sessions away once the loop has ended), but go round
+     * until none is left to end in case it does. */
+    for (int more = 1; more;) {
+        more = 0;
+        for (struct sshconn *c = conns; c; c = c->next) {
+            if (reap_released(&c->reap))
+                continue;
+            pool_kill(c, "muxshim broker stopped");
+            pool_sweep(c);
+            release_conn(c);
+            more = 1;
+        }
     }
 }
 

@@ -52,15 +52,14 @@ int pool_find(const char *token, struct sshconn **out, int max);
 /* The hand-over remembered for s's authority (an RSA key this libssh2 cannot use, GSSAPI
  * with credentials), or NULL. */
 const char *pool_remembered(const struct session *s);
-/* Free the connections released since the last call (the loop's end of turn); how many. */
-int pool_reap(void);
 /* Tell s (riding or having made c) what ssh would print of c's key exchange: under -v its
  * "kex: algorithm:" lines, and OpenSSH 10.1's warning when it is not post-quantum. */
 void pool_say_kex(const struct sshconn *c, struct session *s);
 /* If c's next key exchange would make a KEM key pair (a post-quantum hybrid), have a worker
  * make one ahead (kex.c), so that a rekey on the loop makes none. */
 void pool_kem_ahead(struct sshconn *c);
-/* Close every connection (broker shutdown). */
+/* End every connection (broker shutdown): their sessions finish, and the connections and
+ * what they held are released, to be freed by the caller's reap (loop_reap). */
 void pool_shutdown(void);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "reap.h"
 #include "sshconfig.h"
 #include "term.h"
 
@@ -55,8 +56,7 @@ struct session {
     /* Its client, or the connection a tunnel carries (tunnel_for); NULL once it went away. */
     void *owner;
     const struct session_pool_ops *pool_ops; /* how it asks its pool (session.h) */
-    int dead;                  /* released: freed at the end of the loop turn */
-    struct session *reap_next; /* in B.reap while dead */
+    struct reap_node reap; /* released (session_free): freed at the end of the loop turn */
     struct sshconn *conn;
     struct hostcfg *cfg;        /* owned */
     struct accept_files *known; /* owned: its files, read with cfg (accept.h) */
@@ -184,7 +184,7 @@ struct sshconn {
     /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
-    int reap;  /* released (C_DEAD): freed at the end of the loop turn */
+    struct reap_node reap; /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;      /* ... could not be made or given: the next rekey makes its own */
     unsigned long kem_given; /* key pairs given ahead */

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "jobs.h"
+#include "reap.h"
 #include "session_int.h"
-#include "state.h"
 #include "term.h"
 
 static char *pstrdup(const struct pstr *s)
@@ -369,7 +369,7 @@ void session_carried_gone(struct session *s)
 
 void session_client_gone(struct session *s)
 {
-    if (s->dead)
+    if (reap_released(&s->reap))
         return;
     s->owner = NULL;
     switch (s->state) {
@@ -453,22 +453,27 @@ void session_finish(struct session *s)
     session_free(s);
 }
 
+static reap_free_fn destroy;
+
 void session_free(struct session *s)
 {
-    if (!s || s->dead)
+    if (!s || reap_released(&s->reap))
         return;
-    s->dead = 1;
     sess_release_client(s); /* a client still holding it lets it go */
     if (s->conn)
         s->pool_ops->detach(s);
-    s->reap_next = B.reap;
-    B.reap = s;
+    reap_release(&s->reap, destroy);
 }
 
-/* Free a released session: its tunnel's connection, if it still waits, fails first. */
-static void destroy(struct session *s)
+/* Sessions freed since session_freed_take last said so. */
+static int freed;
+
+/* Free a released session (reap.h): its tunnel's connection, if it still waits, fails
+ * first. */
+static void destroy(struct reap_node *r)
 {
-    B.freed++;
+    struct session *s = REAP_OBJ(r, struct session, reap);
+    freed++;
     sess_tunnel_fail(s, CONN_FATAL,
                      s->exit_msg[0] ? s->exit_msg : "the jump host's connection ended");
     free(s->fwd_host);
@@ -494,14 +499,9 @@ static void destroy(struct session *s)
     free(s);
 }
 
-int session_reap(void)
+int session_freed_take(void)
 {
-    int n = 0;
-    while (B.reap) {
-        struct session *s = B.reap;
-        B.reap = s->reap_next; /* destroy may release more: they join the list */
-        destroy(s);
-        n++;
-    }
+    int n = freed;
+    freed = 0;
     return n;
 }

@@ -148,10 +148,10 @@ void session_poll_events(const struct session *s, short ev[3]);
 /* Tell the client the outcome (EXIT / ERROR) and release the session. */
 void session_finish(struct session *s);
 /* Release without telling anybody more than that (a client still owning it is told
- * SEV_RELEASE): off its client and connection now, marked dead and freed (fds restored and
- * closed) by session_reap at the end of the loop turn. Idempotent. */
+ * SEV_RELEASE): off its client and connection now, released (reap.h) and freed (fds
+ * restored and closed) at the end of the loop turn. Idempotent. */
 void session_free(struct session *s);
-/* Free the sessions released since the last call (the loop's end of turn); how many. */
-int session_reap(void);
+/* How many sessions were freed since the last call (what a heap trim may give back). */
+int session_freed_take(void);
 
 #endif

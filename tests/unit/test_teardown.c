@@ -2,32 +2,31 @@
  * ERROR must not make the broker use or free its session twice. Each case builds the
  * objects by hand around a client socket whose other end is closed, so the first send fails
  * with EPIPE, then runs the loop's end-of-turn reap. Meant to run under ASan: on the old
- * code each case is a heap-use-after-free or a double free. */
+ * code each case is a heap-use-after-free or a double free. And (issue 23) nothing is
+ * freed before that reap, the broker's shutdown included. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "jobs.h"
+#include "loop.h"
 #include "peer.h"
 #include "pool.h"
 #include "pool_int.h"
 #include "proto.h"
+#include "reap.h"
 #include "session.h"
-#include "state.h"
 
-/* The loop's end-of-turn reap (loop.h); weak so that this file also links against code that
- * has none, to show the old failure. */
-void loop_reap(void) __attribute__((weak));
-/* The client owns its session (peer.h); weak for the same reason. */
+/* The client owns its session (peer.h); weak so that this file also links against code
+ * that has none, to show the old failure. */
 void peer_own(struct peer *p, struct session *s) __attribute__((weak));
 
+/* The loop's end of turn. */
 static void reap(void)
 {
-    if (loop_reap)
-        loop_reap();
-    else
-        peer_sweep();
+    loop_reap();
 }
 
 /* A client whose muxssh has already gone: its end of the socket is closed. */
@@ -135,8 +134,43 @@ static void test_free_held(void)
     CHECK(peer_first() == NULL, "the client, finished, is freed");
 }
 
+/* The client is gone before its session: freeing the client releases the session, which the
+ * same reap frees (a one-pass reap would leave it, and LeakSanitizer would say so). */
+static void test_client_then_session(void)
+{
+    struct peer *p = dead_client();
+    struct session *s = waiting_session(p);
+    struct sshconn *c = conn_with(s, C_CONNECTING);
+    peer_on_readable(p); /* reads EOF: the client is released, not freed */
+    CHECK(peer_first() == p && reap_released(&p->reap), "the gone client is released, still listed");
+    CHECK(c->nsessions == 1, "its session still waits");
+    int n = reap_run();
+    CHECK(n == 2, "one reap frees the client and the session it released (%d)", n);
+    CHECK(peer_first() == NULL && c->sessions == NULL && c->nsessions == 0,
+          "the client is off the list, the session off its connection");
+    pool_shutdown(); /* c goes the way every connection goes when the broker stops */
+    reap();
+}
+
+/* The broker stops (muxbroker.c): pool_shutdown ends the connection and its session, whose
+ * EXIT meets a closed client socket; all three are released, and freed only by the reap
+ * after it. */
+static void test_shutdown(void)
+{
+    struct peer *p = dead_client();
+    struct session *s = waiting_session(p);
+    s->retried = 1; /* not sent elsewhere: it ends with the connection */
+    struct sshconn *c = conn_with(s, C_CONNECTING);
+    pool_shutdown();
+    CHECK(pool_first() == c && reap_released(&c->reap), "the connection is released, not freed");
+    CHECK(c->sessions == NULL && c->nsessions == 0, "its session left it");
+    CHECK(peer_first() == p && reap_released(&p->reap), "the client is released, not freed");
+    reap();
+    CHECK(pool_first() == NULL && peer_first() == NULL, "the reap after the shutdown frees them");
+}
+
 /* No argument: every case; else only the one named (reject, conn_failed, refused,
- * free_held). */
+ * free_held, client_then_session, shutdown). */
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -148,6 +182,10 @@ int main(int argc, char **argv)
         test_refused_epipe();
     if (!only || !strcmp(only, "free_held"))
         test_free_held();
+    if (!only || !strcmp(only, "client_then_session"))
+        test_client_then_session();
+    if (!only || !strcmp(only, "shutdown"))
+        test_shutdown();
     printf("teardown: %d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

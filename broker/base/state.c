@@ -1,4 +1,0 @@
-/* The broker-wide state (state.h). */
-#include "state.h"
-
-struct broker B;
