@@ -76,7 +76,8 @@ static void show_banner(const struct sshconn *c, struct session *s)
         session_say(s, c->facts.banner);
 }
 
-/* A connect job that was never started (its worker would have freed it with jobs_free). */
+/* A connect job that was never started (a started one returns to the loop, which frees it
+ * with jobs_free). */
 static void drop_job(struct job *j)
 {
     if (j->sock >= 0)

@@ -23,8 +23,10 @@ enum session_op {
     OP_AGENT
 };
 
-/* What a session tells its owner: its client (peer.c), or the connection a jump host's
- * tunnel carries (pool.c). The session reaches neither in any other way. */
+/* What a session tells its owner: its client (front/peer.c), or the connection a jump
+ * host's tunnel carries (pool/pool.c). Besides these notes the session only tests whether
+ * it still has a client (s->peer), and session_free clears the client's pointer to it
+ * (peer->sess). */
 enum session_event {
     SEV_MESSAGE,       /* text: a line for the user's stderr */
     SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */
