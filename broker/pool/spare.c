@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "envreq.h"
+#include "fatal.h"
 #include "log.h"
 #include "pool.h"
 
@@ -34,13 +35,6 @@ static int blocked(struct sshconn *c, struct spare *sp, int rc)
         c->spare_blocked = 0;
     }
     return rc == LIBSSH2_ERROR_EAGAIN;
-}
-
-static int channel_level(int rc)
-{
-    return rc == LIBSSH2_ERROR_CHANNEL_FAILURE || rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED ||
-           rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN || rc == LIBSSH2_ERROR_CHANNEL_CLOSED ||
-           rc == LIBSSH2_ERROR_CHANNEL_EOF_SENT;
 }
 
 static void clear(struct sshconn *c, struct spare *sp)
@@ -170,7 +164,7 @@ static int step_env(struct sshconn *c, struct spare *sp)
             char *m = NULL;
             libssh2_session_last_error(c->ssh, &m, NULL, 0);
             blog("env request on a spare on %s: %s (%d)", c->cfg.hostname, m ? m : "?", rc);
-            if (!channel_level(rc)) {
+            if (!fatal_channel_only(rc)) {
                 pool_broken(c, rc);
                 return 1;
             }
@@ -199,7 +193,7 @@ static int step_read(struct sshconn *c, struct spare *sp)
     libssh2_channel_free(sp->ch);
     clear(c, sp);
     pool_channel_freed(c);
-    if (n < 0 && !channel_level((int)n))
+    if (n < 0 && !fatal_channel_only((int)n))
         pool_broken(c, (int)n);
     return 1;
 }
@@ -212,7 +206,7 @@ static int step_close(struct sshconn *c, struct spare *sp)
     libssh2_channel_free(sp->ch);
     clear(c, sp);
     pool_channel_freed(c);
-    if (rc < 0 && !channel_level(rc))
+    if (rc < 0 && !fatal_channel_only(rc))
         pool_broken(c, rc);
     return 1;
 }

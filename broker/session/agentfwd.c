@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "envreq.h"
+#include "fatal.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -102,7 +103,7 @@ int agentfwd_request(struct session *s)
     envreq_release(c);
     if (sess_again(s, rc, OP_AGENT))
         return 0;
-    if (rc < 0 && !sess_channel_level(rc)) {
+    if (rc < 0 && !fatal_channel_only(rc)) {
         sess_fail(s, rc, "auth-agent request");
         return 1;
     }
