@@ -45,7 +45,8 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/tcp.c broker/conn/verify.c \
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
-                broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c
+                broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c \
+                broker/session/halfsent.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c broker/pool/kex.c
 BASE_SRCS   := broker/base/state.c broker/base/log.c broker/base/buf.c

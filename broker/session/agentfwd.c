@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "envreq.h"
 #include "fatal.h"
+#include "halfsent.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -112,7 +113,8 @@ int agentfwd_request(struct session *s)
     return 1;
 }
 
-/* An EAGAIN (1) that may have left a's packet half sent; 0 for any other rc. */
+/* An EAGAIN (1) that may have left a's packet half sent (marked as sess_again marks a
+ * session's); 0 for any other rc. */
 static int again(struct sshconn *c, struct agentch *a, long rc, enum agent_op op)
 {
     if (rc != LIBSSH2_ERROR_EAGAIN) {
@@ -122,8 +124,7 @@ static int again(struct sshconn *c, struct agentch *a, long rc, enum agent_op op
         }
         return 0;
     }
-    if (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
-        c->want_write = 1;
+    if (halfsent_eagain(c, (int)rc)) {
         c->agent_blocked = a;
         a->blocked_op = op;
     }

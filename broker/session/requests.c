@@ -16,11 +16,13 @@
 #include "envreq.h"
 #include "fatal.h"
 #include "fingerprint.h"
+#include "halfsent.h"
 #include "log.h"
 #include "pool.h"
 #include "session_int.h"
 
-/* Records an EAGAIN: when it left a packet half sent, this op must be retried first. */
+/* Records an EAGAIN: when it left a packet half sent, this op must be retried first (the
+ * mark stays until the op returns something other than EAGAIN). */
 int sess_again(struct session *s, int rc, int op)
 {
     struct sshconn *c = s->conn;
@@ -31,8 +33,7 @@ int sess_again(struct session *s, int rc, int op)
         }
         return 0;
     }
-    if (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
-        c->want_write = 1;
+    if (halfsent_eagain(c, rc)) {
         c->blocked = s;
         s->blocked_op = op;
     }
