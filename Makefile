@@ -37,14 +37,16 @@ SSHCONFIG_SRCS := broker/config/sshconfig.c broker/config/sshconfig_run.c \
                   broker/config/sshconfig_cache.c
 CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \
                broker/config/ctlpath.c broker/config/words.c broker/config/jump.c
-CONN_SRCS   := broker/conn/conn.c broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
+CONN_SRCS   := broker/conn/conn.c broker/conn/tcp.c broker/conn/verify.c \
+               broker/conn/hostkey.c broker/conn/auth.c broker/conn/accept.c \
                broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
                broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c broker/conn/keyfile.c \
                broker/conn/deadline.c broker/conn/fatal.c
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
-                broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c
+                broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c \
+                broker/session/halfsent.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c
 BASE_SRCS   := broker/base/log.c broker/base/buf.c broker/base/reap.c
@@ -151,7 +153,7 @@ $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(
 	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the sources it names here.
-# conn.c runs what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
+# conn.c and verify.c run what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
 CONN_DEPS := broker/conn/child.c broker/conn/fingerprint.c broker/conn/khcmd.c \
              broker/config/percent.c broker/conn/proxy.c broker/conn/sshfp.c broker/base/log.c \
              broker/config/words.c
@@ -164,12 +166,12 @@ UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
 UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/engine.c \
-                            broker/conn/deadline.c broker/conn/fatal.c \
+                            broker/conn/tcp.c broker/conn/verify.c broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_term      := broker/session/term.c
 UNIT_DEPS_test_deadline  := broker/conn/deadline.c broker/conn/fatal.c
 UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/conn.c broker/conn/engine.c \
-                            broker/conn/deadline.c broker/conn/fatal.c \
+                            broker/conn/tcp.c broker/conn/verify.c broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)
 UNIT_DEPS_test_envreq    := broker/session/envreq.c

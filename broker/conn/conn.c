@@ -1,15 +1,7 @@
-/* One authenticated SSH connection: TCP as ssh makes it, handshake, known_hosts, auth. */
+/* One authenticated SSH connection: TCP (tcp.c) or a ProxyCommand, handshake, host key
+ * (verify.c), auth. */
 #include "conn.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,11 +17,10 @@
 #include "deadline.h"
 #include "engine.h"
 #include "fatal.h"
-#include "fingerprint.h"
 #include "hostkey.h"
-#include "khcmd.h"
 #include "proxy.h"
-#include "sshfp.h"
+#include "tcp.h"
+#include "verify.h"
 #include "words.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -39,148 +30,6 @@ static void lib_init(void)
     libssh2_init(0);
 }
 
-/* connect() bounded by timeout_ms (-1 = none); returns 0 or -1 with errno. */
-static int timed_connect(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    int rc = connect(fd, sa, len);
-    if (rc < 0 && errno == EINPROGRESS) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        do
-            rc = poll(&p, 1, timeout_ms);
-        while (rc < 0 && errno == EINTR);
-        if (rc == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (rc < 0)
-            return -1;
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-            return -1;
-        if (soerr) {
-            errno = soerr;
-            return -1;
-        }
-        rc = 0;
-    }
-    if (rc < 0)
-        return -1;
-    return fcntl(fd, F_SETFL, fl);
-}
-
-/* The address of interface name to bind to for family, as ssh's BindInterface picks it: the
- * first one that is neither loopback nor link-local, else the first at all. 0 or -1. */
-static int iface_addr(const char *name, int family, struct sockaddr_storage *out, socklen_t *len)
-{
-    struct ifaddrs *all = NULL;
-    if (getifaddrs(&all) != 0)
-        return -1;
-    int found = -1;
-    for (int allow_local = 0; allow_local < 2 && found < 0; allow_local++) {
-        for (struct ifaddrs *ifa = all; ifa && found < 0; ifa = ifa->ifa_next) {
-            if (!ifa->ifa_addr || !ifa->ifa_name || !(ifa->ifa_flags & IFF_UP) ||
-                ifa->ifa_addr->sa_family != family || strcmp(ifa->ifa_name, name) != 0)
-                continue;
-            if (family == AF_INET) {
-                const struct sockaddr_in *a = (const struct sockaddr_in *)ifa->ifa_addr;
-                if (!allow_local && a->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
-                    continue;
-                *len = sizeof *a;
-            } else {
-                const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ifa->ifa_addr;
-                if (!allow_local &&
-                    (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)))
-                    continue;
-                *len = sizeof *a;
-            }
-            memcpy(out, ifa->ifa_addr, *len);
-            found = 0;
-        }
-    }
-    freeifaddrs(all);
-    return found;
-}
-
-/* Bind fd to BindAddress, else to BindInterface's address, as ssh_create_socket does;
- * -1 with what ssh logs in why ("" if it logs nothing). */
-static int bind_local(int fd, const struct hostcfg *cfg, int family, char *why, size_t whylen)
-{
-    why[0] = '\0';
-    if (!cfg->bindaddress[0]) {
-        struct sockaddr_storage ss;
-        socklen_t len = 0;
-        if (iface_addr(cfg->bindinterface, family, &ss, &len) < 0) {
-            snprintf(why, whylen, "getifaddrs: %.64s: no suitable addresses\r\n",
-                     cfg->bindinterface);
-            return -1;
-        }
-        return bind(fd, (struct sockaddr *)&ss, len);
-    }
-    struct addrinfo hints = {.ai_family = family,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST},
-                    *res = NULL;
-    if (getaddrinfo(cfg->bindaddress, NULL, &hints, &res) != 0)
-        return -1;
-    int rc = bind(fd, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return rc;
-}
-
-/* TCP connection like ssh_connect_direct; returns the socket or -1 with ssh's wording. */
-static int tcp_connect(const struct hostcfg *cfg, char *err, size_t errlen)
-{
-    char port[16], ebuf[128];
-    snprintf(port, sizeof port, "%d", cfg->port > 0 ? cfg->port : 22);
-    struct addrinfo hints = {.ai_family = cfg->addressfamily, .ai_socktype = SOCK_STREAM}, *res;
-    int gai = getaddrinfo(cfg->hostname, port, &hints, &res);
-    if (gai != 0) {
-        const char *why =
-            gai == EAI_SYSTEM ? strerror_r(errno, ebuf, sizeof ebuf) : gai_strerror(gai);
-        snprintf(err, errlen, "ssh: Could not resolve hostname %.100s: %s", cfg->hostname, why);
-        return -1;
-    }
-    int fd = -1, saved = 0;
-    char said[256] = ""; /* what ssh would have logged before its final error */
-    int timeout_ms = cfg->connecttimeout > 0 ? cfg->connecttimeout * 1000 : -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) {
-            saved = EAFNOSUPPORT;
-            continue;
-        }
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        char why[128] = "";
-        if (fd < 0 || ((cfg->bindaddress[0] || cfg->bindinterface[0]) &&
-                       bind_local(fd, cfg, ai->ai_family, why, sizeof why) < 0)) {
-            saved = 0;
-            if (strlen(said) + strlen(why) < sizeof said)
-                strcat(said, why);
-            if (fd >= 0)
-                close(fd);
-            fd = -1;
-            continue;
-        }
-        if (timed_connect(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0)
-            break;
-        saved = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(err, errlen, "%sssh: connect to host %.300s port %s: %s", said, cfg->hostname,
-                 port, saved ? strerror_r(saved, ebuf, sizeof ebuf) : "failure");
-        return -1;
-    }
-    int on = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on); /* TCPKeepAlive yes */
-    return fd;
-}
 
 /* Append the entries of want that libssh2 supports for method type to out, in order;
  * only those (when only_known) or only those not (when !only_known) whose key type is in
@@ -266,164 +115,6 @@ static char (*all_files(const struct hostcfg *cfg, int *n))[HC_STR]
     return f;
 }
 
-/* Ask "The authenticity of host ..." as ssh does (with the picture under VisualHostKey and
- * the SSHFP verdict under VerifyHostKeyDNS: dns 1 matching, else not); 1 yes, 0 no, -1
- * cannot ask. */
-static int ask_unknown(const unsigned char *blob, size_t len, int fd, const struct hostcfg *cfg,
-                       const struct conn_prompter *pr, const char *name, const char *type, int dns)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    char ntop[NI_MAXHOST] = "?", ip[NI_MAXHOST + 16];
-    int port = cfg->port;
-    int ipsock = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-                 (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
-    if (ipsock)
-        getnameinfo((struct sockaddr *)&ss, sl, ntop, sizeof ntop, NULL, 0, NI_NUMERICHOST);
-    if (!ipsock) /* through a jump host or a ProxyCommand: ssh's own words */
-        snprintf(ip, sizeof ip, "<no hostip for proxy command>");
-    else if (port != 22 && port != 0)
-        snprintf(ip, sizeof ip, "[%s]:%d", ntop, port);
-    else
-        snprintf(ip, sizeof ip, "%s", ntop);
-    char fp[80], art[512] = "", dnsline[64] = "";
-    fp_sha256(blob, len, fp, sizeof fp);
-    if (cfg->visualhostkey && fp_randomart(blob, len, art, sizeof art - 1) == 0)
-        strcat(art, "\n");
-    if (cfg->verifyhostkeydns)
-        snprintf(dnsline, sizeof dnsline, "%s host key fingerprint found in DNS.\n",
-                 dns == 1 ? "Matching" : "No matching");
-    char q[2048], a[256];
-    snprintf(q, sizeof q,
-             "The authenticity of host '%.200s (%s)' can't be established.\n"
-             "%s key fingerprint is %s.\n%s%s"
-             "This key is not known by any other names.\n"
-             "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
-             name, ip, fp_type_label(type), fp, art, dnsline);
-    for (;;) {
-        if (pr->ask(pr->ctx, q, 1, a, sizeof a) != 0)
-            return -1;
-        char want[80], *p = a + strspn(a, " \t");
-        p[strcspn(p, " \t\r\n")] = '\0';
-        snprintf(want, sizeof want, "%s", fp);
-        if (strcasecmp(p, "yes") == 0 || strcmp(p, want) == 0)
-            return 1;
-        if (!*p || strcasecmp(p, "no") == 0)
-            return 0;
-        snprintf(q, sizeof q, "Please type 'yes', 'no' or the fingerprint: ");
-    }
-}
-
-/* VerifyHostKeyDNS as ssh's verify_host_key: 1 when a DNSSEC-validated SSHFP record lets
- * the key in (yes only); else 0 with *dns (1 a record matches, 0 none or no answer); -1
- * when records exist and none matches (the real ssh warns and goes on: hand over). */
-static int check_dns(const struct hostcfg *cfg, const unsigned char *blob, size_t len, int *dns)
-{
-    char host[HC_STR];
-    int flags = 0;
-    *dns = 0;
-    if (!cfg->verifyhostkeydns)
-        return 0;
-    snprintf(host, sizeof host, "%s", cfg->hostname);
-    for (char *p = host; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (sshfp_verify(host, blob, len, &flags) < 0 || !(flags & SSHFP_FOUND))
-        return 0; /* no answer: known_hosts decides, silently, as in ssh */
-    if (!(flags & SSHFP_MATCH))
-        return -1;
-    *dns = 1;
-    return cfg->verifyhostkeydns == 1 && (flags & SSHFP_SECURE) ? 1 : 0;
-}
-
-/* known_hosts (and KnownHostsCommand's lines) for the key; into f what let it in. */
-static enum hk_result known(const struct hostcfg *cfg, char (*files)[HC_STR], int nfiles,
-                            const char *name, const unsigned char *blob, size_t len,
-                            const struct conn_prompter *pr, struct conn_facts *f, char *err,
-                            size_t errlen)
-{
-    if (!cfg->knownhostscommand[0])
-        return hostkey_check(files, nfiles, name, blob, len);
-    char *extra = NULL;
-    if (khcmd_run(cfg, pr ? pr->env : NULL, pr ? pr->cwd : NULL,
-                  pr && pr->errfd > 2 ? pr->errfd : -1, name, blob, len, &extra, err, errlen) < 0)
-        return (enum hk_result) - 1;
-    enum hk_result r = hostkey_check_extra(files, nfiles, extra, name, blob, len);
-    free(extra);
-    if (r == HK_MATCH && hostkey_check(files, nfiles, name, blob, len) != HK_MATCH)
-        f->by_khc = khcmd_id(cfg, pr ? pr->env : NULL, name, blob, len, f->khc) == 0;
-    return r;
-}
-
-/* known_hosts policy; returns CONN_OK or a failure with err set. */
-static enum conn_status check_hostkey(LIBSSH2_SESSION *s, int fd, const struct hostcfg *cfg,
-                                      char (*files)[HC_STR], int nfiles, const char *name,
-                                      const struct conn_prompter *pr, struct conn_facts *f,
-                                      char *err, size_t errlen)
-{
-    size_t len = 0;
-    int ktype = 0, dns = 0;
-    const unsigned char *blob = (const unsigned char *)libssh2_session_hostkey(s, &len, &ktype);
-    char type[64];
-    if (!blob || hostkey_blob_type(blob, len, type, sizeof type) < 0) {
-        snprintf(err, errlen, "no host key from server");
-        return CONN_FALLBACK;
-    }
-    switch (check_dns(cfg, blob, len, &dns)) {
-    case 1:
-        f->by_dns = 1;
-        return CONN_OK;
-    case -1:
-        snprintf(err, errlen, "the SSHFP records of %.200s do not match its host key", name);
-        return CONN_FALLBACK;
-    }
-    switch (known(cfg, files, nfiles, name, blob, len, pr, f, err, errlen)) {
-    case HK_MATCH:
-        f->hk_known = 1;
-        return CONN_OK;
-    case HK_REVOKED:
-        snprintf(err, errlen, "host key for %.200s is revoked", name);
-        return CONN_FALLBACK;
-    case HK_CHANGED:
-        snprintf(err, errlen, "host key for %.200s has changed", name);
-        return CONN_FALLBACK;
-    case HK_CA_ONLY:
-        snprintf(err, errlen, "host %.200s is known by a certificate authority only", name);
-        return CONN_FALLBACK;
-    case HK_UNKNOWN:
-        break;
-    default:
-        return CONN_FALLBACK; /* KnownHostsCommand did not run or failed: err says why */
-    }
-    enum hc_strict st = cfg->stricthostkeychecking;
-    if (st == HC_STRICT_ASK) {
-        int yes = pr && !cfg->batchmode ? ask_unknown(blob, len, fd, cfg, pr, name, type, dns) : -1;
-        if (yes < 0) {
-            snprintf(err, errlen, "host key for %.200s is unknown", name);
-            return CONN_FALLBACK;
-        }
-        if (yes == 0) {
-            snprintf(err, errlen, "Host key verification failed.");
-            return CONN_FATAL;
-        }
-    } else if (st == HC_STRICT_YES || cfg->n_userknownhostsfile == 0) {
-        snprintf(err, errlen, "host key for %.200s is unknown", name);
-        return CONN_FALLBACK;
-    }
-    /* accept-new, no (new keys only; a changed key was refused above), or a yes answer. */
-    if (cfg->n_userknownhostsfile == 0 ||
-        hostkey_append(cfg->userknownhostsfile[0], name, blob, len, cfg->hashknownhosts, err,
-                       errlen) < 0) {
-        if (cfg->n_userknownhostsfile == 0)
-            snprintf(err, errlen, "no known_hosts file to add %.200s to", name);
-        return CONN_FALLBACK;
-    }
-    if (cfg->loglevel >= 3 && pr && pr->say) {
-        char msg[HC_STR + 128];
-        fp_added_line(name, blob, len, msg, sizeof msg);
-        pr->say(pr->ctx, msg);
-    }
-    return CONN_OK;
-}
 
 void conn_keyid(const unsigned char *blob, size_t len, struct keyid *out)
 {
@@ -554,8 +245,8 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
         }
         goto fail;
     }
-    st = check_hostkey(s, fd, cfg, files, nfiles, name, prompter, &out->facts, out->err,
-                       sizeof out->err);
+    st = verify_hostkey(s, fd, cfg, files, nfiles, name, prompter, &out->facts, out->err,
+                        sizeof out->err);
     if (st != CONN_OK)
         goto fail;
     char words[1024]; /* what ssh prints after its key exchange, before the login */

@@ -56,6 +56,22 @@ static int length_first(LIBSSH2_SESSION *s)
     return aead(s) || (m && strstr(m, "-etm@"));
 }
 
+int fatal_channel_only(int rc)
+{
+    switch (rc) {
+    case LIBSSH2_ERROR_CHANNEL_FAILURE:
+    case LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED:
+    case LIBSSH2_ERROR_CHANNEL_UNKNOWN:
+    case LIBSSH2_ERROR_CHANNEL_WINDOW_EXCEEDED:
+    case LIBSSH2_ERROR_CHANNEL_PACKET_EXCEEDED:
+    case LIBSSH2_ERROR_CHANNEL_CLOSED:
+    case LIBSSH2_ERROR_CHANNEL_EOF_SENT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int fatal_code(LIBSSH2_SESSION *s, int rc)
 {
     int n = noted;

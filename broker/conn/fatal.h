@@ -1,5 +1,6 @@
 /* ssh's words for a connection whose transport broke: a corrupted stream (MAC, packet
- * length), a bad key exchange signature, the peer gone. */
+ * length), a bad key exchange signature, the peer gone; and which libssh2 errors concern one
+ * channel only. */
 #ifndef MUXSHIM_FATAL_H
 #define MUXSHIM_FATAL_H
 
@@ -19,6 +20,9 @@ void fatal_note(int rc);
 int fatal_noted(void);
 /* Watch s for MAC failures (libssh2's MACERROR callback notes them; they still fail). */
 void fatal_watch(LIBSSH2_SESSION *s);
+/* 1 when libssh2's error rc concerns one channel only (a refused or failed request, a channel
+ * closed, gone or overrun); any other error means the connection is unusable. */
+int fatal_channel_only(int rc);
 /* Stands for "the stream is corrupted, libssh2 did not say how" in fatal_code. */
 #define FATAL_UNSAID 1
 

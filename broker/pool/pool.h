@@ -1,4 +1,5 @@
-/* The pool: shared connections by authority, their life cycle, and pumping their sessions. */
+/* The pool: shared connections by authority and their life cycle (pool.c), pumping their
+ * sessions (sweep.c), remembered hand-overs (sticky.c), KEM key pairs made ahead (kex.c). */
 #ifndef MUXSHIM_POOL_H
 #define MUXSHIM_POOL_H
 
@@ -24,7 +25,9 @@ void pool_tunnel_done(struct sshconn *c, enum conn_status st, const char *err);
  * one-pending-send rule), or until CLOCK_MONOTONIC passes deadline_us (clock.h), the end of
  * this loop turn's budget: then c stays dirty and the next turn goes on where this stopped. */
 void pool_pump(struct sshconn *c, long long deadline_us);
-/* Once a second: persistence expiry, keepalives, broker exit when empty. */
+/* Once a second: dead connections released, a spare channel again (spare.c), keepalives
+ * (alive.c), idle ones closed (ControlPersist, draining, suspect). The broker's own exit
+ * once nothing is left is the loop's (loop.c), not this. */
 void pool_tick(time_t now);
 /* Channels in use on c: sessions holding or about to hold one (the spare not counted). */
 int pool_channels(const struct sshconn *c);

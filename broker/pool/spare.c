@@ -7,6 +7,8 @@
 
 #include "clock.h"
 #include "envreq.h"
+#include "fatal.h"
+#include "halfsent.h"
 #include "log.h"
 #include "pool.h"
 
@@ -21,26 +23,17 @@ static int index_of(const struct sshconn *c, const struct spare *sp)
     return (int)(sp - c->spares);
 }
 
-/* An EAGAIN that left a packet half sent: this spare's call must be repeated before any
- * other call on the connection. */
-static int blocked(struct sshconn *c, struct spare *sp, int rc)
+/* An EAGAIN (1), for any rc of sp's calls: one that left a packet half sent marks sp's call
+ * to be repeated before any other call on the connection; any other outcome, an EAGAIN on
+ * reading included, clears the mark (a spare's steps each take up where libssh2 left off). */
+static int again(struct sshconn *c, struct spare *sp, int rc)
 {
     int me = index_of(c, sp) + 1;
-    if (rc == LIBSSH2_ERROR_EAGAIN &&
-        (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND)) {
+    if (halfsent_eagain(c, rc))
         c->spare_blocked = me;
-        c->want_write = 1;
-    } else if (c->spare_blocked == me) {
+    else if (c->spare_blocked == me)
         c->spare_blocked = 0;
-    }
     return rc == LIBSSH2_ERROR_EAGAIN;
-}
-
-static int channel_level(int rc)
-{
-    return rc == LIBSSH2_ERROR_CHANNEL_FAILURE || rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED ||
-           rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN || rc == LIBSSH2_ERROR_CHANNEL_CLOSED ||
-           rc == LIBSSH2_ERROR_CHANNEL_EOF_SENT;
 }
 
 static void clear(struct sshconn *c, struct spare *sp)
@@ -123,7 +116,7 @@ static int step_open(struct sshconn *c, struct spare *sp)
         c->opener = NULL;
     if (sp->ch) {
         int ok;
-        blocked(c, sp, 0);
+        again(c, sp, 0);
         c->opened_any = 1;
         c->refused_soon = 0;
         sp->env = envreq_dup((const char *const *)c->env_hint, &ok); /* none if out of memory */
@@ -132,7 +125,7 @@ static int step_open(struct sshconn *c, struct spare *sp)
         return 1;
     }
     int rc = libssh2_session_last_errno(c->ssh);
-    if (blocked(c, sp, rc))
+    if (again(c, sp, rc))
         return 0;
     clear(c, sp);
     if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
@@ -164,13 +157,13 @@ static int step_env(struct sshconn *c, struct spare *sp)
             rc = libssh2_channel_setenv_ex(sp->ch, e, (unsigned)(eq - e), eq + 1,
                                            (unsigned)strlen(eq + 1));
         envreq_release(c);
-        if (blocked(c, sp, rc))
+        if (again(c, sp, rc))
             return 0;
         if (rc < 0 && rc != LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
             char *m = NULL;
             libssh2_session_last_error(c->ssh, &m, NULL, 0);
             blog("env request on a spare on %s: %s (%d)", c->cfg.hostname, m ? m : "?", rc);
-            if (!channel_level(rc)) {
+            if (!fatal_channel_only(rc)) {
                 pool_broken(c, rc);
                 return 1;
             }
@@ -189,7 +182,7 @@ static int step_read(struct sshconn *c, struct spare *sp)
 {
     char junk[256];
     ssize_t n = libssh2_channel_read_ex(sp->ch, 0, junk, sizeof junk);
-    if (blocked(c, sp, (int)n))
+    if (again(c, sp, (int)n))
         return 0;
     if (n > 0)
         return 1;
@@ -199,7 +192,7 @@ static int step_read(struct sshconn *c, struct spare *sp)
     libssh2_channel_free(sp->ch);
     clear(c, sp);
     pool_channel_freed(c);
-    if (n < 0 && !channel_level((int)n))
+    if (n < 0 && !fatal_channel_only((int)n))
         pool_broken(c, (int)n);
     return 1;
 }
@@ -207,12 +200,12 @@ static int step_read(struct sshconn *c, struct spare *sp)
 static int step_close(struct sshconn *c, struct spare *sp)
 {
     int rc = libssh2_channel_close(sp->ch);
-    if (blocked(c, sp, rc))
+    if (again(c, sp, rc))
         return 0;
     libssh2_channel_free(sp->ch);
     clear(c, sp);
     pool_channel_freed(c);
-    if (rc < 0 && !channel_level(rc))
+    if (rc < 0 && !fatal_channel_only(rc))
         pool_broken(c, rc);
     return 1;
 }

@@ -7,6 +7,7 @@
 #include "agentfwd.h"
 #include "alive.h"
 #include "clock.h"
+#include "halfsent.h"
 #include "localcmd.h"
 #include "pool_int.h"
 #include "session.h"
@@ -62,11 +63,6 @@ void pool_sweep(struct sshconn *c)
         ;
 }
 
-static int blocked(const struct sshconn *c)
-{
-    return c->blocked || c->spare_blocked || c->agent_blocked;
-}
-
 /* One step of every session, from c->pump_from round the list (wrapping), so that when the
  * turn's budget runs out (CLOCK_MONOTONIC past deadline_us) the next turn starts where this
  * one stopped and no session waits for ever behind busier ones (c stays dirty; the round's
@@ -81,7 +77,7 @@ static void step_sessions(struct sshconn *c, int *progress, long long deadline_u
     struct session *s = c->sessions;
     for (int i = 0; i < from; i++)
         s = s->next;
-    for (int k = 0; k < n && !blocked(c) && c->state == C_READY; k++) {
+    for (int k = 0; k < n && !halfsent_held(c) && c->state == C_READY; k++) {
         *progress |= session_step(s);
         if (s->conn != c)
             break; /* it left the list (and the walk with it): the next round goes on */
@@ -113,10 +109,10 @@ void pool_pump(struct sshconn *c, long long deadline_us)
             progress |= agentfwd_step(c);
         /* A spent budget ends the pump after this round. */
         step_sessions(c, &progress, deadline_us);
-        if (c->state == C_READY && !blocked(c))
+        if (c->state == C_READY && !halfsent_held(c))
             progress |= agentfwd_step(c);
         pool_sweep(c);
-        if (c->state == C_READY && !blocked(c))
+        if (c->state == C_READY && !halfsent_held(c))
             progress |= spare_step(c);
         pool_sweep(c);
         if (c->rx_bytes != rx)

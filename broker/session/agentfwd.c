@@ -12,6 +12,8 @@
 
 #include "engine.h"
 #include "envreq.h"
+#include "fatal.h"
+#include "halfsent.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -102,7 +104,7 @@ int agentfwd_request(struct session *s)
     envreq_release(c);
     if (sess_again(s, rc, OP_AGENT))
         return 0;
-    if (rc < 0 && !sess_channel_level(rc)) {
+    if (rc < 0 && !fatal_channel_only(rc)) {
         sess_fail(s, rc, "auth-agent request");
         return 1;
     }
@@ -111,7 +113,8 @@ int agentfwd_request(struct session *s)
     return 1;
 }
 
-/* An EAGAIN (1) that may have left a's packet half sent; 0 for any other rc. */
+/* An EAGAIN (1) that may have left a's packet half sent (marked as sess_again marks a
+ * session's); 0 for any other rc. */
 static int again(struct sshconn *c, struct agentch *a, long rc, enum agent_op op)
 {
     if (rc != LIBSSH2_ERROR_EAGAIN) {
@@ -121,8 +124,7 @@ static int again(struct sshconn *c, struct agentch *a, long rc, enum agent_op op
         }
         return 0;
     }
-    if (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
-        c->want_write = 1;
+    if (halfsent_eagain(c, (int)rc)) {
         c->agent_blocked = a;
         a->blocked_op = op;
     }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fatal.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -72,7 +73,7 @@ static int pump_in(struct session *s)
             libssh2_channel_write(s->ch, (char *)s->to_ch.p + s->to_ch.off, buf_used(&s->to_ch));
         if (sess_again(s, (int)n, OP_WRITE))
             return progress;
-        if (n < 0 && sess_channel_level((int)n)) {
+        if (n < 0 && fatal_channel_only((int)n)) {
             /* The remote end stopped reading (closed): the rest of stdin goes nowhere. */
             buf_drop(&s->to_ch);
             s->in_eof = s->eof_sent = 1;
@@ -90,7 +91,7 @@ static int pump_in(struct session *s)
         int rc = libssh2_channel_send_eof(s->ch);
         if (sess_again(s, rc, OP_EOF))
             return progress;
-        if (rc < 0 && !sess_channel_level(rc)) {
+        if (rc < 0 && !fatal_channel_only(rc)) {
             sess_fail(s, rc, "channel eof");
             return 1;
         }

@@ -14,11 +14,14 @@
 
 #include "agentfwd.h"
 #include "envreq.h"
+#include "fatal.h"
 #include "fingerprint.h"
+#include "halfsent.h"
 #include "log.h"
 #include "session_int.h"
 
-/* Records an EAGAIN: when it left a packet half sent, this op must be retried first. */
+/* Records an EAGAIN: when it left a packet half sent, this op must be retried first (the
+ * mark stays until the op returns something other than EAGAIN). */
 int sess_again(struct session *s, int rc, int op)
 {
     struct sshconn *c = s->conn;
@@ -29,8 +32,7 @@ int sess_again(struct session *s, int rc, int op)
         }
         return 0;
     }
-    if (libssh2_session_block_directions(c->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
-        c->want_write = 1;
+    if (halfsent_eagain(c, rc)) {
         c->blocked = s;
         s->blocked_op = op;
     }
@@ -46,30 +48,13 @@ void sess_set_exit(struct session *s, int kind, int code, const char *msg)
     snprintf(s->exit_msg, sizeof s->exit_msg, "%s", msg ? msg : "");
 }
 
-/* Errors that concern one channel only; anything else means the connection is unusable. */
-int sess_channel_level(int rc)
-{
-    switch (rc) {
-    case LIBSSH2_ERROR_CHANNEL_FAILURE:
-    case LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED:
-    case LIBSSH2_ERROR_CHANNEL_UNKNOWN:
-    case LIBSSH2_ERROR_CHANNEL_WINDOW_EXCEEDED:
-    case LIBSSH2_ERROR_CHANNEL_PACKET_EXCEEDED:
-    case LIBSSH2_ERROR_CHANNEL_CLOSED:
-    case LIBSSH2_ERROR_CHANNEL_EOF_SENT:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* A libssh2 error that is not EAGAIN: end the channel, or the whole connection. */
 void sess_fail(struct session *s, int rc, const char *what)
 {
     char *m = NULL;
     libssh2_session_last_error(s->conn->ssh, &m, NULL, 0);
     blog("%s on %s: %s (%d)", what, s->conn->cfg.hostname, m ? m : "?", rc);
-    if (sess_channel_level(rc) && s->ch) {
+    if (fatal_channel_only(rc) && s->ch) {
         s->state = S_CLOSING;
         return;
     }
@@ -241,7 +226,7 @@ static int step_closing(struct session *s)
         int rc = libssh2_channel_close(s->ch);
         if (sess_again(s, rc, OP_CLOSE))
             return 0;
-        if (rc < 0 && !sess_channel_level(rc)) {
+        if (rc < 0 && !fatal_channel_only(rc)) {
             sess_fail(s, rc, "channel close");
             return 1;
         }

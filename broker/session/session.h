@@ -22,8 +22,10 @@ enum session_op {
     OP_AGENT
 };
 
-/* What a session tells its owner: its client (peer.c), or the connection a jump host's
- * tunnel carries (pool.c). The session reaches neither in any other way. */
+/* What a session tells its owner: its client (front/peer.c), or the connection a jump
+ * host's tunnel carries (pool/pool.c). The session reaches neither in any other way (its
+ * client is an opaque owner: session_client); its connection's pool it asks through
+ * session_pool_ops. */
 enum session_event {
     SEV_MESSAGE,       /* text: a line for the user's stderr */
     SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */

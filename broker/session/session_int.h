@@ -46,8 +46,6 @@ void sess_count_served(const struct session *s);
 int sess_again(struct session *s, int rc, int op);
 /* The session's exit, unless one is already set. */
 void sess_set_exit(struct session *s, int kind, int code, const char *msg);
-/* Whether a libssh2 error concerns one channel only (else the connection is unusable). */
-int sess_channel_level(int rc);
 /* A libssh2 error that is not EAGAIN: end the channel, or the whole connection. */
 void sess_fail(struct session *s, int rc, const char *what);
 /* What ssh prints when a terminal session ends (LogLevel INFO and up), into out. */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fatal.h"
 #include "log.h"
 #include "route.h"
 #include "session_int.h"
@@ -64,7 +65,7 @@ int sess_step_opening(struct session *s)
         if (sess_again(s, rc, OP_OPEN))
             return 0;
         c->opener = NULL;
-        if (!sess_channel_level(rc)) {
+        if (!fatal_channel_only(rc)) {
             sess_fail(s, rc, "direct-tcpip open");
             return 1;
         }
