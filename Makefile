@@ -70,8 +70,6 @@ $(foreach l,$(LAYERS),$(eval LAYER_INC_$(l) := $(layers_below) -Ibroker/$(l))$(e
     layers_below += -Ibroker/$(l)))
 LAYER_INC_proto := -Ibroker/proto
 BROKER_INC := $(LAYER_INC_front)
-# While the layers are being untangled: every folder sees every header (to be removed).
-LAYERS_OPEN ?= 1
 UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-pq
 HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
 # Each object's header dependencies, as the compiler saw them (build/obj/**/*.d).
@@ -114,7 +112,7 @@ $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_
 # broker/F/x.c gets F's include paths; muxbroker.c (above every folder) gets them all.
 $(B)/obj/broker/%.o: broker/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(if $(LAYERS_OPEN),$(BROKER_INC),$(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front))) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front)) -c -o $@ $<
 
 $(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
 	@mkdir -p $(dir $@)
