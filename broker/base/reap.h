@@ -20,7 +20,7 @@ struct reap_node {
 };
 
 /* The object of type that embeds node n as member. */
-#define REAP_OBJ(n, type, member) ((type *)((char *)(n) - offsetof(type, member)))
+#define REAP_OBJ(n, type, member) ((type *)((char *)(n)-offsetof(type, member)))
 
 /* Mark n's object released and list it, to be freed by fn in reap_run; once only (a second
  * release is ignored). The object stays valid until then. */

@@ -30,7 +30,6 @@ static void lib_init(void)
     libssh2_init(0);
 }
 
-
 /* Append the entries of want that libssh2 supports for method type to out, in order;
  * only those (when only_known) or only those not (when !only_known) whose key type is in
  * known (hostkey ordering; known NULL = no filter). */
@@ -114,7 +113,6 @@ static char (*all_files(const struct hostcfg *cfg, int *n))[HC_STR]
         memcpy(f[(*n)++], cfg->globalknownhostsfile[i], HC_STR);
     return f;
 }
-
 
 void conn_keyid(const unsigned char *blob, size_t len, struct keyid *out)
 {
@@ -232,8 +230,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
              * server's banner; a proxied peer has no address, hence UNKNOWN port 65535.
              * kex_exchange_identification's line is an error() before ssh 9.5, verbose()
              * from then on. */
-            int said = !libssh2_session_banner_get(s) &&
-                       cfg->loglevel >= (cfg->ssh_9_5 ? 4 : 2);
+            int said = !libssh2_session_banner_get(s) && cfg->loglevel >= (cfg->ssh_9_5 ? 4 : 2);
             snprintf(out->err, sizeof out->err, "%sConnection closed by UNKNOWN port 65535",
                      said ? "kex_exchange_identification: Connection closed by remote host\r\n"
                           : "");

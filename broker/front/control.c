@@ -98,9 +98,9 @@ void control_list(struct peer *p)
     int n = snprintf(text, sizeof text, "muxbroker with libssh2 %s, %s%s\n", engine_version(),
                      pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
     off = (size_t)n;
-    n = snprintf(text + off, sizeof text - off,
-                 "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n", "HOST", "USER", "PORT",
-                 "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
+    n = snprintf(text + off, sizeof text - off, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n",
+                 "HOST", "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT",
+                 "IDLE", "ALGORITHMS");
     off += (size_t)n;
     int conns = 0;
     for (struct sshconn *c = pool_first(); c; c = c->next) {
@@ -114,9 +114,9 @@ void control_list(struct peer *p)
         if (c->idle_since)
             snprintf(idle, sizeof idle, "%lds", (long)(now - c->idle_since));
         n = snprintf(text + off, sizeof text - off,
-                     "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s %s\n",
-                     c->cfg.hostname, c->cfg.user, c->cfg.port, state_name(c), c->nsessions,
-                     c->total_sessions, c->bytes_in, c->bytes_out, idle, algs);
+                     "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s %s\n", c->cfg.hostname,
+                     c->cfg.user, c->cfg.port, state_name(c), c->nsessions, c->total_sessions,
+                     c->bytes_in, c->bytes_out, idle, algs);
         if (n < 0 || (size_t)n >= sizeof text - off)
             break;
         off += (size_t)n;

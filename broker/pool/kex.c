@@ -4,8 +4,9 @@
  * the server starts runs inside libssh2 on the loop, and making an sntrup761 key pair takes
  * about 24 ms (ML-KEM-768 0.2 ms): our libssh2 patch takes a pair given ahead instead
  * (engine.h), and a rekey that comes before its pair is ready waits for it (the server
- * waits for our reply meanwhile), so the loop never makes one. The first exchange runs in the connect job's
- * worker and makes its own; after it, and after each rekey, the next pair is made here. */
+ * waits for our reply meanwhile), so the loop never makes one. The first exchange runs in the
+ * connect job's worker and makes its own; after it, and after each rekey, the next pair is made
+ * here. */
 #include "pool.h"
 
 #include <stdio.h>
@@ -61,7 +62,7 @@ static void kem_done(struct job *job)
         return;
     }
     c->kem_given++;
-    c->dirty = 1; /* a rekey may be waiting for it */
+    c->dirty = 1;      /* a rekey may be waiting for it */
     pool_kem_ahead(c); /* a rekey by another method since the job started */
 }
 

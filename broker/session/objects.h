@@ -142,15 +142,15 @@ struct sshconn {
     int draining; /* -O stop: no new sessions */
     LIBSSH2_SESSION *ssh;
     int sock;
-    int want_write;          /* the last EAGAIN was on sending */
-    struct session *blocked; /* session whose op must be retried before any other */
-    struct session *tunnel;  /* through a jump host: the session carrying our socket */
+    int want_write;                  /* the last EAGAIN was on sending */
+    struct session *blocked;         /* session whose op must be retried before any other */
+    struct session *tunnel;          /* through a jump host: the session carrying our socket */
     struct connect_job *pending_job; /* via a jump host: the connect job, until the tunnel opens */
-    struct proxy *proxy;     /* through a ProxyCommand: the command (proxy.h) */
-    struct spare spares[SPARE_MAX]; /* session channels opened ahead for the next sessions */
-    const void *opener;             /* who has a channel open in flight (a spare, or a session):
-                                       libssh2 1.10 keeps one open state per connection, so
-                                       opens go one at a time and each is driven to its end */
+    struct proxy *proxy;             /* through a ProxyCommand: the command (proxy.h) */
+    struct spare spares[SPARE_MAX];  /* session channels opened ahead for the next sessions */
+    const void *opener;              /* who has a channel open in flight (a spare, or a session):
+                                        libssh2 1.10 keeps one open state per connection, so
+                                        opens go one at a time and each is driven to its end */
     int spare_blocked; /* 1 + index of the spare whose last call left a packet half sent */
     int spare_refused; /* the server takes no session channel at all */
     int spare_want;    /* spares to keep ready: grows when a session found none, shrinks idle */
@@ -184,9 +184,9 @@ struct sshconn {
     /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
-    struct reap_node reap; /* released (C_DEAD): freed at the end of the loop turn */
+    struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
-    int kem_failed;      /* ... could not be made or given: the next rekey makes its own */
+    int kem_failed;          /* ... could not be made or given: the next rekey makes its own */
     unsigned long kem_given; /* key pairs given ahead */
     struct sshconn *next;
 };

@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 /* The port of a bound or connected socket's address. */
 static int port_of(const struct sockaddr_storage *ss)
 {

@@ -142,7 +142,8 @@ static void test_client_then_session(void)
     struct session *s = waiting_session(p);
     struct sshconn *c = conn_with(s, C_CONNECTING);
     peer_on_readable(p); /* reads EOF: the client is released, not freed */
-    CHECK(peer_first() == p && reap_released(&p->reap), "the gone client is released, still listed");
+    CHECK(peer_first() == p && reap_released(&p->reap),
+          "the gone client is released, still listed");
     CHECK(c->nsessions == 1, "its session still waits");
     int n = reap_run();
     CHECK(n == 2, "one reap frees the client and the session it released (%d)", n);
