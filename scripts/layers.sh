@@ -18,8 +18,12 @@ O=$B/obj/broker
 declare -A level def
 for i in "${!LAYERS[@]}"; do level[${LAYERS[$i]}]=$i; done
 objs=()
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 for f in "$O"/*/*.o; do
     d=$(basename "$(dirname "$f")")
+    # An object whose source is gone (a file moved or removed) is left over in the build
+    # directory, not part of the broker.
+    [ -f "$ROOT/broker/$d/$(basename "$f" .o).c" ] || continue
     [ -n "${level[$d]:-}" ] || {
         echo "layers: $f: folder broker/$d/ has no place in the order (scripts/layers.sh)" >&2
         exit 2
