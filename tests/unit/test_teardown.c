@@ -19,10 +19,6 @@
 #include "reap.h"
 #include "session.h"
 
-/* The client owns its session (peer.h); weak so that this file also links against code
- * that has none, to show the old failure. */
-void peer_own(struct peer *p, struct session *s) __attribute__((weak));
-
 /* The loop's end of turn. */
 static void reap(void)
 {
@@ -47,8 +43,7 @@ static struct session *waiting_session(struct peer *p)
     struct session *s = calloc(1, sizeof *s);
     s->pool_ops = &pool_session_ops;
     p->sess = s;
-    if (peer_own)
-        peer_own(p, s);
+    peer_own(p, s);
     s->in.fd = s->out.fd = s->err.fd = -1;
     s->in.saved_flags = s->out.saved_flags = s->err.saved_flags = -1;
     s->exit_kind = -1;
