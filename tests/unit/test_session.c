@@ -331,27 +331,27 @@ static void test_asker(void)
     reset();
     struct sshconn *jump = conn_new(C_CONNECTING), *dest = conn_new(C_CONNECTING);
     struct client a = {.askable = 0}, b = {.askable = 1}, cc = {.askable = 1}, d = {.askable = 1};
-    member(dest, &a, NULL); /* oldest, cannot be asked */
-    member(dest, &b, NULL);
-    member(dest, &cc, NULL); /* newest */
+    struct session *all[5];
+    all[0] = member(dest, &a, NULL); /* oldest, cannot be asked */
+    all[1] = member(dest, &b, NULL);
+    all[2] = member(dest, &cc, NULL); /* newest */
     CHECK(session_asker(dest, can_ask) == &b, "the oldest client that can be asked");
     b.askable = 0;
     CHECK(session_asker(dest, can_ask) == &cc, "else the next oldest");
     a.askable = cc.askable = 0;
     CHECK(session_asker(dest, can_ask) == NULL, "none when none can be asked");
     a.askable = b.askable = 1;
-    struct session *t = member(jump, NULL, dest); /* older than d */
-    member(jump, &d, NULL);
+    struct session *t = all[3] = member(jump, NULL, dest); /* older than d */
+    all[4] = member(jump, &d, NULL);
     CHECK(session_client(t) == NULL, "a tunnel has no client");
     CHECK(session_asker(jump, can_ask) == &a, "through the older tunnel: its connection's client");
     a.askable = b.askable = 0;
     CHECK(session_asker(jump, can_ask) == &d, "else the jump connection's own client");
     session_carried_gone(t); /* as pool/ does when dest goes: t tells dest nothing more */
-    while (jump->sessions)
-        session_free(jump->sessions);
-    while (dest->sessions)
-        session_free(dest->sessions);
-    CHECK(reap_run() == 5 && pc.detach == 5, "all five freed at the reap");
+    for (int i = 0; i < 5; i++)
+        session_free(all[i]);
+    CHECK(!jump->sessions && !dest->sessions && pc.detach == 5, "all five left their connections");
+    CHECK(reap_run() == 5, "and are freed at the reap");
     free(jump);
     free(dest);
 }
