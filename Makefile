@@ -178,12 +178,16 @@ UNIT_DEPS_test_reap      := broker/base/reap.c
 UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
 # The post-quantum key exchanges' arithmetic, compiled into our libssh2 too (libssh2.sh).
 UNIT_DEPS_test_pqkex     := scripts/libssh2-pq/hybrid.c
+# session/ and pool/ alone with the layers below them (issue 23): the test is the session's
+# owner and pool (session.h's ops), or the pool's client; nothing of front/ is linked.
+UNIT_DEPS_test_session   := $(SESSION_SRCS) $(JOBS_SRCS) $(CONN_SRCS) $(CONFIG_SRCS) $(BASE_SRCS)
+UNIT_DEPS_test_pool      := $(POOL_SRCS) $(UNIT_DEPS_test_session)
 # The whole broker: teardown runs through session, pool, peer and loop code.
 UNIT_DEPS_test_teardown  := $(BROKER_SRCS)
 unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1))))
 
 .SECONDEXPANSION:
-$(B)/tests/%: tests/unit/%.c tests/unit/check.h $$(call unit_objs,$$*)
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $$(call unit_objs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(UNIT_INC) -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
 
