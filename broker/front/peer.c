@@ -83,40 +83,35 @@ void peer_queue(struct peer *p, struct proto_buf *b)
     peer_on_writable(p);
 }
 
-void peer_send_exit(struct peer *p, int kind, int code, const char *msg)
+/* Queue a frame of type: n u32 fields, then the string text. */
+static void send_u32s_str(struct peer *p, uint8_t type, const uint32_t *u, int n, const char *text)
 {
     struct proto_buf b;
-    proto_begin(&b, MSG_EXIT);
-    proto_put_u32(&b, (uint32_t)kind);
-    proto_put_u32(&b, (uint32_t)code);
-    proto_put_str(&b, msg, (size_t)-1);
+    proto_begin(&b, type);
+    for (int i = 0; i < n; i++)
+        proto_put_u32(&b, u[i]);
+    proto_put_str(&b, text, (size_t)-1);
     peer_queue(p, &b);
+}
+
+void peer_send_exit(struct peer *p, int kind, int code, const char *msg)
+{
+    send_u32s_str(p, MSG_EXIT, (const uint32_t[]){(uint32_t)kind, (uint32_t)code}, 2, msg);
 }
 
 void peer_send_error(struct peer *p, int code, const char *msg)
 {
-    struct proto_buf b;
-    proto_begin(&b, MSG_ERROR);
-    proto_put_u32(&b, (uint32_t)code);
-    proto_put_str(&b, msg, (size_t)-1);
-    peer_queue(p, &b);
+    send_u32s_str(p, MSG_ERROR, (const uint32_t[]){(uint32_t)code}, 1, msg);
 }
 
 void peer_send_ctl_reply(struct peer *p, int status, const char *text)
 {
-    struct proto_buf b;
-    proto_begin(&b, MSG_CONTROL_REPLY);
-    proto_put_u32(&b, (uint32_t)status);
-    proto_put_str(&b, text, (size_t)-1);
-    peer_queue(p, &b);
+    send_u32s_str(p, MSG_CONTROL_REPLY, (const uint32_t[]){(uint32_t)status}, 1, text);
 }
 
 void peer_send_message(struct peer *p, const char *text)
 {
-    struct proto_buf b;
-    proto_begin(&b, MSG_MESSAGE);
-    proto_put_str(&b, text, (size_t)-1);
-    peer_queue(p, &b);
+    send_u32s_str(p, MSG_MESSAGE, NULL, 0, text);
 }
 
 int peer_send_started(struct peer *p, uint32_t flags)
@@ -235,6 +230,22 @@ static void close_pending_fds(struct peer *p)
     p->nfds = 0;
 }
 
+/* p's request made session s: p owns it; or none could be made (err): p is told, in a
+ * CONTROL_REPLY for a CONTROL request (ctl), else an ERROR that sends it to the real ssh. */
+static void take(struct peer *p, struct session *s, const char *err, int ctl)
+{
+    p->sess = s;
+    if (s) {
+        peer_own(p, s);
+        return;
+    }
+    if (ctl)
+        peer_send_ctl_reply(p, CTLR_ERROR, err);
+    else
+        peer_send_error(p, ERR_FALLBACK, err);
+    peer_finish(p);
+}
+
 static void dispatch(struct peer *p, const uint8_t *body, size_t len)
 {
     struct proto_msg m;
@@ -289,13 +300,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         }
         int fds[3] = {p->fds[0], p->fds[1], p->fds[2]};
         p->nfds = 0;
-        p->sess = session_new(&m, fds, 0, &pool_session_ops, err, sizeof err);
-        if (p->sess) {
-            peer_own(p, p->sess);
-        } else {
-            peer_send_error(p, ERR_FALLBACK, err);
-            peer_finish(p);
-        }
+        take(p, session_new(&m, fds, 0, &pool_session_ops, err, sizeof err), err, 0);
         return;
     }
     case MSG_CONTROL:
@@ -311,13 +316,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "unknown CONTROL operation");
             return;
         }
-        p->sess = session_new(&m, NULL, (int)m.u[0], &pool_session_ops, err, sizeof err);
-        if (p->sess) {
-            peer_own(p, p->sess);
-        } else {
-            peer_send_ctl_reply(p, CTLR_ERROR, err);
-            peer_finish(p);
-        }
+        take(p, session_new(&m, NULL, (int)m.u[0], &pool_session_ops, err, sizeof err), err, 1);
         return;
     case MSG_HANDED: {
         /* No reply: the session resolves its host with no client, to be counted. */
@@ -334,13 +333,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "ROUTE while a request is running");
             return;
         }
-        p->sess = session_new_route(&m, &pool_session_ops, err, sizeof err);
-        if (p->sess) {
-            peer_own(p, p->sess);
-        } else {
-            peer_send_error(p, ERR_FALLBACK, err);
-            peer_finish(p);
-        }
+        take(p, session_new_route(&m, &pool_session_ops, err, sizeof err), err, 0);
         return;
     case MSG_PROMPT_REPLY:
         prompt_reply(p, m.u[0], m.u[1] != 0, m.s[0].p, m.s[0].n);

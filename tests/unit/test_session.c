@@ -72,6 +72,19 @@ static struct session *open_session(struct client *cl, char **opts, const char *
     return open_for(&pool_ops, cl, opts, dest, command, flags, err, errlen);
 }
 
+/* A session of cl for `ssh -F /dev/null unit.invalid true`, resolved and attached to a new
+ * connection in state st (*cp). */
+static struct session *attached_session(struct client *cl, enum conn_state st, struct sshconn **cp)
+{
+    *cp = conn_new(st);
+    pc.attach_to = *cp;
+    char *opts[] = {"-F", "/dev/null", NULL};
+    char err[256] = "";
+    struct session *s = open_session(cl, opts, "unit.invalid", "true", 0, err, sizeof err);
+    finish_jobs();
+    return s;
+}
+
 static void reset(void)
 {
     memset(&pc, 0, sizeof pc);
@@ -250,12 +263,8 @@ static void test_free_twice(void)
 {
     reset();
     struct client cl = {0};
-    struct sshconn *c = conn_new(C_CONNECTING);
-    pc.attach_to = c;
-    char *opts[] = {"-F", "/dev/null", NULL};
-    char err[256] = "";
-    struct session *s = open_session(&cl, opts, "unit.invalid", "true", 0, err, sizeof err);
-    finish_jobs();
+    struct sshconn *c;
+    struct session *s = attached_session(&cl, C_CONNECTING, &c);
     CHECK(s && s->conn == c, "attached");
     session_free(s);
     session_free(s);
@@ -276,24 +285,18 @@ static void test_client_gone_waiting(void)
 {
     reset();
     struct client cl = {0};
-    struct sshconn *c = conn_new(C_CONNECTING);
-    pc.attach_to = c;
-    char *opts[] = {"-F", "/dev/null", NULL};
-    char err[256] = "";
-    struct session *s = open_session(&cl, opts, "unit.invalid", "true", 0, err, sizeof err);
-    finish_jobs();
+    struct sshconn *c;
+    struct session *s = attached_session(&cl, C_CONNECTING, &c);
     session_client_gone(s);
     CHECK(pc.detach == 1 && c->nsessions == 0 && reap_released(&s->reap),
           "waiting on a connection being made: detached and released");
     CHECK(cl.n == 0, "a gone client is told nothing: %s", told(&cl));
     CHECK(reap_run() == 1, "freed by the reap");
 
+    free(c);
     reset();
     memset(&cl, 0, sizeof cl);
-    c->state = C_READY;
-    pc.attach_to = c;
-    s = open_session(&cl, opts, "unit.invalid", "true", 0, err, sizeof err);
-    finish_jobs();
+    s = attached_session(&cl, C_READY, &c);
     c->dirty = 0;
     session_client_gone(s);
     CHECK(s->state == S_DONE && c->dirty && pc.detach == 0 && !reap_released(&s->reap),
