@@ -156,7 +156,15 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
         session_free(s);
         return NULL;
     }
-    if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
+    if ((s->flags & (OPEN_STDIO_FWD | OPEN_FWD_PATH)) == (OPEN_STDIO_FWD | OPEN_FWD_PATH)) {
+        s->fwd_host = strdup(s->command); /* a socket path on the server */
+        s->fwd_port = -2;                  /* ssh's PORT_STREAMLOCAL */
+        if (!s->fwd_host) {
+            snprintf(err, errlen, "out of memory");
+            session_free(s);
+            return NULL;
+        }
+    } else if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
         snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
         session_free(s);
         return NULL;
