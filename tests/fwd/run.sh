@@ -56,8 +56,8 @@ HTTP=$(free_port)
 (cd "$T/www" && exec python3 -m http.server -b 127.0.0.1 "$HTTP" >/dev/null 2>&1) &
 HTTP_PID=$!
 for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$HTTP/index.txt" >/dev/null && break; sleep 0.05; done
-P1=$(free_port) P2=$(free_port) P3=$(free_port)
-export HTTP P1 P2 P3
+P1=$(free_port) P2=$(free_port) P3=$(free_port) P4=$(free_port)
+export HTTP P1 P2 P3 P4
 
 counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
@@ -69,7 +69,7 @@ run_side() {
     [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
     c0=$(sshd_connections "$T/s")
     (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" HTTP="$HTTP" P1="$P1" P2="$P2" \
-        P3="$P3" LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 120 "${pre[@]}" bash -c "$snippet" \
+        P3="$P3" P4="$P4" LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 120 "${pre[@]}" bash -c "$snippet" \
         >"$T/$side.out" 2>"$T/$side.err" </dev/null)
     echo $? >"$T/$side.rc"
     [ "$side" = mux ] && mux_conns=$((mux_conns + $(sshd_connections "$T/s") - c0))
@@ -85,7 +85,7 @@ fcase() {
     after=$(counters)
     local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
     if [ "$handed" -ne 0 ] || [ "$served" -ne "$want" ]; then
-        notok "$name" "served $served (want $want), handed to ssh $handed; $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
+        notok "$name" "served $served (want $want), handed to ssh $handed; out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
         return
     fi
     compare_sides "$name"
@@ -94,13 +94,15 @@ fcase() {
 # wait_port PORT: until something listens there (the -f forwards are up)
 WAITP='wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; }'
 GET="curl -s --max-time 20"
+# BUSY: something else listens on P1 for 5 s
+BUSY='python3 -c "import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(5)" $P4'
 
-fcase L-http 2 "ssh -L \$P1:127.0.0.1:\$HTTP lab 'sleep 1; echo session' & $WAITP; wait_port \$P1; $GET http://127.0.0.1:\$P1/index.txt; wait; echo rc \$?"
+fcase L-http 3 "ssh -L \$P1:127.0.0.1:\$HTTP lab 'sleep 1; echo session' & $WAITP; wait_port \$P1; $GET http://127.0.0.1:\$P1/index.txt; wait; echo rc \$?"
 fcase L-f-N-http 3 "$WAITP; ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; echo rc \$?; $GET http://127.0.0.1:\$P1/index.txt; $GET http://localhost:\$P1/index.txt; pkill -u \$(id -u) -x -f \"ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab\" || pkill -u \$(id -u) -f \"^ssh -f -N -L \$P1\"; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?"
 fcase L-bulk-sha256 2 "ssh -f -N -o ExitOnForwardFailure=yes -L \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P2/big.bin | sha256sum; pkill -u \$(id -u) -f \"^ssh -f -N -o ExitOnForwardFailure=yes -L \$P2\"; echo done"
 fcase D-socks 4 "ssh -f -N -D \$P3 lab; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4a 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
-fcase exit-on-forward-failure-busy 0 "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\", \$P1)); s.listen(); time.sleep(5)' & sleep 0.5; ssh -o ExitOnForwardFailure=yes -L \$P1:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill %1"
-fcase busy-port-goes-on 1 "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\", \$P1)); s.listen(); time.sleep(5)' & sleep 0.5; ssh -L 127.0.0.1:\$P1:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill %1"
+fcase exit-on-forward-failure-busy 0 "$BUSY & b=\$!; sleep 0.5; ssh -o ExitOnForwardFailure=yes -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill \$b; wait"
+fcase busy-port-goes-on 1 "$BUSY & b=\$!; sleep 0.5; ssh -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill \$b; wait"
 fcase L-unix-socket 2 "ssh -f -N -L \$W/web.sock:127.0.0.1:\$HTTP lab; sleep 0.5; $GET --unix-socket \$W/web.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/web.sock\"; echo done"
 fcase two-sessions-two-forwards 4 "ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -L \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L\"; echo done"
 
