@@ -131,6 +131,7 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
         s->env = proto_strlist_dup(&m->l[1]);
         /* HANDED: the reason, after dest */
         s->command = ctl_op == SESSION_HANDED ? pstrdup(&m->s[3]) : strdup("");
+        s->flags = OPEN_FWD_LOCAL; /* a question about muxssh's sessions, which bind them */
     } else {
         /* OPEN: str real_ssh, str cwd, strlist opts, str dest, str command, strlist env,
          * u32 flags */
