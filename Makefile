@@ -27,14 +27,15 @@ RUNTIME_NOHEAP_SRCS := broker/proto/runtime_core.c
 COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
-MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c $(TTY_SRCS)
+MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c shim/muxssh/forward.c \
+               shim/muxssh/socks.c $(TTY_SRCS)
 LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/libc_sym.c shim/lib/route.c \
                    shim/lib/route_file.c \
                    shim/lib/route_broker.c shim/lib/route_async.c shim/lib/route_peers.c \
                    $(TTY_SRCS) \
                    $(PROTO_NOHEAP_SRCS) $(RUNTIME_NOHEAP_SRCS)
 SSHCONFIG_SRCS := broker/config/sshconfig.c broker/config/sshconfig_run.c \
-                  broker/config/sshconfig_cache.c
+                  broker/config/sshconfig_cache.c broker/config/forwards.c
 CONFIG_SRCS := $(SSHCONFIG_SRCS) broker/config/token.c broker/config/percent.c \
                broker/config/ctlpath.c broker/config/words.c broker/config/jump.c
 CONN_SRCS   := broker/conn/conn.c broker/conn/tcp.c broker/conn/verify.c \

@@ -285,9 +285,7 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
     static const struct {
         const char *key, *text;
     } present[] = {
-        {"localforward", "LocalForward"},
         {"remoteforward", "RemoteForward"},
-        {"dynamicforward", "DynamicForward"},
         {"certificatefile", "CertificateFile"},
         {"localcommand", NULL},
     };
@@ -399,7 +397,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
     c->loglevel = 3;
     c->pubkeyauthentication = c->passwordauthentication = c->kbdinteractiveauthentication = 1;
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
-    int permitlocal = 0, fdpass = 0, oom = 0;
+    int permitlocal = 0, fdpass = 0, oom = 0, bad_fwd = 0;
+    c->streamlocalbindmask = 0177;
     char idfiles[HC_MAX_FILES][HC_STR];
     int nid = 0;
 
@@ -536,7 +535,20 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->ssh_9_5 = 1;
         else if (!strcmp(k, "proxyusefdpass"))
             fdpass = yes(v);
+        else if (!strcmp(k, "localforward") || !strcmp(k, "dynamicforward"))
+            bad_fwd |= sshconfig_add_forward(c, k[0] == 'l' ? 'L' : 'D', v);
+        else if (!strcmp(k, "gatewayports"))
+            c->gatewayports = yes(v);
+        else if (!strcmp(k, "exitonforwardfailure"))
+            c->exitonforwardfailure = yes(v);
+        else if (!strcmp(k, "streamlocalbindunlink"))
+            c->streamlocalbindunlink = yes(v);
+        else if (!strcmp(k, "streamlocalbindmask"))
+            c->streamlocalbindmask = (int)strtol(v, NULL, 8);
     }
+    sshconfig_forwards_done(c);
+    if (bad_fwd)
+        note_unsupported(c, "more forwards than muxshim holds");
     if (!permitlocal) /* ssh ignores LocalCommand then */
         c->localcommand[0] = 0;
     if (fdpass && c->proxycommand[0]) /* the command hands back a socket: not done here */

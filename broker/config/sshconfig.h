@@ -87,6 +87,12 @@ struct hostcfg {
     char controlpath[HC_STR]; /* "controlpath" as ssh -G expanded it, "" when none */
     int controlmaster_client; /* ControlMaster no, auto or autoask: ssh would use a master
                                  listening on controlpath (yes and ask never do) */
+    /* "localforward" and "dynamicforward": one a line, "L LISTEN TARGET" or "D LISTEN" as
+     * ssh -G prints them (without the dynamic lines its dump repeats for a local forward to
+     * a socket path); the client binds them (FORWARDS) */
+    char forwards[4096];
+    int gatewayports, exitonforwardfailure, streamlocalbindunlink;
+    int streamlocalbindmask; /* "streamlocalbindmask", octal; 0177 by default */
     char unsupported[128];    /* "" or the first setting muxshim cannot serve, e.g.
                                  "LocalForward", "ProxyCommand" */
     char token[65];           /* hex SHA-256 of the authority (see token_compute) */

@@ -18,6 +18,14 @@ void sshconfig_pw_home(char *home, size_t hlen, char *name, size_t nlen);
  * after every parse: what the cache keeps depends on no environment but its key's. */
 void sshconfig_env_paths(struct hostcfg *c, const char *cwd, char *const *env);
 
+/* forwards.c */
+/* Append a "localforward" (kind 'L') or "dynamicforward" ('D') value of ssh -G to
+ * c->forwards; 0, or -1 when it does not fit. */
+int sshconfig_add_forward(struct hostcfg *c, char kind, const char *v);
+/* After the last line: drop the dynamic lines ssh -G's dump repeats for each local forward
+ * to a socket path (readconf.c dump_cfg_forwards prints those under both keywords). */
+void sshconfig_forwards_done(struct hostcfg *c);
+
 /* sshconfig_run.c */
 /* Runs ssh -G; on success the parsed config, with its stderr kept as warnings, and in *raw
  * the output itself (heap). */

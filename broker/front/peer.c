@@ -179,6 +179,13 @@ static int client_tell(void *owner, struct session *s, const struct session_note
         proto_put_str(&b, n->text, (size_t)-1);
         peer_queue(p, &b);
         return 0;
+    case SEV_FORWARDS:
+        proto_begin(&b, MSG_FORWARDS);
+        proto_put_u32(&b, (uint32_t)n->code);
+        proto_put_u32(&b, (uint32_t)n->kind);
+        proto_put_str(&b, n->text, (size_t)-1);
+        peer_queue(p, &b);
+        return 0;
     case SEV_STARTED:
         return peer_send_started(p, (uint32_t)n->code);
     case SEV_PENDING:
@@ -346,6 +353,10 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
     case MSG_LOCAL_DONE:
         if (p->sess)
             localcmd_done(p->sess);
+        return;
+    case MSG_FORWARDS_DONE:
+        if (p->sess)
+            localcmd_forwards_done(p->sess);
         return;
     case MSG_SIGNAL:
         /* Valid, but nothing in a non-terminal session uses them yet. */

@@ -14,7 +14,8 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_SIGNAL] = "s",          [MSG_EXIT] = "uus",      [MSG_CONTROL] = "usslsl",
     [MSG_CONTROL_REPLY] = "us",  [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
     [MSG_ROUTE] = "ssssuullusu", [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
-    [MSG_LOCAL_COMMAND] = "s",   [MSG_LOCAL_DONE] = "u",
+    [MSG_LOCAL_COMMAND] = "s",   [MSG_LOCAL_DONE] = "u",  [MSG_FORWARDS] = "uus",
+    [MSG_FORWARDS_DONE] = "u",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -26,7 +27,8 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_ERROR] = "ERROR",           [MSG_STARTED] = "STARTED",
     [MSG_ROUTE] = "ROUTE",           [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
     [MSG_HANDED] = "HANDED",         [MSG_LOCAL_COMMAND] = "LOCAL_COMMAND",
-    [MSG_LOCAL_DONE] = "LOCAL_DONE",
+    [MSG_LOCAL_DONE] = "LOCAL_DONE",     [MSG_FORWARDS] = "FORWARDS",
+    [MSG_FORWARDS_DONE] = "FORWARDS_DONE",
 };
 
 const char *proto_schema(unsigned type)

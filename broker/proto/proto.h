@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION 7
+#define PROTO_VERSION 8
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -46,7 +46,12 @@ enum proto_type {
     MSG_LOCAL_COMMAND = 16, /* str command: run `$SHELL -c command` with the client's own stdio,
                                wait for it, then send LOCAL_DONE (LocalCommand) */
     MSG_LOCAL_DONE = 17,    /* u32 exit status of the local command (ssh ignores it) */
-    MSG_TYPE_MAX = 17
+    MSG_FORWARDS = 18,      /* u32 flags (FWD_*), u32 StreamLocalBindMask, str the session's
+                               local and dynamic forwards, one a line ("L LISTEN TARGET" or
+                               "D LISTEN", as ssh -G prints them): the client binds them now,
+                               then sends FORWARDS_DONE */
+    MSG_FORWARDS_DONE = 19, /* u32 0: the client's forwards are set up, the session may go on */
+    MSG_TYPE_MAX = 19
 };
 
 enum proto_hello_flags {
@@ -62,6 +67,18 @@ enum proto_open_flags {
     OPEN_STDIO_FWD = 1u << 4,  /* -W: command is the HOST:PORT to forward stdio to */
     OPEN_LOG_FILE = 1u << 5,   /* -E: what ssh itself says goes in MESSAGE frames only (the
                                   client writes them to its log file), never into fd 2 */
+    OPEN_FWD_LOCAL = 1u << 6,  /* the client binds the session's LocalForward and DynamicForward
+                                  itself (FORWARDS): the broker need not hand them over */
+    OPEN_FWD_CHANNEL = 1u << 7, /* one connection of a client's forward, with OPEN_STDIO_FWD:
+                                   the session's forwards and host key lines are not repeated */
+    OPEN_FWD_PATH = 1u << 8,    /* with OPEN_STDIO_FWD: command is a path on the server, reached
+                                   through direct-streamlocal@openssh.com */
+};
+
+enum proto_fwd_flags {
+    FWD_GATEWAY_PORTS = 1u << 0,   /* GatewayPorts yes */
+    FWD_EXIT_ON_FAILURE = 1u << 1, /* ExitOnForwardFailure yes */
+    FWD_BIND_UNLINK = 1u << 2,     /* StreamLocalBindUnlink yes */
 };
 
 enum proto_started_flags {

@@ -24,8 +24,41 @@ const char *localcmd_prepare(struct session *s)
     return s->localcmd ? NULL : "out of memory";
 }
 
+/* The client binds the session's local and dynamic forwards once the connection is up, as
+ * ssh's ssh_init_forwarding does, before LocalCommand: 1 while it has not said it did. */
+static int forwards_pending(struct session *s)
+{
+    if (!s->cfg || !s->cfg->forwards[0] || (s->flags & OPEN_FWD_CHANNEL) || s->fwd_state == 2 ||
+        !session_client(s))
+        return 0;
+    if (s->fwd_state == 0) {
+        const struct hostcfg *c = s->cfg;
+        uint32_t fl = (c->gatewayports ? FWD_GATEWAY_PORTS : 0) |
+                      (c->exitonforwardfailure ? FWD_EXIT_ON_FAILURE : 0) |
+                      (c->streamlocalbindunlink ? FWD_BIND_UNLINK : 0) |
+                      ((uint32_t)(c->loglevel & 255) << 8);
+        sess_tell(s, &(struct session_note){.ev = SEV_FORWARDS,
+                                            .code = (int)fl,
+                                            .kind = c->streamlocalbindmask,
+                                            .text = c->forwards});
+        s->fwd_state = 1;
+    }
+    return 1;
+}
+
+void localcmd_forwards_done(struct session *s)
+{
+    if (s->fwd_state != 1)
+        return;
+    s->fwd_state = 2;
+    if (s->conn)
+        s->conn->dirty = 1;
+}
+
 int localcmd_pending(struct session *s)
 {
+    if (forwards_pending(s))
+        return 1;
     if (!s->localcmd || s->localcmd_state == 2 || !session_client(s))
         return 0;
     if (s->localcmd_state == 0) {

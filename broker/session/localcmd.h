@@ -15,5 +15,7 @@ const char *localcmd_prepare(struct session *s);
 int localcmd_pending(struct session *s);
 /* The client reported LOCAL_DONE: the session may go on. */
 void localcmd_done(struct session *s);
+/* The client reported FORWARDS_DONE: its forwards are bound, the session may go on. */
+void localcmd_forwards_done(struct session *s);
 
 #endif

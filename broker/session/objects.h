@@ -104,6 +104,7 @@ struct session {
     int hk_shown;         /* VisualHostKey's lines were given to the client */
     char *localcmd;       /* expanded LocalCommand for the client to run first, or NULL */
     int localcmd_state;   /* 0 not sent, 1 LOCAL_COMMAND sent, 2 LOCAL_DONE came back */
+    int fwd_state;        /* 0 not sent, 1 FORWARDS sent, 2 FORWARDS_DONE came back */
     struct session *next; /* in conn->sessions or the pending list */
 };
 

@@ -28,6 +28,9 @@ static const char *choose_mode(struct session *s)
         return c->unsupported;
     if (c->forwardagent[0] && engine_old())
         return "ForwardAgent"; /* libssh2 1.10 takes no auth-agent channels */
+    /* Local and dynamic forwards are bound by the client (FORWARDS), when it can. */
+    if (c->forwards[0] && !(s->flags & (OPEN_FWD_LOCAL | OPEN_FWD_CHANNEL)))
+        return c->forwards[0] == 'L' ? "LocalForward" : "DynamicForward";
     if (s->fwd_host) {
         s->mode = MODE_TCPIP; /* no session: the channel carries stdin and stdout as they are */
         s->err_eof = 1;

@@ -131,6 +131,7 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
         s->env = proto_strlist_dup(&m->l[1]);
         /* HANDED: the reason, after dest */
         s->command = ctl_op == SESSION_HANDED ? pstrdup(&m->s[3]) : strdup("");
+        s->flags = OPEN_FWD_LOCAL; /* a question about muxssh's sessions, which bind them */
     } else {
         /* OPEN: str real_ssh, str cwd, strlist opts, str dest, str command, strlist env,
          * u32 flags */
@@ -156,7 +157,15 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
         session_free(s);
         return NULL;
     }
-    if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
+    if ((s->flags & (OPEN_STDIO_FWD | OPEN_FWD_PATH)) == (OPEN_STDIO_FWD | OPEN_FWD_PATH)) {
+        s->fwd_host = strdup(s->command); /* a socket path on the server */
+        s->fwd_port = -2;                  /* ssh's PORT_STREAMLOCAL */
+        if (!s->fwd_host) {
+            snprintf(err, errlen, "out of memory");
+            session_free(s);
+            return NULL;
+        }
+    } else if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
         snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
         session_free(s);
         return NULL;

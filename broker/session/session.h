@@ -29,6 +29,8 @@ enum session_op {
 enum session_event {
     SEV_MESSAGE,       /* text: a line for the user's stderr */
     SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */
+    SEV_FORWARDS,      /* text: the forwards for the client to bind now; code: FWD_* flags
+                          and the log level; kind: StreamLocalBindMask */
     SEV_STARTED,       /* code: STARTED_* flags; returns nonzero once it has left */
     SEV_PENDING,       /* returns nonzero while earlier replies wait to be sent */
     SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it (the

@@ -59,7 +59,11 @@ int sess_step_opening(struct session *s)
         return 0; /* another channel open is in flight: ours waits its turn */
     c->opener = s;
     /* As ssh's stdio forward: the originator is 127.0.0.1 port 65535. */
-    s->ch = libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1", 65535);
+    if (s->flags & OPEN_FWD_PATH) /* a forward to a socket path: as ssh, from 127.0.0.1 0 */
+        s->ch = libssh2_channel_direct_streamlocal_ex(c->ssh, s->fwd_host, "127.0.0.1", 0);
+    else
+        s->ch = libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1",
+                                                65535);
     if (!s->ch) {
         int rc = libssh2_session_last_errno(c->ssh);
         if (sess_again(s, rc, OP_OPEN))
@@ -106,7 +110,8 @@ int sess_step_opening(struct session *s)
         return 1;
     }
     s->started = 1;
-    session_show_hostkey(s);
+    if (!(s->flags & OPEN_FWD_CHANNEL)) /* a forward's connection: said once, by its session */
+        session_show_hostkey(s);
     sess_count_served(s);
     if (session_client(s))
         session_tell_started(s, 0);

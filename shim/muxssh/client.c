@@ -283,12 +283,23 @@ int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char 
     return send_buf(sock, &b, NULL, 0, err, errlen); /* which wipes the answer */
 }
 
-int client_local_done(int sock, uint32_t status, char *err, size_t errlen)
+/* Send a message of one u32. 0 or -1. */
+static int send_u32(int sock, uint8_t type, uint32_t v, char *err, size_t errlen)
 {
     struct proto_buf b;
-    proto_begin(&b, MSG_LOCAL_DONE);
-    proto_put_u32(&b, status);
+    proto_begin(&b, type);
+    proto_put_u32(&b, v);
     return send_buf(sock, &b, NULL, 0, err, errlen);
+}
+
+int client_local_done(int sock, uint32_t status, char *err, size_t errlen)
+{
+    return send_u32(sock, MSG_LOCAL_DONE, status, err, errlen);
+}
+
+int client_forwards_done(int sock, char *err, size_t errlen)
+{
+    return send_u32(sock, MSG_FORWARDS_DONE, 0, err, errlen);
 }
 
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen)

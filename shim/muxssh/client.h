@@ -31,6 +31,8 @@ void client_notify_handed(const char *dir, const char *real_ssh, const char *cwd
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen);
 /* Send LOCAL_DONE {status}: the LocalCommand has run. 0 or -1. */
 int client_local_done(int sock, uint32_t status, char *err, size_t errlen);
+/* Send FORWARDS_DONE: the session's forwards are bound. 0 or -1. */
+int client_forwards_done(int sock, char *err, size_t errlen);
 /* Send PROMPT_REPLY {id, ok, answer}; the frame is wiped after sending. 0 or -1. */
 int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char *err,
                         size_t errlen);

@@ -17,6 +17,7 @@
 #include "ttystate.h"
 #include "client.h"
 #include "fallback.h"
+#include "forward.h"
 #include "proto.h"
 #include "runtime.h"
 
@@ -190,6 +191,12 @@ static void on_signal(int sig)
 
 static volatile sig_atomic_t winched;
 
+/* SIGCHLD only wakes the wait below: a forward's connection ended (fwd_reap). */
+static void on_child(int sig)
+{
+    (void)sig;
+}
+
 static void on_winch(int sig)
 {
     (void)sig;
@@ -221,9 +228,13 @@ static int wait_broker(int sock, char *err, size_t errlen)
                 break;
             }
         }
-        struct pollfd p = {.fd = sock, .events = POLLIN};
-        int r = ppoll(&p, 1, NULL, &during);
-        if (r > 0)
+        struct pollfd p[1 + 64] = {{.fd = sock, .events = POLLIN}};
+        int n = fwd_pollfds(p + 1, 64);
+        int r = ppoll(p, (nfds_t)(1 + n), NULL, &during);
+        fwd_reap();
+        if (r > 0 && n > 0)
+            fwd_accept(p + 1, n); /* each connection goes to a child of its own */
+        if (r > 0 && p[0].revents)
             break;
         if (r < 0 && errno != EINTR) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -316,6 +327,7 @@ static int serve(struct front *f, int sock, int errfd)
         flags |= OPEN_STDERR_TTY;
     if (errfd != 2)
         flags |= OPEN_LOG_FILE;
+    flags |= OPEN_FWD_LOCAL; /* LocalForward and DynamicForward are bound here (forward.c) */
     int rc = client_open(sock, f->real_ssh, f->cwd, f->args.opts, f->args.dest, command, environ,
                          flags, fds, err, sizeof err);
     if (null >= 0)
@@ -331,6 +343,8 @@ static int serve(struct front *f, int sock, int errfd)
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sw = {.sa_handler = on_winch}; /* no SA_RESTART: poll must wake */
     sigaction(SIGWINCH, &sw, NULL);
+    struct sigaction sc = {.sa_handler = on_child, .sa_flags = SA_RESTART}; /* ppoll wakes */
+    sigaction(SIGCHLD, &sc, NULL);
     int started = 0; /* STARTED seen: the command may be running, never run it again */
     for (;;) {
         struct proto_msg m;
@@ -364,6 +378,21 @@ static int serve(struct front *f, int sock, int errfd)
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
             break;
+        case MSG_FORWARDS: {
+            static struct fwd_session fs;
+            fs = (struct fwd_session){f->dir,       f->real_ssh, f->cwd, f->args.dest,
+                                      f->args.opts, f->args.no_session,
+                                      f->args.verbose};
+            if (fwd_setup(&fs, m.u[0], m.u[1], m.s[0].p, m.s[0].n) < 0) {
+                free(body);
+                return 255; /* ExitOnForwardFailure: ssh's fatal(), nothing ran */
+            }
+            if (client_forwards_done(sock, err, sizeof err) < 0) {
+                free(body);
+                return -1; /* nothing ran remotely yet */
+            }
+            break;
+        }
         case MSG_LOCAL_COMMAND: {
             char *cmd = strndup(m.s[0].p, m.s[0].n);
             int st = cmd ? run_local_command(cmd, errfd) : 1;
@@ -507,6 +536,7 @@ int main(int argc, char **argv)
         return run_real(&f); /* ssh says why it cannot open it */
     }
     int code = serve(&f, sock, errfd);
+    fwd_finish(); /* as ssh, wait for the forwards' open connections */
     tty_restore();
     if (errfd != 2) { /* ssh's diagnostics go to stderr again */
         dup2(errfd, 2);

@@ -330,7 +330,7 @@ cp "$T/s/id_ed25519.pub" "$T/cert.pub"
 ssh-keygen -q -s "$T/s/id_ed25519" -I handover -n "$U" "$T/cert.pub"
 chmod 644 "$T/cert-cert.pub"
 handcase pkcs11 PKCS11Provider "-o PKCS11Provider=/nonexistent.so"
-handcase local-forward -L "-o StreamLocalBindUnlink=yes -L \"\$W/fwd.sock:127.0.0.1:9\""
+handcase remote-forward -R "-R \"\$W/rfwd\$\$-\$RANDOM.sock:127.0.0.1:9\""
 handcase tunnel -w "-w any"
 handcase certificate CertificateFile "-o CertificateFile=$T/cert-cert.pub"
 handcase M -M "-M -S \"\$W/m.sock\""
@@ -341,7 +341,7 @@ handcase login-failed "no usable credentials" "-o IdentitiesOnly=yes -i $T/stran
 handcase logfile-unopenable "-E file cannot be opened" "-E /nonexistent/ssh.log"
 
 # A second hand-over to the same host with other settings gets what it asked for, as from
-# plain ssh, after a first one (-L) whose OpenSSH master would have served them all with
+# plain ssh, after a first one (-R) whose OpenSSH master would have served them all with
 # its own: X11 (-X, -Y: Xvfb, xauth, xdpyinfo), an agent, its environment, a forwarding.
 XA=$T/x/xauthority # in a directory of the account's: xauth locks the file beside it
 XDISPLAY=
@@ -361,13 +361,13 @@ if [ "$XDISPLAY" = : ] || [ -z "$XDISPLAY" ]; then
 else
     # (sshd's xauth makes ~/.Xauthority, saying so the first time: both sides start without)
     ho_snippet='rm -f ~/.Xauthority
-ssh -o StreamLocalBindUnlink=yes -L "$W/fwd.sock:127.0.0.1:9" mux-test echo first
+ssh -R "$W/fwd$$.sock:127.0.0.1:9" mux-test echo first
 DISPLAY=$XDISPLAY XAUTHORITY=$XA ssh -X mux-test '"'"'xdpyinfo | grep -c "^name of display"'"'"'
 DISPLAY=$XDISPLAY XAUTHORITY=$XA ssh -Y mux-test '"'"'echo ${DISPLAY%%:*}; xdpyinfo >/dev/null && echo trusted'"'"'
 eval "$(ssh-agent -s)" >/dev/null && ssh-add -q 2>/dev/null
-ssh -A -L "$W/fwd2.sock:127.0.0.1:9" mux-test '"'"'ssh-add -l | wc -l'"'"'
+ssh -A -R "$W/fwd2$$.sock:127.0.0.1:9" mux-test '"'"'ssh-add -l | wc -l'"'"'
 ssh-agent -k >/dev/null
-LC_HANDOVER=h ssh -o SendEnv=LC_HANDOVER -L "$W/fwd3.sock:127.0.0.1:9" mux-test '"'"'echo ${LC_HANDOVER-unset}'"'"'
+LC_HANDOVER=h ssh -o SendEnv=LC_HANDOVER -R "$W/fwd3$$.sock:127.0.0.1:9" mux-test '"'"'echo ${LC_HANDOVER-unset}'"'"'
 ssh -R "$W/r.sock:127.0.0.1:9" mux-test "test -S $W/r.sock && echo remote-forward"'
     run_side plain "$ho_snippet"
     h0=$(handed "$HO")
@@ -418,11 +418,11 @@ owncase "own-controlpath-S" "ssh -S $OWNCP/s mux-test echo via-S"
 owncase "controlpath-none" "ssh -o ControlPath=none mux-test echo none"
 
 # A config that chooses its own ControlMaster/ControlPath: a session the broker cannot
-# serve (-L) goes to the real ssh, which starts the master the config asks for.
+# serve (-R) goes to the real ssh, which starts the master the config asks for.
 mkdir -m 700 "$T/own" && chown "$U" "$T/own"
 printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 20\n' \
     "$CFG" "$T/own" >"$T/own.cfg"
-run_side mux "ssh -F $T/own.cfg -L \"\$W/fwd.sock:127.0.0.1:9\" mux-test echo own-config"
+run_side mux "ssh -F $T/own.cfg -R \"\$W/fwd\$\$.sock:127.0.0.1:9\" mux-test echo own-config"
 if [ "$(cat "$T/mux.out")" = own-config ] && ls "$T"/own/own-* >/dev/null 2>&1; then
     ok "fallback-config-controlpath"
 else

@@ -77,6 +77,7 @@ static void test_all_types(void)
         case MSG_PROMPT:
         case MSG_PROMPT_REPLY:
         case MSG_EXIT:
+        case MSG_FORWARDS:
             proto_put_u32(&b, 7), proto_put_u32(&b, 1), proto_put_str(&b, "text", (size_t)-1);
             break;
         case MSG_MESSAGE:
@@ -85,6 +86,7 @@ static void test_all_types(void)
             proto_put_str(&b, "text", (size_t)-1);
             break;
         case MSG_LOCAL_DONE:
+        case MSG_FORWARDS_DONE:
             proto_put_u32(&b, 3);
             break;
         case MSG_WINDOW_CHANGE:

@@ -1,0 +1,116 @@
+#!/bin/bash
+# Local (-L, LocalForward) and dynamic (-D, SOCKS 4, 4a, 5) forwards as users run them: the
+# test account with its own ~/.ssh, no -F, the system's /etc/ssh/ssh_config. Each case runs
+# through plain ssh and through the shim: the same output and exit code, the broker served
+# the session and each forwarded connection (its counters), nothing handed to ssh, no
+# OpenSSH master, and one TCP connection for all of the shim's sessions.
+#
+#   tests/fwd/run.sh BUILD      (as root)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+LIB=$B/libmuxshim.so
+MUXSSH=$B/muxssh
+SUITE=fwd
+# shellcheck source=../lib-cases.sh
+. "$ROOT/tests/lib-cases.sh"
+if [ "$(id -u)" -ne 0 ]; then
+    skip all "needs root (a test account)"
+    exit 0
+fi
+# shellcheck source=../../scripts/lib-sshd.sh
+. "$ROOT/scripts/lib-sshd.sh"
+T=$(mktemp -d /tmp/muxshim-fwd-XXXXXX)
+chmod 711 "$T"
+U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
+H=$T/home
+W=$T/w
+RT=$T/run
+unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
+export MUXSHIM_PERSIST=600
+HTTP_PID=
+cleanup() {
+    [ -z "$HTTP_PID" ] || kill "$HTTP_PID" 2>/dev/null
+    mux_stop "$RT"
+    sshd_stop "$T/s"
+    sshd_stop "$T/s2"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+test_account "$U" "$H" || exit 1
+SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
+cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
+cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
+printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$SSHD_PORT" >"$H/.ssh/config"
+mkdir -m 700 "$RT" "$T/www"
+head -c 50000000 /dev/urandom >"$T/www/big.bin"
+echo "hello through the forward" >"$T/www/index.txt"
+chown -R "$U:" "$H" "$RT"
+chmod 600 "$H/.ssh/id_ed25519"
+cp -a "$H/.ssh" "$T/ssh.pristine"
+# free_port: a loopback port nothing listens on
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+HTTP=$(free_port)
+(cd "$T/www" && exec python3 -m http.server -b 127.0.0.1 "$HTTP" >/dev/null 2>&1) &
+HTTP_PID=$!
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$HTTP/index.txt" >/dev/null && break; sleep 0.05; done
+P1=$(free_port) P2=$(free_port) P3=$(free_port) P4=$(free_port)
+export HTTP P1 P2 P3 P4
+
+counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
+mux_conns=0
+
+# run_side SIDE SNIPPET: in a fresh $W with the account's pristine ~/.ssh, as the account.
+run_side() {
+    local side=$1 snippet=$2 pre=(env) c0
+    rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"
+    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
+    c0=$(sshd_connections "$T/s")
+    (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" HTTP="$HTTP" P1="$P1" P2="$P2" \
+        P3="$P3" P4="$P4" LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 120 "${pre[@]}" bash -c "$snippet" \
+        >"$T/$side.out" 2>"$T/$side.err" </dev/null)
+    echo $? >"$T/$side.rc"
+    [ "$side" = mux ] && mux_conns=$((mux_conns + $(sshd_connections "$T/s") - c0))
+}
+
+# fcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
+# (the forwards' sessions and each forwarded connection) and handed none to ssh.
+fcase() {
+    local name=$1 want=$2 snippet=$3 before after
+    run_side plain "$snippet"
+    before=$(counters)
+    run_side mux "$snippet"
+    after=$(counters)
+    local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
+    if [ "$handed" -ne 0 ] || [ "$served" -ne "$want" ]; then
+        notok "$name" "served $served (want $want), handed to ssh $handed; out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
+        return
+    fi
+    compare_sides "$name"
+}
+
+# wait_port PORT: until something listens there (the -f forwards are up)
+WAITP='wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; }'
+GET="curl -s --max-time 20"
+# BUSY: something else listens on P1 for 5 s
+BUSY='python3 -c "import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(5)" $P4'
+
+fcase L-http 3 "ssh -L \$P1:127.0.0.1:\$HTTP lab 'sleep 1; echo session' & $WAITP; wait_port \$P1; $GET http://127.0.0.1:\$P1/index.txt; wait; echo rc \$?"
+fcase L-f-N-http 3 "$WAITP; ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; echo rc \$?; $GET http://127.0.0.1:\$P1/index.txt; $GET http://localhost:\$P1/index.txt; pkill -u \$(id -u) -x -f \"ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab\" || pkill -u \$(id -u) -f \"^ssh -f -N -L \$P1\"; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?"
+fcase L-bulk-sha256 2 "ssh -f -N -o ExitOnForwardFailure=yes -L \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P2/big.bin | sha256sum; pkill -u \$(id -u) -f \"^ssh -f -N -o ExitOnForwardFailure=yes -L \$P2\"; echo done"
+fcase D-socks 4 "ssh -f -N -D \$P3 lab; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4a 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
+fcase exit-on-forward-failure-busy 0 "$BUSY & b=\$!; sleep 0.5; ssh -o ExitOnForwardFailure=yes -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill \$b; wait"
+fcase busy-port-goes-on 1 "$BUSY & b=\$!; sleep 0.5; ssh -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill \$b; wait"
+fcase L-unix-socket 2 "ssh -f -N -L \$W/web.sock:127.0.0.1:\$HTTP lab; sleep 0.5; $GET --unix-socket \$W/web.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/web.sock\"; echo done"
+fcase two-sessions-two-forwards 4 "ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -L \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L\"; echo done"
+
+masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
+if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then
+    ok "one-connection (the shim's sessions and forwards: 1 TCP connection, no OpenSSH master)"
+else
+    notok "one-connection" "the shim's side made $mux_conns TCP connections; OpenSSH masters: $masters"
+fi
+as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
+[ "$failures" -eq 0 ]
