@@ -186,7 +186,7 @@ static void test_fields(void)
     const char *lcp[] = {
         "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo %n %h %p %r %C %T %% %k",
         "-o", "ControlPath=/tmp/%C",    NULL};
-    char cmd[8192], want[8192];
+    char cmd[8192], want[32768];
     CHECK(resolve("beta", lcp, &u, err) == 0 && !u.unsupported[0] &&
               !strcmp(u.localcommand, "echo %n %h %p %r %C %T %% %k"),
           "LocalCommand served, as written: '%s' '%s'", u.localcommand, u.unsupported);
