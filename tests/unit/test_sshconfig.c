@@ -171,8 +171,11 @@ static void test_fields(void)
     CHECK(resolve("agent", NULL, &u, err) == 0 && !u.unsupported[0] &&
               !strcmp(u.forwardagent, "yes"),
           "ForwardAgent served: '%s' '%s'", u.unsupported, u.forwardagent);
-    CHECK(resolve("fwd", NULL, &u, err) == 0 && !strcmp(u.unsupported, "LocalForward"),
-          "LocalForward unsupported: '%s'", u.unsupported);
+    CHECK(resolve("fwd", NULL, &u, err) == 0 && !u.unsupported[0] &&
+              !strncmp(u.forwards, "L ", 2) && strstr(u.forwards, "1234") &&
+              strstr(u.forwards, "[localhost]:22"),
+          "LocalForward in the config is served, for the client to bind: '%s' '%s'",
+          u.unsupported, u.forwards);
     CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath &&
               !strncmp(u.controlpath, "/tmp/cp-", 8) && !strchr(u.controlpath, '%') &&
               u.controlmaster_client,
