@@ -75,6 +75,7 @@ UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-pq
 HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
 # Each object's header dependencies, as the compiler saw them (build/obj/**/*.d).
 DEPFLAGS   := -MMD -MP
+DEPSTAMP   := $(B)/.deps-mmd
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 MUXSSH_OBJS := $(MUXSSH_SRCS:%.c=$(B)/obj/%.o)
@@ -290,6 +291,13 @@ clean:
 	rm -rf $(B)
 
 .PHONY: FORCE build-deps bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
-.SECONDARY:
+# Objects are kept, and one that is missing is built again (.SECONDARY, which named every
+# target, let make skip a missing object when what it links was newer than the sources).
+.PRECIOUS: $(B)/obj/%.o $(B)/shimobj/%.o
 
+# Objects built before -MMD have no .d, so their headers are unknown: in a build directory
+# that has no $(DEPSTAMP) yet, they go (once), to be built again.
+ifeq ($(wildcard $(DEPSTAMP)),)
+$(shell rm -rf $(B)/obj $(B)/shimobj && mkdir -p $(B) && touch $(DEPSTAMP))
+endif
 -include $(shell find $(B)/obj $(B)/shimobj -name '*.d' 2>/dev/null)
