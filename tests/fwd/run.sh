@@ -29,9 +29,10 @@ W=$T/w
 RT=$T/run
 unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
 export MUXSHIM_PERSIST=600
-HTTP_PID=
+HTTP_PID= SRV_PID=
 cleanup() {
     [ -z "$HTTP_PID" ] || kill "$HTTP_PID" 2>/dev/null
+    [ -z "$SRV_PID" ] || kill "$SRV_PID" 2>/dev/null
     mux_stop "$RT"
     sshd_stop "$T/s"
     sshd_stop "$T/s2"
@@ -43,21 +44,43 @@ test_account "$U" "$H" || exit 1
 SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
 cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
 cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
-printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$SSHD_PORT" >"$H/.ssh/config"
+LAB_PORT=$SSHD_PORT
+# free_port: a loopback port nothing listens on
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+HTTP=$(free_port) P1=$(free_port) P2=$(free_port) P3=$(free_port) P4=$(free_port)
+export HTTP P1 P2 P3 P4
+# lab-nofwd: a server that refuses every forwarding (AllowTcpForwarding no), same key
+SSHD_USER=$U SSHD_EXTRA="AllowTcpForwarding no" sshd_start "$T/s2" >/dev/null || exit 1
+cp "$T/s/id_ed25519.pub" "$T/s2/authorized_keys"
+cat "$T/s2/known_hosts" >>"$H/.ssh/known_hosts"
+NOFWD_PORT=$SSHD_PORT
+SSHD_PORT=$LAB_PORT
+# labfwd: the lab server with its forwards written in the account's ~/.ssh/config
+printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$LAB_PORT" >"$H/.ssh/config"
+printf 'Host lab-nofwd\n    HostName 127.0.0.1\n    Port %s\n' "$NOFWD_PORT" >>"$H/.ssh/config"
+printf 'Host labfwd\n    HostName 127.0.0.1\n    Port %s\n    LocalForward %s 127.0.0.1:%s\n    DynamicForward %s\n' \
+    "$LAB_PORT" "$P1" "$HTTP" "$P3" >>"$H/.ssh/config"
 mkdir -m 700 "$RT" "$T/www"
 head -c 50000000 /dev/urandom >"$T/www/big.bin"
 echo "hello through the forward" >"$T/www/index.txt"
 chown -R "$U:" "$H" "$RT"
 chmod 600 "$H/.ssh/id_ed25519"
 cp -a "$H/.ssh" "$T/ssh.pristine"
-# free_port: a loopback port nothing listens on
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-HTTP=$(free_port)
 (cd "$T/www" && exec python3 -m http.server -b 127.0.0.1 "$HTTP" >/dev/null 2>&1) &
 HTTP_PID=$!
 for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$HTTP/index.txt" >/dev/null && break; sleep 0.05; done
-P1=$(free_port) P2=$(free_port) P3=$(free_port) P4=$(free_port)
-export HTTP P1 P2 P3 P4
+# the same files over a Unix socket on the server's side ($T/srv.sock, open to the account)
+python3 -c '
+import http.server, os, socketserver, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def address_string(self): return "unix"
+os.chdir(sys.argv[2])
+s = socketserver.UnixStreamServer(sys.argv[1], H)
+os.chmod(sys.argv[1], 0o666)
+s.serve_forever()' "$T/srv.sock" "$T/www" >/dev/null 2>&1 &
+SRV_PID=$!
+for _ in $(seq 1 100); do curl -s --unix-socket "$T/srv.sock" http://x/index.txt >/dev/null && break; sleep 0.05; done
+export SRV=$T/srv.sock
 
 counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
@@ -69,14 +92,15 @@ run_side() {
     [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
     c0=$(sshd_connections "$T/s")
     (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" HTTP="$HTTP" P1="$P1" P2="$P2" \
-        P3="$P3" P4="$P4" LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 120 "${pre[@]}" bash -c "$snippet" \
+        P3="$P3" P4="$P4" SRV="$SRV" LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 120 "${pre[@]}" bash -c "$snippet" \
         >"$T/$side.out" 2>"$T/$side.err" </dev/null)
     echo $? >"$T/$side.rc"
     [ "$side" = mux ] && mux_conns=$((mux_conns + $(sshd_connections "$T/s") - c0))
 }
 
 # fcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
-# (the forwards' sessions and each forwarded connection) and handed none to ssh.
+# (the forwards' sessions and each forwarded connection the server opened) and handed none
+# to ssh. With FCASE_TODO (why) set, a difference is a known one (todo), not a failure.
 fcase() {
     local name=$1 want=$2 snippet=$3 before after
     run_side plain "$snippet"
@@ -86,6 +110,11 @@ fcase() {
     local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
     if [ "$handed" -ne 0 ] || [ "$served" -ne "$want" ]; then
         notok "$name" "served $served (want $want), handed to ssh $handed; out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
+        return
+    fi
+    if [ -n "${FCASE_TODO:-}" ] && ! { cmp -s "$T/plain.rc" "$T/mux.rc" &&
+        cmp -s "$T/plain.out" "$T/mux.out" && cmp -s "$T/plain.err" "$T/mux.err"; }; then
+        todo "$name" "$FCASE_TODO; plain: $(tr '\n' ' ' <"$T/plain.out")/ shim: $(tr '\n' ' ' <"$T/mux.out")"
         return
     fi
     compare_sides "$name"
@@ -105,6 +134,32 @@ fcase exit-on-forward-failure-busy 0 "$BUSY & b=\$!; sleep 0.5; ssh -o ExitOnFor
 fcase busy-port-goes-on 1 "$BUSY & b=\$!; sleep 0.5; ssh -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill \$b; wait"
 fcase L-unix-socket 2 "ssh -f -N -L \$W/web.sock:127.0.0.1:\$HTTP lab; sleep 0.5; $GET --unix-socket \$W/web.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/web.sock\"; echo done"
 fcase two-sessions-two-forwards 4 "ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -L \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L\"; echo done"
+
+# The server refuses: ssh's words for it, its channel number included (listeners on
+# 127.0.0.1 and ::1, then the session: the connection is channel 3, freed and used again).
+# A refused connection is no session served: the broker counts only the session.
+fcase L-server-refuses 1 "ssh -L \$P1:127.0.0.1:\$HTTP lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P1; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo curl \$?; wait; echo rc \$?"
+# ssh answers SOCKS only once the channel is open (the reply waits in the channel's output),
+# so a refused one closes with no reply (curl: 97); muxssh replies before its OPEN (curl: 56).
+# ssh -f sends its stderr to /dev/null: nothing printed on either side.
+FCASE_TODO="muxssh's SOCKS reply comes before the channel is open (issue 24)" \
+    fcase D-server-refuses 1 "ssh -f -N -D \$P3 lab-nofwd; echo rc \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; sleep 0.5; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
+# LocalForward and DynamicForward from the account's ~/.ssh/config (Host labfwd)
+fcase config-forwards 3 "ssh -f -N labfwd; echo rc \$?; $GET http://127.0.0.1:\$P1/index.txt; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N labfwd\"; echo done"
+# ClearAllForwardings: the config's forwards bound without it, nothing bound with it (each
+# looked at while the session's command runs: ssh binds before it starts the command)
+PROBE='probe() { if (exec 3<>/dev/tcp/127.0.0.1/$2) 2>/dev/null; then echo "$1 bound"; else echo "$1 free"; fi; }'
+fcase clear-all-forwardings 3 "$PROBE; mkfifo up; ssh labfwd 'echo up; sleep 1' >up & read -r l <up; echo \$l; probe L \$P1; probe D \$P3; wait; ssh -o ClearAllForwardings=yes labfwd 'echo up; sleep 1' >up & read -r l <up; echo \$l; probe L \$P1; probe D \$P3; wait; echo rc \$?"
+# Bind addresses and GatewayPorts: what listens (ss), and whether 127.0.0.2 (not the
+# loopback address 127.0.0.1, nor localhost) reaches it
+LISTENING='listening() { ss -ltnH | awk "{print \$4}" | grep -E ":($P1|$P2|$P4)\$" | sort; }'
+fcase bind-address-gateway-ports 4 "$LISTENING; ssh -f -N -L 127.0.0.1:\$P1:127.0.0.1:\$HTTP -L '*:'\$P2:127.0.0.1:\$HTTP lab; ssh -f -N -o GatewayPorts=yes -L \$P4:127.0.0.1:\$HTTP lab; listening | sed \"s/\$P1/P1/; s/\$P2/P2/; s/\$P4/P4/\"; for p in P1 P2 P4; do $GET http://127.0.0.2:\${!p}/index.txt; echo \"\$p \$?\"; done; pkill -u \$(id -u) -f \"^ssh -f -N -L 127.0.0.1:\$P1\"; pkill -u \$(id -u) -f \"^ssh -f -N -o GatewayPorts=yes\"; echo done"
+# A Unix socket on the server (direct-streamlocal@openssh.com), from a port and from a socket
+fcase L-to-server-socket 3 "ssh -f -N -L \$P1:\$SRV -L \$W/both.sock:\$SRV lab; $GET http://127.0.0.1:\$P1/index.txt; $GET --unix-socket \$W/both.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -L \$P1:\"; echo done"
+# A stale socket file where a Unix-socket forward listens: refused (and 255 under
+# ExitOnForwardFailure) without StreamLocalBindUnlink, replaced with it
+STALE='python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" $W/x.sock'
+fcase stream-local-bind-unlink 3 "$STALE; ssh -o ExitOnForwardFailure=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; ssh -f -N -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; echo curl \$?; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/x.sock\"; ssh -f -N -o StreamLocalBindUnlink=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -o StreamLocalBindUnlink=yes\"; echo done"
 
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then
