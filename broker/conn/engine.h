@@ -15,6 +15,13 @@ static inline int engine_old(void)
     return ENGINE_BUILT_OLD && libssh2_version(0x010b00) == NULL;
 }
 
+/* 1 when this build's libssh2 opens direct-streamlocal@openssh.com channels (a forward to a
+ * socket path on the server): 1.11.1 has it, the 1.10 of Debian 12 has not. */
+int engine_has_streamlocal(void);
+/* Open a direct-streamlocal@openssh.com channel to path on the server, as ssh does (from
+ * 127.0.0.1 port 0); NULL as libssh2's opens fail (last errno), or always without it. */
+LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path);
+
 /* The version of the libssh2 running (libssh2_version(0)), and the one built against. */
 const char *engine_version(void);
 const char *engine_built_version(void);

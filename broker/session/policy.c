@@ -19,6 +19,18 @@
 #include "session_int.h"
 #include "stats.h"
 
+/* 1 when forwards (one a line, "L LISTEN TARGET" or "D LISTEN") has a local forward to a
+ * socket path on the server. */
+static int forward_to_path(const char *forwards)
+{
+    for (const char *l = forwards; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+        const char *t = l[0] == 'L' ? strchr(l + 2, ' ') : NULL;
+        if (t && t[1] == '/')
+            return 1;
+    }
+    return 0;
+}
+
 /* Decide what the session asks of the server, as ssh would; NULL or a reason to fall back. */
 static const char *choose_mode(struct session *s)
 {
@@ -31,6 +43,9 @@ static const char *choose_mode(struct session *s)
     /* Local and dynamic forwards are bound by the client (FORWARDS), when it can. */
     if (c->forwards[0] && !(s->flags & (OPEN_FWD_LOCAL | OPEN_FWD_CHANNEL)))
         return c->forwards[0] == 'L' ? "LocalForward" : "DynamicForward";
+    if (!engine_has_streamlocal() &&
+        ((s->flags & OPEN_FWD_PATH) || (c->forwards[0] && forward_to_path(c->forwards))))
+        return "LocalForward to a socket path"; /* this libssh2 has no direct-streamlocal */
     if (s->fwd_host) {
         s->mode = MODE_TCPIP; /* no session: the channel carries stdin and stdout as they are */
         s->err_eof = 1;

@@ -14,6 +14,7 @@
 #include "fatal.h"
 #include "log.h"
 #include "route.h"
+#include "engine.h"
 #include "session_int.h"
 
 /* A routed channel is open: the program gets one end of a loopback TCP pair, the session
@@ -60,10 +61,10 @@ int sess_step_opening(struct session *s)
     c->opener = s;
     /* As ssh's stdio forward: the originator is 127.0.0.1 port 65535. */
     if (s->flags & OPEN_FWD_PATH) /* a forward to a socket path: as ssh, from 127.0.0.1 0 */
-        s->ch = libssh2_channel_direct_streamlocal_ex(c->ssh, s->fwd_host, "127.0.0.1", 0);
+        s->ch = engine_direct_streamlocal(c->ssh, s->fwd_host);
     else
-        s->ch = libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1",
-                                                65535);
+        s->ch =
+            libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1", 65535);
     if (!s->ch) {
         int rc = libssh2_session_last_errno(c->ssh);
         if (sess_again(s, rc, OP_OPEN))
