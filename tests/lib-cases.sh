@@ -5,6 +5,11 @@
 #   todo NAME WHY [ISSUE]   a known failure (TAP's TODO): not counted in failures
 #   compare_sides NAME   $T/{plain,mux}.{rc,out,err} must be equal: one result line, and
 #                        the first differences when they are not
+#   account_suite NAME   (after SUITE and ROOT, B from $1) a suite that runs as a test
+#                        account: skips all unless root, sources scripts/lib-sshd.sh, and sets
+#                        LIB, MUXSSH, T (/tmp/muxshim-NAME-XXXXXX), U (the account), H, W,
+#                        RT (its home, work and runtime directories under T), a clean
+#                        environment and MUXSHIM_PERSIST=600
 #   broker_counters MUXSSH DIR ACCOUNT   "SERVED HANDED": sessions the broker of the runtime
 #                        directory DIR (ACCOUNT's) served and handed to ssh, over all hosts
 #   with_fixture FIXTURE SCRIPT ARGS...   (as root) when FIXTURE is set and this is not yet
@@ -47,6 +52,25 @@ compare_sides() {
 }
 
 # broker_status MUXSSH DIR ACCOUNT: the status of ACCOUNT's broker of runtime directory DIR
+account_suite() {
+    LIB=$B/libmuxshim.so
+    MUXSSH=$B/muxssh
+    if [ "$(id -u)" -ne 0 ]; then
+        skip all "needs root (a test account)"
+        exit 0
+    fi
+    # shellcheck source=../scripts/lib-sshd.sh
+    . "$ROOT/scripts/lib-sshd.sh"
+    T=$(mktemp -d "/tmp/muxshim-$1-XXXXXX")
+    chmod 711 "$T"
+    U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
+    H=$T/home
+    W=$T/w
+    RT=$T/run
+    unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
+    export MUXSHIM_PERSIST=600
+}
+
 broker_status() {
     local muxssh=$1 dir=$2 account=$3 run=()
     [ "$account" = "$(id -un)" ] || run=(runuser -u "$account" --)

@@ -10,25 +10,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}
 case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
-LIB=$B/libmuxshim.so
-MUXSSH=$B/muxssh
 SUITE=fwd
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
-if [ "$(id -u)" -ne 0 ]; then
-    skip all "needs root (a test account)"
-    exit 0
-fi
-# shellcheck source=../../scripts/lib-sshd.sh
-. "$ROOT/scripts/lib-sshd.sh"
-T=$(mktemp -d /tmp/muxshim-fwd-XXXXXX)
-chmod 711 "$T"
-U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
-H=$T/home
-W=$T/w
-RT=$T/run
-unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
-export MUXSHIM_PERSIST=600
+account_suite fwd
 HTTP_PID= SRV_PID=
 cleanup() {
     [ -z "$HTTP_PID" ] || kill "$HTTP_PID" 2>/dev/null
