@@ -119,7 +119,7 @@ struct pstrlist {
 struct proto_msg {
     uint8_t type;
     uint32_t u[4];        /* the message's u32 fields, in order */
-    struct pstr s[4];     /* the message's str fields, in order */
+    struct pstr s[5];     /* the message's str fields, in order (ROUTE has five) */
     struct pstrlist l[2]; /* the message's strlist fields, in order */
 };
 

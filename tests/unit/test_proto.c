@@ -317,8 +317,45 @@ static void test_into_buffers(void)
     CHECK(!strcmp(tiny, "unkno"), "a short err is cut, terminated: %s", tiny);
 }
 
+/* Every type's fields fit struct proto_msg: a str, u32 or strlist past its array was written
+ * over the next field (ROUTE's fifth str, to_addr, over its env list). */
+static void test_schema_fits(void)
+{
+    struct proto_msg m;
+    for (unsigned t = 1; t <= MSG_TYPE_MAX; t++) {
+        int nu = 0, ns = 0, nl = 0;
+        for (const char *f = proto_schema(t); f && *f; f++)
+            *f == 'u' ? nu++ : *f == 's' ? ns++ : nl++;
+        CHECK(nu <= (int)(sizeof m.u / sizeof m.u[0]) && ns <= (int)(sizeof m.s / sizeof m.s[0]) &&
+                  nl <= (int)(sizeof m.l / sizeof m.l[0]),
+              "%s's fields fit a proto_msg (%d u32, %d str, %d strlist)", proto_type_name(t), nu,
+              ns, nl);
+    }
+    /* ROUTE: its env list is intact after the to_addr that follows it */
+    struct proto_buf b;
+    char *env[] = {"HOME=/root", "PATH=/usr/bin", NULL}, *opts[] = {"-F", "cfg", NULL};
+    proto_begin(&b, MSG_ROUTE);
+    proto_put_str(&b, "/usr/bin/ssh", (size_t)-1), proto_put_str(&b, "/", (size_t)-1);
+    proto_put_str(&b, "bastion", (size_t)-1), proto_put_str(&b, "10.0.0.1", (size_t)-1);
+    proto_put_u32(&b, 8080), proto_put_u32(&b, 2);
+    proto_put_strlist(&b, env, -1), proto_put_strlist(&b, opts, -1);
+    proto_put_u32(&b, 40000), proto_put_str(&b, "127.0.0.1", (size_t)-1), proto_put_u32(&b, 41000);
+    char err[256] = "";
+    CHECK(proto_end(&b) == 0 && proto_decode(b.data + PROTO_HDR, b.len - PROTO_HDR, &m, err,
+                                             sizeof err) == 0,
+          "ROUTE decodes: %s", err);
+    char **e = proto_strlist_dup(&m.l[0]);
+    CHECK(m.l[0].count == 2 && e && e[0] && !strcmp(e[0], "HOME=/root") && e[1] &&
+              !strcmp(e[1], "PATH=/usr/bin") && !e[2] && m.s[4].n == 9 &&
+              !memcmp(m.s[4].p, "127.0.0.1", 9) && m.u[3] == 41000,
+          "ROUTE's env list and to_addr are both intact");
+    proto_strv_free(e);
+    proto_buf_free(&b);
+}
+
 int main(void)
 {
+    test_schema_fits();
     test_open_round_trip();
     test_all_types();
     test_rejects();
