@@ -10,6 +10,10 @@
 #                        LIB, MUXSSH, T (/tmp/muxshim-NAME-XXXXXX), U (the account), H, W,
 #                        RT (its home, work and runtime directories under T), a clean
 #                        environment and MUXSHIM_PERSIST=600
+#   run_side SIDE SNIPPET   (plain or mux) SNIPPET as the account U in a fresh $W with the
+#                        pristine ~/.ssh ($T/ssh.pristine), the shim preloaded for mux, into
+#                        $T/SIDE.{out,err,rc}; adds mux's new TCP connections to $T/s to
+#                        mux_conns. SIDE_ENV: more NAME=VALUE for it; SIDE_TIMEOUT (300 s)
 #   broker_counters MUXSSH DIR ACCOUNT   "SERVED HANDED": sessions the broker of the runtime
 #                        directory DIR (ACCOUNT's) served and handed to ssh, over all hosts
 #   with_fixture FIXTURE SCRIPT ARGS...   (as root) when FIXTURE is set and this is not yet
@@ -69,6 +73,18 @@ account_suite() {
     RT=$T/run
     unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
     export MUXSHIM_PERSIST=600
+}
+
+run_side() {
+    local side=$1 snippet=$2 pre=(env) c0
+    rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"
+    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
+    c0=$(sshd_connections "$T/s")
+    (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" ${SIDE_ENV[@]+"${SIDE_ENV[@]}"} \
+        LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 "${SIDE_TIMEOUT:-300}" "${pre[@]}" \
+        bash -c "$snippet" >"$T/$side.out" 2>"$T/$side.err" </dev/null)
+    echo $? >"$T/$side.rc"
+    [ "$side" = mux ] && mux_conns=$((${mux_conns:-0} + $(sshd_connections "$T/s") - c0))
 }
 
 broker_status() {

@@ -46,15 +46,7 @@ cp -a "$H/.ssh" "$T/ssh.pristine"
 
 counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 
-# run_side SIDE SNIPPET: in a fresh $W with the account's pristine ~/.ssh, as the account.
-run_side() {
-    local side=$1 snippet=$2 pre=(env)
-    rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"
-    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
-    (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" LANG=C.UTF-8 LC_MESSAGES=C \
-        timeout -k 5 120 "${pre[@]}" bash -c "$snippet" >"$T/$side.out" 2>"$T/$side.err" </dev/null)
-    echo $? >"$T/$side.rc"
-}
+SIDE_TIMEOUT=120 # run_side (lib-cases.sh)
 
 # scase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
 # (at least one) and handed none to ssh, with no OpenSSH master left.

@@ -70,18 +70,9 @@ export SRV=$T/srv.sock
 counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
 
-# run_side SIDE SNIPPET: in a fresh $W with the account's pristine ~/.ssh, as the account.
-run_side() {
-    local side=$1 snippet=$2 pre=(env) c0
-    rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"
-    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
-    c0=$(sshd_connections "$T/s")
-    (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" HTTP="$HTTP" P1="$P1" P2="$P2" \
-        P3="$P3" P4="$P4" SRV="$SRV" LANG=C.UTF-8 LC_MESSAGES=C timeout -k 5 120 "${pre[@]}" bash -c "$snippet" \
-        >"$T/$side.out" 2>"$T/$side.err" </dev/null)
-    echo $? >"$T/$side.rc"
-    [ "$side" = mux ] && mux_conns=$((mux_conns + $(sshd_connections "$T/s") - c0))
-}
+# Each side sees the suite's ports and the server's socket path (run_side, lib-cases.sh).
+SIDE_ENV=(HTTP="$HTTP" P1="$P1" P2="$P2" P3="$P3" P4="$P4" SRV="$SRV")
+SIDE_TIMEOUT=120
 
 # fcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
 # (the forwards' sessions and each forwarded connection the server opened) and handed none

@@ -14,8 +14,6 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-build}
 case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 FIXTURE=${2:-}
-LIB=$B/libmuxshim.so
-MUXSSH=$B/muxssh
 SUITE=stock${FIXTURE:+-$FIXTURE}${MUXSHIM_TEST_TAG:+-$MUXSHIM_TEST_TAG}
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
@@ -27,20 +25,11 @@ fi
 # A fixture: run this script again in a private mount namespace with it over /etc/ssh.
 with_fixture "$FIXTURE" "$0" "$B" "$FIXTURE"
 
-# shellcheck source=../../scripts/lib-sshd.sh
-. "$ROOT/scripts/lib-sshd.sh"
-T=$(mktemp -d /tmp/muxshim-stock-XXXXXX)
-chmod 711 "$T"
-U=${MUXSHIM_TEST_ACCOUNT:-muxuser}
-H=$T/home
-W=$T/w
-RT=$T/run
-unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
+account_suite stock
 # MUXSHIM_TEST_SSH_DIR: a directory whose ssh (scp, sftp) is the user's, first on PATH on both
 # sides; SSHD_BIN: the server's sshd (scripts/lib-sshd.sh); MUXSHIM_TEST_TAG: a suffix of the
 # result names. tests/openssh10.sh runs the suite so with OpenSSH 10.
 [ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || export PATH=$MUXSHIM_TEST_SSH_DIR:$PATH
-export MUXSHIM_PERSIST=600
 cleanup() {
     mux_stop "$RT"
     sshd_stop "$T/s"
@@ -60,18 +49,6 @@ cp -a "$H/.ssh" "$T/ssh.pristine"
 
 counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
-
-# run_side SIDE SNIPPET: in a fresh $W with the account's pristine ~/.ssh, as the account.
-run_side() {
-    local side=$1 snippet=$2 pre=(env) c0
-    rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"
-    [ "$side" = mux ] && pre=(env "LD_PRELOAD=$LIB")
-    c0=$(sshd_connections "$T/s")
-    (cd "$W" && as_test_account "$U" env MUXSHIM_DIR="$RT" W="$W" LANG=C.UTF-8 LC_MESSAGES=C \
-        timeout -k 5 300 "${pre[@]}" bash -c "$snippet" >"$T/$side.out" 2>"$T/$side.err" </dev/null)
-    echo $? >"$T/$side.rc"
-    [ "$side" = mux ] && mux_conns=$((mux_conns + $(sshd_connections "$T/s") - c0))
-}
 
 # scase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
 # (at least one) and handed none to ssh.
