@@ -14,6 +14,8 @@
 #                        pristine ~/.ssh ($T/ssh.pristine), the shim preloaded for mux, into
 #                        $T/SIDE.{out,err,rc}; adds mux's new TCP connections to $T/s to
 #                        mux_conns. SIDE_ENV: more NAME=VALUE for it; SIDE_TIMEOUT (300 s)
+#   both_sides SNIPPET   run_side plain, then mux; SERVED and HANDED: the sessions the broker
+#                        of RT (the account U's) served and handed to ssh meanwhile
 #   broker_counters MUXSSH DIR ACCOUNT   "SERVED HANDED": sessions the broker of the runtime
 #                        directory DIR (ACCOUNT's) served and handed to ssh, over all hosts
 #   with_fixture FIXTURE SCRIPT ARGS...   (as root) when FIXTURE is set and this is not yet
@@ -85,6 +87,15 @@ run_side() {
         bash -c "$snippet" >"$T/$side.out" 2>"$T/$side.err" </dev/null)
     echo $? >"$T/$side.rc"
     [ "$side" = mux ] && mux_conns=$((${mux_conns:-0} + $(sshd_connections "$T/s") - c0))
+}
+
+both_sides() {
+    local before after
+    run_side plain "$1"
+    before=$(broker_counters "$MUXSSH" "$RT" "$U")
+    run_side mux "$1"
+    after=$(broker_counters "$MUXSSH" "$RT" "$U")
+    SERVED=$((${after% *} - ${before% *})) HANDED=$((${after#* } - ${before#* }))
 }
 
 broker_status() {

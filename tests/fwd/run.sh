@@ -78,12 +78,9 @@ SIDE_TIMEOUT=120
 # (the forwards' sessions and each forwarded connection the server opened) and handed none
 # to ssh. With FCASE_TODO (why) set, a difference is a known one (todo), not a failure.
 fcase() {
-    local name=$1 want=$2 snippet=$3 before after
-    run_side plain "$snippet"
-    before=$(counters)
-    run_side mux "$snippet"
-    after=$(counters)
-    local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
+    local name=$1 want=$2 snippet=$3
+    both_sides "$snippet"
+    local served=$SERVED handed=$HANDED
     if [ "$handed" -ne 0 ] || [ "$served" -ne "$want" ]; then
         notok "$name" "served $served (want $want), handed to ssh $handed; out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
         return

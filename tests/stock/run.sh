@@ -53,12 +53,9 @@ mux_conns=0
 # scase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
 # (at least one) and handed none to ssh.
 scase() {
-    local name=$1 want=$2 snippet=$3 before after
-    run_side plain "$snippet"
-    before=$(counters)
-    run_side mux "$snippet"
-    after=$(counters)
-    local served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
+    local name=$1 want=$2 snippet=$3
+    both_sides "$snippet"
+    local served=$SERVED handed=$HANDED
     if [ "$handed" -ne 0 ] || [ "$served" -lt "$want" ]; then
         notok "$name" "served $served (want $want), handed to ssh $handed; $(grep -h 'muxshim' "$T/mux.err" | head -2 | tr '\n' ' ')"
         return
