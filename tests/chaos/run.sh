@@ -708,6 +708,9 @@ if [ "$handed" = 0 ] && [ "$served" -ge "$want" ]; then
     ok "counters (served $served, handed to ssh 0)"
 else
     notok counters "served $served (want $want or more), handed to ssh $handed"
+    # why: the status's reasons and what the broker logged of connections that failed
+    as_user "$MUXSSH" --mux-status 2>/dev/null | grep -E 'handed to ssh [1-9]' | sed 's/^/#   /'
+    grep -E 'failed|corrupt|refus' "$RT/broker.log" 2>/dev/null | tail -20 | sed 's/^/#   log: /'
 fi
 
 # the end: the broker stopped as a user's would be (SIGTERM: leaks at exit are reported),
