@@ -36,6 +36,12 @@ static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
         return 1;
     char *msg = NULL;
     int rc = libssh2_session_last_error(s, &msg, NULL, 0);
+    if (fatal_disconnected()) {
+        /* The server said goodbye (MaxAuthTries, LoginGraceTime): whatever libssh2 made of
+         * the missing answer, ssh reports the message and ends. */
+        ui->broken = LIBSSH2_ERROR_SOCKET_DISCONNECT;
+        return 1;
+    }
     if (fatal_noted()) {
         /* A packet failed its MAC: libssh2 dropped it (perhaps the answer that logged us
          * in) and said something else, or nothing. */
@@ -57,9 +63,10 @@ static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
     case LIBSSH2_ERROR_INVALID_MAC:
     case LIBSSH2_ERROR_OUT_OF_BOUNDARY:
         break;
-    case LIBSSH2_ERROR_SOCKET_SEND:
     case LIBSSH2_ERROR_SOCKET_RECV:
     case LIBSSH2_ERROR_SOCKET_DISCONNECT:
+        break; /* the server went away: ssh ends with its words, not another login */
+    case LIBSSH2_ERROR_SOCKET_SEND:
     case LIBSSH2_ERROR_TIMEOUT:
         return 1;
     default:

@@ -2,6 +2,8 @@
  * (verify.c), auth. */
 #include "conn.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -154,6 +156,42 @@ static void record_facts(LIBSSH2_SESSION *s, int fd, struct conn_facts *f)
         f->family = ss.ss_family;
 }
 
+/* Whether libssh2's handshake failed (ec) because the peer on fd went away: a read found
+ * the end or a reset, and the stream is at its end now. libssh2 reports an end met inside the
+ * exchange as a failed exchange (or -1); an algorithm list with nothing in common is no end.
+ * A reset the read saw first (errno ECONNRESET) or seen now sets *reset. */
+static int peer_gone(int fd, int ec, int *reset)
+{
+    if (ec != LIBSSH2_ERROR_SOCKET_DISCONNECT && ec != LIBSSH2_ERROR_SOCKET_RECV &&
+        ec != LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE && ec != LIBSSH2_ERROR_SOCKET_NONE)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == ECONNRESET)
+        *reset = 1;
+    return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE));
+}
+
+/* ssh's words when the peer on fd went away during the key exchange: before its banner
+ * kex_exchange_identification says so first (an error() before ssh 9.5, verbose() from then
+ * on), then sshpkt_fatal's "Connection closed by ID" or, for a reset, "Connection reset by
+ * ID", at INFO; a proxied peer has no address, hence UNKNOWN port 65535. */
+static void closed_words(const struct hostcfg *cfg, int fd, int before_banner, int reset, char *out,
+                         size_t outlen)
+{
+    char id[NI_MAXHOST + 32];
+    fatal_remote_id(fd, id, sizeof id);
+    int said = before_banner && cfg->loglevel >= (cfg->ssh_9_5 ? 4 : 2);
+    const char *first = !said ? ""
+                        : reset
+                            ? "kex_exchange_identification: read: Connection reset by peer\r\n"
+                            : "kex_exchange_identification: Connection closed by remote host\r\n";
+    if (cfg->loglevel >= 3)
+        snprintf(out, outlen, "%sConnection %s by %.300s", first, reset ? "reset" : "closed", id);
+    else
+        snprintf(out, outlen, "%s", first);
+}
+
 enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char *agent_sock,
                                 const char *krb5cc, const struct conn_prompter *prompter,
                                 struct conn_result *out)
@@ -188,6 +226,7 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     }
     if (fd < 0)
         return CONN_FATAL;
+    fatal_peer_note(fd);
     files = all_files(cfg, &nfiles);
     s = libssh2_session_init();
     if (!files || !s) {
@@ -221,19 +260,18 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     dl = deadline_start(fd, deadline_window_ms(cfg));
     prompter = deadline_prompter(dl, prompter);
     if (libssh2_session_handshake(s, fd) != 0) {
+        int sys = errno; /* what the failed read saw, if a read failed */
         char *msg = NULL;
         int ec = libssh2_session_last_error(s, &msg, NULL, 0);
         snprintf(out->err, sizeof out->err, "handshake failed: %s (%d)", msg ? msg : "unknown", ec);
-        if (px && !deadline_fired(dl) &&
-            (!libssh2_session_banner_get(s) || ec == LIBSSH2_ERROR_SOCKET_DISCONNECT)) {
-            /* The command ended (or closed its output): ssh's words, before or after the
-             * server's banner; a proxied peer has no address, hence UNKNOWN port 65535.
-             * kex_exchange_identification's line is an error() before ssh 9.5, verbose()
-             * from then on. */
-            int said = !libssh2_session_banner_get(s) && cfg->loglevel >= (cfg->ssh_9_5 ? 4 : 2);
-            snprintf(out->err, sizeof out->err, "%sConnection closed by UNKNOWN port 65535",
-                     said ? "kex_exchange_identification: Connection closed by remote host\r\n"
-                          : "");
+        int reset = sys == ECONNRESET;
+        if (!deadline_fired(dl) &&
+            (peer_gone(fd, ec, &reset) || (px && !libssh2_session_banner_get(s)))) {
+            /* The peer went away (a proxy command ended or closed its output, a server's
+             * connection closed or reset): ssh fails with 255, so does the session. */
+            if (!fatal_disconnect_words(fd, cfg->loglevel, out->err, sizeof out->err))
+                closed_words(cfg, fd, !libssh2_session_banner_get(s), reset, out->err,
+                             sizeof out->err);
             st = CONN_FATAL;
         } else if (!deadline_fired(dl) &&
                    fatal_words(s, fatal_code(s, ec), FATAL_CORRUPT, fd, 0, cfg->hostname,
@@ -260,8 +298,8 @@ enum conn_status conn_establish(const struct hostcfg *cfg, int sock, const char 
     cut = deadline_stop(dl); /* (cut just as the login ended: no use either) */
     dl = NULL;
     if (arc == -5 && !cut &&
-        fatal_words(s, libssh2_session_last_errno(s), FATAL_CORRUPT, fd, 0, cfg->hostname,
-                    cfg->loglevel, out->err, sizeof out->err)) {
+        fatal_words(s, libssh2_session_last_errno(s), FATAL_CORRUPT | FATAL_CLOSED, fd, 0,
+                    cfg->hostname, cfg->loglevel, out->err, sizeof out->err)) {
         st = CONN_FATAL; /* the stream broke during the login, not the login itself */
         out->sticky = out->gssapi = 0;
     }

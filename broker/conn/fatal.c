@@ -32,14 +32,57 @@ static LIBSSH2_MACERROR_FUNC(on_mac_error)
     return 1; /* the packet is refused, as without the callback */
 }
 
+/* The server's SSH_MSG_DISCONNECT while this thread makes a connection: reason and text. */
+static __thread unsigned disc_reason;
+static __thread char disc_text[401];
+
+static LIBSSH2_DISCONNECT_FUNC(on_disconnect)
+{
+    (void)session;
+    (void)language;
+    (void)language_len;
+    (void)abstract;
+    disc_reason = (unsigned)reason;
+    snprintf(disc_text, sizeof disc_text, "%.*s", message_len > 0 ? message_len : 0,
+             message ? message : "");
+    if (!disc_reason)
+        disc_reason = ~0u; /* a reason 0 still says a message came */
+}
+
 void fatal_watch(LIBSSH2_SESSION *s)
 {
     noted = 0;
+    disc_reason = 0;
 #if LIBSSH2_VERSION_NUM >= 0x010b01
     libssh2_session_callback_set2(s, LIBSSH2_CALLBACK_MACERROR, (libssh2_cb_generic *)on_mac_error);
+    libssh2_session_callback_set2(s, LIBSSH2_CALLBACK_DISCONNECT,
+                                  (libssh2_cb_generic *)on_disconnect);
 #else
     libssh2_session_callback_set(s, LIBSSH2_CALLBACK_MACERROR, (void *)on_mac_error);
+    libssh2_session_callback_set(s, LIBSSH2_CALLBACK_DISCONNECT, (void *)on_disconnect);
 #endif
+}
+
+int fatal_disconnected(void)
+{
+    return disc_reason != 0;
+}
+
+int fatal_disconnect_words(int fd, int loglevel, char *out, size_t outlen)
+{
+    if (!disc_reason)
+        return 0;
+    char id[NI_MAXHOST + 32];
+    fatal_remote_id(fd, id, sizeof id);
+    /* an error() (LogLevel ERROR), then sshpkt_fatal's logdie (INFO) */
+    int n = 0;
+    out[0] = '\0';
+    if (loglevel >= 2)
+        n = snprintf(out, outlen, "Received disconnect from %s:%u: %s%s", id,
+                     disc_reason == ~0u ? 0 : disc_reason, disc_text, loglevel >= 3 ? "\r\n" : "");
+    if (loglevel >= 3 && n >= 0 && (size_t)n < outlen)
+        snprintf(out + n, outlen - (size_t)n, "Disconnected from %s", id);
+    return 1;
 }
 
 /* Whether s's packets from the server carry their length in the clear or as AEAD data
@@ -83,7 +126,11 @@ int fatal_code(LIBSSH2_SESSION *s, int rc)
     return rc;
 }
 
-void fatal_remote_id(int fd, char *out, size_t outlen)
+/* The peer this thread's connection was made to, as fatal_peer_note saw it. */
+static __thread int peer_fd = -1;
+static __thread char peer_id[NI_MAXHOST + NI_MAXSERV + 8];
+
+static void remote_id_now(int fd, char *out, size_t outlen)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -96,6 +143,20 @@ void fatal_remote_id(int fd, char *out, size_t outlen)
         snprintf(serv, sizeof serv, "65535");
     }
     snprintf(out, outlen, "%s port %s", host, serv);
+}
+
+void fatal_peer_note(int fd)
+{
+    peer_fd = fd;
+    remote_id_now(fd, peer_id, sizeof peer_id);
+}
+
+void fatal_remote_id(int fd, char *out, size_t outlen)
+{
+    if (fd >= 0 && fd == peer_fd) /* a reset socket has no peer any more: ssh's is cached */
+        snprintf(out, outlen, "%.340s", peer_id);
+    else
+        remote_id_now(fd, out, outlen);
 }
 
 int fatal_words(LIBSSH2_SESSION *s, int rc, int kinds, int fd, int in_loop, const char *host,
@@ -134,6 +195,9 @@ int fatal_words(LIBSSH2_SESSION *s, int rc, int kinds, int fd, int in_loop, cons
             snprintf(out, outlen, "%sssh_dispatch_run_fatal: Connection to %s: %s", first, id, why);
         return 1;
     }
+    if ((kinds & FATAL_CLOSED) && !in_loop && rc == LIBSSH2_ERROR_SOCKET_DISCONNECT &&
+        fatal_disconnect_words(fd, loglevel, out, outlen))
+        return 1;
     if ((kinds & FATAL_CLOSED) &&
         (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV)) {
         fatal_remote_id(fd, id, sizeof id);

@@ -20,6 +20,12 @@ void fatal_note(int rc);
 int fatal_noted(void);
 /* Watch s for MAC failures (libssh2's MACERROR callback notes them; they still fail). */
 void fatal_watch(LIBSSH2_SESSION *s);
+/* Whether the server sent a disconnect message on this thread's connection since fatal_watch. */
+int fatal_disconnected(void);
+/* When the server sent a disconnect message on this thread's connection since fatal_watch:
+ * 1 and ssh's words for it ("Received disconnect from ID:REASON: TEXT", "Disconnected from
+ * ID", by loglevel as fatal_words'), the peer on fd; else 0. */
+int fatal_disconnect_words(int fd, int loglevel, char *out, size_t outlen);
 /* 1 when libssh2's error rc concerns one channel only (a refused or failed request, a channel
  * closed, gone or overrun); any other error means the connection is unusable. */
 int fatal_channel_only(int rc);
@@ -30,6 +36,9 @@ int fatal_channel_only(int rc);
  * since the last call (taken), else rc; FATAL_UNSAID becomes an AEAD cipher's failed tag
  * (LIBSSH2_ERROR_DECRYPT), else a bad packet length (LIBSSH2_ERROR_OUT_OF_BOUNDARY). */
 int fatal_code(LIBSSH2_SESSION *s, int rc);
+/* Remember the peer on fd (just connected) for fatal_remote_id in this thread, as ssh keeps
+ * the address it connected to: a socket the peer reset has none any more. */
+void fatal_peer_note(int fd);
 /* ssh's remote id of the peer on fd (ssh_remote_ipaddr and _port): "ADDR port PORT", or
  * "UNKNOWN port 65535" for a peer with no address (a ProxyCommand, a jump host's tunnel). */
 void fatal_remote_id(int fd, char *out, size_t outlen);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,18 @@ static void first_line(const char *cmd, char *out, size_t outlen)
     out[0] = '\0';
     if (p && fgets(out, (int)outlen, p))
         out[strcspn(out, "\r\n")] = '\0';
+    if (p)
+        pclose(p);
+}
+
+/* All that cmd prints, less its last line's end (ssh ends its lines with "\r\n"). */
+static void all_output(const char *cmd, char *out, size_t outlen)
+{
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, outlen - 1, p) : 0;
+    out[n] = '\0';
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
     if (p)
         pclose(p);
 }
@@ -609,6 +622,89 @@ static void test_connect_errors(void)
     CHECK(try(&c, NULL, err, NULL) == CONN_FATAL && strcmp(err, want) == 0,
           "silent server times out: %s", err);
     close(lfd);
+
+    /* A server that closes the connection at once (sshd past MaxStartups does): ssh fails
+     * with 255 and its words, so does the broker; no hand-over to ssh, which would only
+     * try again. The listener takes plain ssh's connection, then the broker's. */
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_port = 0;
+    sl = sizeof sa;
+    bind(lfd, (struct sockaddr *)&sa, sizeof sa);
+    listen(lfd, 4);
+    getsockname(lfd, (struct sockaddr *)&sa, &sl);
+    c.port = ntohs(sa.sin_port);
+    pid_t closer = fork();
+    if (closer == 0) {
+        for (int i = 0; i < 2; i++) {
+            int a = accept(lfd, NULL, NULL);
+            if (a >= 0)
+                close(a);
+        }
+        _exit(0);
+    }
+    snprintf(cmd, sizeof cmd, "ssh -F /dev/null -o BatchMode=yes -p %d 127.0.0.1 true 2>&1",
+             c.port);
+    all_output(cmd, want, sizeof want);
+    from_base(&c);
+    c.port = ntohs(sa.sin_port);
+    CHECK(try(&c, NULL, err, NULL) == CONN_FATAL && strcmp(err, want) == 0,
+          "server closes at once: got '%s', ssh says '%s'", err, want);
+    waitpid(closer, NULL, 0);
+
+    /* One that closes in the key exchange, after its banner (its connection killed):
+     * libssh2 calls that a failed exchange; ssh and the broker say the peer closed. */
+    closer = fork();
+    if (closer == 0) {
+        for (int i = 0; i < 2; i++) {
+            int a = accept(lfd, NULL, NULL);
+            char buf[4096];
+            if (a >= 0 && write(a, "SSH-2.0-OpenSSH_9.2\r\n", 21) == 21) {
+                /* all the client sends (banner, KEXINIT) until 300 ms of quiet, so the
+                 * end is a FIN, never a reset for unread data */
+                struct pollfd pf = {.fd = a, .events = POLLIN};
+                while (poll(&pf, 1, 300) > 0 && read(a, buf, sizeof buf) > 0)
+                    ;
+            }
+            if (a >= 0)
+                close(a);
+        }
+        _exit(0);
+    }
+    all_output(cmd, want, sizeof want);
+    CHECK(try(&c, NULL, err, NULL) == CONN_FATAL && strcmp(err, want) == 0,
+          "server closes in the key exchange: got '%s', ssh says '%s'", err, want);
+    waitpid(closer, NULL, 0);
+    close(lfd);
+
+    /* A server that sends a disconnect message during the login (sshd's MaxAuthTries,
+     * reached by a key it does not take): ssh's "Received disconnect" and "Disconnected
+     * from" lines and 255, for the broker as for ssh. */
+    int p2 = free_port();
+    char cfgpath[256], portopt[32], logpath[256];
+    snprintf(cfgpath, sizeof cfgpath, "%s/sshd_config", dir);
+    snprintf(portopt, sizeof portopt, "Port=%d", p2);
+    snprintf(logpath, sizeof logpath, "%s/sshd2.log", dir);
+    char *argv2[] = {"/usr/sbin/sshd", "-D", "-e", "-f", cfgpath, "-o", portopt, "-o",
+                     "MaxAuthTries=1", NULL};
+    pid_t sshd2 = spawn(argv2, logpath);
+    for (int i = 0; i < 100 && !port_open(p2); i++)
+        usleep(50000);
+    from_base(&c);
+    c.port = p2;
+    c.stricthostkeychecking = HC_STRICT_NO;
+    c.identitiesonly = 1;
+    snprintf(c.identityagent, HC_STR, "none");
+    snprintf(c.identityfile[0], HC_STR, "%s/other_ed", dir);
+    snprintf(cmd, sizeof cmd,
+             "SSH_AUTH_SOCK= ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o "
+             "StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=INFO -i "
+             "%s/other_ed -p %d 127.0.0.1 true 2>&1 | grep -v '^Warning: Permanently added'",
+             dir, p2);
+    all_output(cmd, want, sizeof want);
+    CHECK(try(&c, NULL, err, NULL) == CONN_FATAL && strcmp(err, want) == 0,
+          "server disconnects in the login: got '%s', ssh says '%s'", err, want);
+    kill(sshd2, SIGTERM);
+    waitpid(sshd2, NULL, 0);
 
     /* Algorithms libssh2 does not have (1.11 has chacha20-poly1305, no version twofish). */
     from_base(&c);
