@@ -65,8 +65,8 @@ static int broke(LIBSSH2_SESSION *s, struct auth_ui *ui, int key)
         break;
     case LIBSSH2_ERROR_SOCKET_RECV:
     case LIBSSH2_ERROR_SOCKET_DISCONNECT:
-        break; /* the server went away: ssh ends with its words, not another login */
     case LIBSSH2_ERROR_SOCKET_SEND:
+        break; /* the server went away: ssh ends with its words, not another login */
     case LIBSSH2_ERROR_TIMEOUT:
         return 1;
     default:

@@ -199,13 +199,15 @@ int fatal_words(LIBSSH2_SESSION *s, int rc, int kinds, int fd, int in_loop, cons
         fatal_disconnect_words(fd, loglevel, out, outlen))
         return 1;
     if ((kinds & FATAL_CLOSED) &&
-        (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV)) {
+        (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV ||
+         rc == LIBSSH2_ERROR_SOCKET_SEND)) {
         fatal_remote_id(fd, id, sizeof id);
         out[0] = '\0';
         if (in_loop)
             snprintf(out, outlen, "Connection to %.300s closed by remote host.", host);
-        else if (loglevel >= 3)
-            snprintf(out, outlen, "Connection closed by %s", id);
+        else if (loglevel >= 3) /* a send that fails met the peer's reset, as ssh's read would */
+            snprintf(out, outlen, "Connection %s by %s",
+                     rc == LIBSSH2_ERROR_SOCKET_SEND ? "reset" : "closed", id);
         return 1;
     }
     return 0;

@@ -10,7 +10,7 @@
 /* Which failures fatal_words names. */
 enum fatal_kind {
     FATAL_CORRUPT = 1, /* a corrupted stream: MAC or tag, packet length, kex signature */
-    FATAL_CLOSED = 2,  /* the peer closed the connection */
+    FATAL_CLOSED = 2,  /* the peer closed or reset the connection */
 };
 
 /* Note what corrupted a stream in this thread (a failed tag libssh2 cannot report, see
