@@ -183,7 +183,7 @@ struct hc_list {
     char (**l)[HC_STR];
     int *n;
 };
-#define HC_NLISTS 5
+#define HC_NLISTS 6
 
 /* c's lists, for clearing and copying them alike. */
 static void lists_of(struct hostcfg *c, struct hc_list out[HC_NLISTS])
@@ -193,6 +193,7 @@ static void lists_of(struct hostcfg *c, struct hc_list out[HC_NLISTS])
     out[2] = (struct hc_list){&c->globalknownhostsfile, &c->n_globalknownhostsfile};
     out[3] = (struct hc_list){&c->sendenv, &c->n_sendenv};
     out[4] = (struct hc_list){&c->setenv, &c->n_setenv};
+    out[5] = (struct hc_list){&c->certificatefile, &c->n_certificatefile};
 }
 
 void hostcfg_clear(struct hostcfg *c)
@@ -286,7 +287,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         const char *key, *text;
     } present[] = {
         {"remoteforward", "RemoteForward"},
-        {"certificatefile", "CertificateFile"},
         {"localcommand", NULL},
     };
     for (size_t i = 0; i < sizeof present / sizeof present[0]; i++)
@@ -399,8 +399,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
     int permitlocal = 0, fdpass = 0, oom = 0, bad_fwd = 0;
     c->streamlocalbindmask = 0177;
-    char idfiles[HC_MAX_FILES][HC_STR];
-    int nid = 0;
+    char idfiles[HC_MAX_FILES][HC_STR], certfiles[HC_MAX_FILES][HC_STR];
+    int nid = 0, ncert = 0;
 
     const char *p = text, *end = text + len;
     while (p < end) {
@@ -453,6 +453,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->controlmaster_client = strcmp(v, "true") && strcmp(v, "ask");
         else if (!strcmp(k, "identityfile") && nid < HC_MAX_FILES)
             copy(idfiles[nid++], HC_STR, v);
+        else if (!strcmp(k, "certificatefile") && ncert < HC_MAX_FILES)
+            copy(certfiles[ncert++], HC_STR, v);
         else if (!strcmp(k, "identitiesonly"))
             c->identitiesonly = yes(v);
         else if (!strcmp(k, "identityagent"))
@@ -568,6 +570,13 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
         if (anchor(cwd, tmp, &c->identityfile_shown[at]) < 0)
             note_unsupported(c, "a relative path too long for its directory");
         oom |= hostcfg_add(&c->identityfile, &c->n_identityfile, HC_MAX_FILES, tmp);
+    }
+    for (int i = 0; i < ncert; i++) { /* as ssh: ~ and %-tokens, from its directory */
+        char tmp[HC_STR];
+        expand_path(c, certfiles[i], tmp, sizeof tmp);
+        if (anchor(cwd, tmp, NULL) < 0)
+            note_unsupported(c, "a relative path too long for its directory");
+        oom |= hostcfg_add(&c->certificatefile, &c->n_certificatefile, HC_MAX_FILES, tmp);
     }
     if (oom) {
         snprintf(err, errlen, "out of memory");

@@ -16,8 +16,8 @@ enum hc_session { HC_SESSION_DEFAULT = 0, HC_SESSION_NONE, HC_SESSION_SUBSYSTEM 
 /* One host's effective configuration (the lower-case keys of `ssh -G`). Paths are what ssh
  * opens: `~` expanded from the passwd entry, and a relative one joined to the client's
  * working directory, where ssh would have opened it (so two sessions compare the files
- * themselves, wherever each ran). The lists (identity and known_hosts
- * files, SendEnv, SetEnv) are heap arrays of exactly their count, so that a session holds
+ * themselves, wherever each ran). The lists (identity, certificate and
+ * known_hosts files, SendEnv, SetEnv) are heap arrays of exactly their count, so that a session holds
  * the entries it has, not room for the most ssh allows: hostcfg_clear or hostcfg_free
  * releases them, hostcfg_copy copies them. A struct that holds none is all zeros. */
 struct hostcfg {
@@ -40,6 +40,10 @@ struct hostcfg {
     int identityfile_shown[HC_MAX_FILES]; /* where in identityfile[i] the name ssh shows
                                              (in its passphrase prompt) begins: past the
                                              directory a relative name was joined to */
+    /* "certificatefile", paths as identityfile's (at most HC_MAX_FILES); with none, ssh
+     * offers each identity file's "-cert.pub" beside it (auth.c, offer.c) */
+    char (*certificatefile)[HC_STR];
+    int n_certificatefile;
     int identitiesonly;
     char identityagent[HC_STR]; /* "SSH_AUTH_SOCK" (use the client's), "none", or a path */
     /* "forwardagent": "" (no), "yes", a socket path or "$NAME" (accept_fwd_agent) */
