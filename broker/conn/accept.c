@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "hostkey.h"
 #include "khcmd.h"
+#include "offer.h"
 #include "words.h"
 
 /* The id of an identity file's public key (see keyfile_identity_public); 0, or -1 if none. */
@@ -41,6 +42,17 @@ static int identity_id(const char *keyfile, struct keyid *out)
         return -1;
     conn_keyid(blob, (size_t)n, out);
     return 0;
+}
+
+/* The id of the certificate in path; 1, or 0 if it holds none. */
+static int cert_id(const char *path, struct keyid *out)
+{
+    unsigned char blob[CF_BLOB_MAX];
+    long n = offer_cert_file(path, blob, sizeof blob);
+    if (n <= 0)
+        return 0;
+    conn_keyid(blob, (size_t)n, out);
+    return 1;
 }
 
 /* Whether path can be opened for appending, or created in its folder. */
@@ -89,7 +101,11 @@ struct accept_files *accept_files_read(const struct hostcfg *cfg)
         struct stat st;
         a->have[i] = identity_id(cfg->identityfile[i], &a->ids[i]) == 0;
         a->exists[i] = stat(cfg->identityfile[i], &st) == 0;
+        offer_beside_path(cfg->identityfile[i], name, sizeof name);
+        a->beside_have[i] = cfg->n_certificatefile == 0 && cert_id(name, &a->beside[i]);
     }
+    for (int i = 0; i < cfg->n_certificatefile && i < HC_MAX_FILES; i++)
+        a->cert_have[i] = cert_id(cfg->certificatefile[i], &a->certs[i]);
     return a;
 }
 
@@ -226,32 +242,47 @@ static int id_in(const struct keyid *id, const struct keyid *v, int n)
     return 0;
 }
 
-/* The keys the session would offer, in ssh's order (pubkey_prepare): the agent's keys as the
- * connection saw them (when it is the same agent; only those of identity files with
- * IdentitiesOnly), then its identity files that exist; returns how many. */
-static int offer_order(const struct conn_facts *f, const struct hostcfg *cfg,
-                       const struct accept_files *af, const char *agent, struct offer *o, int max)
+/* The keys the session would offer, in ssh's order (offer.h): with the agent's keys as the
+ * connection saw them when it is the same agent; returns how many. */
+static int session_offers(const struct conn_facts *f, const struct hostcfg *cfg,
+                          const struct accept_files *af, const char *agent, struct offer *o,
+                          int max)
 {
-    const struct keyid *files = af->ids;
-    const int *have = af->have;
-    int n = 0;
-    if (agent && f->agent[0] && !strcmp(agent, f->agent)) {
-        for (int i = 0; i < f->n_agent_keys && n < max; i++) {
-            int is_file = 0;
-            for (int j = 0; j < cfg->n_identityfile && j < HC_MAX_FILES && !is_file; j++)
-                is_file = have[j] && same_id(&files[j], &f->agent_keys[i]);
-            if (is_file || !cfg->identitiesonly)
-                o[n++] = (struct offer){.id = f->agent_keys[i], .known = 1};
+    int same_agent = agent && f->agent[0] && !strcmp(agent, f->agent);
+    struct offer_keys k = {
+        .agent = same_agent ? f->agent_keys : NULL,
+        .n_agent = same_agent ? f->n_agent_keys : 0,
+        .file = af->ids,
+        .file_have = af->have,
+        .n_file = cfg->n_identityfile < HC_MAX_FILES ? cfg->n_identityfile : HC_MAX_FILES,
+        .beside = af->beside,
+        .beside_have = af->beside_have,
+        .cert = af->certs,
+        .cert_have = af->cert_have,
+        .n_cert = cfg->n_certificatefile < HC_MAX_FILES ? cfg->n_certificatefile : HC_MAX_FILES,
+        .identitiesonly = cfg->identitiesonly,
+    };
+    struct offer_item items[CF_MAX_KEYS + 3 * HC_MAX_FILES];
+    int ni = offer_order(&k, items, CF_MAX_KEYS + 3 * HC_MAX_FILES), n = 0;
+    for (int i = 0; i < ni && n < max; i++) {
+        int x = items[i].index;
+        switch (items[i].src) {
+        case OFFER_AGENT:
+            o[n++] = (struct offer){.id = f->agent_keys[x], .known = 1};
+            break;
+        case OFFER_CERT:
+            o[n++] = (struct offer){.id = af->certs[x], .known = 1};
+            break;
+        case OFFER_BESIDE:
+            o[n++] = (struct offer){.id = af->beside[x], .known = 1};
+            break;
+        case OFFER_FILE:
+            if (af->have[x])
+                o[n++] = (struct offer){.id = af->ids[x], .known = 1, .path = cfg->identityfile[x]};
+            else if (af->exists[x])
+                o[n++] = (struct offer){.path = cfg->identityfile[x]};
+            break;
         }
-    }
-    for (int i = 0; i < cfg->n_identityfile && i < HC_MAX_FILES && n < max; i++) {
-        int dup = 0;
-        for (int j = 0; j < n && have[i] && !dup; j++)
-            dup = o[j].known && same_id(&o[j].id, &files[i]);
-        if (have[i] && !dup)
-            o[n++] = (struct offer){.id = files[i], .known = 1, .path = cfg->identityfile[i]};
-        else if (!have[i] && af->exists[i])
-            o[n++] = (struct offer){.path = cfg->identityfile[i]};
     }
     return n;
 }
@@ -268,8 +299,8 @@ static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg,
         snprintf(why, whylen, "an agent key logged it in, and the session has another agent");
         return 0;
     }
-    struct offer o[CF_MAX_KEYS + HC_MAX_FILES];
-    int n = offer_order(f, cfg, af, agent, o, CF_MAX_KEYS + HC_MAX_FILES);
+    struct offer o[CF_MAX_KEYS + 3 * HC_MAX_FILES];
+    int n = session_offers(f, cfg, af, agent, o, CF_MAX_KEYS + 3 * HC_MAX_FILES);
     for (int i = 0; i < n; i++) {
         if (f->login == LOGIN_FILE && o[i].path && !strcmp(o[i].path, f->login_file))
             return 1;

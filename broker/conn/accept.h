@@ -14,6 +14,10 @@ struct accept_files {
     struct keyid ids[HC_MAX_FILES]; /* each IdentityFile's public key (ids[i] of file i) ... */
     int have[HC_MAX_FILES];         /* ... when it could be read; ... */
     int exists[HC_MAX_FILES];       /* ... whether the file exists */
+    struct keyid beside[HC_MAX_FILES]; /* the certificate beside identity file i ... */
+    int beside_have[HC_MAX_FILES];     /* ... when it holds one */
+    struct keyid certs[HC_MAX_FILES];  /* each CertificateFile's certificate ... */
+    int cert_have[HC_MAX_FILES];       /* ... when it holds one */
     int kh_writable;                /* a key can be added to the first UserKnownHostsFile */
 };
 
@@ -28,8 +32,9 @@ void accept_files_free(struct accept_files *a);
  * new to them and the policy, accept-new or no, lets ssh add it; 2: let in without being
  * known, by that policy with no file to add it to, or by a validated SSHFP record); (b) no key
  * logged it in, or the key that did is the one the session would log in with: the first of its
- * agent's keys (the same agent only) and identity files, in ssh's order, that the server did not
- * refuse; (c) its negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its
+ * certificates, agent's keys (the same agent only) and identity files, in ssh's order
+ * (offer.h), that the server did not refuse (a certificate is a key of its own: another
+ * certificate of the same key never shares); (c) its negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its
  * peer's address family satisfies AddressFamily; (e) it forwards the agent the session would
  * forward (accept_fwd_agent), or none when the session forwards none. Else 0 with a one-line
  * reason in why. af is what accept_files_read read for cfg (NULL: 0); reads no file, but
