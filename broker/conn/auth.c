@@ -257,7 +257,7 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         return -5;
     }
     if (ui.cert_old) {
-        snprintf(err, errlen, "libssh2 %s cannot log in with a user certificate",
+        snprintf(err, errlen, "user certificate: libssh2 %s cannot sign it",
                  libssh2_version(0));
         return -3;
     }
