@@ -15,6 +15,7 @@
 #include "prompt.h"
 #include "proto.h"
 #include "session.h"
+#include "x11fwd.h"
 
 /* Every connected client, the newest first: linked by peer_add, unlinked and freed by
  * peer_sweep only. */
@@ -181,6 +182,13 @@ static int client_tell(void *owner, struct session *s, const struct session_note
         return 0;
     case SEV_FORWARDS:
         proto_begin(&b, MSG_FORWARDS);
+        proto_put_u32(&b, (uint32_t)n->code);
+        proto_put_u32(&b, (uint32_t)n->kind);
+        proto_put_str(&b, n->text, (size_t)-1);
+        peer_queue(p, &b);
+        return 0;
+    case SEV_X11_AUTH:
+        proto_begin(&b, MSG_X11_AUTH);
         proto_put_u32(&b, (uint32_t)n->code);
         proto_put_u32(&b, (uint32_t)n->kind);
         proto_put_str(&b, n->text, (size_t)-1);
@@ -357,6 +365,11 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
     case MSG_FORWARDS_DONE:
         if (p->sess)
             localcmd_forwards_done(p->sess);
+        return;
+    case MSG_X11_AUTH_REPLY:
+        if (p->sess)
+            x11fwd_reply(p->sess, &m);
+        explicit_bzero((void *)body, len); /* the display's cookie */
         return;
     case MSG_SIGNAL:
         /* Valid, but nothing in a non-terminal session uses them yet. */

@@ -32,6 +32,7 @@
 #include "session.h"
 #include "spare.h"
 #include "words.h"
+#include "x11fwd.h"
 
 /* Every connection, the newest first: linked by pool_link, unlinked by free_conn only. */
 static struct sshconn *conns;
@@ -410,6 +411,7 @@ void pool_connected(struct connect_job *j)
         engine_kem_wait(c->ssh, 1); /* rekeys take pairs a worker made (kex.c) */
         alive_init(c);
         agentfwd_init(c);
+        x11fwd_init(c);
         c->state = C_READY;
         c->dirty = 1;
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);

@@ -51,7 +51,12 @@ enum proto_type {
                                "D LISTEN", as ssh -G prints them): the client binds them now,
                                then sends FORWARDS_DONE */
     MSG_FORWARDS_DONE = 19, /* u32 0: the client's forwards are set up, the session may go on */
-    MSG_TYPE_MAX = 19
+    MSG_X11_AUTH = 22,      /* u32 flags (X11_*, bits 8-15 the LogLevel), u32 ForwardX11Timeout,
+                               str XAuthLocation: the client gets its display's cookie as ssh's
+                               client_x11_get_proto does, then sends X11_AUTH_REPLY */
+    MSG_X11_AUTH_REPLY = 23, /* u32 ok, str protocol, str cookie (hex, a secret), str where the
+                                display is, one a line ("unix PATH" or "tcp ADDRESS PORT") */
+    MSG_TYPE_MAX = 23
 };
 
 enum proto_hello_flags {
@@ -79,6 +84,11 @@ enum proto_fwd_flags {
     FWD_GATEWAY_PORTS = 1u << 0,   /* GatewayPorts yes */
     FWD_EXIT_ON_FAILURE = 1u << 1, /* ExitOnForwardFailure yes */
     FWD_BIND_UNLINK = 1u << 2,     /* StreamLocalBindUnlink yes */
+};
+
+enum proto_x11_flags {
+    X11_TRUSTED = 1u << 0, /* ForwardX11Trusted: the display's own cookie (xauth list), else an
+                              untrusted one generated for the session */
 };
 
 enum proto_started_flags {

@@ -16,6 +16,7 @@
 #include "halfsent.h"
 #include "log.h"
 #include "session_int.h"
+#include "x11fwd.h"
 
 /* sshd takes packets of 16 KB at most on agent channels (CHAN_X11_PACKET_DEFAULT), and
  * libssh2 1.11 records the window and packet size of a channel the server opened swapped
@@ -34,10 +35,10 @@ struct agentch {
     int eof_sent;             /* our EOF went to the server */
     int closing;              /* close the channel and free */
     enum agent_op blocked_op; /* the call that left a packet half sent */
+    int x11;                  /* an x11 channel whose display is not joined yet (x11fwd.h) */
     struct agentch *next;
 };
 
-#if LIBSSH2_VERSION_NUM >= 0x010b00
 /* A non-blocking connection to the agent at path, or -1. */
 static int agent_connect(const char *path)
 {
@@ -56,27 +57,33 @@ static int agent_connect(const char *path)
     return fd;
 }
 
-/* libssh2 confirmed a server's auth-agent channel open, from inside whatever call read the
- * packet: only note it here (no libssh2 calls); the pump joins it. */
-static void on_agent_open(LIBSSH2_SESSION *ssh, LIBSSH2_CHANNEL *ch, void **abstract)
+void agentfwd_adopt(struct sshconn *c, LIBSSH2_CHANNEL *ch, int x11)
 {
-    (void)ssh;
-    struct sshconn *c = *abstract;
     struct agentch *a = calloc(1, sizeof *a);
     if (!a) {
-        blog("out of memory for an agent channel on %s", c->cfg.hostname);
-        return; /* freed with the session; the remote's agent client waits */
+        blog("out of memory for a forwarded channel on %s", c->cfg.hostname);
+        return; /* freed with the session; the remote's client waits */
     }
     a->ch = ch;
-    a->ep.fd = c->facts.fwd_agent[0] ? agent_connect(c->facts.fwd_agent) : -1;
+    a->x11 = x11;
+    a->ep.fd = !x11 && c->facts.fwd_agent[0] ? agent_connect(c->facts.fwd_agent) : -1;
     a->ep.saved_flags = -1;
-    a->ep.ready = 1;
-    a->closing = a->ep.fd < 0;
+    a->ep.ready = !x11; /* an x11 channel's display is joined on its first bytes */
+    a->closing = !x11 && a->ep.fd < 0;
     struct agentch **pp = &c->agents;
     while (*pp)
         pp = &(*pp)->next;
     *pp = a;
     c->dirty = 1;
+}
+
+#if LIBSSH2_VERSION_NUM >= 0x010b00
+/* libssh2 confirmed a server's auth-agent channel open, from inside whatever call read the
+ * packet: only note it here (no libssh2 calls); the pump joins it. */
+static void on_agent_open(LIBSSH2_SESSION *ssh, LIBSSH2_CHANNEL *ch, void **abstract)
+{
+    (void)ssh;
+    agentfwd_adopt(*abstract, ch, 0);
 }
 #endif
 
@@ -136,7 +143,16 @@ static int to_agent(struct sshconn *c, struct agentch *a)
 {
     int progress = 0;
     for (;;) {
-        while (buf_used(&a->to_agent)) {
+        if (a->x11 && buf_used(&a->to_agent)) {
+            int r = x11fwd_first(c, &a->to_agent, &a->ep.fd);
+            if (r < 0) {
+                a->closing = 1; /* no session's cookie, or its display is out of reach */
+                return 1;
+            }
+            if (r > 0)
+                a->x11 = 0, a->ep.ready = 1, progress = 1;
+        }
+        while (!a->x11 && buf_used(&a->to_agent)) {
             ssize_t n = write(a->ep.fd, a->to_agent.p + a->to_agent.off, buf_used(&a->to_agent));
             if (n < 0 && errno == EINTR)
                 continue;
@@ -251,8 +267,9 @@ static int step_one(struct sshconn *c, struct agentch *a)
     progress |= to_agent(c, a);
     if (!c->agent_blocked && !a->closing)
         progress |= to_channel(c, a);
-    /* The remote's client hung up and all it sent reached the agent: done. */
-    if (!c->agent_blocked && a->ch_eof && !buf_used(&a->to_agent))
+    /* The remote's client hung up and all it sent reached the agent (or it never sent a
+     * whole first X11 packet): done. */
+    if (!c->agent_blocked && a->ch_eof && (!buf_used(&a->to_agent) || a->x11))
         a->closing = 1;
     if (!c->agent_blocked && a->closing)
         return progress | close_one(c, a);

@@ -23,6 +23,7 @@ struct connect_job;
 struct kem_job;
 struct proxy;
 struct agentch;
+struct x11auth;
 struct accept_files;
 
 enum session_state {
@@ -87,6 +88,8 @@ struct session {
     struct escape esc;   /* escape sequences on the typed bytes (pty sessions) */
     int winch;           /* a window-change waits to be sent (size in ti) */
     int agent_sent;      /* the auth-agent request is done (agentfwd.h) */
+    int x11_state;       /* X11 forwarding: its cookie asked for, answered, requested */
+    struct x11auth *x11; /* ... its cookies and display (x11fwd.h), owned; NULL: none */
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */

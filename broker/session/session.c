@@ -17,6 +17,7 @@
 #include "reap.h"
 #include "session_int.h"
 #include "term.h"
+#include "x11fwd.h"
 
 static char *pstrdup(const struct pstr *s)
 {
@@ -503,6 +504,7 @@ static void destroy(struct reap_node *r)
     free(s->dest);
     free(s->command);
     free(s->localcmd);
+    x11fwd_free(s); /* the display's cookie */
     hostcfg_free(s->cfg);
     accept_files_free(s->known);
     free(s);

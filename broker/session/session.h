@@ -19,7 +19,8 @@ enum session_op {
     OP_PTY,
     OP_WINCH,
     OP_OPEN,
-    OP_AGENT
+    OP_AGENT,
+    OP_X11
 };
 
 /* What a session tells its owner: its client (front/peer.c), or the connection a jump
@@ -31,6 +32,8 @@ enum session_event {
     SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */
     SEV_FORWARDS,      /* text: the forwards for the client to bind now; code: FWD_* flags
                           and the log level; kind: StreamLocalBindMask */
+    SEV_X11_AUTH,      /* code: X11_* flags and the log level, kind: ForwardX11Timeout, text:
+                          XAuthLocation: the client gets its display's cookie now */
     SEV_STARTED,       /* code: STARTED_* flags; returns nonzero once it has left */
     SEV_PENDING,       /* returns nonzero while earlier replies wait to be sent */
     SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it (the

@@ -302,6 +302,18 @@ int client_forwards_done(int sock, char *err, size_t errlen)
     return send_u32(sock, MSG_FORWARDS_DONE, 0, err, errlen);
 }
 
+int client_x11_auth_reply(int sock, int ok, const char *proto, const char *cookie,
+                          const char *targets, char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_X11_AUTH_REPLY);
+    proto_put_u32(&b, ok ? 1 : 0);
+    proto_put_str(&b, proto, (size_t)-1);
+    proto_put_str(&b, cookie, (size_t)-1);
+    proto_put_str(&b, targets, (size_t)-1);
+    return send_buf(sock, &b, NULL, 0, err, errlen); /* which wipes the cookie */
+}
+
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen)
 {
     struct proto_buf b;

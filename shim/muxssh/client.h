@@ -33,6 +33,10 @@ int client_window_change(int sock, const struct winsize *ws, char *err, size_t e
 int client_local_done(int sock, uint32_t status, char *err, size_t errlen);
 /* Send FORWARDS_DONE: the session's forwards are bound. 0 or -1. */
 int client_forwards_done(int sock, char *err, size_t errlen);
+/* Send X11_AUTH_REPLY {ok, protocol, cookie (hex), display addresses}; the frame is wiped.
+ * 0 or -1. */
+int client_x11_auth_reply(int sock, int ok, const char *proto, const char *cookie,
+                          const char *targets, char *err, size_t errlen);
 /* Send PROMPT_REPLY {id, ok, answer}; the frame is wiped after sending. 0 or -1. */
 int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char *err,
                         size_t errlen);

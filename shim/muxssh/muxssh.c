@@ -20,6 +20,7 @@
 #include "forward.h"
 #include "proto.h"
 #include "runtime.h"
+#include "x11.h"
 
 extern char **environ;
 
@@ -393,6 +394,12 @@ static int serve(struct front *f, int sock, int errfd)
             }
             break;
         }
+        case MSG_X11_AUTH:
+            if (x11_auth(sock, m.u[0], m.u[1], &m.s[0], err, sizeof err) < 0) {
+                free(body);
+                return -1; /* before STARTED: nothing ran remotely yet */
+            }
+            break;
         case MSG_LOCAL_COMMAND: {
             char *cmd = strndup(m.s[0].p, m.s[0].n);
             int st = cmd ? run_local_command(cmd, errfd) : 1;

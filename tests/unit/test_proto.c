@@ -63,6 +63,13 @@ static void test_open_round_trip(void)
 static void test_all_types(void)
 {
     for (unsigned t = 1; t <= MSG_TYPE_MAX; t++) {
+        if (!strcmp(proto_type_name(t), "?")) { /* a number no message has (yet) */
+            struct proto_msg m;
+            char err[256];
+            uint8_t body[] = {(uint8_t)t};
+            CHECK(proto_decode(body, 1, &m, err, sizeof err) < 0, "type %u, unused, accepted", t);
+            continue;
+        }
         struct proto_buf b;
         proto_begin(&b, (uint8_t)t);
         /* Fill per schema the decoder expects, using a generic pattern. */
@@ -131,6 +138,15 @@ static void test_all_types(void)
         case MSG_CONTROL_REPLY:
         case MSG_ERROR:
             proto_put_u32(&b, 1), proto_put_str(&b, "text", (size_t)-1);
+            break;
+        case MSG_X11_AUTH:
+            proto_put_u32(&b, X11_TRUSTED), proto_put_u32(&b, 1200);
+            proto_put_str(&b, "/usr/bin/xauth", (size_t)-1);
+            break;
+        case MSG_X11_AUTH_REPLY:
+            proto_put_u32(&b, 1), proto_put_str(&b, "MIT-MAGIC-COOKIE-1", (size_t)-1);
+            proto_put_str(&b, "00ff", (size_t)-1);
+            proto_put_str(&b, "unix /tmp/.X11-unix/X0\n", (size_t)-1);
             break;
         }
         CHECK(proto_end(&b) == 0, "encode %s", proto_type_name(t));
