@@ -95,14 +95,16 @@ xcase() {
 }
 
 # What the remote's X client sees of its display: the name sshd gave it, the screen's size.
-INFO="xdpyinfo | grep -E '^name of display|dimensions:'; echo xdpyinfo \${PIPESTATUS[0]}"
+# (The remote shell is the account's /bin/sh: no PIPESTATUS.)
+INFO="f=xi.\$\$; xdpyinfo >\$f; echo xdpyinfo \$?; grep -E '^name of display|dimensions:' \$f; rm -f \$f"
 xcase X-xdpyinfo 1 "ssh -X lab \"$INFO\"; echo rc \$?"
 xcase Y-xdpyinfo 1 "ssh -Y lab \"$INFO\"; echo rc \$?"
 xcase ForwardX11-config 1 "ssh -o ForwardX11=yes lab \"$INFO\"; echo rc \$?"
 # Untrusted (ForwardX11Trusted no; Debian's ssh_config says yes): a cookie xauth generates
-# for the session, which the X server's SECURITY extension restricts (fewer extensions)
-EXTS="xdpyinfo | grep -E '^name of display|dimensions:|number of extensions'; echo xdpyinfo \${PIPESTATUS[0]}"
-xcase X-untrusted 2 "ssh -X -o ForwardX11Trusted=no lab \"$EXTS\"; ssh -Y lab \"$EXTS\"; echo rc \$?"
+# for the session (this Xvfb refuses the cookies xauth generates, untrusted or not, even
+# with no ssh involved: "Invalid MIT-MAGIC-COOKIE-1 key"), then trusted
+EXTS="f=xi.\$\$; xdpyinfo >\$f; echo xdpyinfo \$?; grep -E '^name of display|dimensions:|number of extensions' \$f; rm -f \$f"
+xcase X-untrusted 2 "ssh -X -o ForwardX11Trusted=no lab \"$EXTS\" 2>&1; ssh -Y lab \"$EXTS\"; echo rc \$?"
 # The second display, through the same session options
 xcase X-second-display 1 "DISPLAY=:\$D2 ssh -X lab \"$INFO\"; echo rc \$?"
 # Two sessions at once on one connection, each reaching its own display with its own cookie
