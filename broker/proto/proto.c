@@ -15,7 +15,7 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_CONTROL_REPLY] = "us",  [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
     [MSG_ROUTE] = "ssssuullusu", [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
     [MSG_LOCAL_COMMAND] = "s",   [MSG_LOCAL_DONE] = "u",  [MSG_FORWARDS] = "uus",
-    [MSG_FORWARDS_DONE] = "u",
+    [MSG_FORWARDS_DONE] = "u",   [MSG_INCOMING] = "uuusus", [MSG_INCOMING_REPLY] = "uu",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -28,7 +28,8 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_ROUTE] = "ROUTE",           [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
     [MSG_HANDED] = "HANDED",         [MSG_LOCAL_COMMAND] = "LOCAL_COMMAND",
     [MSG_LOCAL_DONE] = "LOCAL_DONE",     [MSG_FORWARDS] = "FORWARDS",
-    [MSG_FORWARDS_DONE] = "FORWARDS_DONE",
+    [MSG_FORWARDS_DONE] = "FORWARDS_DONE", [MSG_INCOMING] = "INCOMING",
+    [MSG_INCOMING_REPLY] = "INCOMING_REPLY",
 };
 
 const char *proto_schema(unsigned type)
