@@ -22,7 +22,7 @@ struct sshconn;
 struct connect_job;
 struct kem_job;
 struct proxy;
-struct agentch;
+struct inchan;
 struct x11auth;
 struct accept_files;
 
@@ -185,9 +185,9 @@ struct sshconn {
     unsigned long total_sessions;
     int dirty;     /* pump again without waiting */
     int pump_from; /* the turn's budget ran out: the next pump starts at this session */
-    /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
-     * packet half sent. */
-    struct agentch *agents, *agent_blocked;
+    /* The channels the server opened (an agent's, a remote forward's: inchan.h), and the
+     * one whose last call left a packet half sent. */
+    struct inchan *inchans, *inchan_blocked;
     struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;          /* ... could not be made or given: the next rekey makes its own */

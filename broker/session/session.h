@@ -39,6 +39,9 @@ enum session_event {
     SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it (the
                           session is released after) */
     SEV_ROUTE_REPLY,   /* code: errno or 0, fd: the program's end; returns 0 or -1 */
+    SEV_INCOMING,      /* a channel the server opened for the client to connect (inchan.h):
+                          id, kind (INC_*), code (flags), text (host), port, origin, fd (-1,
+                          or the client's end); returns 0, or -1 when it could not leave yet */
     SEV_ERROR,         /* code: ERR_*, text: the session cannot be served */
     SEV_EXIT,          /* kind, code, text: the session ended */
     SEV_RELEASE,       /* the session goes on, or ends, without its owner from here on */
@@ -49,6 +52,9 @@ struct session_note {
     enum session_event ev;
     int kind, code, fd;
     const char *text;
+    uint32_t id;        /* SEV_INCOMING's */
+    int port;           /* SEV_INCOMING's */
+    const char *origin; /* SEV_INCOMING's */
 };
 
 /* An owner's side of the interface. */
@@ -145,6 +151,8 @@ void session_give_channel(struct session *s, LIBSSH2_CHANNEL *ch, const char **r
 /* VisualHostKey: ssh's fingerprint line and picture for the session's connection, once, on
  * its client's stderr, when its host key is known to it (as ssh prints them at login). */
 void session_show_hostkey(struct session *s);
+/* The client answered INCOMING id: err 0 and fd (owned) connected, else not (inchan.h). */
+void session_incoming_reply(struct session *s, uint32_t id, int err, int fd);
 /* The client's terminal changed size: send window-change (pty sessions only). */
 void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
                            uint32_t ypixel);

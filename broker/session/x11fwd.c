@@ -3,27 +3,24 @@
  * OpenSSH's x11_request_forwarding_with_spoofing and x11_open_helper do per connection. */
 #include "x11fwd.h"
 
-#include <errno.h>
 #include <stddef.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include "agentfwd.h"
 #include "clock.h"
 #include "envreq.h"
 #include "fatal.h"
+#include "inchan.h"
 #include "log.h"
 #include "session_int.h"
 
 #define X11_COOKIE_MAX 256 /* bytes of a cookie (ssh reads 511 hex digits at most) */
+/* sshd takes packets of 16 KB at most on x11 channels (CHAN_X11_PACKET_DEFAULT), and libssh2
+ * 1.11 records the window and packet size of a channel the server opened swapped: writes
+ * stay within one small packet (as the agent's, agentfwd.c). */
+#define X11_CHUNK 16384
 
 /* What a session forwards: the protocol, the real and fake cookies, its display. */
 struct x11auth {
@@ -31,7 +28,8 @@ struct x11auth {
     unsigned char real[X11_COOKIE_MAX], fake[X11_COOKIE_MAX];
     size_t len;
     long long refuse_ms; /* ForwardX11Timeout: CLOCK_MONOTONIC ms from which none is taken */
-    char *targets;       /* where the display is, one a line ("unix PATH", "tcp ADDR PORT") */
+    char where[256];     /* the display's socket path, or its host (with port) */
+    int port;
     int screen;
 };
 
@@ -43,7 +41,7 @@ static void on_x11_open(LIBSSH2_SESSION *ssh, LIBSSH2_CHANNEL *ch, char *shost, 
                         void **abstract)
 {
     (void)ssh, (void)shost, (void)sport;
-    agentfwd_adopt(*abstract, ch, 1);
+    inchan_x11(*abstract, ch, X11_CHUNK);
 }
 
 void x11fwd_init(struct sshconn *c)
@@ -89,6 +87,27 @@ static int hexval(char h)
                                   : -1;
 }
 
+/* Where the display is, as ssh's x11_connect_display reads DISPLAY: the socket
+ * /tmp/.X11-unix/XN for unix:N and :N, else HOST port 6000 + N; -1 when it cannot say. */
+static int display_where(const char *d, struct x11auth *x)
+{
+    unsigned n;
+    const char *colon = strrchr(d, ':');
+    if (!strncmp(d, "unix:", 5) || d[0] == ':') {
+        if (sscanf(colon + 1, "%u", &n) != 1)
+            return -1;
+        snprintf(x->where, sizeof x->where, "/tmp/.X11-unix/X%u", n);
+        return 0;
+    }
+    colon = strchr(d, ':');
+    if (!colon || (size_t)(colon - d) >= sizeof x->where || sscanf(colon + 1, "%u", &n) != 1 ||
+        n > 65535 - 6000)
+        return -1;
+    snprintf(x->where, sizeof x->where, "%.*s", (int)(colon - d), d);
+    x->port = 6000 + (int)n;
+    return 0;
+}
+
 void x11fwd_reply(struct session *s, const struct proto_msg *m)
 {
     if (s->x11_state != X11_ASKED)
@@ -99,11 +118,12 @@ void x11fwd_reply(struct session *s, const struct proto_msg *m)
     const struct pstr *hex = &m->s[1];
     if (!m->u[0] || hex->n < 2 || hex->n % 2 || hex->n / 2 > X11_COOKIE_MAX)
         return; /* no forwarding, as ssh when client_x11_get_proto fails */
+    const char *d = display_of(s);
     struct x11auth *x = calloc(1, sizeof *x);
-    if (!x || proto_str_copy(&m->s[0], x->proto, sizeof x->proto) < 0 ||
-        !(x->targets = strndup(m->s[2].p, m->s[2].n))) {
+    if (!x || !d || proto_str_copy(&m->s[0], x->proto, sizeof x->proto) < 0 ||
+        display_where(d, x) < 0) {
         free(x);
-        blog("X11 forwarding for %s: out of memory or a bad reply", s->cfg->hostname);
+        blog("X11 forwarding for %s: out of memory, or a DISPLAY it cannot read", s->cfg->hostname);
         return;
     }
     x->len = hex->n / 2;
@@ -125,8 +145,7 @@ void x11fwd_reply(struct session *s, const struct proto_msg *m)
     if (!s->cfg->forwardx11trusted && s->cfg->forwardx11timeout > 0)
         x->refuse_ms = clock_ms(CLOCK_MONOTONIC) + (s->cfg->forwardx11timeout + 1) * 1000LL;
     /* the screen number after the display's '.', as ssh sends it */
-    const char *d = display_of(s), *colon = d ? strchr(d, ':') : NULL,
-               *dot = colon ? strchr(colon, '.') : NULL;
+    const char *colon = strchr(d, ':'), *dot = colon ? strchr(colon, '.') : NULL;
     x->screen = dot ? atoi(dot + 1) : 0;
     if (x->screen < 0 || x->screen > 400)
         x->screen = 0;
@@ -162,54 +181,6 @@ int x11fwd_request(struct session *s)
     return 1;
 }
 
-/* Connect to the first of the display's addresses that takes it, without waiting (a TCP
- * connect may still be in progress); -1 if none does. */
-static int display_connect(const char *targets)
-{
-    for (const char *l = targets; *l;) {
-        const char *nl = strchr(l, '\n');
-        size_t n = nl ? (size_t)(nl - l) : strlen(l);
-        char line[256], a[160];
-        unsigned port = 0;
-        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), l);
-        l += n + (nl != NULL);
-        int fd = -1;
-        if (!strncmp(line, "unix ", 5)) {
-            struct sockaddr_un sa = {.sun_family = AF_UNIX};
-            if (strlen(line + 5) >= sizeof sa.sun_path)
-                continue;
-            strcpy(sa.sun_path, line + 5);
-            fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-                return fd;
-        } else if (sscanf(line, "tcp %159s %u", a, &port) == 2 && port < 65536) {
-            struct sockaddr_storage ss = {0};
-            struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-            struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-            socklen_t sl;
-            if (inet_pton(AF_INET, a, &v4->sin_addr) == 1) {
-                v4->sin_family = AF_INET, v4->sin_port = htons((uint16_t)port), sl = sizeof *v4;
-            } else if (inet_pton(AF_INET6, a, &v6->sin6_addr) == 1) {
-                v6->sin6_family = AF_INET6, v6->sin6_port = htons((uint16_t)port);
-                sl = sizeof *v6;
-            } else {
-                continue;
-            }
-            fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            if (fd >= 0 && (connect(fd, (struct sockaddr *)&ss, sl) == 0 || errno == EINPROGRESS)) {
-                int one = 1;
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                return fd;
-            }
-        }
-        if (fd >= 0) {
-            blog("X11 display %s: %s", line, strerror(errno));
-            close(fd);
-        }
-    }
-    return -1;
-}
-
 /* Constant-time comparison of n bytes (ssh's timingsafe_bcmp): 0 when equal. */
 static int differ(const unsigned char *a, const unsigned char *b, size_t n)
 {
@@ -219,7 +190,8 @@ static int differ(const unsigned char *a, const unsigned char *b, size_t n)
     return d != 0;
 }
 
-int x11fwd_first(struct sshconn *c, struct buf *first, int *fd)
+int x11fwd_first(struct sshconn *c, struct buf *first, struct session **owner, char *where,
+                 size_t wlen, int *port)
 {
     size_t have = buf_used(first);
     unsigned char *p = first->p + first->off;
@@ -249,10 +221,10 @@ int x11fwd_first(struct sshconn *c, struct buf *first, int *fd)
                 session_say(s, "Rejected X11 connection after ForwardX11Timeout expired\r\n");
             return -1;
         }
-        *fd = display_connect(x->targets);
-        if (*fd < 0)
-            return -1;
         memcpy(data, x->real, x->len);
+        snprintf(where, wlen, "%s", x->where);
+        *port = x->port;
+        *owner = s;
         return 1;
     }
     /* ssh's logit(): this X client knows no session's cookie here (nobody to tell) */
@@ -265,8 +237,7 @@ void x11fwd_free(struct session *s)
     struct x11auth *x = s->x11;
     if (!x)
         return;
-    explicit_bzero(x, offsetof(struct x11auth, targets));
-    free(x->targets);
+    explicit_bzero(x, sizeof *x);
     free(x);
     s->x11 = NULL;
 }

@@ -1,8 +1,8 @@
 /* X11 forwarding (-X, -Y, ForwardX11): the client gets its display's cookie with xauth
  * (X11_AUTH, as ssh's client_x11_get_proto), the session's x11-req carries a fake cookie of
  * its own, and each x11 channel the server opens is given to the session whose fake cookie
- * its X client's first packet carries: the real cookie goes in instead, and the channel is
- * joined to that session's display (pumped with the agent channels, agentfwd.h). */
+ * its X client's first packet carries: the real cookie goes in instead, and that session's
+ * client connects the channel to its display (an incoming channel, inchan.h). */
 #ifndef MUXSHIM_X11FWD_H
 #define MUXSHIM_X11FWD_H
 
@@ -21,9 +21,11 @@ void x11fwd_reply(struct session *s, const struct proto_msg *m);
  * said as ssh says it. 1 when done, 0 to come back. */
 int x11fwd_request(struct session *s);
 /* The first bytes (*first) of an x11 channel on c: 0 while the X client's first packet is
- * incomplete; 1 when it carries a session's fake cookie: the real one is put in its place
- * and *fd is a connection to that session's display; -1 to refuse the channel. */
-int x11fwd_first(struct sshconn *c, struct buf *first, int *fd);
+ * incomplete; 1 when it carries a session's fake cookie: the real one is put in its place,
+ * *owner is that session and where (wlen bytes) and *port its display (a socket path, port
+ * 0, or a host and port) for its client to connect; -1 to refuse the channel. */
+int x11fwd_first(struct sshconn *c, struct buf *first, struct session **owner, char *where,
+                 size_t wlen, int *port);
 /* Wipe and free the session's cookies. */
 void x11fwd_free(struct session *s);
 

@@ -1,17 +1,15 @@
 /* X11 forwarding, the client's part: xauth run as ssh runs it (through the shell, in our
- * environment), its warnings in ssh's words, and where the display is (resolved here, in the
- * client's context, so that the broker connects to numeric addresses without waiting). */
+ * environment), with its warnings in ssh's words. The display itself is connected for each
+ * x11 channel as any incoming channel is (incoming.c). */
 #include "x11.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,41 +34,6 @@ static int display_valid(const char *d)
     return 1;
 }
 
-/* Where the display is, as ssh's x11_connect_display reads DISPLAY: "unix PATH" for unix:N
- * and :N, else one "tcp ADDRESS PORT" line per address of HOST:N ("" when none). */
-static void display_targets(const char *display, char *out, size_t outlen)
-{
-    unsigned n;
-    out[0] = '\0';
-    if (!strncmp(display, "unix:", 5) || display[0] == ':') {
-        if (sscanf(strrchr(display, ':') + 1, "%u", &n) == 1)
-            snprintf(out, outlen, "unix /tmp/.X11-unix/X%u\n", n);
-        return;
-    }
-    char host[256];
-    const char *colon = strchr(display, ':');
-    if (!colon || (size_t)(colon - display) >= sizeof host || sscanf(colon + 1, "%u", &n) != 1 ||
-        n > 65535 - 6000)
-        return;
-    snprintf(host, sizeof host, "%.*s", (int)(colon - display), display);
-    char port[16];
-    snprintf(port, sizeof port, "%u", 6000 + n);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(host, port, &hints, &res) != 0)
-        return;
-    size_t used = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        char a[NI_MAXHOST];
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof a, NULL, 0, NI_NUMERICHOST))
-            continue;
-        int w = snprintf(out + used, outlen - used, "tcp %s %s\n", a, port);
-        if (w < 0 || (size_t)w >= outlen - used)
-            break;
-        used += (size_t)w;
-    }
-    freeaddrinfo(res);
-}
-
 /* The first line of `cmd`'s output, as "%*s PROTO DATA": 1 with proto and data, else 0. */
 static int read_list(const char *cmd, char *proto, char *data)
 {
@@ -89,7 +52,7 @@ int x11_auth(int sock, uint32_t flags, uint32_t timeout, const struct pstr *xaut
              size_t errlen)
 {
     int loglevel = (int)(flags >> 8 & 255), trusted = (flags & X11_TRUSTED) != 0;
-    char proto[512] = "", data[512] = "", targets[1024] = "", xauth[PATH_MAX] = "";
+    char proto[512] = "", data[512] = "", xauth[PATH_MAX] = "";
     char xdisplay[512], dir[PATH_MAX] = "", file[PATH_MAX + 16] = "", cmd[3 * PATH_MAX];
     const char *display = getenv("DISPLAY");
     int got = 0, generated = 0, ok = 0;
@@ -157,10 +120,9 @@ int x11_auth(int sock, uint32_t flags, uint32_t timeout, const struct pstr *xaut
         for (size_t i = 0; i < sizeof rnd; i++)
             snprintf(data + 2 * i, sizeof data - 2 * i, "%02x", rnd[i]);
     }
-    display_targets(display, targets, sizeof targets);
     ok = 1;
 reply:;
-    int rc = client_x11_auth_reply(sock, ok, ok ? proto : "", ok ? data : "", targets, err, errlen);
+    int rc = client_x11_auth_reply(sock, ok, ok ? proto : "", ok ? data : "", err, errlen);
     explicit_bzero(data, sizeof data);
     return rc;
 }
