@@ -31,6 +31,7 @@ struct x11auth {
     char where[256];     /* the display's socket path, or its host (with port) */
     int port;
     int screen;
+    const LIBSSH2_CHANNEL *sent_on; /* the channel its x11-req went on */
 };
 
 enum { X11_NONE = 0, X11_ASKED, X11_ANSWERED, X11_DONE };
@@ -155,6 +156,8 @@ void x11fwd_reply(struct session *s, const struct proto_msg *m)
 int x11fwd_request(struct session *s)
 {
     struct x11auth *x = s->x11;
+    if (s->x11_state == X11_DONE && x && x->sent_on != s->ch)
+        s->x11_state = X11_ANSWERED; /* moved to another connection before it started */
     if (s->x11_state != X11_ANSWERED || !x) {
         if (s->x11_state == X11_ANSWERED)
             s->x11_state = X11_DONE;
@@ -178,6 +181,8 @@ int x11fwd_request(struct session *s)
         return 1;
     }
     s->x11_state = X11_DONE;
+    if (s->x11)
+        s->x11->sent_on = s->ch;
     return 1;
 }
 
