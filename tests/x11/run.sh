@@ -48,6 +48,7 @@ SSHD_PORT=$LAB_PORT
 printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$LAB_PORT" >"$H/.ssh/config"
 printf 'Host lab-nox\n    HostName 127.0.0.1\n    Port %s\n' "$NOX_PORT" >>"$H/.ssh/config"
 mkdir -m 700 "$RT"
+: >"$H/.Xauthority" # sshd's xauth would say it made it, on the first side only
 chown -R "$U:" "$H" "$RT"
 chmod 600 "$H/.ssh/id_ed25519"
 cp -a "$H/.ssh" "$T/ssh.pristine"
@@ -62,7 +63,8 @@ D1=$(free_display 71)
 D2=$(free_display $((D1 + 1)))
 mkdir -m 700 "$T/xa" && chown "$U" "$T/xa" # xauth locks beside its file
 XA=$T/xa/xauthority
-as_test_account "$U" xauth -q -f "$XA" add ":$D1" . "$(mcookie)"
+: >"$XA" && chown "$U" "$XA"
+as_test_account "$U" xauth -f "$XA" add ":$D1" . "$(mcookie)"
 as_test_account "$U" xauth -f "$XA" add ":$D2" . "$(mcookie)"
 as_test_account "$U" Xvfb ":$D1" -auth "$XA" -nolisten tcp -screen 0 1024x768x24 >/dev/null 2>&1 &
 as_test_account "$U" Xvfb ":$D2" -auth "$XA" -nolisten tcp -screen 0 800x600x24 >/dev/null 2>&1 &
