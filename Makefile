@@ -28,7 +28,7 @@ COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c shim/muxssh/forward.c \
-               shim/muxssh/socks.c $(TTY_SRCS)
+               shim/muxssh/socks.c shim/muxssh/incoming.c shim/muxssh/x11.c $(TTY_SRCS)
 LIBMUXSHIM_SRCS := shim/lib/hooks.c shim/lib/decide.c shim/lib/libc_sym.c shim/lib/route.c \
                    shim/lib/route_file.c \
                    shim/lib/route_broker.c shim/lib/route_async.c shim/lib/route_peers.c \
@@ -47,8 +47,9 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/tcp.c broker/conn/verify.c \
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
-                broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c \
-                broker/session/halfsent.c
+                broker/session/endpoint.c broker/session/agentfwd.c broker/session/x11fwd.c \
+                broker/session/stats.c \
+                broker/session/halfsent.c broker/session/inchan.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c
 BASE_SRCS   := broker/base/log.c broker/base/buf.c broker/base/reap.c

@@ -294,8 +294,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
             note_unsupported(c, present[i].text);
     if (!strcmp(k, "proxycommand") && !strcmp(v, "-"))
         note_unsupported(c, "ProxyCommand -");
-    else if (!strcmp(k, "forwardx11") && yes(v))
-        note_unsupported(c, "ForwardX11");
     else if (!strcmp(k, "tunnel") && strcmp(v, "false") && strcmp(v, "no"))
         note_unsupported(c, "Tunnel");
     else if (!strcmp(k, "pkcs11provider") && strcmp(v, "none"))
@@ -399,6 +397,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
     copy(c->identityagent, sizeof c->identityagent, "SSH_AUTH_SOCK");
     int permitlocal = 0, fdpass = 0, oom = 0, bad_fwd = 0;
     c->streamlocalbindmask = 0177;
+    c->forwardx11timeout = 1200; /* ssh's default, 20 minutes */
+    copy(c->xauthlocation, sizeof c->xauthlocation, "/usr/bin/xauth");
     char idfiles[HC_MAX_FILES][HC_STR], certfiles[HC_MAX_FILES][HC_STR];
     int nid = 0, ncert = 0;
 
@@ -547,6 +547,14 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->streamlocalbindunlink = yes(v);
         else if (!strcmp(k, "streamlocalbindmask"))
             c->streamlocalbindmask = (int)strtol(v, NULL, 8);
+        else if (!strcmp(k, "forwardx11"))
+            c->forwardx11 = yes(v);
+        else if (!strcmp(k, "forwardx11trusted"))
+            c->forwardx11trusted = yes(v);
+        else if (!strcmp(k, "forwardx11timeout"))
+            c->forwardx11timeout = atoi(v);
+        else if (!strcmp(k, "xauthlocation"))
+            copy(c->xauthlocation, HC_STR, v);
     }
     sshconfig_forwards_done(c);
     if (bad_fwd)

@@ -97,6 +97,10 @@ struct hostcfg {
     char forwards[4096];
     int gatewayports, exitonforwardfailure, streamlocalbindunlink;
     int streamlocalbindmask; /* "streamlocalbindmask", octal; 0177 by default */
+    /* X11 forwarding (-X, -Y): ForwardX11, ForwardX11Trusted, ForwardX11Timeout (seconds,
+     * 0 = none) and XAuthLocation, as ssh -G prints them (x11fwd.c) */
+    int forwardx11, forwardx11trusted, forwardx11timeout;
+    char xauthlocation[HC_STR];
     char unsupported[128];    /* "" or the first setting muxshim cannot serve, e.g.
                                  "LocalForward", "ProxyCommand" */
     char token[65];           /* hex SHA-256 of the authority (see token_compute) */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agentfwd.h"
+#include "inchan.h"
 #include "objects.h"
 #include "clock.h"
 #include "jobs.h"
@@ -85,13 +85,13 @@ static int build(struct pollset *ps, int listen_fd)
         if (c->state != C_READY)
             continue;
         /* Only poll for input that something will read: else poll would spin on it. */
-        short cev = (short)((spare_reads(c) || agentfwd_reads(c) ? POLLIN : 0) |
+        short cev = (short)((spare_reads(c) || inchan_reads(c) ? POLLIN : 0) |
                             (c->want_write ? POLLOUT : 0));
         if (cev)
             rc |= add(ps, c->sock, cev, K_CONN, c, NULL);
         short aev;
         struct endpoint *aep;
-        for (int i = 0; (aep = agentfwd_endpoint(c, i, &aev)) != NULL; i++)
+        for (int i = 0; (aep = inchan_endpoint(c, i, &aev)) != NULL; i++)
             if (aev)
                 rc |= add(ps, aep->fd, aev, K_EP, c, aep);
         for (struct session *s = c->sessions; s; s = s->next) {

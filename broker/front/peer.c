@@ -15,6 +15,7 @@
 #include "prompt.h"
 #include "proto.h"
 #include "session.h"
+#include "x11fwd.h"
 
 /* Every connected client, the newest first: linked by peer_add, unlinked and freed by
  * peer_sweep only. */
@@ -130,20 +131,16 @@ void peer_finish(struct peer *p)
         release(p);
 }
 
-/* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
-static int send_route_reply(struct peer *p, int err, int fd)
+/* Send the frame b (finished here, then freed) to p at once, with fd on its first byte when
+ * fd >= 0; 0 if it left, -1 if not (nothing may be queued ahead of an fd's frame). */
+static int send_with_fd(struct peer *p, struct proto_buf *b, int fd)
 {
     if (buf_used(&p->out))
         peer_on_writable(p);
-    if (buf_used(&p->out) || reap_released(&p->reap))
-        return -1; /* the fd must ride on this frame's first byte: nothing may be ahead */
-    struct proto_buf b;
-    proto_begin(&b, MSG_ROUTE_REPLY);
-    proto_put_u32(&b, (uint32_t)err);
-    int rc = proto_end(&b) < 0 ? -1 : 0;
-    if (rc == 0) {
+    int rc = -1;
+    if (!buf_used(&p->out) && !reap_released(&p->reap) && proto_end(b) == 0) {
         char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {.iov_base = b.data, .iov_len = b.len};
+        struct iovec iov = {.iov_base = b->data, .iov_len = b->len};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
         if (fd >= 0) {
             mh.msg_control = cbuf;
@@ -158,10 +155,38 @@ static int send_route_reply(struct peer *p, int err, int fd)
         do
             n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
-        rc = n == (ssize_t)b.len ? 0 : -1;
+        if (n > 0 && (size_t)n < b->len) /* the rest of the frame follows as any reply */
+            buf_append(&p->out, b->data + n, b->len - (size_t)n);
+        rc = n > 0 ? 0 : -1;
     }
-    proto_buf_free(&b);
+    proto_buf_free(b);
     return rc;
+}
+
+/* Send ROUTE_REPLY {err} to p, with fd when err is 0; 0 if it left, -1 if not. */
+static int send_route_reply(struct peer *p, int err, int fd)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_ROUTE_REPLY);
+    proto_put_u32(&b, (uint32_t)err);
+    return send_with_fd(p, &b, fd);
+}
+
+/* INCOMING to p (session.h's SEV_INCOMING): queued, or at once with an fd; 0 or -1. */
+static int send_incoming(struct peer *p, const struct session_note *n)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_INCOMING);
+    proto_put_u32(&b, n->id);
+    proto_put_u32(&b, (uint32_t)n->kind);
+    proto_put_u32(&b, (uint32_t)n->code);
+    proto_put_str(&b, n->text, (size_t)-1);
+    proto_put_u32(&b, (uint32_t)n->port);
+    proto_put_str(&b, n->origin, (size_t)-1);
+    if (n->fd >= 0)
+        return send_with_fd(p, &b, n->fd);
+    peer_queue(p, &b);
+    return 0;
 }
 
 /* The client's side of its session's interface (session.h): the session's events become
@@ -186,6 +211,13 @@ static int client_tell(void *owner, struct session *s, const struct session_note
         proto_put_str(&b, n->text, (size_t)-1);
         peer_queue(p, &b);
         return 0;
+    case SEV_X11_AUTH:
+        proto_begin(&b, MSG_X11_AUTH);
+        proto_put_u32(&b, (uint32_t)n->code);
+        proto_put_u32(&b, (uint32_t)n->kind);
+        proto_put_str(&b, n->text, (size_t)-1);
+        peer_queue(p, &b);
+        return 0;
     case SEV_STARTED:
         return peer_send_started(p, (uint32_t)n->code);
     case SEV_PENDING:
@@ -195,6 +227,8 @@ static int client_tell(void *owner, struct session *s, const struct session_note
         return 0;
     case SEV_ROUTE_REPLY:
         return send_route_reply(p, n->code, n->fd);
+    case SEV_INCOMING:
+        return send_incoming(p, n);
     case SEV_ERROR:
         peer_send_error(p, n->code, n->text);
         return 0;
@@ -262,9 +296,9 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         violation(p, err);
         return;
     }
-    if (m.type != MSG_OPEN && p->nfds) {
+    if (m.type != MSG_OPEN && p->nfds && !(m.type == MSG_INCOMING_REPLY && p->nfds == 1)) {
         close_pending_fds(p);
-        violation(p, "file descriptors sent with a message other than OPEN");
+        violation(p, "file descriptors sent with a message other than OPEN or INCOMING_REPLY");
         return;
     }
     if (!p->hello && m.type != MSG_HELLO) {
@@ -358,6 +392,20 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
         if (p->sess)
             localcmd_forwards_done(p->sess);
         return;
+    case MSG_X11_AUTH_REPLY:
+        if (p->sess)
+            x11fwd_reply(p->sess, &m);
+        explicit_bzero((void *)body, len); /* the display's cookie */
+        return;
+    case MSG_INCOMING_REPLY: {
+        int fd = p->nfds ? p->fds[0] : -1;
+        p->nfds = 0;
+        if (p->sess)
+            session_incoming_reply(p->sess, m.u[0], (int)m.u[1], fd);
+        else if (fd >= 0)
+            close(fd);
+        return;
+    }
     case MSG_SIGNAL:
         /* Valid, but nothing in a non-terminal session uses them yet. */
         return;

@@ -12,6 +12,7 @@
 
 #include "accept.h"
 #include "agentfwd.h"
+#include "inchan.h"
 #include "alive.h"
 #include "auth.h"
 #include "clock.h"
@@ -32,6 +33,7 @@
 #include "session.h"
 #include "spare.h"
 #include "words.h"
+#include "x11fwd.h"
 
 /* Every connection, the newest first: linked by pool_link, unlinked by free_conn only. */
 static struct sshconn *conns;
@@ -279,7 +281,7 @@ static void free_conn(struct reap_node *r)
     }
     pool_kem_drop(c);
     spare_drop(c);
-    agentfwd_drop(c);
+    inchan_drop(c);
     envreq_free(c->env_hint);
     if (c->ssh && !c->dead_link) {
         /* The goodbye in a worker, the proxy command's SIGHUP after it: the loop never
@@ -410,6 +412,7 @@ void pool_connected(struct connect_job *j)
         engine_kem_wait(c->ssh, 1); /* rekeys take pairs a worker made (kex.c) */
         alive_init(c);
         agentfwd_init(c);
+        x11fwd_init(c);
         c->state = C_READY;
         c->dirty = 1;
         blog("connected to %s@%s port %d", c->cfg.user, c->cfg.hostname, c->cfg.port);

@@ -4,10 +4,10 @@
 
 #include <stdlib.h>
 
-#include "agentfwd.h"
 #include "alive.h"
 #include "clock.h"
 #include "halfsent.h"
+#include "inchan.h"
 #include "localcmd.h"
 #include "pool_int.h"
 #include "session.h"
@@ -105,12 +105,12 @@ void pool_pump(struct sshconn *c, long long deadline_us)
             progress |= spare_step(c);
         if (c->state == C_READY && c->blocked)
             progress |= session_step(c->blocked);
-        if (c->state == C_READY && c->agent_blocked)
-            progress |= agentfwd_step(c);
+        if (c->state == C_READY && c->inchan_blocked)
+            progress |= inchan_step(c);
         /* A spent budget ends the pump after this round. */
         step_sessions(c, &progress, deadline_us);
         if (c->state == C_READY && !halfsent_held(c))
-            progress |= agentfwd_step(c);
+            progress |= inchan_step(c);
         pool_sweep(c);
         if (c->state == C_READY && !halfsent_held(c))
             progress |= spare_step(c);

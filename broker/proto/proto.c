@@ -15,7 +15,8 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_CONTROL_REPLY] = "us",  [MSG_ERROR] = "us",      [MSG_STARTED] = "u",
     [MSG_ROUTE] = "ssssuullusu", [MSG_ROUTE_REPLY] = "u", [MSG_HANDED] = "sslssl",
     [MSG_LOCAL_COMMAND] = "s",   [MSG_LOCAL_DONE] = "u",  [MSG_FORWARDS] = "uus",
-    [MSG_FORWARDS_DONE] = "u",
+    [MSG_FORWARDS_DONE] = "u",   [MSG_INCOMING] = "uuusus", [MSG_INCOMING_REPLY] = "uu",
+    [MSG_X11_AUTH] = "uus",      [MSG_X11_AUTH_REPLY] = "uss",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -28,17 +29,19 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_ROUTE] = "ROUTE",           [MSG_ROUTE_REPLY] = "ROUTE_REPLY",
     [MSG_HANDED] = "HANDED",         [MSG_LOCAL_COMMAND] = "LOCAL_COMMAND",
     [MSG_LOCAL_DONE] = "LOCAL_DONE",     [MSG_FORWARDS] = "FORWARDS",
-    [MSG_FORWARDS_DONE] = "FORWARDS_DONE",
+    [MSG_FORWARDS_DONE] = "FORWARDS_DONE", [MSG_INCOMING] = "INCOMING",
+    [MSG_INCOMING_REPLY] = "INCOMING_REPLY",
+    [MSG_X11_AUTH] = "X11_AUTH", [MSG_X11_AUTH_REPLY] = "X11_AUTH_REPLY",
 };
 
 const char *proto_schema(unsigned type)
 {
-    return type >= 1 && type <= MSG_TYPE_MAX ? schema[type] : "";
+    return type >= 1 && type <= MSG_TYPE_MAX && schema[type] ? schema[type] : "";
 }
 
 const char *proto_type_name(unsigned type)
 {
-    if (type == 0 || type > MSG_TYPE_MAX)
+    if (type == 0 || type > MSG_TYPE_MAX || !names[type])
         return "?";
     return names[type];
 }
@@ -172,7 +175,7 @@ int proto_decode(const uint8_t *body, size_t len, struct proto_msg *m, char *err
         return -1;
     }
     m->type = body[0];
-    if (m->type == 0 || m->type > MSG_TYPE_MAX) {
+    if (m->type == 0 || m->type > MSG_TYPE_MAX || !schema[m->type]) {
         reason(err, errlen, "unknown message type ", "", 1, m->type, "");
         return -1;
     }

@@ -51,7 +51,17 @@ enum proto_type {
                                "D LISTEN", as ssh -G prints them): the client binds them now,
                                then sends FORWARDS_DONE */
     MSG_FORWARDS_DONE = 19, /* u32 0: the client's forwards are set up, the session may go on */
-    MSG_TYPE_MAX = 19
+    MSG_INCOMING = 20,      /* u32 id, u32 kind (INC_*), u32 flags (bits 8-15 the LogLevel),
+                               str host (or a socket path, or the PermitRemoteOpen list for
+                               INC_SOCKS), u32 port, str origin: the server opened a channel
+                               the client must connect to this target (+ 1 fd: INC_SOCKS) */
+    MSG_INCOMING_REPLY = 21, /* u32 id, u32 errno (0: connected; + 1 fd, the connection) */
+    MSG_X11_AUTH = 22,      /* u32 flags (X11_*, bits 8-15 the LogLevel), u32 ForwardX11Timeout,
+                               str XAuthLocation: the client gets its display's cookie as ssh's
+                               client_x11_get_proto does, then sends X11_AUTH_REPLY */
+    MSG_X11_AUTH_REPLY = 23, /* u32 ok, str protocol, str cookie (hex, a secret); the display
+                                is reached with INCOMING (INC_CONNECT) */
+    MSG_TYPE_MAX = 23
 };
 
 enum proto_hello_flags {
@@ -79,6 +89,19 @@ enum proto_fwd_flags {
     FWD_GATEWAY_PORTS = 1u << 0,   /* GatewayPorts yes */
     FWD_EXIT_ON_FAILURE = 1u << 1, /* ExitOnForwardFailure yes */
     FWD_BIND_UNLINK = 1u << 2,     /* StreamLocalBindUnlink yes */
+};
+
+/* What the client does with an incoming channel (INCOMING). */
+enum proto_incoming_kind {
+    INC_CONNECT = 1, /* connect to host:port (a socket path when host starts with '/'), as ssh's
+                        connect_to does, and answer INCOMING_REPLY with the connection */
+    INC_SOCKS = 2,   /* the channel comes as the fd: act as a SOCKS server on it (a dynamic
+                        remote forward), under PermitRemoteOpen (host); no reply */
+};
+
+enum proto_x11_flags {
+    X11_TRUSTED = 1u << 0, /* ForwardX11Trusted: the display's own cookie (xauth list), else an
+                              untrusted one generated for the session */
 };
 
 enum proto_started_flags {

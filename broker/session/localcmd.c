@@ -10,6 +10,7 @@
 #include "percent.h"
 #include "proto.h"
 #include "session_int.h"
+#include "x11fwd.h"
 
 const char *localcmd_prepare(struct session *s)
 {
@@ -60,7 +61,7 @@ int localcmd_pending(struct session *s)
     if (forwards_pending(s))
         return 1;
     if (!s->localcmd || s->localcmd_state == 2 || !session_client(s))
-        return 0;
+        return x11fwd_pending(s); /* after LocalCommand, as ssh's ssh_session2_setup */
     if (s->localcmd_state == 0) {
         sess_tell(s, &(struct session_note){.ev = SEV_LOCAL_COMMAND, .text = s->localcmd});
         s->localcmd_state = 1;

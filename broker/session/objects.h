@@ -22,7 +22,8 @@ struct sshconn;
 struct connect_job;
 struct kem_job;
 struct proxy;
-struct agentch;
+struct inchan;
+struct x11auth;
 struct accept_files;
 
 enum session_state {
@@ -87,6 +88,8 @@ struct session {
     struct escape esc;   /* escape sequences on the typed bytes (pty sessions) */
     int winch;           /* a window-change waits to be sent (size in ti) */
     int agent_sent;      /* the auth-agent request is done (agentfwd.h) */
+    int x11_state;       /* X11 forwarding: its cookie asked for, answered, requested */
+    struct x11auth *x11; /* ... its cookies and display (x11fwd.h), owned; NULL: none */
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
@@ -182,9 +185,9 @@ struct sshconn {
     unsigned long total_sessions;
     int dirty;     /* pump again without waiting */
     int pump_from; /* the turn's budget ran out: the next pump starts at this session */
-    /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
-     * packet half sent. */
-    struct agentch *agents, *agent_blocked;
+    /* The channels the server opened (an agent's, a remote forward's: inchan.h), and the
+     * one whose last call left a packet half sent. */
+    struct inchan *inchans, *inchan_blocked;
     struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;          /* ... could not be made or given: the next rekey makes its own */

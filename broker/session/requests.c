@@ -19,6 +19,7 @@
 #include "halfsent.h"
 #include "log.h"
 #include "session_int.h"
+#include "x11fwd.h"
 
 /* Records an EAGAIN: when it left a packet half sent, this op must be retried first (the
  * mark stays until the op returns something other than EAGAIN). */
@@ -103,6 +104,10 @@ static int step_pty(struct session *s)
 
 static int step_setenv(struct session *s)
 {
+    if (!x11fwd_request(s)) /* first, as ssh sends it */
+        return 0;
+    if (s->state != S_SETENV)
+        return 1;
     if (!agentfwd_request(s)) /* ahead of the pty, as ssh sends it */
         return 0;
     if (s->state != S_SETENV)

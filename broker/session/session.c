@@ -13,10 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "inchan.h"
 #include "jobs.h"
 #include "reap.h"
 #include "session_int.h"
 #include "term.h"
+#include "x11fwd.h"
 
 static char *pstrdup(const struct pstr *s)
 {
@@ -338,6 +340,7 @@ void session_link(struct session *s, struct sshconn *c, int made)
 void session_unlink(struct session *s)
 {
     struct sshconn *c = s->conn;
+    inchan_session_gone(s); /* its channels end with it, on the connection they came on */
     for (struct session **pp = c ? &c->sessions : NULL; pp && *pp; pp = &(*pp)->next) {
         if (*pp == s) {
             *pp = s->next;
@@ -414,6 +417,11 @@ void session_conn_lost(struct session *s, const char *msg)
     s->blocked_op = OP_NONE;
     sess_set_exit(s, EXIT_LOST, 255, msg);
     s->state = S_DONE;
+}
+
+void session_incoming_reply(struct session *s, uint32_t id, int err, int fd)
+{
+    inchan_reply(s, id, err, fd);
 }
 
 void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
@@ -503,6 +511,7 @@ static void destroy(struct reap_node *r)
     free(s->dest);
     free(s->command);
     free(s->localcmd);
+    x11fwd_free(s); /* the display's cookie */
     hostcfg_free(s->cfg);
     accept_files_free(s->known);
     free(s);

@@ -19,7 +19,8 @@ enum session_op {
     OP_PTY,
     OP_WINCH,
     OP_OPEN,
-    OP_AGENT
+    OP_AGENT,
+    OP_X11
 };
 
 /* What a session tells its owner: its client (front/peer.c), or the connection a jump
@@ -31,11 +32,16 @@ enum session_event {
     SEV_LOCAL_COMMAND, /* text: LocalCommand for the client to run now */
     SEV_FORWARDS,      /* text: the forwards for the client to bind now; code: FWD_* flags
                           and the log level; kind: StreamLocalBindMask */
+    SEV_X11_AUTH,      /* code: X11_* flags and the log level, kind: ForwardX11Timeout, text:
+                          XAuthLocation: the client gets its display's cookie now */
     SEV_STARTED,       /* code: STARTED_* flags; returns nonzero once it has left */
     SEV_PENDING,       /* returns nonzero while earlier replies wait to be sent */
     SEV_RESOLVED,      /* a CONTROL request's host is resolved: the owner answers it (the
                           session is released after) */
     SEV_ROUTE_REPLY,   /* code: errno or 0, fd: the program's end; returns 0 or -1 */
+    SEV_INCOMING,      /* a channel the server opened for the client to connect (inchan.h):
+                          id, kind (INC_*), code (flags), text (host), port, origin, fd (-1,
+                          or the client's end); returns 0, or -1 when it could not leave yet */
     SEV_ERROR,         /* code: ERR_*, text: the session cannot be served */
     SEV_EXIT,          /* kind, code, text: the session ended */
     SEV_RELEASE,       /* the session goes on, or ends, without its owner from here on */
@@ -46,6 +52,9 @@ struct session_note {
     enum session_event ev;
     int kind, code, fd;
     const char *text;
+    uint32_t id;        /* SEV_INCOMING's */
+    int port;           /* SEV_INCOMING's */
+    const char *origin; /* SEV_INCOMING's */
 };
 
 /* An owner's side of the interface. */
@@ -142,6 +151,8 @@ void session_give_channel(struct session *s, LIBSSH2_CHANNEL *ch, const char **r
 /* VisualHostKey: ssh's fingerprint line and picture for the session's connection, once, on
  * its client's stderr, when its host key is known to it (as ssh prints them at login). */
 void session_show_hostkey(struct session *s);
+/* The client answered INCOMING id: err 0 and fd (owned) connected, else not (inchan.h). */
+void session_incoming_reply(struct session *s, uint32_t id, int err, int fd);
 /* The client's terminal changed size: send window-change (pty sessions only). */
 void session_window_change(struct session *s, uint32_t cols, uint32_t rows, uint32_t xpixel,
                            uint32_t ypixel);

@@ -302,6 +302,17 @@ int client_forwards_done(int sock, char *err, size_t errlen)
     return send_u32(sock, MSG_FORWARDS_DONE, 0, err, errlen);
 }
 
+int client_x11_auth_reply(int sock, int ok, const char *proto, const char *cookie, char *err,
+                          size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_X11_AUTH_REPLY);
+    proto_put_u32(&b, ok ? 1 : 0);
+    proto_put_str(&b, proto, (size_t)-1);
+    proto_put_str(&b, cookie, (size_t)-1);
+    return send_buf(sock, &b, NULL, 0, err, errlen); /* which wipes the cookie */
+}
+
 int client_window_change(int sock, const struct winsize *ws, char *err, size_t errlen)
 {
     struct proto_buf b;
@@ -313,19 +324,41 @@ int client_window_change(int sock, const struct winsize *ws, char *err, size_t e
     return send_buf(sock, &b, NULL, 0, err, errlen);
 }
 
-int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen)
+int client_incoming_reply(int sock, uint32_t id, int err_no, int fd, char *err, size_t errlen)
+{
+    struct proto_buf b;
+    proto_begin(&b, MSG_INCOMING_REPLY);
+    proto_put_u32(&b, id);
+    proto_put_u32(&b, (uint32_t)err_no);
+    return send_buf(sock, &b, &fd, err_no == 0 && fd >= 0 ? 1 : 0, err, errlen);
+}
+
+int client_recv_fd(int sock, struct proto_msg *m, uint8_t **body, int *fd, char *err,
+                   size_t errlen)
 {
     int fds[4], nfds = 0;
     *body = NULL;
+    if (fd)
+        *fd = -1;
     long n = proto_recv(sock, body, fds, 4, &nfds, err, errlen);
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]); /* the broker never sends fds */
+    int keep = n > 0 && fd && nfds == 1 && (*body)[0] == MSG_INCOMING;
+    for (int i = keep ? 1 : 0; i < nfds; i++)
+        close(fds[i]); /* the broker sends fds with INCOMING only */
     if (n <= 0)
         return n == 0 ? 0 : -1;
     if (proto_decode(*body, (size_t)n, m, err, errlen) < 0) {
+        if (keep)
+            close(fds[0]);
         free(*body);
         *body = NULL;
         return -1;
     }
+    if (keep)
+        *fd = fds[0];
     return 1;
+}
+
+int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen)
+{
+    return client_recv_fd(sock, m, body, NULL, err, errlen);
 }

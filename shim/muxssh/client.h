@@ -33,11 +33,20 @@ int client_window_change(int sock, const struct winsize *ws, char *err, size_t e
 int client_local_done(int sock, uint32_t status, char *err, size_t errlen);
 /* Send FORWARDS_DONE: the session's forwards are bound. 0 or -1. */
 int client_forwards_done(int sock, char *err, size_t errlen);
+/* Send X11_AUTH_REPLY {ok, protocol, cookie (hex)}; the frame is wiped. 0 or -1. */
+int client_x11_auth_reply(int sock, int ok, const char *proto, const char *cookie, char *err,
+                          size_t errlen);
 /* Send PROMPT_REPLY {id, ok, answer}; the frame is wiped after sending. 0 or -1. */
 int client_prompt_reply(int sock, uint32_t id, int ok, const char *answer, char *err,
                         size_t errlen);
+/* Send INCOMING_REPLY {id, errno}, with fd (the connection) when err is 0. 0 or -1. */
+int client_incoming_reply(int sock, uint32_t id, int err_no, int fd, char *err, size_t errlen);
 /* Receive and decode one frame into m (body kept in *body, caller frees). Returns 1, 0 on
  * EOF, -1 on error with err. */
 int client_recv(int sock, struct proto_msg *m, uint8_t **body, char *err, size_t errlen);
+/* client_recv that keeps the fd an INCOMING brings in *fd (-1: none; any other fd is
+ * closed). */
+int client_recv_fd(int sock, struct proto_msg *m, uint8_t **body, int *fd, char *err,
+                   size_t errlen);
 
 #endif

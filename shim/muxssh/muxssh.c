@@ -18,8 +18,10 @@
 #include "client.h"
 #include "fallback.h"
 #include "forward.h"
+#include "incoming.h"
 #include "proto.h"
 #include "runtime.h"
+#include "x11.h"
 
 extern char **environ;
 
@@ -191,7 +193,7 @@ static void on_signal(int sig)
 
 static volatile sig_atomic_t winched;
 
-/* SIGCHLD only wakes the wait below: a forward's connection ended (fwd_reap). */
+/* SIGCHLD only wakes the wait below: a forward's connection ended (fwd_reap, inc_reap). */
 static void on_child(int sig)
 {
     (void)sig;
@@ -228,12 +230,15 @@ static int wait_broker(int sock, char *err, size_t errlen)
                 break;
             }
         }
-        struct pollfd p[1 + 64] = {{.fd = sock, .events = POLLIN}};
-        int n = fwd_pollfds(p + 1, 64);
-        int r = ppoll(p, (nfds_t)(1 + n), NULL, &during);
+        struct pollfd p[1 + 64 + 64] = {{.fd = sock, .events = POLLIN}};
+        int n = fwd_pollfds(p + 1, 64), k = inc_pollfds(p + 1 + n, 64);
+        int r = ppoll(p, (nfds_t)(1 + n + k), NULL, &during);
         fwd_reap();
+        inc_reap();
         if (r > 0 && n > 0)
             fwd_accept(p + 1, n); /* each connection goes to a child of its own */
+        if (r > 0 && k > 0)
+            inc_ready(sock, p + 1 + n, k); /* connections for the server's channels */
         if (r > 0 && p[0].revents)
             break;
         if (r < 0 && errno != EINTR) {
@@ -349,9 +354,10 @@ static int serve(struct front *f, int sock, int errfd)
     for (;;) {
         struct proto_msg m;
         uint8_t *body = NULL;
+        int fd = -1;
         int r = wait_broker(sock, err, sizeof err) < 0
                     ? -1
-                    : client_recv(sock, &m, &body, err, sizeof err);
+                    : client_recv_fd(sock, &m, &body, &fd, err, sizeof err);
         if (r <= 0) {
             if (!started) {
                 /* Nothing ran: the broker left before the command could start. */
@@ -378,6 +384,10 @@ static int serve(struct front *f, int sock, int errfd)
         case MSG_MESSAGE:
             print_text(&m.s[0], 0);
             break;
+        case MSG_INCOMING: /* a channel the server opened: we connect it (incoming.c) */
+            inc_start(sock, &m, fd);
+            fd = -1;
+            break;
         case MSG_FORWARDS: {
             static struct fwd_session fs;
             fs = (struct fwd_session){f->dir,       f->real_ssh, f->cwd, f->args.dest,
@@ -393,6 +403,12 @@ static int serve(struct front *f, int sock, int errfd)
             }
             break;
         }
+        case MSG_X11_AUTH:
+            if (x11_auth(sock, m.u[0], m.u[1], &m.s[0], err, sizeof err) < 0) {
+                free(body);
+                return -1; /* before STARTED: nothing ran remotely yet */
+            }
+            break;
         case MSG_LOCAL_COMMAND: {
             char *cmd = strndup(m.s[0].p, m.s[0].n);
             int st = cmd ? run_local_command(cmd, errfd) : 1;
@@ -448,6 +464,8 @@ static int serve(struct front *f, int sock, int errfd)
             return code;
         }
         default:
+            if (fd >= 0)
+                close(fd);
             break; /* the broker sends a session nothing else (CONTROL_REPLY, ROUTE_REPLY, ...
                       are answers to other requests): ignored */
         }

@@ -63,8 +63,7 @@ static int socks4(int fd, char *host, size_t hostlen, int *port)
     *port = req[1] << 8 | req[2];
     if (req[0] != 1)
         return -1; /* CONNECT only */
-    static const unsigned char granted[8] = {0, 90, 0, 0, 0, 0, 0, 0};
-    return write_full(fd, granted, sizeof granted);
+    return 0;
 }
 
 /* SOCKS 5, after the version byte: "no authentication", then CONNECT. */
@@ -94,14 +93,30 @@ static int socks5(int fd, char *host, size_t hostlen, int *port)
     if (read_full(fd, p, 2) < 0)
         return -1;
     *port = p[0] << 8 | p[1];
-    static const unsigned char ok[10] = {5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-    return write_full(fd, ok, sizeof ok);
+    return 0;
 }
 
-int socks_handshake(int fd, char *host, size_t hostlen, int *port)
+int socks_request(int fd, char *host, size_t hostlen, int *port, int *version)
 {
     unsigned char v;
     if (read_full(fd, &v, 1) < 0)
         return -1;
+    *version = v;
     return v == 4 ? socks4(fd, host, hostlen, port) : v == 5 ? socks5(fd, host, hostlen, port) : -1;
+}
+
+int socks_reply(int fd, int version)
+{
+    static const unsigned char granted4[8] = {0, 90, 0, 0, 0, 0, 0, 0};
+    static const unsigned char granted5[10] = {5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    return version == 4 ? write_full(fd, granted4, sizeof granted4)
+                        : write_full(fd, granted5, sizeof granted5);
+}
+
+int socks_handshake(int fd, char *host, size_t hostlen, int *port)
+{
+    int v;
+    if (socks_request(fd, host, hostlen, port, &v) < 0)
+        return -1;
+    return socks_reply(fd, v);
 }

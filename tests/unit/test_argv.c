@@ -305,7 +305,7 @@ static const struct expect expects[] = {
     /* unsupported: the first one wins */
     {"-L 8080:localhost:80 -D 1080 -R 1:h:2 h", 0, "h", "", 0,
      "-L|8080:localhost:80|-D|1080|-R|1:h:2", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-R"},
-    {"-C -A -X h", 0, "h", "", 0, "-C|-A|-X", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-X"},
+    {"-C -A -w 0 h", 0, "h", "", 0, "-C|-A|-w|0", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-w"},
     {"-J jump h cmd", 0, "h", "cmd", 1, "-J|jump", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-W localhost:22 h", 0, "h", "", 0, "-W|localhost:22", 0, 0, 1, 0, 0, 0, 0, 0, NULL, NULL},
     {"-f h cmd", 0, "h", "cmd", 1, "-f", 0, 1, 0, 0, 0, 0, 1, 0, NULL, NULL},
@@ -318,7 +318,8 @@ static const struct expect expects[] = {
     {"-46aCkxy -e none -c aes128-ctr -m hmac-sha2-256 -i /k -F /dev/null h", 0, "h", "", 0,
      "-46aCkxy|-e|none|-c|aes128-ctr|-m|hmac-sha2-256|-i|/k|-F|/dev/null", 0, 0, 0, 0, 0, 0, 0, 0,
      NULL, NULL},
-    {"-X h", 0, "h", "", 0, "-X", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-X"},
+    /* served: X11 forwarding (the broker asks muxssh for the display's cookie) */
+    {"-X -Y h", 0, "h", "", 0, "-X|-Y", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     /* served: a bind address (part of the authority), GatewayPorts and -K (no effect without
      * forwardings or a GSSAPI server), -P (ignored by ssh 9.2) */
     {"-g -K -b 127.0.0.1 -P h", 0, "h", "", 0, "-g|-K|-b|127.0.0.1|-P", 0, 0, 0, 0, 0, 0, 0, 0,

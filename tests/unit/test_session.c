@@ -490,8 +490,8 @@ static void test_halfsent(void)
     c->spare_blocked = 2;
     CHECK(halfsent_held(c), "a spare's mark holds it");
     c->spare_blocked = 0;
-    c->agent_blocked = (struct agentch *)&s0;
-    CHECK(halfsent_held(c), "an agent channel's mark holds it");
+    c->inchan_blocked = (struct inchan *)&s0;
+    CHECK(halfsent_held(c), "an incoming channel's mark holds it");
     libssh2_session_free(in);
     libssh2_session_free(out);
     for (int i = 0; i < 2; i++) {
