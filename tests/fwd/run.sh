@@ -71,7 +71,7 @@ counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
 
 # Each side sees the suite's ports and the server's socket path (run_side, lib-cases.sh).
-SIDE_ENV=(HTTP="$HTTP" P1="$P1" P2="$P2" P3="$P3" P4="$P4" SRV="$SRV" LAB="$LAB_PORT")
+SIDE_ENV=(HTTP="$HTTP" P1="$P1" P2="$P2" P3="$P3" P4="$P4" SRV="$SRV" NOFWD="$NOFWD_PORT")
 SIDE_TIMEOUT=120
 
 # fcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
@@ -139,7 +139,8 @@ fcase stream-local-bind-unlink 3 "$STALE; ssh -o ExitOnForwardFailure=yes -L \$W
 # context); used from the server's side (the same machine here). The connections are no
 # sessions: the broker counts the forward's session only.
 fcase R-http 1 "ssh -R \$P1:127.0.0.1:\$HTTP -R \$P3:\$SRV lab \"$GET http://127.0.0.1:\$P1/index.txt; $GET http://localhost:\$P1/index.txt; $GET http://127.0.0.1:\$P3/index.txt\"; echo rc \$?"
-# -R 0: the port the server picked, printed as ssh prints it, and used
+# -R 0: the port the server picked, printed as ssh prints it, and used; -N killed by SIGTERM
+# exits 0 (ssh: no remote status, the end was asked for here)
 ALLOC='ssh -N -R 0:127.0.0.1:$HTTP lab 2>$W/e & s=$!; for _ in $(seq 1 200); do grep -q Allocated $W/e && break; sleep 0.05; done; p=$(sed -n "s/^Allocated port \([0-9]*\) .*/\1/p" $W/e)'
 fcase R-0-allocated 1 "$ALLOC; $GET http://127.0.0.1:\$p/index.txt; kill \$s; wait \$s; echo rc \$?; sed \"s/port \$p /port N /\" \$W/e"
 # A server that refuses remote forwards (AllowTcpForwarding no): ssh's warning and the
@@ -155,8 +156,8 @@ fcase R-dynamic-socks 2 "ssh -R \$P2 lab \"$GET --socks5-hostname 127.0.0.1:\$P2
 # ssh -f -N -R killed: its remote port closes
 fcase R-f-N-killed 1 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; echo rc \$?; wait_port \$P1; $GET http://127.0.0.1:\$P1/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P1\"; sleep 1; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?"
 # Two sessions on one connection, each with its own remote forward: each port reaches its
-# own session's target (the web server; the ssh server, which says its banner)
-fcase R-two-sessions 2 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -R \$P2:127.0.0.1:\$LAB lab; wait_port \$P1; wait_port \$P2; $GET http://127.0.0.1:\$P1/index.txt; exec 3<>/dev/tcp/127.0.0.1/\$P2; head -c 7 <&3; echo; exec 3<&-; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P2\"; sleep 1; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; echo p2 \$?; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P1\"; echo done"
+# own session's target (the web server; lab-nofwd's ssh server, which says its banner)
+fcase R-two-sessions 2 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -R \$P2:127.0.0.1:\$NOFWD lab; wait_port \$P1; wait_port \$P2; $GET http://127.0.0.1:\$P1/index.txt; exec 3<>/dev/tcp/127.0.0.1/\$P2; head -c 7 <&3; echo; exec 3<&-; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P2\"; sleep 1; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; echo p2 \$?; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P1\"; echo done"
 fcase R-bulk-sha256 1 "ssh -f -N -o ExitOnForwardFailure=yes -R \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P2/big.bin | sha256sum; pkill -u \$(id -u) -f \"^ssh -f -N -o ExitOnForwardFailure=yes -R \$P2\"; echo done"
 
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
