@@ -5,15 +5,26 @@
 
 #include "sshconfig_int.h"
 
-int sshconfig_add_forward(struct hostcfg *c, char kind, const char *v)
+/* Append "KIND V\n" to the lines in buf (size bytes); -1 when it does not fit. */
+static int add_line(char *buf, size_t size, char kind, const char *v)
 {
-    size_t used = strlen(c->forwards);
-    int n = snprintf(c->forwards + used, sizeof c->forwards - used, "%c %s\n", kind, v);
-    if (n < 0 || (size_t)n >= sizeof c->forwards - used) {
-        c->forwards[used] = '\0';
+    size_t used = strlen(buf);
+    int n = snprintf(buf + used, size - used, "%c %s\n", kind, v);
+    if (n < 0 || (size_t)n >= size - used) {
+        buf[used] = '\0';
         return -1;
     }
     return 0;
+}
+
+int sshconfig_add_forward(struct hostcfg *c, char kind, const char *v)
+{
+    return add_line(c->forwards, sizeof c->forwards, kind, v);
+}
+
+int sshconfig_add_rforward(struct hostcfg *c, const char *v)
+{
+    return add_line(c->rforwards, sizeof c->rforwards, 'R', v);
 }
 
 /* Does a local forward to a socket path listen on listen (len bytes)? */

@@ -95,6 +95,10 @@ struct hostcfg {
      * ssh -G prints them (without the dynamic lines its dump repeats for a local forward to
      * a socket path); the client binds them (FORWARDS) */
     char forwards[4096];
+    /* "remoteforward": one a line, "R LISTEN TARGET" as ssh -G prints them (TARGET
+     * "[socks]:0" for a dynamic one); the broker asks the server for them (rfwd.h) */
+    char rforwards[4096];
+    char permitremoteopen[HC_STR]; /* as ssh -G prints it: "any", "none" or HOST:PORT words */
     int gatewayports, exitonforwardfailure, streamlocalbindunlink;
     int streamlocalbindmask; /* "streamlocalbindmask", octal; 0177 by default */
     /* X11 forwarding (-X, -Y): ForwardX11, ForwardX11Trusted, ForwardX11Timeout (seconds,

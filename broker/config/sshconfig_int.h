@@ -22,6 +22,8 @@ void sshconfig_env_paths(struct hostcfg *c, const char *cwd, char *const *env);
 /* Append a "localforward" (kind 'L') or "dynamicforward" ('D') value of ssh -G to
  * c->forwards; 0, or -1 when it does not fit. */
 int sshconfig_add_forward(struct hostcfg *c, char kind, const char *v);
+/* Add a "remoteforward" value as "R V" to c->rforwards; -1 when it does not fit. */
+int sshconfig_add_rforward(struct hostcfg *c, const char *v);
 /* After the last line: drop the dynamic lines ssh -G's dump repeats for each local forward
  * to a socket path (readconf.c dump_cfg_forwards prints those under both keywords). */
 void sshconfig_forwards_done(struct hostcfg *c);

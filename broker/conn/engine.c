@@ -191,6 +191,24 @@ LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path)
 #endif
 }
 
+/* libssh2's own (src/packet.c): exported by its static library, hidden in a shared one. */
+int _libssh2_packet_ask(LIBSSH2_SESSION *session, unsigned char packet_type, unsigned char **data,
+                        size_t *data_len, int match_ofs, const unsigned char *match_buf,
+                        size_t match_len) __attribute__((weak));
+
+void engine_drop_global_replies(LIBSSH2_SESSION *s)
+{
+    static const unsigned char types[] = {81, 82}; /* SSH_MSG_REQUEST_SUCCESS, _FAILURE */
+    if (!_libssh2_packet_ask)
+        return;
+    for (size_t i = 0; i < sizeof types; i++) {
+        unsigned char *data;
+        size_t len;
+        while (_libssh2_packet_ask(s, types[i], &data, &len, 0, NULL, 0) == 0)
+            libssh2_free(s, data);
+    }
+}
+
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **))
 {

@@ -67,6 +67,10 @@ void engine_kem_wait(LIBSSH2_SESSION *s, int on);
 int engine_kem_give(LIBSSH2_SESSION *s, const char *kex, const unsigned char *pair);
 
 /* Sets libssh2's recv callback (set2 where the library has it). */
+/* Drop the replies to global requests that libssh2 keeps queued with nobody to take them
+ * (keepalives'): a tcpip-forward request takes the first reply in the queue as its own.
+ * Needs libssh2's internal queue (the static build's); elsewhere nothing is done. */
+void engine_drop_global_replies(LIBSSH2_SESSION *s);
 void engine_set_recv(LIBSSH2_SESSION *s,
                      ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **));
 /* Sets libssh2's send callback (set2 where the library has it). */

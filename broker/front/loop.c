@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "inchan.h"
+#include "rfwd.h"
 #include "objects.h"
 #include "clock.h"
 #include "jobs.h"
@@ -85,7 +86,7 @@ static int build(struct pollset *ps, int listen_fd)
         if (c->state != C_READY)
             continue;
         /* Only poll for input that something will read: else poll would spin on it. */
-        short cev = (short)((spare_reads(c) || inchan_reads(c) ? POLLIN : 0) |
+        short cev = (short)((spare_reads(c) || inchan_reads(c) || rfwd_reads(c) ? POLLIN : 0) |
                             (c->want_write ? POLLOUT : 0));
         if (cev)
             rc |= add(ps, c->sock, cev, K_CONN, c, NULL);

@@ -13,6 +13,7 @@
 #include "accept.h"
 #include "agentfwd.h"
 #include "inchan.h"
+#include "rfwd.h"
 #include "alive.h"
 #include "auth.h"
 #include "clock.h"
@@ -282,6 +283,7 @@ static void free_conn(struct reap_node *r)
     pool_kem_drop(c);
     spare_drop(c);
     inchan_drop(c);
+    rfwd_drop(c);
     envreq_free(c->env_hint);
     if (c->ssh && !c->dead_link) {
         /* The goodbye in a worker, the proxy command's SIGHUP after it: the loop never

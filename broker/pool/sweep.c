@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "halfsent.h"
 #include "inchan.h"
+#include "rfwd.h"
 #include "localcmd.h"
 #include "pool_int.h"
 #include "session.h"
@@ -107,10 +108,14 @@ void pool_pump(struct sshconn *c, long long deadline_us)
             progress |= session_step(c->blocked);
         if (c->state == C_READY && c->inchan_blocked)
             progress |= inchan_step(c);
+        if (c->state == C_READY && c->rfwd_blocked)
+            progress |= rfwd_step(c);
         /* A spent budget ends the pump after this round. */
         step_sessions(c, &progress, deadline_us);
         if (c->state == C_READY && !halfsent_held(c))
             progress |= inchan_step(c);
+        if (c->state == C_READY && !halfsent_held(c))
+            progress |= rfwd_step(c);
         pool_sweep(c);
         if (c->state == C_READY && !halfsent_held(c))
             progress |= spare_step(c);

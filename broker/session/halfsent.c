@@ -12,5 +12,5 @@ int halfsent_eagain(struct sshconn *c, int rc)
 
 int halfsent_held(const struct sshconn *c)
 {
-    return c->blocked || c->spare_blocked || c->inchan_blocked;
+    return c->blocked || c->spare_blocked || c->inchan_blocked || c->rfwd_blocked;
 }

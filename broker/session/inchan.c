@@ -229,6 +229,7 @@ static int to_fd(struct sshconn *c, struct inchan *a)
         if (n == 0)
             return progress;
         a->to_fd.len += (size_t)n;
+        c->bytes_in += (unsigned long long)n; /* the status table's counts */
         progress = 1;
     }
 }
@@ -300,6 +301,7 @@ static int to_channel(struct sshconn *c, struct inchan *a)
         if (n == 0)
             return progress; /* the server's window is full */
         buf_consume(&a->to_ch, (size_t)n);
+        c->bytes_out += (unsigned long long)n;
         progress = 1;
     }
     if (a->fd_eof && !a->eof_sent) {

@@ -9,6 +9,7 @@
 
 #include "percent.h"
 #include "proto.h"
+#include "rfwd.h"
 #include "session_int.h"
 #include "x11fwd.h"
 
@@ -58,7 +59,8 @@ void localcmd_forwards_done(struct session *s)
 
 int localcmd_pending(struct session *s)
 {
-    if (forwards_pending(s))
+    /* ssh_init_forwarding: local forwards, then remote ones; LocalCommand after */
+    if (forwards_pending(s) || rfwd_pending(s))
         return 1;
     if (!s->localcmd || s->localcmd_state == 2 || !session_client(s))
         return x11fwd_pending(s); /* after LocalCommand, as ssh's ssh_session2_setup */

@@ -24,6 +24,7 @@ struct kem_job;
 struct proxy;
 struct inchan;
 struct x11auth;
+struct rfwd;
 struct accept_files;
 
 enum session_state {
@@ -108,6 +109,8 @@ struct session {
     char *localcmd;       /* expanded LocalCommand for the client to run first, or NULL */
     int localcmd_state;   /* 0 not sent, 1 LOCAL_COMMAND sent, 2 LOCAL_DONE came back */
     int fwd_state;        /* 0 not sent, 1 FORWARDS sent, 2 FORWARDS_DONE came back */
+    int rfwd_next;        /* its remote forwards asked for and answered (rfwd.h) */
+    int rfwd_done;        /* ... all of them */
     struct session *next; /* in conn->sessions or the pending list */
 };
 
@@ -188,6 +191,9 @@ struct sshconn {
     /* The channels the server opened (an agent's, a remote forward's: inchan.h), and the
      * one whose last call left a packet half sent. */
     struct inchan *inchans, *inchan_blocked;
+    /* The server's listeners for remote forwards (rfwd.h), the one whose last call left a
+     * packet half sent, and the request in flight (libssh2 makes one at a time). */
+    struct rfwd *rfwds, *rfwd_blocked, *rfwd_req;
     struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;          /* ... could not be made or given: the next rekey makes its own */

@@ -43,6 +43,9 @@ static const char *choose_mode(struct session *s)
     /* Local and dynamic forwards are bound by the client (FORWARDS), when it can. */
     if (c->forwards[0] && !(s->flags & (OPEN_FWD_LOCAL | OPEN_FWD_CHANNEL)))
         return c->forwards[0] == 'L' ? "LocalForward" : "DynamicForward";
+    /* Remote forwards' channels are connected by the client (INCOMING), when it can. */
+    if (c->rforwards[0] && !(s->flags & (OPEN_FWD_LOCAL | OPEN_FWD_CHANNEL)))
+        return "RemoteForward";
     if (!engine_has_streamlocal() &&
         ((s->flags & OPEN_FWD_PATH) || (c->forwards[0] && forward_to_path(c->forwards))))
         return "LocalForward to a socket path"; /* this libssh2 has no direct-streamlocal */

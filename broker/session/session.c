@@ -15,6 +15,7 @@
 
 #include "inchan.h"
 #include "jobs.h"
+#include "rfwd.h"
 #include "reap.h"
 #include "session_int.h"
 #include "term.h"
@@ -341,6 +342,7 @@ void session_unlink(struct session *s)
 {
     struct sshconn *c = s->conn;
     inchan_session_gone(s); /* its channels end with it, on the connection they came on */
+    rfwd_session_gone(s);   /* and the server's listeners for it */
     for (struct session **pp = c ? &c->sessions : NULL; pp && *pp; pp = &(*pp)->next) {
         if (*pp == s) {
             *pp = s->next;
@@ -368,6 +370,7 @@ int session_retry(struct session *s)
      * second time it ends as ssh would have the first time). */
     s->retried = 1;
     s->ch = NULL; /* freed with the libssh2 session */
+    s->rfwd_next = s->rfwd_done = 0; /* its remote forwards died with that connection */
     s->state = S_WAITCONN;
     s->blocked_op = OP_NONE;
     return 1;

@@ -184,11 +184,14 @@ static int control(struct front *f, int sock)
     return m.u[0] == CTLR_OK ? 0 : 255;
 }
 
+static volatile sig_atomic_t no_shell; /* -N: no command asked for */
+
 static void on_signal(int sig)
 {
-    (void)sig;
     tty_restore(); /* a raw terminal or a hidden answer must not outlive us */
-    _exit(255);    /* as ssh does when killed by SIGINT/SIGTERM/SIGHUP */
+    /* as ssh does when killed by SIGINT/SIGTERM/SIGHUP, but for SIGTERM with no command:
+     * there is no remote status then, and ssh's client_loop clears its error */
+    _exit(sig == SIGTERM && no_shell ? 0 : 255);
 }
 
 static volatile sig_atomic_t winched;
@@ -341,6 +344,7 @@ static int serve(struct front *f, int sock, int errfd)
         debug(f, err);
         return -1;
     }
+    no_shell = f->args.no_session;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

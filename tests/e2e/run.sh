@@ -327,7 +327,7 @@ ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
 chmod 644 "$T/changed_kh"
 chown "$U" "$T/stranger"
 handcase pkcs11 PKCS11Provider "-o PKCS11Provider=/nonexistent.so"
-handcase remote-forward -R "-R \"\$W/rfwd\$\$-\$RANDOM.sock:127.0.0.1:9\""
+handcase remote-forward "RemoteForward of a Unix socket" "-R \"\$W/rfwd\$\$-\$RANDOM.sock:127.0.0.1:9\""
 handcase tunnel -w "-w any"
 handcase M -M "-M -S \"\$W/m.sock\""
 handcase unknown-host-key-strict "host key for [127.0.0.1]:$SSHD_PORT is unknown" "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null"
@@ -414,7 +414,7 @@ owncase "own-controlpath-S" "ssh -S $OWNCP/s mux-test echo via-S"
 owncase "controlpath-none" "ssh -o ControlPath=none mux-test echo none"
 
 # A config that chooses its own ControlMaster/ControlPath: a session the broker cannot
-# serve (-R) goes to the real ssh, which starts the master the config asks for.
+# serve (-R on a Unix socket) goes to the real ssh, which starts the master the config asks for.
 mkdir -m 700 "$T/own" && chown "$U" "$T/own"
 printf 'Include %s\nHost mux-test\n ControlMaster auto\n ControlPath %s/own-%%C\n ControlPersist 20\n' \
     "$CFG" "$T/own" >"$T/own.cfg"

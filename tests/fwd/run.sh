@@ -71,7 +71,7 @@ counters() { broker_counters "$MUXSSH" "$RT" "$U"; }
 mux_conns=0
 
 # Each side sees the suite's ports and the server's socket path (run_side, lib-cases.sh).
-SIDE_ENV=(HTTP="$HTTP" P1="$P1" P2="$P2" P3="$P3" P4="$P4" SRV="$SRV")
+SIDE_ENV=(HTTP="$HTTP" P1="$P1" P2="$P2" P3="$P3" P4="$P4" SRV="$SRV" NOFWD="$NOFWD_PORT")
 SIDE_TIMEOUT=120
 
 # fcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
@@ -133,6 +133,32 @@ fcase L-to-server-socket 3 "ssh -f -N -L \$P1:\$SRV -L \$W/both.sock:\$SRV lab; 
 # ExitOnForwardFailure) without StreamLocalBindUnlink, replaced with it
 STALE='python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" $W/x.sock'
 fcase stream-local-bind-unlink 3 "$STALE; ssh -o ExitOnForwardFailure=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; ssh -f -N -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; echo curl \$?; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/x.sock\"; ssh -f -N -o StreamLocalBindUnlink=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -o StreamLocalBindUnlink=yes\"; echo done"
+
+# Remote forwards (-R, RemoteForward): the server listens, each connection comes back as a
+# channel that the client connects (the broker asks muxssh, which connects in its own
+# context); used from the server's side (the same machine here). The connections are no
+# sessions: the broker counts the forward's session only.
+fcase R-http 1 "ssh -R \$P1:127.0.0.1:\$HTTP -R \$P3:\$SRV lab \"$GET http://127.0.0.1:\$P1/index.txt; $GET http://localhost:\$P1/index.txt; $GET http://127.0.0.1:\$P3/index.txt\"; echo rc \$?"
+# -R 0: the port the server picked, printed as ssh prints it, and used; -N killed by SIGTERM
+# exits 0 (ssh: no remote status, the end was asked for here)
+ALLOC='ssh -N -R 0:127.0.0.1:$HTTP lab 2>$W/e & s=$!; for _ in $(seq 1 200); do grep -q Allocated $W/e && break; sleep 0.05; done; p=$(sed -n "s/^Allocated port \([0-9]*\) .*/\1/p" $W/e)'
+fcase R-0-allocated 1 "$ALLOC; $GET http://127.0.0.1:\$p/index.txt; kill \$s; wait \$s; echo rc \$?; sed \"s/port \$p /port N /\" \$W/e"
+# A server that refuses remote forwards (AllowTcpForwarding no): ssh's warning and the
+# command runs; under ExitOnForwardFailure ssh's error and 255, nothing ran (not counted)
+fcase R-refused 1 "ssh -R \$P1:127.0.0.1:\$HTTP lab-nofwd echo ran; echo rc \$?"
+fcase R-refused-exit-on-failure 0 "ssh -o ExitOnForwardFailure=yes -R \$P1:127.0.0.1:\$HTTP lab-nofwd echo ran; echo rc \$?"
+# A port busy on the server (both loopback addresses taken), then -q
+BUSY2='python3 -c "import socket,sys,time; a=socket.socket(); a.bind((\"127.0.0.1\", int(sys.argv[1]))); a.listen(); b=socket.socket(socket.AF_INET6); b.bind((\"::1\", int(sys.argv[1]))); b.listen(); time.sleep(5)" $P4'
+fcase R-busy 2 "$BUSY2 & b=\$!; sleep 0.5; ssh -R \$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; ssh -q -R \$P4:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; kill \$b; wait"
+# Dynamic: -R PORT makes the client a SOCKS server for the server's side, under
+# PermitRemoteOpen (a refused destination gets no reply: curl 97)
+fcase R-dynamic-socks 2 "ssh -R \$P2 lab \"$GET --socks5-hostname 127.0.0.1:\$P2 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4a 127.0.0.1:\$P2 http://localhost:\$HTTP/index.txt\"; echo rc \$?; ssh -o PermitRemoteOpen=127.0.0.1:1 -R \$P2 lab \"$GET --socks5-hostname 127.0.0.1:\$P2 http://127.0.0.1:\$HTTP/index.txt; echo curl \\\$?\"; echo rc \$?"
+# ssh -f -N -R killed: its remote port closes
+fcase R-f-N-killed 1 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; echo rc \$?; wait_port \$P1; $GET http://127.0.0.1:\$P1/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P1\"; sleep 1; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?"
+# Two sessions on one connection, each with its own remote forward: each port reaches its
+# own session's target (the web server; lab-nofwd's ssh server, which says its banner)
+fcase R-two-sessions 2 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -R \$P2:127.0.0.1:\$NOFWD lab; wait_port \$P1; wait_port \$P2; $GET http://127.0.0.1:\$P1/index.txt; exec 3<>/dev/tcp/127.0.0.1/\$P2; head -c 7 <&3; echo; exec 3<&-; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P2\"; sleep 1; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; echo p2 \$?; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P1\"; echo done"
+fcase R-bulk-sha256 1 "ssh -f -N -o ExitOnForwardFailure=yes -R \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P2/big.bin | sha256sum; pkill -u \$(id -u) -f \"^ssh -f -N -o ExitOnForwardFailure=yes -R \$P2\"; echo done"
 
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then

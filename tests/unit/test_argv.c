@@ -302,9 +302,9 @@ static const struct expect expects[] = {
     {"-O proxy h", 0, "h", "", 0, "-O|proxy", 0, 0, 0, 0, 0, 0, 0, 0, "proxy", "-O proxy"},
     {.line = "-O bogus h", .rc = -1},
     {.line = "-O check -O stop h", .rc = -1},
-    /* unsupported: the first one wins */
+    /* served forwards; unsupported: the first one wins */
     {"-L 8080:localhost:80 -D 1080 -R 1:h:2 h", 0, "h", "", 0,
-     "-L|8080:localhost:80|-D|1080|-R|1:h:2", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-R"},
+     "-L|8080:localhost:80|-D|1080|-R|1:h:2", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-C -A -w 0 h", 0, "h", "", 0, "-C|-A|-w|0", 0, 0, 0, 0, 0, 0, 0, 0, NULL, "-w"},
     {"-J jump h cmd", 0, "h", "cmd", 1, "-J|jump", 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL},
     {"-W localhost:22 h", 0, "h", "", 0, "-W|localhost:22", 0, 0, 1, 0, 0, 0, 0, 0, NULL, NULL},
