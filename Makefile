@@ -7,6 +7,14 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?=
 comma    := ,
+# `make` prints one short line per file (CC broker/pool/pool.c, AR, LD); `make V=1` every
+# command in full.
+V        ?= 0
+ifeq ($(V),1)
+say       =
+else
+say       = @printf '  %-3s %s\n' '$(1)' '$(2)';
+endif
 # A sanitizer build lives in its own directory, so it never mixes with a plain one.
 B        := build$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))
 ifneq ($(SANITIZE),)
@@ -106,7 +114,7 @@ build-deps:
 	@scripts/install-deps.sh --build
 
 $(SSH2_FLAGS): FORCE | build-deps
-	@scripts/libssh2.sh $(LIBSSH2) $(SSH2_ROOT) $@
+	@V=$(V) scripts/libssh2.sh $(LIBSSH2) $(SSH2_ROOT) $@
 
 # Everything that includes libssh2.h or links it follows the flags.
 $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_FLAGS)
@@ -114,43 +122,43 @@ $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_
 # broker/F/x.c gets F's include paths; muxbroker.c (above every folder) gets them all.
 $(B)/obj/broker/%.o: broker/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front)) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front)) -c -o $@ $<
 
 $(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(B)/obj/shim/%.o: shim/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
 
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
 $(B)/shimobj/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
 
 $(B)/libmuxshim.so: $(SHIM_OBJS) shim/lib/shim.map
-	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
+	$(call say,LD,$@)$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
 
 # The floor the shim's cost is measured against (`make bench-exec`): a preloaded library with
 # one function in it, linked as the shim is.
 $(B)/bench/libempty.so: bench/empty.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+	$(call say,LD,$@)$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
 $(B)/libclient.a: $(COMMON_OBJS) $(MUXSSH_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(B)/muxssh: $(B)/obj/shim/muxssh/muxssh.o $(B)/libclient.a
-	$(CC) $(SANFLAGS) -o $@ $^
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $^
 
 # fastcrypto.o is linked as an object, ahead of libssh2: its ChaCha20 and Poly1305 replace
 # the library's portable ones (fastcrypto.h).
 $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(B)/libbroker.a
-	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the sources it names here.
 # conn.c and verify.c run what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
@@ -191,16 +199,16 @@ unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1)))
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $$(call unit_objs,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(UNIT_INC) -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) $(SANFLAGS) $(UNIT_INC) -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
 
 $(B)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -lpthread
+	$(call say,CC,$<)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 # Helper programs of the test suites (the TCP relay, the raw broker-socket client).
 $(B)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $<
 
 tests: all $(UNIT_TESTS) $(SHIM_TESTS) $(TEST_TOOLS)
 
@@ -229,10 +237,10 @@ FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE $(PROTO_INC) -Ishim/muxssh \
 FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
+	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
 build/fuzz/fuzz_argv: tests/fuzz/fuzz_argv.c $(ARGV_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c $(ARGV_SRCS)
+	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c $(ARGV_SRCS)
 
 fuzzers: $(FUZZERS)
 
