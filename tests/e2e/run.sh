@@ -235,6 +235,40 @@ sftp -q -b batch mux-test && cmp src/a.bin got.bin && echo sftp-ok'
 
 # --- activation and control -----------------------------------------------------------
 dcase "init-bash" "eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init bash)\"; ssh mux-test echo activated"
+# The same in real zsh and fish, each in its own syntax (the shim is taken off first, so a
+# line that did not switch it on leaves the session unserved).
+dcase "init-zsh" "zsh -f -c 'eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init zsh)\"; ssh mux-test echo activated'"
+dcase "init-fish" "fish --no-config -c '$ROOT/scripts/muxrun off | source; set -q LD_PRELOAD; and exit 98; $ROOT/scripts/muxrun --init fish | source; ssh mux-test echo activated'"
+# enable_case KIND FILE SHELL...: `muxrun enable KIND` writes its line once into the
+# account's FILE (a second enable changes nothing), a new SHELL started without the shim
+# has it and its session is served; `muxrun disable` removes the line and nothing else.
+enable_case() {
+    local kind=$1 file=$2 c0 c1 snip
+    shift 2
+    snip="M=$ROOT/scripts/muxrun; F=\$HOME/$file; unset LD_PRELOAD
+        mkdir -p \"\$(dirname \"\$F\")\" && echo 'true muxtest-keep' >\"\$F\"
+        \$M enable $kind | grep -qF \"muxrun: enabled in \$F \" || exit 91
+        \$M enable $kind | grep -qxF \"muxrun: already enabled in \$F\" || exit 92
+        [ \"\$(grep -c 'muxrun enable' \"\$F\")\" = 1 ] || exit 93
+        $* 'ssh mux-test echo via-$kind' </dev/null 2>/dev/null
+        \$M disable | grep -qxF \"muxrun: disabled in \$F\" || exit 94
+        [ \"\$(cat \"\$F\")\" = 'true muxtest-keep' ] || exit 95
+        $* 'echo \"after=[\$LD_PRELOAD]\"' </dev/null 2>/dev/null
+        rm -f \"\$F\""
+    c0=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    run_side mux "$snip"
+    c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    if [ "$(cat "$T/mux.rc")" = 0 ] && [ "$(cat "$T/mux.out")" = "via-$kind
+after=[]" ] && [ $((${c1% *} - ${c0% *})) -ge 1 ] && [ "${c1#* }" = "${c0#* }" ]; then
+        ok "enable-$kind (~/$file)"
+    else
+        notok "enable-$kind" "rc $(cat "$T/mux.rc"), served $((${c1% *} - ${c0% *})), handed $((${c1#* } - ${c0#* })), stdout: $(tr '\n' ' ' <"$T/mux.out"), stderr: $(head -c 300 "$T/mux.err")"
+    fi
+}
+enable_case bash .bashrc bash -i -c
+enable_case zsh .zshrc zsh -i -c
+enable_case fish .config/fish/config.fish fish -c
+enable_case profile .profile sh -l -c
 dcase "python-subprocess" "python3 -c 'import subprocess,sys; r=subprocess.run([\"ssh\",\"-F\",sys.argv[1],\"mux-test\",\"echo py; exit 5\"]); print(r.returncode)' \"\$CFG\""
 dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl}; system(\"ssh\", \"-F\", \$ARGV[0], \"mux-test\", \"exit 9\"); print \$? >> 8, \"\\n\"' \"\$CFG\""
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
