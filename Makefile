@@ -212,6 +212,14 @@ $(B)/tests/tools/%: tests/tools/%.c
 
 tests: all $(UNIT_TESTS) $(SHIM_TESTS) $(TEST_TOOLS)
 
+# The man pages, written in scdoc (man/*.scd), built into build/man/ (never committed).
+MANS := $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
+build/man/%: man/%.scd | build-deps
+	@mkdir -p $(dir $@)
+	$(call say,MAN,$@)scdoc <$< >$@.tmp && mv $@.tmp $@
+
+man: $(MANS)
+
 deps:
 	@scripts/install-deps.sh
 
@@ -298,7 +306,7 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
+.PHONY: FORCE build-deps man bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 # Objects are kept, and one that is missing is built again (.SECONDARY, which named every
 # target, let make skip a missing object when what it links was newer than the sources).
 .PRECIOUS: $(B)/obj/%.o $(B)/shimobj/%.o
