@@ -269,6 +269,21 @@ enable_case bash .bashrc bash -i -c
 enable_case zsh .zshrc zsh -i -c
 enable_case fish .config/fish/config.fish fish -c
 enable_case profile .profile sh -l -c
+# Completion: each shell, with completions/ loaded as it loads it, completes `muxrun st`
+# to the subcommand status (with the commands that start so, none other), and
+# `muxrun doctor -` to exactly ssh's options.
+SSH_OPTS="-4 -6 -A -a -B -b -C -c -D -E -e -F -f -g -I -i -J -K -k -L -l -M -m -N -n -O -o -P -p -q -R -S -s -T -t -v -W -w -X -x -Y -y"
+for sh in bash zsh fish; do
+    st=$(as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "muxrun st" 2>&1)
+    opts=$(as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "muxrun doctor -" 2>&1 | sort | tr '\n' ' ')
+    if ! grep -qx status <<<"$st" || grep -qvx 'st.*' <<<"$st"; then
+        notok "complete-$sh" "muxrun st: $(tr '\n' ' ' <<<"$st" | head -c 300)"
+    elif [ "$opts" != "$(tr ' ' '\n' <<<"$SSH_OPTS" | sort | tr '\n' ' ')" ]; then
+        notok "complete-$sh" "muxrun doctor -: $opts"
+    else
+        ok "complete-$sh (muxrun st: $(grep -c . <<<"$st") answers, status among them; muxrun doctor -: ssh's options)"
+    fi
+done
 dcase "python-subprocess" "python3 -c 'import subprocess,sys; r=subprocess.run([\"ssh\",\"-F\",sys.argv[1],\"mux-test\",\"echo py; exit 5\"]); print(r.returncode)' \"\$CFG\""
 dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl}; system(\"ssh\", \"-F\", \$ARGV[0], \"mux-test\", \"exit 9\"); print \$? >> 8, \"\\n\"' \"\$CFG\""
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
