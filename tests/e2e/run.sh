@@ -289,6 +289,37 @@ dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
 expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
+# systemd's user units: systemd-analyze accepts them, and socket activation works as
+# muxbroker.socket sets it up, at its ListenStream path under XDG_RUNTIME_DIR (%t), which
+# must be the clients' default runtime directory. systemd-socket-activate listens there as
+# the account and execs the broker (the same pid) with the socket when the first client
+# connects; the session through the shim is served by that broker.
+UNITS=$T/units
+mkdir -p "$UNITS" "$T/xdg" && chmod 755 "$UNITS" && chmod 700 "$T/xdg" && chown "$U" "$T/xdg"
+cp "$ROOT/systemd/muxbroker.socket" "$UNITS/"
+sed "s|@LIBDIR@|$B|" "$ROOT/systemd/muxbroker.service.in" >"$UNITS/muxbroker.service"
+v=$(as_u env XDG_RUNTIME_DIR="$T/xdg" systemd-analyze verify --user --man=no \
+    "$UNITS/muxbroker.socket" "$UNITS/muxbroker.service" 2>&1) && [ -z "$v" ] &&
+    ok "systemd-units-verify" || notok "systemd-units-verify" "$v"
+ACT_SOCK=$T/xdg$(sed -n 's|^ListenStream=%t||p' "$ROOT/systemd/muxbroker.socket")
+ACT_DIR=$(dirname "$ACT_SOCK")
+mkdir -m 700 "$ACT_DIR" && chown "$U" "$ACT_DIR" # (the unit's DirectoryMode)
+as_u env -u MUXSHIM_DIR XDG_RUNTIME_DIR="$T/xdg" bash -c 'echo $$ >"$1"; shift; exec "$@"' \
+    act "$T/xdg/act.pid" systemd-socket-activate -l "$ACT_SOCK" -E XDG_RUNTIME_DIR -E HOME -E PATH \
+    -E USER -E LOGNAME "$B/muxbroker" 2>"$T/act.err" & # (the environment a user service gets)
+for i in $(seq 1 200); do [ -S "$ACT_SOCK" ] && break; sleep 0.05; done
+c0=$(broker_counters "$B/muxssh" "$ACT_DIR" "$U")
+run_side mux "unset MUXSHIM_DIR; export XDG_RUNTIME_DIR=$T/xdg; ssh mux-test echo activated"
+c1=$(broker_counters "$B/muxssh" "$ACT_DIR" "$U")
+if [ "$(cat "$T/mux.out")" = activated ] && [ $((${c1% *} - ${c0% *})) -ge 1 ] &&
+    [ "$(cat "$ACT_DIR/broker.lock" 2>/dev/null)" = "$(cat "$T/xdg/act.pid")" ] &&
+    grep -q 'on the socket systemd passed' "$ACT_DIR/broker.log"; then
+    ok "socket-activation (served $((${c1% *} - ${c0% *})) by the broker systemd-socket-activate started)"
+else
+    notok "socket-activation" "stdout $(head -c 100 "$T/mux.out"), served $((${c1% *} - ${c0% *})), broker pid $(cat "$ACT_DIR/broker.lock" 2>/dev/null) (activator $(cat "$T/xdg/act.pid")), log: $(tr "\n" " " <"$ACT_DIR/broker.log" | head -c 400), $(tr '\n' ' ' <"$T/act.err" | head -c 300) $(head -c 300 "$T/mux.err")"
+fi
+mux_stop "$ACT_DIR"
+kill "$(cat "$T/xdg/act.pid")" 2>/dev/null
 # `make install` with DESTDIR: the installed muxrun switches on the installed shim.
 INST=$T/inst
 if make -s -C "$ROOT" install B="$B" DESTDIR="$INST" PREFIX=/usr/local >"$T/install.log" 2>&1; then
