@@ -138,7 +138,7 @@ $(B)/shimobj/%.o: %.c | build-deps
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
 
 $(B)/libmuxshim.so: $(SHIM_OBJS) shim/lib/shim.map
-	$(call say,LD,$@)$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
 
 # The floor the shim's cost is measured against (`make bench-exec`): a preloaded library with
 # one function in it, linked as the shim is.
@@ -153,12 +153,12 @@ $(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(B)/muxssh: $(B)/obj/shim/muxssh/muxssh.o $(B)/libclient.a
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $^
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^
 
 # fastcrypto.o is linked as an object, ahead of libssh2: its ChaCha20 and Poly1305 replace
 # the library's portable ones (fastcrypto.h).
 $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(B)/libbroker.a
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the sources it names here.
 # conn.c and verify.c run what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
@@ -290,10 +290,35 @@ bench-env: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench-env.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
-	install -m 0755 $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker $(DESTDIR)$(PREFIX)/lib/muxshim/
-	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
+# What the Debian package holds (debian/rules calls this with PREFIX=/usr): the library and
+# the programs in PREFIX/lib/muxshim/ (muxrun finds them at ../lib/muxshim from itself), the
+# man pages, the completions where each shell looks, the systemd user units.
+D := $(DESTDIR)$(PREFIX)
+install: all man
+	install -d $(D)/bin $(D)/lib/muxshim $(D)/share/man/man1 $(D)/share/man/man7 \
+	    $(D)/share/bash-completion/completions $(D)/share/zsh/vendor-completions \
+	    $(D)/share/fish/vendor_completions.d $(D)/lib/systemd/user
+	install -m 0644 $(B)/libmuxshim.so $(D)/lib/muxshim/
+	install -m 0755 $(B)/muxssh $(B)/muxbroker $(D)/lib/muxshim/
+	install -m 0755 scripts/muxrun $(D)/bin/muxrun
+	install -m 0644 $(filter %.1,$(MANS)) $(D)/share/man/man1/
+	install -m 0644 $(filter %.7,$(MANS)) $(D)/share/man/man7/
+	install -m 0644 completions/muxrun.bash $(D)/share/bash-completion/completions/muxrun
+	install -m 0644 completions/_muxrun $(D)/share/zsh/vendor-completions/_muxrun
+	install -m 0644 completions/muxrun.fish $(D)/share/fish/vendor_completions.d/muxrun.fish
+	install -m 0644 systemd/muxbroker.socket $(D)/lib/systemd/user/
+	sed 's|@LIBDIR@|$(PREFIX)/lib/muxshim|' systemd/muxbroker.service.in >$(D)/lib/systemd/user/muxbroker.service
+	chmod 0644 $(D)/lib/systemd/user/muxbroker.service
+
+# The Debian package, built with dpkg-buildpackage from debian/ in a copy of the tree in
+# build/deb/src (so its .deb, .buildinfo and .changes land in build/deb/), on the libssh2
+# that make builds here (build/libssh2, made first).
+deb: $(SSH2_FLAGS)
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar -c --exclude=./build --exclude=./.git --exclude=./bench/out . | tar -x -C build/deb/src
+	cd build/deb/src && MUXSHIM_SSH2_ROOT=$(abspath $(SSH2_ROOT)) dpkg-buildpackage -b -us -uc \
+	    >../build.log 2>&1 || { tail -20 ../build.log; echo "make deb: see build/deb/build.log" >&2; exit 1; }
+	@ls build/deb/*.deb
 
 format:
 	clang-format -i broker/*.c broker/*/*.[ch] shim/*/*.[ch] tests/unit/*.[ch] tests/shim/*.c \
@@ -306,7 +331,7 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps man bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
+.PHONY: FORCE build-deps man deb bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 # Objects are kept, and one that is missing is built again (.SECONDARY, which named every
 # target, let make skip a missing object when what it links was newer than the sources).
 .PRECIOUS: $(B)/obj/%.o $(B)/shimobj/%.o
