@@ -7,6 +7,14 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?=
 comma    := ,
+# `make` prints one short line per file (CC broker/pool/pool.c, AR, LD); `make V=1` every
+# command in full.
+V        ?= 0
+ifeq ($(V),1)
+say       =
+else
+say       = @printf '  %-3s %s\n' '$(1)' '$(2)';
+endif
 # A sanitizer build lives in its own directory, so it never mixes with a plain one.
 B        := build$(if $(SANITIZE),/san-$(subst $(comma),-,$(SANITIZE)))
 ifneq ($(SANITIZE),)
@@ -109,7 +117,7 @@ build-deps:
 	@scripts/install-deps.sh --build
 
 $(SSH2_FLAGS): FORCE | build-deps
-	@scripts/libssh2.sh $(LIBSSH2) $(SSH2_ROOT) $@
+	@V=$(V) scripts/libssh2.sh $(LIBSSH2) $(SSH2_ROOT) $@
 
 # Everything that includes libssh2.h or links it follows the flags.
 $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_FLAGS)
@@ -117,43 +125,43 @@ $(COMMON_OBJS) $(BROKER_OBJS) $(B)/obj/broker/muxbroker.o $(UNIT_TESTS): $(SSH2_
 # broker/F/x.c gets F's include paths; muxbroker.c (above every folder) gets them all.
 $(B)/obj/broker/%.o: broker/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front)) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front)) -c -o $@ $<
 
 $(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(B)/obj/shim/%.o: shim/%.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(MUXSSH_INC) -c -o $@ $<
 
 # The shim is loaded into every process: no sanitizer runtime, PIC, hidden by default.
 $(B)/shimobj/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden $(SHIM_INC) -c -o $@ $<
 
 $(B)/libmuxshim.so: $(SHIM_OBJS) shim/lib/shim.map
-	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/lib/shim.map -ldl
 
 # The floor the shim's cost is measured against (`make bench-exec`): a preloaded library with
 # one function in it, linked as the shim is.
 $(B)/bench/libempty.so: bench/empty.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+	$(call say,LD,$@)$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
 $(B)/libclient.a: $(COMMON_OBJS) $(MUXSSH_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(B)/libbroker.a: $(COMMON_OBJS) $(BROKER_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(B)/muxssh: $(B)/obj/shim/muxssh/muxssh.o $(B)/libclient.a
-	$(CC) $(SANFLAGS) -o $@ $^
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^
 
 # fastcrypto.o is linked as an object, ahead of libssh2: its ChaCha20 and Poly1305 replace
 # the library's portable ones (fastcrypto.h).
 $(B)/muxbroker: $(B)/obj/broker/muxbroker.o $(B)/obj/broker/conn/fastcrypto.o $(B)/libbroker.a
-	$(CC) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # Each unit test links the common objects plus the sources it names here.
 # conn.c and verify.c run what ssh runs around a connection: ProxyCommand, KnownHostsCommand, SSHFP.
@@ -195,18 +203,26 @@ unit_objs = $(COMMON_OBJS) $(patsubst %.c,$(B)/obj/%.o,$(sort $(UNIT_DEPS_$(1)))
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $$(call unit_objs,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(UNIT_INC) -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) $(SANFLAGS) $(UNIT_INC) -o $@ $< $(call unit_objs,$*) $(BROKER_LIBS)
 
 $(B)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< -lpthread
+	$(call say,CC,$<)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 # Helper programs of the test suites (the TCP relay, the raw broker-socket client).
 $(B)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $<
 
 tests: all $(UNIT_TESTS) $(SHIM_TESTS) $(TEST_TOOLS)
+
+# The man pages, written in scdoc (man/*.scd), built into build/man/ (never committed).
+MANS := $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
+build/man/%: man/%.scd | build-deps
+	@mkdir -p $(dir $@)
+	$(call say,MAN,$@)scdoc <$< >$@.tmp && mv $@.tmp $@
+
+man: $(MANS)
 
 deps:
 	@scripts/install-deps.sh
@@ -233,10 +249,10 @@ FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE $(PROTO_INC) -Ishim/muxssh \
 FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
+	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
 build/fuzz/fuzz_argv: tests/fuzz/fuzz_argv.c $(ARGV_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c $(ARGV_SRCS)
+	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c $(ARGV_SRCS)
 
 fuzzers: $(FUZZERS)
 
@@ -278,10 +294,35 @@ bench-env: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench-env.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
-	install -m 0755 $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker $(DESTDIR)$(PREFIX)/lib/muxshim/
-	install -m 0755 scripts/muxrun $(DESTDIR)$(PREFIX)/bin/muxrun
+# What the Debian package holds (debian/rules calls this with PREFIX=/usr): the library and
+# the programs in PREFIX/lib/muxshim/ (muxrun finds them at ../lib/muxshim from itself), the
+# man pages, the completions where each shell looks, the systemd user units.
+D := $(DESTDIR)$(PREFIX)
+install: all man
+	install -d $(D)/bin $(D)/lib/muxshim $(D)/share/man/man1 $(D)/share/man/man7 \
+	    $(D)/share/bash-completion/completions $(D)/share/zsh/vendor-completions \
+	    $(D)/share/fish/vendor_completions.d $(D)/lib/systemd/user
+	install -m 0644 $(B)/libmuxshim.so $(D)/lib/muxshim/
+	install -m 0755 $(B)/muxssh $(B)/muxbroker $(D)/lib/muxshim/
+	install -m 0755 scripts/muxrun $(D)/bin/muxrun
+	install -m 0644 $(filter %.1,$(MANS)) $(D)/share/man/man1/
+	install -m 0644 $(filter %.7,$(MANS)) $(D)/share/man/man7/
+	install -m 0644 completions/muxrun.bash $(D)/share/bash-completion/completions/muxrun
+	install -m 0644 completions/_muxrun $(D)/share/zsh/vendor-completions/_muxrun
+	install -m 0644 completions/muxrun.fish $(D)/share/fish/vendor_completions.d/muxrun.fish
+	install -m 0644 systemd/muxbroker.socket $(D)/lib/systemd/user/
+	sed 's|@LIBDIR@|$(PREFIX)/lib/muxshim|' systemd/muxbroker.service.in >$(D)/lib/systemd/user/muxbroker.service
+	chmod 0644 $(D)/lib/systemd/user/muxbroker.service
+
+# The Debian package, built with dpkg-buildpackage from debian/ in a copy of the tree in
+# build/deb/src (so its .deb, .buildinfo and .changes land in build/deb/), on the libssh2
+# that make builds here (build/libssh2, made first).
+deb: $(SSH2_FLAGS)
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar -c --exclude=./build --exclude=./.git --exclude=./bench/out . | tar -x -C build/deb/src
+	cd build/deb/src && MUXSHIM_SSH2_ROOT=$(abspath $(SSH2_ROOT)) dpkg-buildpackage -b -us -uc \
+	    >../build.log 2>&1 || { tail -20 ../build.log; echo "make deb: see build/deb/build.log" >&2; exit 1; }
+	@ls build/deb/*.deb
 
 format:
 	clang-format -i broker/*.c broker/*/*.[ch] shim/*/*.[ch] tests/unit/*.[ch] tests/shim/*.c \
@@ -294,7 +335,7 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
+.PHONY: FORCE build-deps man deb bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 # Objects are kept, and one that is missing is built again (.SECONDARY, which named every
 # target, let make skip a missing object when what it links was newer than the sources).
 .PRECIOUS: $(B)/obj/%.o $(B)/shimobj/%.o

@@ -78,6 +78,46 @@ static int listen_on(const char *dir, char *err, size_t errlen)
     return fd;
 }
 
+/* The listening socket systemd passes (socket activation, sd_listen_fds(3) without
+ * libsystemd): LISTEN_PID is this process, LISTEN_FDS is 1, and descriptor 3 is a listening
+ * stream socket. -1 when there is none. The variables go either way, so that no child of
+ * ours takes them for its own. */
+static int inherited_socket(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    int fd = -1, type = 0, listening = 0;
+    socklen_t len = sizeof type, len2 = sizeof listening;
+    char *end;
+    if (pid && fds && !strcmp(fds, "1")) {
+        long p = strtol(pid, &end, 10);
+        if (!*end && p == (long)getpid() && getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+            type == SOCK_STREAM &&
+            getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len2) == 0 && listening)
+            fd = 3;
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+                    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0))
+        fd = -1;
+    return fd;
+}
+
+/* Is the inherited socket FD bound to DIR's broker.sock, where the clients look? */
+static int socket_is_ours(int fd, const char *dir, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {0}, want = {0};
+    socklen_t len = sizeof sa;
+    if (runtime_path(dir, "broker.sock", want.sun_path, sizeof want.sun_path) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || sa.sun_family != AF_UNIX ||
+        strncmp(sa.sun_path, want.sun_path, sizeof sa.sun_path)) {
+        snprintf(err, errlen, "the socket systemd passed is not %s", want.sun_path);
+        return 0;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     int ready_fd = -1;
@@ -96,6 +136,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    int inherited = inherited_socket(); /* before anything opens a descriptor */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     struct sigaction sa = {.sa_handler = loop_stop};
@@ -139,7 +180,9 @@ int main(int argc, char **argv)
     if (ftruncate(lock, 0) < 0 || write(lock, pidtxt, (size_t)pn) != pn)
         blog("cannot record the pid in broker.lock");
     open_log(dir);
-    int listen_fd = listen_on(dir, err, sizeof err);
+    int listen_fd = inherited >= 0
+                        ? (socket_is_ours(inherited, dir, err, sizeof err) ? inherited : -1)
+                        : listen_on(dir, err, sizeof err);
     if (listen_fd < 0 || jobs_init() < 0 || libssh2_init(0) != 0) {
         blog("cannot start: %s", listen_fd < 0 ? err : "init failed");
         char msg[300];
@@ -147,15 +190,17 @@ int main(int argc, char **argv)
         ready(ready_fd, msg);
         return 1;
     }
-    blog("started in %s", dir);
+    blog("started in %s%s", dir, inherited >= 0 ? " on the socket systemd passed" : "");
     ready(ready_fd, "ok");
 
     int rc = loop_run(listen_fd);
 
-    /* Unlink first so that new clients start a new broker instead of talking to us. */
+    /* Unlink first so that new clients start a new broker instead of talking to us; a
+     * socket systemd passed stays: systemd listens on it again and starts us anew. */
     char sock[RUNTIME_PATH_MAX + 16];
     runtime_path(dir, "broker.sock", sock, sizeof sock);
-    unlink(sock);
+    if (inherited < 0)
+        unlink(sock);
     close(listen_fd);
     pool_shutdown();
     loop_reap(); /* frees what the shutdown released */

@@ -123,15 +123,18 @@ build_source() {
     local src=$1 b=$work/cmake
     command -v cmake >/dev/null || unavailable "cmake is not installed"
     rm -rf "$b" "$root"
-    echo "libssh2: building $(basename "$src") into $root" >&2
+    echo "libssh2: building $(basename "$src") into $root (log: $work/cmake.log)" >&2
     { cmake -S "$src" -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_INSTALL_PREFIX="$(realpath -m "$root")" -DCMAKE_INSTALL_LIBDIR=lib \
         -DBUILD_SHARED_LIBS=OFF -DBUILD_STATIC_LIBS=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
         -DCRYPTO_BACKEND=OpenSSL -DENABLE_ZLIB_COMPRESSION=ON \
         -DBUILD_EXAMPLES=OFF -DBUILD_TESTING=OFF -DLINT=OFF &&
         cmake --build "$b" -j "$(nproc)" &&
-        cmake --install "$b"; } >"$work/cmake.log" 2>&1 ||
+        cmake --install "$b"; } >"$work/cmake.log" 2>&1 || {
+        [ "${V:-0}" != 1 ] || cat "$work/cmake.log" >&2
         unavailable "the cmake build failed, see $work/cmake.log"
+    }
+    [ "${V:-0}" != 1 ] || cat "$work/cmake.log" >&2 # make V=1: the whole build
     rm -rf "$root/share" # the man pages
 }
 

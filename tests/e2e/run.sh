@@ -235,11 +235,93 @@ sftp -q -b batch mux-test && cmp src/a.bin got.bin && echo sftp-ok'
 
 # --- activation and control -----------------------------------------------------------
 dcase "init-bash" "eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init bash)\"; ssh mux-test echo activated"
+# The same in real zsh and fish, each in its own syntax (the shim is taken off first, so a
+# line that did not switch it on leaves the session unserved).
+dcase "init-zsh" "zsh -f -c 'eval \"\$($ROOT/scripts/muxrun off)\"; eval \"\$($ROOT/scripts/muxrun --init zsh)\"; ssh mux-test echo activated'"
+dcase "init-fish" "fish --no-config -c '$ROOT/scripts/muxrun off | source; set -q LD_PRELOAD; and exit 98; $ROOT/scripts/muxrun --init fish | source; ssh mux-test echo activated'"
+# enable_case KIND FILE SHELL...: `muxrun enable KIND` writes its line once into the
+# account's FILE (a second enable changes nothing), a new SHELL started without the shim
+# has it and its session is served; `muxrun disable` removes the line and nothing else.
+enable_case() {
+    local kind=$1 file=$2 c0 c1 snip
+    shift 2
+    snip="M=$ROOT/scripts/muxrun; F=\$HOME/$file; unset LD_PRELOAD
+        mkdir -p \"\$(dirname \"\$F\")\" && echo 'true muxtest-keep' >\"\$F\"
+        \$M enable $kind | grep -qF \"muxrun: enabled in \$F \" || exit 91
+        \$M enable $kind | grep -qxF \"muxrun: already enabled in \$F\" || exit 92
+        [ \"\$(grep -c 'muxrun enable' \"\$F\")\" = 1 ] || exit 93
+        $* 'ssh mux-test echo via-$kind' </dev/null 2>/dev/null
+        \$M disable | grep -qxF \"muxrun: disabled in \$F\" || exit 94
+        [ \"\$(cat \"\$F\")\" = 'true muxtest-keep' ] || exit 95
+        $* 'echo \"after=[\$LD_PRELOAD]\"' </dev/null 2>/dev/null
+        rm -f \"\$F\""
+    c0=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    run_side mux "$snip"
+    c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    if [ "$(cat "$T/mux.rc")" = 0 ] && [ "$(cat "$T/mux.out")" = "via-$kind
+after=[]" ] && [ $((${c1% *} - ${c0% *})) -ge 1 ] && [ "${c1#* }" = "${c0#* }" ]; then
+        ok "enable-$kind (~/$file)"
+    else
+        notok "enable-$kind" "rc $(cat "$T/mux.rc"), served $((${c1% *} - ${c0% *})), handed $((${c1#* } - ${c0#* })), stdout: $(tr '\n' ' ' <"$T/mux.out"), stderr: $(head -c 300 "$T/mux.err")"
+    fi
+}
+enable_case bash .bashrc bash -i -c
+enable_case zsh .zshrc zsh -i -c
+enable_case fish .config/fish/config.fish fish -c
+enable_case profile .profile sh -l -c
+# Completion: each shell, with completions/ loaded as it loads it, completes `muxrun st`
+# to the subcommand status (with the commands that start so, none other), and
+# `muxrun doctor -` to exactly ssh's options.
+SSH_OPTS="-4 -6 -A -a -B -b -C -c -D -E -e -F -f -g -I -i -J -K -k -L -l -M -m -N -n -O -o -P -p -q -R -S -s -T -t -v -W -w -X -x -Y -y"
+for sh in bash zsh fish; do
+    st=$(as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "muxrun st" 2>&1)
+    opts=$(as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "muxrun doctor -" 2>&1 | sort | tr '\n' ' ')
+    if ! grep -qx status <<<"$st" || grep -qvx 'st.*' <<<"$st"; then
+        notok "complete-$sh" "muxrun st: $(tr '\n' ' ' <<<"$st" | head -c 300)"
+    elif [ "$opts" != "$(tr ' ' '\n' <<<"$SSH_OPTS" | sort | tr '\n' ' ')" ]; then
+        notok "complete-$sh" "muxrun doctor -: $opts"
+    else
+        ok "complete-$sh (muxrun st: $(grep -c . <<<"$st") answers, status among them; muxrun doctor -: ssh's options)"
+    fi
+done
 dcase "python-subprocess" "python3 -c 'import subprocess,sys; r=subprocess.run([\"ssh\",\"-F\",sys.argv[1],\"mux-test\",\"echo py; exit 5\"]); print(r.returncode)' \"\$CFG\""
 dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl}; system(\"ssh\", \"-F\", \$ARGV[0], \"mux-test\", \"exit 9\"); print \$? >> 8, \"\\n\"' \"\$CFG\""
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
 expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
+# systemd's user units: systemd-analyze accepts them, and socket activation works as
+# muxbroker.socket sets it up, at its ListenStream path under XDG_RUNTIME_DIR (%t), which
+# must be the clients' default runtime directory. systemd-socket-activate listens there as
+# the account and execs the broker (the same pid) with the socket when the first client
+# connects; the session through the shim is served by that broker.
+UNITS=$T/units
+mkdir -p "$UNITS" "$T/xdg" && chmod 755 "$UNITS" && chmod 700 "$T/xdg" && chown "$U" "$T/xdg"
+cp "$ROOT/systemd/muxbroker.socket" "$UNITS/"
+sed "s|@LIBDIR@|$B|" "$ROOT/systemd/muxbroker.service.in" >"$UNITS/muxbroker.service"
+v=$(as_u env XDG_RUNTIME_DIR="$T/xdg" systemd-analyze verify --user --man=no \
+    "$UNITS/muxbroker.socket" "$UNITS/muxbroker.service" 2>&1) && [ -z "$v" ] &&
+    ok "systemd-units-verify" || notok "systemd-units-verify" "$v"
+ACT_SOCK=$T/xdg$(sed -n 's|^ListenStream=%t||p' "$ROOT/systemd/muxbroker.socket")
+ACT_DIR=$(dirname "$ACT_SOCK")
+mkdir -m 700 "$ACT_DIR" && chown "$U" "$ACT_DIR" # (the unit's DirectoryMode)
+as_u env -u MUXSHIM_DIR XDG_RUNTIME_DIR="$T/xdg" bash -c 'echo $$ >"$1"; shift; exec "$@"' \
+    act "$T/xdg/act.pid" systemd-socket-activate -l "$ACT_SOCK" -E XDG_RUNTIME_DIR -E HOME -E PATH \
+    -E USER -E LOGNAME "$B/muxbroker" 2>"$T/act.err" & # (the environment a user service gets)
+for i in $(seq 1 200); do [ -S "$ACT_SOCK" ] && break; sleep 0.05; done
+c0=$(broker_counters "$B/muxssh" "$ACT_DIR" "$U")
+k0=$MUX_CONNS # (a broker of its own: its TCP connection is not the shared one counted below)
+run_side mux "unset MUXSHIM_DIR; export XDG_RUNTIME_DIR=$T/xdg; ssh mux-test echo activated"
+MUX_CONNS=$k0
+c1=$(broker_counters "$B/muxssh" "$ACT_DIR" "$U")
+if [ "$(cat "$T/mux.out")" = activated ] && [ $((${c1% *} - ${c0% *})) -ge 1 ] &&
+    [ "$(cat "$ACT_DIR/broker.lock" 2>/dev/null)" = "$(cat "$T/xdg/act.pid")" ] &&
+    grep -q 'on the socket systemd passed' "$ACT_DIR/broker.log"; then
+    ok "socket-activation (served $((${c1% *} - ${c0% *})) by the broker systemd-socket-activate started)"
+else
+    notok "socket-activation" "stdout $(head -c 100 "$T/mux.out"), served $((${c1% *} - ${c0% *})), broker pid $(cat "$ACT_DIR/broker.lock" 2>/dev/null) (activator $(cat "$T/xdg/act.pid")), log: $(tr "\n" " " <"$ACT_DIR/broker.log" | head -c 400), $(tr '\n' ' ' <"$T/act.err" | head -c 300) $(head -c 300 "$T/mux.err")"
+fi
+mux_stop "$ACT_DIR"
+kill "$(cat "$T/xdg/act.pid")" 2>/dev/null
 # `make install` with DESTDIR: the installed muxrun switches on the installed shim.
 INST=$T/inst
 if make -s -C "$ROOT" install B="$B" DESTDIR="$INST" PREFIX=/usr/local >"$T/install.log" 2>&1; then
