@@ -24,7 +24,8 @@ endif
 PROTO_NOHEAP_SRCS := broker/proto/proto.c
 PROTO_SRCS  := $(PROTO_NOHEAP_SRCS) broker/proto/proto_heap.c
 RUNTIME_NOHEAP_SRCS := broker/proto/runtime_core.c
-COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c
+# socksparse.c: the SOCKS requests of -D, parsed alike by muxssh and the broker (-O forward).
+COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c broker/proto/socksparse.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c shim/muxssh/forward.c \

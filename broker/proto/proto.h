@@ -73,6 +73,9 @@ enum proto_open_flags {
                                    the session's forwards and host key lines are not repeated */
     OPEN_FWD_PATH = 1u << 8,    /* with OPEN_STDIO_FWD: command is a path on the server, reached
                                    through direct-streamlocal@openssh.com */
+    OPEN_FWD_SOCKS = 1u << 11,  /* with OPEN_FWD_CHANNEL: command is "V TARGET", V the SOCKS
+                                   version (4 or 5) the client read the request of; the broker
+                                   sends ssh's granted reply on fd 1 once the channel is open */
 };
 
 enum proto_fwd_flags {

@@ -89,6 +89,8 @@ struct session {
     int agent_sent;      /* the auth-agent request is done (agentfwd.h) */
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
+    int socks; /* a -D connection: its SOCKS version (4, 5), whose granted reply the client gets
+                  first once the channel is open (none when it is refused, as from ssh) */
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
     int route;      /* a routed connect(): the address family asked for (0: not a route) */
     int route_from; /* a non-blocking one: the loopback port to connect from (else 0) */

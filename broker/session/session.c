@@ -165,6 +165,14 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
             session_free(s);
             return NULL;
         }
+    } else if ((s->flags & OPEN_STDIO_FWD) && (s->flags & OPEN_FWD_SOCKS) &&
+               (!strchr("45", s->command[0]) || s->command[1] != ' ' ||
+                parse_fwd(s, s->command + 2) < 0)) {
+        snprintf(err, errlen, "bad SOCKS forward \"%.100s\"", s->command);
+        session_free(s);
+        return NULL;
+    } else if ((s->flags & OPEN_FWD_SOCKS) && s->fwd_host) {
+        s->socks = s->command[0] - '0'; /* ssh's reply goes out once the channel is open */
     } else if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
         snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
         session_free(s);

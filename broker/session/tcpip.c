@@ -16,6 +16,7 @@
 #include "route.h"
 #include "engine.h"
 #include "session_int.h"
+#include "socksparse.h"
 
 /* A routed channel is open: the program gets one end of a loopback TCP pair, the session
  * pumps the other and runs on without a client. 0, or -1 (the program was told). */
@@ -109,6 +110,13 @@ int sess_step_opening(struct session *s)
     if (s->route && hand_over(s) < 0) {
         s->state = S_CLOSING;
         return 1;
+    }
+    if (s->socks) { /* ssh's SOCKS reply waits in the channel's output until it opens */
+        uint8_t reply[10];
+        if (buf_append(&s->to_out, reply, socks_reply(s->socks, reply)) < 0) {
+            s->state = S_CLOSING;
+            return 1;
+        }
     }
     s->started = 1;
     if (!(s->flags & OPEN_FWD_CHANNEL)) /* a forward's connection: said once, by its session */

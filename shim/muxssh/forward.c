@@ -228,11 +228,11 @@ int fwd_pollfds(struct pollfd *p, int max)
     return n;
 }
 
-/* The child of one connection: SOCKS first for -D, then the channel's OPEN, then wait for
- * its end. Never returns. */
+/* The child of one connection: SOCKS first for -D (its reply is the broker's), then the
+ * channel's OPEN, then wait for its end. Never returns. */
 static void serve_conn(const struct listener *l, int fd, int chan)
 {
-    char target[NI_MAXHOST + 16], err[512];
+    char target[NI_MAXHOST + 24], err[512];
     uint32_t flags = OPEN_STDIO_FWD | OPEN_FWD_CHANNEL;
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* ssh's connections end with ssh */
     if (getppid() == 1)
@@ -240,10 +240,12 @@ static void serve_conn(const struct listener *l, int fd, int chan)
     signal(SIGPIPE, SIG_IGN);
     if (l->kind == 'D') {
         char host[NI_MAXHOST];
-        int port;
-        if (socks_handshake(fd, host, sizeof host, &port) < 0)
+        int port, version = socks_handshake(fd, host, sizeof host, &port);
+        if (version < 0)
             _exit(0);
-        snprintf(target, sizeof target, "[%s]:%d", host, port);
+        /* the broker answers the request once the channel is open, as ssh does */
+        snprintf(target, sizeof target, "%d [%s]:%d", version, host, port);
+        flags |= OPEN_FWD_SOCKS;
     } else {
         snprintf(target, sizeof target, "%s", l->target);
         if (l->target_path)

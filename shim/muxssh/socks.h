@@ -4,9 +4,11 @@
 
 #include <stddef.h>
 
-/* Read one CONNECT request from fd (blocking, never a byte past it) and write ssh's reply
- * (granted at once: a refused channel then closes the connection). The destination goes
- * in host (a name or numeric address) and *port. 0, or -1 when ssh would drop it. */
+/* Read one CONNECT request from fd (blocking, never a byte past it), answering a SOCKS 5
+ * greeting; the reply to the request is left to the broker, which sends ssh's once the
+ * channel is open (a refused one closes the connection unanswered, as ssh). The destination
+ * goes in host (a name or numeric address) and *port. The SOCKS version (4 or 5), or -1 when
+ * ssh would drop it. */
 int socks_handshake(int fd, char *host, size_t hostlen, int *port);
 
 #endif

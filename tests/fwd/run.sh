@@ -113,10 +113,11 @@ fcase two-sessions-two-forwards 4 "ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; ssh -
 # A refused connection is no session served: the broker counts only the session.
 fcase L-server-refuses 1 "ssh -L \$P1:127.0.0.1:\$HTTP lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P1; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo curl \$?; wait; echo rc \$?"
 # ssh answers SOCKS only once the channel is open (the reply waits in the channel's output),
-# so a refused one closes with no reply (curl: 97); muxssh replies before its OPEN (curl: 56).
-# ssh -f sends its stderr to /dev/null: nothing printed on either side.
-FCASE_TODO="muxssh's SOCKS reply comes before the channel is open (issue 24)" \
-    fcase D-server-refuses 1 "ssh -f -N -D \$P3 lab-nofwd; echo rc \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; sleep 0.5; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
+# so a refused one closes with no reply (curl: 97); so does the broker, which sends the reply
+# muxssh read the request of (OPEN_FWD_SOCKS). ssh -f sends its stderr to /dev/null: nothing
+# printed on either side; in the foreground both print ssh's refusal.
+fcase D-server-refuses 1 "ssh -f -N -D \$P3 lab-nofwd; echo rc \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; sleep 0.5; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
+fcase D-server-refuses-stderr 1 "ssh -D \$P3 lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P3; sleep 0.5; $GET --socks4a 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; wait; echo rc \$?"
 # LocalForward and DynamicForward from the account's ~/.ssh/config (Host labfwd)
 fcase config-forwards 3 "ssh -f -N labfwd; echo rc \$?; $GET http://127.0.0.1:\$P1/index.txt; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N labfwd\"; echo done"
 # ClearAllForwardings: the config's forwards bound without it, nothing bound with it (each
