@@ -24,8 +24,10 @@ endif
 PROTO_NOHEAP_SRCS := broker/proto/proto.c
 PROTO_SRCS  := $(PROTO_NOHEAP_SRCS) broker/proto/proto_heap.c
 RUNTIME_NOHEAP_SRCS := broker/proto/runtime_core.c
-# socksparse.c: the SOCKS requests of -D, parsed alike by muxssh and the broker (-O forward).
-COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c broker/proto/socksparse.c
+# socksparse.c and fwdbind.c: the SOCKS requests of -D and a forward's listeners, read and
+# bound alike by muxssh (a session's -L/-D) and the broker (-O forward).
+COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c \
+               broker/proto/socksparse.c broker/proto/fwdbind.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c shim/muxssh/forward.c \
@@ -50,7 +52,8 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/endpoint.c broker/session/agentfwd.c broker/session/stats.c \
                 broker/session/halfsent.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
-               broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c
+               broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c \
+               broker/pool/fwdheld.c
 BASE_SRCS   := broker/base/log.c broker/base/buf.c broker/base/reap.c
 JOBS_SRCS   := broker/jobs/jobs.c
 FRONT_SRCS  := broker/front/loop.c broker/front/peer.c broker/front/prompt.c \

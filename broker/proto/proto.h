@@ -96,7 +96,16 @@ enum proto_exit_kind {
     EXIT_LOST = 2,   /* connection lost: client exits 255 */
 };
 
-enum proto_ctl_op { CTL_CHECK = 1, CTL_STOP = 2, CTL_EXIT = 3, CTL_LIST = 4, CTL_DOCTOR = 5 };
+/* CTL_FORWARD, CTL_CANCEL: ssh -O forward / -O cancel, the forwards those of opts (ssh -G) */
+enum proto_ctl_op {
+    CTL_CHECK = 1,
+    CTL_STOP = 2,
+    CTL_EXIT = 3,
+    CTL_LIST = 4,
+    CTL_DOCTOR = 5,
+    CTL_FORWARD = 6,
+    CTL_CANCEL = 7
+};
 enum proto_ctl_status { CTLR_OK = 0, CTLR_NOT_FOUND = 1, CTLR_ERROR = 2 };
 
 enum proto_err {

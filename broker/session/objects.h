@@ -24,6 +24,7 @@ struct kem_job;
 struct proxy;
 struct agentch;
 struct accept_files;
+struct pool_fwd;
 
 enum session_state {
     S_RESOLVING, /* ssh -G in a worker */
@@ -187,6 +188,7 @@ struct sshconn {
     /* The server's auth-agent channels (agentfwd.h), and the one whose last call left a
      * packet half sent. */
     struct agentch *agents, *agent_blocked;
+    struct pool_fwd *held; /* forwards it holds for ssh -O forward (pool/fwdheld.c) */
     struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;          /* ... could not be made or given: the next rekey makes its own */

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "session_int.h"
 #include "socksparse.h"
+#include "stats.h"
 
 /* A routed channel is open: the program gets one end of a loopback TCP pair, the session
  * pumps the other and runs on without a client. 0, or -1 (the program was told). */
@@ -103,7 +104,7 @@ int sess_step_opening(struct session *s)
     }
     sess_again(s, 0, OP_OPEN);
     c->opener = NULL;
-    if (!session_client(s) && !s->tunnel_for) {
+    if (!session_client(s) && !s->tunnel_for && !s->detached) {
         s->state = S_CLOSING; /* nobody wants it any more */
         return 1;
     }
@@ -122,6 +123,8 @@ int sess_step_opening(struct session *s)
     if (!(s->flags & OPEN_FWD_CHANNEL)) /* a forward's connection: said once, by its session */
         session_show_hostkey(s);
     sess_count_served(s);
+    if (s->detached && !s->route) /* a connection of a forward the connection holds */
+        stats_served(c->cfg.hostname, c->cfg.port, c->cfg.user);
     if (session_client(s))
         session_tell_started(s, 0);
     sess_endpoint_nonblock(&s->in);

@@ -135,6 +135,34 @@ fcase L-to-server-socket 3 "ssh -f -N -L \$P1:\$SRV -L \$W/both.sock:\$SRV lab; 
 STALE='python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" $W/x.sock'
 fcase stream-local-bind-unlink 3 "$STALE; ssh -o ExitOnForwardFailure=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; ssh -f -N -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; echo curl \$?; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/x.sock\"; ssh -f -N -o StreamLocalBindUnlink=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -o StreamLocalBindUnlink=yes\"; echo done"
 
+# --- ssh -O forward / -O cancel (issue 24, fwd-control): forwards held for the connection,
+# as an OpenSSH master holds them (plain ssh: its ControlMaster; the shim: the broker, no
+# master). Only the plain side's master is ended at the end (-O exit on the shim's side would
+# end the connection every case shares). The broker counts each session and each connection
+# through a held forward as served; -O requests are no sessions.
+CM='-o ControlMaster=auto -o ControlPersist=60 -o ControlPath=$W/cm'
+CP='-o ControlPath=$W/cm'
+ENDM='[ -n "${LD_PRELOAD:-}" ] || ssh '$CP' -O exit lab 2>/dev/null'
+fcase O-forward-L-cancel 2 "ssh $CM lab true; echo rc \$?; ssh $CP -O forward -L \$P1:127.0.0.1:\$HTTP lab; echo forward \$?; bash -c '$GET http://127.0.0.1:\$P1/index.txt'; ssh $CP -O forward -L \$P1:127.0.0.1:\$HTTP lab; echo again \$?; ssh $CP -O cancel -L \$P1:127.0.0.1:\$HTTP lab; echo cancel \$?; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?; ssh $CP -O cancel -L \$P1:127.0.0.1:\$HTTP lab; echo cancel-again \$?; $ENDM"
+fcase O-forward-D 3 "ssh $CM lab true; ssh $CP -O forward -D \$P3 lab; echo forward \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; ssh $CP -O cancel -D \$P3 lab; echo cancel \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo closed \$?; $ENDM"
+# a held forward outlives the ssh -O forward that asked for it, and a busy port fails as the
+# master's does (255, mux_client_forward's words)
+fcase O-forward-outlives-busy 2 "ssh $CM lab true; $BUSY & b=\$!; sleep 0.5; ssh $CP -O forward -L \$P2:127.0.0.1:\$HTTP -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab; echo forward \$?; sleep 1; $GET http://127.0.0.1:\$P2/index.txt; ssh $CP -O cancel -L \$P2:127.0.0.1:\$HTTP lab; echo cancel \$?; kill \$b; wait; $ENDM"
+# muxrun status (muxssh --mux-status): every forward with its owner, the session's own -L with
+# its client's pid, the held -D with "connection" (served: the session and wait_port's
+# connection through its -L)
+SIDE_ENV+=(MUXSSH="$MUXSSH")
+before=$(counters)
+run_side mux "$WAITP; ssh -L \$P2:127.0.0.1:\$HTTP lab 'sleep 3' & pid=\$!; wait_port \$P2; ssh $CP -O forward -D \$P3 lab; \$MUXSSH --mux-status | grep -E '^(FORWARD|[LD] )'; echo \"pid \$pid\"; ssh $CP -O cancel -D \$P3 lab; wait"
+after=$(counters)
+want=$(printf 'L %s [127.0.0.1]:%s .* pid %s\n' "$P2" "$HTTP" "$(sed -n 's/^pid //p' "$T/mux.out")")
+if grep -q '^FORWARD  *HOST  *OWNER$' "$T/mux.out" && grep -Eq "^$want\$" "$T/mux.out" &&
+    grep -Eq "^D $P3 .* connection\$" "$T/mux.out" && [ "$((${after% *} - ${before% *}))" = 2 ]; then
+    ok "status-forwards-owners"
+else
+    notok "status-forwards-owners" "served $((${after% *} - ${before% *})) (want 2); out: $(tr '\n' '|' <"$T/mux.out") err: $(head -c 300 "$T/mux.err")"
+fi
+
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then
     ok "one-connection (the shim's sessions and forwards: 1 TCP connection, no OpenSSH master)"
