@@ -148,6 +148,11 @@ fcase O-forward-D 3 "ssh $CM lab true; ssh $CP -O forward -D \$P3 lab; echo forw
 # a held forward outlives the ssh -O forward that asked for it, and a busy port fails as the
 # master's does (255, mux_client_forward's words)
 fcase O-forward-outlives-busy 2 "ssh $CM lab true; $BUSY & b=\$!; sleep 0.5; ssh $CP -O forward -L \$P2:127.0.0.1:\$HTTP -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab; echo forward \$?; sleep 1; $GET http://127.0.0.1:\$P2/index.txt; ssh $CP -O cancel -L \$P2:127.0.0.1:\$HTTP lab; echo cancel \$?; kill \$b; wait; $ENDM"
+# A client that reads to the end: the server's close reaches it as EOF (ssh shuts the socket
+# down for writing at the channel's EOF), through a session's -L and a held one
+READ_EOF='read_eof() { timeout 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; printf \"GET /index.txt HTTP/1.0\r\n\r\n\" >&3; cat <&3" | tail -1; echo "read ${PIPESTATUS[0]}"; }'
+fcase L-read-to-eof 2 "$READ_EOF; ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; read_eof \$P1; pkill -u \$(id -u) -f \"^ssh -f -N -L \$P1\"; echo done"
+fcase O-forward-read-to-eof 2 "$READ_EOF; ssh $CM lab true; ssh $CP -O forward -L \$P2:127.0.0.1:\$HTTP lab; read_eof \$P2; ssh $CP -O cancel -L \$P2:127.0.0.1:\$HTTP lab; $ENDM"
 # muxrun status (muxssh --mux-status): every forward with its owner, the session's own -L with
 # its client's pid, the held -D with "connection" (served: the session and wait_port's
 # connection through its -L)
@@ -155,7 +160,7 @@ SIDE_ENV+=(MUXSSH="$MUXSSH")
 before=$(counters)
 run_side mux "$WAITP; ssh -L \$P2:127.0.0.1:\$HTTP lab 'sleep 3' & pid=\$!; wait_port \$P2; ssh $CP -O forward -D \$P3 lab; \$MUXSSH --mux-status | grep -E '^(FORWARD|[LD] )'; echo \"pid \$pid\"; ssh $CP -O cancel -D \$P3 lab; wait"
 after=$(counters)
-want=$(printf 'L %s [127.0.0.1]:%s .* pid %s\n' "$P2" "$HTTP" "$(sed -n 's/^pid //p' "$T/mux.out")")
+want=$(printf 'L %s \\[127\\.0\\.0\\.1\\]:%s .* pid %s\n' "$P2" "$HTTP" "$(sed -n 's/^pid //p' "$T/mux.out")")
 if grep -q '^FORWARD  *HOST  *OWNER$' "$T/mux.out" && grep -Eq "^$want\$" "$T/mux.out" &&
     grep -Eq "^D $P3 .* connection\$" "$T/mux.out" && [ "$((${after% *} - ${before% *}))" = 2 ]; then
     ok "status-forwards-owners"
