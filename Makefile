@@ -278,6 +278,12 @@ bench-env: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench-env.sh
 
+# A local forward: 1 GiB through -L and the first byte of 1,000 short connections, plain ssh
+# and muxshim (also part of `make bench`).
+bench-fwd: deps
+	$(MAKE) all
+	@B=$(B) scripts/bench-fwd.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/muxshim
 	install -m 0755 $(B)/libmuxshim.so $(B)/muxssh $(B)/muxbroker $(DESTDIR)$(PREFIX)/lib/muxshim/
@@ -294,7 +300,7 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
+.PHONY: FORCE build-deps bench-env bench-exec bench-fwd bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 # Objects are kept, and one that is missing is built again (.SECONDARY, which named every
 # target, let make skip a missing object when what it links was newer than the sources).
 .PRECIOUS: $(B)/obj/%.o $(B)/shimobj/%.o
