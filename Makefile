@@ -32,7 +32,10 @@ endif
 PROTO_NOHEAP_SRCS := broker/proto/proto.c
 PROTO_SRCS  := $(PROTO_NOHEAP_SRCS) broker/proto/proto_heap.c
 RUNTIME_NOHEAP_SRCS := broker/proto/runtime_core.c
-COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c
+# socksparse.c and fwdbind.c: the SOCKS requests of -D and a forward's listeners, read and
+# bound alike by muxssh (a session's -L/-D) and the broker (-O forward).
+COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c \
+               broker/proto/socksparse.c broker/proto/fwdbind.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c shim/muxssh/forward.c \
@@ -60,7 +63,8 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/halfsent.c broker/session/inchan.c \
                 broker/session/rfwd.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
-               broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c
+               broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c \
+               broker/pool/fwdheld.c
 BASE_SRCS   := broker/base/log.c broker/base/buf.c broker/base/reap.c
 JOBS_SRCS   := broker/jobs/jobs.c
 FRONT_SRCS  := broker/front/loop.c broker/front/peer.c broker/front/prompt.c \
@@ -294,6 +298,12 @@ bench-env: deps
 	$(MAKE) all $(TEST_TOOLS)
 	@B=$(B) scripts/bench-env.sh
 
+# A local forward: 1 GiB through -L and the first byte of 1,000 short connections, plain ssh
+# and muxshim (also part of `make bench`).
+bench-fwd: deps
+	$(MAKE) all
+	@B=$(B) scripts/bench-fwd.sh
+
 # What the Debian package holds (debian/rules calls this with PREFIX=/usr): the library and
 # the programs in PREFIX/lib/muxshim/ (muxrun finds them at ../lib/muxshim from itself), the
 # man pages, the completions where each shell looks, the systemd user units.
@@ -335,7 +345,7 @@ lint:
 clean:
 	rm -rf $(B)
 
-.PHONY: FORCE build-deps man deb bench-env bench-exec bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
+.PHONY: FORCE build-deps man deb bench-env bench-exec bench-fwd bench-kex bench-net all tests fuzzers fuzz deps check check-openssh10 demo soak bench install format lint clean
 # Objects are kept, and one that is missing is built again (.SECONDARY, which named every
 # target, let make skip a missing object when what it links was newer than the sources).
 .PRECIOUS: $(B)/obj/%.o $(B)/shimobj/%.o

@@ -17,9 +17,9 @@ QUICK=${QUICK:-}
 . "$ROOT/scripts/lib-sshd.sh"
 
 if [ -n "$QUICK" ]; then
-    R_FAST=15 R_PLAIN=5 R_RTT=5 R_RTT_PLAIN=3 R_BIG=1 BIG_MB=256 R_EXEC=5
+    R_FAST=15 R_PLAIN=5 R_RTT=5 R_RTT_PLAIN=3 R_BIG=1 BIG_MB=256 R_EXEC=5 R_CONNS=200
 else
-    R_FAST=60 R_PLAIN=20 R_RTT=20 R_RTT_PLAIN=8 R_BIG=3 BIG_MB=1024 R_EXEC=15
+    R_FAST=60 R_PLAIN=20 R_RTT=20 R_RTT_PLAIN=8 R_BIG=3 BIG_MB=1024 R_EXEC=15 R_CONNS=1000
 fi
 NHOSTS=50
 NCONC=100
@@ -110,6 +110,10 @@ p3d=$(mbps "$(down - "${PLAIN[*]}")")
 c3d=$(mbps "$(down - "${CM[*]}")")
 m3d=$(mbps "$(down mux "${PLAIN[*]}")")
 
+# --- 3'. through a local forward (scripts/bench-fwd.sh) -------------------------------------
+say "3'/6 $BIG_MB MiB and the first byte of short connections through -L"
+B=$B SIZE=$BIG_MB RUNS=$R_BIG CONNS=$R_CONNS "$ROOT/scripts/bench-fwd.sh" >"$T/fwd-table.md"
+
 # --- 4. 100 concurrent sessions against MaxSessions 10 -------------------------------------
 say "4/6 $NCONC concurrent sessions, sshd MaxSessions 10"
 # concurrent NAME CMD...: failures, stderr lines and new TCP connections, as "f e n".
@@ -188,6 +192,8 @@ cat "$T/env-table.md"
 echo
 cat "$T/kex-table.md"
 echo
+cat "$T/fwd-table.md"
+echo
 echo "broker: $nconn"
 
 mkdir -p "$BENCH_OUT"
@@ -211,6 +217,10 @@ mkdir -p "$BENCH_OUT"
     echo "The first connection with the post-quantum key exchange (\`scripts/bench-kex.sh\`, $R_RTT runs each; sshd's log names the exchange of every connection):"
     echo
     cat "$T/kex-table.md"
+    echo
+    echo "Through a local forward (\`scripts/bench-fwd.sh\`, also \`make bench-fwd\`): $BIG_MB MiB read through \`-L\` from a local server, and $R_CONNS short connections one after the other (the server sends one byte and closes):"
+    echo
+    cat "$T/fwd-table.md"
     echo
     echo "![ssh host true: plain ssh, ControlMaster, muxshim](chart.png)"
     echo

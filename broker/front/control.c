@@ -10,6 +10,7 @@
 #include "ctlpath.h"
 #include "doctor.h"
 #include "engine.h"
+#include "fwdheld.h"
 #include "loop.h"
 #include "peer.h"
 #include "pool.h"
@@ -18,6 +19,26 @@
 #include "session.h"
 #include "sshconfig.h"
 #include "stats.h"
+
+/* -O forward and -O cancel, for the first connection of the host, as an OpenSSH master holds
+ * them for its one connection. Remote forwards are not served here (yet): said. */
+static void forward(struct peer *p, const struct session *s, struct sshconn *c)
+{
+    char text[4096];
+    if (!strcmp(s->cfg->unsupported, "RemoteForward")) {
+        peer_send_ctl_reply(p, CTLR_ERROR,
+                            "muxshim: remote forwards (-R, RemoteForward) are not served by -O "
+                            "forward or -O cancel here\r\n");
+        return;
+    }
+    if (s->ctl_op == CTL_CANCEL) {
+        pool_fwd_cancel(c, s->cfg, s->cwd, text, sizeof text);
+        peer_send_ctl_reply(p, CTLR_OK, text); /* ssh -O cancel exits 0 whatever it says */
+        return;
+    }
+    int rc = pool_fwd_add(c, s->cfg, s->cwd, text, sizeof text);
+    peer_send_ctl_reply(p, rc < 0 ? CTLR_ERROR : CTLR_OK, text);
+}
 
 void control_resolved(struct peer *p, const struct session *s)
 {
@@ -31,6 +52,8 @@ void control_resolved(struct peer *p, const struct session *s)
         /* Nothing of ours, or an OpenSSH master on the caller's own ControlPath holds it:
          * muxssh asks the real ssh, which answers as it would without the shim. */
         peer_send_ctl_reply(p, CTLR_NOT_FOUND, "");
+    } else if (s->ctl_op == CTL_FORWARD || s->ctl_op == CTL_CANCEL) {
+        forward(p, s, found[0]);
     } else if (s->ctl_op == CTL_CHECK) {
         /* OpenSSH's wording, with the broker as the master. */
         snprintf(text, sizeof text, "Master running (pid=%d)\r\n", (int)getpid());
@@ -88,6 +111,44 @@ void control_algs_text(const struct conn_facts *f, char *out, size_t cap)
              f->hostkey_alg[0] ? f->hostkey_alg : "-", cipher, mac);
 }
 
+/* Every forward: a session's own -L/-D (those FORWARDS sent it: its client binds them),
+ * owned by its client's pid, and those a connection holds for -O forward. A heading over the
+ * first; bytes written to out (cap bytes). */
+static size_t forwards_list(char *out, size_t cap)
+{
+    size_t off = 0;
+    char held[4096];
+    for (struct sshconn *c = pool_first(); c; c = c->next) {
+        for (const struct session *s = c->sessions; s; s = s->next) {
+            const struct peer *owner = session_client(s);
+            if (s->fwd_state < 1 || !s->cfg || !owner)
+                continue;
+            for (const char *l = s->cfg->forwards, *nl; *l && (nl = strchr(l, '\n'));
+                 l = nl + 1) {
+                int n = snprintf(out + off, cap - off, "%s%-44.*s %-28.28s pid %d\n",
+                                 off ? "" : "FORWARD                                      "
+                                            "HOST                         OWNER\n",
+                                 (int)(nl - l), l, c->cfg.hostname, (int)owner->pid);
+                if (n < 0 || (size_t)n >= cap - off)
+                    return off;
+                off += (size_t)n;
+            }
+        }
+        pool_fwd_list(c, held, sizeof held);
+        for (char *l = held, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1) {
+            char *tab = strchr(l, '\t');
+            int n = snprintf(out + off, cap - off, "%s%-44.*s %-28.28s %.*s\n",
+                             off ? "" : "FORWARD                                      "
+                                        "HOST                         OWNER\n",
+                             (int)(tab - l), l, c->cfg.hostname, (int)(nl - tab - 1), tab + 1);
+            if (n < 0 || (size_t)n >= cap - off)
+                return off;
+            off += (size_t)n;
+        }
+    }
+    return off;
+}
+
 void control_list(struct peer *p)
 {
     char text[16384];
@@ -126,6 +187,7 @@ void control_list(struct peer *p)
     for (struct sshconn *c = pool_first(); c; c = c->next)
         routes += route_status(c, routes == 0, text + off + routes, sizeof text - off - routes);
     off += routes;
+    off += forwards_list(text + off, sizeof text - off);
     off += stats_format(text + off, sizeof text - off);
     /* What the broker's allocations hold, in every arena: unlike its RSS, this falls back
      * once sessions end, so a leak shows as growth here. */

@@ -13,6 +13,7 @@
 #include "rfwd.h"
 #include "objects.h"
 #include "clock.h"
+#include "fwdheld.h"
 #include "jobs.h"
 #include "log.h"
 #include "peer.h"
@@ -36,7 +37,7 @@ void loop_stop(int sig)
     stop_requested = 1;
 }
 
-enum kind { K_LISTEN, K_JOBS, K_PEER, K_CONN, K_EP };
+enum kind { K_LISTEN, K_JOBS, K_PEER, K_CONN, K_EP, K_FWD };
 
 struct slot {
     enum kind kind;
@@ -95,6 +96,10 @@ static int build(struct pollset *ps, int listen_fd)
         for (int i = 0; (aep = inchan_endpoint(c, i, &aev)) != NULL; i++)
             if (aev)
                 rc |= add(ps, aep->fd, aev, K_EP, c, aep);
+        short fev;
+        int ffd;
+        for (int i = 0; (ffd = pool_fwd_pollfd(c, i, &fev)) >= 0; i++)
+            rc |= add(ps, ffd, fev, K_FWD, c, NULL); /* -O forward's listeners */
         for (struct session *s = c->sessions; s; s = s->next) {
             short ev[3];
             session_poll_events(s, ev);
@@ -185,6 +190,8 @@ int loop_run(int listen_fd)
             struct slot *sl = &ps.slot[i];
             if (sl->kind == K_LISTEN)
                 peer_accept(listen_fd);
+            else if (sl->kind == K_FWD)
+                pool_fwd_wake(sl->obj); /* accepts and reads what waits, on all of them */
             else if (sl->kind == K_JOBS)
                 jobs_finish(prompt_route); /* a question goes to a waiting client */
             else if (sl->kind == K_PEER) {

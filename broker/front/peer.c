@@ -353,7 +353,7 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             control_list(p);
             return;
         }
-        if (m.u[0] < CTL_CHECK || m.u[0] > CTL_DOCTOR) {
+        if (m.u[0] < CTL_CHECK || m.u[0] > CTL_CANCEL) {
             violation(p, "unknown CONTROL operation");
             return;
         }

@@ -21,6 +21,7 @@
 #include "envreq.h"
 #include "fatal.h"
 #include "fingerprint.h"
+#include "fwdheld.h"
 #include "hostkey.h"
 #include "jobs.h"
 #include "jump.h"
@@ -284,6 +285,7 @@ static void free_conn(struct reap_node *r)
     spare_drop(c);
     inchan_drop(c);
     rfwd_drop(c);
+    pool_fwd_drop(c);
     envreq_free(c->env_hint);
     if (c->ssh && !c->dead_link) {
         /* The goodbye in a worker, the proxy command's SIGHUP after it: the loop never
@@ -319,6 +321,7 @@ void pool_kill(struct sshconn *c, const char *msg)
     c->state = C_DEAD;
     c->dirty = 1;
     spare_drop(c);
+    pool_fwd_drop(c); /* its held forwards' ports close with it, as with a master's exit */
     struct session *s = c->sessions;
     while (s) {
         struct session *next = s->next;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION 8
+#define PROTO_VERSION 9
 #define PROTO_MAX_FRAME (256u * 1024u) /* type byte + payload */
 #define PROTO_MAX_LIST 8192u           /* items in one strlist */
 #define PROTO_HDR 4u
@@ -83,6 +83,9 @@ enum proto_open_flags {
                                    the session's forwards and host key lines are not repeated */
     OPEN_FWD_PATH = 1u << 8,    /* with OPEN_STDIO_FWD: command is a path on the server, reached
                                    through direct-streamlocal@openssh.com */
+    OPEN_FWD_SOCKS = 1u << 11,  /* with OPEN_FWD_CHANNEL: command is "V TARGET", V the SOCKS
+                                   version (4 or 5) the client read the request of; the broker
+                                   sends ssh's granted reply on fd 1 once the channel is open */
 };
 
 enum proto_fwd_flags {
@@ -116,7 +119,16 @@ enum proto_exit_kind {
     EXIT_LOST = 2,   /* connection lost: client exits 255 */
 };
 
-enum proto_ctl_op { CTL_CHECK = 1, CTL_STOP = 2, CTL_EXIT = 3, CTL_LIST = 4, CTL_DOCTOR = 5 };
+/* CTL_FORWARD, CTL_CANCEL: ssh -O forward / -O cancel, the forwards those of opts (ssh -G) */
+enum proto_ctl_op {
+    CTL_CHECK = 1,
+    CTL_STOP = 2,
+    CTL_EXIT = 3,
+    CTL_LIST = 4,
+    CTL_DOCTOR = 5,
+    CTL_FORWARD = 6,
+    CTL_CANCEL = 7
+};
 enum proto_ctl_status { CTLR_OK = 0, CTLR_NOT_FOUND = 1, CTLR_ERROR = 2 };
 
 enum proto_err {

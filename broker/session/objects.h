@@ -26,6 +26,7 @@ struct inchan;
 struct x11auth;
 struct rfwd;
 struct accept_files;
+struct pool_fwd;
 
 enum session_state {
     S_RESOLVING, /* ssh -G in a worker */
@@ -93,6 +94,8 @@ struct session {
     struct x11auth *x11; /* ... its cookies and display (x11fwd.h), owned; NULL: none */
     char *fwd_host;      /* MODE_TCPIP: where the channel goes */
     int fwd_port;
+    int socks; /* a -D connection: its SOCKS version (4, 5), whose granted reply the client gets
+                  first once the channel is open (none when it is refused, as from ssh) */
     struct sshconn *tunnel_for; /* a jump host's tunnel (no client): the connection it carries */
     int route;      /* a routed connect(): the address family asked for (0: not a route) */
     int route_from; /* a non-blocking one: the loopback port to connect from (else 0) */
@@ -194,6 +197,7 @@ struct sshconn {
     /* The server's listeners for remote forwards (rfwd.h), the one whose last call left a
      * packet half sent, and the request in flight (libssh2 makes one at a time). */
     struct rfwd *rfwds, *rfwd_blocked, *rfwd_req;
+    struct pool_fwd *held; /* forwards it holds for ssh -O forward (pool/fwdheld.c) */
     struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;          /* ... could not be made or given: the next rekey makes its own */

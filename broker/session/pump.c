@@ -196,9 +196,12 @@ int sess_step_running(struct session *s)
     progress |= pump_out(s, 1);
     if (c->blocked || c->state == C_DEAD || s->state != S_RUNNING)
         return progress;
-    if (s->route && s->out_eof && !buf_used(&s->to_out) && !s->out_shut) {
+    if ((s->route || ((s->flags & OPEN_FWD_CHANNEL) && s->out.sock)) && s->out_eof &&
+        !buf_used(&s->to_out) && !s->out_shut) {
         /* The far end finished sending: the program reads EOF, as from a TCP peer that
-         * half-closed, and its own close (or shutdown) ends the channel. */
+         * half-closed, and its own close (or shutdown) ends the channel. A forward's
+         * connection likewise, as ssh shuts its socket down for writing at the channel's
+         * EOF: a client that reads to the end would wait for ever otherwise. */
         shutdown(s->out.fd, SHUT_WR);
         s->out_shut = 1;
         progress = 1;

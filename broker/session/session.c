@@ -168,6 +168,14 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
             session_free(s);
             return NULL;
         }
+    } else if ((s->flags & OPEN_STDIO_FWD) && (s->flags & OPEN_FWD_SOCKS) &&
+               (!strchr("45", s->command[0]) || s->command[1] != ' ' ||
+                parse_fwd(s, s->command + 2) < 0)) {
+        snprintf(err, errlen, "bad SOCKS forward \"%.100s\"", s->command);
+        session_free(s);
+        return NULL;
+    } else if ((s->flags & OPEN_FWD_SOCKS) && s->fwd_host) {
+        s->socks = s->command[0] - '0'; /* ssh's reply goes out once the channel is open */
     } else if ((s->flags & OPEN_STDIO_FWD) && parse_fwd(s, s->command) < 0) {
         snprintf(err, errlen, "bad -W argument \"%.100s\"", s->command);
         session_free(s);
@@ -272,6 +280,36 @@ struct session *session_new_tunnel(const struct session *origin, char **opts, co
         return NULL;
     }
     return start_resolve(s, err, errlen);
+}
+
+struct session *session_new_fwd(struct sshconn *c, const struct session_pool_ops *pool, int fd,
+                                const char *host, int port, int socks, const void *early,
+                                size_t nearly, char *err, size_t errlen)
+{
+    struct session *s = session_alloc(fd, fcntl(fd, F_DUPFD_CLOEXEC, 3), -1, err, errlen);
+    if (!s)
+        return NULL;
+    s->pool_ops = pool;
+    s->real_ssh = strdup("");
+    s->cwd = strdup("");
+    s->dest = strdup(c->cfg.hostname);
+    s->command = strdup("");
+    s->fwd_host = strdup(host);
+    s->fwd_port = port;
+    s->socks = socks;
+    s->mode = MODE_TCPIP;
+    s->flags = OPEN_STDIO_FWD | OPEN_FWD_CHANNEL | (port == -2 ? OPEN_FWD_PATH : 0);
+    s->detached = 1; /* no client: it runs until either end closes */
+    if (!s->real_ssh || !s->cwd || !s->dest || !s->command || !s->fwd_host || s->out.fd < 0 ||
+        (nearly && buf_append(&s->to_ch, early, nearly) < 0)) {
+        snprintf(err, errlen, "out of memory");
+        session_free(s);
+        return NULL;
+    }
+    s->state = S_OPENING;
+    session_link(s, c, 0);
+    c->dirty = 1;
+    return s;
 }
 
 /* Tell the session's owner n; 0 when it has none. */

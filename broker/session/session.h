@@ -102,6 +102,14 @@ void *session_asker(const struct sshconn *c, int (*can_ask)(void *client));
 struct session *session_new_tunnel(const struct session *origin, char **opts, const char *dest,
                                    const char *host, int port, int fd, struct sshconn *carries,
                                    const struct session_owner_ops *ops, char *err, size_t errlen);
+/* One connection of a forward c holds (-O forward, pool/fwdheld.c): a direct-tcpip channel
+ * to host:port (port -2: direct-streamlocal to the path host) on c, pumped to fd (owned),
+ * with no client; socks: the SOCKS version whose reply goes to fd once the channel is open
+ * (0: none); early: nearly bytes already read from fd, for the channel. Returns it (c's pump
+ * steps it), or NULL with err. */
+struct session *session_new_fwd(struct sshconn *c, const struct session_pool_ops *pool, int fd,
+                                const char *host, int port, int socks, const void *early,
+                                size_t nearly, char *err, size_t errlen);
 /* A routed connect() (ROUTE): a direct-tcpip channel to host:port through the route's
  * host, on a connection of pool, answered with ROUTE_REPLY. Returns it, or NULL with err. */
 struct session *session_new_route(const struct proto_msg *m, const struct session_pool_ops *pool,

@@ -16,6 +16,8 @@
 #include "route.h"
 #include "engine.h"
 #include "session_int.h"
+#include "socksparse.h"
+#include "stats.h"
 
 /* A routed channel is open: the program gets one end of a loopback TCP pair, the session
  * pumps the other and runs on without a client. 0, or -1 (the program was told). */
@@ -102,7 +104,7 @@ int sess_step_opening(struct session *s)
     }
     sess_again(s, 0, OP_OPEN);
     c->opener = NULL;
-    if (!session_client(s) && !s->tunnel_for) {
+    if (!session_client(s) && !s->tunnel_for && !s->detached) {
         s->state = S_CLOSING; /* nobody wants it any more */
         return 1;
     }
@@ -110,10 +112,19 @@ int sess_step_opening(struct session *s)
         s->state = S_CLOSING;
         return 1;
     }
+    if (s->socks) { /* ssh's SOCKS reply waits in the channel's output until it opens */
+        uint8_t reply[10];
+        if (buf_append(&s->to_out, reply, socks_reply(s->socks, reply)) < 0) {
+            s->state = S_CLOSING;
+            return 1;
+        }
+    }
     s->started = 1;
     if (!(s->flags & OPEN_FWD_CHANNEL)) /* a forward's connection: said once, by its session */
         session_show_hostkey(s);
     sess_count_served(s);
+    if (s->detached && !s->route) /* a connection of a forward the connection holds */
+        stats_served(c->cfg.hostname, c->cfg.port, c->cfg.user);
     if (session_client(s))
         session_tell_started(s, 0);
     sess_endpoint_nonblock(&s->in);

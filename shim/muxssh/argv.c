@@ -175,12 +175,9 @@ static int apply_opt(struct parse_state *ps, int c, const char *optarg)
         if (a->ctl_cmd != NULL)
             return argv_fail(ps, "Multiplexing command already specified");
         if (strcmp(optarg, "check") != 0 && strcmp(optarg, "exit") != 0 &&
-            strcmp(optarg, "stop") != 0) {
-            if (strcmp(optarg, "forward") == 0)
-                a->unsupported = a->unsupported ? a->unsupported : "-O forward";
-            else if (strcmp(optarg, "cancel") == 0)
-                a->unsupported = a->unsupported ? a->unsupported : "-O cancel";
-            else if (strcmp(optarg, "proxy") == 0)
+            strcmp(optarg, "stop") != 0 && strcmp(optarg, "forward") != 0 &&
+            strcmp(optarg, "cancel") != 0) {
+            if (strcmp(optarg, "proxy") == 0)
                 a->unsupported = a->unsupported ? a->unsupported : "-O proxy";
             else
                 return argv_fail(ps, "Invalid multiplex command.");

@@ -1,6 +1,7 @@
 /* Local and dynamic forwards, bound as ssh's channel_setup_local_fwd_listener does (bind
- * address rules, messages); each connection is a child that asks the broker for a channel
- * with OPEN (OPEN_STDIO_FWD | OPEN_FWD_CHANNEL) and hands it the socket, as -W does. */
+ * address rules, messages: fwdbind.c, shared with the broker's -O forward); each connection
+ * is a child that asks the broker for a channel with OPEN (OPEN_STDIO_FWD | OPEN_FWD_CHANNEL)
+ * and hands it the socket, as -W does. */
 #include "forward.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "fwdbind.h"
 #include "proto.h"
 #include "socks.h"
 
@@ -90,84 +92,11 @@ static void add_listener(int fd, char kind, const char *target, int path)
     nlsn++;
 }
 
-/* channel_setup_fwd_listener_tcpip for the client: 1 when something listens, else 0. */
-static int listen_tcp(const char *host, const char *port, int gateway, char kind,
-                      const char *target, int path)
+/* ssh's words for a listener that cannot be bound (fwdbind.h), at its log level. */
+static void bind_say(void *arg, int level, const char *line)
 {
-    const char *addr = NULL;
-    int wildcard = 0;
-    if (!host)
-        wildcard = gateway;
-    else if (!*host || !strcmp(host, "*"))
-        wildcard = 1;
-    else if (strcmp(host, "localhost"))
-        addr = host;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = wildcard ? AI_PASSIVE : 0},
-                    *top;
-    int r = getaddrinfo(addr, port, &hints, &top), ok = 0;
-    if (r) {
-        say(2, "channel_setup_fwd_listener_tcpip: getaddrinfo(%.64s): %s\r\n", addr,
-            gai_strerror(r), "");
-        return 0;
-    }
-    for (struct addrinfo *ai = top; ai && nlsn < FWD_MAX_SOCKS; ai = ai->ai_next) {
-        char ntop[NI_MAXHOST], sport[NI_MAXSERV];
-        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            getnameinfo(ai->ai_addr, ai->ai_addrlen, ntop, sizeof ntop, sport, sizeof sport,
-                        NI_NUMERICHOST | NI_NUMERICSERV))
-            continue;
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol), on = 1;
-        if (fd < 0)
-            continue;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-        if (ai->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-            if (!ai->ai_next) /* earlier ones only under -v, as ssh's verbose() */
-                say(2, "bind [%s]:%s: %s\r\n", ntop, sport, strerror(errno));
-            close(fd);
-            continue;
-        }
-        add_listener(fd, kind, target, path);
-        ok = 1;
-    }
-    freeaddrinfo(top);
-    if (!ok)
-        say(2, "channel_setup_fwd_listener_tcpip: cannot listen to port: %s\r\n", port, "", "");
-    return ok;
-}
-
-/* unix_listener, under StreamLocalBindMask and StreamLocalBindUnlink: 1 or 0. */
-static int listen_path(const char *path, uint32_t flags, uint32_t mask, char kind,
-                       const char *target, int tpath)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
-        say(2, "unix_listener: path \"%s\" too long for Unix domain socket\r\n", path, "", "");
-        return 0;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    if ((flags & FWD_BIND_UNLINK) && unlink(path) != 0 && errno != ENOENT)
-        say(2, "unlink(%s): %s\r\n", path, strerror(errno), "");
-    mode_t old = umask((mode_t)mask);
-    int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    umask(old);
-    if (r < 0) {
-        say(2, "unix_listener: cannot bind to path %s: %s\r\n", path, strerror(errno), "");
-        close(fd);
-        return 0;
-    }
-    if (listen(fd, 128) < 0) {
-        say(2, "unix_listener: cannot listen on path %s: %s\r\n", path, strerror(errno), "");
-        close(fd);
-        unlink(path);
-        return 0;
-    }
-    add_listener(fd, kind, target, tpath);
-    return 1;
+    (void)arg;
+    say(level, "%s\r\n", line, "", "");
 }
 
 /* One "L LISTEN TARGET" or "D LISTEN" line: 1 when it listens, 0 when not. */
@@ -186,12 +115,11 @@ static int setup_one(char *line, uint32_t flags, uint32_t mask)
     }
     if (kind == 'L' && !target[0])
         return 0;
-    if (strchr(w, '/'))
-        return listen_path(w, flags, mask, kind, target, tpath);
-    char *host, *port;
-    if (split_listen(w, &host, &port) < 0)
-        return 0;
-    return listen_tcp(host, port, (flags & FWD_GATEWAY_PORTS) != 0, kind, target, tpath);
+    int fds[FWD_MAX_SOCKS];
+    int n = fwdbind_listen(w, flags, mask, fds, FWD_MAX_SOCKS - nlsn, bind_say, NULL);
+    for (int i = 0; i < n; i++)
+        add_listener(fds[i], kind, target, tpath);
+    return n > 0;
 }
 
 int fwd_setup(const struct fwd_session *fs, uint32_t flags, uint32_t mask, const char *specs,
@@ -228,11 +156,11 @@ int fwd_pollfds(struct pollfd *p, int max)
     return n;
 }
 
-/* The child of one connection: SOCKS first for -D, then the channel's OPEN, then wait for
- * its end. Never returns. */
+/* The child of one connection: SOCKS first for -D (its reply is the broker's), then the
+ * channel's OPEN, then wait for its end. Never returns. */
 static void serve_conn(const struct listener *l, int fd, int chan)
 {
-    char target[NI_MAXHOST + 16], err[512];
+    char target[NI_MAXHOST + 24], err[512];
     uint32_t flags = OPEN_STDIO_FWD | OPEN_FWD_CHANNEL;
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* ssh's connections end with ssh */
     if (getppid() == 1)
@@ -240,10 +168,12 @@ static void serve_conn(const struct listener *l, int fd, int chan)
     signal(SIGPIPE, SIG_IGN);
     if (l->kind == 'D') {
         char host[NI_MAXHOST];
-        int port;
-        if (socks_handshake(fd, host, sizeof host, &port) < 0)
+        int port, version = socks_handshake(fd, host, sizeof host, &port);
+        if (version < 0)
             _exit(0);
-        snprintf(target, sizeof target, "[%s]:%d", host, port);
+        /* the broker answers the request once the channel is open, as ssh does */
+        snprintf(target, sizeof target, "%d [%s]:%d", version, host, port);
+        flags |= OPEN_FWD_SOCKS;
     } else {
         snprintf(target, sizeof target, "%s", l->target);
         if (l->target_path)

@@ -196,7 +196,7 @@ static void socks_child(int fd, const char *permit, int loglevel)
     char host[NI_MAXHOST];
     int port, version;
     struct conn_try t = {.loglevel = loglevel};
-    if (socks_request(fd, host, sizeof host, &port, &version) < 0 ||
+    if ((version = socks_handshake(fd, host, sizeof host, &port)) < 0 ||
         !permitted(permit, host, port))
         _exit(0);
     int r = connect_begin(&t, host, port);
@@ -213,7 +213,7 @@ static void socks_child(int fd, const char *permit, int loglevel)
     }
     int flags = fcntl(t.fd, F_GETFL);
     fcntl(t.fd, F_SETFL, flags & ~O_NONBLOCK);
-    if (socks_reply(fd, version) == 0)
+    if (socks_send_reply(fd, version) == 0)
         relay(fd, t.fd);
     _exit(0);
 }

@@ -157,12 +157,16 @@ static int mux_start(void)
     return 0;
 }
 
-/* -O check|stop|exit: the broker answers for its connections, else OpenSSH's master. */
+/* -O check|stop|exit|forward|cancel: the broker answers for its connections, else OpenSSH's
+ * master. */
 static int control(struct front *f, int sock)
 {
-    uint32_t op = !strcmp(f->args.ctl_cmd, "check")  ? CTL_CHECK
-                  : !strcmp(f->args.ctl_cmd, "stop") ? CTL_STOP
-                                                     : CTL_EXIT;
+    const char *cmd = f->args.ctl_cmd;
+    uint32_t op = !strcmp(cmd, "check")     ? CTL_CHECK
+                  : !strcmp(cmd, "stop")    ? CTL_STOP
+                  : !strcmp(cmd, "forward") ? CTL_FORWARD
+                  : !strcmp(cmd, "cancel")  ? CTL_CANCEL
+                                            : CTL_EXIT;
     char err[512] = "";
     struct proto_msg m;
     uint8_t *body = NULL;
@@ -529,6 +533,10 @@ int main(int argc, char **argv)
         f.args.unsupported = "-W with a command";
     if (!getcwd(f.cwd, sizeof f.cwd))
         snprintf(f.cwd, sizeof f.cwd, "/");
+    /* -O forward/cancel -R: the broker says whether it holds remote forwards */
+    if (f.parsed && f.args.ctl_cmd && f.args.unsupported && !strcmp(f.args.unsupported, "-R") &&
+        (!strcmp(f.args.ctl_cmd, "forward") || !strcmp(f.args.ctl_cmd, "cancel")))
+        f.args.unsupported = NULL;
     if (!f.parsed || f.args.unsupported || !f.args.dest) {
         const char *why = !f.parsed || !f.args.dest ? NULL : f.args.unsupported;
         if (why) {

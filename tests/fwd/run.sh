@@ -113,10 +113,11 @@ fcase two-sessions-two-forwards 4 "ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; ssh -
 # A refused connection is no session served: the broker counts only the session.
 fcase L-server-refuses 1 "ssh -L \$P1:127.0.0.1:\$HTTP lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P1; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo curl \$?; wait; echo rc \$?"
 # ssh answers SOCKS only once the channel is open (the reply waits in the channel's output),
-# so a refused one closes with no reply (curl: 97); muxssh replies before its OPEN (curl: 56).
-# ssh -f sends its stderr to /dev/null: nothing printed on either side.
-FCASE_TODO="muxssh's SOCKS reply comes before the channel is open (issue 24)" \
-    fcase D-server-refuses 1 "ssh -f -N -D \$P3 lab-nofwd; echo rc \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; sleep 0.5; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
+# so a refused one closes with no reply (curl: 97); so does the broker, which sends the reply
+# muxssh read the request of (OPEN_FWD_SOCKS). ssh -f sends its stderr to /dev/null: nothing
+# printed on either side; in the foreground both print ssh's refusal.
+fcase D-server-refuses 1 "ssh -f -N -D \$P3 lab-nofwd; echo rc \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; sleep 0.5; pkill -u \$(id -u) -f \"^ssh -f -N -D \$P3\"; echo done"
+fcase D-server-refuses-stderr 1 "ssh -D \$P3 lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P3; sleep 0.5; $GET --socks4a 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo curl \$?; wait; echo rc \$?"
 # LocalForward and DynamicForward from the account's ~/.ssh/config (Host labfwd)
 fcase config-forwards 3 "ssh -f -N labfwd; echo rc \$?; $GET http://127.0.0.1:\$P1/index.txt; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N labfwd\"; echo done"
 # ClearAllForwardings: the config's forwards bound without it, nothing bound with it (each
@@ -159,6 +160,38 @@ fcase R-f-N-killed 1 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; echo rc \$
 # own session's target (the web server; lab-nofwd's ssh server, which says its banner)
 fcase R-two-sessions 2 "$WAITP; ssh -f -N -R \$P1:127.0.0.1:\$HTTP lab; ssh -f -N -R \$P2:127.0.0.1:\$NOFWD lab; wait_port \$P1; wait_port \$P2; $GET http://127.0.0.1:\$P1/index.txt; exec 3<>/dev/tcp/127.0.0.1/\$P2; head -c 7 <&3; echo; exec 3<&-; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P2\"; sleep 1; $GET http://127.0.0.1:\$P1/index.txt; $GET http://127.0.0.1:\$P2/index.txt; echo p2 \$?; pkill -u \$(id -u) -f \"^ssh -f -N -R \$P1\"; echo done"
 fcase R-bulk-sha256 1 "ssh -f -N -o ExitOnForwardFailure=yes -R \$P2:127.0.0.1:\$HTTP lab; $GET http://127.0.0.1:\$P2/big.bin | sha256sum; pkill -u \$(id -u) -f \"^ssh -f -N -o ExitOnForwardFailure=yes -R \$P2\"; echo done"
+# --- ssh -O forward / -O cancel (issue 24, fwd-control): forwards held for the connection,
+# as an OpenSSH master holds them (plain ssh: its ControlMaster; the shim: the broker, no
+# master). Only the plain side's master is ended at the end (-O exit on the shim's side would
+# end the connection every case shares). The broker counts each session and each connection
+# through a held forward as served; -O requests are no sessions.
+CM='-o ControlMaster=auto -o ControlPersist=60 -o ControlPath=$W/cm'
+CP='-o ControlPath=$W/cm'
+ENDM='[ -n "${LD_PRELOAD:-}" ] || ssh '$CP' -O exit lab 2>/dev/null'
+fcase O-forward-L-cancel 2 "ssh $CM lab true; echo rc \$?; ssh $CP -O forward -L \$P1:127.0.0.1:\$HTTP lab; echo forward \$?; bash -c '$GET http://127.0.0.1:\$P1/index.txt'; ssh $CP -O forward -L \$P1:127.0.0.1:\$HTTP lab; echo again \$?; ssh $CP -O cancel -L \$P1:127.0.0.1:\$HTTP lab; echo cancel \$?; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?; ssh $CP -O cancel -L \$P1:127.0.0.1:\$HTTP lab; echo cancel-again \$?; $ENDM"
+fcase O-forward-D 3 "ssh $CM lab true; ssh $CP -O forward -D \$P3 lab; echo forward \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; ssh $CP -O cancel -D \$P3 lab; echo cancel \$?; $GET --socks5-hostname 127.0.0.1:\$P3 http://127.0.0.1:\$HTTP/index.txt; echo closed \$?; $ENDM"
+# a held forward outlives the ssh -O forward that asked for it, and a busy port fails as the
+# master's does (255, mux_client_forward's words)
+fcase O-forward-outlives-busy 2 "ssh $CM lab true; $BUSY & b=\$!; sleep 0.5; ssh $CP -O forward -L \$P2:127.0.0.1:\$HTTP -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab; echo forward \$?; sleep 1; $GET http://127.0.0.1:\$P2/index.txt; ssh $CP -O cancel -L \$P2:127.0.0.1:\$HTTP lab; echo cancel \$?; kill \$b; wait; $ENDM"
+# A client that reads to the end: the server's close reaches it as EOF (ssh shuts the socket
+# down for writing at the channel's EOF), through a session's -L and a held one
+READ_EOF='read_eof() { timeout 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; printf \"GET /index.txt HTTP/1.0\r\n\r\n\" >&3; cat <&3" | tail -1; echo "read ${PIPESTATUS[0]}"; }'
+fcase L-read-to-eof 2 "$READ_EOF; ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; read_eof \$P1; pkill -u \$(id -u) -f \"^ssh -f -N -L \$P1\"; echo done"
+fcase O-forward-read-to-eof 2 "$READ_EOF; ssh $CM lab true; ssh $CP -O forward -L \$P2:127.0.0.1:\$HTTP lab; read_eof \$P2; ssh $CP -O cancel -L \$P2:127.0.0.1:\$HTTP lab; $ENDM"
+# muxrun status (muxssh --mux-status): every forward with its owner, the session's own -L with
+# its client's pid, the held -D with "connection" (served: the session and wait_port's
+# connection through its -L)
+SIDE_ENV+=(MUXSSH="$MUXSSH")
+before=$(counters)
+run_side mux "$WAITP; ssh -L \$P2:127.0.0.1:\$HTTP lab 'sleep 3' & pid=\$!; wait_port \$P2; ssh $CP -O forward -D \$P3 lab; \$MUXSSH --mux-status | grep -E '^(FORWARD|[LD] )'; echo \"pid \$pid\"; ssh $CP -O cancel -D \$P3 lab; wait"
+after=$(counters)
+want=$(printf 'L %s \\[127\\.0\\.0\\.1\\]:%s .* pid %s\n' "$P2" "$HTTP" "$(sed -n 's/^pid //p' "$T/mux.out")")
+if grep -q '^FORWARD  *HOST  *OWNER$' "$T/mux.out" && grep -Eq "^$want\$" "$T/mux.out" &&
+    grep -Eq "^D $P3 .* connection\$" "$T/mux.out" && [ "$((${after% *} - ${before% *}))" = 2 ]; then
+    ok "status-forwards-owners"
+else
+    notok "status-forwards-owners" "served $((${after% *} - ${before% *})) (want 2); out: $(tr '\n' '|' <"$T/mux.out") err: $(head -c 300 "$T/mux.err")"
+fi
 
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
 if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then
