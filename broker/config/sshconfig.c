@@ -298,8 +298,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "ForwardX11");
     else if (!strcmp(k, "tunnel") && strcmp(v, "false") && strcmp(v, "no"))
         note_unsupported(c, "Tunnel");
-    else if (!strcmp(k, "pkcs11provider") && strcmp(v, "none"))
-        note_unsupported(c, "PKCS11Provider");
     else if (!strcmp(k, "stdiofoward") || !strcmp(k, "stdioforward"))
         note_unsupported(c, "-W");
 }
@@ -459,6 +457,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->identitiesonly = yes(v);
         else if (!strcmp(k, "identityagent"))
             copy(c->identityagent, HC_STR, v);
+        else if (!strcmp(k, "pkcs11provider"))
+            copy(c->pkcs11provider, HC_STR, strcmp(v, "none") ? v : "");
         else if (!strcmp(k, "forwardagent"))
             copy(c->forwardagent, HC_STR, strcmp(v, "no") ? v : "");
         else if (!strcmp(k, "userknownhostsfile") && strcmp(v, "none"))
