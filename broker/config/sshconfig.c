@@ -555,6 +555,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
         c->localcommand[0] = 0;
     if (fdpass && c->proxycommand[0]) /* the command hands back a socket: not done here */
         note_unsupported(c, "ProxyUseFdpass");
+    if (c->pkcs11provider[0] && c->batchmode) /* ssh says "pin required": no client to say it */
+        note_unsupported(c, "PKCS11Provider with BatchMode");
     if (!c->hostname[0] || !c->user[0]) {
         snprintf(err, errlen, "ssh -G printed no hostname or user");
         hostcfg_clear(c);

@@ -42,6 +42,7 @@
 #define ANSWER_MAX (256 * 1024) /* the longest answer taken (as ssh's client) */
 #define LOG_MAX 8192            /* the helper's stderr kept */
 #define CKF_LOGIN_REQUIRED 0x4UL
+#define CKF_PROTECTED_AUTHENTICATION_PATH 0x100UL /* the PIN is entered on the reader */
 
 struct p11 {
     char provider[1024];
@@ -219,17 +220,33 @@ static void say_load_errors(char *err, const struct conn_prompter *pr, int logle
         pr->say(pr->ctx, said);
 }
 
-struct p11 *p11_open(const char *provider, const struct conn_prompter *pr, int loglevel)
+struct p11 *p11_open(const char *provider, const struct conn_prompter *pr, int loglevel,
+                     int *later)
 {
     static char *const none[] = {NULL};
     char *const *env = pr && pr->env ? pr->env : none;
     char keygen[1024], *err = NULL;
     if (!provider || !*provider || find_prog(env, "ssh-keygen", keygen, sizeof keygen) < 0)
         return NULL;
+    /* ssh-keygen would ask a PIN itself (askpass) for a token that hides its keys: never. */
+    size_t ne = 0;
+    while (env[ne])
+        ne++;
+    char **kenv = calloc(ne + 2, sizeof *kenv);
+    if (!kenv)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(env[i], "SSH_ASKPASS_REQUIRE=", 20) != 0)
+            kenv[j++] = env[i];
+    kenv[j] = "SSH_ASKPASS_REQUIRE=never";
     char *argv[] = {keygen, "-D", (char *)provider, NULL};
-    char *out = run_out(argv, env, pr ? pr->cwd : NULL, &err);
+    char *out = run_out(argv, kenv, pr ? pr->cwd : NULL, &err);
+    free(kenv);
     struct p11 *t = out ? calloc(1, sizeof *t) : NULL;
-    if (!out)
+    /* A token that shows its keys only once logged in: ssh asks its PIN as it loads it. */
+    *later = !out && err && strstr(err, "login failed\n");
+    if (!out && !*later)
         say_load_errors(err, pr, loglevel);
     free(err);
     if (!t) {
@@ -358,7 +375,7 @@ static int helper_add(struct p11 *t, const char *pin)
 
 /* The label and flags of the first slot the helper's log names that wants a login; 0, or
  * -1 if none does. */
-static int slot_label(const struct p11 *t, char *label, size_t cap)
+static int slot_label(const struct p11 *t, char *label, size_t cap, unsigned long *flags)
 {
     static const char lab[] = ": label <", man[] = "> manufacturerID <", fl[] = " flags 0x";
     for (const char *l = t->log; l && *l;) {
@@ -366,7 +383,7 @@ static int slot_label(const struct p11 *t, char *label, size_t cap)
         size_t ll = eol ? (size_t)(eol - l) : strlen(l);
         if (a && a < l + ll && strstr(l, " slot ") < a && (b = strstr(a, man)) && b < l + ll &&
             (f = strstr(b, fl)) && f < l + ll &&
-            (strtoul(f + sizeof fl - 1, NULL, 16) & CKF_LOGIN_REQUIRED)) {
+            ((*flags = strtoul(f + sizeof fl - 1, NULL, 16)) & CKF_LOGIN_REQUIRED)) {
             a += sizeof lab - 1;
             snprintf(label, cap, "%.*s", (int)(b - a), a);
             return 0;
@@ -411,8 +428,11 @@ int p11_login(struct p11 *t, int i, const struct conn_prompter *pr, int loglevel
         return rc > 0 ? 0 : -1;
     }
     char label[256], q[512], pin[1024], words[128] = "";
-    if (slot_label(t, label, sizeof label) < 0)
+    unsigned long flags = 0;
+    if (slot_label(t, label, sizeof label, &flags) < 0)
         return -1;
+    if (flags & CKF_PROTECTED_AUTHENTICATION_PATH)
+        return -2; /* ssh lets the reader ask; the helper cannot */
     /* ssh-pkcs11.c's pkcs11_login_slot: one question; no answer or a wrong one fails this
      * key's signature. */
     snprintf(q, sizeof q, "Enter PIN for '%s': ", label);

@@ -26,15 +26,17 @@ struct p11;
 
 /* The provider's public keys (ssh-keygen -D, found in the client's PATH, run with its
  * environment in its directory, pr's); NULL when it lists none or cannot run, after saying
- * through pr what ssh's PKCS#11 code said (when loglevel shows errors). Nothing is asked. */
-struct p11 *p11_open(const char *provider, const struct conn_prompter *pr, int loglevel);
+ * through pr what ssh's PKCS#11 code said (when loglevel shows errors), or with *later set
+ * (nothing said) when the token lists its keys only once logged in. Nothing is asked. */
+struct p11 *p11_open(const char *provider, const struct conn_prompter *pr, int loglevel,
+                     int *later);
 /* How many keys, and key i. */
 int p11_count(const struct p11 *t);
 const struct p11_key *p11_key(const struct p11 *t, int i);
 /* Log the token in through the helper (started on first use) for key i: when the token wants
  * a PIN, asked once through pr as ssh asks it ("Enter PIN for 'LABEL': "); on failure ssh's
- * lines are said (when loglevel shows errors). 0 logged in, -1 not; *asked set when the
- * user was asked. */
+ * lines are said (when loglevel shows errors). 0 logged in, -1 not, -2 not here (the PIN is
+ * entered on the reader's keypad); *asked set when the user was asked. */
 int p11_login(struct p11 *t, int i, const struct conn_prompter *pr, int loglevel, int *asked);
 /* What p11_sign_cb signs with. */
 struct p11_sign {

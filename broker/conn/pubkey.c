@@ -400,9 +400,10 @@ static int try_token(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct pk *p
                      struct auth_ui *ui)
 {
     if (!cfg->pkcs11provider[0] || !ui->pr)
-        return -1; /* BatchMode: ssh's non-interactive token lists nothing wanting a PIN */
-    struct p11 *t = p11_open(cfg->pkcs11provider, ui->pr, cfg->loglevel);
-    int rc = -1;
+        return -1; /* BatchMode goes to ssh (sshconfig.c) */
+    int later = 0, rc = -1;
+    struct p11 *t = p11_open(cfg->pkcs11provider, ui->pr, cfg->loglevel, &later);
+    ui->skipped |= later; /* its keys need the PIN first: the real ssh asks it then */
     for (int i = 0; i < p11_count(t) && rc != 0 && !ui->broken; i++) {
         const struct p11_key *k = p11_key(t, i);
         struct probe pr;
@@ -417,7 +418,9 @@ static int try_token(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct pk *p
             ui->rsa_refused = 1;
             continue;
         }
-        if (p11_login(t, i, ui->pr, cfg->loglevel, &ui->asked) < 0)
+        int lr = p11_login(t, i, ui->pr, cfg->loglevel, &ui->asked);
+        ui->skipped |= lr == -2;
+        if (lr < 0)
             continue;
         struct p11_sign ts = {.t = t, .key = i};
         void *abs = &ts;

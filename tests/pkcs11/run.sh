@@ -2,12 +2,13 @@
 # PKCS#11 tokens as users run them: the test account with its own ~/.ssh, no -F, the system's
 # /etc/ssh/ssh_config, a SoftHSM2 token (its configuration in the account's
 # ~/.config/softhsm2) holding a key generated on the token, the only key the server takes
-# (no copy in a file or an agent). PKCS11Provider in ~/.ssh/config and -I; the PIN through
+# (no copy in a file or an agent); an ECDSA key, then an RSA one. PKCS11Provider in ~/.ssh/config and -I; the PIN through
 # SSH_ASKPASS (SSH_ASKPASS_REQUIRE=force), counted: plain ssh asks it for every session, the
 # shim once for the connection. Each case runs through plain ssh and through the shim: the
 # same output and exit code, the broker served the session (its counters), nothing handed to
 # ssh, no OpenSSH master, no ssh-pkcs11-helper left once the login is over. A wrong PIN and a
-# cancelled question end as in ssh, with its words; another provider gets its own connection.
+# cancelled question end as in ssh, with its words; another provider gets its own connection;
+# BatchMode goes to ssh.
 #
 #   tests/pkcs11/run.sh BUILD      (as root)
 set -uo pipefail
@@ -41,10 +42,15 @@ as_u softhsm2-util --init-token --free --label "muxshim token" --pin 1234 --so-p
     { notok setup "softhsm2-util --init-token failed"; exit 1; }
 as_u pkcs11-tool --module "$LIBP11" --login --pin 1234 --keypairgen --key-type EC:prime256v1 \
     --label tokkey --id 01 >/dev/null 2>&1 || { notok setup "pkcs11-tool --keypairgen failed"; exit 1; }
-# The server takes the token's key only.
-as_u ssh-keygen -D "$LIBP11" >"$T/s/authorized_keys"
-[ "$(wc -l <"$T/s/authorized_keys")" = 1 ] || { notok setup "ssh-keygen -D: $(cat "$T/s/authorized_keys")"; exit 1; }
+as_u pkcs11-tool --module "$LIBP11" --login --pin 1234 --keypairgen --key-type rsa:2048 \
+    --label tokrsa --id 02 >/dev/null 2>&1 || { notok setup "pkcs11-tool --keypairgen rsa failed"; exit 1; }
+# The server takes one of the token's keys only: the ECDSA one, later the RSA one.
+as_u ssh-keygen -D "$LIBP11" >"$T/keys"
+grep '^ecdsa' "$T/keys" >"$T/s/authorized_keys"
+grep '^ssh-rsa' "$T/keys" >"$T/rsa.pub"
+[ "$(wc -l <"$T/keys")" = 2 ] && [ -s "$T/rsa.pub" ] || { notok setup "ssh-keygen -D: $(cat "$T/keys")"; exit 1; }
 fp=$(ssh-keygen -lf "$T/s/authorized_keys" | awk '{ print $2 }')
+fp_rsa=$(ssh-keygen -lf "$T/rsa.pub" | awk '{ print $2 }')
 # Another name for the same library: another provider.
 ln -s "$LIBP11" "$T/other-provider.so"
 S=$H/.ssh
@@ -121,8 +127,27 @@ mux_stop "$RT"
 sleep 0.5
 SIDE_ENV=("${ASK[@]}" PIN=4321)
 pcase wrong-pin 0 1 1 "ssh lab 'echo never'; echo rc \$?"
+tr -d '\r' <"$T/plain.err" | sed 's/^/# a wrong PIN, ssh said: /'
 SIDE_ENV=("${ASK[@]}" PIN=cancel)
 pcase cancelled-pin 0 1 1 "ssh lab 'echo never'; echo rc \$?"
+# An RSA key on the token, the only one the server takes now: signed with rsa-sha2-512.
+cp "$T/rsa.pub" "$T/s/authorized_keys"
+mux_stop "$RT"
+sleep 0.5
+SIDE_ENV=("${ASK[@]}")
+pcase rsa 2 2 1 "ssh lab 'echo rsa'; ssh lab 'echo rsa again'; echo rc \$?"
+sleep 0.3
+got=$(logged)
+[ "$got" = "$fp_rsa" ] && ok "sshd-logged-the-token-rsa-key" || notok "sshd-logged-the-token-rsa-key" "sshd logged $got, the token's RSA key is $fp_rsa"
+
+# BatchMode: ssh's token asks nothing and says "pin required": the session goes to ssh.
+SIDE_ENV=("${ASK[@]}")
+both_sides "ssh -o BatchMode=yes lab 'echo never'; echo rc \$?"
+if [ "$SERVED" = 0 ] && [ "$HANDED" = 1 ]; then
+    compare_sides batchmode-handed-to-ssh
+else
+    notok batchmode-handed-to-ssh "served $SERVED, handed to ssh $HANDED (want 0, 1)"
+fi
 [ "$(helpers)" = 0 ] && ok "no-helper-left" || notok "no-helper-left" "$(helpers) ssh-pkcs11-helper still running"
 
 echo "# broker status:"
