@@ -54,7 +54,7 @@ CONN_SRCS   := broker/conn/conn.c broker/conn/tcp.c broker/conn/verify.c \
                broker/conn/proxy.c broker/conn/khcmd.c broker/conn/sshfp.c \
                broker/conn/fingerprint.c broker/conn/child.c broker/conn/engine.c broker/conn/keyfile.c \
                broker/conn/deadline.c broker/conn/fatal.c broker/conn/offer.c \
-               broker/conn/agentsign.c broker/conn/pubkey.c
+               broker/conn/agentsign.c broker/conn/pubkey.c broker/conn/pkcs11.c
 SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/requests.c \
                 broker/session/pump.c broker/session/tcpip.c broker/session/term.c \
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
@@ -180,12 +180,12 @@ UNIT_DEPS_test_argv      := $(ARGV_SRCS) shim/muxssh/fallback.c
 UNIT_DEPS_test_sshconfig := $(SSHCONFIG_SRCS) broker/config/token.c \
                             broker/config/ctlpath.c broker/config/percent.c broker/config/words.c
 UNIT_DEPS_test_hostkey   := $(HOSTKEY_DEPS)
-UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/engine.c broker/conn/offer.c broker/conn/agentsign.c broker/conn/pubkey.c \
+UNIT_DEPS_test_conn      := broker/conn/conn.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/engine.c broker/conn/offer.c broker/conn/agentsign.c broker/conn/pubkey.c broker/conn/pkcs11.c \
                             broker/conn/tcp.c broker/conn/verify.c broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_term      := broker/session/term.c
 UNIT_DEPS_test_deadline  := broker/conn/deadline.c broker/conn/fatal.c
-UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/conn.c broker/conn/engine.c broker/conn/offer.c broker/conn/agentsign.c broker/conn/pubkey.c \
+UNIT_DEPS_test_accept    := broker/conn/accept.c broker/conn/auth.c broker/conn/keyfile.c broker/conn/conn.c broker/conn/engine.c broker/conn/offer.c broker/conn/agentsign.c broker/conn/pubkey.c broker/conn/pkcs11.c \
                             broker/conn/tcp.c broker/conn/verify.c broker/conn/deadline.c broker/conn/fatal.c \
                             $(HOSTKEY_DEPS) $(CONN_DEPS)
 UNIT_DEPS_test_fingerprint := $(CONN_DEPS) $(HOSTKEY_DEPS)

@@ -10,7 +10,7 @@ build_pkgs=(gcc make libc6-dev pkg-config libssh2-1-dev uthash-dev libssl-dev zl
 pkgs=("${build_pkgs[@]}" openssh-server openssh-client rsync git hyperfine tmux gnuplot-nox
       cppcheck clang-format valgrind procps iproute2 clang libclang-rt-14-dev curl python3
       util-linux passwd ansible-core xvfb xauth x11-utils zsh fish bash-completion systemd
-      debhelper lintian)
+      debhelper lintian softhsm2 opensc)
 [ "${1:-}" = --build ] && pkgs=("${build_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -58,7 +58,7 @@ echo "# unit tests: $((SECONDS - t0)) s"
 
 # A suite, or SUITE:ARG (the stock suite once per distribution fixture of /etc/ssh).
 for entry in tests/shim/run.sh tests/e2e/run.sh tests/fwd/run.sh tests/x11/run.sh tests/cert/run.sh \
-    tests/stock/run.sh tests/stock/run.sh:debian13 \
+    tests/pkcs11/run.sh tests/stock/run.sh tests/stock/run.sh:debian13 \
     tests/stock/run.sh:fedora tests/fault/run.sh tests/interactive/run.sh tests/ansible/run.sh \
     tests/ansible/run.sh:fedora tests/jump/run.sh \
     tests/engine/run.sh tests/route/run.sh tests/chaos/run.sh; do

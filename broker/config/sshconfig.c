@@ -295,8 +295,6 @@ static void check_unsupported(struct hostcfg *c, const char *k, const char *v)
         note_unsupported(c, "ProxyCommand -");
     else if (!strcmp(k, "tunnel") && strcmp(v, "false") && strcmp(v, "no"))
         note_unsupported(c, "Tunnel");
-    else if (!strcmp(k, "pkcs11provider") && strcmp(v, "none"))
-        note_unsupported(c, "PKCS11Provider");
     else if (!strcmp(k, "stdiofoward") || !strcmp(k, "stdioforward"))
         note_unsupported(c, "-W");
 }
@@ -458,6 +456,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             c->identitiesonly = yes(v);
         else if (!strcmp(k, "identityagent"))
             copy(c->identityagent, HC_STR, v);
+        else if (!strcmp(k, "pkcs11provider"))
+            copy(c->pkcs11provider, HC_STR, strcmp(v, "none") ? v : "");
         else if (!strcmp(k, "forwardagent"))
             copy(c->forwardagent, HC_STR, strcmp(v, "no") ? v : "");
         else if (!strcmp(k, "userknownhostsfile") && strcmp(v, "none"))
@@ -569,6 +569,8 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
         c->localcommand[0] = 0;
     if (fdpass && c->proxycommand[0]) /* the command hands back a socket: not done here */
         note_unsupported(c, "ProxyUseFdpass");
+    if (c->pkcs11provider[0] && c->batchmode) /* ssh says "pin required": no client to say it */
+        note_unsupported(c, "PKCS11Provider with BatchMode");
     if (!c->hostname[0] || !c->user[0]) {
         snprintf(err, errlen, "ssh -G printed no hostname or user");
         hostcfg_clear(c);

@@ -46,6 +46,9 @@ struct hostcfg {
     int n_certificatefile;
     int identitiesonly;
     char identityagent[HC_STR]; /* "SSH_AUTH_SOCK" (use the client's), "none", or a path */
+    /* "pkcs11provider" (-I), as written ("" none): the token's keys are offered through
+     * OpenSSH's ssh-pkcs11-helper (conn/token.c), run in the client's directory */
+    char pkcs11provider[HC_STR];
     /* "forwardagent": "" (no), "yes", a socket path or "$NAME" (accept_fwd_agent) */
     char forwardagent[HC_STR];
     char (*userknownhostsfile)[HC_STR]; /* at most HC_MAX_FILES */

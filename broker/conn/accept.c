@@ -227,6 +227,7 @@ struct offer {
     struct keyid id;
     int known;        /* id is set (else only the file's path is known) */
     const char *path; /* the identity file, NULL for an agent's key */
+    int early;        /* a certificate file or an agent's key: offered before a token's */
 };
 
 static int same_id(const struct keyid *a, const struct keyid *b)
@@ -268,17 +269,18 @@ static int session_offers(const struct conn_facts *f, const struct hostcfg *cfg,
         int x = items[i].index;
         switch (items[i].src) {
         case OFFER_AGENT:
-            o[n++] = (struct offer){.id = f->agent_keys[x], .known = 1};
+            o[n++] = (struct offer){.id = f->agent_keys[x], .known = 1, .early = 1};
             break;
         case OFFER_CERT:
-            o[n++] = (struct offer){.id = af->certs[x], .known = 1};
+            o[n++] = (struct offer){.id = af->certs[x], .known = 1, .early = 1};
             break;
         case OFFER_BESIDE:
-            o[n++] = (struct offer){.id = af->beside[x], .known = 1};
+            o[n++] = (struct offer){.id = af->beside[x], .known = 1, .early = items[i].agent >= 0};
             break;
         case OFFER_FILE:
             if (af->have[x])
-                o[n++] = (struct offer){.id = af->ids[x], .known = 1, .path = cfg->identityfile[x]};
+                o[n++] = (struct offer){.id = af->ids[x], .known = 1, .path = cfg->identityfile[x],
+                                        .early = items[i].agent >= 0};
             else if (af->exists[x])
                 o[n++] = (struct offer){.path = cfg->identityfile[x]};
             break;
@@ -299,9 +301,23 @@ static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg,
         snprintf(why, whylen, "an agent key logged it in, and the session has another agent");
         return 0;
     }
+    /* A token's key (PKCS11Provider) is offered by sessions of the same provider only, after
+     * their certificate files and agent keys and before their identity files; which keys a
+     * token holds is known only to a login, so a session of a provider shares a connection
+     * its token or an earlier key logged in. */
+    if (f->pkcs11[0] && strcmp(f->pkcs11, cfg->pkcs11provider) != 0) {
+        snprintf(why, whylen, "a PKCS#11 token's key logged it in, and the session has "
+                              "another PKCS11Provider");
+        return 0;
+    }
     struct offer o[CF_MAX_KEYS + 3 * HC_MAX_FILES];
     int n = session_offers(f, cfg, af, agent, o, CF_MAX_KEYS + 3 * HC_MAX_FILES);
-    for (int i = 0; i < n; i++) {
+    int i;
+    for (i = 0; i < n; i++) {
+        if (!o[i].early && f->pkcs11[0])
+            break; /* the token's keys come here, and the same token's key logged it in */
+        if (!o[i].early && cfg->pkcs11provider[0])
+            break; /* the session's token keys come here: not known */
         if (f->login == LOGIN_FILE && o[i].path && !strcmp(o[i].path, f->login_file))
             return 1;
         if (!o[i].known)
@@ -311,6 +327,8 @@ static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg,
         if (!id_in(&o[i].id, f->refused, f->n_refused))
             break;
     }
+    if (f->pkcs11[0] && (i == n || !o[i].early))
+        return 1;
     snprintf(why, whylen, "it logged in with a key this session would not log in with");
     return 0;
 }

@@ -54,6 +54,7 @@ struct conn_facts {
     enum conn_login login;
     struct keyid login_key;               /* LOGIN_KEY: the key that logged in */
     int login_by_agent;                   /* LOGIN_KEY: it came from the agent */
+    char pkcs11[HC_STR]; /* LOGIN_KEY from a token: the PKCS11Provider that holds it ("") */
     char login_file[HC_STR];              /* LOGIN_FILE: the identity file's path */
     char agent[256];                      /* the agent socket auth asked ("" none) ... */
     struct keyid agent_keys[CF_MAX_KEYS]; /* ... and the keys it listed, in its order */

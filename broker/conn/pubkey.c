@@ -11,6 +11,7 @@
 #include "hostkey.h"
 #include "keyfile.h"
 #include "offer.h"
+#include "pkcs11.h"
 
 #define PK_AGENT_MAX OFFER_AGENT_MAX /* agent keys offered at most */
 
@@ -381,6 +382,61 @@ static int try_cert_file(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct p
     return -1;
 }
 
+/* 1 if the key blob is one of the identity files' public keys. */
+static int in_files(const struct pk *p, const unsigned char *b, size_t n)
+{
+    for (int f = 0; f < HC_MAX_FILES; f++)
+        if (p->have[0][f] && p->len[0][f] == n && !memcmp(p->blob[0][f], b, n))
+            return 1;
+    return 0;
+}
+
+/* The PKCS11Provider's keys (pkcs11.h), where ssh 9.2 offers them: after the agent's keys,
+ * before the identity files (under IdentitiesOnly only those an identity file holds too).
+ * Each key is offered first; the PIN is asked only for one the server would take, once
+ * for the connection; the helper stops when the login is over (libssh2 never signs with a
+ * user key again, rekeying included). */
+static int try_token(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct pk *p,
+                     struct auth_ui *ui)
+{
+    if (!cfg->pkcs11provider[0] || !ui->pr)
+        return -1; /* BatchMode goes to ssh (sshconfig.c) */
+    int later = 0, rc = -1;
+    struct p11 *t = p11_open(cfg->pkcs11provider, ui->pr, cfg->loglevel, &later);
+    ui->skipped |= later; /* its keys need the PIN first: the real ssh asks it then */
+    for (int i = 0; i < p11_count(t) && rc != 0 && !ui->broken; i++) {
+        const struct p11_key *k = p11_key(t, i);
+        struct probe pr;
+        if (cfg->identitiesonly && !in_files(p, k->blob, k->len))
+            continue;
+        if (!blob_accepted(s, cfg, k->blob, k->len, &pr)) {
+            if (!auth_broke(s, ui, 0))
+                note_refused(ui->facts, k->blob, k->len);
+            continue;
+        }
+        if (agentsign_alg_sha1(pr.alg)) { /* libssh2 1.10: RSA with SHA-1 only */
+            ui->rsa_refused = 1;
+            continue;
+        }
+        int lr = p11_login(t, i, ui->pr, cfg->loglevel, &ui->asked);
+        ui->skipped |= lr == -2;
+        if (lr < 0)
+            continue;
+        struct p11_sign ts = {.t = t, .key = i};
+        void *abs = &ts;
+        if (libssh2_userauth_publickey(s, cfg->user, k->blob, k->len, p11_sign_cb, &abs) == 0) {
+            note_login(ui->facts, k->blob, k->len, 0);
+            if (ui->facts)
+                snprintf(ui->facts->pkcs11, sizeof ui->facts->pkcs11, "%s", cfg->pkcs11provider);
+            rc = 0;
+        } else if (!auth_broke(s, ui, 0)) {
+            ui->skipped = 1; /* accepted, and still not logged in: not the server's no */
+        }
+    }
+    p11_close(t);
+    return rc;
+}
+
 /* One offer of ssh's order. */
 static int try_item(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct pk *p,
                     const struct offer_item *it, struct auth_ui *ui)
@@ -428,9 +484,17 @@ int pubkey_try(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_
         .n_cert = cfg->n_certificatefile < HC_MAX_FILES ? cfg->n_certificatefile : HC_MAX_FILES,
         .identitiesonly = cfg->identitiesonly,
     };
-    int n = offer_order(&k, items, PK_AGENT_MAX + 3 * HC_MAX_FILES);
-    for (int i = 0; i < n && rc != 0 && !ui->broken && !ui->cert_old; i++)
-        rc = try_item(s, cfg, p, &items[i], ui);
+    int n = offer_order(&k, items, PK_AGENT_MAX + 3 * HC_MAX_FILES), tp = 0;
+    /* The token's keys go before the identity files that no agent signs. */
+    while (tp < n && (items[tp].agent >= 0 || items[tp].src == OFFER_AGENT ||
+                      items[tp].src == OFFER_CERT))
+        tp++;
+    for (int i = 0; i <= n && rc != 0 && !ui->broken && !ui->cert_old; i++) {
+        if (i == tp)
+            rc = try_token(s, cfg, p, ui);
+        if (i < n && rc != 0 && !ui->broken)
+            rc = try_item(s, cfg, p, &items[i], ui);
+    }
 out:
     if (p)
         pk_free(p);

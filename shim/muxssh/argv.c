@@ -30,7 +30,7 @@ static const char ssh_optstring_tag[] = "1246ab:c:e:fgi:kl:m:no:p:qstvx"
                                         "AB:CD:E:F:GI:J:KL:MNO:P:Q:R:S:TVw:W:XYy";
 
 /* Options muxssh serves itself; any other option makes it hand over to the real ssh. */
-static const char served_opts[] = "246AaBbCcDEefgiKkLlmnNopPqRsSTtvxXyYFJOW"; /* -2: ignored; -P:
+static const char served_opts[] = "246AaBbCcDEefgiIKkLlmnNopPqRsSTtvxXyYFJOW"; /* -2: ignored; -P:
                                     ignored (9.2) or the Tag `ssh -G` applies (9.4 and later) */
 
 /* A tiny re-implementation of OpenBSD getopt's state (no permutation, no long options). */

@@ -408,7 +408,6 @@ echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1-2 "$T/s/id_ed25519.pub")" >"$T/chan
 ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
 chmod 644 "$T/changed_kh"
 chown "$U" "$T/stranger"
-handcase pkcs11 PKCS11Provider "-o PKCS11Provider=/nonexistent.so"
 handcase remote-forward "RemoteForward of a Unix socket" "-R \"\$W/rfwd\$\$-\$RANDOM.sock:127.0.0.1:9\""
 handcase tunnel -w "-w any"
 handcase M -M "-M -S \"\$W/m.sock\""

@@ -126,6 +126,26 @@ int main(void)
     session(&c, "");
     CHECK(ok(&f, &c, noenv, &learn) && !learn, "same authority, known host key, offered key");
 
+    /* PKCS#11: a token's key logged in (id_b, known only to a login): the same provider
+     * shares, another provider or none does not; a session of a provider does not share a
+     * connection an identity file logged in (the token's keys come before the files). */
+    {
+        static struct conn_facts t;
+        t = f;
+        id_of("id_b", &t.login_key);
+        snprintf(t.pkcs11, sizeof t.pkcs11, "/usr/lib/p11.so");
+        session(&c, "pkcs11provider /usr/lib/p11.so\n");
+        CHECK(ok(&t, &c, noenv, NULL), "a token's login shares with the same provider");
+        session(&c, "pkcs11provider /usr/lib/other.so\n");
+        CHECK(!ok(&t, &c, noenv, NULL), "a token's login is not another provider's");
+        session(&c, "");
+        CHECK(!ok(&t, &c, noenv, NULL), "a token's login is not a session's without a provider");
+        session(&c, "pkcs11provider /usr/lib/p11.so\n");
+        CHECK(!ok(&f, &c, noenv, NULL), "an identity file's login is not a provider's session's");
+        session(&c, "pkcs11provider none\n");
+        CHECK(ok(&f, &c, noenv, NULL), "PKCS11Provider none is no provider");
+    }
+
     /* Settings that only steer the login or the local side never split. */
     session(&c, "batchmode yes\npasswordauthentication no\nkbdinteractiveauthentication no\n"
                 "pubkeyauthentication no\npreferredauthentications publickey\n"
