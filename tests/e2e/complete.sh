@@ -30,6 +30,18 @@ zsh)
         zpty -w z "LISTMAX=100000; print -r -- READY-\$((6*7))"
         while zpty -r z l; do [[ $l == *READY-42* ]] && break; done
         zpty -n -w z "$2"$'"'"'\t'"'"'
+        # the matches first (up to 20 s, until 1 s without output once some came): keys
+        # typed ahead of a completion can make zle skip it on a loaded machine
+        integer end=$((SECONDS + 20)) got=0 quiet=0
+        while (( SECONDS < end )); do
+            if zpty -r -t z l; then
+                quiet=0
+                [[ $l == *MATCH:* ]] && { print -r -- "${l##*MATCH:}"; got=1; }
+            else
+                (( got && ++quiet > 10 )) && break
+                sleep 0.1
+            fi
+        done
         zpty -w z $'"'"'\C-u'"'"'"print -r -- DONE-\$((6*7))"
         while zpty -r z l; do
             [[ $l == *DONE-42* ]] && break
