@@ -581,7 +581,7 @@ pcase wrong-version "ERROR 3 protocol version 1, want $PV\\|eof\\|" p_version
 pcase open-before-hello 'ERROR 3 first message is not HELLO\|eof\|' p_not_hello_first
 pcase second-hello "${E}ERROR 3 second HELLO\|eof\|" p_second_hello
 pcase open-without-fds "${E}ERROR 3 OPEN needs exactly 3 fds\|eof\|" p_open_no_fds
-pcase fds-with-hello 'ERROR 3 file descriptors sent with a message other than OPEN\|eof\|' p_fds_with_hello -f
+pcase fds-with-hello 'ERROR 3 file descriptors sent with a message other than OPEN or INCOMING_REPLY\|eof\|' p_fds_with_hello -f
 pcase out-of-order "${E}ERROR 3 unexpected EXIT from a client\|eof\|" p_out_of_order
 pcase list-over-limit "${E}ERROR 3 (OPEN: list of 4294967295 items is over the limit|OPEN: truncated or malformed field)\|eof\|" p_list_over_limit
 pcase string-past-end "${E}ERROR 3 MESSAGE: truncated or malformed field\|eof\|" p_str_past_end
