@@ -21,7 +21,7 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-# Each program's sources, listed (see the README's layout table). shim/ runs in the user's
+# Each program's sources, listed (see docs/layout.md). shim/ runs in the user's
 # processes: shim/lib is libmuxshim.so, shim/muxssh the front door it execs, shim/tty the
 # terminal questions both ask. broker/ is muxbroker, and broker/proto what every program
 # shares: the one wire codec and the runtime directory.
@@ -78,7 +78,7 @@ MUXSSH_INC := -Ishim/muxssh -Ishim/tty $(PROTO_INC)
 SHIM_INC   := -Ishim/lib -Ishim/tty $(PROTO_INC)
 # The broker's folders are layers, lowest first: each folder's objects see the headers of
 # their own folder and of those below only, and `make check` runs scripts/layers.sh, which
-# fails on any use of a symbol of a higher folder (the README's layout table). proto/ uses
+# fails on any use of a symbol of a higher folder (docs/layout.md). proto/ uses
 # nothing of the broker (the shim links it alone).
 LAYERS     := base proto config conn jobs session pool front
 layers_below :=

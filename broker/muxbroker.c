@@ -1,5 +1,5 @@
 /* muxbroker: the per-user daemon that holds shared SSH connections. Its modules are in
- * broker/'s folders (the README's layout table); what it says to muxssh, docs/protocol.md. */
+ * broker/'s folders (docs/layout.md); what it says to muxssh, docs/protocol.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
 # against one real sshd that shows an auth banner. Each case runs through plain ssh and
 # through the shim: stdout, exit code and stderr must match, and the broker must have served
 # the sessions (its counters) with no OpenSSH master. Built against an older libssh2 the
-# RSA cases are left to the real ssh by design (README), so they are skipped.
+# RSA cases are left to the real ssh by design (docs/prompts-and-terminals.md), so they are skipped.
 #
 #   tests/engine/run.sh BUILD      (as root)
 set -uo pipefail
