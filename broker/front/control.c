@@ -53,9 +53,9 @@ static void wait_end(struct ctl_wait *w)
     if (w->p) {
         if (w->failed && w->loglevel >= 1)
             say(w->text, sizeof w->text, "muxclient: master forward request failed");
-        w->p->waits--;
         if (w->out[0])
             peer_send_ctl_out(w->p, w->out);
+        w->p->waits--; /* (not before: the client would be closed once CONTROL_OUT left) */
         peer_send_ctl_reply(w->p, w->failed ? CTLR_ERROR : CTLR_OK, w->text);
     }
     free(w);
