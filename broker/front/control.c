@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -15,29 +16,151 @@
 #include "peer.h"
 #include "pool.h"
 #include "proto.h"
+#include "rfwd.h"
 #include "route.h"
 #include "session.h"
 #include "sshconfig.h"
 #include "stats.h"
 
-/* -O forward and -O cancel, for the first connection of the host, as an OpenSSH master holds
- * them for its one connection. Remote forwards are not served here (yet): said. */
-static void forward(struct peer *p, const struct session *s, struct sshconn *c)
+/* An -O forward whose remote forwards wait for the server's answers (rfwd_held_add): its
+ * client's reply goes once all came, as a master's mux_client_forward reads each in turn. */
+struct ctl_wait {
+    struct peer *p;  /* NULL once the client left */
+    int left;        /* answers still to come (and 1 while they are being asked) */
+    int failed;
+    int loglevel;
+    char out[1024];  /* ssh -O forward's stdout: each port the server allocated */
+    char text[4096]; /* its stderr */
+    struct ctl_wait *next;
+};
+static struct ctl_wait *waits;
+
+static void say(char *msg, size_t cap, const char *line)
+{
+    size_t n = strlen(msg);
+    snprintf(msg + n, cap - n, "%s\r\n", line);
+}
+
+/* All of w's answers came: its client hears them (stdout first, then the reply). */
+static void wait_end(struct ctl_wait *w)
+{
+    for (struct ctl_wait **pp = &waits; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    if (w->p) {
+        if (w->failed && w->loglevel >= 1)
+            say(w->text, sizeof w->text, "muxclient: master forward request failed");
+        if (w->out[0])
+            peer_send_ctl_out(w->p, w->out);
+        w->p->waits--; /* (not before: the client would be closed once CONTROL_OUT left) */
+        peer_send_ctl_reply(w->p, w->failed ? CTLR_ERROR : CTLR_OK, w->text);
+    }
+    free(w);
+}
+
+/* One remote forward's answer (rfwd.h): mux_client_forward's words for it. */
+static void answered(void *arg, const struct rfwd_answer *a)
+{
+    struct ctl_wait *w = arg;
+    char line[1300];
+    if (a->bound < 0) {
+        w->failed = 1;
+        snprintf(line, sizeof line,
+                 "mux_client_forward: forwarding request failed: remote port forwarding failed "
+                 "for listen port %d",
+                 a->want_port);
+        if (w->loglevel >= 2)
+            say(w->text, sizeof w->text, line);
+    } else if (a->want_port == 0) {
+        size_t n = strlen(w->out);
+        snprintf(w->out + n, sizeof w->out - n, "%d\n", a->bound);
+        snprintf(line, sizeof line, "Allocated port %d for remote forward to %s:%d", a->bound,
+                 a->shown, a->target_port);
+        if (w->loglevel >= 4)
+            say(w->text, sizeof w->text, line);
+    }
+    if (--w->left == 0)
+        wait_end(w);
+}
+
+void control_peer_gone(struct peer *p)
+{
+    for (struct ctl_wait *w = waits; w; w = w->next)
+        if (w->p == p)
+            w->p = NULL;
+}
+
+/* Whether cfg has a dynamic remote forward (-R PORT: its target "[socks]:0"). */
+static int dynamic_remote(const struct hostcfg *cfg)
+{
+    for (const char *l = cfg->rforwards, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1)
+        if (nl - l > 10 && !strncmp(nl - 10, " [socks]:0", 10))
+            return 1;
+    return 0;
+}
+
+/* -O cancel: local and dynamic forwards, then remote ones, as mux_client_forwards goes. */
+static void cancel(struct peer *p, const struct session *s, struct sshconn *c)
 {
     char text[4096];
-    if (!strcmp(s->cfg->unsupported, "RemoteForward")) {
+    int failed = pool_fwd_cancel(c, s->cfg, s->cwd, text, sizeof text) < 0;
+    for (const char *l = s->cfg->rforwards, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1) {
+        char line[1200];
+        snprintf(line, sizeof line, "%.*s", (int)(nl - l), l);
+        if (rfwd_held_cancel(c, line) == 0)
+            continue;
+        failed = 1;
+        if (s->cfg->loglevel >= 2)
+            say(text, sizeof text,
+                "mux_client_forward: forwarding request failed: port not forwarded");
+    }
+    if (failed && s->cfg->loglevel >= 2)
+        say(text, sizeof text, "muxclient: master cancel forward request failed");
+    peer_send_ctl_reply(p, CTLR_OK, text); /* ssh -O cancel exits 0 whatever it says */
+}
+
+/* -O forward and -O cancel, for the first connection of the host, as an OpenSSH master holds
+ * them for its one connection: local and dynamic forwards bound here (fwdheld.h), remote ones
+ * asked of the server (rfwd.h), whose answers the reply waits for. A dynamic remote forward
+ * (the broker would be a SOCKS server) is not served: said. */
+static void forward(struct peer *p, const struct session *s, struct sshconn *c)
+{
+    if (dynamic_remote(s->cfg)) {
         peer_send_ctl_reply(p, CTLR_ERROR,
-                            "muxshim: remote forwards (-R, RemoteForward) are not served by -O "
+                            "muxshim: dynamic remote forwards (-R PORT) are not served by -O "
                             "forward or -O cancel here\r\n");
         return;
     }
     if (s->ctl_op == CTL_CANCEL) {
-        pool_fwd_cancel(c, s->cfg, s->cwd, text, sizeof text);
-        peer_send_ctl_reply(p, CTLR_OK, text); /* ssh -O cancel exits 0 whatever it says */
+        cancel(p, s, c);
         return;
     }
-    int rc = pool_fwd_add(c, s->cfg, s->cwd, text, sizeof text);
-    peer_send_ctl_reply(p, rc < 0 ? CTLR_ERROR : CTLR_OK, text);
+    struct ctl_wait *w = calloc(1, sizeof *w);
+    if (!w) {
+        peer_send_ctl_reply(p, CTLR_ERROR, "muxshim: out of memory\r\n");
+        return;
+    }
+    w->p = p;
+    w->left = 1;
+    w->loglevel = s->cfg->loglevel;
+    w->next = waits;
+    waits = w;
+    p->waits++;
+    w->failed = pool_fwd_add(c, s->cfg, s->cwd, w->text, sizeof w->text) < 0;
+    for (const char *l = s->cfg->rforwards, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1) {
+        char line[1200];
+        snprintf(line, sizeof line, "%.*s", (int)(nl - l), l);
+        w->left++;
+        if (rfwd_held_add(c, line, s->cfg->permitremoteopen, s->cwd, answered, w) < 0) {
+            w->left--;
+            w->failed = 1; /* a line ssh -G would not print, or a request still in flight */
+        }
+    }
+    if (--w->left == 0)
+        wait_end(w);
 }
 
 void control_resolved(struct peer *p, const struct session *s)

@@ -12,6 +12,9 @@ struct peer;
 /* The host of s, client p's CONTROL request, is resolved: answer p (the session is released
  * after, session.h). */
 void control_resolved(struct peer *p, const struct session *s);
+/* Client p is gone: an -O forward of its that waits for the server's answers replies to
+ * nobody. */
+void control_peer_gone(struct peer *p);
 /* Answer CTL_LIST at once with the status table. */
 void control_list(struct peer *p);
 /* The negotiated methods of f as `muxrun status` and doctor show them, into out (cap

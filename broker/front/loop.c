@@ -79,7 +79,8 @@ static int build(struct pollset *ps, int listen_fd)
     rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, jobs_fd(), POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = peer_first(); p; p = p->next)
-        if (!reap_released(&p->reap))
+        /* (one finished but waiting for its answers has nothing to poll: a hang-up would spin) */
+        if (!reap_released(&p->reap) && !(p->closing && p->waits && !buf_used(&p->out)))
             rc |= add(ps, p->fd,
                       (short)((p->closing ? 0 : POLLIN) | (buf_used(&p->out) ? POLLOUT : 0)),
                       K_PEER, p, NULL);

@@ -110,6 +110,11 @@ void peer_send_ctl_reply(struct peer *p, int status, const char *text)
     send_u32s_str(p, MSG_CONTROL_REPLY, (const uint32_t[]){(uint32_t)status}, 1, text);
 }
 
+void peer_send_ctl_out(struct peer *p, const char *text)
+{
+    send_u32s_str(p, MSG_CONTROL_OUT, NULL, 0, text);
+}
+
 void peer_send_message(struct peer *p, const char *text)
 {
     send_u32s_str(p, MSG_MESSAGE, NULL, 0, text);
@@ -127,7 +132,7 @@ int peer_send_started(struct peer *p, uint32_t flags)
 void peer_finish(struct peer *p)
 {
     p->closing = 1;
-    if (!buf_used(&p->out))
+    if (!buf_used(&p->out) && !p->waits)
         release(p);
 }
 
@@ -474,7 +479,7 @@ void peer_on_writable(struct peer *p)
         release(p);
         return;
     }
-    if (p->closing && !buf_used(&p->out))
+    if (p->closing && !buf_used(&p->out) && !p->waits)
         release(p);
     if (p->sess && !buf_used(&p->out))
         session_client_flushed(p->sess); /* a session may wait for its STARTED to leave */
@@ -493,6 +498,7 @@ static void peer_free(struct reap_node *r)
     if (p->sess)
         session_client_gone(p->sess);
     prompt_peer_gone(p);
+    control_peer_gone(p);
     close_pending_fds(p);
     close(p->fd);
     buf_free(&p->in, 1);

@@ -23,6 +23,7 @@ struct peer {
     struct job *prompt_job; /* the job whose question this client is answering (prompt.c) */
     uint32_t prompt_id;     /* ... and the PROMPT frame it was asked in */
     struct session *sess;
+    int waits;              /* answers it waits for (an -O forward -R's): kept open until then */
     struct peer *next;
 };
 
@@ -45,6 +46,8 @@ void peer_send_exit(struct peer *p, int kind, int code, const char *msg);
 void peer_send_error(struct peer *p, int code, const char *msg);
 /* Queue CONTROL_REPLY {status, text}. */
 void peer_send_ctl_reply(struct peer *p, int status, const char *text);
+/* Queue CONTROL_OUT {text} (for the client's stdout, before CONTROL_REPLY). */
+void peer_send_ctl_out(struct peer *p, const char *text);
 /* Queue MESSAGE {text}. */
 void peer_send_message(struct peer *p, const char *text);
 /* Queue STARTED {flags} and try to send it now; nonzero once it has left the broker. */

@@ -16,6 +16,7 @@
 #include "fwdbind.h"
 #include "log.h"
 #include "pool.h"
+#include "rfwd.h"
 #include "session.h"
 #include "socksparse.h"
 #include "sshconfig.h"
@@ -149,13 +150,11 @@ int pool_fwd_add(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, 
         *pp = f; /* listed in the order they came */
         blog("%s: holds forward %s", c->cfg.hostname, line);
     }
-    if (failed && cfg->loglevel >= 1)
-        append(msg, cap, "muxclient: master forward request failed");
     return failed ? -1 : 0;
 }
 
-void pool_fwd_cancel(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, char *msg,
-                     size_t cap)
+int pool_fwd_cancel(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, char *msg,
+                    size_t cap)
 {
     int failed = 0;
     (void)cwd;
@@ -176,8 +175,7 @@ void pool_fwd_cancel(struct sshconn *c, const struct hostcfg *cfg, const char *c
         blog("%s: forward %s cancelled", c->cfg.hostname, line);
         close_fwd(f);
     }
-    if (failed && cfg->loglevel >= 2)
-        append(msg, cap, "muxclient: master cancel forward request failed");
+    return failed ? -1 : 0;
 }
 
 int pool_fwd_pollfd(const struct sshconn *c, int i, short *events)
@@ -298,5 +296,5 @@ size_t pool_fwd_list(const struct sshconn *c, char *out, size_t cap)
             break;
         off += (size_t)n;
     }
-    return off;
+    return off + rfwd_held_list(c, out + off, cap - off);
 }

@@ -17,6 +17,7 @@ static const char *const schema[MSG_TYPE_MAX + 1] = {
     [MSG_LOCAL_COMMAND] = "s",   [MSG_LOCAL_DONE] = "u",  [MSG_FORWARDS] = "uus",
     [MSG_FORWARDS_DONE] = "u",   [MSG_INCOMING] = "uuusus", [MSG_INCOMING_REPLY] = "uu",
     [MSG_X11_AUTH] = "uus",      [MSG_X11_AUTH_REPLY] = "uss",
+    [MSG_CONTROL_OUT] = "s",
 };
 
 static const char *const names[MSG_TYPE_MAX + 1] = {
@@ -32,6 +33,7 @@ static const char *const names[MSG_TYPE_MAX + 1] = {
     [MSG_FORWARDS_DONE] = "FORWARDS_DONE", [MSG_INCOMING] = "INCOMING",
     [MSG_INCOMING_REPLY] = "INCOMING_REPLY",
     [MSG_X11_AUTH] = "X11_AUTH", [MSG_X11_AUTH_REPLY] = "X11_AUTH_REPLY",
+    [MSG_CONTROL_OUT] = "CONTROL_OUT",
 };
 
 const char *proto_schema(unsigned type)

@@ -61,7 +61,9 @@ enum proto_type {
                                client_x11_get_proto does, then sends X11_AUTH_REPLY */
     MSG_X11_AUTH_REPLY = 23, /* u32 ok, str protocol, str cookie (hex, a secret); the display
                                 is reached with INCOMING (INC_CONNECT) */
-    MSG_TYPE_MAX = 23
+    MSG_CONTROL_OUT = 35,   /* str text: for the client's stdout, before CONTROL_REPLY (the
+                               ports ssh -O forward -R 0:... prints) */
+    MSG_TYPE_MAX = 35
 };
 
 enum proto_hello_flags {

@@ -2,10 +2,14 @@
 #include "inchan.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "halfsent.h"
@@ -35,7 +39,18 @@ struct inchan {
     int port;
     enum in_op blocked_op;  /* the call that left a packet half sent */
     int x11;                /* an x11 channel whose session its first bytes tell (x11fwd.h) */
+    struct connect_job *job; /* the broker connects its target (inchan_connect) */
     struct inchan *next;
+};
+
+/* A held forward's channel: its target resolved and connected in a worker thread. */
+struct connect_job {
+    struct job job;
+    struct sshconn *c;  /* the loop's: valid while a is */
+    struct inchan *a;   /* NULL once the channel is gone (the connection fd is closed) */
+    char host[1024];    /* the target: a host, or a socket path when port is -2 */
+    int port;
+    int fd;             /* the result: connected, or -1 */
 };
 
 static struct inchan *append(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, size_t chunk)
@@ -141,6 +156,91 @@ void inchan_x11(struct sshconn *c, LIBSSH2_CHANNEL *ch, size_t chunk)
         a->x11 = 1;
     else
         blog("out of memory for an x11 channel on %s", c->cfg.hostname);
+}
+
+/* Worker: resolve and connect the target, as ssh's connect_to does (each address in turn). */
+static void connect_run(struct job *jb)
+{
+    struct connect_job *j = JOB_OF(jb, struct connect_job);
+    j->fd = -1;
+    if (j->port == -2) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(j->host) >= sizeof sun.sun_path)
+            return;
+        memcpy(sun.sun_path, j->host, strlen(j->host) + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+            j->fd = fd;
+        else if (fd >= 0)
+            close(fd);
+        return;
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%d", j->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(j->host, port, &hints, &res) != 0)
+        return;
+    for (struct addrinfo *ai = res; ai && j->fd < 0; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            j->fd = fd;
+        else if (fd >= 0)
+            close(fd);
+    }
+    freeaddrinfo(res);
+}
+
+/* Loop: the channel (if still there) is pumped to the connection, or closes without one. */
+static void connect_done(struct job *jb)
+{
+    struct connect_job *j = JOB_OF(jb, struct connect_job);
+    struct inchan *a = j->a;
+    if (!a) {
+        if (j->fd >= 0)
+            close(j->fd);
+        return;
+    }
+    a->job = NULL;
+    if (j->fd < 0) {
+        blog("%s: a held forward's connection to %s port %d failed", j->c->cfg.hostname,
+             j->host, j->port);
+        a->closing = 1;
+    } else {
+        fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) | O_NONBLOCK);
+        a->ep.fd = j->fd;
+        a->ep.ready = 1;
+    }
+    j->c->dirty = 1;
+}
+
+static void connect_free(struct job *jb)
+{
+    free(JOB_OF(jb, struct connect_job));
+}
+
+static const struct job_ops connect_ops = {connect_run, connect_done, connect_free};
+
+void inchan_connect(struct sshconn *c, LIBSSH2_CHANNEL *ch, const char *host, int port,
+                    size_t chunk)
+{
+    struct inchan *a = append(c, ch, -1, chunk);
+    struct connect_job *j = a ? calloc(1, sizeof *j) : NULL;
+    if (!j) {
+        blog("out of memory for an incoming channel on %s", c->cfg.hostname);
+        if (a)
+            a->closing = 1;
+        return; /* (no a: freed with the session; the server's side waits) */
+    }
+    j->c = c;
+    j->a = a;
+    j->port = port;
+    snprintf(j->host, sizeof j->host, "%s", host);
+    a->job = j;
+    if (jobs_start(&j->job, &connect_ops) < 0) {
+        a->job = NULL;
+        a->closing = 1;
+        free(j);
+    }
 }
 
 void inchan_reply(struct session *s, uint32_t id, int err, int fd)
@@ -315,6 +415,8 @@ static int to_channel(struct sshconn *c, struct inchan *a)
 
 static void free_one(struct inchan *a)
 {
+    if (a->job)
+        a->job->a = NULL; /* its worker's connection is closed when it comes */
     if (a->ep.fd >= 0)
         close(a->ep.fd);
     if (a->theirs >= 0)

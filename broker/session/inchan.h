@@ -22,6 +22,12 @@ int inchan_add(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, size_t chunk);
  * answer (inchan_reply) on, and closed when s ends or the client cannot connect. */
 void inchan_ask(struct session *s, LIBSSH2_CHANNEL *ch, uint32_t kind, const char *host, int port,
                 const char *origin, size_t chunk);
+/* ch, opened by the server on c for a forward the connection holds (-O forward -R): no client
+ * to ask, so the broker resolves and connects host:port (a socket path when port is -2) in a
+ * worker thread, as an OpenSSH master connects in its own process; then it is pumped, or
+ * closed when the target cannot be reached. */
+void inchan_connect(struct sshconn *c, LIBSSH2_CHANNEL *ch, const char *host, int port,
+                    size_t chunk);
 /* ch, an x11 channel the server opened on c: read until its X client's first packet tells
  * whose it is (x11fwd_first), then asked of that session's client as inchan_ask does. */
 void inchan_x11(struct sshconn *c, LIBSSH2_CHANNEL *ch, size_t chunk);

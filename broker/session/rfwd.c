@@ -16,7 +16,9 @@
 #define RFWD_CHUNK 32768
 #define RFWD_QUEUE 64 /* channels libssh2 holds for a listener until we take them */
 
-enum rfwd_state { R_ASKING, R_LISTENING, R_CANCEL };
+/* R_QUEUED: a held forward waiting in c->rfwds for its turn to be asked (one request at a
+ * time, c->rfwd_req). */
+enum rfwd_state { R_ASKING, R_LISTENING, R_CANCEL, R_QUEUED };
 
 /* One remote forward: its request, then its listener. */
 struct rfwd {
@@ -30,6 +32,10 @@ struct rfwd {
     char target[1024];     /* the host or socket path (INC_SOCKS: PermitRemoteOpen) */
     int target_port;       /* -2 for a socket path, as ssh's PORT_STREAMLOCAL */
     int half;              /* the last call left a packet half sent */
+    int held;              /* held for the connection (-O forward): the broker connects */
+    char spec[1100];       /* held: its line, as ssh -G prints it (what -O cancel names) */
+    rfwd_done_fn done;     /* held: who waits for the server's answer, until it came */
+    void *done_arg;
     struct rfwd *next;
 };
 
@@ -59,18 +65,13 @@ static int split(char *w, char **host, int *port)
     return 0;
 }
 
-/* The n-th line of s's remote forwards as a request, or NULL (none left, *end set) */
-static struct rfwd *parse_nth(struct session *s, int n, int *end)
+/* One line of remote forwards (after its "R ") as a request, or NULL (a line ssh -G would
+ * not print, or memory short); permit is PermitRemoteOpen, a dynamic forward's target. */
+static struct rfwd *parse_line(const char *l, const char *permit)
 {
-    const char *l = s->cfg->rforwards;
-    for (int i = 0; i < n && *l; i++)
-        l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "";
-    *end = !*l;
-    if (*end)
-        return NULL;
     char line[1024], *lh, *th;
     int lp, tp;
-    snprintf(line, sizeof line, "%.*s", (int)strcspn(l + 2, "\n"), l + 2);
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(l, "\n"), l);
     char *t = strchr(line, ' ');
     struct rfwd *r = t ? calloc(1, sizeof *r) : NULL;
     if (!r)
@@ -83,12 +84,25 @@ static struct rfwd *parse_nth(struct session *s, int n, int *end)
     /* channel_rfwd_bind_host: no address is "localhost", "*" and "" are every address */
     snprintf(r->bind, sizeof r->bind, "%s", !lh ? "localhost" : !strcmp(lh, "*") ? "" : lh);
     r->want_port = lp;
-    r->owner = s;
     r->kind = !strcmp(th, "socks") && tp == 0 ? INC_SOCKS : INC_CONNECT;
-    snprintf(r->target, sizeof r->target, "%s",
-             r->kind == INC_SOCKS ? s->cfg->permitremoteopen : th);
+    snprintf(r->target, sizeof r->target, "%s", r->kind == INC_SOCKS ? permit : th);
     r->target_port = tp;
     snprintf(r->shown, sizeof r->shown, "%s", th);
+    return r;
+}
+
+/* The n-th line of s's remote forwards as a request, or NULL (none left, *end set) */
+static struct rfwd *parse_nth(struct session *s, int n, int *end)
+{
+    const char *l = s->cfg->rforwards;
+    for (int i = 0; i < n && *l; i++)
+        l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "";
+    *end = !*l;
+    if (*end)
+        return NULL;
+    struct rfwd *r = parse_line(l + 2, s->cfg->permitremoteopen);
+    if (r)
+        r->owner = s;
     return r;
 }
 
@@ -135,6 +149,33 @@ static void refused(struct session *s, struct rfwd *r)
     free(r);
 }
 
+/* Tell who waits for held r the answer (the port the server gave, or -1: refused). */
+static void tell(struct rfwd *r, int bound)
+{
+    rfwd_done_fn done = r->done;
+    r->done = NULL;
+    if (done)
+        done(r->done_arg, &(struct rfwd_answer){.bound = bound, .want_port = r->want_port,
+                                                 .shown = r->shown, .target_port = r->target_port});
+}
+
+/* The server answered held r's request: it listens for the connection (linked), or r is
+ * freed. */
+static void held_answered(struct sshconn *c, struct rfwd *r, LIBSSH2_LISTENER *l, int bound)
+{
+    if (!l) {
+        tell(r, -1);
+        free(r);
+        return;
+    }
+    r->l = l;
+    r->bound = bound;
+    r->state = R_LISTENING;
+    link_in(c, r);
+    blog("%s: holds forward %s (port %d)", c->cfg.hostname, r->spec, bound);
+    tell(r, bound);
+}
+
 /* r's tcpip-forward request, sent or continued; 1 once answered (r linked or freed). */
 static int ask(struct sshconn *c, struct rfwd *r)
 {
@@ -149,6 +190,10 @@ static int ask(struct sshconn *c, struct rfwd *r)
     struct session *s = r->owner;
     if (!l && rc != LIBSSH2_ERROR_REQUEST_DENIED)
         blog("tcpip-forward %s:%d on %s failed: %d", r->bind, r->want_port, c->cfg.hostname, rc);
+    if (r->held) {
+        held_answered(c, r, l, bound);
+        return 1;
+    }
     if (!s) { /* its session left meanwhile */
         if (!l) {
             free(r);
@@ -249,6 +294,8 @@ static int step_one(struct sshconn *c, struct rfwd *r)
         unlink_free(c, r);
         return 1;
     }
+    if (r->state == R_QUEUED)
+        return 0;
     int progress = 0;
     for (;;) {
         LIBSSH2_CHANNEL *ch = libssh2_channel_forward_accept(r->l);
@@ -259,11 +306,34 @@ static int step_one(struct sshconn *c, struct rfwd *r)
         again(c, r, 0);
         if (r->owner) {
             inchan_ask(r->owner, ch, r->kind, r->target, r->target_port, "", RFWD_CHUNK);
+        } else if (r->held) {
+            inchan_connect(c, ch, r->target, r->target_port, RFWD_CHUNK); /* as a master does */
         } else {
             libssh2_channel_free(ch); /* the session is gone: closed with it */
         }
         progress = 1;
     }
+}
+
+/* The oldest held forward still to be asked for, when no request is in flight: asked. */
+static int ask_queued(struct sshconn *c)
+{
+    if (c->rfwd_req || halfsent_held(c) || c->probe_at)
+        return 0; /* (a probe's keepalive reply outstanding would be taken for the request's) */
+    struct rfwd **found = NULL;
+    for (struct rfwd **pp = &c->rfwds; *pp; pp = &(*pp)->next)
+        if ((*pp)->state == R_QUEUED)
+            found = pp; /* queued at the head: the last is the oldest */
+    if (!found)
+        return 0;
+    struct rfwd *r = *found;
+    *found = r->next;
+    r->next = NULL;
+    r->state = R_ASKING;
+    c->rfwd_req = r;
+    engine_drop_global_replies(c->ssh);
+    ask(c, r);
+    return 1;
 }
 
 int rfwd_step(struct sshconn *c)
@@ -278,7 +348,8 @@ int rfwd_step(struct sshconn *c)
             return progress;
     }
     if (c->rfwd_req && !c->rfwd_req->owner && !halfsent_held(c))
-        progress |= ask(c, c->rfwd_req); /* its session left: finish it, to cancel it */
+        progress |= ask(c, c->rfwd_req); /* its session left (or held): finish it */
+    progress |= ask_queued(c);
     struct rfwd *r = c->rfwds;
     while (r && !halfsent_held(c)) {
         struct rfwd *next = r->next; /* r may be freed */
@@ -298,9 +369,86 @@ void rfwd_drop(struct sshconn *c)
     while (c->rfwds) {
         struct rfwd *r = c->rfwds;
         c->rfwds = r->next;
+        tell(r, -1); /* a held one not answered yet: it never will be */
         free(r);
     }
+    if (c->rfwd_req)
+        tell(c->rfwd_req, -1);
     free(c->rfwd_req);
     c->rfwd_req = NULL;
     c->rfwd_blocked = NULL;
+}
+
+/* Held r's target path, when relative, as its caller's (under cwd). */
+static void path_of(struct rfwd *r, const char *cwd)
+{
+    if (r->target_port == -2 && r->target[0] != '/' && cwd && cwd[0]) {
+        char full[sizeof r->target];
+        int n = snprintf(full, sizeof full, "%s/%s", cwd, r->target);
+        if (n > 0 && (size_t)n < sizeof full)
+            memcpy(r->target, full, (size_t)n + 1);
+    }
+}
+
+/* The held forward of c with this spec, not being cancelled, or NULL. */
+static struct rfwd *held_find(struct sshconn *c, const char *spec)
+{
+    if (c->rfwd_req && c->rfwd_req->held && !strcmp(c->rfwd_req->spec, spec))
+        return c->rfwd_req;
+    for (struct rfwd *r = c->rfwds; r; r = r->next)
+        if (r->held && r->state != R_CANCEL && !strcmp(r->spec, spec))
+            return r;
+    return NULL;
+}
+
+int rfwd_held_add(struct sshconn *c, const char *spec, const char *permit, const char *cwd,
+                  rfwd_done_fn done, void *arg)
+{
+    struct rfwd *r = held_find(c, spec);
+    if (r) { /* the master's "found existing forwarding" (or "found allocated port") */
+        if (r->state != R_LISTENING)
+            return -1;
+        done(arg, &(struct rfwd_answer){.bound = r->bound, .want_port = r->want_port,
+                                         .shown = r->shown, .target_port = r->target_port});
+        return 0;
+    }
+    if (strncmp(spec, "R ", 2) || !(r = parse_line(spec + 2, permit)))
+        return -1;
+    snprintf(r->spec, sizeof r->spec, "%s", spec);
+    path_of(r, cwd);
+    r->held = 1;
+    r->state = R_QUEUED;
+    r->done = done;
+    r->done_arg = arg;
+    link_in(c, r);
+    c->dirty = 1;
+    return 1;
+}
+
+int rfwd_held_cancel(struct sshconn *c, const char *spec)
+{
+    struct rfwd *r = held_find(c, spec);
+    if (!r || r->state != R_LISTENING)
+        return -1;
+    r->held = 0; /* no more channels taken for it */
+    r->state = R_CANCEL;
+    c->dirty = 1;
+    blog("%s: forward %s cancelled", c->cfg.hostname, spec);
+    return 0;
+}
+
+size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap)
+{
+    size_t off = 0;
+    for (const struct rfwd *r = c->rfwds; r && off < cap; r = r->next) {
+        if (!r->held || r->state != R_LISTENING)
+            continue;
+        int n = r->want_port ? snprintf(out + off, cap - off, "%s\tconnection\n", r->spec)
+                             : snprintf(out + off, cap - off, "%s (port %d)\tconnection\n",
+                                        r->spec, r->bound);
+        if (n < 0 || (size_t)n >= cap - off)
+            break;
+        off += (size_t)n;
+    }
+    return off;
 }

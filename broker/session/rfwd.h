@@ -9,6 +9,16 @@
 
 #include "objects.h"
 
+/* What the server answered to a held forward's request (rfwd_held_add). */
+struct rfwd_answer {
+    int bound;           /* the port it listens on, or -1: refused (or the connection ended) */
+    int want_port;       /* the port asked for (0: the server picked bound) */
+    const char *shown;   /* the target's host or path, as ssh names it */
+    int target_port;
+};
+/* Who waits for a held forward's answer: called once, on the loop. */
+typedef void (*rfwd_done_fn)(void *arg, const struct rfwd_answer *a);
+
 /* Whether s, waiting on its ready connection, must still have its remote forwards asked
  * for: makes the requests one at a time (ssh's words for an allocated port or a refusal on
  * its client's stderr; under ExitOnForwardFailure a refusal ends s with 255) and returns 1
@@ -21,7 +31,21 @@ void rfwd_session_gone(struct session *s);
 int rfwd_step(struct sshconn *c);
 /* Whether c has listeners (the server may open channels on them: read its socket). */
 int rfwd_reads(const struct sshconn *c);
-/* Forget c's listeners (libssh2 frees them with the session). */
+/* -O forward -R: c holds the remote forward spec ("R LISTEN TARGET" as ssh -G prints it; a
+ * relative socket path is the caller's, under cwd; permit is PermitRemoteOpen) until
+ * rfwd_held_cancel or its end; each channel on it is connected by the broker (inchan_connect).
+ * 1: asked, done(arg) is called with the answer; 0: c held it already, done was called; -1:
+ * a line it cannot ask for (done not called). */
+int rfwd_held_add(struct sshconn *c, const char *spec, const char *permit, const char *cwd,
+                  rfwd_done_fn done, void *arg);
+/* -O cancel -R: the server's listener for held spec is cancelled; 0, or -1 when c holds none
+ * listening. */
+int rfwd_held_cancel(struct sshconn *c, const char *spec);
+/* One line per remote forward c holds, "SPEC\tconnection", into out (cap bytes); bytes
+ * written. */
+size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap);
+/* Forget c's listeners (libssh2 frees them with the session); who waits for a held one's
+ * answer hears it refused. */
 void rfwd_drop(struct sshconn *c);
 
 #endif

@@ -167,12 +167,22 @@ static int control(struct front *f, int sock)
                   : !strcmp(cmd, "forward") ? CTL_FORWARD
                   : !strcmp(cmd, "cancel")  ? CTL_CANCEL
                                             : CTL_EXIT;
-    char err[512] = "";
+    char err[512] = "", out[4096] = "";
     struct proto_msg m;
     uint8_t *body = NULL;
-    if (client_control(sock, op, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ, err,
-                       sizeof err) < 0 ||
-        client_recv(sock, &m, &body, err, sizeof err) <= 0 || m.type != MSG_CONTROL_REPLY) {
+    size_t nout = 0;
+    int rc = client_control(sock, op, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ,
+                            err, sizeof err);
+    /* CONTROL_OUT before the reply: what ssh -O forward prints on stdout (allocated ports) */
+    while (rc == 0 && (rc = client_recv(sock, &m, &body, err, sizeof err) <= 0 ? -1 : 0) == 0 &&
+           m.type == MSG_CONTROL_OUT) {
+        size_t n = m.s[0].n < sizeof out - nout ? m.s[0].n : sizeof out - nout;
+        memcpy(out + nout, m.s[0].p, n);
+        nout += n;
+        free(body);
+        body = NULL;
+    }
+    if (rc < 0 || m.type != MSG_CONTROL_REPLY) {
         free(body);
         close(sock);
         debug(f, "no answer to -O from the broker");
@@ -183,6 +193,8 @@ static int control(struct front *f, int sock)
         free(body);
         return run_real(f);
     }
+    fwrite(out, 1, nout, stdout);
+    fflush(stdout);
     print_text(&m.s[0], 1);
     free(body);
     return m.u[0] == CTLR_OK ? 0 : 255;

@@ -173,6 +173,13 @@ fcase O-forward-D 3 "ssh $CM lab true; ssh $CP -O forward -D \$P3 lab; echo forw
 # a held forward outlives the ssh -O forward that asked for it, and a busy port fails as the
 # master's does (255, mux_client_forward's words)
 fcase O-forward-outlives-busy 2 "ssh $CM lab true; $BUSY & b=\$!; sleep 0.5; ssh $CP -O forward -L \$P2:127.0.0.1:\$HTTP -L 127.0.0.1:\$P4:127.0.0.1:\$HTTP lab; echo forward \$?; sleep 1; $GET http://127.0.0.1:\$P2/index.txt; ssh $CP -O cancel -L \$P2:127.0.0.1:\$HTTP lab; echo cancel \$?; kill \$b; wait; $ENDM"
+# -O forward -R / -O cancel -R: the connection holds the remote forward (tcpip-forward on
+# it); its channels are connected by the master (the broker, in a worker thread), no client
+# asked. Used from the server's side (a session running curl), cancelled, then closed.
+fcase O-forward-R-cancel 2 "ssh $CM lab true; ssh $CP -O forward -R \$P1:127.0.0.1:\$HTTP lab; echo forward \$?; ssh $CP lab '$GET http://127.0.0.1:'\$P1/index.txt; ssh $CP -O forward -R \$P1:127.0.0.1:\$HTTP lab; echo again \$?; ssh $CP -O cancel -R \$P1:127.0.0.1:\$HTTP lab; echo cancel \$?; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?; ssh $CP -O cancel -R \$P1:127.0.0.1:\$HTTP lab; echo cancel-again \$?; $ENDM"
+# -O forward -R 0: the port the server allocated, alone on stdout (mux_client_forward), the
+# same again for the same forward; cancelled by the same words, then closed
+fcase O-forward-R-0 1 "ssh $CM lab true; p=\$(ssh $CP -O forward -R 0:127.0.0.1:\$HTTP lab); echo forward \$?; [ \"\$p\" -gt 0 ] && echo numeric; $GET http://127.0.0.1:\$p/index.txt; q=\$(ssh $CP -O forward -R 0:127.0.0.1:\$HTTP lab); [ \"\$q\" = \"\$p\" ] && echo same; ssh $CP -O cancel -R 0:127.0.0.1:\$HTTP lab; echo cancel \$?; sleep 0.5; $GET http://127.0.0.1:\$p/index.txt; echo closed \$?; $ENDM"
 # A client that reads to the end: the server's close reaches it as EOF (ssh shuts the socket
 # down for writing at the channel's EOF), through a session's -L and a held one
 READ_EOF='read_eof() { timeout 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; printf \"GET /index.txt HTTP/1.0\r\n\r\n\" >&3; cat <&3" | tail -1; echo "read ${PIPESTATUS[0]}"; }'
@@ -183,11 +190,12 @@ fcase O-forward-read-to-eof 2 "$READ_EOF; ssh $CM lab true; ssh $CP -O forward -
 # connection through its -L)
 SIDE_ENV+=(MUXSSH="$MUXSSH")
 before=$(counters)
-run_side mux "$WAITP; ssh -L \$P2:127.0.0.1:\$HTTP lab 'sleep 3' & pid=\$!; wait_port \$P2; ssh $CP -O forward -D \$P3 lab; \$MUXSSH --mux-status | grep -E '^(FORWARD|[LD] )'; echo \"pid \$pid\"; ssh $CP -O cancel -D \$P3 lab; wait"
+run_side mux "$WAITP; ssh -L \$P2:127.0.0.1:\$HTTP lab 'sleep 3' & pid=\$!; wait_port \$P2; ssh $CP -O forward -D \$P3 lab; ssh $CP -O forward -R \$P4:127.0.0.1:\$HTTP lab; \$MUXSSH --mux-status | grep -E '^(FORWARD|[LDR] )'; echo \"pid \$pid\"; ssh $CP -O cancel -D \$P3 lab; ssh $CP -O cancel -R \$P4:127.0.0.1:\$HTTP lab; wait"
 after=$(counters)
 want=$(printf 'L %s \\[127\\.0\\.0\\.1\\]:%s .* pid %s\n' "$P2" "$HTTP" "$(sed -n 's/^pid //p' "$T/mux.out")")
 if grep -q '^FORWARD  *HOST  *OWNER$' "$T/mux.out" && grep -Eq "^$want\$" "$T/mux.out" &&
-    grep -Eq "^D $P3 .* connection\$" "$T/mux.out" && [ "$((${after% *} - ${before% *}))" = 2 ]; then
+    grep -Eq "^D $P3 .* connection\$" "$T/mux.out" && grep -Eq "^R $P4 \\[127\\.0\\.0\\.1\\]:$HTTP .* connection\$" "$T/mux.out" &&
+    [ "$((${after% *} - ${before% *}))" = 2 ]; then
     ok "status-forwards-owners"
 else
     notok "status-forwards-owners" "served $((${after% *} - ${before% *})) (want 2); out: $(tr '\n' '|' <"$T/mux.out") err: $(head -c 300 "$T/mux.err")"

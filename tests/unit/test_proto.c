@@ -90,6 +90,7 @@ static void test_all_types(void)
         case MSG_MESSAGE:
         case MSG_SIGNAL:
         case MSG_LOCAL_COMMAND:
+        case MSG_CONTROL_OUT:
             proto_put_str(&b, "text", (size_t)-1);
             break;
         case MSG_LOCAL_DONE:
