@@ -54,7 +54,7 @@ int agentsign_alg_sha1(const char *alg)
     return !strcmp(alg, "ssh-rsa") || !strcmp(alg, "ssh-rsa-cert-v01@openssh.com");
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int agentsign_write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
@@ -68,7 +68,7 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
-static int read_all(int fd, unsigned char *p, size_t n)
+int agentsign_read_all(int fd, unsigned char *p, size_t n)
 {
     while (n) {
         ssize_t r = read(fd, p, n);
@@ -84,8 +84,8 @@ static int read_all(int fd, unsigned char *p, size_t n)
 
 /* Ask the agent at path to sign data with key; the answer's body (a malloc'd buffer of *alen
  * bytes, its type first), or NULL. */
-static unsigned char *ask_agent(const struct agentsign *a, const unsigned char *data,
-                                size_t dlen, uint32_t flags, size_t *alen)
+static unsigned char *ask_agent(const struct agentsign *a, const unsigned char *data, size_t dlen,
+                                uint32_t flags, size_t *alen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (!a->path || strlen(a->path) >= sizeof sa.sun_path)
@@ -108,12 +108,12 @@ static unsigned char *ask_agent(const struct agentsign *a, const unsigned char *
     p += 4 + dlen;
     proto_set_be32(p, flags);
     unsigned char hdr[4];
-    if (write_all(fd, q, qlen) < 0 || read_all(fd, hdr, 4) < 0)
+    if (agentsign_write_all(fd, q, qlen) < 0 || agentsign_read_all(fd, hdr, 4) < 0)
         goto out;
     *alen = proto_be32(hdr);
     if (*alen == 0 || *alen > AGENT_MAX || !(ans = malloc(*alen)))
         goto out;
-    if (read_all(fd, ans, *alen) < 0) {
+    if (agentsign_read_all(fd, ans, *alen) < 0) {
         free(ans);
         ans = NULL;
     }

@@ -50,9 +50,9 @@ struct p11 {
     const char *cwd;
     struct p11_key keys[P11_MAX_KEYS];
     int n;
-    pid_t pid;     /* the helper, or -1 */
-    int fd;        /* its socket */
-    int errfd;     /* its stderr (non-blocking), or -1 */
+    pid_t pid; /* the helper, or -1 */
+    int fd;    /* its socket */
+    int errfd; /* its stderr (non-blocking), or -1 */
     char log[LOG_MAX];
     size_t loglen;
     int logged_in; /* the helper holds the token's keys */
@@ -76,34 +76,6 @@ static int find_prog(char *const *env, const char *name, char *out, size_t cap)
         path += n + (path[n] == ':');
     }
     return -1;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int read_all(int fd, unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
 }
 
 /* ssh's name of a key blob's type ("RSA", "ECDSA", "ED25519"), "" if unknown. */
@@ -220,8 +192,7 @@ static void say_load_errors(char *err, const struct conn_prompter *pr, int logle
         pr->say(pr->ctx, said);
 }
 
-struct p11 *p11_open(const char *provider, const struct conn_prompter *pr, int loglevel,
-                     int *later)
+struct p11 *p11_open(const char *provider, const struct conn_prompter *pr, int loglevel, int *later)
 {
     static char *const none[] = {NULL};
     char *const *env = pr && pr->env ? pr->env : none;
@@ -339,12 +310,13 @@ static unsigned char *helper_ask(struct p11 *t, const unsigned char *q, size_t n
 {
     unsigned char hdr[4], *ans = NULL;
     proto_set_be32(hdr, (uint32_t)n);
-    if (write_all(t->fd, hdr, 4) < 0 || write_all(t->fd, q, n) < 0 || read_all(t->fd, hdr, 4) < 0)
+    if (agentsign_write_all(t->fd, hdr, 4) < 0 || agentsign_write_all(t->fd, q, n) < 0 ||
+        agentsign_read_all(t->fd, hdr, 4) < 0)
         return NULL;
     *alen = proto_be32(hdr);
     if (*alen == 0 || *alen > ANSWER_MAX || !(ans = malloc(*alen)))
         return NULL;
-    if (read_all(t->fd, ans, *alen) < 0) {
+    if (agentsign_read_all(t->fd, ans, *alen) < 0) {
         free(ans);
         return NULL;
     }
