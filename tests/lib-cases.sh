@@ -16,6 +16,9 @@
 #                        mux_conns. SIDE_ENV: more NAME=VALUE for it; SIDE_TIMEOUT (300 s)
 #   both_sides SNIPPET   run_side plain, then mux; SERVED and HANDED: the sessions the broker
 #                        of RT (the account U's) served and handed to ssh meanwhile
+#   served_case NAME WANT SNIPPET   both_sides, then: the broker served exactly WANT sessions
+#                        and handed none to ssh, and the sides are equal (compare_sides); with
+#                        CASE_TODO (why) set, a difference is a known one (todo)
 #   broker_counters MUXSSH DIR ACCOUNT   "SERVED HANDED": sessions the broker of the runtime
 #                        directory DIR (ACCOUNT's) served and handed to ssh, over all hosts
 #   with_fixture FIXTURE SCRIPT ARGS...   (as root) when FIXTURE is set and this is not yet
@@ -96,6 +99,21 @@ both_sides() {
     run_side mux "$1"
     after=$(broker_counters "$MUXSSH" "$RT" "$U")
     SERVED=$((${after% *} - ${before% *})) HANDED=$((${after#* } - ${before#* }))
+}
+
+served_case() {
+    local name=$1 want=$2
+    both_sides "$3"
+    if [ "$HANDED" -ne 0 ] || [ "$SERVED" -ne "$want" ]; then
+        notok "$name" "served $SERVED (want $want), handed to ssh $HANDED ($(broker_handed_why "$MUXSSH" "$RT" "$U")); out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
+        return
+    fi
+    if [ -n "${CASE_TODO:-}" ] && ! { cmp -s "$T/plain.rc" "$T/mux.rc" &&
+        cmp -s "$T/plain.out" "$T/mux.out" && cmp -s "$T/plain.err" "$T/mux.err"; }; then
+        todo "$name" "$CASE_TODO; plain: $(tr '\n' ' ' <"$T/plain.out")/ shim: $(tr '\n' ' ' <"$T/mux.out")"
+        return
+    fi
+    compare_sides "$name"
 }
 
 broker_status() {

@@ -156,6 +156,16 @@ int fwd_pollfds(struct pollfd *p, int max)
     return n;
 }
 
+/* End a connection's child: what the peer sent and nobody will read is read first, so that
+ * closing fd sends a FIN, not a reset. */
+static void drain_exit(int fd)
+{
+    char buf[4096];
+    while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+        ;
+    _exit(0);
+}
+
 /* The child of one connection: SOCKS first for -D (its reply is the broker's), then the
  * channel's OPEN, then wait for its end. Never returns. */
 static void serve_conn(const struct listener *l, int fd, int chan)
@@ -188,13 +198,14 @@ static void serve_conn(const struct listener *l, int fd, int chan)
             fprintf(stderr, "debug1: muxshim: channel %d: %s\r\n", chan, err);
         _exit(0);
     }
-    close(fd);
     close(errfd);
+    /* fd stays open here until the end: a refused channel's connection then ends with what
+     * it sent read and a FIN, as ssh's (a close with unread bytes would be a reset) */
     for (;;) {
         struct proto_msg m;
         uint8_t *body = NULL;
         if (client_recv(sock, &m, &body, err, sizeof err) <= 0)
-            _exit(0);
+            drain_exit(fd);
         if (m.type == MSG_PROMPT) { /* only the session's client asks its user */
             client_prompt_reply(sock, m.u[0], 0, "", err, sizeof err);
         } else if (m.type == MSG_EXIT || m.type == MSG_ERROR) {
@@ -210,7 +221,7 @@ static void serve_conn(const struct listener *l, int fd, int chan)
             } else if (m.type == MSG_ERROR && sess->verbose) {
                 fprintf(stderr, "debug1: muxshim: channel %d: %.*s\r\n", chan, (int)m.s[0].n, t);
             }
-            _exit(0);
+            drain_exit(fd);
         }
         free(body); /* STARTED, MESSAGE: the session's client says what ssh says */
     }

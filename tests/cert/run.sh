@@ -64,17 +64,9 @@ chmod 600 "$S"/id_ed25519 "$S"/k3 "$S"/agent/ak "$S"/rsa "$S"/ec "$S"/old "$S"/s
 cp -a "$S" "$T/ssh.pristine"
 
 mux_conns=0
-# ccase NAME SERVED SNIPPET: differential, and the broker served SERVED more sessions and
-# handed none to ssh
-ccase() {
-    local name=$1 want=$2
-    both_sides "$3"
-    if [ "$HANDED" -ne 0 ] || [ "$SERVED" -ne "$want" ]; then
-        notok "$name" "served $SERVED (want $want), handed to ssh $HANDED ($(broker_handed_why "$MUXSSH" "$RT" "$U")); err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
-        return
-    fi
-    compare_sides "$name"
-}
+# ccase NAME SERVED SNIPPET: served_case (lib-cases.sh): differential, and the broker served
+# SERVED more sessions and handed none to ssh
+ccase() { served_case "$@"; }
 # the CA's serial and key id of the certificate that logged the last session in (sshd's log)
 LOGGED="sleep 0.2"
 logged() { grep "Accepted publickey" "$T/s/sshd.log" | tail -1 | sed -n 's/.*ssh2: \([A-Z0-9-]*\) .* ID \([^ ]*\) .*/\1 \2/p'; }

@@ -21,6 +21,8 @@ cleanup() {
     mux_stop "$RT"
     sshd_stop "$T/s"
     sshd_stop "$T/s2"
+    sshd_stop "$T/s3"
+    rm -f /etc/pam.d/muxshim-fwd-otp
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -74,24 +76,10 @@ mux_conns=0
 SIDE_ENV=(HTTP="$HTTP" P1="$P1" P2="$P2" P3="$P3" P4="$P4" SRV="$SRV" NOFWD="$NOFWD_PORT")
 SIDE_TIMEOUT=120
 
-# fcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
-# (the forwards' sessions and each forwarded connection the server opened) and handed none
-# to ssh. With FCASE_TODO (why) set, a difference is a known one (todo), not a failure.
-fcase() {
-    local name=$1 want=$2 snippet=$3
-    both_sides "$snippet"
-    local served=$SERVED handed=$HANDED
-    if [ "$handed" -ne 0 ] || [ "$served" -ne "$want" ]; then
-        notok "$name" "served $served (want $want), handed to ssh $handed; out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
-        return
-    fi
-    if [ -n "${FCASE_TODO:-}" ] && ! { cmp -s "$T/plain.rc" "$T/mux.rc" &&
-        cmp -s "$T/plain.out" "$T/mux.out" && cmp -s "$T/plain.err" "$T/mux.err"; }; then
-        todo "$name" "$FCASE_TODO; plain: $(tr '\n' ' ' <"$T/plain.out")/ shim: $(tr '\n' ' ' <"$T/mux.out")"
-        return
-    fi
-    compare_sides "$name"
-}
+# fcase NAME SESSIONS SNIPPET: served_case (lib-cases.sh): differential, and the broker
+# served SESSIONS more sessions (the forwards' sessions and each forwarded connection the
+# server opened) and handed none to ssh.
+fcase() { served_case "$@"; }
 
 # wait_port PORT: until something listens there (the -f forwards are up)
 WAITP='wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; }'
@@ -199,6 +187,40 @@ if grep -q '^FORWARD  *HOST  *OWNER$' "$T/mux.out" && grep -Eq "^$want\$" "$T/mu
     ok "status-forwards-owners"
 else
     notok "status-forwards-owners" "served $((${after% *} - ${before% *})) (want 2); out: $(tr '\n' '|' <"$T/mux.out") err: $(head -c 300 "$T/mux.err")"
+fi
+
+# A host whose login asks a one-time code after the key (keyboard-interactive through PAM,
+# as a bastion with a second factor): plain ssh asks it for every session, the shim once for
+# a session with -L (and two connections through it: wait_port's and curl's), one with -R
+# used from the server's side and a plain one, all on one TCP connection (its sshd's log).
+OTP_CODE=$((100000 + RANDOM))
+OTP_BIN=$(sshd_otp muxshim-fwd-otp "$T/pam" "$OTP_CODE")
+SSHD_USER=$U SSHD_BIN=$OTP_BIN SSHD_EXTRA="UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods publickey,keyboard-interactive" sshd_start "$T/s3" >/dev/null || exit 1
+SSHD_PORT=$LAB_PORT
+cp "$T/s/id_ed25519.pub" "$T/s3/authorized_keys"
+cat "$T/s3/known_hosts" >>"$T/ssh.pristine/known_hosts"
+printf 'Host lab-otp\n    HostName 127.0.0.1\n    Port %s\n' "$(awk '/^Port/ { print $2 }' "$T/s3/sshd_config")" >>"$T/ssh.pristine/config"
+printf '#!/bin/sh\necho "$1" >>"$W/asked"\necho %s\n' "$OTP_CODE" >"$T/otp-askpass"
+chmod 755 "$T/otp-askpass"
+SIDE_ENV+=(SSH_ASKPASS="$T/otp-askpass" SSH_ASKPASS_REQUIRE=force)
+otp_snippet="$WAITP; ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab-otp; wait_port \$P1; $GET http://127.0.0.1:\$P1/index.txt; ssh -R \$P2:127.0.0.1:\$HTTP lab-otp \"$GET http://127.0.0.1:\$P2/index.txt\"; ssh lab-otp echo plain; pkill -u \$(id -u) -f \"^ssh -f -N -L \$P1\"; echo asked \$(wc -l <\$W/asked)"
+c0=$(sshd_connections "$T/s3")
+run_side plain "$otp_snippet"
+c1=$(sshd_connections "$T/s3")
+before=$(counters)
+run_side mux "$otp_snippet"
+after=$(counters)
+c2=$(sshd_connections "$T/s3")
+served=$((${after% *} - ${before% *})) handed=$((${after#* } - ${before#* }))
+if [ "$(grep -v '^asked' "$T/plain.out")" = "$(grep -v '^asked' "$T/mux.out")" ] &&
+    grep -qx 'asked 3' "$T/plain.out" && grep -qx 'asked 1' "$T/mux.out" &&
+    [ "$(grep -c 'hello through the forward' "$T/mux.out")" = 2 ] && grep -qx plain "$T/mux.out" &&
+    [ "$served" = 5 ] && [ "$handed" = 0 ] && [ $((c1 - c0)) = 3 ] && [ $((c2 - c1)) = 1 ]; then
+    ok "otp-asked-once (plain ssh: 3 codes, 3 connections; the shim: 1 code, 1 connection; served 5, handed 0)"
+else
+    notok "otp-asked-once" "plain: $(tr '\n' ' ' <"$T/plain.out") ($((c1 - c0)) connections); shim: $(tr '\n' ' ' <"$T/mux.out") ($((c2 - c1)) connections), served $served, handed $handed; err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
 fi
 
 masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)

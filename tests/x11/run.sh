@@ -83,18 +83,9 @@ mux_conns=0
 SIDE_ENV=(DISPLAY=":$D1" XAUTHORITY="$XA" D1="$D1" D2="$D2")
 SIDE_TIMEOUT=120
 
-# xcase NAME SESSIONS SNIPPET: differential, and the broker served SESSIONS more sessions
-# and handed none to ssh.
-xcase() {
-    local name=$1 want=$2 snippet=$3
-    both_sides "$snippet"
-    local served=$SERVED handed=$HANDED
-    if [ "$handed" -ne 0 ] || [ "$served" -ne "$want" ]; then
-        notok "$name" "served $served (want $want), handed to ssh $handed; out: $(head -c 300 "$T/mux.out" | tr '\n' ' ') err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
-        return
-    fi
-    compare_sides "$name"
-}
+# xcase NAME SESSIONS SNIPPET: served_case (lib-cases.sh): differential, and the broker
+# served SESSIONS more sessions and handed none to ssh.
+xcase() { served_case "$@"; }
 
 # What the remote's X client sees of its display: the name sshd gave it, the screen's size.
 # (The remote shell is the account's /bin/sh: no PIPESTATUS.)
