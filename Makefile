@@ -35,7 +35,7 @@ RUNTIME_NOHEAP_SRCS := broker/proto/runtime_core.c
 # socksparse.c and fwdbind.c: the SOCKS requests of -D and a forward's listeners, read and
 # bound alike by muxssh (a session's -L/-D) and the broker (-O forward).
 COMMON_SRCS := $(PROTO_SRCS) $(RUNTIME_NOHEAP_SRCS) broker/proto/runtime.c \
-               broker/proto/socksparse.c broker/proto/fwdbind.c
+               broker/proto/socksparse.c broker/proto/fwdbind.c broker/proto/json.c
 TTY_SRCS    := shim/tty/ask.c shim/tty/ttystate.c
 ARGV_SRCS   := shim/muxssh/argv.c shim/muxssh/argv_words.c
 MUXSSH_SRCS := $(ARGV_SRCS) shim/muxssh/client.c shim/muxssh/fallback.c shim/muxssh/forward.c \

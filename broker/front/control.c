@@ -2,6 +2,7 @@
 #include "control.h"
 
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "doctor.h"
 #include "engine.h"
 #include "fwdheld.h"
+#include "json.h"
 #include "loop.h"
 #include "peer.h"
 #include "pool.h"
@@ -35,7 +37,7 @@ struct ctl_wait {
 };
 static struct ctl_wait *waits;
 
-static void say(char *msg, size_t cap, const char *line)
+static void add_line(char *msg, size_t cap, const char *line)
 {
     size_t n = strlen(msg);
     snprintf(msg + n, cap - n, "%s\r\n", line);
@@ -52,7 +54,7 @@ static void wait_end(struct ctl_wait *w)
     }
     if (w->p) {
         if (w->failed && w->loglevel >= 1)
-            say(w->text, sizeof w->text, "muxclient: master forward request failed");
+            add_line(w->text, sizeof w->text, "muxclient: master forward request failed");
         if (w->out[0])
             peer_send_ctl_out(w->p, w->out);
         w->p->waits--; /* (not before: the client would be closed once CONTROL_OUT left) */
@@ -73,14 +75,14 @@ static void answered(void *arg, const struct rfwd_answer *a)
                  "for listen port %d",
                  a->want_port);
         if (w->loglevel >= 2)
-            say(w->text, sizeof w->text, line);
+            add_line(w->text, sizeof w->text, line);
     } else if (a->want_port == 0) {
         size_t n = strlen(w->out);
         snprintf(w->out + n, sizeof w->out - n, "%d\n", a->bound);
         snprintf(line, sizeof line, "Allocated port %d for remote forward to %s:%d", a->bound,
                  a->shown, a->target_port);
         if (w->loglevel >= 4)
-            say(w->text, sizeof w->text, line);
+            add_line(w->text, sizeof w->text, line);
     }
     if (--w->left == 0)
         wait_end(w);
@@ -114,11 +116,11 @@ static void cancel(struct peer *p, const struct session *s, struct sshconn *c)
             continue;
         failed = 1;
         if (s->cfg->loglevel >= 2)
-            say(text, sizeof text,
+            add_line(text, sizeof text,
                 "mux_client_forward: forwarding request failed: port not forwarded");
     }
     if (failed && s->cfg->loglevel >= 2)
-        say(text, sizeof text, "muxclient: master cancel forward request failed");
+        add_line(text, sizeof text, "muxclient: master cancel forward request failed");
     peer_send_ctl_reply(p, CTLR_OK, text); /* ssh -O cancel exits 0 whatever it says */
 }
 
@@ -168,7 +170,7 @@ void control_resolved(struct peer *p, const struct session *s)
     struct sshconn *found[64];
     int n = pool_find(s->cfg->token, found, 64);
     char text[4096];
-    if (s->ctl_op == CTL_DOCTOR) {
+    if ((s->ctl_op & ~CTL_JSON) == CTL_DOCTOR) {
         int served = doctor_report(s, text, sizeof text);
         peer_send_ctl_reply(p, served ? CTLR_OK : CTLR_NOT_FOUND, text);
     } else if (n == 0 || ctlpath_live_master(s->cfg)) {
@@ -213,14 +215,15 @@ static const char *state_name(const struct sshconn *c)
     return c->draining ? "stopped" : "ready";
 }
 
-/* One direction pair as "cs" or "cs/sc"; an AEAD cipher's MAC (libssh2's INTEGRATED-…) as
- * ssh names it. */
-static void pair_text(const char *cs, const char *sc, int mac, char *out, size_t cap)
+/* A MAC as ssh names it: an AEAD cipher's (libssh2's INTEGRATED-…) is "<implicit>". */
+static const char *mac_name(const char *mac)
 {
-    if (mac && !strncmp(cs, "INTEGRATED", 10))
-        cs = "<implicit>";
-    if (mac && !strncmp(sc, "INTEGRATED", 10))
-        sc = "<implicit>";
+    return strncmp(mac, "INTEGRATED", 10) ? mac : "<implicit>";
+}
+
+/* One direction pair as "cs" or "cs/sc". */
+static void pair_text(const char *cs, const char *sc, char *out, size_t cap)
+{
     snprintf(out, cap, "%s%s%s", cs[0] ? cs : "-", strcmp(cs, sc) ? "/" : "",
              strcmp(cs, sc) ? sc : "");
 }
@@ -228,18 +231,131 @@ static void pair_text(const char *cs, const char *sc, int mac, char *out, size_t
 void control_algs_text(const struct conn_facts *f, char *out, size_t cap)
 {
     char cipher[160], mac[160];
-    pair_text(f->cipher_cs, f->cipher_sc, 0, cipher, sizeof cipher);
-    pair_text(f->mac_cs, f->mac_sc, 1, mac, sizeof mac);
+    pair_text(f->cipher_cs, f->cipher_sc, cipher, sizeof cipher);
+    pair_text(mac_name(f->mac_cs), mac_name(f->mac_sc), mac, sizeof mac);
     snprintf(out, cap, "kex %s, host key %s, cipher %s, MAC %s", f->kex[0] ? f->kex : "-",
              f->hostkey_alg[0] ? f->hostkey_alg : "-", cipher, mac);
 }
 
-/* Every forward: a session's own -L/-D (those FORWARDS sent it: its client binds them),
- * owned by its client's pid, and those a connection holds for -O forward. A heading over the
- * first; bytes written to out (cap bytes). */
-static size_t forwards_list(char *out, size_t cap)
+/* s, or null when it is empty (a method not negotiated yet: the text's "-"). */
+static void str_or_null(struct json *j, const char *key, const char *s)
 {
-    size_t off = 0;
+    json_str(j, key, s[0] ? s : NULL);
+}
+
+void control_algs_json(struct json *j, const char *key, const struct conn_facts *f)
+{
+    json_object(j, key);
+    str_or_null(j, "kex", f->kex);
+    str_or_null(j, "host_key", f->hostkey_alg);
+    str_or_null(j, "cipher_cs", f->cipher_cs);
+    str_or_null(j, "cipher_sc", f->cipher_sc);
+    str_or_null(j, "mac_cs", f->mac_cs[0] ? mac_name(f->mac_cs) : "");
+    str_or_null(j, "mac_sc", f->mac_sc[0] ? mac_name(f->mac_sc) : "");
+    json_close(j);
+}
+
+/* The engine: libssh2's version and its post-quantum key exchanges, as a line of text (the
+ * status's first, doctor's "engine:") or, with j, an object named key. */
+void control_engine(struct json *j, const char *key, char *out, size_t cap)
+{
+    char pq[256];
+    engine_pq_kexes(pq, sizeof pq);
+    if (!j) {
+        snprintf(out, cap, "libssh2 %s, %s%s", engine_version(),
+                 pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
+        return;
+    }
+    json_object(j, key);
+    json_str(j, "name", "libssh2");
+    json_str(j, "version", engine_version());
+    json_str(j, "built_with", engine_built_version());
+    json_array(j, "post_quantum_kex");
+    for (char *k = pq, *e; *k; k = *e ? e + 1 : e) {
+        e = k + strcspn(k, ",");
+        json_strn(j, NULL, k, (size_t)(e - k));
+    }
+    json_close(j);
+    json_close(j);
+}
+
+/* Where the status goes: the text table (text, cap bytes, off used), or with j the JSON
+ * document; each part below fills one from the same values. */
+struct status_out {
+    char *text;
+    size_t cap, off;
+    struct json *j;
+};
+
+/* Append to the text; 0, or -1 (nothing appended) when the line does not fit. */
+static int say(struct status_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(struct status_out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->text + o->off, o->cap - o->off, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->off) {
+        o->text[o->off] = '\0';
+        return -1;
+    }
+    o->off += (size_t)n;
+    return 0;
+}
+
+/* One forward for the status: spec as ssh -G prints it ("L LISTEN TARGET", "D LISTEN"; len
+ * bytes) on the connection to host, owned by a session's client (pid) or by what owner
+ * names (ownerlen bytes, pid 0); the text's heading over the first (*seen still 0). 0, or
+ * -1 when the text is full. */
+static int forward_item(struct status_out *o, int *seen, const char *spec, size_t len,
+                        const char *host, int pid, const char *owner, size_t ownerlen)
+{
+    if (!o->j) {
+        const char *head = *seen ? ""
+                                 : "FORWARD                                      "
+                                   "HOST                         OWNER\n";
+        int rc = pid ? say(o, "%s%-44.*s %-28.28s pid %d\n", head, (int)len, spec, host, pid)
+                     : say(o, "%s%-44.*s %-28.28s %.*s\n", head, (int)len, spec, host,
+                           (int)ownerlen, owner);
+        *seen |= rc == 0;
+        return rc;
+    }
+    /* kind letter, the listen word, the target (the rest, if any) */
+    const char *end = spec + len, *listen = len > 2 ? spec + 2 : end;
+    const char *sp = memchr(listen, ' ', (size_t)(end - listen));
+    const char *kind = len < 2 || spec[1] != ' ' ? NULL
+                       : spec[0] == 'L'          ? "local"
+                       : spec[0] == 'D'          ? "dynamic"
+                       : spec[0] == 'R'          ? "remote"
+                                                 : NULL;
+    json_object(o->j, NULL);
+    if (kind)
+        json_str(o->j, "kind", kind);
+    else
+        json_strn(o->j, "kind", spec, len ? 1 : 0);
+    json_strn(o->j, "listen", listen, (size_t)((sp ? sp : end) - listen));
+    if (sp)
+        json_strn(o->j, "target", sp + 1, (size_t)(end - sp - 1));
+    else
+        json_null(o->j, "target");
+    json_str(o->j, "host", host);
+    if (pid) {
+        json_str(o->j, "owner", "session");
+        json_int(o->j, "pid", pid);
+    } else {
+        json_strn(o->j, "owner", owner, ownerlen);
+        json_null(o->j, "pid");
+    }
+    json_strn(o->j, "spec", spec, len);
+    json_close(o->j);
+    return 0;
+}
+
+/* Every forward: a session's own -L/-D (those FORWARDS sent it: its client binds them),
+ * owned by its client's pid, and those a connection holds for -O forward. */
+static void forwards_list(struct status_out *o)
+{
+    int seen = 0;
     char held[4096];
     for (struct sshconn *c = pool_first(); c; c = c->next) {
         for (const struct session *s = c->sessions; s; s = s->next) {
@@ -247,49 +363,30 @@ static size_t forwards_list(char *out, size_t cap)
             if (s->fwd_state < 1 || !s->cfg || !owner)
                 continue;
             for (const char *l = s->cfg->forwards, *nl; *l && (nl = strchr(l, '\n'));
-                 l = nl + 1) {
-                int n = snprintf(out + off, cap - off, "%s%-44.*s %-28.28s pid %d\n",
-                                 off ? "" : "FORWARD                                      "
-                                            "HOST                         OWNER\n",
-                                 (int)(nl - l), l, c->cfg.hostname, (int)owner->pid);
-                if (n < 0 || (size_t)n >= cap - off)
-                    return off;
-                off += (size_t)n;
-            }
+                 l = nl + 1)
+                if (forward_item(o, &seen, l, (size_t)(nl - l), c->cfg.hostname,
+                                 (int)owner->pid, NULL, 0) < 0)
+                    return;
         }
         pool_fwd_list(c, held, sizeof held);
         for (char *l = held, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1) {
             char *tab = strchr(l, '\t');
-            int n = snprintf(out + off, cap - off, "%s%-44.*s %-28.28s %.*s\n",
-                             off ? "" : "FORWARD                                      "
-                                        "HOST                         OWNER\n",
-                             (int)(tab - l), l, c->cfg.hostname, (int)(nl - tab - 1), tab + 1);
-            if (n < 0 || (size_t)n >= cap - off)
-                return off;
-            off += (size_t)n;
+            if (!tab || tab > nl)
+                tab = nl;
+            if (forward_item(o, &seen, l, (size_t)(tab - l), c->cfg.hostname, 0,
+                             tab < nl ? tab + 1 : "", tab < nl ? (size_t)(nl - tab - 1) : 0) < 0)
+                return;
         }
     }
-    return off;
 }
 
-void control_list(struct peer *p)
+/* One connection's line (or object); -1 when the text is full. */
+static int conn_item(struct status_out *o, const struct sshconn *c, time_t now)
 {
-    char text[16384];
-    size_t off = 0;
-    time_t now = time(NULL);
-    char pq[256];
-    engine_pq_kexes(pq, sizeof pq);
-    int n = snprintf(text, sizeof text, "muxbroker with libssh2 %s, %s%s\n", engine_version(),
-                     pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
-    off = (size_t)n;
-    n = snprintf(text + off, sizeof text - off, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n",
-                 "HOST", "USER", "PORT", "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT",
-                 "IDLE", "ALGORITHMS");
-    off += (size_t)n;
-    int conns = 0;
-    for (struct sshconn *c = pool_first(); c; c = c->next) {
-        char idle[16] = "-", algs[512] = "-";
-        if (c->state == C_READY || c->facts.kex[0])
+    char idle[16] = "-", algs[512] = "-";
+    int facts = c->state == C_READY || c->facts.kex[0];
+    if (!o->j) {
+        if (facts)
             control_algs_text(&c->facts, algs, sizeof algs);
         if (c->kem_given) { /* post-quantum rekeys without a KEM key pair made on the loop */
             size_t l = strlen(algs);
@@ -297,39 +394,154 @@ void control_list(struct peer *p)
         }
         if (c->idle_since)
             snprintf(idle, sizeof idle, "%lds", (long)(now - c->idle_since));
-        n = snprintf(text + off, sizeof text - off,
-                     "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s %s\n", c->cfg.hostname,
-                     c->cfg.user, c->cfg.port, state_name(c), c->nsessions, c->total_sessions,
-                     c->bytes_in, c->bytes_out, idle, algs);
-        if (n < 0 || (size_t)n >= sizeof text - off)
-            break;
-        off += (size_t)n;
-        conns++;
+        return say(o, "%-28.28s %-12.12s %5d %-10s %8d %8lu %12llu %12llu %6s %s\n",
+                   c->cfg.hostname, c->cfg.user, c->cfg.port, state_name(c), c->nsessions,
+                   c->total_sessions, c->bytes_in, c->bytes_out, idle, algs);
     }
-    size_t routes = 0; /* the routed channels, a heading over the first line */
-    for (struct sshconn *c = pool_first(); c; c = c->next)
-        routes += route_status(c, routes == 0, text + off + routes, sizeof text - off - routes);
-    off += routes;
-    off += forwards_list(text + off, sizeof text - off);
-    off += stats_format(text + off, sizeof text - off);
+    json_object(o->j, NULL);
+    json_str(o->j, "host", c->cfg.hostname);
+    json_str(o->j, "user", c->cfg.user);
+    json_int(o->j, "port", c->cfg.port);
+    json_str(o->j, "state", state_name(c));
+    json_int(o->j, "sessions", c->nsessions);
+    json_uint(o->j, "total", c->total_sessions);
+    json_uint(o->j, "bytes_in", c->bytes_in);
+    json_uint(o->j, "bytes_out", c->bytes_out);
+    if (c->idle_since)
+        json_int(o->j, "idle_s", (long long)(now - c->idle_since));
+    else
+        json_null(o->j, "idle_s");
+    if (facts)
+        control_algs_json(o->j, "algorithms", &c->facts);
+    else
+        json_null(o->j, "algorithms");
+    json_uint(o->j, "kem_key_pairs_ahead", c->kem_given);
+    json_close(o->j);
+    return 0;
+}
+
+/* The broker's own figures, taken before the status is written (so the JSON document's
+ * buffer is not counted as heap in use). */
+struct figures {
+    size_t heap, cached; /* bytes */
+    unsigned answers;
+    struct loop_turns lt;
+    double self, children; /* cpu ms */
+};
+
+static void figures(struct figures *f)
+{
     /* What the broker's allocations hold, in every arena: unlike its RSS, this falls back
      * once sessions end, so a leak shows as growth here. */
     struct mallinfo2 mi = mallinfo2();
-    unsigned answers;
-    size_t cached = sshconfig_cache_bytes(&answers);
-    snprintf(text + off, sizeof text - off,
-             "broker pid %d, %d connection%s, %zu KiB of heap in use (%zu KiB of it the ssh -G "
-             "cache, %u answer%s)\n",
-             (int)getpid(), conns, conns == 1 ? "" : "s", (mi.uordblks + mi.hblkhd) / 1024,
-             cached / 1024, answers, answers == 1 ? "" : "s");
-    off += strlen(text + off);
-    struct loop_turns lt = loop_turns();
-    off += (size_t)snprintf(text + off, sizeof text - off,
-                            "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", lt.turns,
-                            lt.max_us / 1000, lt.slow, LOOP_SLOW_US / 1000);
-    if (off < sizeof text) /* every thread's, ended ones too: the kernel's count, to 1 us */
-        snprintf(text + off, sizeof text - off, "cpu: %.1f ms, its ended children %.1f ms\n",
-                 cpu_ms(RUSAGE_SELF), cpu_ms(RUSAGE_CHILDREN));
-    peer_send_ctl_reply(p, CTLR_OK, text);
+    f->heap = mi.uordblks + mi.hblkhd;
+    f->cached = sshconfig_cache_bytes(&f->answers);
+    f->lt = loop_turns();
+    /* every thread's, ended ones too: the kernel's count, to 1 us */
+    f->self = cpu_ms(RUSAGE_SELF);
+    f->children = cpu_ms(RUSAGE_CHILDREN);
+}
+
+/* The status into o: the engine, the connections, routed channels, forwards, the per-host
+ * counters, then the broker's own figures (f). */
+static void status(struct status_out *o, const struct figures *f)
+{
+    struct json *j = o->j;
+    time_t now = time(NULL);
+    char eng[512];
+    if (j) {
+        json_object(j, NULL);
+        json_int(j, "format", 1);
+        control_engine(j, "engine", NULL, 0);
+        json_array(j, "connections");
+    } else {
+        control_engine(NULL, NULL, eng, sizeof eng);
+        say(o, "muxbroker with %s\n", eng);
+        say(o, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n", "HOST", "USER", "PORT",
+            "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
+    }
+    int conns = 0;
+    for (struct sshconn *c = pool_first(); c; c = c->next) {
+        if (conn_item(o, c, now) < 0)
+            break;
+        conns++;
+    }
+    if (j) {
+        json_close(j);
+        json_array(j, "routes");
+    }
+    size_t routes = 0; /* the routed channels, a heading over the first line */
+    for (struct sshconn *c = pool_first(); c; c = c->next)
+        routes += route_status(c, routes == 0, o->text + o->off + routes,
+                               o->cap - o->off - routes, j);
+    o->off += routes;
+    if (j) {
+        json_close(j);
+        json_array(j, "forwards");
+    }
+    forwards_list(o);
+    if (!j) {
+        o->off += stats_format(o->text + o->off, o->cap - o->off);
+        say(o,
+            "broker pid %d, %d connection%s, %zu KiB of heap in use (%zu KiB of it the ssh -G "
+            "cache, %u answer%s)\n",
+            (int)getpid(), conns, conns == 1 ? "" : "s", f->heap / 1024, f->cached / 1024,
+            f->answers, f->answers == 1 ? "" : "s");
+        say(o, "loop: %lu turns, the longest %ld ms, %lu over %d ms\n", f->lt.turns,
+            f->lt.max_us / 1000, f->lt.slow, LOOP_SLOW_US / 1000);
+        say(o, "cpu: %.1f ms, its ended children %.1f ms\n", f->self, f->children);
+        return;
+    }
+    json_close(j);
+    json_array(j, "hosts");
+    stats_json(j);
+    json_close(j);
+    json_object(j, "broker");
+    json_int(j, "pid", (int)getpid());
+    json_int(j, "connections", conns);
+    json_uint(j, "heap_kib", f->heap / 1024);
+    json_uint(j, "ssh_g_cache_kib", f->cached / 1024);
+    json_uint(j, "ssh_g_cache_answers", f->answers);
+    json_object(j, "loop");
+    json_uint(j, "turns", f->lt.turns);
+    json_int(j, "longest_ms", f->lt.max_us / 1000);
+    json_uint(j, "slow", f->lt.slow);
+    json_int(j, "slow_ms", LOOP_SLOW_US / 1000);
+    json_close(j);
+    json_real(j, "cpu_ms", f->self, 1);
+    json_real(j, "children_cpu_ms", f->children, 1);
+    json_close(j);
+    json_close(j);
+}
+
+/* The JSON status's room: what a frame can carry, less its header and the text's length. */
+#define STATUS_JSON_MAX (PROTO_MAX_FRAME - 64)
+
+void control_list(struct peer *p, int json)
+{
+    char text[16384];
+    struct status_out o = {text, sizeof text, 0, NULL};
+    struct json j;
+    struct figures f;
+    figures(&f);
+    char *doc = json ? malloc(STATUS_JSON_MAX) : NULL;
+    if (json && !doc) {
+        peer_send_ctl_reply(p, CTLR_ERROR, "muxbroker: out of memory for the status\n");
+        peer_finish(p);
+        return;
+    }
+    text[0] = '\0';
+    if (doc) {
+        json_init(&j, doc, STATUS_JSON_MAX - 1);
+        o.j = &j;
+    }
+    status(&o, &f);
+    if (doc) {
+        size_t n = json_finish(&j);
+        doc[n] = '\n'; /* a line, as the text's last one */
+        doc[n + 1] = '\0';
+    }
+    peer_send_ctl_reply(p, CTLR_OK, doc ? doc : text);
+    free(doc);
     peer_finish(p);
 }

@@ -354,11 +354,12 @@ static void dispatch(struct peer *p, const uint8_t *body, size_t len)
             violation(p, "CONTROL while a request is running");
             return;
         }
-        if (m.u[0] == CTL_LIST) {
-            control_list(p);
+        if ((m.u[0] & ~CTL_JSON) == CTL_LIST) {
+            control_list(p, (m.u[0] & CTL_JSON) != 0);
             return;
         }
-        if (m.u[0] < CTL_CHECK || m.u[0] > CTL_CANCEL) {
+        /* (doctor with CTL_JSON: control_resolved answers it in JSON) */
+        if ((m.u[0] < CTL_CHECK || m.u[0] > CTL_CANCEL) && m.u[0] != (CTL_DOCTOR | CTL_JSON)) {
             violation(p, "unknown CONTROL operation");
             return;
         }

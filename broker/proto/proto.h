@@ -131,6 +131,9 @@ enum proto_ctl_op {
     CTL_FORWARD = 6,
     CTL_CANCEL = 7
 };
+/* Or'd into CTL_LIST or CTL_DOCTOR: the reply's text is one JSON object, not the table
+ * (`muxrun status --json`, `muxrun doctor --json`; docs/status-json.md). */
+#define CTL_JSON 0x100u
 enum proto_ctl_status { CTLR_OK = 0, CTLR_NOT_FOUND = 1, CTLR_ERROR = 2 };
 
 enum proto_err {

@@ -161,7 +161,7 @@ static int same_route(const struct session *t, const struct session *s)
            !strcmp(t->fwd_host, s->fwd_host);
 }
 
-size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap)
+size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap, struct json *j)
 {
     size_t off = 0;
     for (const struct session *s = c->sessions; s; s = s->next) {
@@ -177,6 +177,14 @@ size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap)
         char dest[300];
         snprintf(dest, sizeof dest, s->route == AF_INET6 ? "[%.256s]:%d" : "%.256s:%d", s->fwd_host,
                  s->fwd_port);
+        if (j) {
+            json_object(j, NULL);
+            json_str(j, "to", dest);
+            json_str(j, "via", c->cfg.hostname);
+            json_int(j, "channels", n);
+            json_close(j);
+            continue;
+        }
         int w = snprintf(out + off, cap - off, "%s%-40.40s %-28.28s %8d\n",
                          off || !heading
                              ? ""

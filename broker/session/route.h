@@ -3,6 +3,7 @@
 #ifndef MUXSHIM_ROUTE_H
 #define MUXSHIM_ROUTE_H
 
+#include "json.h"
 #include "objects.h"
 #include "proto.h"
 
@@ -16,7 +17,8 @@ int route_pair(int family, int *mine, int *theirs);
 int route_connect_to(int family, int from_port, const char *to, int to_port, int *mine);
 /* Lines for the status table: the routed channels open now on c, per destination, the
  * table's heading over the first when heading is nonzero; the length written (a line that
- * does not fit in cap is left out, with those after it). */
-size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap);
+ * does not fit in cap is left out, with those after it). With j: the same as one object
+ * each ("to", "via", "channels") into j's open array instead, and 0. */
+size_t route_status(const struct sshconn *c, int heading, char *out, size_t cap, struct json *j);
 
 #endif

@@ -104,3 +104,24 @@ size_t stats_format(char *out, size_t outlen)
     }
     return off;
 }
+
+void stats_json(struct json *j)
+{
+    for (const struct hoststat *h = hosts; h; h = h->next) {
+        json_object(j, NULL);
+        json_str(j, "host", h->host);
+        json_int(j, "port", h->port);
+        json_str(j, "user", h->user);
+        json_uint(j, "served", h->served);
+        json_uint(j, "handed", h->handed);
+        json_array(j, "reasons");
+        for (int i = 0; i < h->nwhy; i++) {
+            json_object(j, NULL);
+            json_str(j, "reason", h->why[i].text);
+            json_uint(j, "count", h->why[i].n);
+            json_close(j);
+        }
+        json_close(j);
+        json_close(j);
+    }
+}

@@ -19,6 +19,7 @@
 #include "fallback.h"
 #include "forward.h"
 #include "incoming.h"
+#include "json.h"
 #include "proto.h"
 #include "runtime.h"
 #include "x11.h"
@@ -73,8 +74,9 @@ static int broker_socket(int start, int *sock, char *err, size_t errlen)
     return 0;
 }
 
-/* `muxssh --mux-status`: the broker's table of connections. */
-static int mux_status(void)
+/* `muxssh --mux-status [--json]`: the broker's table of connections (json: as one JSON
+ * object, docs/status-json.md). */
+static int mux_status(int json)
 {
     char err[512];
     int sock;
@@ -83,13 +85,18 @@ static int mux_status(void)
         return 1;
     }
     if (sock < 0) {
-        printf("muxshim: no broker running\n");
+        if (json) /* the document's lists, empty, and no broker nor engine */
+            printf("{\"format\":1,\"engine\":null,\"connections\":[],\"routes\":[],"
+                   "\"forwards\":[],\"hosts\":[],\"broker\":null}\n");
+        else
+            printf("muxshim: no broker running\n");
         return 0;
     }
     char *none[] = {NULL};
     struct proto_msg m;
     uint8_t *body = NULL;
-    if (client_control(sock, CTL_LIST, "", "", none, "", none, err, sizeof err) < 0 ||
+    if (client_control(sock, CTL_LIST | (json ? CTL_JSON : 0), "", "", none, "", none, err,
+                       sizeof err) < 0 ||
         client_recv(sock, &m, &body, err, sizeof err) <= 0 || m.type != MSG_CONTROL_REPLY) {
         fprintf(stderr, "muxssh: %s\n", err[0] ? err : "no answer from the broker");
         free(body);
@@ -100,35 +107,52 @@ static int mux_status(void)
     return 0;
 }
 
-/* `muxssh --mux-doctor [ssh options] DEST`: would the session be served, and how (the
- * broker resolves it as it would a session)? Exit 0 if served, 1 if handed to ssh. */
-static int mux_doctor(struct front *f)
+/* doctor's answer when muxssh knows it alone: handed to ssh for why, as a line or (json) as
+ * the JSON object's few fields that it knows (docs/status-json.md). Returns 1. */
+static int handed_to_ssh(const struct front *f, int json, const char *why)
+{
+    if (!json) {
+        printf("served by the broker: no, handed to ssh: %s\n", why);
+        return 1;
+    }
+    char doc[8192];
+    struct json j;
+    json_init(&j, doc, sizeof doc);
+    json_object(&j, NULL);
+    json_int(&j, "format", 1);
+    json_str(&j, "destination", f->parsed ? f->args.dest : NULL);
+    json_bool(&j, "served", 0);
+    json_str(&j, "reason", why);
+    json_null(&j, "connection");
+    json_finish(&j);
+    printf("%s\n", doc);
+    return 1;
+}
+
+/* `muxssh --mux-doctor [--json] [ssh options] DEST`: would the session be served, and how
+ * (the broker resolves it as it would a session)? Exit 0 if served, 1 if handed to ssh. */
+static int mux_doctor(struct front *f, int json)
 {
     char err[512] = "", why[600];
     int sock;
-    if (!f->parsed || !f->args.dest) {
-        printf("served by the broker: no, handed to ssh: %s\n",
-               f->parsed ? "no destination" : "ssh's own command-line error");
-        return 1;
-    }
+    if (!f->parsed || !f->args.dest)
+        return handed_to_ssh(f, json, f->parsed ? "no destination" : "ssh's own command-line error");
     const char *u = f->args.unsupported ? f->args.unsupported : f->args.fork_bg ? "-f" : NULL;
     if (u) {
-        printf("served by the broker: no, handed to ssh: %s (muxssh does not serve it)\n", u);
-        return 1;
+        snprintf(why, sizeof why, "%s (muxssh does not serve it)", u);
+        return handed_to_ssh(f, json, why);
     }
-    if (broker_socket(1, &sock, err, sizeof err) < 0 || sock < 0) {
-        printf("served by the broker: no, handed to ssh: %s\n", err);
-        return 1;
-    }
+    if (broker_socket(1, &sock, err, sizeof err) < 0 || sock < 0)
+        return handed_to_ssh(f, json, err);
     struct proto_msg m;
     uint8_t *body = NULL;
     int rc = 1;
     if (!getcwd(f->cwd, sizeof f->cwd))
         snprintf(f->cwd, sizeof f->cwd, "/");
-    if (client_control(sock, CTL_DOCTOR, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ,
-                       err, sizeof err) < 0 ||
+    if (client_control(sock, CTL_DOCTOR | (json ? CTL_JSON : 0), f->real_ssh, f->cwd,
+                       f->args.opts, f->args.dest, environ, err, sizeof err) < 0 ||
         client_recv(sock, &m, &body, err, sizeof err) <= 0) {
-        printf("served by the broker: no, handed to ssh: %s\n", err[0] ? err : "no answer");
+        handed_to_ssh(f, json, err[0] ? err : "no answer");
     } else if (m.type == MSG_CONTROL_REPLY) {
         fwrite(m.s[0].p, 1, m.s[0].n, stdout);
         rc = m.u[0] == CTLR_OK ? 0 : 1;
@@ -136,7 +160,7 @@ static int mux_doctor(struct front *f)
         /* ERROR: the broker would hand it over (ssh -G failed, for one) */
         snprintf(why, sizeof why, "%.*s", (int)(m.type == MSG_ERROR ? m.s[0].n : 0),
                  m.type == MSG_ERROR ? m.s[0].p : "");
-        printf("served by the broker: no, handed to ssh: %s\n", why[0] ? why : "refused");
+        handed_to_ssh(f, json, why[0] ? why : "refused");
     }
     free(body);
     close(sock);
@@ -519,8 +543,9 @@ int main(int argc, char **argv)
     static struct front f;
     char err[512];
     f.argv = argv;
-    if (argc == 2 && !strcmp(argv[1], "--mux-status"))
-        return mux_status();
+    if ((argc == 2 || (argc == 3 && !strcmp(argv[2], "--json"))) &&
+        !strcmp(argv[1], "--mux-status"))
+        return mux_status(argc == 3);
     if (argc == 2 && !strcmp(argv[1], "--mux-start"))
         return mux_start();
     if (fallback_real_ssh(f.real_ssh, sizeof f.real_ssh) < 0) {
@@ -528,15 +553,17 @@ int main(int argc, char **argv)
         return 255;
     }
     int doctor = argc >= 2 && !strcmp(argv[1], "--mux-doctor");
+    int json = doctor && argc >= 3 && !strcmp(argv[2], "--json");
+    int skip = doctor + json; /* (the last skipped word stands for ssh's argv[0]) */
     /* -P is a flag to ssh 9.2 and takes a tag in later versions: only then ask which. */
-    int pr = ssh_args_parse_as(argc - doctor, argv + doctor, SSH_DIALECT_UNKNOWN, &f.args, err,
+    int pr = ssh_args_parse_as(argc - skip, argv + skip, SSH_DIALECT_UNKNOWN, &f.args, err,
                                sizeof err);
     if (pr == -2)
-        pr = ssh_args_parse_as(argc - doctor, argv + doctor, fallback_dialect(f.real_ssh),
-                               &f.args, err, sizeof err);
+        pr = ssh_args_parse_as(argc - skip, argv + skip, fallback_dialect(f.real_ssh), &f.args,
+                               err, sizeof err);
     f.parsed = pr == 0;
     if (doctor)
-        return mux_doctor(&f);
+        return mux_doctor(&f, json);
     if (runtime_dir(f.dir, sizeof f.dir, 1, err, sizeof err) < 0) {
         fprintf(stderr, "muxssh: %s\n", err);
         return run_real(&f);

@@ -289,6 +289,39 @@ dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
 expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
+# json_check NAME KIND DIR ARGS [CHECKS...]: `muxrun KIND --json ARGS` and `muxrun KIND ARGS`
+# (ARGS as shell words) as the account, with the broker of runtime directory DIR: the same
+# exit code, one JSON object whose fields rebuild the text's lines, and CHECKS
+# (tests/e2e/status_json.py: REASON=COUNT and conn:HOST:PORT:STATE for status, FIELD=VALUE
+# for doctor).
+json_check() {
+    local name=$1 kind=$2 dir=$3 args=$4 rj rt why
+    shift 4
+    as_u env MUXSHIM_DIR="$dir" bash -c "cd / && $ROOT/scripts/muxrun $kind --json $args" \
+        >"$T/j.json" 2>"$T/j.err"
+    rj=$?
+    as_u env MUXSHIM_DIR="$dir" bash -c "cd / && $ROOT/scripts/muxrun $kind $args" \
+        >"$T/j.txt" 2>>"$T/j.err"
+    rt=$?
+    if [ "$rj" != "$rt" ] || [ -s "$T/j.err" ]; then
+        notok "$name" "exit $rj with --json, $rt without; stderr: $(head -c 300 "$T/j.err")"
+    elif why=$(python3 "$ROOT/tests/e2e/status_json.py" "$kind" "$T/j.json" "$T/j.txt" "$@"); then
+        ok "$name ($why)"
+    else
+        notok "$name" "$why; json: $(head -c 600 "$T/j.json")"
+    fi
+}
+json_check "status-json" status "$MUXSHIM_DIR" "" "conn:127.0.0.1:$SSHD_PORT:ready"
+json_check "doctor-json-served" doctor "$MUXSHIM_DIR" "mux-test" served=True connection.kind=open \
+    connection.index=1 host=127.0.0.1 "port=$SSHD_PORT"
+# Names and reasons with a backslash, UTF-8 and a quote: from the broker (the resolved
+# HostName and User, a hand-over it decides; ssh -G's error) and from muxssh alone (-w).
+json_check "doctor-json-escapes" doctor "$MUXSHIM_DIR" "-o 'HostName=we\\ird' -o 'User=bä\\x' -o Tunnel=yes mux-test" \
+    served=False reason=Tunnel 'host=we\ird' "user=bä\\x"
+json_check "doctor-json-ssh-G-error" doctor "$MUXSHIM_DIR" "-o 'Ciphers=a\\\"b' mux-test" served=False \
+    "reason=command-line line 0: Bad SSH2 cipher spec 'a\"b'."
+json_check "doctor-json-muxssh" doctor "$MUXSHIM_DIR" "-w any mux-test" served=False \
+    "reason=-w (muxssh does not serve it)" destination=mux-test
 # systemd's user units: systemd-analyze accepts them, and socket activation works as
 # muxbroker.socket sets it up, at its ListenStream path under XDG_RUNTIME_DIR (%t), which
 # must be the clients' default runtime directory. systemd-socket-activate listens there as
@@ -416,6 +449,10 @@ handcase changed-host-key "host key for [127.0.0.1]:$SSHD_PORT has changed" "-o 
 handcase known-hosts-command "KnownHostsCommand failed" "-o UserKnownHostsFile=/dev/null -o KnownHostsCommand=/bin/false"
 handcase login-failed "no usable credentials" "-o IdentitiesOnly=yes -i $T/stranger"
 handcase logfile-unopenable "-E file cannot be opened" "-E /nonexistent/ssh.log"
+# The counters as JSON: each host's line rebuilt from it is the text's, with the reasons
+# counted above (three hand-overs each).
+json_check "status-json-handovers" status "$HO" "" -w=3 -M=3 "-E file cannot be opened=3" \
+    "conn:127.0.0.1:$SSHD_PORT:ready"
 
 # A second hand-over to the same host with other settings gets what it asked for, as from
 # plain ssh, after a first one (a Unix-socket -R) whose OpenSSH master would have served
