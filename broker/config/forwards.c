@@ -31,8 +31,7 @@ int sshconfig_add_rforward(struct hostcfg *c, const char *v)
 static int local_to_path(const char *all, const char *listen, size_t len)
 {
     for (const char *l = all; *l; l = strchr(l, '\n') + 1) {
-        if (l[0] == 'L' && !strncmp(l + 2, listen, len) && l[2 + len] == ' ' &&
-            l[3 + len] == '/')
+        if (l[0] == 'L' && !strncmp(l + 2, listen, len) && l[2 + len] == ' ' && l[3 + len] == '/')
             return 1;
     }
     return 0;

@@ -17,24 +17,24 @@ enum hc_session { HC_SESSION_DEFAULT = 0, HC_SESSION_NONE, HC_SESSION_SUBSYSTEM 
  * opens: `~` expanded from the passwd entry, and a relative one joined to the client's
  * working directory, where ssh would have opened it (so two sessions compare the files
  * themselves, wherever each ran). The lists (identity, certificate and
- * known_hosts files, SendEnv, SetEnv) are heap arrays of exactly their count, so that a session holds
- * the entries it has, not room for the most ssh allows: hostcfg_clear or hostcfg_free
+ * known_hosts files, SendEnv, SetEnv) are heap arrays of exactly their count, so that a session
+ * holds the entries it has, not room for the most ssh allows: hostcfg_clear or hostcfg_free
  * releases them, hostcfg_copy copies them. A struct that holds none is all zeros. */
 struct hostcfg {
-    char host[HC_STR];         /* "host": the name given on the command line */
-    char hostname[HC_STR];     /* "hostname" */
-    char user[HC_STR];         /* "user" */
-    int port;                  /* "port" */
-    char hostkeyalias[HC_STR]; /* "hostkeyalias", "" if none */
-    char proxyjump[HC_STR];    /* "proxyjump", "" if none */
-    char proxycommand[HC_STR]; /* "proxycommand", "" if none */
-    char bindaddress[HC_STR];  /* "bindaddress", "" if none */
+    char host[HC_STR];          /* "host": the name given on the command line */
+    char hostname[HC_STR];      /* "hostname" */
+    char user[HC_STR];          /* "user" */
+    int port;                   /* "port" */
+    char hostkeyalias[HC_STR];  /* "hostkeyalias", "" if none */
+    char proxyjump[HC_STR];     /* "proxyjump", "" if none */
+    char proxycommand[HC_STR];  /* "proxycommand", "" if none */
+    char bindaddress[HC_STR];   /* "bindaddress", "" if none */
     char bindinterface[HC_STR]; /* "bindinterface" (used when bindaddress is ""), "" if none */
-    int addressfamily;         /* AF_UNSPEC, AF_INET or AF_INET6 */
-    int connecttimeout;        /* seconds, -1 when "none" */
-    int serveraliveinterval;   /* seconds, 0 = off */
+    int addressfamily;          /* AF_UNSPEC, AF_INET or AF_INET6 */
+    int connecttimeout;         /* seconds, -1 when "none" */
+    int serveraliveinterval;    /* seconds, 0 = off */
     int serveralivecountmax;
-    int controlpersist; /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
+    int controlpersist;           /* seconds; 0 = forever ("yes"); -1 = "no"/not set */
     char (*identityfile)[HC_STR]; /* at most HC_MAX_FILES */
     int n_identityfile;
     int identityfile_shown[HC_MAX_FILES]; /* where in identityfile[i] the name ssh shows
@@ -73,8 +73,8 @@ struct hostcfg {
     enum hc_session sessiontype;
     int stdinnull;
     int forkafterauthentication;
-    int escapechar;                /* byte, or -1 for "none" */
-    int loglevel;                  /* 0 QUIET, 1 FATAL, 2 ERROR, 3 INFO, 4 VERBOSE, 5.. DEBUG1.. */
+    int escapechar;          /* byte, or -1 for "none" */
+    int loglevel;            /* 0 QUIET, 1 FATAL, 2 ERROR, 3 INFO, 4 VERBOSE, 5.. DEBUG1.. */
     char (*sendenv)[HC_STR]; /* patterns; a leading '-' removes, as in OpenSSH (HC_MAX_ENV) */
     int n_sendenv;
     char (*setenv)[HC_STR]; /* NAME=VALUE (at most HC_MAX_ENV) */
@@ -108,11 +108,11 @@ struct hostcfg {
      * 0 = none) and XAuthLocation, as ssh -G prints them (x11fwd.c) */
     int forwardx11, forwardx11trusted, forwardx11timeout;
     char xauthlocation[HC_STR];
-    char unsupported[128];    /* "" or the first setting muxshim cannot serve, e.g.
-                                 "LocalForward", "ProxyCommand" */
-    char token[65];           /* hex SHA-256 of the authority (see token_compute) */
-    char warnings[1024];      /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
-                                 file … not accessible"): the real ssh would print it too */
+    char unsupported[128]; /* "" or the first setting muxshim cannot serve, e.g.
+                              "LocalForward", "ProxyCommand" */
+    char token[65];        /* hex SHA-256 of the authority (see token_compute) */
+    char warnings[1024];   /* what `ssh -G` printed on stderr (e.g. "Warning: Identity
+                              file … not accessible"): the real ssh would print it too */
 };
 
 /* Append v to one of a hostcfg's lists (*list of *n entries), unless it holds max already.

@@ -279,7 +279,9 @@ static int session_offers(const struct conn_facts *f, const struct hostcfg *cfg,
             break;
         case OFFER_FILE:
             if (af->have[x])
-                o[n++] = (struct offer){.id = af->ids[x], .known = 1, .path = cfg->identityfile[x],
+                o[n++] = (struct offer){.id = af->ids[x],
+                                        .known = 1,
+                                        .path = cfg->identityfile[x],
                                         .early = items[i].agent >= 0};
             else if (af->exists[x])
                 o[n++] = (struct offer){.path = cfg->identityfile[x]};
@@ -306,8 +308,9 @@ static int login_ok(const struct conn_facts *f, const struct hostcfg *cfg,
      * token holds is known only to a login, so a session of a provider shares a connection
      * its token or an earlier key logged in. */
     if (f->pkcs11[0] && strcmp(f->pkcs11, cfg->pkcs11provider) != 0) {
-        snprintf(why, whylen, "a PKCS#11 token's key logged it in, and the session has "
-                              "another PKCS11Provider");
+        snprintf(why, whylen,
+                 "a PKCS#11 token's key logged it in, and the session has "
+                 "another PKCS11Provider");
         return 0;
     }
     struct offer o[CF_MAX_KEYS + 3 * HC_MAX_FILES];

@@ -10,15 +10,15 @@
 /* What a session's sharing decision needs from files, read by its resolve job (a worker),
  * so that conn_accepts compares in memory on the loop. */
 struct accept_files {
-    char *known;                    /* the lines of its known_hosts files naming the host */
-    struct keyid ids[HC_MAX_FILES]; /* each IdentityFile's public key (ids[i] of file i) ... */
-    int have[HC_MAX_FILES];         /* ... when it could be read; ... */
-    int exists[HC_MAX_FILES];       /* ... whether the file exists */
+    char *known;                       /* the lines of its known_hosts files naming the host */
+    struct keyid ids[HC_MAX_FILES];    /* each IdentityFile's public key (ids[i] of file i) ... */
+    int have[HC_MAX_FILES];            /* ... when it could be read; ... */
+    int exists[HC_MAX_FILES];          /* ... whether the file exists */
     struct keyid beside[HC_MAX_FILES]; /* the certificate beside identity file i ... */
     int beside_have[HC_MAX_FILES];     /* ... when it holds one */
     struct keyid certs[HC_MAX_FILES];  /* each CertificateFile's certificate ... */
     int cert_have[HC_MAX_FILES];       /* ... when it holds one */
-    int kh_writable;                /* a key can be added to the first UserKnownHostsFile */
+    int kh_writable;                   /* a key can be added to the first UserKnownHostsFile */
 };
 
 /* Read them for cfg (blocking: a worker's). NULL when out of memory. */
@@ -34,11 +34,11 @@ void accept_files_free(struct accept_files *a);
  * logged it in, or the key that did is the one the session would log in with: the first of its
  * certificates, agent's keys (the same agent only) and identity files, in ssh's order
  * (offer.h), that the server did not refuse (a certificate is a key of its own: another
- * certificate of the same key never shares); (c) its negotiated kex, host key algorithm, ciphers and MACs are in cfg's lists; (d) its
- * peer's address family satisfies AddressFamily; (e) it forwards the agent the session would
- * forward (accept_fwd_agent), or none when the session forwards none. Else 0 with a one-line
- * reason in why. af is what accept_files_read read for cfg (NULL: 0); reads no file, but
- * connects to the agent for (e). Loop only. */
+ * certificate of the same key never shares); (c) its negotiated kex, host key algorithm, ciphers
+ * and MACs are in cfg's lists; (d) its peer's address family satisfies AddressFamily; (e) it
+ * forwards the agent the session would forward (accept_fwd_agent), or none when the session
+ * forwards none. Else 0 with a one-line reason in why. af is what accept_files_read read for cfg
+ * (NULL: 0); reads no file, but connects to the agent for (e). Loop only. */
 int conn_accepts(const struct conn_facts *f, const struct hostcfg *cfg,
                  const struct accept_files *af, char *const *env, int *learn, char *why,
                  size_t whylen);

@@ -257,8 +257,7 @@ int auth_run(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_so
         return -5;
     }
     if (ui.cert_old) {
-        snprintf(err, errlen, "user certificate: libssh2 %s cannot sign it",
-                 libssh2_version(0));
+        snprintf(err, errlen, "user certificate: libssh2 %s cannot sign it", libssh2_version(0));
         return -3;
     }
     if (ui.asked || (ui.cert_refused && !ui.skipped)) {

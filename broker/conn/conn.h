@@ -52,11 +52,11 @@ struct conn_facts {
     unsigned char hostkey[CF_BLOB_MAX]; /* the server's host key, SSH wire form */
     size_t hostkey_len;
     enum conn_login login;
-    struct keyid login_key;               /* LOGIN_KEY: the key that logged in */
-    int login_by_agent;                   /* LOGIN_KEY: it came from the agent */
-    char pkcs11[HC_STR]; /* LOGIN_KEY from a token: the PKCS11Provider that holds it ("") */
-    char login_file[HC_STR];              /* LOGIN_FILE: the identity file's path */
-    char agent[256];                      /* the agent socket auth asked ("" none) ... */
+    struct keyid login_key;  /* LOGIN_KEY: the key that logged in */
+    int login_by_agent;      /* LOGIN_KEY: it came from the agent */
+    char pkcs11[HC_STR];     /* LOGIN_KEY from a token: the PKCS11Provider that holds it ("") */
+    char login_file[HC_STR]; /* LOGIN_FILE: the identity file's path */
+    char agent[256];         /* the agent socket auth asked ("" none) ... */
     struct keyid agent_keys[CF_MAX_KEYS]; /* ... and the keys it listed, in its order */
     int n_agent_keys;
     char fwd_agent[256]; /* the agent socket its sessions forward ("" none: accept_fwd_agent) */
@@ -72,7 +72,7 @@ struct conn_facts {
     int by_dns;            /* let in by a DNSSEC-validated SSHFP match (VerifyHostKeyDNS yes) */
     char banner[4096];     /* the server's auth banner as ssh prints it ("" none; engine.h) */
     int banner_said;       /* ... already shown to the client asked during the login */
-    int kex_said; /* engine_kex_words shown to that client after the key exchange */
+    int kex_said;          /* engine_kex_words shown to that client after the key exchange */
 };
 
 /* The id of a public key blob. */

@@ -41,7 +41,7 @@ int p11_login(struct p11 *t, int i, const struct conn_prompter *pr, int loglevel
 /* What p11_sign_cb signs with. */
 struct p11_sign {
     struct p11 *t;
-    int key; /* index of the key */
+    int key;  /* index of the key */
     int sha1; /* set when libssh2 offered ssh-rsa (SHA-1): refused, nothing signed */
 };
 /* libssh2's sign callback (libssh2_userauth_publickey); *abstract points to a struct

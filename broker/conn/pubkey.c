@@ -259,8 +259,8 @@ static int try_file(LIBSSH2_SESSION *s, const struct hostcfg *cfg, int i, struct
         rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text, len,
                            NULL, 0, ui, &refused);
     else
-        rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0,
-                                                   text, len, NULL);
+        rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), NULL, 0, text,
+                                                   len, NULL);
     if (rc != 0 && auth_broke(s, ui, 1)) {
         explicit_bzero(text, len);
         free(text);
@@ -268,7 +268,8 @@ static int try_file(LIBSSH2_SESSION *s, const struct hostcfg *cfg, int i, struct
     }
     if (rc != 0 && rsa_sha1_only() && key_is_rsa(cfg->identityfile[i], text))
         ui->rsa_refused = 1;
-    if (rc != 0 && (!refused || libssh2_session_last_errno(s) != LIBSSH2_ERROR_AUTHENTICATION_FAILED))
+    if (rc != 0 &&
+        (!refused || libssh2_session_last_errno(s) != LIBSSH2_ERROR_AUTHENTICATION_FAILED))
         ui->skipped = 1;
     record_file(ui->facts, cfg->identityfile[i], text, rc == 0, rc != 0 && refused);
     explicit_bzero(text, len);
@@ -337,11 +338,11 @@ static int cert_by_file(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const uns
     char *text = keyfile_read(cfg->identityfile[i], &len), *pub = keyfile_read(certpath, &plen);
     int rc = -1, refused = 0;
     if (text && pub && keyfile_encrypted(text, len))
-        rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text, len,
-                           pub, 1, ui, &refused);
+        rc = try_encrypted(s, cfg, cfg->identityfile[i], cfg->identityfile_shown[i], text, len, pub,
+                           1, ui, &refused);
     else if (text && pub)
-        rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), pub, plen,
-                                                   text, len, NULL);
+        rc = libssh2_userauth_publickey_frommemory(s, cfg->user, strlen(cfg->user), pub, plen, text,
+                                                   len, NULL);
     if (text)
         explicit_bzero(text, len);
     free(text);
@@ -374,7 +375,8 @@ static int try_cert_file(LIBSSH2_SESSION *s, const struct hostcfg *cfg, struct p
     else
         snprintf(path, sizeof path, "%s", cfg->certificatefile[i]);
     for (int f = 0; pl > 0 && f < cfg->n_identityfile && f < HC_MAX_FILES; f++)
-        if (p->have[0][f] && p->len[0][f] == (size_t)pl && !memcmp(p->blob[0][f], plain, (size_t)pl))
+        if (p->have[0][f] && p->len[0][f] == (size_t)pl &&
+            !memcmp(p->blob[0][f], plain, (size_t)pl))
             return cert_by_file(s, cfg, cert, n, path, f, ui);
     if (kind == 1 && !p->have[0][i])
         return cert_by_file(s, cfg, cert, n, path, i, ui);
@@ -486,8 +488,8 @@ int pubkey_try(LIBSSH2_SESSION *s, const struct hostcfg *cfg, const char *agent_
     };
     int n = offer_order(&k, items, PK_AGENT_MAX + 3 * HC_MAX_FILES), tp = 0;
     /* The token's keys go before the identity files that no agent signs. */
-    while (tp < n && (items[tp].agent >= 0 || items[tp].src == OFFER_AGENT ||
-                      items[tp].src == OFFER_CERT))
+    while (tp < n &&
+           (items[tp].agent >= 0 || items[tp].src == OFFER_AGENT || items[tp].src == OFFER_CERT))
         tp++;
     for (int i = 0; i <= n && rc != 0 && !ui->broken && !ui->cert_old; i++) {
         if (i == tp)

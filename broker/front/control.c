@@ -27,8 +27,8 @@
 /* An -O forward whose remote forwards wait for the server's answers (rfwd_held_add): its
  * client's reply goes once all came, as a master's mux_client_forward reads each in turn. */
 struct ctl_wait {
-    struct peer *p;  /* NULL once the client left */
-    int left;        /* answers still to come (and 1 while they are being asked) */
+    struct peer *p; /* NULL once the client left */
+    int left;       /* answers still to come (and 1 while they are being asked) */
     int failed;
     int loglevel;
     char out[1024];  /* ssh -O forward's stdout: each port the server allocated */
@@ -117,7 +117,7 @@ static void cancel(struct peer *p, const struct session *s, struct sshconn *c)
         failed = 1;
         if (s->cfg->loglevel >= 2)
             add_line(text, sizeof text,
-                "mux_client_forward: forwarding request failed: port not forwarded");
+                     "mux_client_forward: forwarding request failed: port not forwarded");
     }
     if (failed && s->cfg->loglevel >= 2)
         add_line(text, sizeof text, "muxclient: master cancel forward request failed");
@@ -362,10 +362,9 @@ static void forwards_list(struct status_out *o)
             const struct peer *owner = session_client(s);
             if (s->fwd_state < 1 || !s->cfg || !owner)
                 continue;
-            for (const char *l = s->cfg->forwards, *nl; *l && (nl = strchr(l, '\n'));
-                 l = nl + 1)
-                if (forward_item(o, &seen, l, (size_t)(nl - l), c->cfg.hostname,
-                                 (int)owner->pid, NULL, 0) < 0)
+            for (const char *l = s->cfg->forwards, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1)
+                if (forward_item(o, &seen, l, (size_t)(nl - l), c->cfg.hostname, (int)owner->pid,
+                                 NULL, 0) < 0)
                     return;
         }
         pool_fwd_list(c, held, sizeof held);
@@ -457,8 +456,8 @@ static void status(struct status_out *o, const struct figures *f)
     } else {
         control_engine(NULL, NULL, eng, sizeof eng);
         say(o, "muxbroker with %s\n", eng);
-        say(o, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n", "HOST", "USER", "PORT",
-            "STATE", "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
+        say(o, "%-28s %-12s %5s %-10s %8s %8s %12s %12s %6s %s\n", "HOST", "USER", "PORT", "STATE",
+            "SESSIONS", "TOTAL", "BYTES_IN", "BYTES_OUT", "IDLE", "ALGORITHMS");
     }
     int conns = 0;
     for (struct sshconn *c = pool_first(); c; c = c->next) {
@@ -472,8 +471,8 @@ static void status(struct status_out *o, const struct figures *f)
     }
     size_t routes = 0; /* the routed channels, a heading over the first line */
     for (struct sshconn *c = pool_first(); c; c = c->next)
-        routes += route_status(c, routes == 0, o->text + o->off + routes,
-                               o->cap - o->off - routes, j);
+        routes +=
+            route_status(c, routes == 0, o->text + o->off + routes, o->cap - o->off - routes, j);
     o->off += routes;
     if (j) {
         json_close(j);

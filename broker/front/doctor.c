@@ -35,9 +35,10 @@ static void route(struct out *o, struct json *j, const struct hostcfg *c)
     const char *via = c->proxyjump[0] ? c->proxyjump : c->proxycommand;
     if (j) {
         json_object(j, "route");
-        json_str(j, "kind", c->proxyjump[0]      ? "proxyjump"
-                            : c->proxycommand[0] ? "proxycommand"
-                                                 : "direct");
+        json_str(j, "kind",
+                 c->proxyjump[0]      ? "proxyjump"
+                 : c->proxycommand[0] ? "proxycommand"
+                                      : "direct");
         json_str(j, "via", kind ? via : NULL);
         json_str(j, "bind_address", !kind && c->bindaddress[0] ? c->bindaddress : NULL);
         json_str(j, "bind_interface",

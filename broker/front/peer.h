@@ -23,7 +23,7 @@ struct peer {
     struct job *prompt_job; /* the job whose question this client is answering (prompt.c) */
     uint32_t prompt_id;     /* ... and the PROMPT frame it was asked in */
     struct session *sess;
-    int waits;              /* answers it waits for (an -O forward -R's): kept open until then */
+    int waits; /* answers it waits for (an -O forward -R's): kept open until then */
     struct peer *next;
 };
 

@@ -21,9 +21,9 @@
 #include "socksparse.h"
 #include "sshconfig.h"
 
-#define HELD_FDS 16      /* listening sockets of one forward at most */
-#define PENDING_MAX 64   /* SOCKS requests being read, per forward */
-#define PORT_PATH (-2)   /* ssh's PORT_STREAMLOCAL: the target is a path on the server */
+#define HELD_FDS 16    /* listening sockets of one forward at most */
+#define PENDING_MAX 64 /* SOCKS requests being read, per forward */
+#define PORT_PATH (-2) /* ssh's PORT_STREAMLOCAL: the target is a path on the server */
 
 /* A dynamic forward's connection whose SOCKS request is not whole yet. */
 struct fwd_pending {
@@ -139,8 +139,9 @@ int pool_fwd_add(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, 
         struct pool_fwd *f = bind_one(line, cfg, cwd);
         if (!f) {
             if (cfg->loglevel >= 2)
-                append(msg, cap, "mux_client_forward: forwarding request failed: Port forwarding "
-                                 "failed");
+                append(msg, cap,
+                       "mux_client_forward: forwarding request failed: Port forwarding "
+                       "failed");
             failed = 1;
             continue;
         }
@@ -165,8 +166,9 @@ int pool_fwd_cancel(struct sshconn *c, const struct hostcfg *cfg, const char *cw
         struct pool_fwd **pp = find(c, line);
         if (!pp) {
             if (cfg->loglevel >= 2)
-                append(msg, cap, "mux_client_forward: forwarding request failed: port not "
-                                 "forwarded");
+                append(msg, cap,
+                       "mux_client_forward: forwarding request failed: port not "
+                       "forwarded");
             failed = 1;
             continue;
         }
@@ -226,8 +228,8 @@ static int read_socks(struct sshconn *c, struct pool_fwd *f, struct fwd_pending 
                 continue;
         }
         if (step == SOCKS_REQUEST) {
-            to_channel(c, f, p->fd, p->req.host, p->req.port, p->req.version,
-                       p->buf + p->req.used, p->len - p->req.used);
+            to_channel(c, f, p->fd, p->req.host, p->req.port, p->req.version, p->buf + p->req.used,
+                       p->len - p->req.used);
             return 1;
         }
         if (step == SOCKS_BAD || p->len == sizeof p->buf) {

@@ -18,7 +18,7 @@ int pool_fwd_add(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, 
  * prints for each it does not hold (the last line is the caller's); 0, or -1 when one was not
  * held (ssh -O cancel's exit status is 0 all the same). */
 int pool_fwd_cancel(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, char *msg,
-                     size_t cap);
+                    size_t cap);
 /* The i-th fd of c's held forwards to poll (listeners, SOCKS requests being read) and its
  * events; -1 past the last. */
 int pool_fwd_pollfd(const struct sshconn *c, int i, short *events);

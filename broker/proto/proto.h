@@ -17,52 +17,52 @@
 #define PROTO_HDR 4u
 
 enum proto_type {
-    MSG_HELLO = 1,          /* u32 version, u32 pid, u32 flags (HELLO_*) */
-    MSG_OPEN = 2,           /* str real_ssh, str cwd, strlist opts, str dest, str command,
-                               strlist env, u32 flags (OPEN_*); + 3 fds */
-    MSG_PROMPT = 3,         /* u32 id, u32 echo, str text */
-    MSG_PROMPT_REPLY = 4,   /* u32 id, u32 ok, str answer */
-    MSG_MESSAGE = 5,        /* str text: a line for the client's stderr */
-    MSG_WINDOW_CHANGE = 6,  /* u32 cols, u32 rows, u32 xpixel, u32 ypixel */
-    MSG_SIGNAL = 7,         /* str name (without "SIG") */
-    MSG_EXIT = 8,           /* u32 kind (EXIT_*), u32 code, str message */
-    MSG_CONTROL = 9,        /* u32 op (CTL_*), str real_ssh, str cwd, strlist opts, str dest,
-                               strlist env */
-    MSG_CONTROL_REPLY = 10, /* u32 status (CTLR_*), str text */
-    MSG_ERROR = 11,         /* u32 code (ERR_*), str message */
-    MSG_STARTED = 12,       /* u32 flags (STARTED_*): the request that runs the command goes
-                               out next */
-    MSG_ROUTE = 13,         /* str real_ssh, str cwd, str via, str host, u32 port, u32 family,
-                               strlist env, strlist opts, u32 from_port, str to_addr,
-                               u32 to_port: the shim's connect() to host:port through via
-                               (resolved with ssh -G opts via); from_port nonzero: connect
-                               the channel's end from loopback port from_port to the
-                               program's socket at to_addr:to_port (a non-blocking connect) */
-    MSG_ROUTE_REPLY = 14,   /* u32 errno (0: connected; + 1 fd, the program's end of a
-                               loopback TCP pair carried by the channel, unless from_port) */
-    MSG_HANDED = 15,        /* str real_ssh, str cwd, strlist opts, str dest, str reason,
-                               strlist env: muxssh ran the real ssh itself for this session
-                               (counted per host; no reply) */
-    MSG_LOCAL_COMMAND = 16, /* str command: run `$SHELL -c command` with the client's own stdio,
-                               wait for it, then send LOCAL_DONE (LocalCommand) */
-    MSG_LOCAL_DONE = 17,    /* u32 exit status of the local command (ssh ignores it) */
-    MSG_FORWARDS = 18,      /* u32 flags (FWD_*), u32 StreamLocalBindMask, str the session's
-                               local and dynamic forwards, one a line ("L LISTEN TARGET" or
-                               "D LISTEN", as ssh -G prints them): the client binds them now,
-                               then sends FORWARDS_DONE */
-    MSG_FORWARDS_DONE = 19, /* u32 0: the client's forwards are set up, the session may go on */
-    MSG_INCOMING = 20,      /* u32 id, u32 kind (INC_*), u32 flags (bits 8-15 the LogLevel),
-                               str host (or a socket path, or the PermitRemoteOpen list for
-                               INC_SOCKS), u32 port, str origin: the server opened a channel
-                               the client must connect to this target (+ 1 fd: INC_SOCKS) */
+    MSG_HELLO = 1,           /* u32 version, u32 pid, u32 flags (HELLO_*) */
+    MSG_OPEN = 2,            /* str real_ssh, str cwd, strlist opts, str dest, str command,
+                                strlist env, u32 flags (OPEN_*); + 3 fds */
+    MSG_PROMPT = 3,          /* u32 id, u32 echo, str text */
+    MSG_PROMPT_REPLY = 4,    /* u32 id, u32 ok, str answer */
+    MSG_MESSAGE = 5,         /* str text: a line for the client's stderr */
+    MSG_WINDOW_CHANGE = 6,   /* u32 cols, u32 rows, u32 xpixel, u32 ypixel */
+    MSG_SIGNAL = 7,          /* str name (without "SIG") */
+    MSG_EXIT = 8,            /* u32 kind (EXIT_*), u32 code, str message */
+    MSG_CONTROL = 9,         /* u32 op (CTL_*), str real_ssh, str cwd, strlist opts, str dest,
+                                strlist env */
+    MSG_CONTROL_REPLY = 10,  /* u32 status (CTLR_*), str text */
+    MSG_ERROR = 11,          /* u32 code (ERR_*), str message */
+    MSG_STARTED = 12,        /* u32 flags (STARTED_*): the request that runs the command goes
+                                out next */
+    MSG_ROUTE = 13,          /* str real_ssh, str cwd, str via, str host, u32 port, u32 family,
+                                strlist env, strlist opts, u32 from_port, str to_addr,
+                                u32 to_port: the shim's connect() to host:port through via
+                                (resolved with ssh -G opts via); from_port nonzero: connect
+                                the channel's end from loopback port from_port to the
+                                program's socket at to_addr:to_port (a non-blocking connect) */
+    MSG_ROUTE_REPLY = 14,    /* u32 errno (0: connected; + 1 fd, the program's end of a
+                                loopback TCP pair carried by the channel, unless from_port) */
+    MSG_HANDED = 15,         /* str real_ssh, str cwd, strlist opts, str dest, str reason,
+                                strlist env: muxssh ran the real ssh itself for this session
+                                (counted per host; no reply) */
+    MSG_LOCAL_COMMAND = 16,  /* str command: run `$SHELL -c command` with the client's own stdio,
+                                wait for it, then send LOCAL_DONE (LocalCommand) */
+    MSG_LOCAL_DONE = 17,     /* u32 exit status of the local command (ssh ignores it) */
+    MSG_FORWARDS = 18,       /* u32 flags (FWD_*), u32 StreamLocalBindMask, str the session's
+                                local and dynamic forwards, one a line ("L LISTEN TARGET" or
+                                "D LISTEN", as ssh -G prints them): the client binds them now,
+                                then sends FORWARDS_DONE */
+    MSG_FORWARDS_DONE = 19,  /* u32 0: the client's forwards are set up, the session may go on */
+    MSG_INCOMING = 20,       /* u32 id, u32 kind (INC_*), u32 flags (bits 8-15 the LogLevel),
+                                str host (or a socket path, or the PermitRemoteOpen list for
+                                INC_SOCKS), u32 port, str origin: the server opened a channel
+                                the client must connect to this target (+ 1 fd: INC_SOCKS) */
     MSG_INCOMING_REPLY = 21, /* u32 id, u32 errno (0: connected; + 1 fd, the connection) */
-    MSG_X11_AUTH = 22,      /* u32 flags (X11_*, bits 8-15 the LogLevel), u32 ForwardX11Timeout,
-                               str XAuthLocation: the client gets its display's cookie as ssh's
-                               client_x11_get_proto does, then sends X11_AUTH_REPLY */
+    MSG_X11_AUTH = 22,       /* u32 flags (X11_*, bits 8-15 the LogLevel), u32 ForwardX11Timeout,
+                                str XAuthLocation: the client gets its display's cookie as ssh's
+                                client_x11_get_proto does, then sends X11_AUTH_REPLY */
     MSG_X11_AUTH_REPLY = 23, /* u32 ok, str protocol, str cookie (hex, a secret); the display
                                 is reached with INCOMING (INC_CONNECT) */
-    MSG_CONTROL_OUT = 35,   /* str text: for the client's stdout, before CONTROL_REPLY (the
-                               ports ssh -O forward -R 0:... prints) */
+    MSG_CONTROL_OUT = 35,    /* str text: for the client's stdout, before CONTROL_REPLY (the
+                                ports ssh -O forward -R 0:... prints) */
     MSG_TYPE_MAX = 35
 };
 
@@ -75,12 +75,12 @@ enum proto_open_flags {
     OPEN_STDIN_TTY = 1u << 0,
     OPEN_STDOUT_TTY = 1u << 1,
     OPEN_STDERR_TTY = 1u << 2,
-    OPEN_STDIN_NULL = 1u << 3, /* muxssh replaced stdin by /dev/null (-n) */
-    OPEN_STDIO_FWD = 1u << 4,  /* -W: command is the HOST:PORT to forward stdio to */
-    OPEN_LOG_FILE = 1u << 5,   /* -E: what ssh itself says goes in MESSAGE frames only (the
-                                  client writes them to its log file), never into fd 2 */
-    OPEN_FWD_LOCAL = 1u << 6,  /* the client binds the session's LocalForward and DynamicForward
-                                  itself (FORWARDS): the broker need not hand them over */
+    OPEN_STDIN_NULL = 1u << 3,  /* muxssh replaced stdin by /dev/null (-n) */
+    OPEN_STDIO_FWD = 1u << 4,   /* -W: command is the HOST:PORT to forward stdio to */
+    OPEN_LOG_FILE = 1u << 5,    /* -E: what ssh itself says goes in MESSAGE frames only (the
+                                   client writes them to its log file), never into fd 2 */
+    OPEN_FWD_LOCAL = 1u << 6,   /* the client binds the session's LocalForward and DynamicForward
+                                   itself (FORWARDS): the broker need not hand them over */
     OPEN_FWD_CHANNEL = 1u << 7, /* one connection of a client's forward, with OPEN_STDIO_FWD:
                                    the session's forwards and host key lines are not repeated */
     OPEN_FWD_PATH = 1u << 8,    /* with OPEN_STDIO_FWD: command is a path on the server, reached

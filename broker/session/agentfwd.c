@@ -86,4 +86,3 @@ int agentfwd_request(struct session *s)
     s->agent_sent = 1;
     return 1;
 }
-

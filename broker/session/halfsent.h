@@ -2,7 +2,8 @@
  * packet half sent must be repeated, with the same arguments, before any other call on the
  * connection sends. The call to repeat is marked by who made it: c->blocked (a session, its
  * op in blocked_op), c->spare_blocked (a spare, spare.h), c->inchan_blocked (a channel
- * the server opened, inchan.h), c->rfwd_blocked (a remote forward, rfwd.h); each clears its own mark. */
+ * the server opened, inchan.h), c->rfwd_blocked (a remote forward, rfwd.h); each clears its own
+ * mark. */
 #ifndef MUXSHIM_HALFSENT_H
 #define MUXSHIM_HALFSENT_H
 

@@ -22,23 +22,23 @@ enum in_op { IOP_NONE = 0, IOP_READ, IOP_WRITE, IOP_EOF, IOP_CLOSE };
 /* One server-opened channel and our socket. */
 struct inchan {
     LIBSSH2_CHANNEL *ch;
-    struct endpoint ep;     /* our socket, non-blocking (-1: none yet, or none at all) */
-    struct buf to_fd;       /* from the channel, not yet written to the socket */
-    struct buf to_ch;       /* from the socket, not yet written to the channel */
-    size_t chunk;           /* largest write to the channel */
-    int ch_eof, fd_eof;     /* each side's end of input */
-    int eof_sent;           /* our EOF went to the server */
-    int fd_shut;            /* the channel's EOF was passed on (shutdown SHUT_WR) */
-    int closing;            /* close the channel and free */
-    struct session *owner;  /* whose client connects it (NULL: none, or it left) */
-    uint32_t id;            /* INCOMING's id (0: not asked) */
-    uint32_t kind;          /* INC_* when asked */
-    int unsent;             /* INCOMING with its fd could not leave yet: tried again */
-    int theirs;             /* INC_SOCKS: the client's end, until INCOMING takes it */
-    char *host, *origin;    /* INCOMING's fields, until it left */
+    struct endpoint ep;    /* our socket, non-blocking (-1: none yet, or none at all) */
+    struct buf to_fd;      /* from the channel, not yet written to the socket */
+    struct buf to_ch;      /* from the socket, not yet written to the channel */
+    size_t chunk;          /* largest write to the channel */
+    int ch_eof, fd_eof;    /* each side's end of input */
+    int eof_sent;          /* our EOF went to the server */
+    int fd_shut;           /* the channel's EOF was passed on (shutdown SHUT_WR) */
+    int closing;           /* close the channel and free */
+    struct session *owner; /* whose client connects it (NULL: none, or it left) */
+    uint32_t id;           /* INCOMING's id (0: not asked) */
+    uint32_t kind;         /* INC_* when asked */
+    int unsent;            /* INCOMING with its fd could not leave yet: tried again */
+    int theirs;            /* INC_SOCKS: the client's end, until INCOMING takes it */
+    char *host, *origin;   /* INCOMING's fields, until it left */
     int port;
-    enum in_op blocked_op;  /* the call that left a packet half sent */
-    int x11;                /* an x11 channel whose session its first bytes tell (x11fwd.h) */
+    enum in_op blocked_op;   /* the call that left a packet half sent */
+    int x11;                 /* an x11 channel whose session its first bytes tell (x11fwd.h) */
     struct connect_job *job; /* the broker connects its target (inchan_connect) */
     struct inchan *next;
 };
@@ -46,11 +46,11 @@ struct inchan {
 /* A held forward's channel: its target resolved and connected in a worker thread. */
 struct connect_job {
     struct job job;
-    struct sshconn *c;  /* the loop's: valid while a is */
-    struct inchan *a;   /* NULL once the channel is gone (the connection fd is closed) */
-    char host[1024];    /* the target: a host, or a socket path when port is -2 */
+    struct sshconn *c; /* the loop's: valid while a is */
+    struct inchan *a;  /* NULL once the channel is gone (the connection fd is closed) */
+    char host[1024];   /* the target: a host, or a socket path when port is -2 */
     int port;
-    int fd;             /* the result: connected, or -1 */
+    int fd; /* the result: connected, or -1 */
 };
 
 static struct inchan *append(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, size_t chunk)
@@ -91,15 +91,15 @@ static int send_incoming(struct inchan *a)
         a->closing = 1;
         return 0;
     }
-    int rc = sess_tell(a->owner, &(struct session_note){.ev = SEV_INCOMING,
-                                                        .id = a->id,
-                                                        .kind = (int)a->kind,
-                                                        .code = (a->owner->cfg->loglevel & 255)
-                                                                << 8,
-                                                        .text = a->host,
-                                                        .port = a->port,
-                                                        .origin = a->origin,
-                                                        .fd = a->theirs});
+    int rc =
+        sess_tell(a->owner, &(struct session_note){.ev = SEV_INCOMING,
+                                                   .id = a->id,
+                                                   .kind = (int)a->kind,
+                                                   .code = (a->owner->cfg->loglevel & 255) << 8,
+                                                   .text = a->host,
+                                                   .port = a->port,
+                                                   .origin = a->origin,
+                                                   .fd = a->theirs});
     if (rc < 0)
         return -1;
     a->unsent = 0;
@@ -202,8 +202,8 @@ static void connect_done(struct job *jb)
     }
     a->job = NULL;
     if (j->fd < 0) {
-        blog("%s: a held forward's connection to %s port %d failed", j->c->cfg.hostname,
-             j->host, j->port);
+        blog("%s: a held forward's connection to %s port %d failed", j->c->cfg.hostname, j->host,
+             j->port);
         a->closing = 1;
     } else {
         fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) | O_NONBLOCK);
@@ -343,9 +343,8 @@ static int x11_first(struct sshconn *c, struct inchan *a)
         struct session *s = NULL;
         char where[256];
         int port = 0;
-        int r = buf_used(&a->to_fd)
-                    ? x11fwd_first(c, &a->to_fd, &s, where, sizeof where, &port)
-                    : 0;
+        int r =
+            buf_used(&a->to_fd) ? x11fwd_first(c, &a->to_fd, &s, where, sizeof where, &port) : 0;
         if (r != 0) {
             a->x11 = 0;
             if (r < 0)

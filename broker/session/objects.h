@@ -197,7 +197,7 @@ struct sshconn {
     /* The server's listeners for remote forwards (rfwd.h), the one whose last call left a
      * packet half sent, and the request in flight (libssh2 makes one at a time). */
     struct rfwd *rfwds, *rfwd_blocked, *rfwd_req;
-    struct pool_fwd *held; /* forwards it holds for ssh -O forward (pool/fwdheld.c) */
+    struct pool_fwd *held;   /* forwards it holds for ssh -O forward (pool/fwdheld.c) */
     struct reap_node reap;   /* released (C_DEAD): freed at the end of the loop turn */
     struct kem_job *kem_job; /* a KEM key pair being made for c's next key exchange (kex.c) */
     int kem_failed;          /* ... could not be made or given: the next rekey makes its own */

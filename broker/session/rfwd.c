@@ -155,8 +155,10 @@ static void tell(struct rfwd *r, int bound)
     rfwd_done_fn done = r->done;
     r->done = NULL;
     if (done)
-        done(r->done_arg, &(struct rfwd_answer){.bound = bound, .want_port = r->want_port,
-                                                 .shown = r->shown, .target_port = r->target_port});
+        done(r->done_arg, &(struct rfwd_answer){.bound = bound,
+                                                .want_port = r->want_port,
+                                                .shown = r->shown,
+                                                .target_port = r->target_port});
 }
 
 /* The server answered held r's request: it listens for the connection (linked), or r is
@@ -408,8 +410,10 @@ int rfwd_held_add(struct sshconn *c, const char *spec, const char *permit, const
     if (r) { /* the master's "found existing forwarding" (or "found allocated port") */
         if (r->state != R_LISTENING)
             return -1;
-        done(arg, &(struct rfwd_answer){.bound = r->bound, .want_port = r->want_port,
-                                         .shown = r->shown, .target_port = r->target_port});
+        done(arg, &(struct rfwd_answer){.bound = r->bound,
+                                        .want_port = r->want_port,
+                                        .shown = r->shown,
+                                        .target_port = r->target_port});
         return 0;
     }
     if (strncmp(spec, "R ", 2) || !(r = parse_line(spec + 2, permit)))
@@ -444,8 +448,8 @@ size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap)
         if (!r->held || r->state != R_LISTENING)
             continue;
         int n = r->want_port ? snprintf(out + off, cap - off, "%s\tconnection\n", r->spec)
-                             : snprintf(out + off, cap - off, "%s (port %d)\tconnection\n",
-                                        r->spec, r->bound);
+                             : snprintf(out + off, cap - off, "%s (port %d)\tconnection\n", r->spec,
+                                        r->bound);
         if (n < 0 || (size_t)n >= cap - off)
             break;
         off += (size_t)n;

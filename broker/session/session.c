@@ -162,7 +162,7 @@ struct session *session_new(const struct proto_msg *m, const int *fds, int ctl_o
     }
     if ((s->flags & (OPEN_STDIO_FWD | OPEN_FWD_PATH)) == (OPEN_STDIO_FWD | OPEN_FWD_PATH)) {
         s->fwd_host = strdup(s->command); /* a socket path on the server */
-        s->fwd_port = -2;                  /* ssh's PORT_STREAMLOCAL */
+        s->fwd_port = -2;                 /* ssh's PORT_STREAMLOCAL */
         if (!s->fwd_host) {
             snprintf(err, errlen, "out of memory");
             session_free(s);
@@ -407,7 +407,7 @@ int session_retry(struct session *s)
      * that breaks every connection the same way must not hold the session for ever: the
      * second time it ends as ssh would have the first time). */
     s->retried = 1;
-    s->ch = NULL; /* freed with the libssh2 session */
+    s->ch = NULL;                    /* freed with the libssh2 session */
     s->rfwd_next = s->rfwd_done = 0; /* its remote forwards died with that connection */
     s->state = S_WAITCONN;
     s->blocked_op = OP_NONE;

@@ -333,8 +333,7 @@ int client_incoming_reply(int sock, uint32_t id, int err_no, int fd, char *err, 
     return send_buf(sock, &b, &fd, err_no == 0 && fd >= 0 ? 1 : 0, err, errlen);
 }
 
-int client_recv_fd(int sock, struct proto_msg *m, uint8_t **body, int *fd, char *err,
-                   size_t errlen)
+int client_recv_fd(int sock, struct proto_msg *m, uint8_t **body, int *fd, char *err, size_t errlen)
 {
     int fds[4], nfds = 0;
     *body = NULL;

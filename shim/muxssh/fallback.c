@@ -51,8 +51,7 @@ int fallback_real_ssh(char *out, size_t outlen)
 /* Runs real_ssh with the words v (v[0] is argv[0]), stdin and stderr /dev/null and the shim
  * inert, and hands each line of its stdout to on_line (over-long lines are skipped). Returns
  * 0 when it exited with 0, else -1. */
-static int ask_ssh(const char *real_ssh, char **v, void (*on_line)(const char *, void *),
-                   void *arg)
+static int ask_ssh(const char *real_ssh, char **v, void (*on_line)(const char *, void *), void *arg)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)

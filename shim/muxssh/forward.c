@@ -192,8 +192,8 @@ static void serve_conn(const struct listener *l, int fd, int chan)
     int sock = client_connect(sess->dir, 1, err, sizeof err), errfd = open("/dev/null", O_WRONLY);
     int fds[3] = {fd, fd, errfd};
     if (sock < 0 || errfd < 0 ||
-        client_open(sock, sess->real_ssh, sess->cwd, sess->opts, sess->dest, target, environ,
-                    flags, fds, err, sizeof err) < 0) {
+        client_open(sock, sess->real_ssh, sess->cwd, sess->opts, sess->dest, target, environ, flags,
+                    fds, err, sizeof err) < 0) {
         if (sess->verbose)
             fprintf(stderr, "debug1: muxshim: channel %d: %s\r\n", chan, err);
         _exit(0);

@@ -17,7 +17,7 @@
 #include "client.h"
 #include "socks.h"
 
-#define INC_MAX 64  /* connections in progress at once */
+#define INC_MAX 64   /* connections in progress at once */
 #define KIDS_MAX 256 /* SOCKS servers at once */
 
 /* One connection being made, as ssh's channel_connect_ctx: the addresses left to try. */
@@ -49,8 +49,8 @@ static int try_next(struct conn_try *t)
         struct addrinfo *ai = t->next;
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
-        t->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                       ai->ai_protocol);
+        t->fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (t->fd < 0)
             continue;
         int r = connect(t->fd, ai->ai_addr, ai->ai_addrlen);

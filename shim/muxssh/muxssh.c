@@ -136,7 +136,8 @@ static int mux_doctor(struct front *f, int json)
     char err[512] = "", why[600];
     int sock;
     if (!f->parsed || !f->args.dest)
-        return handed_to_ssh(f, json, f->parsed ? "no destination" : "ssh's own command-line error");
+        return handed_to_ssh(f, json,
+                             f->parsed ? "no destination" : "ssh's own command-line error");
     const char *u = f->args.unsupported ? f->args.unsupported : f->args.fork_bg ? "-f" : NULL;
     if (u) {
         snprintf(why, sizeof why, "%s (muxssh does not serve it)", u);
@@ -149,8 +150,8 @@ static int mux_doctor(struct front *f, int json)
     int rc = 1;
     if (!getcwd(f->cwd, sizeof f->cwd))
         snprintf(f->cwd, sizeof f->cwd, "/");
-    if (client_control(sock, CTL_DOCTOR | (json ? CTL_JSON : 0), f->real_ssh, f->cwd,
-                       f->args.opts, f->args.dest, environ, err, sizeof err) < 0 ||
+    if (client_control(sock, CTL_DOCTOR | (json ? CTL_JSON : 0), f->real_ssh, f->cwd, f->args.opts,
+                       f->args.dest, environ, err, sizeof err) < 0 ||
         client_recv(sock, &m, &body, err, sizeof err) <= 0) {
         handed_to_ssh(f, json, err[0] ? err : "no answer");
     } else if (m.type == MSG_CONTROL_REPLY) {
@@ -195,8 +196,8 @@ static int control(struct front *f, int sock)
     struct proto_msg m;
     uint8_t *body = NULL;
     size_t nout = 0;
-    int rc = client_control(sock, op, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ,
-                            err, sizeof err);
+    int rc = client_control(sock, op, f->real_ssh, f->cwd, f->args.opts, f->args.dest, environ, err,
+                            sizeof err);
     /* CONTROL_OUT before the reply: what ssh -O forward prints on stdout (allocated ports) */
     while (rc == 0 && (rc = client_recv(sock, &m, &body, err, sizeof err) <= 0 ? -1 : 0) == 0 &&
            m.type == MSG_CONTROL_OUT) {
@@ -434,9 +435,9 @@ static int serve(struct front *f, int sock, int errfd)
             break;
         case MSG_FORWARDS: {
             static struct fwd_session fs;
-            fs = (struct fwd_session){f->dir,       f->real_ssh, f->cwd, f->args.dest,
-                                      f->args.opts, f->args.no_session,
-                                      f->args.verbose};
+            fs =
+                (struct fwd_session){f->dir,       f->real_ssh,        f->cwd,         f->args.dest,
+                                     f->args.opts, f->args.no_session, f->args.verbose};
             if (fwd_setup(&fs, m.u[0], m.u[1], m.s[0].p, m.s[0].n) < 0) {
                 free(body);
                 return 255; /* ExitOnForwardFailure: ssh's fatal(), nothing ran */
@@ -556,11 +557,11 @@ int main(int argc, char **argv)
     int json = doctor && argc >= 3 && !strcmp(argv[2], "--json");
     int skip = doctor + json; /* (the last skipped word stands for ssh's argv[0]) */
     /* -P is a flag to ssh 9.2 and takes a tag in later versions: only then ask which. */
-    int pr = ssh_args_parse_as(argc - skip, argv + skip, SSH_DIALECT_UNKNOWN, &f.args, err,
-                               sizeof err);
+    int pr =
+        ssh_args_parse_as(argc - skip, argv + skip, SSH_DIALECT_UNKNOWN, &f.args, err, sizeof err);
     if (pr == -2)
-        pr = ssh_args_parse_as(argc - skip, argv + skip, fallback_dialect(f.real_ssh), &f.args,
-                               err, sizeof err);
+        pr = ssh_args_parse_as(argc - skip, argv + skip, fallback_dialect(f.real_ssh), &f.args, err,
+                               sizeof err);
     f.parsed = pr == 0;
     if (doctor)
         return mux_doctor(&f, json);

@@ -60,8 +60,7 @@ int x11_auth(int sock, uint32_t flags, uint32_t timeout, const struct pstr *xaut
 
     if (!display || !display_valid(display)) {
         if (display) {
-            snprintf(cmd, sizeof cmd, "DISPLAY \"%s\" invalid; disabling X11 forwarding",
-                     display);
+            snprintf(cmd, sizeof cmd, "DISPLAY \"%s\" invalid; disabling X11 forwarding", display);
             say(loglevel, 3, cmd);
         }
         goto reply;
@@ -84,8 +83,9 @@ int x11_auth(int sock, uint32_t flags, uint32_t timeout, const struct pstr *xaut
             }
             snprintf(file, sizeof file, "%s/xauthfile", dir);
             if (timeout == 0)
-                snprintf(cmd, sizeof cmd, "%s -f %s generate %s " X11_PROTO " untrusted 2>/dev/null",
-                         xauth, file, xdisplay);
+                snprintf(cmd, sizeof cmd,
+                         "%s -f %s generate %s " X11_PROTO " untrusted 2>/dev/null", xauth, file,
+                         xdisplay);
             else
                 snprintf(cmd, sizeof cmd,
                          "%s -f %s generate %s " X11_PROTO " untrusted timeout %u 2>/dev/null",
@@ -96,8 +96,8 @@ int x11_auth(int sock, uint32_t flags, uint32_t timeout, const struct pstr *xaut
             generated = system(cmd) == 0;
         }
         if (trusted || generated) {
-            snprintf(cmd, sizeof cmd, "%s %s%s list %s 2>/dev/null", xauth,
-                     generated ? "-f " : "", generated ? file : "", xdisplay);
+            snprintf(cmd, sizeof cmd, "%s %s%s list %s 2>/dev/null", xauth, generated ? "-f " : "",
+                     generated ? file : "", xdisplay);
             got = read_list(cmd, proto, data);
         }
         if (dir[0]) {
@@ -106,14 +106,16 @@ int x11_auth(int sock, uint32_t flags, uint32_t timeout, const struct pstr *xaut
         }
     }
     if (!trusted && !got) {
-        say(loglevel, 2, "Warning: untrusted X11 forwarding setup failed: xauth key data not "
-                         "generated");
+        say(loglevel, 2,
+            "Warning: untrusted X11 forwarding setup failed: xauth key data not "
+            "generated");
         goto reply;
     }
     if (!got) {
         unsigned char rnd[16];
-        say(loglevel, 3, "Warning: No xauth data; using fake authentication data for X11 "
-                         "forwarding.");
+        say(loglevel, 3,
+            "Warning: No xauth data; using fake authentication data for X11 "
+            "forwarding.");
         snprintf(proto, sizeof proto, X11_PROTO);
         if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
             goto reply;

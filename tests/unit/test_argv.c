@@ -677,8 +677,8 @@ static int setup_server(void)
 /* Whether the option words (as checked by the ssh -G oracle) use one of the letters. */
 static int opts_use(const struct ssh_args *a, const char *letters)
 {
-    const char *with_arg = dialect == SSH_DIALECT_P_TAG ? "bceilmopBDEFIJLOPQRSwW"
-                                                        : "bceilmopBDEFIJLOQRSwW";
+    const char *with_arg =
+        dialect == SSH_DIALECT_P_TAG ? "bceilmopBDEFIJLOPQRSwW" : "bceilmopBDEFIJLOQRSwW";
     for (int i = 0; i < a->nopts; i++) {
         const char *w = a->opts[i];
         if (w[0] != '-')

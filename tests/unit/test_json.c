@@ -10,8 +10,7 @@ static const char *esc(const char *s, size_t n)
 {
     static char out[256];
     size_t len = json_escape(out, sizeof out, s, n);
-    CHECK(len == strlen(out), "the length returned is the string's (%zu vs %zu)", len,
-          strlen(out));
+    CHECK(len == strlen(out), "the length returned is the string's (%zu vs %zu)", len, strlen(out));
     return out;
 }
 #define ESC(lit) esc(lit, sizeof lit - 1)
@@ -20,7 +19,8 @@ static void test_escape(void)
 {
     CHECK(!strcmp(ESC("plain"), "\"plain\""), "plain text is quoted");
     CHECK(!strcmp(ESC(""), "\"\""), "the empty string");
-    CHECK(!strcmp(ESC("say \"hi\""), "\"say \\\"hi\\\"\""), "quotes escaped: %s", ESC("say \"hi\""));
+    CHECK(!strcmp(ESC("say \"hi\""), "\"say \\\"hi\\\"\""), "quotes escaped: %s",
+          ESC("say \"hi\""));
     CHECK(!strcmp(ESC("a\\b"), "\"a\\\\b\""), "a backslash doubled: %s", ESC("a\\b"));
     CHECK(!strcmp(ESC("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\""), "short escapes: %s",
           ESC("\n\r\t\b\f"));
@@ -30,13 +30,19 @@ static void test_escape(void)
     CHECK(!strcmp(ESC("h\xc3\xb6st \xe2\x82\xac \xf0\x9f\x94\x91"),
                   "\"h\xc3\xb6st \xe2\x82\xac \xf0\x9f\x94\x91\""),
           "UTF-8 passed through: %s", ESC("h\xc3\xb6st \xe2\x82\xac \xf0\x9f\x94\x91"));
-    CHECK(!strcmp(ESC("a\xff" "b"), "\"a\\ufffdb\""), "a byte that starts nothing: U+FFFD");
+    CHECK(!strcmp(ESC("a\xff"
+                      "b"),
+                  "\"a\\ufffdb\""),
+          "a byte that starts nothing: U+FFFD");
     CHECK(!strcmp(ESC("\xc3"), "\"\\ufffd\""), "a sequence cut at the end: U+FFFD");
     CHECK(!strcmp(ESC("\xc0\xaf"), "\"\\ufffd\\ufffd\""), "an overlong form: each byte U+FFFD");
     CHECK(!strcmp(ESC("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\""), "a surrogate: U+FFFD");
     CHECK(!strcmp(ESC("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\""),
           "above U+10FFFF: U+FFFD");
-    CHECK(!strcmp(ESC("\xe2\x82" "x"), "\"\\ufffd\\ufffdx\""), "a sequence cut by ASCII");
+    CHECK(!strcmp(ESC("\xe2\x82"
+                      "x"),
+                  "\"\\ufffd\\ufffdx\""),
+          "a sequence cut by ASCII");
 
     char small[6];
     size_t need = json_escape(small, sizeof small, "abcdefgh", 8);
@@ -91,8 +97,8 @@ static void test_writer(void)
         n = json_finish(&j);
         CHECK(n < cap && strlen(b) == n, "cap %zu: it fits (%zu)", cap, n);
         const char *tail = "],\"truncated\":true}";
-        CHECK(n > strlen(tail) && !strcmp(b + n - strlen(tail), tail), "cap %zu: closed: %s",
-              cap, b);
+        CHECK(n > strlen(tail) && !strcmp(b + n - strlen(tail), tail), "cap %zu: closed: %s", cap,
+              b);
         CHECK(!strstr(b, ",]") && !strstr(b, ",}") && !strstr(b, "{,"),
               "cap %zu: no comma out of place: %s", cap, b);
     }

@@ -70,7 +70,10 @@ int main(void)
     int file_have[3] = {1, 0, 1}, beside_have[3] = {1, 0, 0};
     struct keyid cert[2] = {kid(21), kid(22)};
     int cert_have[2] = {1, 0};
-    struct offer_keys k = {.file = file, .file_have = file_have, .n_file = 3, .beside = beside,
+    struct offer_keys k = {.file = file,
+                           .file_have = file_have,
+                           .n_file = 3,
+                           .beside = beside,
                            .beside_have = beside_have};
     CHECK(!strcmp(order(&k), "F0 B0 F1 F2"), "files: each key, its certificate after it (%s)",
           order(&k));
@@ -109,8 +112,7 @@ int main(void)
               types[i]);
         CHECK(offer_cert_plain(p, pn, plain, sizeof plain) < 0, "%s: a plain key certifies none",
               types[i]);
-        CHECK(offer_cert_plain(c, 80, plain, sizeof plain) < 0, "%s: a cut certificate",
-              types[i]);
+        CHECK(offer_cert_plain(c, 80, plain, sizeof plain) < 0, "%s: a cut certificate", types[i]);
         snprintf(name, sizeof name, "%s/k_%s-cert.pub", dir, types[i]);
         CHECK(offer_cert_file(name, c, sizeof c) == (long)cn, "%s: the certificate file", types[i]);
         snprintf(name, sizeof name, "%s/k_%s.pub", dir, types[i]);
@@ -122,8 +124,14 @@ int main(void)
     CHECK(!strcmp(beside_path, "/h/.ssh/id_ed25519-cert.pub"), "the file beside");
 
     /* A signed userauth request (RFC 4252 7) names its algorithm. */
-    static const char *f[] = {"sid", "\x32", "user", "ssh-connection", "publickey", "\x01",
-                              "rsa-sha2-512-cert-v01@openssh.com", "blob"};
+    static const char *f[] = {"sid",
+                              "\x32",
+                              "user",
+                              "ssh-connection",
+                              "publickey",
+                              "\x01",
+                              "rsa-sha2-512-cert-v01@openssh.com",
+                              "blob"};
     unsigned char data[256], *d = data;
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         size_t l = strlen(f[i]);

@@ -80,13 +80,20 @@ int main(void)
     }
     static const char *const text[] = {"SSH-2.0-libssh2_1.11.1",
                                        "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u7",
-                                       "\x14" "client kexinit", "\x14" "server kexinit"};
+                                       "\x14"
+                                       "client kexinit",
+                                       "\x14"
+                                       "server kexinit"};
     static const unsigned char hostkey[] = "\0\0\0\x0bssh-ed25519host";
-    const unsigned char *parts[7] = {(const unsigned char *)text[0], (const unsigned char *)text[1],
-                                     (const unsigned char *)text[2], (const unsigned char *)text[3],
-                                     hostkey, qc, qs};
-    size_t lens[7] = {strlen(text[0]), strlen(text[1]), strlen(text[2]), strlen(text[3]),
-                      sizeof hostkey - 1, sizeof qc, sizeof qs};
+    const unsigned char *parts[7] = {(const unsigned char *)text[0],
+                                     (const unsigned char *)text[1],
+                                     (const unsigned char *)text[2],
+                                     (const unsigned char *)text[3],
+                                     hostkey,
+                                     qc,
+                                     qs};
+    size_t lens[7] = {strlen(text[0]),    strlen(text[1]), strlen(text[2]), strlen(text[3]),
+                      sizeof hostkey - 1, sizeof qc,       sizeof qs};
 
     for (size_t t = 0; t < sizeof want / sizeof want[0]; t++) {
         int bits = want[t].bits;
@@ -103,8 +110,7 @@ int main(void)
         CHECK(_libssh2_hybrid_derive(bits, k, (size_t)klen, h, h, dlen, 'C', c, want[t].need) ==
                       0 &&
                   same(c, want[t].need, want[t].c) && c[want[t].need] == 0xee,
-              "SHA-%d: key C, %zu bytes (two blocks), nothing written past it", bits,
-              want[t].need);
+              "SHA-%d: key C, %zu bytes (two blocks), nothing written past it", bits, want[t].need);
     }
 
     /* (The K above hashes RFC 7748 6.1's X25519 secret, 4a5d9d5b...1e161742, as the script's

@@ -370,8 +370,8 @@ static void test_schema_fits(void)
     proto_put_strlist(&b, env, -1), proto_put_strlist(&b, opts, -1);
     proto_put_u32(&b, 40000), proto_put_str(&b, "127.0.0.1", (size_t)-1), proto_put_u32(&b, 41000);
     char err[256] = "";
-    CHECK(proto_end(&b) == 0 && proto_decode(b.data + PROTO_HDR, b.len - PROTO_HDR, &m, err,
-                                             sizeof err) == 0,
+    CHECK(proto_end(&b) == 0 &&
+              proto_decode(b.data + PROTO_HDR, b.len - PROTO_HDR, &m, err, sizeof err) == 0,
           "ROUTE decodes: %s", err);
     char **e = proto_strlist_dup(&m.l[0]);
     CHECK(m.l[0].count == 2 && e && e[0] && !strcmp(e[0], "HOME=/root") && e[1] &&

@@ -36,9 +36,10 @@ int main(void)
 {
     static const uint8_t v4[] = {4, 1, 0, 80, 10, 1, 2, 3, 'u', 0, 'x'};
     static const uint8_t v4a[] = {4, 1, 1, 187, 0, 0, 0, 9, 0, 'e', 'x', '.', 'o', 'r', 'g', 0};
-    static const uint8_t v5name[] = {5, 2, 2, 0, 5, 1, 0, 3, 6, 'e', 'x', '.', 'o', 'r', 'g', 0x1f, 0x90};
-    static const uint8_t v5ip6[] = {5, 1, 0, 5, 1, 0, 4, 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0,
-                                    0, 0, 0, 0, 0, 0, 0, 1, 0, 22};
+    static const uint8_t v5name[] = {5,   2,   2,   0,   5,   1,   0,    3,   6,
+                                     'e', 'x', '.', 'o', 'r', 'g', 0x1f, 0x90};
+    static const uint8_t v5ip6[] = {5, 1, 0, 5, 1, 0, 4, 0x20, 1, 0xd, 0xb8, 0, 0,
+                                    0, 0, 0, 0, 0, 0, 0, 0,    0, 1,   0,    22};
     struct socks_req r;
     size_t used;
     for (size_t step = 1; step <= 32; step += 31) {

@@ -174,8 +174,8 @@ static void test_fields(void)
     CHECK(resolve("fwd", NULL, &u, err) == 0 && !u.unsupported[0] &&
               !strncmp(u.forwards, "L ", 2) && strstr(u.forwards, "1234") &&
               strstr(u.forwards, "[localhost]:22"),
-          "LocalForward in the config is served, for the client to bind: '%s' '%s'",
-          u.unsupported, u.forwards);
+          "LocalForward in the config is served, for the client to bind: '%s' '%s'", u.unsupported,
+          u.forwards);
     CHECK(resolve("own", NULL, &u, err) == 0 && u.has_own_controlpath &&
               !strncmp(u.controlpath, "/tmp/cp-", 8) && !strchr(u.controlpath, '%') &&
               u.controlmaster_client,
