@@ -99,7 +99,9 @@ fcase two-sessions-two-forwards 4 "ssh -f -N -L \$P1:127.0.0.1:\$HTTP lab; ssh -
 # The server refuses: ssh's words for it, its channel number included (listeners on
 # 127.0.0.1 and ::1, then the session: the connection is channel 3, freed and used again).
 # A refused connection is no session served: the broker counts only the session.
-fcase L-server-refuses 1 "ssh -L \$P1:127.0.0.1:\$HTTP lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P1; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo curl \$?; wait; echo rc \$?"
+# (The refused connection's client only reads: one that sends at once, as curl does, races
+# the close, with plain ssh too: a reset when its bytes came first, else a clean end.)
+fcase L-server-refuses 1 "ssh -L \$P1:127.0.0.1:\$HTTP lab-nofwd 'sleep 3; echo session' & $WAITP; wait_port \$P1; sleep 0.5; timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/\$P1; cat <&3'; echo read \$?; wait; echo rc \$?"
 # ssh answers SOCKS only once the channel is open (the reply waits in the channel's output),
 # so a refused one closes with no reply (curl: 97); so does the broker, which sends the reply
 # muxssh read the request of (OPEN_FWD_SOCKS). ssh -f sends its stderr to /dev/null: nothing
