@@ -243,14 +243,16 @@ dcase "init-fish" "fish --no-config -c '$ROOT/scripts/muxrun off | source; set -
 # account's FILE (a second enable changes nothing), a new SHELL started without the shim
 # has it and its session is served; `muxrun disable` removes the line and nothing else.
 enable_case() {
-    local kind=$1 file=$2 c0 c1 snip
+    local kind=$1 file=$2 c0 c1 snip sshcmd=ssh
     shift 2
+    # a login shell sets its own PATH: the user's ssh of MUXSHIM_TEST_SSH_DIR stays first
+    [ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || sshcmd="env PATH=$PATH ssh"
     snip="M=$ROOT/scripts/muxrun; F=\$HOME/$file; unset LD_PRELOAD
         mkdir -p \"\$(dirname \"\$F\")\" && echo 'true muxtest-keep' >\"\$F\"
         \$M enable $kind | grep -qF \"muxrun: enabled in \$F \" || exit 91
         \$M enable $kind | grep -qxF \"muxrun: already enabled in \$F\" || exit 92
         [ \"\$(grep -c 'muxrun enable' \"\$F\")\" = 1 ] || exit 93
-        $* 'ssh mux-test echo via-$kind' </dev/null 2>/dev/null
+        $* '$sshcmd mux-test echo via-$kind' </dev/null 2>/dev/null
         \$M disable | grep -qxF \"muxrun: disabled in \$F\" || exit 94
         [ \"\$(cat \"\$F\")\" = 'true muxtest-keep' ] || exit 95
         $* 'echo \"after=[\$LD_PRELOAD]\"' </dev/null 2>/dev/null
