@@ -262,8 +262,9 @@ void control_engine(struct json *j, const char *key, char *out, size_t cap)
     char pq[256];
     engine_pq_kexes(pq, sizeof pq);
     if (!j) {
-        snprintf(out, cap, "libssh2 %s, %s%s", engine_version(),
-                 pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
+        if (out && cap)
+            snprintf(out, cap, "libssh2 %s, %s%s", engine_version(),
+                     pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
         return;
     }
     json_object(j, key);
