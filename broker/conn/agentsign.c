@@ -54,34 +54,6 @@ int agentsign_alg_sha1(const char *alg)
     return !strcmp(alg, "ssh-rsa") || !strcmp(alg, "ssh-rsa-cert-v01@openssh.com");
 }
 
-int agentsign_write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int agentsign_read_all(int fd, unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Ask the agent at path to sign data with key; the answer's body (a malloc'd buffer of *alen
  * bytes, its type first), or NULL. */
 static unsigned char *ask_agent(const struct agentsign *a, const unsigned char *data, size_t dlen,
@@ -108,12 +80,13 @@ static unsigned char *ask_agent(const struct agentsign *a, const unsigned char *
     p += 4 + dlen;
     proto_set_be32(p, flags);
     unsigned char hdr[4];
-    if (agentsign_write_all(fd, q, qlen) < 0 || agentsign_read_all(fd, hdr, 4) < 0)
+    int nfds = 0;
+    if (proto_write_all(fd, q, qlen) < 0 || proto_recv_exact(fd, hdr, 4, NULL, 0, &nfds) != 4)
         goto out;
     *alen = proto_be32(hdr);
     if (*alen == 0 || *alen > AGENT_MAX || !(ans = malloc(*alen)))
         goto out;
-    if (agentsign_read_all(fd, ans, *alen) < 0) {
+    if (proto_recv_exact(fd, ans, *alen, NULL, 0, &nfds) != (long)*alen) {
         free(ans);
         ans = NULL;
     }

@@ -24,10 +24,6 @@ struct agentsign {
 int agentsign_alg(const unsigned char *data, size_t len, char *out, size_t cap);
 /* 1 if the algorithm signs with SHA-1 (ssh-rsa, ssh-rsa-cert-v01@openssh.com). */
 int agentsign_alg_sha1(const char *alg);
-/* Write n bytes to fd, blocking (the agent's socket, a helper's pipe); 0 or -1. */
-int agentsign_write_all(int fd, const unsigned char *p, size_t n);
-/* Read exactly n bytes from fd, blocking; 0, or -1 at an error or the end. */
-int agentsign_read_all(int fd, unsigned char *p, size_t n);
 /* libssh2's sign callback (libssh2_userauth_publickey); *abstract points to a struct
  * agentsign. The raw signature, malloc'd, for the algorithm libssh2 chose; -1 if the agent
  * is gone, refuses, answers for another algorithm, or that algorithm is SHA-1's. */

@@ -310,13 +310,14 @@ static unsigned char *helper_ask(struct p11 *t, const unsigned char *q, size_t n
 {
     unsigned char hdr[4], *ans = NULL;
     proto_set_be32(hdr, (uint32_t)n);
-    if (agentsign_write_all(t->fd, hdr, 4) < 0 || agentsign_write_all(t->fd, q, n) < 0 ||
-        agentsign_read_all(t->fd, hdr, 4) < 0)
+    int nfds = 0;
+    if (proto_write_all(t->fd, hdr, 4) < 0 || proto_write_all(t->fd, q, n) < 0 ||
+        proto_recv_exact(t->fd, hdr, 4, NULL, 0, &nfds) != 4)
         return NULL;
     *alen = proto_be32(hdr);
     if (*alen == 0 || *alen > ANSWER_MAX || !(ans = malloc(*alen)))
         return NULL;
-    if (agentsign_read_all(t->fd, ans, *alen) < 0) {
+    if (proto_recv_exact(t->fd, ans, *alen, NULL, 0, &nfds) != (long)*alen) {
         free(ans);
         return NULL;
     }

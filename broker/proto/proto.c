@@ -259,11 +259,12 @@ int proto_str_copy(const struct pstr *s, char *out, size_t outlen)
     return 0;
 }
 
-int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
+/* Send len bytes of data, blocking, the fds (at most 4) with the first byte. 0 or -1/errno. */
+static int send_all(int sock, const uint8_t *data, size_t len, const int *fds, int nfds)
 {
     size_t off = 0;
-    while (off < b->len) {
-        struct iovec iov = {.iov_base = b->data + off, .iov_len = b->len - off};
+    while (off < len) {
+        struct iovec iov = {.iov_base = (void *)(data + off), .iov_len = len - off};
         union {
             struct cmsghdr h;
             char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -292,6 +293,16 @@ int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
         off += (size_t)n;
     }
     return 0;
+}
+
+int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds)
+{
+    return send_all(sock, b->data, b->len, fds, nfds);
+}
+
+int proto_write_all(int sock, const void *data, size_t len)
+{
+    return send_all(sock, data, len, NULL, 0);
 }
 
 ssize_t proto_recvmsg(int sock, void *buf, size_t len, int flags, int *fds, int maxfds, int *nfds)

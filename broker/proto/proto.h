@@ -234,6 +234,8 @@ const char *proto_type_name(unsigned type);
 /* Heap-free: blocking send of a finished frame with optional fds (SCM_RIGHTS). Returns 0 or
  * -1/errno. */
 int proto_send(int sock, const struct proto_buf *b, const int *fds, int nfds);
+/* Heap-free: blocking send of len bytes on a socket (no SIGPIPE). Returns 0 or -1/errno. */
+int proto_write_all(int sock, const void *data, size_t len);
 /* Blocking receive of one frame into *body (heap, caller frees), with up to maxfds fds
  * (received count in *nfds; extra fds closed). Returns frame body length, 0 on EOF,
  * -1 on error with err set. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "proto.h"
 #include "socks.h"
 
 #define INC_MAX 64   /* connections in progress at once */
@@ -169,14 +170,8 @@ static void relay(int a, int b)
                 *(i ? &open_b : &open_a) = 0;
                 continue;
             }
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(to, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0)
-                    return;
-                off += w;
-            }
+            if (proto_write_all(to, buf, (size_t)n) < 0)
+                return;
         }
     }
 }

@@ -7,20 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "socksparse.h"
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-    for (size_t done = 0; done < n;) {
-        ssize_t r = write(fd, (const char *)buf + done, n - done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
 
 int socks_handshake(int fd, char *host, size_t hostlen, int *port)
 {
@@ -33,7 +21,7 @@ int socks_handshake(int fd, char *host, size_t hostlen, int *port)
         if (step == SOCKS_BAD)
             return -1;
         if (step == SOCKS_METHOD) {
-            if (write_full(fd, socks_method_reply, sizeof socks_method_reply) < 0)
+            if (proto_write_all(fd, socks_method_reply, sizeof socks_method_reply) < 0)
                 return -1;
             r.method_done = 1;
             len = 0;
@@ -60,5 +48,5 @@ int socks_handshake(int fd, char *host, size_t hostlen, int *port)
 int socks_send_reply(int fd, int version)
 {
     uint8_t reply[16];
-    return write_full(fd, reply, socks_reply(version, reply));
+    return proto_write_all(fd, reply, socks_reply(version, reply));
 }
