@@ -16,6 +16,9 @@
 #                        mux_conns. SIDE_ENV: more NAME=VALUE for it; SIDE_TIMEOUT (300 s)
 #   both_sides SNIPPET   run_side plain, then mux; SERVED and HANDED: the sessions the broker
 #                        of RT (the account U's) served and handed to ssh meanwhile
+#   openssh_masters      how many OpenSSH masters ([mux]) of the account U run
+#   one_connection WHAT  ok "one-connection" when the shim's side made one TCP connection to
+#                        $T/s (mux_conns) and no OpenSSH master runs; WHAT says what shared it
 #   served_case NAME WANT SNIPPET   both_sides, then: the broker served exactly WANT sessions
 #                        and handed none to ssh, and the sides are equal (compare_sides); with
 #                        CASE_TODO (why) set, a difference is a known one (todo)
@@ -99,6 +102,18 @@ both_sides() {
     run_side mux "$1"
     after=$(broker_counters "$MUXSSH" "$RT" "$U")
     SERVED=$((${after% *} - ${before% *})) HANDED=$((${after#* } - ${before#* }))
+}
+
+openssh_masters() { pgrep -u "$U" -f '\[mux\]' | wc -l; }
+
+one_connection() {
+    local masters
+    masters=$(openssh_masters)
+    if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then
+        ok "one-connection ($1: 1 TCP connection, no OpenSSH master)"
+    else
+        notok "one-connection" "the shim's side made $mux_conns TCP connections to the lab server, want 1; OpenSSH masters: $masters"
+    fi
 }
 
 served_case() {

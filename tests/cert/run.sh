@@ -110,6 +110,6 @@ conns=$(broker_status "$MUXSSH" "$RT" "$U" | sed -n 's/.*\([0-9][0-9]*\) connect
 echo "# broker status (connections: $conns):"
 broker_status "$MUXSSH" "$RT" "$U" | sed 's/^/#   /'
 
-masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
+masters=$(openssh_masters)
 [ "$masters" = 0 ] && ok "no-openssh-master" || notok "no-openssh-master" "OpenSSH masters: $masters"
 [ "$failures" -eq 0 ]

@@ -225,11 +225,6 @@ else
     notok "otp-asked-once" "plain: $(tr '\n' ' ' <"$T/plain.out") ($((c1 - c0)) connections); shim: $(tr '\n' ' ' <"$T/mux.out") ($((c2 - c1)) connections), served $served, handed $handed; err: $(head -c 300 "$T/mux.err" | tr '\n' ' ')"
 fi
 
-masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
-if [ "$mux_conns" = 1 ] && [ "$masters" = 0 ]; then
-    ok "one-connection (the shim's sessions and forwards: 1 TCP connection, no OpenSSH master)"
-else
-    notok "one-connection" "the shim's side made $mux_conns TCP connections; OpenSSH masters: $masters"
-fi
+one_connection "the shim's sessions and forwards"
 as_test_account "$U" env MUXSHIM_DIR="$RT" "$MUXSSH" --mux-status | sed 's/^/#   /'
 [ "$failures" -eq 0 ]

@@ -152,6 +152,6 @@ fi
 
 echo "# broker status:"
 broker_status "$MUXSSH" "$RT" "$U" | sed 's/^/#   /'
-masters=$(pgrep -u "$U" -f '\[mux\]' | wc -l)
+masters=$(openssh_masters)
 [ "$masters" = 0 ] && ok "no-openssh-master" || notok "no-openssh-master" "OpenSSH masters: $masters"
 [ "$failures" -eq 0 ]
