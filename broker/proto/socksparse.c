@@ -99,3 +99,45 @@ size_t socks_reply(int version, uint8_t *out)
     memcpy(out, v5, sizeof v5);
     return sizeof v5;
 }
+
+/* Whether one PermitRemoteOpen word (n bytes at w: "HOST:PORT", the host in brackets for an
+ * IPv6 address, "*" for any host or port) lets host:port be opened, as ssh's open_match:
+ * names compared as given, not resolved. */
+static int permit_word(const char *w, size_t n, const char *host, int port)
+{
+    const char *colon = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] == ':')
+            colon = w + i;
+    if (!colon)
+        return 0;
+    const char *h = w, *p = colon + 1;
+    size_t hl = (size_t)(colon - w), pl = n - hl - 1;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    int port_ok = pl == 1 && p[0] == '*';
+    if (!port_ok && pl > 0 && pl <= 5) {
+        long v = 0;
+        size_t i = 0;
+        while (i < pl && p[i] >= '0' && p[i] <= '9')
+            v = v * 10 + (p[i++] - '0');
+        port_ok = i == pl && v == port;
+    }
+    int host_ok = (hl == 1 && h[0] == '*') || (strlen(host) == hl && !memcmp(h, host, hl));
+    return port_ok && host_ok;
+}
+
+int socks_permitted(const char *list, const char *host, int port)
+{
+    if (!list[0] || !strcmp(list, "any"))
+        return 1;
+    for (const char *w = list; *w;) {
+        size_t n = strcspn(w, " ");
+        if (n && permit_word(w, n, host, port))
+            return 1;
+        w += n + (w[n] == ' ');
+    }
+    return 0;
+}

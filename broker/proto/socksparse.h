@@ -33,5 +33,8 @@ int socks_parse(struct socks_req *r, const uint8_t *buf, size_t len);
 /* ssh's "granted" reply to a request of version (4 or 5), sent once the channel is open, into
  * out (room for 10 bytes); its length. */
 size_t socks_reply(int version, uint8_t *out);
+/* Whether PermitRemoteOpen (ssh -G's words: "any", "none", or HOST:PORT ...; empty: any)
+ * lets a dynamic remote forward open host:port, as ssh's open_match; no heap. */
+int socks_permitted(const char *list, const char *host, int port);
 
 #endif

@@ -17,6 +17,7 @@
 #include "client.h"
 #include "proto.h"
 #include "socks.h"
+#include "socksparse.h"
 
 #define INC_MAX 64   /* connections in progress at once */
 #define KIDS_MAX 256 /* SOCKS servers at once */
@@ -118,33 +119,6 @@ static void connect_end(struct conn_try *t)
     t->all = t->next = NULL;
 }
 
-/* Whether PermitRemoteOpen (ssh -G's words: "any", "none", or HOST:PORT ...) lets a dynamic
- * remote forward connect to host:port; as ssh's open_match, names compared as given. */
-static int permitted(const char *list, const char *host, int port)
-{
-    if (!list[0] || !strcmp(list, "any"))
-        return 1;
-    char *copy = strdup(list), *save = NULL;
-    int ok = 0;
-    for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w && !ok;
-         w = strtok_r(NULL, " ", &save)) {
-        char *colon = strrchr(w, ':');
-        if (!colon)
-            continue;
-        *colon = '\0';
-        char *h = w;
-        size_t hl = strlen(h);
-        if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-            h[hl - 1] = '\0';
-            h++;
-        }
-        ok = (!strcmp(colon + 1, "*") || atoi(colon + 1) == port) &&
-             (!strcmp(h, "*") || !strcmp(h, host));
-    }
-    free(copy);
-    return ok;
-}
-
 /* Copy a to b and b to a until both ended, each end passed on (shutdown). */
 static void relay(int a, int b)
 {
@@ -192,7 +166,7 @@ static void socks_child(int fd, const char *permit, int loglevel)
     int port, version;
     struct conn_try t = {.loglevel = loglevel};
     if ((version = socks_handshake(fd, host, sizeof host, &port)) < 0 ||
-        !permitted(permit, host, port))
+        !socks_permitted(permit, host, port))
         _exit(0);
     int r = connect_begin(&t, host, port);
     while (r == 0) {

@@ -85,6 +85,18 @@ int main(void)
     CHECK(socks_reply(4, rep) == 8 && rep[0] == 0 && rep[1] == 90, "socks4 granted");
     CHECK(socks_reply(5, rep) == 10 && rep[0] == 5 && rep[1] == 0 && rep[3] == 1,
           "socks5 succeeded");
+    /* PermitRemoteOpen as ssh -G prints it */
+    CHECK(socks_permitted("", "h", 1) && socks_permitted("any", "h", 1), "empty and any permit");
+    CHECK(!socks_permitted("none", "h", 1), "none permits nothing");
+    CHECK(socks_permitted("127.0.0.1:80 ex.org:443", "ex.org", 443), "the second word");
+    CHECK(!socks_permitted("127.0.0.1:80 ex.org:443", "ex.org", 80), "a host on another port");
+    CHECK(!socks_permitted("127.0.0.1:80", "localhost", 80), "names are not resolved");
+    CHECK(socks_permitted("*:22", "a.b", 22) && !socks_permitted("*:22", "a.b", 23), "any host");
+    CHECK(socks_permitted("ex.org:*", "ex.org", 9) && !socks_permitted("ex.org:*", "ex.orgx", 9),
+          "any port, the host whole");
+    CHECK(socks_permitted("[2001:db8::1]:22", "2001:db8::1", 22), "a bracketed IPv6 address");
+    CHECK(!socks_permitted("ex.org:80x ex.org:", "ex.org", 80), "a port that is not a number");
+    CHECK(!socks_permitted("ex.org:800000", "ex.org", 800000 % 65536), "a port too long");
     printf("socksparse: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
