@@ -60,7 +60,7 @@ SESSION_SRCS := broker/session/session.c broker/session/policy.c broker/session/
                 broker/session/envreq.c broker/session/localcmd.c broker/session/route.c \
                 broker/session/endpoint.c broker/session/agentfwd.c broker/session/x11fwd.c \
                 broker/session/stats.c \
-                broker/session/halfsent.c broker/session/inchan.c \
+                broker/session/halfsent.c broker/session/inchan.c broker/session/inheld.c \
                 broker/session/rfwd.c
 POOL_SRCS   := broker/pool/pool.c broker/pool/sweep.c broker/pool/sticky.c broker/pool/spare.c \
                broker/pool/alive.c broker/pool/kex.c broker/pool/connjobs.c \

@@ -95,15 +95,6 @@ void control_peer_gone(struct peer *p)
             w->p = NULL;
 }
 
-/* Whether cfg has a dynamic remote forward (-R PORT: its target "[socks]:0"). */
-static int dynamic_remote(const struct hostcfg *cfg)
-{
-    for (const char *l = cfg->rforwards, *nl; *l && (nl = strchr(l, '\n')); l = nl + 1)
-        if (nl - l > 10 && !strncmp(nl - 10, " [socks]:0", 10))
-            return 1;
-    return 0;
-}
-
 /* -O cancel: local and dynamic forwards, then remote ones, as mux_client_forwards goes. */
 static void cancel(struct peer *p, const struct session *s, struct sshconn *c)
 {
@@ -126,16 +117,10 @@ static void cancel(struct peer *p, const struct session *s, struct sshconn *c)
 
 /* -O forward and -O cancel, for the first connection of the host, as an OpenSSH master holds
  * them for its one connection: local and dynamic forwards bound here (fwdheld.h), remote ones
- * asked of the server (rfwd.h), whose answers the reply waits for. A dynamic remote forward
- * (the broker would be a SOCKS server) is not served: said. */
+ * asked of the server (rfwd.h), whose answers the reply waits for; for a dynamic one the
+ * broker is the SOCKS server (inchan.h). */
 static void forward(struct peer *p, const struct session *s, struct sshconn *c)
 {
-    if (dynamic_remote(s->cfg)) {
-        peer_send_ctl_reply(p, CTLR_ERROR,
-                            "muxshim: dynamic remote forwards (-R PORT) are not served by -O "
-                            "forward or -O cancel here\r\n");
-        return;
-    }
     if (s->ctl_op == CTL_CANCEL) {
         cancel(p, s, c);
         return;

@@ -14,46 +14,10 @@
 
 #include "halfsent.h"
 #include "log.h"
-#include "session_int.h"
+#include "inchan_int.h"
 #include "x11fwd.h"
 
-enum in_op { IOP_NONE = 0, IOP_READ, IOP_WRITE, IOP_EOF, IOP_CLOSE };
-
-/* One server-opened channel and our socket. */
-struct inchan {
-    LIBSSH2_CHANNEL *ch;
-    struct endpoint ep;    /* our socket, non-blocking (-1: none yet, or none at all) */
-    struct buf to_fd;      /* from the channel, not yet written to the socket */
-    struct buf to_ch;      /* from the socket, not yet written to the channel */
-    size_t chunk;          /* largest write to the channel */
-    int ch_eof, fd_eof;    /* each side's end of input */
-    int eof_sent;          /* our EOF went to the server */
-    int fd_shut;           /* the channel's EOF was passed on (shutdown SHUT_WR) */
-    int closing;           /* close the channel and free */
-    struct session *owner; /* whose client connects it (NULL: none, or it left) */
-    uint32_t id;           /* INCOMING's id (0: not asked) */
-    uint32_t kind;         /* INC_* when asked */
-    int unsent;            /* INCOMING with its fd could not leave yet: tried again */
-    int theirs;            /* INC_SOCKS: the client's end, until INCOMING takes it */
-    char *host, *origin;   /* INCOMING's fields, until it left */
-    int port;
-    enum in_op blocked_op;   /* the call that left a packet half sent */
-    int x11;                 /* an x11 channel whose session its first bytes tell (x11fwd.h) */
-    struct connect_job *job; /* the broker connects its target (inchan_connect) */
-    struct inchan *next;
-};
-
-/* A held forward's channel: its target resolved and connected in a worker thread. */
-struct connect_job {
-    struct job job;
-    struct sshconn *c; /* the loop's: valid while a is */
-    struct inchan *a;  /* NULL once the channel is gone (the connection fd is closed) */
-    char host[1024];   /* the target: a host, or a socket path when port is -2 */
-    int port;
-    int fd; /* the result: connected, or -1 */
-};
-
-static struct inchan *append(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, size_t chunk)
+struct inchan *inchan_append(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, size_t chunk)
 {
     struct inchan *a = calloc(1, sizeof *a);
     if (!a)
@@ -74,7 +38,7 @@ static struct inchan *append(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, siz
 
 int inchan_add(struct sshconn *c, LIBSSH2_CHANNEL *ch, int fd, size_t chunk)
 {
-    struct inchan *a = append(c, ch, fd, chunk);
+    struct inchan *a = inchan_append(c, ch, fd, chunk);
     if (!a) {
         if (fd >= 0)
             close(fd);
@@ -141,7 +105,7 @@ static void ask(struct inchan *a, struct session *s, uint32_t kind, const char *
 void inchan_ask(struct session *s, LIBSSH2_CHANNEL *ch, uint32_t kind, const char *host, int port,
                 const char *origin, size_t chunk)
 {
-    struct inchan *a = append(s->conn, ch, -1, chunk);
+    struct inchan *a = inchan_append(s->conn, ch, -1, chunk);
     if (!a) {
         blog("out of memory for an incoming channel on %s", s->conn->cfg.hostname);
         return; /* freed with the session; the server's side waits */
@@ -151,96 +115,11 @@ void inchan_ask(struct session *s, LIBSSH2_CHANNEL *ch, uint32_t kind, const cha
 
 void inchan_x11(struct sshconn *c, LIBSSH2_CHANNEL *ch, size_t chunk)
 {
-    struct inchan *a = append(c, ch, -1, chunk);
+    struct inchan *a = inchan_append(c, ch, -1, chunk);
     if (a)
         a->x11 = 1;
     else
         blog("out of memory for an x11 channel on %s", c->cfg.hostname);
-}
-
-/* Worker: resolve and connect the target, as ssh's connect_to does (each address in turn). */
-static void connect_run(struct job *jb)
-{
-    struct connect_job *j = JOB_OF(jb, struct connect_job);
-    j->fd = -1;
-    if (j->port == -2) {
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        if (strlen(j->host) >= sizeof sun.sun_path)
-            return;
-        memcpy(sun.sun_path, j->host, strlen(j->host) + 1);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
-            j->fd = fd;
-        else if (fd >= 0)
-            close(fd);
-        return;
-    }
-    char port[16];
-    snprintf(port, sizeof port, "%d", j->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(j->host, port, &hints, &res) != 0)
-        return;
-    for (struct addrinfo *ai = res; ai && j->fd < 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            j->fd = fd;
-        else if (fd >= 0)
-            close(fd);
-    }
-    freeaddrinfo(res);
-}
-
-/* Loop: the channel (if still there) is pumped to the connection, or closes without one. */
-static void connect_done(struct job *jb)
-{
-    struct connect_job *j = JOB_OF(jb, struct connect_job);
-    struct inchan *a = j->a;
-    if (!a) {
-        if (j->fd >= 0)
-            close(j->fd);
-        return;
-    }
-    a->job = NULL;
-    if (j->fd < 0) {
-        blog("%s: a held forward's connection to %s port %d failed", j->c->cfg.hostname, j->host,
-             j->port);
-        a->closing = 1;
-    } else {
-        fcntl(j->fd, F_SETFL, fcntl(j->fd, F_GETFL) | O_NONBLOCK);
-        a->ep.fd = j->fd;
-        a->ep.ready = 1;
-    }
-    j->c->dirty = 1;
-}
-
-static void connect_free(struct job *jb)
-{
-    free(JOB_OF(jb, struct connect_job));
-}
-
-static const struct job_ops connect_ops = {connect_run, connect_done, connect_free};
-
-void inchan_connect(struct sshconn *c, LIBSSH2_CHANNEL *ch, const char *host, int port,
-                    size_t chunk)
-{
-    struct inchan *a = append(c, ch, -1, chunk);
-    struct connect_job *j = a ? calloc(1, sizeof *j) : NULL;
-    if (!j) {
-        blog("out of memory for an incoming channel on %s", c->cfg.hostname);
-        if (a)
-            a->closing = 1;
-        return; /* (no a: freed with the session; the server's side waits) */
-    }
-    j->c = c;
-    j->a = a;
-    j->port = port;
-    snprintf(j->host, sizeof j->host, "%s", host);
-    a->job = j;
-    if (jobs_start(&j->job, &connect_ops) < 0) {
-        a->job = NULL;
-        a->closing = 1;
-        free(j);
-    }
 }
 
 void inchan_reply(struct session *s, uint32_t id, int err, int fd)
@@ -275,7 +154,7 @@ void inchan_session_gone(struct session *s)
 
 /* An EAGAIN (1) that may have left a's packet half sent (marked as sess_again marks a
  * session's); 0 for any other rc. */
-static int again(struct sshconn *c, struct inchan *a, long rc, enum in_op op)
+int inchan_again(struct sshconn *c, struct inchan *a, long rc, enum in_op op)
 {
     if (rc != LIBSSH2_ERROR_EAGAIN) {
         if (c->inchan_blocked == a && a->blocked_op == op) {
@@ -289,6 +168,23 @@ static int again(struct sshconn *c, struct inchan *a, long rc, enum in_op op)
         a->blocked_op = op;
     }
     return 1;
+}
+
+long inchan_fill(struct sshconn *c, struct inchan *a)
+{
+    if (buf_reserve(&a->to_fd, a->chunk) < 0)
+        return -1;
+    ssize_t n = libssh2_channel_read(a->ch, (char *)a->to_fd.p + a->to_fd.len, a->chunk);
+    if (inchan_again(c, a, n, IOP_READ))
+        return -1;
+    if (n < 0 || (n == 0 && libssh2_channel_eof(a->ch))) {
+        a->ch_eof = 1; /* the remote's side is done (or the channel broke) */
+        return 0;
+    }
+    if (n == 0)
+        return -1;
+    a->to_fd.len += (size_t)n;
+    return n;
 }
 
 /* The channel's bytes to our socket, then its EOF (shutdown) once they are all written. */
@@ -317,18 +213,9 @@ static int to_fd(struct sshconn *c, struct inchan *a)
             }
             return progress;
         }
-        if (buf_reserve(&a->to_fd, a->chunk) < 0)
+        long n = inchan_fill(c, a);
+        if (n < 0)
             return progress;
-        ssize_t n = libssh2_channel_read(a->ch, (char *)a->to_fd.p + a->to_fd.len, a->chunk);
-        if (again(c, a, n, IOP_READ))
-            return progress;
-        if (n < 0 || (n == 0 && libssh2_channel_eof(a->ch))) {
-            a->ch_eof = progress = 1; /* the remote's side is done (or the channel broke) */
-            continue;
-        }
-        if (n == 0)
-            return progress;
-        a->to_fd.len += (size_t)n;
         c->bytes_in += (unsigned long long)n; /* the status table's counts */
         progress = 1;
     }
@@ -353,29 +240,42 @@ static int x11_first(struct sshconn *c, struct inchan *a)
                 ask(a, s, INC_CONNECT, where, port, "x11");
             return 1;
         }
-        if (a->ch_eof || buf_reserve(&a->to_fd, a->chunk) < 0) {
-            a->closing = a->ch_eof; /* the X client left before it said who it was */
+        if (a->ch_eof) {
+            a->closing = 1; /* the X client left before it said who it was */
             return progress;
         }
-        ssize_t n = libssh2_channel_read(a->ch, (char *)a->to_fd.p + a->to_fd.len, a->chunk);
-        if (again(c, a, n, IOP_READ))
+        if (inchan_fill(c, a) < 0)
             return progress;
-        if (n < 0 || (n == 0 && libssh2_channel_eof(a->ch))) {
-            a->ch_eof = progress = 1;
-            continue;
-        }
-        if (n == 0)
-            return progress;
-        a->to_fd.len += (size_t)n;
         progress = 1;
     }
+}
+
+int inchan_flush(struct sshconn *c, struct inchan *a)
+{
+    int progress = 0;
+    while (buf_used(&a->to_ch)) {
+        size_t len = buf_used(&a->to_ch) < a->chunk ? buf_used(&a->to_ch) : a->chunk;
+        ssize_t n = libssh2_channel_write(a->ch, (char *)a->to_ch.p + a->to_ch.off, len);
+        if (inchan_again(c, a, n, IOP_WRITE))
+            return progress;
+        if (n < 0) {
+            a->closing = 1;
+            return 1;
+        }
+        if (n == 0)
+            return progress; /* the server's window is full */
+        buf_consume(&a->to_ch, (size_t)n);
+        c->bytes_out += (unsigned long long)n;
+        progress = 1;
+    }
+    return progress;
 }
 
 /* Our socket's bytes to the channel, then our EOF once it closed. */
 static int to_channel(struct sshconn *c, struct inchan *a)
 {
     int progress = 0;
-    if (!a->fd_eof && !buf_used(&a->to_ch) && a->ep.ready) {
+    if (!a->fd_eof && !buf_used(&a->to_ch) && a->ep.ready && a->ep.fd >= 0) {
         if (buf_reserve(&a->to_ch, a->chunk) < 0)
             return 0;
         ssize_t n = recv(a->ep.fd, a->to_ch.p + a->to_ch.len, a->chunk, MSG_DONTWAIT);
@@ -388,24 +288,12 @@ static int to_channel(struct sshconn *c, struct inchan *a)
             a->ep.ready = 0;
         }
     }
-    while (buf_used(&a->to_ch)) {
-        size_t len = buf_used(&a->to_ch) < a->chunk ? buf_used(&a->to_ch) : a->chunk;
-        ssize_t n = libssh2_channel_write(a->ch, (char *)a->to_ch.p + a->to_ch.off, len);
-        if (again(c, a, n, IOP_WRITE))
-            return progress;
-        if (n < 0) {
-            a->closing = 1;
-            return 1;
-        }
-        if (n == 0)
-            return progress; /* the server's window is full */
-        buf_consume(&a->to_ch, (size_t)n);
-        c->bytes_out += (unsigned long long)n;
-        progress = 1;
-    }
+    progress |= inchan_flush(c, a);
+    if (buf_used(&a->to_ch) || a->closing)
+        return progress;
     if (a->fd_eof && !a->eof_sent) {
         int rc = libssh2_channel_send_eof(a->ch);
-        if (again(c, a, rc, IOP_EOF))
+        if (inchan_again(c, a, rc, IOP_EOF))
             return progress;
         a->eof_sent = progress = 1;
     }
@@ -414,8 +302,7 @@ static int to_channel(struct sshconn *c, struct inchan *a)
 
 static void free_one(struct inchan *a)
 {
-    if (a->job)
-        a->job->a = NULL; /* its worker's connection is closed when it comes */
+    inheld_forget(a);
     if (a->ep.fd >= 0)
         close(a->ep.fd);
     if (a->theirs >= 0)
@@ -433,7 +320,7 @@ static int close_one(struct sshconn *c, struct inchan *a)
 {
     if (a->ch) {
         int rc = libssh2_channel_close(a->ch);
-        if (again(c, a, rc, IOP_CLOSE))
+        if (inchan_again(c, a, rc, IOP_CLOSE))
             return 0;
         libssh2_channel_free(a->ch);
         a->ch = NULL;
@@ -454,7 +341,7 @@ static int step_one(struct sshconn *c, struct inchan *a)
     int progress = 0;
     switch (a->blocked_op) {
     case IOP_READ:
-        progress |= a->x11 ? x11_first(c, a) : to_fd(c, a);
+        progress |= a->x11 ? x11_first(c, a) : a->socks ? inheld_socks_step(c, a) : to_fd(c, a);
         break;
     case IOP_WRITE:
     case IOP_EOF:
@@ -467,10 +354,12 @@ static int step_one(struct sshconn *c, struct inchan *a)
     }
     if (a->x11 && !a->closing && !c->inchan_blocked)
         progress |= x11_first(c, a);
+    if (a->socks && !a->closing && !c->inchan_blocked)
+        progress |= inheld_socks_step(c, a);
     if (a->unsent && !a->closing && send_incoming(a) == 0)
         progress = 1;
     if (c->inchan_blocked || (a->ep.fd < 0 && !a->closing))
-        return progress; /* the client has not connected it yet */
+        return progress; /* the client (or our worker) has not connected it yet */
     if (!a->closing) {
         progress |= to_fd(c, a);
         if (!c->inchan_blocked && !a->closing)

@@ -28,6 +28,12 @@ void inchan_ask(struct session *s, LIBSSH2_CHANNEL *ch, uint32_t kind, const cha
  * closed when the target cannot be reached. */
 void inchan_connect(struct sshconn *c, LIBSSH2_CHANNEL *ch, const char *host, int port,
                     size_t chunk);
+/* ch, opened by the server on c for a dynamic forward the connection holds (-O forward -R
+ * PORT): the broker is the SOCKS server, as an OpenSSH master is. The request is read from
+ * the channel, its target checked against permit (PermitRemoteOpen) and connected as
+ * inchan_connect does; the reply goes back only once it is connected (else the channel
+ * closes unanswered, as ssh's). */
+void inchan_socks(struct sshconn *c, LIBSSH2_CHANNEL *ch, const char *permit, size_t chunk);
 /* ch, an x11 channel the server opened on c: read until its X client's first packet tells
  * whose it is (x11fwd_first), then asked of that session's client as inchan_ask does. */
 void inchan_x11(struct sshconn *c, LIBSSH2_CHANNEL *ch, size_t chunk);

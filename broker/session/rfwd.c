@@ -308,6 +308,8 @@ static int step_one(struct sshconn *c, struct rfwd *r)
         again(c, r, 0);
         if (r->owner) {
             inchan_ask(r->owner, ch, r->kind, r->target, r->target_port, "", RFWD_CHUNK);
+        } else if (r->held && r->kind == INC_SOCKS) {
+            inchan_socks(c, ch, r->target, RFWD_CHUNK); /* the broker is the SOCKS server */
         } else if (r->held) {
             inchan_connect(c, ch, r->target, r->target_port, RFWD_CHUNK); /* as a master does */
         } else {
