@@ -167,6 +167,14 @@ fcase O-forward-outlives-busy 2 "ssh $CM lab true; $BUSY & b=\$!; sleep 0.5; ssh
 # it); its channels are connected by the master (the broker, in a worker thread), no client
 # asked. Used from the server's side (a session running curl), cancelled, then closed.
 fcase O-forward-R-cancel 2 "ssh $CM lab true; ssh $CP -O forward -R \$P1:127.0.0.1:\$HTTP lab; echo forward \$?; ssh $CP lab '$GET http://127.0.0.1:'\$P1/index.txt; ssh $CP -O forward -R \$P1:127.0.0.1:\$HTTP lab; echo again \$?; ssh $CP -O cancel -R \$P1:127.0.0.1:\$HTTP lab; echo cancel \$?; sleep 0.5; $GET http://127.0.0.1:\$P1/index.txt; echo closed \$?; ssh $CP -O cancel -R \$P1:127.0.0.1:\$HTTP lab; echo cancel-again \$?; $ENDM"
+# -O forward -R PORT (dynamic): the master (the broker, no client to ask) is the SOCKS server
+# for the server's side, SOCKS 5 and 4a, under PermitRemoteOpen (the master's own: both sides
+# take the account's config here, which sets none); cancelled by the same words, then closed
+fcase O-forward-R-dynamic 2 "ssh $CM lab true; ssh $CP -O forward -R \$P2 lab; echo forward \$?; ssh $CP lab \"$GET --socks5-hostname 127.0.0.1:\$P2 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4a 127.0.0.1:\$P2 http://localhost:\$HTTP/index.txt; $GET --socks5 127.0.0.1:\$P2 http://127.0.0.1:1/; echo refused \\\$?\"; ssh $CP -O cancel -R \$P2 lab; echo cancel \$?; sleep 0.5; $GET --socks5 127.0.0.1:\$P2 http://127.0.0.1:\$HTTP/index.txt; echo closed \$?; $ENDM"
+# ... with PermitRemoteOpen: an OpenSSH master takes its own (given here to the master and to
+# -O forward alike), the broker the -O forward's; a name is not the address it resolves to
+PRO='-o PermitRemoteOpen=127.0.0.1:$HTTP'
+fcase O-forward-R-dynamic-permit 2 "ssh $CM $PRO lab true; ssh $CP $PRO -O forward -R \$P2 lab; echo forward \$?; ssh $CP lab \"$GET --socks5-hostname 127.0.0.1:\$P2 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4a 127.0.0.1:\$P2 http://localhost:\$HTTP/index.txt; echo name \\\$?\"; ssh $CP $PRO -O cancel -R \$P2 lab; echo cancel \$?; $ENDM"
 # -O forward -R 0: the port the server allocated, alone on stdout (mux_client_forward), the
 # same again for the same forward; cancelled by the same words, then closed
 fcase O-forward-R-0 1 "ssh $CM lab true; p=\$(ssh $CP -O forward -R 0:127.0.0.1:\$HTTP lab); echo forward \$?; [ \"\$p\" -gt 0 ] && echo numeric; $GET http://127.0.0.1:\$p/index.txt; q=\$(ssh $CP -O forward -R 0:127.0.0.1:\$HTTP lab); [ \"\$q\" = \"\$p\" ] && echo same; ssh $CP -O cancel -R 0:127.0.0.1:\$HTTP lab; echo cancel \$?; sleep 0.5; $GET http://127.0.0.1:\$p/index.txt; echo closed \$?; $ENDM"
