@@ -44,14 +44,18 @@ static int identity_id(const char *keyfile, struct keyid *out)
     return 0;
 }
 
-/* The id of the certificate in path; 1, or 0 if it holds none. */
-static int cert_id(const char *path, struct keyid *out)
+/* The id of the certificate in path, and of the key it certifies (zero when unknown); 1, or
+ * 0 if it holds none. */
+static int cert_id(const char *path, struct keyid *out, struct keyid *plain)
 {
-    unsigned char blob[CF_BLOB_MAX];
+    unsigned char blob[CF_BLOB_MAX], key[CF_BLOB_MAX];
     long n = offer_cert_file(path, blob, sizeof blob);
     if (n <= 0)
         return 0;
     conn_keyid(blob, (size_t)n, out);
+    long pl = offer_cert_plain(blob, (size_t)n, key, sizeof key);
+    if (pl > 0)
+        conn_keyid(key, (size_t)pl, plain);
     return 1;
 }
 
@@ -102,10 +106,11 @@ struct accept_files *accept_files_read(const struct hostcfg *cfg)
         a->have[i] = identity_id(cfg->identityfile[i], &a->ids[i]) == 0;
         a->exists[i] = stat(cfg->identityfile[i], &st) == 0;
         offer_beside_path(cfg->identityfile[i], name, sizeof name);
-        a->beside_have[i] = cfg->n_certificatefile == 0 && cert_id(name, &a->beside[i]);
+        a->beside_have[i] =
+            cfg->n_certificatefile == 0 && cert_id(name, &a->beside[i], &a->beside_plain[i]);
     }
     for (int i = 0; i < cfg->n_certificatefile && i < HC_MAX_FILES; i++)
-        a->cert_have[i] = cert_id(cfg->certificatefile[i], &a->certs[i]);
+        a->cert_have[i] = cert_id(cfg->certificatefile[i], &a->certs[i], &a->cert_plain[i]);
     return a;
 }
 
@@ -243,8 +248,24 @@ static int id_in(const struct keyid *id, const struct keyid *v, int n)
     return 0;
 }
 
+/* Whether the session can sign with the key plain that a certificate file certifies, as
+ * the login does (pubkey.c's try_cert_file): the same agent holds it, or an identity file
+ * does; beside >= 0: the certificate beside that identity file, whose key is unknown here
+ * (it is tried). */
+static int cert_signable(const struct conn_facts *f, const struct accept_files *af,
+                         int same_agent, int n_file, const struct keyid *plain, int beside)
+{
+    if (same_agent && id_in(plain, f->agent_keys, f->n_agent_keys))
+        return 1;
+    for (int j = 0; j < n_file; j++)
+        if (af->have[j] && same_id(&af->ids[j], plain))
+            return 1;
+    return beside >= 0 && !af->have[beside];
+}
+
 /* The keys the session would offer, in ssh's order (offer.h): with the agent's keys as the
- * connection saw them when it is the same agent; returns how many. */
+ * connection saw them when it is the same agent, and without the certificate files it could
+ * not sign with (ssh skips them); returns how many. */
 static int session_offers(const struct conn_facts *f, const struct hostcfg *cfg,
                           const struct accept_files *af, const char *agent, struct offer *o,
                           int max)
@@ -272,10 +293,15 @@ static int session_offers(const struct conn_facts *f, const struct hostcfg *cfg,
             o[n++] = (struct offer){.id = f->agent_keys[x], .known = 1, .early = 1};
             break;
         case OFFER_CERT:
-            o[n++] = (struct offer){.id = af->certs[x], .known = 1, .early = 1};
+            if (items[i].agent >= 0 ||
+                cert_signable(f, af, same_agent, k.n_file, &af->cert_plain[x], -1))
+                o[n++] = (struct offer){.id = af->certs[x], .known = 1, .early = 1};
             break;
         case OFFER_BESIDE:
-            o[n++] = (struct offer){.id = af->beside[x], .known = 1, .early = items[i].agent >= 0};
+            if (items[i].agent >= 0 ||
+                cert_signable(f, af, same_agent, k.n_file, &af->beside_plain[x], x))
+                o[n++] = (struct offer){
+                    .id = af->beside[x], .known = 1, .early = items[i].agent >= 0};
             break;
         case OFFER_FILE:
             if (af->have[x])

@@ -15,9 +15,11 @@ struct accept_files {
     int have[HC_MAX_FILES];            /* ... when it could be read; ... */
     int exists[HC_MAX_FILES];          /* ... whether the file exists */
     struct keyid beside[HC_MAX_FILES]; /* the certificate beside identity file i ... */
-    int beside_have[HC_MAX_FILES];     /* ... when it holds one */
-    struct keyid certs[HC_MAX_FILES];  /* each CertificateFile's certificate ... */
-    int cert_have[HC_MAX_FILES];       /* ... when it holds one */
+    int beside_have[HC_MAX_FILES];     /* ... when it holds one; ... */
+    struct keyid beside_plain[HC_MAX_FILES]; /* ... the key it certifies */
+    struct keyid certs[HC_MAX_FILES];        /* each CertificateFile's certificate ... */
+    int cert_have[HC_MAX_FILES];             /* ... when it holds one; ... */
+    struct keyid cert_plain[HC_MAX_FILES];   /* ... the key it certifies */
     int kh_writable;                   /* a key can be added to the first UserKnownHostsFile */
 };
 
@@ -34,7 +36,9 @@ void accept_files_free(struct accept_files *a);
  * logged it in, or the key that did is the one the session would log in with: the first of its
  * certificates, agent's keys (the same agent only) and identity files, in ssh's order
  * (offer.h), that the server did not refuse (a certificate is a key of its own: another
- * certificate of the same key never shares); (c) its negotiated kex, host key algorithm, ciphers
+ * certificate of the same key never shares; a certificate file counts only when the session
+ * can sign with the key it certifies, through the same agent or an identity file, as ssh
+ * skips one it cannot); (c) its negotiated kex, host key algorithm, ciphers
  * and MACs are in cfg's lists; (d) its peer's address family satisfies AddressFamily; (e) it
  * forwards the agent the session would forward (accept_fwd_agent), or none when the session
  * forwards none. Else 0 with a one-line reason in why. af is what accept_files_read read for cfg

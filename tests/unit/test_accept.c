@@ -12,6 +12,7 @@
 #include "accept.h"
 #include "auth.h"
 #include "keyfile.h"
+#include "offer.h"
 #include "sshconfig.h"
 
 #include "check.h"
@@ -241,6 +242,32 @@ int main(void)
     CHECK(!ok(&f, &c, agent1, NULL), "IdentityAgent none");
     session(&c, "identityagent /tmp/agent.1\n");
     CHECK(!ok(&f, &c, agent2, NULL), "IdentityAgent names the same agent, id_a comes first");
+
+    /* A CertificateFile certificate of id_c (an agent-only key) logged in through the agent:
+     * a session with the certificate and the same agent shares; one with no agent cannot
+     * sign it (ssh skips it), so it does not, unless an identity file holds id_c. */
+    run("ssh-keygen -q -t ed25519 -N '' -C ca -f %s/ca && "
+        "ssh-keygen -q -s %s/ca -I c -n git %s/id_c.pub",
+        dir);
+    {
+        unsigned char cb[CF_BLOB_MAX];
+        char cpath[128];
+        snprintf(cpath, sizeof cpath, "%s/id_c-cert.pub", dir);
+        long cn = offer_cert_file(cpath, cb, sizeof cb);
+        if (cn <= 0)
+            die("cannot read the test certificate");
+        conn_keyid(cb, (size_t)cn, &f.login_key);
+        f.n_agent_keys = 0;
+        id_of("id_c", &f.agent_keys[f.n_agent_keys++]);
+        snprintf(line, sizeof line, "certificatefile %s\n", cpath);
+        session(&c, line);
+        CHECK(ok(&f, &c, agent1, NULL), "a certificate the same agent signs shares");
+        CHECK(!ok(&f, &c, noenv, NULL), "no agent to sign the certificate: does not share");
+        CHECK(!ok(&f, &c, agent2, NULL), "another agent: does not share");
+        snprintf(line, sizeof line, "certificatefile %s\nidentityfile %s/id_c\n", cpath, dir);
+        session(&c, line);
+        CHECK(ok(&f, &c, noenv, NULL), "no agent, an identity file holds the key: shares");
+    }
     f.login = LOGIN_NONE;
     f.login_by_agent = 0;
 
