@@ -124,6 +124,8 @@ fcase L-to-server-socket 3 "ssh -f -N -L \$P1:\$SRV -L \$W/both.sock:\$SRV lab; 
 # ExitOnForwardFailure) without StreamLocalBindUnlink, replaced with it
 STALE='python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" $W/x.sock'
 fcase stream-local-bind-unlink 3 "$STALE; ssh -o ExitOnForwardFailure=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; ssh -f -N -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; echo curl \$?; pkill -u \$(id -u) -f \"^ssh -f -N -L \$W/x.sock\"; ssh -f -N -o StreamLocalBindUnlink=yes -L \$W/x.sock:127.0.0.1:\$HTTP lab; echo rc \$?; $GET --unix-socket \$W/x.sock http://x/index.txt; pkill -u \$(id -u) -f \"^ssh -f -N -o StreamLocalBindUnlink=yes\"; echo done"
+# StreamLocalBindMask: the listening socket's mode (ssh's default 0177 gives 0600)
+fcase stream-local-bind-mask 2 "ssh -f -N -L \$W/m1.sock:127.0.0.1:\$HTTP lab; ssh -f -N -o StreamLocalBindMask=0111 -L \$W/m2.sock:127.0.0.1:\$HTTP lab; stat -c '%n %a' m1.sock m2.sock; pkill -u \$(id -u) -f \"^ssh -f -N .*-L \$W/m[12].sock\"; echo done"
 
 # Remote forwards (-R, RemoteForward): the server listens, each connection comes back as a
 # channel that the client connects (the broker asks muxssh, which connects in its own
