@@ -22,21 +22,25 @@ _muxrun() {
     disable)
         COMPREPLY=($(compgen -W "bash zsh fish profile" -- "$cur"))
         ;;
+    status)
+        [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "--json" -- "$cur"))
+        ;;
     doctor)
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "$ssh_opts" -- "$cur"))
+            # --json only first, where muxrun takes it
+            COMPREPLY=($(compgen -W "$ssh_opts$([ "$cword" -eq 2 ] && echo " --json")" -- "$cur"))
         else
             _known_hosts_real -a -- "$cur"
         fi
         ;;
     -O)
         if [ "$cword" -eq 2 ]; then
-            COMPREPLY=($(compgen -W "check stop exit" -- "$cur"))
+            COMPREPLY=($(compgen -W "check stop exit forward cancel" -- "$cur"))
         elif [ "$cword" -eq 3 ]; then
             _known_hosts_real -a -- "$cur"
         fi
         ;;
-    status | --help | -h) ;;
+    --help | -h) ;;
     *)
         _command_offset 1
         ;;

@@ -2,7 +2,7 @@
 # Every test: unit binaries, the shim suite, the end-to-end differential suite, the stock
 # configuration suite (this machine's /etc/ssh and two distribution fixtures), the fault
 # injection suite, prompts and terminals (interactive), jump hosts and connect() routing in
-# network namespaces.
+# network namespaces; first, the man pages against the docs (tests/docs, no login).
 # Each prints `ok - NAME` or `not ok - NAME…`; the last line counts them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,10 +57,10 @@ done
 echo "# unit tests: $((SECONDS - t0)) s"
 
 # A suite, or SUITE:ARG (the stock suite once per distribution fixture of /etc/ssh).
-for entry in tests/shim/run.sh tests/e2e/run.sh tests/fwd/run.sh tests/x11/run.sh tests/cert/run.sh \
-    tests/pkcs11/run.sh tests/stock/run.sh tests/stock/run.sh:debian13 \
-    tests/stock/run.sh:fedora tests/fault/run.sh tests/interactive/run.sh tests/ansible/run.sh \
-    tests/ansible/run.sh:fedora tests/jump/run.sh \
+for entry in tests/docs/run.sh tests/shim/run.sh tests/e2e/run.sh tests/fwd/run.sh \
+    tests/x11/run.sh tests/cert/run.sh tests/pkcs11/run.sh tests/stock/run.sh \
+    tests/stock/run.sh:debian13 tests/stock/run.sh:fedora tests/fault/run.sh \
+    tests/interactive/run.sh tests/ansible/run.sh tests/ansible/run.sh:fedora tests/jump/run.sh \
     tests/engine/run.sh tests/route/run.sh tests/chaos/run.sh; do
     suite=${entry%%:*}
     arg=${entry#"$suite"}

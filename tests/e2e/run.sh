@@ -272,24 +272,59 @@ enable_case zsh .zshrc zsh -i -c
 enable_case fish .config/fish/config.fish fish -c
 enable_case profile .profile sh -l -c
 # Completion: each shell, with completions/ loaded as it loads it, completes `muxrun st`
-# to the subcommand status (with the commands that start so, none other), and
-# `muxrun doctor -` to exactly ssh's options.
+# to the subcommand status (with the commands that start so, none other), `muxrun doctor -`
+# to exactly ssh's options and --json, a later `-` after doctor to ssh's options alone (muxrun
+# takes --json only first), `muxrun status ` to --json, and `muxrun -O ` to ssh -O's
+# operations that the broker answers.
 SSH_OPTS="-4 -6 -A -a -B -b -C -c -D -E -e -F -f -g -I -i -J -K -k -L -l -M -m -N -n -O -o -P -p -q -R -S -s -T -t -v -W -w -X -x -Y -y"
+words() { tr ' ' '\n' <<<"$*" | sort | tr '\n' ' '; }
+# complete_line LINE: what the shell $sh completes for LINE, as the account
+complete_line() { as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "$1" 2>&1; }
 for sh in bash zsh fish; do
-    st=$(as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "muxrun st" 2>&1)
-    opts=$(as_u "$ROOT/tests/e2e/complete.sh" "$sh" "$ROOT/completions" "muxrun doctor -" 2>&1 | sort | tr '\n' ' ')
+    st=$(complete_line "muxrun st")
+    opts=$(complete_line "muxrun doctor -" | sort | tr '\n' ' ')
+    later=$(complete_line "muxrun doctor -v -" | sort | tr '\n' ' ')
+    st_json=$(complete_line "muxrun status " | sort | tr '\n' ' ')
+    ops=$(complete_line "muxrun -O " | sort | tr '\n' ' ')
     if ! grep -qx status <<<"$st" || grep -qvx 'st.*' <<<"$st"; then
         notok "complete-$sh" "muxrun st: $(tr '\n' ' ' <<<"$st" | head -c 300)"
-    elif [ "$opts" != "$(tr ' ' '\n' <<<"$SSH_OPTS" | sort | tr '\n' ' ')" ]; then
+    elif [ "$opts" != "$(words "$SSH_OPTS --json")" ]; then
         notok "complete-$sh" "muxrun doctor -: $opts"
+    elif [ "$later" != "$(words "$SSH_OPTS")" ]; then
+        notok "complete-$sh" "muxrun doctor -v -: $later"
+    elif [ "$st_json" != "$(words --json)" ]; then
+        notok "complete-$sh" "muxrun status: $st_json"
+    elif [ "$ops" != "$(words check stop exit forward cancel)" ]; then
+        notok "complete-$sh" "muxrun -O: $ops"
     else
-        ok "complete-$sh (muxrun st: $(grep -c . <<<"$st") answers, status among them; muxrun doctor -: ssh's options)"
+        ok "complete-$sh (muxrun st: $(grep -c . <<<"$st") answers, status among them; muxrun doctor -: ssh's options and --json, later ssh's alone; muxrun status: --json; muxrun -O: its five operations)"
     fi
 done
 dcase "python-subprocess" "python3 -c 'import subprocess,sys; r=subprocess.run([\"ssh\",\"-F\",sys.argv[1],\"mux-test\",\"echo py; exit 5\"]); print(r.returncode)' \"\$CFG\""
 dcase "system-popen" "perl -e 'print qx{ssh -F \$ARGV[0] mux-test echo from-perl}; system(\"ssh\", \"-F\", \$ARGV[0], \"mux-test\", \"exit 9\"); print \$? >> 8, \"\\n\"' \"\$CFG\""
 expect "O-check" 0 '^Master running \(pid=[0-9]+\)' "ssh -O check mux-test 2>&1"
 expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-test -F \"\$CFG\" 2>&1"
+# muxrun -O forward and -O cancel (muxrun(1)): a -L from a socket in the work directory to a
+# socket there that answers "held" (no TCP connection: one_connection counts them), held by
+# the broker for mux-test's connection after muxrun exits, listed with owner "connection" by
+# muxrun status, gone after the cancel; its one connection is a served session, none handed.
+c0=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+run_side mux "m=$ROOT/scripts/muxrun; L=\$PWD/f.sock:\$PWD/t.sock
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); c=s.accept()[0]; c.sendall(b\"held\\n\")' t.sock &
+for i in \$(seq 100); do [ -S t.sock ] && break; sleep 0.1; done
+\$m -O forward mux-test -F \"\$CFG\" -L \$L && echo forward
+python3 -c 'import socket,sys; c=socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); print(c.makefile().readline().strip())' f.sock
+\$m status | grep -c 'f\.sock.* connection\$'
+\$m -O cancel mux-test -F \"\$CFG\" -L \$L && echo cancel
+\$m status | grep -c 'f\.sock'
+wait"
+c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+if [ "$(tr '\n' ' ' <"$T/mux.out")" = "forward held 1 cancel 0 " ] &&
+    [ $((${c1% *} - ${c0% *})) = 1 ] && [ "${c1#* }" = "${c0#* }" ]; then
+    ok "muxrun-O-forward-cancel (held -L, listed, cancelled; 1 served)"
+else
+    notok "muxrun-O-forward-cancel" "served $((${c1% *} - ${c0% *})) (want 1), handed $((${c1#* } - ${c0#* })); stdout: $(tr '\n' '|' <"$T/mux.out"), stderr: $(head -c 300 "$T/mux.err")"
+fi
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
 # json_check NAME KIND DIR ARGS [CHECKS...]: `muxrun KIND --json ARGS` and `muxrun KIND ARGS`
 # (ARGS as shell words) as the account, with the broker of runtime directory DIR: the same
