@@ -81,6 +81,9 @@ account_suite() {
     RT=$T/run
     unset LD_PRELOAD MUXSHIM_DISABLE MUXSHIM_GUARD MUXSHIM_REAL_SSH SSH_AUTH_SOCK MUXSHIM_DIR
     export MUXSHIM_PERSIST=600
+    # The usual end: the suite's broker, its lab server and its folder (a suite with more to
+    # end sets its own trap instead).
+    trap 'mux_stop "$RT"; sshd_stop "$T/s"; rm -rf "$T"' EXIT
 }
 
 run_side() {

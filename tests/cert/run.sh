@@ -17,12 +17,6 @@ SUITE=cert
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 account_suite cert
-cleanup() {
-    mux_stop "$RT"
-    sshd_stop "$T/s"
-    rm -rf "$T"
-}
-trap cleanup EXIT
 
 test_account "$U" "$H" || exit 1
 mkdir -p "$T/ca"

@@ -15,12 +15,6 @@ SUITE=engine
 # shellcheck source=../lib-cases.sh
 . "$ROOT/tests/lib-cases.sh"
 account_suite engine
-cleanup() {
-    mux_stop "$RT"
-    sshd_stop "$T/s"
-    rm -rf "$T"
-}
-trap cleanup EXIT
 
 version=$("$B/muxbroker" -V 2>&1)
 echo "# $version"

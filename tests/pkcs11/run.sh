@@ -24,12 +24,6 @@ if [ ! -f "$LIBP11" ] || ! command -v pkcs11-tool >/dev/null; then
     exit 0
 fi
 account_suite pkcs11
-cleanup() {
-    mux_stop "$RT"
-    sshd_stop "$T/s"
-    rm -rf "$T"
-}
-trap cleanup EXIT
 
 test_account "$U" "$H" || exit 1
 SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1

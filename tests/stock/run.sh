@@ -30,12 +30,6 @@ account_suite stock
 # sides; SSHD_BIN: the server's sshd (scripts/lib-sshd.sh); MUXSHIM_TEST_TAG: a suffix of the
 # result names. tests/openssh10.sh runs the suite so with OpenSSH 10.
 [ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || export PATH=$MUXSHIM_TEST_SSH_DIR:$PATH
-cleanup() {
-    mux_stop "$RT"
-    sshd_stop "$T/s"
-    rm -rf "$T"
-}
-trap cleanup EXIT
 
 test_account "$U" "$H" || exit 1
 SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
