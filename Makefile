@@ -86,7 +86,7 @@ $(foreach l,$(LAYERS),$(eval LAYER_INC_$(l) := $(layers_below) -Ibroker/$(l))$(e
     layers_below += -Ibroker/$(l)))
 LAYER_INC_proto := -Ibroker/proto
 BROKER_INC := $(LAYER_INC_front)
-UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-pq
+UNIT_INC   := $(BROKER_INC) -Ishim/muxssh -Ishim/tty -Iscripts/libssh2-patch
 HEADERS    := $(wildcard broker/*/*.h shim/*/*.h)
 # Each object's header dependencies, as the compiler saw them (build/obj/**/*.d).
 DEPFLAGS   := -MMD -MP
@@ -131,7 +131,7 @@ $(B)/obj/broker/%.o: broker/%.c | build-deps
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(DEPFLAGS) $(SANFLAGS) $(LAYER_INC_$(if $(findstring /,$*),$(firstword $(subst /, ,$*)),front)) -c -o $@ $<
 
-$(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-pq/hybrid.h | build-deps
+$(B)/obj/scripts/%.o: scripts/%.c scripts/libssh2-patch/hybrid.h | build-deps
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
@@ -195,7 +195,7 @@ UNIT_DEPS_test_reap      := broker/base/reap.c
 UNIT_DEPS_test_offer     := broker/conn/offer.c broker/conn/keyfile.c broker/conn/agentsign.c
 UNIT_DEPS_test_fastcrypto := broker/conn/fastcrypto.c broker/conn/fatal.c
 # The post-quantum key exchanges' arithmetic, compiled into our libssh2 too (libssh2.sh).
-UNIT_DEPS_test_pqkex     := scripts/libssh2-pq/hybrid.c
+UNIT_DEPS_test_pqkex     := scripts/libssh2-patch/hybrid.c
 # session/ and pool/ alone with the layers below them (issue 23): the test is the session's
 # owner and pool (session.h's ops), or the pool's client; nothing of front/ is linked.
 UNIT_DEPS_test_session   := $(SESSION_SRCS) $(JOBS_SRCS) $(CONN_SRCS) $(CONFIG_SRCS) $(BASE_SRCS)

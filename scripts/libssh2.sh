@@ -7,15 +7,17 @@
 #   system   the system's libssh2 (pkg-config), whatever its version
 #   auto     the system's when it has the post-quantum hybrid key exchanges (no
 #            packaged libssh2 does yet); else Debian 13's libssh2 source package with
-#            our patch scripts/libssh2-pq/kex-hybrid.patch (sntrup761x25519-sha512[@openssh.com],
-#            mlkem768x25519-sha256), their lattice primitives from Debian 13's openssh
+#            our patches in scripts/libssh2-patch/, applied in name order: kex-hybrid.patch
+#            (sntrup761x25519-sha512[@openssh.com], mlkem768x25519-sha256) and
+#            streamlocal-forward.patch (remote Unix-socket forwards,
+#            streamlocal-forward@openssh.com), the lattice primitives from Debian 13's openssh
 #            source (sntrup761.c, libcrux_mlkem768_sha3.h, compiled with our shims in
-#            scripts/libssh2-pq/ and added to the static library). Both are fetched with
+#            scripts/libssh2-patch/ and added to the static library). Both are fetched with
 #            `apt-get source` from the Debian archive this machine's apt already uses (a
 #            private apt state under ROOT.work/, the signed trixie index checks each .dsc;
 #            the system's apt sources and state are not touched), built with cmake (static,
 #            PIC, OpenSSL, zlib) and installed into ROOT. Later runs use ROOT as it is,
-#            offline; ROOT/pq.stamp (a hash of this script and scripts/libssh2-pq/) makes a
+#            offline; ROOT/pq.stamp (a hash of this script and scripts/libssh2-patch/) makes a
 #            change to either rebuild from the sources kept in ROOT.work/src. When the
 #            source cannot be had, one line says so and the system's library is used
 #            (ROOT.work/unavailable keeps the reason, so apt is not asked again until
@@ -25,7 +27,7 @@ mode=${1:?usage: libssh2.sh auto|system ROOT FLAGS}
 root=${2:?}
 flags=${3:?}
 work=$(realpath -m "$root.work") # apt wants absolute paths
-pq=$(realpath "$(dirname "$0")/libssh2-pq")
+pq=$(realpath "$(dirname "$0")/libssh2-patch") # our patches, and the primitives' shims
 suite=trixie
 # shellcheck source=lib-debsrc.sh
 . "$(dirname "$0")/lib-debsrc.sh"
@@ -79,21 +81,25 @@ fetch_source() {
     find_sources || unavailable "apt-get source did not unpack libssh2 and openssh"
 }
 
-# The stamp of the patched build: this script and everything in scripts/libssh2-pq/.
+# The stamp of the patched build: this script and everything in scripts/libssh2-patch/.
 stamp() {
     cat "$0" "$pq"/* | sha256sum | cut -d' ' -f1
 }
 
-# A copy of the libssh2 source with our patch and the two headers it includes, in
-# $work/patched; its directory into $patched.
+# A copy of the libssh2 source with our patches and the two headers kex-hybrid.patch
+# includes, in $work/patched; its directory into $patched.
 patch_source() {
+    local p
     patched=$work/patched/$(basename "$src")
     rm -rf "$work/patched"
     mkdir -p "$work/patched"
     cp -a "$src" "$patched"
     cp "$pq/kem.h" "$pq/hybrid.h" "$patched/src/"
-    (cd "$patched" && patch -p1 -s <"$pq/kex-hybrid.patch") >"$work/patch.log" 2>&1 ||
-        unavailable "our patch does not apply to $(basename "$src"), see $work/patch.log"
+    : >"$work/patch.log"
+    for p in "$pq"/*.patch; do
+        (cd "$patched" && patch -p1 -s <"$p") >>"$work/patch.log" 2>&1 ||
+            unavailable "our $(basename "$p") does not apply to $(basename "$src"), see $work/patch.log"
+    done
 }
 
 # The lattice primitives from the openssh source with our shims (crypto_api.h, includes.h

@@ -1,4 +1,4 @@
-/* scripts/libssh2-pq/hybrid.c, the arithmetic of our post-quantum hybrid key exchanges: the
+/* scripts/libssh2-patch/hybrid.c, the arithmetic of our post-quantum hybrid key exchanges: the
  * shared secret K, the exchange hash H and a derived key, for SHA-512 (sntrup761x25519) and
  * SHA-256 (mlkem768x25519), against values computed apart from our code. The X25519 inputs
  * are RFC 7748 6.1's (Alice's private key, Bob's public key; the RFC gives their secret);
