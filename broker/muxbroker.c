@@ -127,9 +127,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-V")) {
             char pq[256];
             engine_pq_kexes(pq, sizeof pq);
-            printf("muxbroker: libssh2 %s (built with %s), %s%s\n", engine_version(),
+            printf("muxbroker: libssh2 %s (built with %s), %s%s, %s\n", engine_version(),
                    engine_built_version(),
-                   pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq);
+                   pq[0] ? "post-quantum key exchange: " : "no post-quantum key exchange", pq,
+                   engine_has_rfwd_streamlocal() ? "remote socket forwards"
+                                                 : "no remote socket forwards");
             return 0;
         } else {
             fprintf(stderr, "muxbroker: usage: muxbroker [-V] [--ready-fd N]\n");

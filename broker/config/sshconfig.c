@@ -538,9 +538,6 @@ int sshconfig_parse(const char *text, size_t len, const char *cwd, struct hostcf
             fdpass = yes(v);
         else if (!strcmp(k, "localforward") || !strcmp(k, "dynamicforward"))
             bad_fwd |= sshconfig_add_forward(c, k[0] == 'l' ? 'L' : 'D', v);
-        else if (!strcmp(k, "remoteforward") && v[0] == '/')
-            /* streamlocal-forward@openssh.com: libssh2 has no request for it */
-            note_unsupported(c, "RemoteForward of a Unix socket");
         else if (!strcmp(k, "remoteforward"))
             bad_fwd |= sshconfig_add_rforward(c, v);
         else if (!strcmp(k, "permitremoteopen"))

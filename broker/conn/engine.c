@@ -191,6 +191,29 @@ LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path)
 #endif
 }
 
+int engine_has_rfwd_streamlocal(void)
+{
+#ifdef LIBSSH2_MUXSHIM_STREAMLOCAL_FORWARD
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port,
+                                        int *bound, int queue)
+{
+    if (port != ENGINE_PORT_PATH)
+        return libssh2_channel_forward_listen_ex(s, bind, port, bound, queue);
+    *bound = 0;
+#ifdef LIBSSH2_MUXSHIM_STREAMLOCAL_FORWARD
+    return libssh2_channel_forward_listen_streamlocal(s, bind, queue);
+#else
+    (void)queue;
+    return NULL; /* not asked for: policy.c hands such forwards to ssh */
+#endif
+}
+
 /* libssh2's own (src/packet.c): exported by its static library, hidden in a shared one. */
 int _libssh2_packet_ask(LIBSSH2_SESSION *session, unsigned char packet_type, unsigned char **data,
                         size_t *data_len, int match_ofs, const unsigned char *match_buf,

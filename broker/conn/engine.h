@@ -21,6 +21,16 @@ int engine_has_streamlocal(void);
 /* Open a direct-streamlocal@openssh.com channel to path on the server, as ssh does (from
  * 127.0.0.1 port 0); NULL as libssh2's opens fail (last errno), or always without it. */
 LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path);
+/* 1 when this build's libssh2 asks the server to listen on a socket path
+ * (streamlocal-forward@openssh.com, a remote forward -R /path:...): our patch
+ * (scripts/libssh2-patch/streamlocal-forward.patch) adds it; no packaged libssh2 has it. */
+int engine_has_rfwd_streamlocal(void);
+/* Ask the server to listen for a remote forward: on bind and port (0: the server picks; the
+ * port it gave in *bound), or, port ENGINE_PORT_PATH, on the socket path bind (*bound 0).
+ * As libssh2_channel_forward_listen_ex: NULL with the session's last errno. */
+#define ENGINE_PORT_PATH (-2)
+LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port,
+                                        int *bound, int queue);
 
 /* The version of the libssh2 running (libssh2_version(0)), and the one built against. */
 const char *engine_version(void);
@@ -42,7 +52,7 @@ size_t engine_kex_words(const char *kex, const char *hkalg, int loglevel, int wa
  * scripts/libssh2.sh). */
 void engine_pq_kexes(char *out, size_t cap);
 
-/* 1 when this build's libssh2 has our patch's API (scripts/libssh2-pq/kex-hybrid.patch):
+/* 1 when this build's libssh2 has our patch's API (scripts/libssh2-patch/kex-hybrid.patch):
  * KEM key pairs given ahead, the server's offered key exchanges. */
 int engine_has_pq_api(void);
 

@@ -67,13 +67,11 @@ static void wait_end(struct ctl_wait *w)
 static void answered(void *arg, const struct rfwd_answer *a)
 {
     struct ctl_wait *w = arg;
-    char line[1300];
+    char line[1300], what[1100];
     if (a->bound < 0) {
         w->failed = 1;
-        snprintf(line, sizeof line,
-                 "mux_client_forward: forwarding request failed: remote port forwarding failed "
-                 "for listen port %d",
-                 a->want_port);
+        rfwd_failed_words(a->want_port, a->listen_path, what, sizeof what);
+        snprintf(line, sizeof line, "mux_client_forward: forwarding request failed: %s", what);
         if (w->loglevel >= 2)
             add_line(w->text, sizeof w->text, line);
     } else if (a->want_port == 0) {

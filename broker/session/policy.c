@@ -31,6 +31,18 @@ static int forward_to_path(const char *forwards)
     return 0;
 }
 
+/* 1 when rforwards (one a line, "R LISTEN TARGET") has one listening on a socket path (a
+ * listen word with a slash, as ssh's parse_forward tells one). */
+static int rforward_from_path(const char *rforwards)
+{
+    for (const char *l = rforwards; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+        size_t n = strcspn(l + 2, " \n");
+        if (l[2] != '[' && memchr(l + 2, '/', n))
+            return 1;
+    }
+    return 0;
+}
+
 /* Decide what the session asks of the server, as ssh would; NULL or a reason to fall back. */
 static const char *choose_mode(struct session *s)
 {
@@ -46,6 +58,8 @@ static const char *choose_mode(struct session *s)
     /* Remote forwards' channels are connected by the client (INCOMING), when it can. */
     if (c->rforwards[0] && !(s->flags & (OPEN_FWD_LOCAL | OPEN_FWD_CHANNEL)))
         return "RemoteForward";
+    if (!engine_has_rfwd_streamlocal() && rforward_from_path(c->rforwards))
+        return "RemoteForward of a Unix socket"; /* no streamlocal-forward in this libssh2 */
     if (!engine_has_streamlocal() &&
         ((s->flags & OPEN_FWD_PATH) || (c->forwards[0] && forward_to_path(c->forwards))))
         return "LocalForward to a socket path"; /* this libssh2 has no direct-streamlocal */

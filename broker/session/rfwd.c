@@ -39,12 +39,13 @@ struct rfwd {
     struct rfwd *next;
 };
 
-/* "[HOST]:PORT", "PORT" or "/PATH" (ssh -G's words) into host (NULL when absent) and port
- * (-2 for a path, the path in host). 0 or -1. */
+/* "[HOST]:PORT", "PORT" or a path (a word with a slash, as ssh's parse_forward tells one)
+ * (ssh -G's words) into host (NULL when absent) and port (-2 for a path, the path in
+ * host). 0 or -1. */
 static int split(char *w, char **host, int *port)
 {
     *host = NULL;
-    if (w[0] == '/') {
+    if (w[0] != '[' && strchr(w, '/')) {
         *host = w;
         *port = -2;
         return 0;
@@ -81,8 +82,10 @@ static struct rfwd *parse_line(const char *l, const char *permit)
         free(r);
         return NULL;
     }
-    /* channel_rfwd_bind_host: no address is "localhost", "*" and "" are every address */
-    snprintf(r->bind, sizeof r->bind, "%s", !lh ? "localhost" : !strcmp(lh, "*") ? "" : lh);
+    /* channel_rfwd_bind_host: no address is "localhost", "*" and "" are every address (a
+     * path goes as it is: the server resolves a relative one) */
+    snprintf(r->bind, sizeof r->bind, "%s",
+             !lh ? "localhost" : !strcmp(lh, "*") && lp != -2 ? "" : lh);
     r->want_port = lp;
     r->kind = !strcmp(th, "socks") && tp == 0 ? INC_SOCKS : INC_CONNECT;
     snprintf(r->target, sizeof r->target, "%s", r->kind == INC_SOCKS ? permit : th);
@@ -132,24 +135,31 @@ static void link_in(struct sshconn *c, struct rfwd *r)
  * ExitOnForwardFailure the end of s with 255 before anything ran. */
 static void refused(struct session *s, struct rfwd *r)
 {
-    char msg[128];
+    char msg[400], what[320];
     const struct hostcfg *cfg = s->cfg;
+    rfwd_failed_words(r->want_port, r->bind, what, sizeof what);
     if (cfg->exitonforwardfailure) {
-        snprintf(msg, sizeof msg, "Error: remote port forwarding failed for listen port %d",
-                 r->want_port);
+        snprintf(msg, sizeof msg, "Error: %s", what);
         sess_set_exit(s, EXIT_LOST, 255, cfg->loglevel >= 1 ? msg : "");
         s->state = S_DONE;
         s->rfwd_done = 1;
     } else if (cfg->loglevel >= 3 && !cfg->forkafterauthentication) {
         /* (ssh -f has gone to the background, stderr on /dev/null, before the reply) */
-        snprintf(msg, sizeof msg, "Warning: remote port forwarding failed for listen port %d\r\n",
-                 r->want_port);
+        snprintf(msg, sizeof msg, "Warning: %s\r\n", what);
         session_say(s, msg);
     }
     free(r);
 }
 
 /* Tell who waits for held r the answer (the port the server gave, or -1: refused). */
+void rfwd_failed_words(int want_port, const char *path, char *out, size_t cap)
+{
+    if (want_port == -2)
+        snprintf(out, cap, "remote port forwarding failed for listen path %s", path);
+    else
+        snprintf(out, cap, "remote port forwarding failed for listen port %d", want_port);
+}
+
 static void tell(struct rfwd *r, int bound)
 {
     rfwd_done_fn done = r->done;
@@ -157,6 +167,7 @@ static void tell(struct rfwd *r, int bound)
     if (done)
         done(r->done_arg, &(struct rfwd_answer){.bound = bound,
                                                 .want_port = r->want_port,
+                                                .listen_path = r->bind,
                                                 .shown = r->shown,
                                                 .target_port = r->target_port});
 }
@@ -182,8 +193,7 @@ static void held_answered(struct sshconn *c, struct rfwd *r, LIBSSH2_LISTENER *l
 static int ask(struct sshconn *c, struct rfwd *r)
 {
     int bound = 0;
-    LIBSSH2_LISTENER *l =
-        libssh2_channel_forward_listen_ex(c->ssh, r->bind, r->want_port, &bound, RFWD_QUEUE);
+    LIBSSH2_LISTENER *l = engine_forward_listen(c->ssh, r->bind, r->want_port, &bound, RFWD_QUEUE);
     int rc = l ? 0 : libssh2_session_last_errno(c->ssh);
     if (again(c, r, rc))
         return 0;

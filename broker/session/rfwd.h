@@ -12,13 +12,17 @@
 /* What the server answered to a held forward's request (rfwd_held_add). */
 struct rfwd_answer {
     int bound;         /* the port it listens on, or -1: refused (or the connection ended) */
-    int want_port;     /* the port asked for (0: the server picked bound) */
+    int want_port;     /* the port asked for (0: the server picked bound; -2: a path) */
+    const char *listen_path; /* the socket path asked for, when want_port is -2 */
     const char *shown; /* the target's host or path, as ssh names it */
     int target_port;
 };
 /* Who waits for a held forward's answer: called once, on the loop. */
 typedef void (*rfwd_done_fn)(void *arg, const struct rfwd_answer *a);
 
+/* ssh's words for a remote forward the server refused ("remote port forwarding failed for
+ * listen port N", or "... listen path P" when want_port is -2), into out. */
+void rfwd_failed_words(int want_port, const char *path, char *out, size_t cap);
 /* Whether s, waiting on its ready connection, must still have its remote forwards asked
  * for: makes the requests one at a time (ssh's words for an allocated port or a refusal on
  * its client's stderr; under ExitOnForwardFailure a refusal ends s with 255) and returns 1

@@ -132,6 +132,19 @@ fcase stream-local-bind-mask 2 "ssh -f -N -L \$W/m1.sock:127.0.0.1:\$HTTP lab; s
 # context); used from the server's side (the same machine here). The connections are no
 # sessions: the broker counts the forward's session only.
 fcase R-http 1 "ssh -R \$P1:127.0.0.1:\$HTTP -R \$P3:\$SRV lab \"$GET http://127.0.0.1:\$P1/index.txt; $GET http://localhost:\$P1/index.txt; $GET http://127.0.0.1:\$P3/index.txt\"; echo rc \$?"
+# A remote forward listening on a socket path (streamlocal-forward@openssh.com, our libssh2
+# patch): absolute; relative, sent as it is (this sshd resolves it in its own working
+# directory, /, where the account cannot bind: the same warning on both sides); a path
+# already taken: ssh's warning, and under ExitOnForwardFailure its error and 255
+RSOCK=0
+case "$("$B/muxbroker" -V 2>&1)" in *", remote socket forwards"*) RSOCK=1 ;; esac
+if [ "$RSOCK" = 1 ]; then
+    fcase R-unix-socket 2 "ssh -R \$W/r.sock:127.0.0.1:\$HTTP lab \"$GET --unix-socket \$W/r.sock http://x/index.txt\"; echo rc \$?; ssh -R ./rel.sock:\$SRV lab \"$GET --unix-socket rel.sock http://x/index.txt; rm -f rel.sock\"; echo rc \$?"
+    fcase R-unix-socket-busy 1 "$STALE; ssh -R \$W/x.sock:127.0.0.1:\$HTTP lab echo ran; echo rc \$?; ssh -o ExitOnForwardFailure=yes -R \$W/x.sock:127.0.0.1:\$HTTP lab echo ran; echo rc \$?"
+else
+    skip R-unix-socket "this build's libssh2 has no streamlocal-forward (muxbroker -V)"
+fi
+
 # -R 0: the port the server picked, printed as ssh prints it, and used; -N killed by SIGTERM
 # exits 0 (ssh: no remote status, the end was asked for here)
 ALLOC='ssh -N -R 0:127.0.0.1:$HTTP lab 2>$W/e & s=$!; for _ in $(seq 1 200); do grep -q Allocated $W/e && break; sleep 0.05; done; p=$(sed -n "s/^Allocated port \([0-9]*\) .*/\1/p" $W/e)'
@@ -177,6 +190,9 @@ fcase O-forward-R-dynamic 2 "ssh $CM lab true; ssh $CP -O forward -R \$P2 lab; e
 # -O forward alike), the broker the -O forward's; a name is not the address it resolves to
 PRO='-o PermitRemoteOpen=127.0.0.1:$HTTP'
 fcase O-forward-R-dynamic-permit 2 "ssh $CM $PRO lab true; ssh $CP $PRO -O forward -R \$P2 lab; echo forward \$?; ssh $CP lab \"$GET --socks5-hostname 127.0.0.1:\$P2 http://127.0.0.1:\$HTTP/index.txt; $GET --socks4a 127.0.0.1:\$P2 http://localhost:\$HTTP/index.txt; echo name \\\$?\"; ssh $CP $PRO -O cancel -R \$P2 lab; echo cancel \$?; $ENDM"
+# -O forward -R to a socket path on the server, held by the connection, then cancelled
+[ "$RSOCK" = 1 ] &&
+    fcase O-forward-R-unix-socket 2 "ssh $CM lab true; ssh $CP -O forward -R \$W/h.sock:127.0.0.1:\$HTTP lab; echo forward \$?; ssh $CP lab '$GET --unix-socket '\$W/h.sock' http://x/index.txt'; ssh $CP -O cancel -R \$W/h.sock:127.0.0.1:\$HTTP lab; echo cancel \$?; $ENDM"
 # -O forward -R 0: the port the server allocated, alone on stdout (mux_client_forward), the
 # same again for the same forward; cancelled by the same words, then closed
 fcase O-forward-R-0 1 "ssh $CM lab true; p=\$(ssh $CP -O forward -R 0:127.0.0.1:\$HTTP lab); echo forward \$?; [ \"\$p\" -gt 0 ] && echo numeric; $GET http://127.0.0.1:\$p/index.txt; q=\$(ssh $CP -O forward -R 0:127.0.0.1:\$HTTP lab); [ \"\$q\" = \"\$p\" ] && echo same; ssh $CP -O cancel -R 0:127.0.0.1:\$HTTP lab; echo cancel \$?; sleep 0.5; $GET http://127.0.0.1:\$p/index.txt; echo closed \$?; $ENDM"

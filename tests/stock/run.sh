@@ -136,8 +136,13 @@ doctor other-key 0 "does not take it: .*(key|log).*" \
     -i "$T/other" -o IdentitiesOnly=yes lab
 doctor other-user 0 '^served by the broker: yes, on a new connection \(none open' -l nobody lab
 doctor remote-forward 0 '^served by the broker: yes' -R 2222:127.0.0.1:22 lab
-doctor remote-socket-forward 1 '^served by the broker: no, handed to ssh: RemoteForward of a Unix socket' \
-    -R /tmp/muxshim-doctor.sock:127.0.0.1:22 lab
+# (served with our libssh2 streamlocal patch, as muxbroker -V says; else handed to ssh)
+case "$("$B/muxbroker" -V 2>&1)" in
+*", remote socket forwards"*) doctor remote-socket-forward 0 '^served by the broker: yes' \
+    -R /tmp/muxshim-doctor.sock:127.0.0.1:22 lab ;;
+*) doctor remote-socket-forward 1 '^served by the broker: no, handed to ssh: RemoteForward of a Unix socket' \
+    -R /tmp/muxshim-doctor.sock:127.0.0.1:22 lab ;;
+esac
 doctor x11 0 '^served by the broker: yes' -o ForwardX11=yes lab
 
 # Settings served on a connection of their own (another route or host name): each case
