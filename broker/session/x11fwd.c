@@ -195,6 +195,37 @@ static int differ(const unsigned char *a, const unsigned char *b, size_t n)
     return d != 0;
 }
 
+/* The one session on c whose X11 forwarding is on, or NULL when none or several. */
+static struct session *only_x11(struct sshconn *c)
+{
+    struct session *one = NULL;
+    for (struct session *s = c->sessions; s; s = s->next) {
+        if (!s->x11 || s->x11_state != X11_DONE)
+            continue;
+        if (one)
+            return NULL;
+        one = s;
+    }
+    return one;
+}
+
+/* An X client refused for its first packet: ssh's logit() from channel_pre_x11_open, or
+ * only its verbose() once ForwardX11Timeout expired (ssh then refuses the channel's open).
+ * Told to the session whose X client it is when the connection has one X11 session; with
+ * several nobody can say whose (the server's x11 channel does not tell), so the log has it. */
+static int refused(struct sshconn *c)
+{
+    struct session *s = only_x11(c);
+    if (!s)
+        blog("X11 connection rejected because of wrong authentication on %s", c->cfg.hostname);
+    else if (s->x11->refuse_ms && clock_ms(CLOCK_MONOTONIC) >= s->x11->refuse_ms) {
+        if (s->cfg->loglevel >= 4)
+            session_say(s, "Rejected X11 connection after ForwardX11Timeout expired\r\n");
+    } else if (s->cfg->loglevel >= 3)
+        session_say(s, "X11 connection rejected because of wrong authentication.\r\n");
+    return -1;
+}
+
 int x11fwd_first(struct sshconn *c, struct buf *first, struct session **owner, char *where,
                  size_t wlen, int *port)
 {
@@ -211,7 +242,7 @@ int x11fwd_first(struct sshconn *c, struct buf *first, struct session **owner, c
         dlen = p[8] + 256u * p[9];
     } else {
         blog("x11 channel on %s: bad byte order byte 0x%x", c->cfg.hostname, p[0]);
-        return -1;
+        return refused(c);
     }
     if (have < 12 + ((plen + 3) & ~3u) + ((dlen + 3) & ~3u))
         return 0;
@@ -232,9 +263,7 @@ int x11fwd_first(struct sshconn *c, struct buf *first, struct session **owner, c
         *owner = s;
         return 1;
     }
-    /* ssh's logit(): this X client knows no session's cookie here (nobody to tell) */
-    blog("X11 connection rejected because of wrong authentication on %s", c->cfg.hostname);
-    return -1;
+    return refused(c); /* this X client knows no session's cookie here */
 }
 
 void x11fwd_free(struct session *s)
