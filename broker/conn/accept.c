@@ -252,8 +252,8 @@ static int id_in(const struct keyid *id, const struct keyid *v, int n)
  * the login does (pubkey.c's try_cert_file): the same agent holds it, or an identity file
  * does; beside >= 0: the certificate beside that identity file, whose key is unknown here
  * (it is tried). */
-static int cert_signable(const struct conn_facts *f, const struct accept_files *af,
-                         int same_agent, int n_file, const struct keyid *plain, int beside)
+static int cert_signable(const struct conn_facts *f, const struct accept_files *af, int same_agent,
+                         int n_file, const struct keyid *plain, int beside)
 {
     if (same_agent && id_in(plain, f->agent_keys, f->n_agent_keys))
         return 1;
@@ -300,8 +300,8 @@ static int session_offers(const struct conn_facts *f, const struct hostcfg *cfg,
         case OFFER_BESIDE:
             if (items[i].agent >= 0 ||
                 cert_signable(f, af, same_agent, k.n_file, &af->beside_plain[x], x))
-                o[n++] = (struct offer){
-                    .id = af->beside[x], .known = 1, .early = items[i].agent >= 0};
+                o[n++] =
+                    (struct offer){.id = af->beside[x], .known = 1, .early = items[i].agent >= 0};
             break;
         case OFFER_FILE:
             if (af->have[x])

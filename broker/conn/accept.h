@@ -20,7 +20,7 @@ struct accept_files {
     struct keyid certs[HC_MAX_FILES];        /* each CertificateFile's certificate ... */
     int cert_have[HC_MAX_FILES];             /* ... when it holds one; ... */
     struct keyid cert_plain[HC_MAX_FILES];   /* ... the key it certifies */
-    int kh_writable;                   /* a key can be added to the first UserKnownHostsFile */
+    int kh_writable; /* a key can be added to the first UserKnownHostsFile */
 };
 
 /* Read them for cfg (blocking: a worker's). NULL when out of memory. */

@@ -200,8 +200,8 @@ int engine_has_rfwd_streamlocal(void)
 #endif
 }
 
-LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port,
-                                        int *bound, int queue)
+LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port, int *bound,
+                                        int queue)
 {
     if (port != ENGINE_PORT_PATH)
         return libssh2_channel_forward_listen_ex(s, bind, port, bound, queue);

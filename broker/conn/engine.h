@@ -29,8 +29,8 @@ int engine_has_rfwd_streamlocal(void);
  * port it gave in *bound), or, port ENGINE_PORT_PATH, on the socket path bind (*bound 0).
  * As libssh2_channel_forward_listen_ex: NULL with the session's last errno. */
 #define ENGINE_PORT_PATH (-2)
-LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port,
-                                        int *bound, int queue);
+LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port, int *bound,
+                                        int queue);
 
 /* The version of the libssh2 running (libssh2_version(0)), and the one built against. */
 const char *engine_version(void);

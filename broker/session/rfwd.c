@@ -85,7 +85,9 @@ static struct rfwd *parse_line(const char *l, const char *permit)
     /* channel_rfwd_bind_host: no address is "localhost", "*" and "" are every address (a
      * path goes as it is: the server resolves a relative one) */
     snprintf(r->bind, sizeof r->bind, "%s",
-             !lh ? "localhost" : !strcmp(lh, "*") && lp != -2 ? "" : lh);
+             !lh                            ? "localhost"
+             : !strcmp(lh, "*") && lp != -2 ? ""
+                                            : lh);
     r->want_port = lp;
     r->kind = !strcmp(th, "socks") && tp == 0 ? INC_SOCKS : INC_CONNECT;
     snprintf(r->target, sizeof r->target, "%s", r->kind == INC_SOCKS ? permit : th);

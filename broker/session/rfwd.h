@@ -11,10 +11,10 @@
 
 /* What the server answered to a held forward's request (rfwd_held_add). */
 struct rfwd_answer {
-    int bound;         /* the port it listens on, or -1: refused (or the connection ended) */
-    int want_port;     /* the port asked for (0: the server picked bound; -2: a path) */
+    int bound;               /* the port it listens on, or -1: refused (or the connection ended) */
+    int want_port;           /* the port asked for (0: the server picked bound; -2: a path) */
     const char *listen_path; /* the socket path asked for, when want_port is -2 */
-    const char *shown; /* the target's host or path, as ssh names it */
+    const char *shown;       /* the target's host or path, as ssh names it */
     int target_port;
 };
 /* Who waits for a held forward's answer: called once, on the loop. */
