@@ -146,7 +146,7 @@ static int tick(void)
         blog("holding broker.lock now: the broker before us has finished");
     if (!me.inherited && !still_ours()) {
         blog("%s is no longer this broker's socket (systemd's, or removed): no new clients; "
-             "exiting once the sessions here end",
+             "exiting once the sessions (and ssh -O forward's forwards) here end",
              me.sock);
         return LOOP_HAND_OVER;
     }

@@ -147,11 +147,13 @@ struct loop_turns loop_turns(void)
 
 /* Handing over: no new client reaches this broker, so a connection no session uses closes
  * now (pool_tick), not after its ControlPersist; those in use close when their last session
- * ends. */
+ * ends. One holding forwards for ssh -O forward keeps them until its ControlPersist ends, as
+ * it would have. */
 static void drain_idle(void)
 {
     for (struct sshconn *c = pool_first(); c; c = c->next)
-        if (c->state == C_READY && c->nsessions == 0 && c->idle_since)
+        if (c->state == C_READY && c->nsessions == 0 && c->idle_since && !c->held &&
+            !rfwd_held_any(c))
             pool_drain(c);
 }
 
