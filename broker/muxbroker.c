@@ -24,6 +24,16 @@
 
 #define LOG_ROTATE_BYTES (1024 * 1024)
 
+/* What the loop's tick (tick below) looks after. */
+static struct {
+    int lock;      /* broker.lock, open */
+    int locked;    /* we hold it (a socket-activated broker may serve before it does) */
+    int inherited; /* we serve the socket systemd passed */
+    char sock[RUNTIME_PATH_MAX + 16];
+    dev_t dev; /* the socket file we bound at sock (not inherited) */
+    ino_t ino;
+} me = {.lock = -1};
+
 /* Tell the starting muxssh how it went ("ok", "busy" or "error: …"), then let go of it. */
 static void ready(int fd, const char *word)
 {
@@ -54,6 +64,22 @@ static int open_log(const char *dir)
     return 0;
 }
 
+/* Does something listen on sa's path (systemd's socket, with no broker behind it yet)? A
+ * connection that systemd takes starts the socket-activated broker, which the client that
+ * started us is about to reach anyway; nothing is sent. */
+static int someone_listens(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    int rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
+    int listens = rc == 0 || errno == EAGAIN; /* (EAGAIN: its backlog is full) */
+    close(fd);
+    return listens;
+}
+
+/* Bind and listen on DIR's broker.sock, recording the file made in me: the socket, -1 with
+ * err, or -2 when another listener (systemd's socket) has the path: it is left alone. */
 static int listen_on(const char *dir, char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -66,16 +92,65 @@ static int listen_on(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
-    unlink(sa.sun_path); /* stale: we hold the lock, so no broker owns it */
     mode_t old = umask(077);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc < 0 && errno == EADDRINUSE) {
+        if (someone_listens(&sa)) {
+            umask(old);
+            close(fd);
+            return -2;
+        }
+        unlink(sa.sun_path); /* stale: we hold the lock and nobody listens there */
+        rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    }
     umask(old);
-    if (rc < 0 || listen(fd, 128) < 0) {
+    struct stat st;
+    if (rc < 0 || listen(fd, 128) < 0 || stat(sa.sun_path, &st) < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", sa.sun_path, strerror(errno));
         close(fd);
         return -1;
     }
+    me.dev = st.st_dev;
+    me.ino = st.st_ino;
     return fd;
+}
+
+/* Is me.sock still the file we bound? Not once systemd's socket unit took the path (it
+ * unlinks what is there and binds its own) or someone removed it. */
+static int still_ours(void)
+{
+    struct stat st;
+    return stat(me.sock, &st) == 0 && st.st_dev == me.dev && st.st_ino == me.ino;
+}
+
+/* Hold broker.lock and write our pid in it: 0, or -1 while another broker holds it. */
+static int take_lock(void)
+{
+    if (flock(me.lock, LOCK_EX | LOCK_NB) < 0)
+        return -1;
+    me.locked = 1;
+    /* The lock file names the broker's pid, for tests and `muxrun status`. */
+    char pidtxt[32];
+    int pn = snprintf(pidtxt, sizeof pidtxt, "%ld\n", (long)getpid());
+    if (ftruncate(me.lock, 0) < 0 || pwrite(me.lock, pidtxt, (size_t)pn, 0) != pn)
+        blog("cannot record the pid in broker.lock");
+    return 0;
+}
+
+/* Once a second from the loop. A socket-activated broker that started while another held
+ * broker.lock takes it once that one is gone; a broker whose socket file is no longer at its
+ * path (systemd's socket took it) hands over: clients reach the other one from now on. */
+static int tick(void)
+{
+    if (!me.locked && take_lock() == 0)
+        blog("holding broker.lock now: the broker before us has finished");
+    if (!me.inherited && !still_ours()) {
+        blog("%s is no longer this broker's socket (systemd's, or removed): no new clients; "
+             "exiting once the sessions (and ssh -O forward's forwards) here end",
+             me.sock);
+        return LOOP_HAND_OVER;
+    }
+    return LOOP_GO_ON;
 }
 
 /* The listening socket systemd passes (socket activation, sd_listen_fds(3) without
@@ -167,24 +242,38 @@ int main(int argc, char **argv)
     }
     char lockpath[RUNTIME_PATH_MAX + 16];
     runtime_path(dir, "broker.lock", lockpath, sizeof lockpath);
-    int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock < 0) {
+    runtime_path(dir, "broker.sock", me.sock, sizeof me.sock);
+    me.inherited = inherited >= 0;
+    me.lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (me.lock < 0) {
         ready(ready_fd, "error: cannot open the lock file");
         return 1;
     }
-    if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
-        ready(ready_fd, "busy"); /* another broker runs or is starting */
+    /* Another broker runs or is starting. One muxssh started is told so and finds it; one
+     * systemd started serves its socket all the same, where clients now connect (exiting
+     * would have systemd start it again and again, and leave them with no broker), and takes
+     * the lock once the other, no longer reachable, has finished its sessions (tick). */
+    if (take_lock() < 0 && !me.inherited) {
+        ready(ready_fd, "busy");
         return 0;
     }
-    /* The lock file names the broker's pid, for tests and `muxrun status`. */
-    char pidtxt[32];
-    int pn = snprintf(pidtxt, sizeof pidtxt, "%ld\n", (long)getpid());
-    if (ftruncate(lock, 0) < 0 || write(lock, pidtxt, (size_t)pn) != pn)
-        blog("cannot record the pid in broker.lock");
     open_log(dir);
+    if (!me.locked) {
+        char holder[32] = "";
+        ssize_t n = pread(me.lock, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        blog("broker.lock is held by pid %s: serving the socket systemd passed; that broker "
+             "exits once its sessions end",
+             holder[0] ? holder : "?");
+    }
     int listen_fd = inherited >= 0
                         ? (socket_is_ours(inherited, dir, err, sizeof err) ? inherited : -1)
                         : listen_on(dir, err, sizeof err);
+    if (listen_fd == -2) { /* systemd's socket: the client that started us connects there */
+        ready(ready_fd, "busy");
+        return 0;
+    }
     if (listen_fd < 0 || jobs_init() < 0 || libssh2_init(0) != 0) {
         blog("cannot start: %s", listen_fd < 0 ? err : "init failed");
         char msg[300];
@@ -195,19 +284,18 @@ int main(int argc, char **argv)
     blog("started in %s%s", dir, inherited >= 0 ? " on the socket systemd passed" : "");
     ready(ready_fd, "ok");
 
-    int rc = loop_run(listen_fd);
+    int rc = loop_run(listen_fd, tick);
 
     /* Unlink first so that new clients start a new broker instead of talking to us; a
-     * socket systemd passed stays: systemd listens on it again and starts us anew. */
-    char sock[RUNTIME_PATH_MAX + 16];
-    runtime_path(dir, "broker.sock", sock, sizeof sock);
-    if (inherited < 0)
-        unlink(sock);
+     * socket systemd passed stays: systemd listens on it again and starts us anew. So does
+     * one that systemd bound at our path while we ran (still_ours). */
+    if (!me.inherited && still_ours())
+        unlink(me.sock);
     close(listen_fd);
     pool_shutdown();
     loop_reap(); /* frees what the shutdown released */
     blog("stopped");
     libssh2_exit();
-    close(lock);
+    close(me.lock);
     return rc;
 }

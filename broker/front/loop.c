@@ -76,7 +76,8 @@ static int build(struct pollset *ps, int listen_fd)
 {
     int rc = 0;
     ps->n = 0;
-    rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
+    if (listen_fd >= 0) /* (-1 once handed over) */
+        rc |= add(ps, listen_fd, POLLIN, K_LISTEN, NULL, NULL);
     rc |= add(ps, jobs_fd(), POLLIN, K_JOBS, NULL, NULL);
     for (struct peer *p = peer_first(); p; p = p->next)
         /* (one finished but waiting for its answers has nothing to poll: a hang-up would spin) */
@@ -144,7 +145,19 @@ struct loop_turns loop_turns(void)
     return turn_counts;
 }
 
-int loop_run(int listen_fd)
+/* Handing over: no new client reaches this broker, so a connection no session uses closes
+ * now (pool_tick), not after its ControlPersist; those in use close when their last session
+ * ends. One holding forwards for ssh -O forward keeps them until its ControlPersist ends, as
+ * it would have. */
+static void drain_idle(void)
+{
+    for (struct sshconn *c = pool_first(); c; c = c->next)
+        if (c->state == C_READY && c->nsessions == 0 && c->idle_since && !c->held &&
+            !rfwd_held_any(c))
+            pool_drain(c);
+}
+
+int loop_run(int listen_fd, loop_tick_fn tick)
 {
     struct pollset ps = {0};
     /* A fixed threshold (glibc raises its own as mapped chunks are freed): each session's
@@ -153,6 +166,7 @@ int loop_run(int listen_fd)
     time_t last_tick = 0;
     time_t empty_since = 0; /* since when the broker holds nothing; 0 while it holds some */
     int short_set = 0;
+    int handing_over = 0;
     while (!stop_requested) {
         int timeout = any_dirty() ? 0 : 1000;
         if (build(&ps, listen_fd) < 0) {
@@ -210,6 +224,13 @@ int loop_run(int listen_fd)
         time_t now = time(NULL);
         if (now != last_tick) {
             last_tick = now;
+            if (tick && !handing_over && tick() == LOOP_HAND_OVER) {
+                peer_accept(listen_fd); /* the clients already waiting are served here */
+                listen_fd = -1;
+                handing_over = 1;
+            }
+            if (handing_over)
+                drain_idle();
             pool_tick(now);
             /* The sessions' large buffers are mapped apart (loop_run) and go back to the
              * system when freed; what small allocations leave is handed back once no
@@ -219,6 +240,8 @@ int loop_run(int listen_fd)
             if (!peer_first() && session_freed_take())
                 malloc_trim(0);
             if (!pool_first() && !peer_first() && jobs_running() == 0) {
+                if (handing_over)
+                    break; /* (no grace: nobody new can reach this broker) */
                 if (!empty_since)
                     empty_since = now;
                 else if (now - empty_since >= EMPTY_GRACE)

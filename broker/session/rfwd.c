@@ -455,6 +455,14 @@ int rfwd_held_cancel(struct sshconn *c, const char *spec)
     return 0;
 }
 
+int rfwd_held_any(const struct sshconn *c)
+{
+    for (const struct rfwd *r = c->rfwds; r; r = r->next)
+        if (r->held && r->state != R_CANCEL)
+            return 1;
+    return 0;
+}
+
 size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap)
 {
     size_t off = 0;

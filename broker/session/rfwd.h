@@ -48,6 +48,8 @@ int rfwd_held_cancel(struct sshconn *c, const char *spec);
 /* One line per remote forward c holds, "SPEC\tconnection", into out (cap bytes); bytes
  * written. */
 size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap);
+/* Does c hold a remote forward for ssh -O forward (listening or being asked for)? */
+int rfwd_held_any(const struct sshconn *c);
 /* Forget c's listeners (libssh2 frees them with the session); who waits for a held one's
  * answer hears it refused. */
 void rfwd_drop(struct sshconn *c);

@@ -392,6 +392,93 @@ else
 fi
 mux_stop "$ACT_DIR"
 kill "$(cat "$T/xdg/act.pid")" 2>/dev/null
+# wait_for SECONDS COMMAND...: until COMMAND succeeds, polling every 0.1 s; its status.
+wait_for() {
+    local i n=$(($1 * 10))
+    shift
+    for ((i = 0; i < n; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+# The brokers whose runtime directory is DIR (each works in its own: their cwd).
+brokers_in() {
+    local p
+    for p in $(pgrep -u "$U" -x muxbroker); do
+        [ "$(readlink "/proc/$p/cwd")" != "$1" ] || echo "$p"
+    done
+}
+# systemd's socket enabled while a broker that muxssh started runs and serves a session
+# (`systemctl --user enable --now muxbroker.socket` on a busy day): systemd binds its own
+# socket at the path. The broker it starts for the next client must serve it although the
+# other holds broker.lock (exiting "busy", as it did, left that client with no broker and
+# would have had systemd start it again and again); the other notices that the path is no
+# longer its socket, finishes its session and exits, leaving systemd's socket in place;
+# then the activated broker, the only one left, holds the lock.
+X=$T/xdg2
+XS=$X${ACT_SOCK#"$T/xdg"}
+XD=$(dirname "$XS")
+mkdir -m 700 "$X" "$XD" && chown "$U" "$X" "$XD"
+(cd / && as_u env -u MUXSHIM_DIR XDG_RUNTIME_DIR="$X" LD_PRELOAD="$LIB" \
+    ssh mux-test 'echo long; sleep 4; echo done' >"$X/long.out" 2>"$X/long.err"
+    echo $? >"$X/long.rc") &
+wait_for 20 grep -q long "$X/long.out"
+od=$(cat "$XD/broker.lock" 2>/dev/null)
+ino0=$(stat -c %i "$XS" 2>/dev/null)
+as_u env -u MUXSHIM_DIR XDG_RUNTIME_DIR="$X" bash -c 'echo $$ >"$1"; shift; exec "$@"' \
+    act "$X/act.pid" systemd-socket-activate -l "$XS" -E XDG_RUNTIME_DIR -E HOME -E PATH \
+    -E USER -E LOGNAME "$B/muxbroker" 2>"$T/act2.err" &
+wait_for 10 eval '[ -S "$XS" ] && [ "$(stat -c %i "$XS")" != "$ino0" ]'
+ino1=$(stat -c %i "$XS" 2>/dev/null)
+k0=$MUX_CONNS
+run_side mux "unset MUXSHIM_DIR; export XDG_RUNTIME_DIR=$X; ssh mux-test echo took-over"
+MUX_CONNS=$k0
+st=$(broker_status "$B/muxssh" "$XD" "$U")
+c1=$(broker_counters "$B/muxssh" "$XD" "$U")
+ap=$(cat "$X/act.pid")
+wait_for 20 test -s "$X/long.rc"
+wait_for 10 eval '! kill -0 "$od" 2>/dev/null'
+bad=
+[ "$(cat "$T/mux.out")" = took-over ] || bad+="the client: $(head -c 200 "$T/mux.out" "$T/mux.err" | tr '\n' ' '); "
+[ "${c1% *}" -ge 1 ] && grep -q "^broker pid $ap," <<<"$st" ||
+    bad+="not served by the activated broker $ap (served ${c1% *}, $(grep '^broker pid' <<<"$st")); "
+[ "$(cat "$X/long.out")" = "$(printf 'long\ndone')" ] && [ "$(cat "$X/long.rc")" = 0 ] ||
+    bad+="the session on the broker muxssh started: rc $(cat "$X/long.rc"), $(head -c 200 "$X/long.out" "$X/long.err" | tr '\n' ' '); "
+[ -n "$od" ] && [ "$od" != "$ap" ] && ! kill -0 "$od" 2>/dev/null ||
+    bad+="the broker muxssh started ($od) is still there; "
+[ "$(brokers_in "$XD" | tr '\n' ' ')" = "$ap " ] ||
+    bad+="brokers left: $(brokers_in "$XD" | tr '\n' ' ')(want the activated one, $ap); "
+[ "$(grep -c 'on the socket systemd passed' "$XD/broker.log")" = 1 ] ||
+    bad+="the activated broker started $(grep -c 'on the socket systemd passed' "$XD/broker.log") times; "
+[ -S "$XS" ] && [ "$(stat -c %i "$XS")" = "$ino1" ] || bad+="systemd's socket file is gone; "
+[ "$(cat "$XD/broker.lock")" = "$ap" ] || bad+="broker.lock names $(cat "$XD/broker.lock"); "
+verdict "socket-activation-takes-over" "$bad${bad:+log: $(tr '\n' ' ' <"$XD/broker.log" | tail -c 600)}" \
+    "socket-activation-takes-over (served ${c1% *} by the activated broker $ap; the one muxssh started, $od, finished its session and exited)"
+mux_stop "$XD"
+kill "$od" "$ap" 2>/dev/null
+# A broker started on demand while systemd's socket waits for its first client leaves that
+# socket alone (it used to replace it): it says "busy", so the client that started it goes
+# to systemd's socket, whose broker its look (a connection) has started.
+X=$T/xdg3
+XS=$X${ACT_SOCK#"$T/xdg"}
+XD=$(dirname "$XS")
+mkdir -m 700 "$X" "$XD" && chown "$U" "$X" "$XD"
+as_u env -u MUXSHIM_DIR XDG_RUNTIME_DIR="$X" bash -c 'echo $$ >"$1"; shift; exec "$@"' \
+    act "$X/act.pid" systemd-socket-activate -l "$XS" -E XDG_RUNTIME_DIR -E HOME -E PATH \
+    -E USER -E LOGNAME "$B/muxbroker" 2>"$T/act3.err" &
+wait_for 10 test -S "$XS"
+ino1=$(stat -c %i "$XS" 2>/dev/null)
+word=$(cd / && as_u env -u MUXSHIM_DIR XDG_RUNTIME_DIR="$X" timeout 10 "$B/muxbroker" --ready-fd 1)
+ap=$(cat "$X/act.pid")
+if [ "$word" = busy ] && [ "$(stat -c %i "$XS" 2>/dev/null)" = "$ino1" ] &&
+    wait_for 10 grep -q 'on the socket systemd passed' "$XD/broker.log"; then
+    ok "socket-activation-socket-kept (the broker started on demand said busy; systemd's socket stays, and its broker started)"
+else
+    notok "socket-activation-socket-kept" "said $word; socket inode $(stat -c %i "$XS" 2>&1), was $ino1; log: $(tr '\n' ' ' <"$XD/broker.log" 2>/dev/null | head -c 400)"
+fi
+mux_stop "$XD"
+kill "$ap" 2>/dev/null
 # `make install` with DESTDIR: the installed muxrun switches on the installed shim.
 INST=$T/inst
 if make -s -C "$ROOT" install B="$B" DESTDIR="$INST" PREFIX=/usr/local >"$T/install.log" 2>&1; then
