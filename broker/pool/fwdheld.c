@@ -292,6 +292,8 @@ void pool_fwd_drop(struct sshconn *c)
 size_t pool_fwd_list(const struct sshconn *c, char *out, size_t cap)
 {
     size_t off = 0;
+    if (cap)
+        out[0] = '\0'; /* none held: an empty text, not what the buffer held before */
     for (const struct pool_fwd *f = c->held; f && off < cap; f = f->next) {
         int n = snprintf(out + off, cap - off, "%s\tconnection\n", f->spec);
         if (n < 0 || (size_t)n >= cap - off)

@@ -27,7 +27,7 @@ void pool_fwd_wake(struct sshconn *c);
 /* c ends: close its listeners and the connections not yet handed to a channel. */
 void pool_fwd_drop(struct sshconn *c);
 /* One line per forward c holds (its remote ones too, rfwd.h), "SPEC\tconnection", into out
- * (cap bytes); bytes written. */
+ * (cap bytes), NUL-terminated (empty when none); bytes written. */
 size_t pool_fwd_list(const struct sshconn *c, char *out, size_t cap);
 
 #endif

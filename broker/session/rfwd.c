@@ -466,6 +466,8 @@ int rfwd_held_any(const struct sshconn *c)
 size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap)
 {
     size_t off = 0;
+    if (cap)
+        out[0] = '\0';
     for (const struct rfwd *r = c->rfwds; r && off < cap; r = r->next) {
         if (!r->held || r->state != R_LISTENING)
             continue;

@@ -45,8 +45,8 @@ int rfwd_held_add(struct sshconn *c, const char *spec, const char *permit, const
 /* -O cancel -R: the server's listener for held spec is cancelled; 0, or -1 when c holds none
  * listening. */
 int rfwd_held_cancel(struct sshconn *c, const char *spec);
-/* One line per remote forward c holds, "SPEC\tconnection", into out (cap bytes); bytes
- * written. */
+/* One line per remote forward c holds, "SPEC\tconnection", into out (cap bytes),
+ * NUL-terminated (empty when none); bytes written. */
 size_t rfwd_held_list(const struct sshconn *c, char *out, size_t cap);
 /* Does c hold a remote forward for ssh -O forward (listening or being asked for)? */
 int rfwd_held_any(const struct sshconn *c);
