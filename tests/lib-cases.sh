@@ -86,6 +86,28 @@ account_suite() {
     trap 'mux_stop "$RT"; sshd_stop "$T/s"; rm -rf "$T"' EXIT
 }
 
+# lab_server (SSHD_* as for sshd_start): the suite's sshd in $T/s for the test account, its
+# key and host key in the account's ~/.ssh and "Host lab" its config; its port in LAB_PORT.
+lab_server() {
+    sshd_start "$T/s" >/dev/null || return 1
+    cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
+    cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
+    LAB_PORT=$SSHD_PORT
+    printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$LAB_PORT" >"$H/.ssh/config"
+}
+
+# second_server NAME DIR [SSHDIR] (SSHD_* as for sshd_start): another sshd in DIR that takes
+# the lab's key, its host key added to SSHDIR's known_hosts and "Host NAME" to its config
+# (SSHDIR: the account's ~/.ssh); its port in SECOND_PORT, SSHD_PORT left the lab's.
+second_server() {
+    local sshdir=${3:-$H/.ssh}
+    sshd_start "$2" >/dev/null || return 1
+    SECOND_PORT=$SSHD_PORT SSHD_PORT=$LAB_PORT
+    cp "$T/s/id_ed25519.pub" "$2/authorized_keys"
+    cat "$2/known_hosts" >>"$sshdir/known_hosts"
+    printf 'Host %s\n    HostName 127.0.0.1\n    Port %s\n' "$1" "$SECOND_PORT" >>"$sshdir/config"
+}
+
 run_side() {
     local side=$1 snippet=$2 pre=(env) c0
     rm -rf "$W" "$H/.ssh" && mkdir -p "$W" && cp -a "$T/ssh.pristine" "$H/.ssh" && chown "$U" "$W"

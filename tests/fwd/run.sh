@@ -28,23 +28,15 @@ cleanup() {
 trap cleanup EXIT
 
 test_account "$U" "$H" || exit 1
-SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
-cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
-cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
-LAB_PORT=$SSHD_PORT
+SSHD_USER=$U lab_server || exit 1
 # free_port: a loopback port nothing listens on
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 HTTP=$(free_port) P1=$(free_port) P2=$(free_port) P3=$(free_port) P4=$(free_port)
 export HTTP P1 P2 P3 P4
 # lab-nofwd: a server that refuses every forwarding (AllowTcpForwarding no), same key
-SSHD_USER=$U SSHD_EXTRA="AllowTcpForwarding no" sshd_start "$T/s2" >/dev/null || exit 1
-cp "$T/s/id_ed25519.pub" "$T/s2/authorized_keys"
-cat "$T/s2/known_hosts" >>"$H/.ssh/known_hosts"
-NOFWD_PORT=$SSHD_PORT
-SSHD_PORT=$LAB_PORT
+SSHD_USER=$U SSHD_EXTRA="AllowTcpForwarding no" second_server lab-nofwd "$T/s2" || exit 1
+NOFWD_PORT=$SECOND_PORT
 # labfwd: the lab server with its forwards written in the account's ~/.ssh/config
-printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$LAB_PORT" >"$H/.ssh/config"
-printf 'Host lab-nofwd\n    HostName 127.0.0.1\n    Port %s\n' "$NOFWD_PORT" >>"$H/.ssh/config"
 printf 'Host labfwd\n    HostName 127.0.0.1\n    Port %s\n    LocalForward %s 127.0.0.1:%s\n    DynamicForward %s\n' \
     "$LAB_PORT" "$P1" "$HTTP" "$P3" >>"$H/.ssh/config"
 mkdir -m 700 "$RT" "$T/www"
@@ -225,11 +217,7 @@ OTP_CODE=$((100000 + RANDOM))
 OTP_BIN=$(sshd_otp muxshim-fwd-otp "$T/pam" "$OTP_CODE")
 SSHD_USER=$U SSHD_BIN=$OTP_BIN SSHD_EXTRA="UsePAM yes
 KbdInteractiveAuthentication yes
-AuthenticationMethods publickey,keyboard-interactive" sshd_start "$T/s3" >/dev/null || exit 1
-SSHD_PORT=$LAB_PORT
-cp "$T/s/id_ed25519.pub" "$T/s3/authorized_keys"
-cat "$T/s3/known_hosts" >>"$T/ssh.pristine/known_hosts"
-printf 'Host lab-otp\n    HostName 127.0.0.1\n    Port %s\n' "$(awk '/^Port/ { print $2 }' "$T/s3/sshd_config")" >>"$T/ssh.pristine/config"
+AuthenticationMethods publickey,keyboard-interactive" second_server lab-otp "$T/s3" "$T/ssh.pristine" || exit 1
 printf '#!/bin/sh\necho "$1" >>"$W/asked"\necho %s\n' "$OTP_CODE" >"$T/otp-askpass"
 chmod 755 "$T/otp-askpass"
 SIDE_ENV+=(SSH_ASKPASS="$T/otp-askpass" SSH_ASKPASS_REQUIRE=force)

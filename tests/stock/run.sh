@@ -32,10 +32,7 @@ account_suite stock
 [ -z "${MUXSHIM_TEST_SSH_DIR:-}" ] || export PATH=$MUXSHIM_TEST_SSH_DIR:$PATH
 
 test_account "$U" "$H" || exit 1
-SSHD_USER=$U sshd_start "$T/s" >/dev/null || exit 1
-cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
-cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
-printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$SSHD_PORT" >"$H/.ssh/config"
+SSHD_USER=$U lab_server || exit 1
 mkdir -m 700 "$RT"
 chown -R "$U:" "$H" "$RT"
 chmod 600 "$H/.ssh/id_ed25519"

@@ -38,18 +38,9 @@ cleanup() {
 trap cleanup EXIT
 
 test_account "$U" "$H" || exit 1
-SSHD_USER=$U SSHD_EXTRA="X11Forwarding yes" sshd_start "$T/s" >/dev/null || exit 1
-cp "$T/s/id_ed25519" "$T/s/id_ed25519.pub" "$H/.ssh/"
-cp "$T/s/known_hosts" "$H/.ssh/known_hosts"
-LAB_PORT=$SSHD_PORT
+SSHD_USER=$U SSHD_EXTRA="X11Forwarding yes" lab_server || exit 1
 # lab-nox: a server without X11Forwarding (sshd's default), same key
-SSHD_USER=$U sshd_start "$T/s2" >/dev/null || exit 1
-cp "$T/s/id_ed25519.pub" "$T/s2/authorized_keys"
-cat "$T/s2/known_hosts" >>"$H/.ssh/known_hosts"
-NOX_PORT=$SSHD_PORT
-SSHD_PORT=$LAB_PORT
-printf 'Host lab\n    HostName 127.0.0.1\n    Port %s\n' "$LAB_PORT" >"$H/.ssh/config"
-printf 'Host lab-nox\n    HostName 127.0.0.1\n    Port %s\n' "$NOX_PORT" >>"$H/.ssh/config"
+SSHD_USER=$U second_server lab-nox "$T/s2" || exit 1
 mkdir -m 700 "$RT"
 : >"$H/.Xauthority" # sshd's xauth would say it made it, on the first side only
 chown -R "$U:" "$H" "$RT"
