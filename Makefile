@@ -250,13 +250,16 @@ check-openssh10: deps
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=gnu11 -g -O1 -D_GNU_SOURCE $(PROTO_INC) -Ishim/muxssh \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv
+FUZZERS      := build/fuzz/fuzz_proto build/fuzz/fuzz_argv build/fuzz/fuzz_socks
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proto.c $(PROTO_SRCS)
 build/fuzz/fuzz_argv: tests/fuzz/fuzz_argv.c $(ARGV_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_argv.c $(ARGV_SRCS)
+build/fuzz/fuzz_socks: tests/fuzz/fuzz_socks.c broker/proto/socksparse.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_socks.c broker/proto/socksparse.c
 
 fuzzers: $(FUZZERS)
 
