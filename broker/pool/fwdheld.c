@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "fwdbind.h"
 #include "log.h"
 #include "pool.h"
@@ -136,6 +137,18 @@ int pool_fwd_add(struct sshconn *c, const struct hostcfg *cfg, const char *cwd, 
         snprintf(line, sizeof line, "%.*s", (int)(nl - l), l);
         if (find(c, line))
             continue; /* the master's "found existing forwarding": nothing to do */
+        const char *t = line[0] == 'L' ? strchr(line + 2, ' ') : NULL;
+        if (t && t[1] == '/' && !engine_has_streamlocal()) {
+            /* a LIBSSH2=system build older than 1.11.1: its connections could not be opened */
+            char why[1400];
+            snprintf(why, sizeof why,
+                     "muxshim: this build's libssh2 cannot forward to a socket path on the "
+                     "server (direct-streamlocal): %s not held",
+                     line);
+            append(msg, cap, why);
+            failed = 1;
+            continue;
+        }
         struct pool_fwd *f = bind_one(line, cfg, cwd);
         if (!f) {
             if (cfg->loglevel >= 2)

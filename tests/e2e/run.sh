@@ -308,8 +308,26 @@ expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-t
 # socket there that answers "held" (no TCP connection: one_connection counts them), held by
 # the broker for mux-test's connection after muxrun exits, listed with owner "connection" by
 # muxrun status, gone after the cancel; its one connection is a served session, none handed.
+# A build whose libssh2 opens no direct-streamlocal channel (1.10, LIBSSH2=system) says so
+# and holds nothing, and the connection goes on serving (it used to wait for that open).
 c0=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
-run_side mux "m=$ROOT/scripts/muxrun; L=\$PWD/f.sock:\$PWD/t.sock
+case "$("$B/muxbroker" -V 2>&1)" in
+*"built with 1.10."* | *"built with 1.11.0"*)
+    run_side mux "m=$ROOT/scripts/muxrun; L=\$PWD/f.sock:\$PWD/t.sock
+\$m -O forward mux-test -F \"\$CFG\" -L \$L; echo forward \$?
+\$m status | grep -c 'f\.sock'
+ssh -F \"\$CFG\" mux-test echo still-served"
+    c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    if [ "$(tr '\n' ' ' <"$T/mux.out")" = "forward 255 0 still-served " ] &&
+        grep -q "cannot forward to a socket path on the server" "$T/mux.err" &&
+        [ $((${c1% *} - ${c0% *})) = 1 ]; then
+        ok "muxrun-O-forward-cancel (this libssh2: a socket path target refused, said why)"
+    else
+        notok "muxrun-O-forward-cancel" "stdout: $(tr '\n' '|' <"$T/mux.out"), stderr: $(head -c 300 "$T/mux.err")"
+    fi
+    ;;
+*)
+    run_side mux "m=$ROOT/scripts/muxrun; L=\$PWD/f.sock:\$PWD/t.sock
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); c=s.accept()[0]; c.sendall(b\"held\\n\")' t.sock &
 for i in \$(seq 100); do [ -S t.sock ] && break; sleep 0.1; done
 \$m -O forward mux-test -F \"\$CFG\" -L \$L && echo forward
@@ -318,13 +336,15 @@ python3 -c 'import socket,sys; c=socket.socket(socket.AF_UNIX); c.connect(sys.ar
 \$m -O cancel mux-test -F \"\$CFG\" -L \$L && echo cancel
 \$m status | grep -c 'f\.sock'
 wait"
-c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
-if [ "$(tr '\n' ' ' <"$T/mux.out")" = "forward held 1 cancel 0 " ] &&
-    [ $((${c1% *} - ${c0% *})) = 1 ] && [ "${c1#* }" = "${c0#* }" ]; then
-    ok "muxrun-O-forward-cancel (held -L, listed, cancelled; 1 served)"
-else
-    notok "muxrun-O-forward-cancel" "served $((${c1% *} - ${c0% *})) (want 1), handed $((${c1#* } - ${c0#* })); stdout: $(tr '\n' '|' <"$T/mux.out"), stderr: $(head -c 300 "$T/mux.err")"
-fi
+    c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
+    if [ "$(tr '\n' ' ' <"$T/mux.out")" = "forward held 1 cancel 0 " ] &&
+        [ $((${c1% *} - ${c0% *})) = 1 ] && [ "${c1#* }" = "${c0#* }" ]; then
+        ok "muxrun-O-forward-cancel (held -L, listed, cancelled; 1 served)"
+    else
+        notok "muxrun-O-forward-cancel" "served $((${c1% *} - ${c0% *})) (want 1), handed $((${c1#* } - ${c0#* })); stdout: $(tr '\n' '|' <"$T/mux.out"), stderr: $(head -c 300 "$T/mux.err")"
+    fi
+    ;;
+esac
 expect "muxrun-status" 0 '127\.0\.0\.1 .* ready' "$ROOT/scripts/muxrun status"
 # json_check NAME KIND DIR ARGS [CHECKS...]: `muxrun KIND --json ARGS` and `muxrun KIND ARGS`
 # (ARGS as shell words) as the account, with the broker of runtime directory DIR: the same
