@@ -309,16 +309,18 @@ expect "muxrun-O-check" 0 '^Master running' "$ROOT/scripts/muxrun -O check mux-t
 # the broker for mux-test's connection after muxrun exits, listed with owner "connection" by
 # muxrun status, gone after the cancel; its one connection is a served session, none handed.
 # A build whose libssh2 opens no direct-streamlocal channel (1.10, LIBSSH2=system) says so
-# and holds nothing, and the connection goes on serving (it used to wait for that open).
+# and holds nothing, nor a -R on a socket path (no streamlocal-forward there), and the
+# connection goes on serving (it used to wait for that open).
 c0=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
 case "$("$B/muxbroker" -V 2>&1)" in
 *"built with 1.10."* | *"built with 1.11.0"*)
     run_side mux "m=$ROOT/scripts/muxrun; L=\$PWD/f.sock:\$PWD/t.sock
 \$m -O forward mux-test -F \"\$CFG\" -L \$L; echo forward \$?
-\$m status | grep -c 'f\.sock'
+\$m -O forward mux-test -F \"\$CFG\" -R \$PWD/r.sock:127.0.0.1:9; echo rforward \$?
+\$m status | grep -c 'f\.sock\|r\.sock'
 ssh -F \"\$CFG\" mux-test echo still-served"
     c1=$(broker_counters "$B/muxssh" "$MUXSHIM_DIR" "$U")
-    if [ "$(tr '\n' ' ' <"$T/mux.out")" = "forward 255 0 still-served " ] &&
+    if [ "$(tr '\n' ' ' <"$T/mux.out")" = "forward 255 rforward 255 0 still-served " ] &&
         grep -q "cannot forward to a socket path on the server" "$T/mux.err" &&
         [ $((${c1% *} - ${c0% *})) = 1 ]; then
         ok "muxrun-O-forward-cancel (this libssh2: a socket path target refused, said why)"
