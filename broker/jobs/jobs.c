@@ -39,11 +39,6 @@ int jobs_running(void)
     return running;
 }
 
-void jobs_stop(void)
-{
-    stopped = 1;
-}
-
 int jobs_stopped(void)
 {
     return stopped;
@@ -107,20 +102,36 @@ int jobs_start(struct job *j, const struct job_ops *ops)
     return 0;
 }
 
-void jobs_finish(void (*asked)(struct job *j))
+/* Take every job the pipe holds: a finished one gets its done (none once the loop is over)
+ * then its free; a question goes to asked (none once the loop is over: its worker waits). */
+static void take(void (*asked)(struct job *j))
 {
     struct job *j;
     while (read(pipe_rd, &j, sizeof j) == (ssize_t)sizeof j) {
         if (jobs_question(j)) {
-            asked(j); /* a question, not the end: the worker waits for the answer */
+            if (asked)
+                asked(j); /* a question, not the end: the worker waits for the answer */
             continue;
         }
         running--;
-        if (j->ops->done)
+        if (j->ops->done && !stopped)
             j->ops->done(j);
         question_destroy(j);
         j->ops->free(j);
     }
+}
+
+void jobs_finish(void (*asked)(struct job *j))
+{
+    take(asked);
+}
+
+void jobs_stop(void)
+{
+    stopped = 1;
+    /* The jobs that finished after the loop's last look would be lost in the pipe: freed. */
+    if (pipe_rd >= 0)
+        take(NULL);
 }
 
 /* Worker: hand the question to the loop (through the pipe) and wait for its end. */

@@ -61,7 +61,8 @@ int jobs_start(struct job *j, const struct job_ops *ops);
 void jobs_finish(void (*asked)(struct job *j));
 /* Jobs started and not yet finished (questions do not count as finished). */
 int jobs_running(void);
-/* The loop has ended: from now on no job starts (jobs_start fails). */
+/* The loop has ended: from now on no job starts (jobs_start fails); the finished jobs the
+ * loop did not take are freed (without their done). */
 void jobs_stop(void);
 /* Whether jobs_stop was called: work that would have been a job is done inline, and may
  * then block, as nothing waits on the loop any more. */

@@ -158,8 +158,17 @@ static void test_questions(void)
 static void test_stop(void)
 {
     CHECK(!jobs_stopped(), "not stopped yet");
+    /* A job that finished after the loop's last look: jobs_stop frees it, without done. */
+    struct test_job *late = new_job();
+    int f0 = freed;
+    CHECK(jobs_start(&late->job, &test_ops) == 0, "a last job starts");
+    struct pollfd p = {.fd = jobs_fd(), .events = POLLIN};
+    CHECK(poll(&p, 1, 10000) == 1, "its worker handed it back");
     jobs_stop();
     CHECK(jobs_stopped(), "stopped");
+    CHECK(freed == f0 + 1 && !strcmp(last_steps, "rf") && jobs_running() == 0,
+          "the job left in the pipe is freed without its done: %s, running %d", last_steps,
+          jobs_running());
     struct test_job *t = new_job();
     CHECK(jobs_start(&t->job, &test_ops) < 0, "no job starts once the loop has ended");
     CHECK(t->nsteps == 0 && jobs_running() == 0, "the job is untouched and not counted");
