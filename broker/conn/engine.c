@@ -185,9 +185,13 @@ LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path)
 #if LIBSSH2_VERSION_NUM >= 0x010b01
     return libssh2_channel_direct_streamlocal_ex(s, path, "127.0.0.1", 0);
 #else
-    (void)s;
+    /* A session's such forwards go to ssh (policy.c); one held by -O forward is refused
+     * there (fwdheld.c). Should one get here, its error is this, not the session's last
+     * (an EAGAIN would hold the connection's channel open in flight). */
     (void)path;
-    return NULL; /* not asked for: policy.c hands such forwards to ssh */
+    libssh2_session_set_last_error(s, LIBSSH2_ERROR_CHANNEL_FAILURE,
+                                   "this libssh2 opens no direct-streamlocal channel");
+    return NULL;
 #endif
 }
 
@@ -209,8 +213,13 @@ LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, in
 #ifdef LIBSSH2_MUXSHIM_STREAMLOCAL_FORWARD
     return libssh2_channel_forward_listen_streamlocal(s, bind, queue);
 #else
+    /* A session's such forwards go to ssh (policy.c); one held by -O forward gets here and
+     * is refused with this error, not the session's last (an EAGAIN would hold the
+     * connection's one forward request in flight). */
     (void)queue;
-    return NULL; /* not asked for: policy.c hands such forwards to ssh */
+    libssh2_session_set_last_error(s, LIBSSH2_ERROR_REQUEST_DENIED,
+                                   "this libssh2 asks for no streamlocal-forward");
+    return NULL;
 #endif
 }
 

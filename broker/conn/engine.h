@@ -19,7 +19,8 @@ static inline int engine_old(void)
  * socket path on the server): 1.11.1 has it, the 1.10 of Debian 12 has not. */
 int engine_has_streamlocal(void);
 /* Open a direct-streamlocal@openssh.com channel to path on the server, as ssh does (from
- * 127.0.0.1 port 0); NULL as libssh2's opens fail (last errno), or always without it. */
+ * 127.0.0.1 port 0); NULL as libssh2's opens fail (last errno), or always without it (last
+ * errno LIBSSH2_ERROR_CHANNEL_FAILURE). */
 LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path);
 /* 1 when this build's libssh2 asks the server to listen on a socket path
  * (streamlocal-forward@openssh.com, a remote forward -R /path:...): our patch
@@ -27,7 +28,8 @@ LIBSSH2_CHANNEL *engine_direct_streamlocal(LIBSSH2_SESSION *s, const char *path)
 int engine_has_rfwd_streamlocal(void);
 /* Ask the server to listen for a remote forward: on bind and port (0: the server picks; the
  * port it gave in *bound), or, port ENGINE_PORT_PATH, on the socket path bind (*bound 0).
- * As libssh2_channel_forward_listen_ex: NULL with the session's last errno. */
+ * As libssh2_channel_forward_listen_ex: NULL with the session's last errno (a path without
+ * engine_has_rfwd_streamlocal: LIBSSH2_ERROR_REQUEST_DENIED). */
 #define ENGINE_PORT_PATH (-2)
 LIBSSH2_LISTENER *engine_forward_listen(LIBSSH2_SESSION *s, const char *bind, int port, int *bound,
                                         int queue);

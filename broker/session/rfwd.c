@@ -195,12 +195,8 @@ static void held_answered(struct sshconn *c, struct rfwd *r, LIBSSH2_LISTENER *l
 static int ask(struct sshconn *c, struct rfwd *r)
 {
     int bound = 0;
-    /* (a socket path with a libssh2 that cannot ask for one: refused, never taken for an
-     * EAGAIN, which would hold the connection's one request in flight) */
-    int no_path = r->want_port == -2 && !engine_has_rfwd_streamlocal();
-    LIBSSH2_LISTENER *l =
-        no_path ? NULL : engine_forward_listen(c->ssh, r->bind, r->want_port, &bound, RFWD_QUEUE);
-    int rc = l ? 0 : no_path ? LIBSSH2_ERROR_REQUEST_DENIED : libssh2_session_last_errno(c->ssh);
+    LIBSSH2_LISTENER *l = engine_forward_listen(c->ssh, r->bind, r->want_port, &bound, RFWD_QUEUE);
+    int rc = l ? 0 : libssh2_session_last_errno(c->ssh);
     if (again(c, r, rc))
         return 0;
     c->rfwd_req = NULL;

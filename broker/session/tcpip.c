@@ -61,21 +61,15 @@ int sess_step_opening(struct session *s)
     if (c->opener && c->opener != s)
         return 0; /* another channel open is in flight: ours waits its turn */
     c->opener = s;
-    /* A socket path with a libssh2 that cannot open direct-streamlocal (policy.c hands a
-     * session's such forwards to ssh; a held one's connection gets here): refused as an open
-     * failure, never taken for libssh2's EAGAIN, which would hold the connection's opener. */
-    int no_path = (s->flags & OPEN_FWD_PATH) && !engine_has_streamlocal();
     /* As ssh's stdio forward: the originator is 127.0.0.1 port 65535. */
-    if (no_path)
-        s->ch = NULL;
-    else if (s->flags & OPEN_FWD_PATH) /* a forward to a socket path: as ssh, from 127.0.0.1 0 */
+    if (s->flags & OPEN_FWD_PATH) /* a forward to a socket path: as ssh, from 127.0.0.1 0 */
         s->ch = engine_direct_streamlocal(c->ssh, s->fwd_host);
     else
         s->ch =
             libssh2_channel_direct_tcpip_ex(c->ssh, s->fwd_host, s->fwd_port, "127.0.0.1", 65535);
     if (!s->ch) {
-        int rc = no_path ? LIBSSH2_ERROR_CHANNEL_FAILURE : libssh2_session_last_errno(c->ssh);
-        if (!no_path && sess_again(s, rc, OP_OPEN))
+        int rc = libssh2_session_last_errno(c->ssh);
+        if (sess_again(s, rc, OP_OPEN))
             return 0;
         c->opener = NULL;
         if (!fatal_channel_only(rc)) {
@@ -83,10 +77,7 @@ int sess_step_opening(struct session *s)
             return 1;
         }
         char *m = NULL;
-        if (no_path)
-            m = "this libssh2 opens no direct-streamlocal channel";
-        else
-            libssh2_session_last_error(c->ssh, &m, NULL, 0);
+        libssh2_session_last_error(c->ssh, &m, NULL, 0);
         /* libssh2 1.10 keeps the reason code but not the server's words ("Connection
          * refused"), so the line ssh prints is shorter here. */
         int prohibited = m && strstr(m, "prohibited");
